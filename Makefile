@@ -1,0 +1,52 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Both create the environment in .venv/ from the pinned lock file when it is missing or stale.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format lock bench clean-run help
+
+help:
+	@echo "make run    one riskwatch run on the bundled sample data (SQLite), prints the report path"
+	@echo "make test   the whole test suite (SQLite and PostgreSQL)"
+	@echo "make lint   ruff check and ruff format --check"
+	@echo "make bench  the benchmarks in bench/, side by side with the tools a user would pick"
+	@echo "make lock   re-pin requirements.lock from a fresh resolve (needs the package index)"
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==$$(sed -n 's/^pip==//p' requirements.lock)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/riskwatch db upgrade
+	$(BIN)/riskwatch run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet ".[dev]"
+	( echo "# Pinned versions for the riskwatch environment (make lock regenerates it)."; \
+	  echo "pip==$$(.lock-venv/bin/python -m pip --version | cut -d' ' -f2)"; \
+	  .lock-venv/bin/python -m pip freeze --exclude riskwatch ) > requirements.lock
+	rm -rf .lock-venv
+
+clean-run:
+	rm -rf riskwatch.db ingesteddata/* models/* reports logs .riskwatch.lock
+	touch ingesteddata/.gitkeep models/.gitkeep

@@ -1,0 +1,1 @@
+"""riskwatch web app."""

@@ -1,0 +1,1 @@
+"""riskwatch engine: settings, storage, ingestion, training, scoring, registry and the run."""

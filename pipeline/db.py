@@ -1,0 +1,80 @@
+"""Database access: one engine per URL, the schema check, and migrations (sql/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pipeline import tables
+from pipeline.errors import DatabaseNotReady
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+def make_engine(url: str) -> sa.Engine:
+    """Create an engine; SQLite gets WAL and a busy timeout so the app can read during a run."""
+    if url.startswith("sqlite"):
+        path = url.split("sqlite:///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def check_schema(engine: sa.Engine) -> None:
+    """Raise DatabaseNotReady unless the database is at this code's schema revision."""
+    try:
+        revision = current_revision(engine)
+    except sa.exc.OperationalError as exc:
+        raise DatabaseNotReady(f"cannot open the database: {exc.orig}") from exc
+    if revision != tables.SCHEMA_REVISION:
+        found = "no riskwatch schema" if revision is None else f"schema revision {revision}"
+        raise DatabaseNotReady(
+            f"the database has {found}; this riskwatch needs revision "
+            f"{tables.SCHEMA_REVISION}: run `riskwatch db upgrade`"
+        )
+
+
+def _alembic_config(engine: sa.Engine, connection: sa.Connection):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> str:
+    """Apply migrations up to `revision`; return the revision the database is at."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(engine, conn), revision)
+    return current_revision(engine) or ""
+
+
+def downgrade(engine: sa.Engine, revision: str) -> str:
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(engine, conn), revision)
+    return current_revision(engine) or ""

@@ -1,0 +1,173 @@
+"""Build, fit and apply the model: any scikit-learn estimator behind impute, scale, one-hot."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import ConfigError, DataError
+from pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The columns a model was trained on, by kind, in order."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"numeric": list(self.numeric), "categorical": list(self.categorical)}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Sequence[str]]) -> FeatureSpec:
+        return cls(tuple(doc["numeric"]), tuple(doc["categorical"]))
+
+
+def infer_features(frame: pd.DataFrame, settings: Settings) -> FeatureSpec:
+    """Features from settings, or every column but target and ids; kinds from dtypes or settings."""
+    target = settings["data.target"]
+    ids = set(settings["data.id_columns"])
+    wanted = settings["data.features"] or [c for c in frame.columns if c != target and c not in ids]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise DataError(f"feature column {missing[0]!r} (setting data.features) is not in the data")
+    if not wanted:
+        raise DataError("the data has no feature columns besides the target and id columns")
+    categorical = set(settings["data.categorical"])
+    unknown = categorical - set(wanted)
+    if unknown:
+        raise ConfigError(f"setting 'data.categorical': {sorted(unknown)} are not feature columns")
+    if not categorical:
+        categorical = {c for c in wanted if not pd.api.types.is_numeric_dtype(frame[c])}
+    return FeatureSpec(
+        tuple(c for c in wanted if c not in categorical),
+        tuple(c for c in wanted if c in categorical),
+    )
+
+
+def import_estimator(path: str) -> type:
+    module_name, _, name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"setting 'model.estimator': cannot import {path!r} ({exc})") from exc
+    if not (inspect.isclass(cls) and hasattr(cls, "fit") and hasattr(cls, "predict")):
+        raise ConfigError(f"setting 'model.estimator': {path!r} is not an estimator class")
+    return cls
+
+
+def build_pipeline(settings: Settings, features: FeatureSpec) -> Any:
+    """Return an unfitted Pipeline: impute+scale numbers, impute+one-hot categories, estimator."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    cls = import_estimator(settings["model.estimator"])
+    params = dict(settings["model.params"])
+    if "random_state" in inspect.signature(cls).parameters and "random_state" not in params:
+        params["random_state"] = settings["model.random_seed"]
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ConfigError(f"setting 'model.params': {exc}") from exc
+    parts = []
+    if features.numeric:
+        numeric = Pipeline(
+            [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+        )
+        parts.append(("numeric", numeric, list(features.numeric)))
+    if features.categorical:
+        categorical = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="most_frequent")),
+                ("onehot", OneHotEncoder(handle_unknown="ignore")),
+            ]
+        )
+        parts.append(("categorical", categorical, list(features.categorical)))
+    return Pipeline([("prepare", ColumnTransformer(parts)), ("estimator", estimator)])
+
+
+def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
+    """Select the model's columns with the dtypes the pipeline expects."""
+    out = pd.DataFrame(index=frame.index)
+    for c in features.numeric:
+        out[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+    for c in features.categorical:
+        col = frame[c]
+        out[c] = col.astype(object).where(col.notna(), np.nan)
+    return out
+
+
+def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> Any:
+    target = settings["data.target"]
+    model = build_pipeline(settings, features)
+    y = frame[target].to_numpy()
+    if settings["model.task"] == "classification" and len(np.unique(y)) < 2:
+        raise DataError(f"cannot train a classifier: the target {target!r} has one class only")
+    model.fit(feature_frame(frame, features), y)
+    return model
+
+
+def predict(model: Any, features: FeatureSpec, frame: pd.DataFrame) -> tuple[np.ndarray, Any]:
+    """Return predictions and, for binary classifiers, P(larger class); else None."""
+    x = feature_frame(frame, features)
+    pred = model.predict(x)
+    proba = None
+    if hasattr(model, "predict_proba") and len(getattr(model, "classes_", [])) == 2:
+        proba = model.predict_proba(x)[:, 1]
+    return pred, proba
+
+
+def records_frame(records: Any, features: FeatureSpec, max_records: int) -> pd.DataFrame:
+    """Validate prediction records (a list of objects) and return them as a frame.
+
+    Raises DataError naming the record and the column for a missing or wrongly typed feature.
+    """
+    if not isinstance(records, list):
+        raise DataError("expected a JSON array of records, or an object with a 'records' array")
+    if not records:
+        raise DataError("no records to predict")
+    if len(records) > max_records:
+        raise DataError(f"{len(records)} records; at most {max_records} per request")
+    numeric = set(features.numeric)
+    rows = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise DataError(f"record {i} is not an object")
+        row = {}
+        for col in features.columns:
+            if col not in rec:
+                raise DataError(f"record {i}: feature column {col!r} is missing", column=col)
+            value = rec[col]
+            if col in numeric:
+                ok = value is None or (
+                    isinstance(value, int | float)
+                    and not isinstance(value, bool)
+                    and not (isinstance(value, float) and math.isinf(value))
+                )
+                if not ok:
+                    raise DataError(
+                        f"record {i}: feature column {col!r} must be a number or null, "
+                        f"got {value!r}"[:300],
+                        column=col,
+                    )
+            elif value is not None and not isinstance(value, str | int | float | bool):
+                raise DataError(
+                    f"record {i}: feature column {col!r} must be a string or null", column=col
+                )
+            row[col] = value
+        rows.append(row)
+    return pd.DataFrame(rows, columns=features.columns)

@@ -1,0 +1,118 @@
+"""The retrain and promote policies. Pure: numbers in, a decision with its evidence out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.metrics import Score, higher_is_better
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: bool
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def retrain_decision(
+    new: Score,
+    baseline: float | None,
+    *,
+    tolerance: float,
+    require_interval: bool,
+    min_rows: int,
+    confidence: float,
+) -> Decision:
+    """Retrain when the production metric on new data fell below its recorded value.
+
+    A drop counts only when it exceeds `tolerance` and, with `require_interval`, when the
+    recorded value lies outside the bootstrap interval of the new score (on the bad side).
+    Tolerance 0 and no interval check retrain on any drop at all.
+    """
+    metric = new.metric
+    evidence: dict[str, Any] = {
+        "metric": metric,
+        "production_metric": baseline,
+        "new_score": new.value,
+        "ci_low": new.ci_low,
+        "ci_high": new.ci_high,
+        "confidence": confidence,
+        "n_rows": new.n_rows,
+        "tolerance": tolerance,
+        "require_interval": require_interval,
+        "min_rows": min_rows,
+    }
+    if new.n_rows < min_rows:
+        return Decision(
+            False,
+            f"only {new.n_rows} new labelled rows, fewer than policy.min_rows={min_rows}: "
+            "too few to judge the model",
+            evidence,
+        )
+    if new.value is None:
+        return Decision(False, f"{metric} is undefined on the new rows (one class only?)", evidence)
+    if baseline is None:
+        why = "the production model has no recorded metric to compare with"
+        return Decision(False, why, evidence)
+    up = higher_is_better(metric)
+    drop = (baseline - new.value) if up else (new.value - baseline)
+    evidence["drop"] = drop
+    outside = None
+    if new.ci_low is not None and new.ci_high is not None:
+        outside = new.ci_high < baseline if up else new.ci_low > baseline
+    evidence["baseline_outside_interval"] = outside
+    where = (
+        f"{metric} {_fmt(new.value)} [{_fmt(new.ci_low)}, {_fmt(new.ci_high)}] on {new.n_rows} "
+        f"new rows vs production {_fmt(baseline)}"
+    )
+    if drop <= tolerance:
+        if drop <= 0:
+            return Decision(False, f"no drop: {where}", evidence)
+        return Decision(False, f"drop {drop:.4f} within tolerance {tolerance:g}: {where}", evidence)
+    if require_interval and not outside:
+        return Decision(
+            False,
+            f"drop {drop:.4f} beyond tolerance {tolerance:g} but production's "
+            f"{_fmt(baseline)} is inside the {confidence:.0%} interval (noise): {where}",
+            evidence,
+        )
+    why = f"drop {drop:.4f} beyond tolerance {tolerance:g}"
+    if require_interval:
+        why += f" and clear of the {confidence:.0%} interval"
+    return Decision(True, f"model degraded, {why}: {where}", evidence)
+
+
+def promote_decision(champion: Score | None, challenger: Score, *, margin: float) -> Decision:
+    """Promote the challenger unless it is worse than the champion by more than `margin`."""
+    metric = challenger.metric
+    evidence: dict[str, Any] = {
+        "metric": metric,
+        "champion": None if champion is None else champion.value,
+        "challenger": challenger.value,
+        "champion_ci": None if champion is None else [champion.ci_low, champion.ci_high],
+        "challenger_ci": [challenger.ci_low, challenger.ci_high],
+        "holdout_rows": challenger.n_rows,
+        "margin": margin,
+    }
+    if champion is None:
+        return Decision(True, "no production model yet: the first model is deployed", evidence)
+    if challenger.value is None:
+        return Decision(False, f"challenger's {metric} is undefined on the holdout", evidence)
+    if champion.value is None:
+        return Decision(True, f"champion's {metric} is undefined on the holdout", evidence)
+    up = higher_is_better(metric)
+    gain = (challenger.value - champion.value) if up else (champion.value - challenger.value)
+    evidence["gain"] = gain
+    both = (
+        f"challenger {_fmt(challenger.value)} vs champion {_fmt(champion.value)} "
+        f"({metric}, same holdout of {challenger.n_rows} rows)"
+    )
+    if gain >= -margin:
+        return Decision(True, f"challenger is not worse: {both}", evidence)
+    why = f"challenger is worse by {-gain:.4f} (margin {margin:g}): {both}"
+    return Decision(False, why, evidence)

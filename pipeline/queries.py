@@ -1,0 +1,145 @@
+"""Reads for people: what the CLI's `runs` and `status` and the web app show. No writes here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline import registry, tables
+from pipeline.errors import NotFound
+from pipeline.settings import Settings
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    return {k: _jsonable(v) for k, v in row._mapping.items()}
+
+
+def list_runs(conn: sa.Connection, limit: int = 50) -> list[dict[str, Any]]:
+    """Runs, newest first, without their logs."""
+    r = tables.runs
+    cols = [c for c in r.c if c.name not in ("log", "summary")]
+    query = sa.select(*cols).order_by(r.c.started_at.desc()).limit(limit)
+    runs = [row_dict(x) for x in conn.execute(query)]
+    if runs:
+        rep = tables.reports
+        have = set(
+            conn.execute(
+                sa.select(rep.c.run_id).where(rep.c.run_id.in_([x["id"] for x in runs]))
+            ).scalars()
+        )
+        for x in runs:
+            x["has_report"] = x["id"] in have
+    return runs
+
+
+def _for_run(conn: sa.Connection, table: sa.Table, run_id: str) -> list[dict[str, Any]]:
+    query = sa.select(table).where(table.c.run_id == run_id).order_by(*table.primary_key.columns)
+    return [row_dict(x) for x in conn.execute(query)]
+
+
+def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
+    """Everything recorded about one run."""
+    row = conn.execute(sa.select(tables.runs).where(tables.runs.c.id == run_id)).first()
+    if row is None:
+        raise NotFound(f"no run with id {run_id!r}")
+    doc = row_dict(row)
+    for name in (
+        "steps",
+        "ingested_files",
+        "scores",
+        "decisions",
+        "deployments",
+        "confusion_matrices",
+        "feature_stats",
+        "missing_values",
+        "diagnostics",
+        "reports",
+    ):
+        doc[name] = _for_run(conn, tables.metadata.tables[name], run_id)
+    return doc
+
+
+def report_path(conn: sa.Connection, settings: Settings, run_id: str) -> str:
+    """The absolute path of a run's PDF report; NotFound when it has none."""
+    rep = tables.reports
+    rel = conn.execute(
+        sa.select(rep.c.path).where(rep.c.run_id == run_id).order_by(rep.c.id.desc()).limit(1)
+    ).scalar()
+    if rel is None:
+        raise NotFound(f"run {run_id!r} has no report")
+    return str(settings.path("paths.reports") / rel)
+
+
+def _latest_run_with(conn: sa.Connection, table: sa.Table) -> str | None:
+    return conn.execute(
+        sa.select(table.c.run_id)
+        .join(tables.runs, tables.runs.c.id == table.c.run_id)
+        .order_by(tables.runs.c.started_at.desc())
+        .limit(1)
+    ).scalar()
+
+
+def latest_for(conn: sa.Connection, table: sa.Table) -> dict[str, Any]:
+    """The rows of `table` from the newest run that wrote any, with that run's id."""
+    run_id = _latest_run_with(conn, table)
+    return {"run_id": run_id, "rows": _for_run(conn, table, run_id) if run_id else []}
+
+
+def status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
+    """Production version, model versions, ingested and quarantined files, the last run."""
+    f = tables.ingested_files
+    files = [row_dict(x) for x in conn.execute(sa.select(f).order_by(f.c.id))]
+    last = conn.execute(
+        sa.select(
+            tables.runs.c.id,
+            tables.runs.c.kind,
+            tables.runs.c.status,
+            tables.runs.c.started_at,
+            tables.runs.c.finished_at,
+            tables.runs.c.error,
+        )
+        .order_by(tables.runs.c.started_at.desc())
+        .limit(1)
+    ).first()
+    mv = tables.model_versions
+    versions = [
+        row_dict(x)
+        for x in conn.execute(
+            sa.select(
+                mv.c.version,
+                mv.c.created_at,
+                mv.c.run_id,
+                mv.c.sha256,
+                mv.c.metric,
+                mv.c.holdout_score,
+                mv.c.train_rows,
+                mv.c.holdout_rows,
+            ).order_by(mv.c.version)
+        )
+    ]
+    keep = ("name", "sha256", "rows", "rows_quarantined", "ingested_at", "run_id")
+    return {
+        "production_version": registry.production_version(settings),
+        "model_versions": versions,
+        "ingested_files": [{k: x[k] for k in keep} for x in files if x["status"] == "ingested"],
+        "quarantined_files": [
+            {
+                "name": x["name"],
+                "sha256": x["sha256"],
+                "reason": x["reason"],
+                "quarantine_path": x["quarantine_path"],
+                "ingested_at": x["ingested_at"],
+            }
+            for x in files
+            if x["status"] == "quarantined"
+        ],
+        "last_run": row_dict(last) if last else None,
+    }

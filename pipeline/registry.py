@@ -1,0 +1,274 @@
+"""The model registry: `models/<version>/` folders, immutable, and the production pointer.
+
+A version is written in a staging folder, fsynced, renamed into place, then recorded in the
+database with its artifact's SHA-256. `models/production.json` names the production version; it
+is replaced atomically (write, fsync, rename), so a crash leaves either the old pointer or the
+new one. Every load checks the artifact against the recorded SHA-256 and refuses a mismatch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline import tables
+from pipeline.discover import sha256_of
+from pipeline.errors import ModelIntegrityError, NoProductionModel, NotFound
+from pipeline.failpoints import failpoint
+from pipeline.fsutil import atomic_write_bytes, fsync_dir
+from pipeline.settings import Settings
+
+ARTIFACT = "model.joblib"
+METADATA = "metadata.json"
+POINTER = "production.json"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: int
+    model: Any  # the fitted scikit-learn Pipeline
+    features: Any  # modeling.FeatureSpec
+    metric: str
+    holdout_score: float | None
+    sha256: str
+
+
+def _root(settings: Settings) -> Path:
+    return settings.path("paths.models")
+
+
+def production_version(settings: Settings) -> int | None:
+    """The version production.json names, or None before the first deployment."""
+    pointer = _root(settings) / POINTER
+    try:
+        return int(json.loads(pointer.read_text())["version"])
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelIntegrityError(f"{pointer} is not a valid production pointer: {exc}") from exc
+
+
+def _next_version(conn: sa.Connection, root: Path) -> int:
+    in_db = conn.execute(sa.select(sa.func.max(tables.model_versions.c.version))).scalar() or 0
+    on_disk = max((int(p.name) for p in root.glob("[0-9]*") if p.name.isdigit()), default=0)
+    return max(in_db, on_disk) + 1
+
+
+def register(
+    engine: sa.Engine,
+    settings: Settings,
+    model: Any,
+    *,
+    features: Any,
+    metric: str,
+    holdout_score: float | None,
+    train_rows: int,
+    holdout_rows: int,
+    training_files: list[dict[str, Any]],
+    run_id: str | None,
+    metrics: dict[str, Any] | None = None,
+) -> int:
+    """Write a new immutable version and record it; return its number."""
+    import joblib
+
+    from pipeline.diagnostics import library_versions
+
+    root = _root(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        artifact = staging / ARTIFACT
+        joblib.dump(model, artifact)
+        with artifact.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        digest = sha256_of(artifact)
+        with engine.begin() as conn:
+            version = _next_version(conn, root)
+            meta = {
+                "version": version,
+                "created_at": tables.utcnow().isoformat(),
+                "run_id": run_id,
+                "artifact": ARTIFACT,
+                "sha256": digest,
+                "task": settings["model.task"],
+                "estimator": settings["model.estimator"],
+                "params": settings["model.params"],
+                "features": features.to_json(),
+                "target": settings["data.target"],
+                "metric": metric,
+                "holdout_score": holdout_score,
+                "metrics": metrics or {},
+                "train_rows": train_rows,
+                "holdout_rows": holdout_rows,
+                "training_files": training_files,
+                "library_versions": library_versions(),
+            }
+            (staging / METADATA).write_text(json.dumps(meta, indent=2, default=str))
+            fsync_dir(staging)
+            final = root / str(version)
+            os.rename(staging, final)
+            fsync_dir(root)
+            failpoint("after_model_written")
+            conn.execute(
+                tables.model_versions.insert().values(
+                    version=version,
+                    run_id=run_id,
+                    created_at=tables.utcnow(),
+                    artifact=f"{version}/{ARTIFACT}",
+                    sha256=digest,
+                    estimator=settings["model.estimator"],
+                    params=settings["model.params"],
+                    features=features.to_json(),
+                    metric=metric,
+                    holdout_score=holdout_score,
+                    train_rows=train_rows,
+                    holdout_rows=holdout_rows,
+                    training_files=training_files,
+                )
+            )
+        return version
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def deploy(
+    engine: sa.Engine,
+    settings: Settings,
+    version: int,
+    *,
+    kind: str,
+    reason: str,
+    run_id: str | None,
+) -> None:
+    """Point production at `version` (atomically) and record the deployment."""
+    row = _version_row(engine, version)
+    previous = production_version(settings)
+    pointer = {
+        "version": version,
+        "sha256": row.sha256,
+        "artifact": row.artifact,
+        "deployed_at": tables.utcnow().isoformat(),
+        "reason": reason,
+    }
+    atomic_write_bytes(_root(settings) / POINTER, json.dumps(pointer, indent=2).encode())
+    failpoint("after_pointer_switch")
+    with engine.begin() as conn:
+        conn.execute(
+            tables.deployments.insert().values(
+                run_id=run_id,
+                from_version=previous,
+                to_version=version,
+                deployed_at=tables.utcnow(),
+                kind=kind,
+                reason=reason,
+            )
+        )
+
+
+def reconcile(engine: sa.Engine, settings: Settings, run_id: str | None) -> int | None:
+    """Record a deployment that a killed run made on disk but not in the database."""
+    current = production_version(settings)
+    if current is None:
+        return None
+    with engine.connect() as conn:
+        last = conn.execute(
+            sa.select(tables.deployments.c.to_version)
+            .order_by(tables.deployments.c.id.desc())
+            .limit(1)
+        ).scalar()
+    if last != current:
+        with engine.begin() as conn:
+            conn.execute(
+                tables.deployments.insert().values(
+                    run_id=run_id,
+                    from_version=last,
+                    to_version=current,
+                    deployed_at=tables.utcnow(),
+                    kind="recovered",
+                    reason="production pointer was switched by a run that stopped before "
+                    "recording it",
+                )
+            )
+    return current
+
+
+def _version_row(engine: sa.Engine, version: int) -> Any:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(tables.model_versions).where(tables.model_versions.c.version == version)
+        ).first()
+    if row is None:
+        raise NotFound(f"model version {version} is not in the registry")
+    return row
+
+
+def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
+    """Load a version after checking its artifact against the recorded SHA-256."""
+    import joblib
+
+    from pipeline.modeling import FeatureSpec
+
+    row = _version_row(engine, version)
+    path = _root(settings) / row.artifact
+    if not path.is_file():
+        raise ModelIntegrityError(f"model version {version}: artifact {path} is missing")
+    digest = sha256_of(path)
+    if digest != row.sha256:
+        raise ModelIntegrityError(
+            f"model version {version}: artifact {path} has SHA-256 {digest[:12]}…, the registry "
+            f"recorded {row.sha256[:12]}…; refusing to load a modified or partial artifact"
+        )
+    return LoadedModel(
+        version=version,
+        model=joblib.load(path),
+        features=FeatureSpec.from_json(row.features),
+        metric=row.metric,
+        holdout_score=row.holdout_score,
+        sha256=digest,
+    )
+
+
+def load_production(engine: sa.Engine, settings: Settings) -> LoadedModel:
+    version = production_version(settings)
+    if version is None:
+        raise NoProductionModel("no model is deployed yet: run `riskwatch run` first")
+    return load(engine, settings, version)
+
+
+def rollback(
+    engine: sa.Engine,
+    settings: Settings,
+    to_version: int | None,
+    *,
+    reason: str,
+    run_id: str | None,
+) -> int:
+    """Put a previous version back in production: `to_version`, or the one before the current."""
+    current = production_version(settings)
+    if current is None:
+        raise NoProductionModel("nothing to roll back: no model is deployed yet")
+    if to_version is None:
+        with engine.connect() as conn:
+            to_version = conn.execute(
+                sa.select(tables.deployments.c.from_version)
+                .where(tables.deployments.c.to_version == current)
+                .where(tables.deployments.c.from_version.is_not(None))
+                .order_by(tables.deployments.c.id.desc())
+                .limit(1)
+            ).scalar()
+        if to_version is None:
+            raise NotFound(f"version {current} has no earlier version to roll back to")
+    if to_version == current:
+        raise NotFound(f"version {current} is already in production")
+    load(engine, settings, to_version)  # refuses a missing or modified artifact before switching
+    deploy(engine, settings, to_version, kind="rollback", reason=reason, run_id=run_id)
+    return to_version

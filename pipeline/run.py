@@ -1,0 +1,654 @@
+"""One run: discover, ingest, score, decide, retrain, promote, diagnose, report; all recorded.
+
+Only the standard library, SQLAlchemy and riskwatch's own light modules are imported until the
+run knows there is something to do: a tick with nothing new never loads pandas or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline import db, registry, store, tables
+from pipeline.discover import Discovery, discover
+from pipeline.failpoints import failpoint
+from pipeline.lock import RunLock
+from pipeline.settings import Settings
+
+log = logging.getLogger("riskwatch")
+
+
+class _Capture(logging.Handler):
+    """Keeps the run's log lines so they are stored with the run."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@dataclass
+class Run:
+    """The state of one run while it executes."""
+
+    settings: Settings
+    engine: sa.Engine
+    kind: str
+    run_id: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = tables.utcnow()
+        t0 = time.perf_counter()
+        log.info("%s …", name)
+        status, detail = "succeeded", None
+        try:
+            yield
+        except BaseException as exc:
+            status, detail = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            seconds = time.perf_counter() - t0
+            self.timings[name] = round(seconds, 4)
+            store.record_step(self.engine, self.run_id, name, started, seconds, status, detail)
+            if status == "succeeded":
+                log.info("%s done in %.2f s", name, seconds)
+
+
+def _open(settings: Settings) -> sa.Engine:
+    engine = db.make_engine(settings.database_url)
+    db.check_schema(engine)
+    return engine
+
+
+@contextmanager
+def _recorded(settings: Settings, kind: str) -> Iterator[Run]:
+    """Hold the lock, record the run's start, its end and its log; mark it failed on error."""
+    with RunLock(settings.path("paths.lock")):
+        engine = _open(settings)
+        run = Run(settings, engine, kind)
+        run.run_id = store.start_run(engine, kind)
+        capture = _Capture()
+        log.addHandler(capture)
+        log.info("run %s (%s) started", run.run_id, kind)
+        try:
+            yield run
+        except BaseException as exc:
+            log.error("run %s failed: %s", run.run_id, exc)
+            run.summary.update(run_id=run.run_id, status="failed", error=str(exc))
+            store.finish_run(
+                engine,
+                run.run_id,
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+                summary=run.summary,
+                log="\n".join(capture.lines),
+            )
+            raise
+        else:
+            status = run.summary.get("status", "succeeded")
+            store.finish_run(
+                engine,
+                run.run_id,
+                status=status,
+                new_files=run.summary.get("new_files", 0),
+                rows_ingested=run.summary.get("rows_ingested", 0),
+                files_quarantined=run.summary.get("files_quarantined", 0),
+                production_version=run.summary.get("production_version"),
+                summary=run.summary,
+                log="\n".join(capture.lines),
+            )
+        finally:
+            log.removeHandler(capture)
+            engine.dispose()
+
+
+# --- discovery and ingestion -------------------------------------------------------------
+
+
+def _discover(run: Run) -> Discovery:
+    settings = run.settings
+    with run.engine.connect() as conn:
+        known = store.known_hashes(conn)
+        cache = store.hash_cache(conn)
+    found = discover(
+        settings.path("paths.source"), known, cache, settings["data.min_file_age_seconds"]
+    )
+    store.save_hash_cache(run.engine, found.hashes)
+    for name, why in found.deferred:
+        log.info("left for a later tick: %s (%s)", name, why)
+    return found
+
+
+def _schema(run: Run, production: Any) -> Any:
+    """What incoming files must hold: the production model's columns, else what is known."""
+    from pipeline.ingest import Schema
+
+    s = run.settings
+    target, ids = s["data.target"], tuple(s["data.id_columns"])
+    if production is not None:
+        f = production.features
+        return Schema(target, (target, *ids, *f.columns), f.numeric, f.categorical, s["model.task"])
+    features = tuple(s["data.features"])
+    categorical = tuple(s["data.categorical"])
+    if not features:
+        with run.engine.connect() as conn:
+            first = store.ingested_rows(conn, pending_only=False)[:1]
+        if first:
+            import pyarrow.parquet as pq
+
+            path = s.path("paths.ingested") / first[0].data_path
+            features = tuple(c for c in pq.read_schema(path).names if c != target and c not in ids)
+    return Schema(target, (target, *ids, *features), (), categorical, s["model.task"])
+
+
+def _ingest(run: Run, found: Discovery, production: Any) -> list[Any]:
+    from pipeline.ingest import ingest_file
+
+    ingested_dir = run.settings.path("paths.ingested")
+    schema = _schema(run, production)
+    items = []
+    total = len(found.new)
+    for i, source in enumerate(found.new, 1):
+        item = ingest_file(source, ingested_dir, schema)
+        failpoint("after_file_written")
+        store.record_ingested(run.engine, run.run_id, item)
+        if item.status == "ingested":
+            log.info("[%d/%d] %s: %d rows ingested", i, total, source.name, item.rows)
+            if len(schema.required) == 1 + len(run.settings["data.id_columns"]):
+                schema = _schema(run, production)  # the first file fixes the columns
+        else:
+            log.warning("[%d/%d] %s quarantined: %s", i, total, source.name, item.reason)
+        items.append(item)
+    return items
+
+
+def _load(run: Run, rows: list[Any]) -> Any:
+    import pandas as pd
+
+    base = run.settings.path("paths.ingested")
+    frames = [pd.read_parquet(base / r.data_path) for r in rows]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# --- scoring, training, promotion ----------------------------------------------------------
+
+
+def _score(run: Run, loaded: Any, frame: Any) -> tuple[Any, Any, Any]:
+    """Score a loaded model on labelled rows: (Score, predictions, probabilities)."""
+    from pipeline.metrics import score_with_interval
+    from pipeline.modeling import predict
+
+    s = run.settings
+    pred, proba = predict(loaded.model, loaded.features, frame)
+    y = frame[s["data.target"]].to_numpy()
+    score = score_with_interval(
+        s["model.metric"],
+        y,
+        pred,
+        proba,
+        samples=s["policy.bootstrap_samples"],
+        confidence=s["policy.confidence"],
+        seed=s["model.random_seed"],
+        max_rows=s["policy.bootstrap_max_rows"],
+    )
+    return score, pred, proba
+
+
+def _confusion(run: Run, version: int, dataset: str, y: Any, pred: Any) -> None:
+    if run.settings["model.task"] != "classification":
+        return
+    from pipeline.metrics import class_labels, confusion_counts
+
+    labels = class_labels(y, pred)
+    cm = confusion_counts(y, pred, labels)
+    rows = [
+        {
+            "model_version": version,
+            "dataset": dataset,
+            "actual": str(a),
+            "predicted": str(p),
+            "count": int(cm[i, j]),
+        }
+        for i, a in enumerate(labels.tolist())
+        for j, p in enumerate(labels.tolist())
+    ]
+    store.record_rows(run.engine, tables.confusion_matrices, run.run_id, rows)
+
+
+def _split(run: Run, frame: Any) -> tuple[Any, Any]:
+    """Training rows and the holdout: the newest rows, or a seeded random sample."""
+    import numpy as np
+
+    s = run.settings
+    n = len(frame)
+    n_hold = max(1, round(n * s["split.holdout_fraction"]))
+    if n - n_hold < 2:
+        from pipeline.errors import DataError
+
+        raise DataError(f"only {n} labelled rows ingested: too few to train and hold out")
+    if s["split.holdout"] == "newest":
+        return frame.iloc[: n - n_hold], frame.iloc[n - n_hold :]
+    rng = np.random.default_rng(s["model.random_seed"])
+    hold = np.zeros(n, dtype=bool)
+    hold[rng.choice(n, size=n_hold, replace=False)] = True
+    return frame[~hold], frame[hold]
+
+
+def _train(run: Run, champion: Any) -> dict[str, Any]:
+    """Train a challenger on all ingested data but the holdout, compare, promote by policy."""
+    from pipeline import modeling
+    from pipeline.policy import promote_decision
+
+    s = run.settings
+    with run.engine.connect() as conn:
+        files = store.ingested_rows(conn, pending_only=False)
+    data = _load(run, files)
+    train, holdout = _split(run, data)
+    features = modeling.infer_features(data, s)
+    log.info("training on %d rows, holding out %d", len(train), len(holdout))
+    model = modeling.fit(s, features, train)
+    failpoint("after_fit")
+
+    challenger_version = registry.register(
+        run.engine,
+        s,
+        model,
+        features=features,
+        metric=s["model.metric"],
+        holdout_score=None,
+        train_rows=len(train),
+        holdout_rows=len(holdout),
+        training_files=[{"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files],
+        run_id=run.run_id,
+    )
+    candidate = registry.load(run.engine, s, challenger_version)
+    challenger_score, pred, _ = _score(run, candidate, holdout)
+    with run.engine.begin() as conn:
+        conn.execute(
+            tables.model_versions.update()
+            .where(tables.model_versions.c.version == challenger_version)
+            .values(holdout_score=challenger_score.value)
+        )
+    store.record_score(
+        run.engine, run.run_id, challenger_version, "challenger", "holdout", challenger_score
+    )
+    _confusion(run, challenger_version, "holdout", holdout[s["data.target"]].to_numpy(), pred)
+    champion_score = None
+    if champion is not None:
+        champion_score, _, _ = _score(run, champion, holdout)
+        store.record_score(
+            run.engine, run.run_id, champion.version, "champion", "holdout", champion_score
+        )
+    decision = promote_decision(champion_score, challenger_score, margin=s["policy.promote_margin"])
+    decision.evidence["challenger_version"] = challenger_version
+    decision.evidence["champion_version"] = None if champion is None else champion.version
+    store.record_decision(run.engine, run.run_id, "promote", decision)
+    log.info("promote: %s — %s", decision.outcome, decision.reason)
+    if decision.outcome:
+        registry.deploy(
+            run.engine,
+            s,
+            challenger_version,
+            kind="initial" if champion is None else "promote",
+            reason=decision.reason,
+            run_id=run.run_id,
+        )
+    return {
+        "promoted": decision.outcome,
+        "reason": decision.reason,
+        "challenger_version": challenger_version,
+        "challenger": challenger_score.value,
+        "champion": None if champion_score is None else champion_score.value,
+    }
+
+
+# --- diagnostics -------------------------------------------------------------------------
+
+
+def _diagnose(run: Run, new_frame: Any, outdated: Any) -> None:
+    import json
+
+    from pipeline import diagnostics, modeling
+    from pipeline.ingest import read_table
+
+    s = run.settings
+    loaded = registry.load_production(run.engine, s)
+    features = loaded.features
+    if new_frame is not None and len(new_frame):
+        cols = [c for c in new_frame.columns if not str(c).startswith("_")]
+        store.record_rows(
+            run.engine,
+            tables.feature_stats,
+            run.run_id,
+            diagnostics.summary_stats(new_frame, features.numeric, "new"),
+        )
+        store.record_rows(
+            run.engine,
+            tables.missing_values,
+            run.run_id,
+            diagnostics.missing_values(new_frame, cols, "new"),
+        )
+    test_path = s.path("paths.test_data")
+    if test_path.is_file():
+        from pipeline.discover import FORMATS
+
+        test = read_table(test_path, FORMATS.get(test_path.suffix.lower()), features.categorical)
+        missing = [c for c in [*features.columns, s["data.target"]] if c not in test.columns]
+        if missing:
+            log.warning("test file %s lacks column(s) %s: not scored", test_path, missing)
+        else:
+            score, pred, proba = _score(run, loaded, test)
+            store.record_score(run.engine, run.run_id, loaded.version, "production", "test", score)
+            y = test[s["data.target"]].to_numpy()
+            _confusion(run, loaded.version, "test", y, pred)
+            records = json.loads(modeling.feature_frame(test, features).to_json(orient="records"))
+            store.record_predictions(
+                run.engine,
+                [
+                    {
+                        "run_id": run.run_id,
+                        "source": "diagnostics",
+                        "model_version": loaded.version,
+                        "features": rec,
+                        "prediction": float(p),
+                        "probability": None if proba is None else float(proba[i]),
+                        "actual": float(y[i]),
+                    }
+                    for i, (rec, p) in enumerate(zip(records, pred, strict=True))
+                ],
+            )
+            store.record_rows(
+                run.engine,
+                tables.feature_stats,
+                run.run_id,
+                diagnostics.summary_stats(test, features.numeric, "test"),
+            )
+            store.record_rows(
+                run.engine,
+                tables.missing_values,
+                run.run_id,
+                diagnostics.missing_values(test, features.columns, "test"),
+            )
+    else:
+        log.info("no test file at %s: test diagnostics skipped", test_path)
+    store.record_diagnostic(
+        run.engine, run.run_id, "library_versions", diagnostics.library_versions()
+    )
+    if outdated is not None:
+        store.record_diagnostic(run.engine, run.run_id, "outdated_packages", outdated.result())
+
+
+def _report(run: Run) -> str | None:
+    from pipeline.report import build_report
+
+    result = build_report(run.engine, run.settings, run.run_id)
+    log.info("report: %s", result.path)
+    return str(result.path)
+
+
+# --- the entry points ----------------------------------------------------------------------
+
+
+def run_once(settings: Settings) -> dict[str, Any]:
+    """One cron tick. Returns the summary `riskwatch run --json` prints."""
+    with _recorded(settings, "run") as run:
+        s = run.settings
+        run.summary.update(run_id=run.run_id, status="running")
+        with run.step("discover"):
+            found = _discover(run)
+            registry.reconcile(run.engine, s, run.run_id)
+            with run.engine.connect() as conn:
+                pending = store.ingested_rows(conn, pending_only=True)
+        if not found.new and not pending:
+            log.info("nothing new: %d known file(s) in %s", found.known, s.path("paths.source"))
+            run.summary.update(
+                status="noop",
+                new_files=0,
+                rows_ingested=0,
+                files_quarantined=0,
+                score=None,
+                decision={"retrain": False, "reason": "nothing new to process"},
+                production_version=registry.production_version(s),
+                report=None,
+                deferred=[{"name": n, "reason": r} for n, r in found.deferred],
+                timings=run.timings,
+            )
+            return run.summary
+
+        from pipeline.diagnostics import OutdatedPackages
+
+        outdated = None
+        if s["diagnostics.outdated_packages"]:
+            outdated = OutdatedPackages(s["diagnostics.outdated_timeout_seconds"])
+        production = None
+        if registry.production_version(s) is not None:
+            production = registry.load_production(run.engine, s)
+        with run.step("ingest"):
+            items = _ingest(run, found, production)
+        quarantined = [
+            {"name": i.source.name, "reason": i.reason} for i in items if i.status != "ingested"
+        ]
+        run.summary.update(
+            new_files=len(items),
+            rows_ingested=sum(i.rows for i in items),
+            files_quarantined=len(quarantined),
+            quarantined=quarantined,
+            deferred=[{"name": n, "reason": r} for n, r in found.deferred],
+        )
+        with run.engine.connect() as conn:
+            pending = store.ingested_rows(conn, pending_only=True)
+        new_frame = _load(run, pending) if pending else None
+        score_doc = None
+        promotion = None
+        if production is None:
+            from pipeline.policy import Decision
+
+            if new_frame is None:
+                decision = Decision(False, "no usable rows yet: every new file was quarantined")
+            else:
+                decision = Decision(True, "no production model yet: training the first one")
+            store.record_decision(run.engine, run.run_id, "retrain", decision)
+            if decision.outcome:
+                with run.step("train"):
+                    promotion = _train(run, None)
+        elif new_frame is None:
+            from pipeline.policy import Decision
+
+            decision = Decision(False, "no new labelled rows: every new file was quarantined")
+            store.record_decision(run.engine, run.run_id, "retrain", decision)
+        else:
+            from pipeline.policy import retrain_decision
+
+            with run.step("score"):
+                score, pred, _ = _score(run, production, new_frame)
+                store.record_score(
+                    run.engine, run.run_id, production.version, "production", "new", score
+                )
+                y = new_frame[s["data.target"]].to_numpy()
+                _confusion(run, production.version, "new", y, pred)
+                score_doc = {
+                    "metric": score.metric,
+                    "value": score.value,
+                    "ci_low": score.ci_low,
+                    "ci_high": score.ci_high,
+                    "n_rows": score.n_rows,
+                    "model_version": production.version,
+                    "production_metric": production.holdout_score,
+                }
+            with run.step("decide"):
+                decision = retrain_decision(
+                    score,
+                    production.holdout_score,
+                    tolerance=s["policy.tolerance"],
+                    require_interval=s["policy.require_interval"],
+                    min_rows=s["policy.min_rows"],
+                    confidence=s["policy.confidence"],
+                )
+                store.record_decision(run.engine, run.run_id, "retrain", decision)
+                log.info("retrain: %s — %s", decision.outcome, decision.reason)
+            if decision.outcome:
+                with run.step("train"):
+                    promotion = _train(run, production)
+        if registry.production_version(s) is not None:
+            with run.step("diagnose"):
+                _diagnose(run, new_frame, outdated)
+        store.mark_processed(run.engine, run.run_id, [r.id for r in pending])
+        failpoint("after_processed")
+        run.summary.update(
+            status="succeeded",
+            score=score_doc,
+            decision={"retrain": decision.outcome, "reason": decision.reason},
+            promotion=promotion,
+            production_version=registry.production_version(s),
+        )
+        with run.step("report"):
+            run.summary["report"] = _report(run)
+        run.summary["timings"] = run.timings
+        return run.summary
+
+
+def ingest_only(settings: Settings) -> dict[str, Any]:
+    """Take new files into ingesteddata/ without scoring them; the next full run processes them."""
+    with _recorded(settings, "ingest") as run:
+        with run.step("discover"):
+            found = _discover(run)
+        production = None
+        if registry.production_version(settings) is not None:
+            production = registry.load_production(run.engine, settings)
+        items = []
+        if found.new:
+            with run.step("ingest"):
+                items = _ingest(run, found, production)
+        run.summary.update(
+            run_id=run.run_id,
+            status="succeeded" if items else "noop",
+            new_files=len(items),
+            rows_ingested=sum(i.rows for i in items),
+            files_quarantined=sum(i.status != "ingested" for i in items),
+            files=[
+                {
+                    "name": i.source.name,
+                    "sha256": i.source.sha256,
+                    "status": i.status,
+                    "rows": i.rows,
+                    "reason": i.reason,
+                }
+                for i in items
+            ],
+            timings=run.timings,
+        )
+        return run.summary
+
+
+def score_only(settings: Settings, data: Path | None = None) -> dict[str, Any]:
+    """Score the production model on a labelled file (the test file by default) and record it."""
+    from pipeline.discover import FORMATS
+    from pipeline.ingest import read_table
+
+    with _recorded(settings, "score") as run:
+        with run.step("score"):
+            loaded = registry.load_production(run.engine, settings)
+            path = data or settings.path("paths.test_data")
+            frame = read_table(path, FORMATS.get(path.suffix.lower()), loaded.features.categorical)
+            score, pred, _ = _score(run, loaded, frame)
+            store.record_score(run.engine, run.run_id, loaded.version, "production", "test", score)
+            _confusion(run, loaded.version, "test", frame[settings["data.target"]].to_numpy(), pred)
+        run.summary.update(
+            run_id=run.run_id,
+            status="succeeded",
+            data=str(path),
+            production_version=loaded.version,
+            score={
+                "metric": score.metric,
+                "value": score.value,
+                "ci_low": score.ci_low,
+                "ci_high": score.ci_high,
+                "n_rows": score.n_rows,
+            },
+            timings=run.timings,
+        )
+        return run.summary
+
+
+def train_only(settings: Settings) -> dict[str, Any]:
+    """Train a challenger on everything ingested and promote it if the policy says so."""
+    with _recorded(settings, "train") as run:
+        production = None
+        if registry.production_version(settings) is not None:
+            production = registry.load_production(run.engine, settings)
+        with run.step("train"):
+            promotion = _train(run, production)
+        run.summary.update(
+            run_id=run.run_id,
+            status="succeeded",
+            promotion=promotion,
+            production_version=registry.production_version(settings),
+            timings=run.timings,
+        )
+        return run.summary
+
+
+def diagnose_only(settings: Settings) -> dict[str, Any]:
+    """Diagnostics of the production model on the test file, recorded as a run of their own."""
+    from pipeline.diagnostics import OutdatedPackages
+
+    with _recorded(settings, "diagnose") as run:
+        outdated = None
+        if settings["diagnostics.outdated_packages"]:
+            outdated = OutdatedPackages(settings["diagnostics.outdated_timeout_seconds"])
+        with run.step("diagnose"):
+            _diagnose(run, None, outdated)
+        run.summary.update(
+            run_id=run.run_id,
+            status="succeeded",
+            production_version=registry.production_version(settings),
+            timings=run.timings,
+        )
+        return run.summary
+
+
+def report_for(settings: Settings, run_id: str | None) -> str:
+    """(Re)build the PDF report of a run, the latest finished one by default."""
+    from pipeline.errors import NotFound
+    from pipeline.report import build_report
+
+    engine = _open(settings)
+    try:
+        if run_id is None:
+            with engine.connect() as conn:
+                run_id = conn.execute(
+                    sa.select(tables.runs.c.id)
+                    .where(tables.runs.c.status == "succeeded")
+                    .order_by(tables.runs.c.started_at.desc())
+                    .limit(1)
+                ).scalar()
+            if run_id is None:
+                raise NotFound("no finished run yet: run `riskwatch run` first")
+        return str(build_report(engine, settings, run_id).path)
+    finally:
+        engine.dispose()
+
+
+def rollback(settings: Settings, to_version: int | None, reason: str) -> dict[str, Any]:
+    with _recorded(settings, "rollback") as run:
+        previous = registry.production_version(settings)
+        version = registry.rollback(
+            run.engine, settings, to_version, reason=reason, run_id=run.run_id
+        )
+        run.summary.update(
+            run_id=run.run_id, status="succeeded", from_version=previous, production_version=version
+        )
+        return run.summary

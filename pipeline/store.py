@@ -1,0 +1,171 @@
+"""What a run writes to the database, in one place. Reads for people live in pipeline/queries.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline import tables
+from pipeline.failpoints import failpoint
+
+
+def start_run(engine: sa.Engine, kind: str) -> str:
+    run_id = uuid.uuid4().hex
+    with engine.begin() as conn:
+        conn.execute(
+            tables.runs.insert().values(
+                id=run_id, kind=kind, started_at=tables.utcnow(), status="running"
+            )
+        )
+    return run_id
+
+
+def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            tables.runs.update()
+            .where(tables.runs.c.id == run_id)
+            .values(status=status, finished_at=tables.utcnow(), **values)
+        )
+
+
+def record_step(
+    engine: sa.Engine,
+    run_id: str,
+    name: str,
+    started,
+    seconds: float,
+    status: str,
+    detail: str | None = None,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            tables.steps.insert().values(
+                run_id=run_id,
+                name=name,
+                started_at=started,
+                finished_at=tables.utcnow(),
+                seconds=seconds,
+                status=status,
+                detail=detail,
+            )
+        )
+
+
+def known_hashes(conn: sa.Connection) -> set[str]:
+    return set(conn.execute(sa.select(tables.ingested_files.c.sha256)).scalars())
+
+
+def hash_cache(conn: sa.Connection) -> dict[str, tuple[int, int, str]]:
+    t = tables.source_hashes
+    return {r.path: (r.size_bytes, r.mtime_ns, r.sha256) for r in conn.execute(sa.select(t))}
+
+
+def save_hash_cache(engine: sa.Engine, updates: Mapping[str, tuple[int, int, str]]) -> None:
+    if not updates:
+        return
+    t = tables.source_hashes
+    with engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.path.in_(list(updates))))
+        conn.execute(
+            t.insert(),
+            [
+                {"path": p, "size_bytes": s, "mtime_ns": m, "sha256": h}
+                for p, (s, m, h) in updates.items()
+            ],
+        )
+
+
+def record_ingested(engine: sa.Engine, run_id: str, item: Any) -> None:
+    """Record one taken file (an ingest.Ingested); its sha256 is never taken again."""
+    with engine.begin() as conn:
+        conn.execute(
+            tables.ingested_files.insert().values(
+                run_id=run_id,
+                sha256=item.source.sha256,
+                name=item.source.name,
+                size_bytes=item.source.size,
+                status=item.status,
+                reason=item.reason,
+                rows=item.rows,
+                rows_quarantined=item.rows_quarantined,
+                data_path=item.data_path,
+                quarantine_path=item.quarantine_path,
+                ingested_at=tables.utcnow(),
+            )
+        )
+    failpoint("after_file_recorded")
+
+
+def ingested_rows(conn: sa.Connection, *, pending_only: bool) -> list[Any]:
+    """Ingested files with good rows, oldest first; only those no run has processed, if asked."""
+    t = tables.ingested_files
+    query = sa.select(t).where(t.c.status == "ingested").order_by(t.c.id)
+    if pending_only:
+        query = query.where(t.c.processed_run_id.is_(None))
+    return list(conn.execute(query))
+
+
+def mark_processed(engine: sa.Engine, run_id: str, file_ids: Iterable[int]) -> None:
+    ids = list(file_ids)
+    if not ids:
+        return
+    t = tables.ingested_files
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.id.in_(ids)).values(processed_run_id=run_id))
+
+
+def record_score(
+    engine: sa.Engine, run_id: str, version: int, role: str, dataset: str, score: Any
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            tables.scores.insert().values(
+                run_id=run_id,
+                created_at=tables.utcnow(),
+                model_version=version,
+                role=role,
+                dataset=dataset,
+                metric=score.metric,
+                value=score.value,
+                ci_low=score.ci_low,
+                ci_high=score.ci_high,
+                n_rows=score.n_rows,
+            )
+        )
+
+
+def record_decision(engine: sa.Engine, run_id: str, kind: str, decision: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            tables.decisions.insert().values(
+                run_id=run_id,
+                kind=kind,
+                outcome=decision.outcome,
+                reason=decision.reason,
+                evidence=decision.evidence,
+                decided_at=tables.utcnow(),
+            )
+        )
+
+
+def record_rows(engine: sa.Engine, table: sa.Table, run_id: str, rows: list[dict]) -> None:
+    """Insert rows that all belong to one run (feature stats, missing values, confusion, ...)."""
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{"run_id": run_id, **r} for r in rows])
+
+
+def record_diagnostic(engine: sa.Engine, run_id: str, name: str, value: Any) -> None:
+    record_rows(engine, tables.diagnostics, run_id, [{"name": name, "value": value}])
+
+
+def record_predictions(engine: sa.Engine, rows: list[dict]) -> None:
+    """Insert prediction rows (each with source, model_version, features, prediction, ...)."""
+    if rows:
+        now = tables.utcnow()
+        with engine.begin() as conn:
+            conn.execute(tables.predictions.insert(), [{"created_at": now, **r} for r in rows])

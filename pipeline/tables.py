@@ -1,0 +1,257 @@
+"""The database schema as SQLAlchemy Core tables; sql/versions/ holds the migrations that build it.
+
+A test checks that the migrated database matches these tables exactly, on SQLite and PostgreSQL.
+Every table a run writes carries the run's id. Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+# The newest migration in sql/versions/; the run refuses a database at another revision.
+SCHEMA_REVISION = "0001"
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("riskwatch stores only timezone-aware times")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: store naive UTC, re-attach UTC when reading.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _run_fk(nullable: bool = False) -> sa.Column:
+    return sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=nullable, index=True
+    )
+
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # uuid4 hex
+    sa.Column("kind", sa.String(20), nullable=False),  # run, ingest, score, train, diagnose, report
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    # running, succeeded, noop, failed
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("new_files", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_ingested", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("files_quarantined", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("production_version", sa.Integer),  # production model when the run finished
+    sa.Column("summary", sa.JSON),  # the object `riskwatch run --json` prints
+    sa.Column("log", sa.Text),  # the run's log lines
+)
+
+steps = sa.Table(
+    "steps",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("seconds", sa.Float),
+    sa.Column("status", sa.String(20), nullable=False),  # succeeded, failed, skipped
+    sa.Column("detail", sa.Text),
+)
+
+# Every source file riskwatch has taken, by content: a sha256 is taken exactly once.
+ingested_files = sa.Table(
+    "ingested_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),  # file name in the inbox when taken
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # ingested, quarantined
+    sa.Column("reason", sa.Text),  # why it was quarantined
+    sa.Column("rows", sa.Integer, nullable=False, server_default="0"),  # good rows kept
+    sa.Column("rows_quarantined", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("data_path", sa.Text),  # Parquet of good rows, relative to paths.ingested
+    sa.Column("quarantine_path", sa.Text),  # copy or Parquet of the bad part
+    sa.Column("ingested_at", UTCDateTime, nullable=False),
+    # The run that scored and used these rows; NULL until one finished with them.
+    sa.Column("processed_run_id", sa.String(32), sa.ForeignKey("runs.id"), index=True),
+)
+
+# A cache of content hashes by (path, size, mtime) so a tick does not re-read old files.
+source_hashes = sa.Table(
+    "source_hashes",
+    metadata,
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    _run_fk(nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("artifact", sa.Text, nullable=False),  # relative to paths.models
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("estimator", sa.Text, nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),  # {"numeric": [...], "categorical": [...]}
+    sa.Column("metric", sa.String(20), nullable=False),
+    sa.Column("holdout_score", sa.Float),  # the production metric it is held to
+    sa.Column("train_rows", sa.Integer, nullable=False),
+    sa.Column("holdout_rows", sa.Integer, nullable=False),
+    sa.Column("training_files", sa.JSON, nullable=False),  # [{"name", "sha256", "rows"}]
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(nullable=True),
+    sa.Column("from_version", sa.Integer),
+    sa.Column("to_version", sa.Integer, nullable=False),
+    sa.Column("deployed_at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # initial, promote, rollback, recovered
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+scores = sa.Table(
+    "scores",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),  # production, champion, challenger
+    sa.Column("dataset", sa.String(20), nullable=False),  # new, holdout, test
+    sa.Column("metric", sa.String(20), nullable=False),
+    sa.Column("value", sa.Float),  # NULL when undefined (one class only, say)
+    sa.Column("ci_low", sa.Float),
+    sa.Column("ci_high", sa.Float),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+)
+
+# The retrain and promote decisions, each with the evidence behind it.
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("kind", sa.String(20), nullable=False),  # retrain, promote
+    sa.Column("outcome", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
+)
+
+confusion_matrices = sa.Table(
+    "confusion_matrices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("dataset", sa.String(20), nullable=False),
+    sa.Column("actual", sa.Text, nullable=False),
+    sa.Column("predicted", sa.Text, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+feature_stats = sa.Table(
+    "feature_stats",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("dataset", sa.String(20), nullable=False),  # new, test
+    sa.Column("column_name", sa.Text, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("mean", sa.Float),
+    sa.Column("median", sa.Float),
+    sa.Column("std", sa.Float),
+    sa.Column("min", sa.Float),
+    sa.Column("max", sa.Float),
+)
+
+missing_values = sa.Table(
+    "missing_values",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("dataset", sa.String(20), nullable=False),
+    sa.Column("column_name", sa.Text, nullable=False),
+    sa.Column("missing", sa.Integer, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("share", sa.Float, nullable=False),
+)
+
+# Named diagnostics of a run: outdated_packages, library versions, ...
+diagnostics = sa.Table(
+    "diagnostics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("value", sa.JSON, nullable=False),
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(nullable=True),  # set for the run's diagnostics, NULL for API calls
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),  # api, diagnostics
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("prediction", sa.Float, nullable=False),
+    sa.Column("probability", sa.Float),  # P(class 1) for binary classifiers
+    sa.Column("actual", sa.Float),  # the label, when known
+)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),  # relative to paths.reports
+    sa.Column("pages", sa.Integer, nullable=False),
+    sa.Column("size_bytes", sa.Integer, nullable=False),
+)
+
+api_returns = sa.Table(
+    "api_returns",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("called_at", UTCDateTime, nullable=False),
+    sa.Column("base_url", sa.Text, nullable=False),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer),  # NULL when the server did not answer
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("body", sa.JSON),
+    sa.Column("error", sa.Text),
+)
