@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -43,7 +43,6 @@ class Ingested:
     rows_quarantined: int = 0
     data_path: str | None = None  # relative to the ingested folder
     quarantine_path: str | None = None
-    frame: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def read_table(path: Path, fmt: str | None, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -159,5 +158,4 @@ def ingest_file(source: SourceFile, ingested_dir: Path, schema: Schema) -> Inges
     atomic_write(ingested_dir / rel, lambda tmp: frame.to_parquet(tmp, index=False))
     result.rows = len(frame)
     result.data_path = rel
-    result.frame = frame
     return result

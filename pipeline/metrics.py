@@ -40,12 +40,15 @@ def class_labels(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 
 
 def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Return the confusion matrix (actual in rows, predicted in columns) for `labels`."""
-    index = {label: i for i, label in enumerate(labels.tolist())}
+    """Return the confusion matrix (actual in rows, predicted in columns) for sorted `labels`.
+
+    Rows whose actual or predicted value is not among `labels` are not counted.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     k = len(labels)
-    t = np.fromiter((index[v] for v in y_true.tolist()), dtype=np.int64, count=len(y_true))
-    p = np.fromiter((index.get(v, -1) for v in y_pred.tolist()), dtype=np.int64, count=len(y_pred))
-    keep = p >= 0
+    t = np.clip(np.searchsorted(labels, y_true), 0, k - 1)
+    p = np.clip(np.searchsorted(labels, y_pred), 0, k - 1)
+    keep = (labels[t] == y_true) & (labels[p] == y_pred)
     return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)
 
 

@@ -48,6 +48,20 @@ class Run:
     timings: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def record_outcome(self, **values: Any) -> None:
+        """Write status and counts: before the report (which shows them) and at the end."""
+        store.finish_run(
+            self.engine,
+            self.run_id,
+            status=self.summary.get("status", "succeeded"),
+            new_files=self.summary.get("new_files", 0),
+            rows_ingested=self.summary.get("rows_ingested", 0),
+            files_quarantined=self.summary.get("files_quarantined", 0),
+            production_version=self.summary.get("production_version"),
+            summary=self.summary,
+            **values,
+        )
+
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         started = tables.utcnow()
@@ -98,18 +112,7 @@ def _recorded(settings: Settings, kind: str) -> Iterator[Run]:
             )
             raise
         else:
-            status = run.summary.get("status", "succeeded")
-            store.finish_run(
-                engine,
-                run.run_id,
-                status=status,
-                new_files=run.summary.get("new_files", 0),
-                rows_ingested=run.summary.get("rows_ingested", 0),
-                files_quarantined=run.summary.get("files_quarantined", 0),
-                production_version=run.summary.get("production_version"),
-                summary=run.summary,
-                log="\n".join(capture.lines),
-            )
+            run.record_outcome(log="\n".join(capture.lines))
         finally:
             log.removeHandler(capture)
             engine.dispose()
@@ -514,6 +517,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
             promotion=promotion,
             production_version=registry.production_version(s),
         )
+        run.record_outcome()
         with run.step("report"):
             run.summary["report"] = _report(run)
         run.summary["timings"] = run.timings

@@ -1,0 +1,841 @@
+"""The per-run PDF report: everything about one run, read back from the database.
+
+The report is built from what the database holds, never from the memory of the run, so
+`riskwatch report RUN_ID` gives the same document as the run itself. A section with nothing
+recorded says "not computed in this run" instead of failing. reportlab and matplotlib are
+imported inside the functions that need them: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import sqlalchemy as sa
+
+from pipeline import tables as t
+from pipeline.errors import NotFound, RiskwatchError
+from pipeline.fsutil import atomic_write
+from pipeline.settings import Settings
+
+NOT_COMPUTED = "not computed in this run"
+# A table cell taller than a page cannot be laid out; nobody reads past this many characters.
+MAX_CELL_CHARS = 1000
+MAX_ERROR_CHARS = 4000  # the run's log holds the rest
+CONFUSION_DATASETS = ("test", "holdout", "new")  # the first one recorded is drawn
+_ROLE_ORDER = {"production": 0, "champion": 1, "challenger": 2}
+_DATASET_ORDER = {"new": 0, "holdout": 1, "test": 2}
+
+# Colours shared by tables and charts.
+INK = "#1f2933"
+ACCENT = "#2f5d8a"
+MUTED = "#6b7785"
+STRIPE = "#f1f4f7"
+RULE = "#c8d0d8"
+BAD = "#b3261e"
+GOOD = "#2e7d32"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    path: Path
+    pages: int
+    size_bytes: int
+
+
+def report_path(settings: Settings, run_id: str) -> Path:
+    """Return where the report of `run_id` is written."""
+    return settings.path("paths.reports") / f"run-{run_id}.pdf"
+
+
+def build_report(engine: sa.Engine, settings: Settings, run_id: str) -> ReportResult:
+    """Write the PDF report of one run atomically and record it in the reports table."""
+    data = load_run(engine, run_id, settings["model.metric"])
+    # Run ids are uuid4 hex; anything else must not become part of a file path.
+    if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", run_id):
+        raise RiskwatchError(f"run id {run_id!r} cannot name a report file")
+    target = report_path(settings, run_id)
+    pages = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal pages
+        with tmp.open("wb") as fh:
+            pages = _render(data, fh)
+            fh.flush()
+
+    atomic_write(target, write)
+    size = target.stat().st_size
+    relative = target.relative_to(settings.path("paths.reports")).as_posix()
+    with engine.begin() as conn:
+        conn.execute(sa.delete(t.reports).where(t.reports.c.run_id == run_id))
+        conn.execute(
+            sa.insert(t.reports).values(
+                run_id=run_id, created_at=t.utcnow(), path=relative, pages=pages, size_bytes=size
+            )
+        )
+    return ReportResult(path=target, pages=pages, size_bytes=size)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_run(engine: sa.Engine, run_id: str, metric: str) -> dict[str, Any]:
+    """Read every row the report shows; raise NotFound for an unknown run id."""
+    with engine.connect() as conn:
+        run = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+        if run is None:
+            raise NotFound(f"run {run_id!r} does not exist")
+
+        def of_run(table: sa.Table) -> list[dict[str, Any]]:
+            query = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.id)
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+        data: dict[str, Any] = {"run": dict(run), "metric": metric}
+        for table in (
+            t.steps,
+            t.ingested_files,
+            t.deployments,
+            t.scores,
+            t.decisions,
+            t.confusion_matrices,
+            t.feature_stats,
+            t.missing_values,
+            t.diagnostics,
+        ):
+            data[table.name] = of_run(table)
+        data["history"] = _load_history(conn, run["finished_at"], metric)
+    return data
+
+
+def _load_history(conn: sa.Connection, until: datetime | None, metric: str) -> dict[str, list]:
+    # A finished run's report shows the history as it stood then, so a rebuilt report of an
+    # old run does not change; a run still in progress has nothing after it yet.
+    s, m, d = t.scores.c, t.model_versions.c, t.deployments.c
+    production = sa.select(s.created_at, s.value, s.model_version).where(
+        s.role == "production", s.dataset == "new", s.metric == metric, s.value.is_not(None)
+    )
+    holdout = sa.select(m.created_at, m.holdout_score, m.version).where(
+        m.metric == metric, m.holdout_score.is_not(None)
+    )
+    deploys = sa.select(d.deployed_at, d.to_version)
+    if until is not None:
+        production = production.where(s.created_at <= until)
+        holdout = holdout.where(m.created_at <= until)
+        deploys = deploys.where(d.deployed_at <= until)
+    return {
+        "production": [tuple(r) for r in conn.execute(production.order_by(s.created_at, s.id))],
+        "holdout": [tuple(r) for r in conn.execute(holdout.order_by(m.created_at))],
+        "deployments": [tuple(r) for r in conn.execute(deploys.order_by(d.deployed_at, d.id))],
+    }
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def fmt_num(value: Any, decimals: int = 3) -> str:
+    """Format a number for a table: n/a for NULL or NaN, thousands grouped."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        if value != 0 and (abs(value) < 10**-decimals or abs(value) >= 1e9):
+            return f"{value:.{decimals}g}"
+        return f"{value:,.{decimals}f}"
+    return str(value)
+
+
+def fmt_score(value: float | None, low: float | None, high: float | None) -> str:
+    """Format a score with its interval: '0.812 [0.790, 0.833]'."""
+    text = fmt_num(value)
+    if value is not None and low is not None and high is not None:
+        text += f" [{fmt_num(low)}, {fmt_num(high)}]"
+    return text
+
+
+def fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return "n/a"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "n/a"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def fmt_share(share: float | None) -> str:
+    if share is None or math.isnan(share):
+        return "n/a"
+    percent = share * 100
+    if 0 < percent < 0.1:
+        return "<0.1%"
+    return f"{percent:.1f}%"
+
+
+def fmt_value(value: Any, decimals: int = 4) -> str:
+    """Format any JSON value of the evidence or diagnostics."""
+    if isinstance(value, list):
+        if all(v is None or isinstance(v, int | float) for v in value):
+            return "[" + ", ".join(fmt_num(v, decimals) for v in value) + "]"
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return fmt_num(value, decimals)
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Flatten nested dicts into (dotted key, value) pairs, keeping their order."""
+    if isinstance(value, dict) and value:
+        pairs: list[tuple[str, Any]] = []
+        for key, inner in value.items():
+            pairs.extend(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return pairs
+    return [(prefix or "value", value)]
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _sort_key(label: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _figure(width: float, height: float):
+    # A bare Figure draws with Agg when saved to PNG and never touches pyplot's global
+    # state, so reports can be built in a web worker's threads and nothing needs closing.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots()
+
+
+def _png(fig) -> BytesIO:
+    buf = BytesIO()
+    with warnings.catch_warnings():
+        # A label with a character DejaVu Sans lacks is drawn as a box; not worth failing.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        fig.savefig(buf, format="png", dpi=150)
+    fig.clear()
+    buf.seek(0)
+    return buf
+
+
+def confusion_chart(cells: list[dict[str, Any]], title: str) -> BytesIO:
+    """Draw a confusion matrix heatmap with the counts written in the cells."""
+    labels = sorted({c["actual"] for c in cells} | {c["predicted"] for c in cells}, key=_sort_key)
+    index = {label: i for i, label in enumerate(labels)}
+    counts = [[0] * len(labels) for _ in labels]
+    for cell in cells:
+        counts[index[cell["actual"]]][index[cell["predicted"]]] += cell["count"]
+    side = min(6.0, 2.4 + 0.45 * len(labels))
+    fig, ax = _figure(side + 0.6, side)
+    top = max(max(row) for row in counts) or 1
+    image = ax.imshow(counts, cmap="Blues", vmin=0, vmax=top)
+    size = 10 if len(labels) <= 6 else 7
+    for i, row in enumerate(counts):
+        for j, count in enumerate(row):
+            colour = "white" if count > top / 2 else INK
+            ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour, fontsize=size)
+    ticks = [_short(label, 16) for label in labels]
+    ax.set_xticks(range(len(labels)), ticks, fontsize=8)
+    ax.set_yticks(range(len(labels)), ticks, fontsize=8)
+    ax.set_xlabel("Predicted", fontsize=9)
+    ax.set_ylabel("Actual", fontsize=9)
+    ax.set_title(title, fontsize=9, color=INK)
+    fig.colorbar(image, ax=ax, shrink=0.8).ax.tick_params(labelsize=7)
+    return _png(fig)
+
+
+def history_chart(history: dict[str, list], metric: str) -> BytesIO:
+    """Draw the production metric over runs, holdout scores of models and deployments."""
+    import matplotlib.dates as mdates
+
+    fig, ax = _figure(7.0, 2.9)
+    production = [(x, y, v) for x, y, v in history["production"] if math.isfinite(y)]
+    holdout = [(x, y, v) for x, y, v in history["holdout"] if math.isfinite(y)]
+    if production:
+        ax.plot(
+            [p[0] for p in production],
+            [p[1] for p in production],
+            marker="o",
+            markersize=4,
+            color=ACCENT,
+            label="production model on new data",
+        )
+    if holdout:
+        ax.scatter(
+            [p[0] for p in holdout],
+            [p[1] for p in holdout],
+            marker="D",
+            s=28,
+            color="#e07b39",
+            zorder=3,
+            label="holdout score at registration",
+        )
+        for x, y, version in holdout:
+            ax.annotate(
+                f"v{version}", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7
+            )
+    for i, (when, version) in enumerate(history["deployments"]):
+        ax.axvline(
+            when,
+            color=MUTED,
+            linestyle="--",
+            linewidth=0.8,
+            label="model version change" if i == 0 else None,
+        )
+        ax.annotate(
+            f"→ v{version}",
+            (when, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -10),
+            textcoords="offset points",
+            fontsize=7,
+            color=MUTED,
+        )
+    times = [p[0] for p in production + holdout] + [d[0] for d in history["deployments"]]
+    if times and max(times) - min(times) < timedelta(hours=1):
+        # One point (or one moment) only: show the day around it, not an autoscaled decade.
+        ax.set_xlim(min(times) - timedelta(hours=12), max(times) + timedelta(hours=12))
+    locator = mdates.AutoDateLocator(tz=UTC)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax.set_ylabel(metric, fontsize=9)
+    ax.set_xlabel("time (UTC)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, color="#e3e7eb", linewidth=0.6)
+    ax.legend(fontsize=7, loc="best", frameon=False)
+    return _png(fig)
+
+
+def steps_chart(steps: list[dict[str, Any]]) -> BytesIO:
+    """Draw one horizontal bar per step, in the order the steps ran."""
+    colours = {"succeeded": ACCENT, "failed": BAD}
+    fig, ax = _figure(7.0, 0.8 + 0.28 * len(steps))
+    seconds = [s["seconds"] or 0.0 for s in steps]
+    names = [_short(s["name"], 24) for s in steps]
+    ax.barh(range(len(steps)), seconds, color=[colours.get(s["status"], "#9aa5b1") for s in steps])
+    ax.set_yticks(range(len(steps)), names, fontsize=8)
+    ax.invert_yaxis()
+    for i, value in enumerate(seconds):
+        ax.text(value, i, f" {value:.2f} s", va="center", fontsize=7, color=INK)
+    ax.set_xlim(0, (max(seconds) or 1.0) * 1.18)
+    ax.set_xlabel("seconds", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def _fonts() -> tuple[str, str, str]:
+    """Register DejaVu (shipped with matplotlib, covers 'Zürich ✓'); Helvetica otherwise."""
+    import matplotlib
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "RW-Sans" in pdfmetrics.getRegisteredFontNames():
+        return "RW-Sans", "RW-Sans-Bold", "RW-Mono"
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    files = {
+        "RW-Sans": "DejaVuSans.ttf",
+        "RW-Sans-Bold": "DejaVuSans-Bold.ttf",
+        "RW-Sans-Oblique": "DejaVuSans-Oblique.ttf",
+        "RW-Sans-BoldOblique": "DejaVuSans-BoldOblique.ttf",
+        "RW-Mono": "DejaVuSansMono.ttf",
+    }
+    if not all((folder / name).is_file() for name in files.values()):
+        return "Helvetica", "Helvetica-Bold", "Courier"
+    # Plain "RW-Sans" last: its presence above means the whole family is registered.
+    for font in sorted(files, key=lambda name: name == "RW-Sans"):
+        pdfmetrics.registerFont(TTFont(font, str(folder / files[font])))
+    pdfmetrics.registerFontFamily(
+        "RW-Sans",
+        normal="RW-Sans",
+        bold="RW-Sans-Bold",
+        italic="RW-Sans-Oblique",
+        boldItalic="RW-Sans-BoldOblique",
+    )
+    return "RW-Sans", "RW-Sans-Bold", "RW-Mono"
+
+
+class _Doc:
+    """Builds the flowables of the report with one set of styles."""
+
+    def __init__(self) -> None:
+        from reportlab import platypus
+        from reportlab.lib import colors
+        from reportlab.lib.enums import TA_RIGHT
+        from reportlab.lib.pagesizes import A4
+        from reportlab.lib.styles import ParagraphStyle
+        from reportlab.lib.units import mm
+
+        self.colors, self.pagesize, self.mm = colors, A4, mm
+        self.Image, self.KeepTogether = platypus.Image, platypus.KeepTogether
+        self.Paragraph, self.Spacer = platypus.Paragraph, platypus.Spacer
+        self.Table, self.TableStyle = platypus.Table, platypus.TableStyle
+        self.SimpleDocTemplate = platypus.SimpleDocTemplate
+        self.margin = 16 * mm
+        self.width = A4[0] - 2 * self.margin
+        sans, bold, mono = _fonts()
+        self.sans, self.bold, self.mono = sans, bold, mono
+        ink = colors.HexColor(INK)
+        base = {"fontName": sans, "textColor": ink}
+        self.title = ParagraphStyle("title", **base, fontSize=17, leading=21, spaceAfter=2)
+        self.subtitle = ParagraphStyle(
+            "subtitle", fontName=sans, fontSize=8.5, leading=11, textColor=colors.HexColor(MUTED)
+        )
+        self.h1 = ParagraphStyle(
+            "h1",
+            fontName=bold,
+            fontSize=12.5,
+            leading=16,
+            spaceBefore=12,
+            spaceAfter=5,
+            keepWithNext=1,
+            textColor=colors.HexColor(ACCENT),
+        )
+        self.h2 = ParagraphStyle(
+            "h2",
+            fontName=bold,
+            fontSize=9.5,
+            leading=12,
+            spaceBefore=8,
+            spaceAfter=3,
+            keepWithNext=1,
+        )
+        self.body = ParagraphStyle("body", **base, fontSize=9, leading=12, spaceAfter=4)
+        self.note = ParagraphStyle(
+            "note",
+            fontName=sans,
+            fontSize=8.5,
+            leading=11,
+            spaceBefore=3,
+            textColor=colors.HexColor(MUTED),
+        )
+        self.cell = ParagraphStyle("cell", **base, fontSize=7.8, leading=9.6)
+        self.cell_right = ParagraphStyle("cell_right", parent=self.cell, alignment=TA_RIGHT)
+        self.cell_mono = ParagraphStyle("cell_mono", parent=self.cell, fontName=mono)
+        self.cell_key = ParagraphStyle("cell_key", parent=self.cell, fontName=bold)
+        self.head = ParagraphStyle(
+            "head", fontName=bold, fontSize=7.8, leading=9.6, textColor=colors.white
+        )
+        self.head_right = ParagraphStyle("head_right", parent=self.head, alignment=TA_RIGHT)
+        self.error = ParagraphStyle(
+            "error",
+            parent=self.body,
+            textColor=colors.HexColor(BAD),
+            backColor=colors.HexColor("#fdecea"),
+            borderColor=colors.HexColor(BAD),
+            borderWidth=0.6,
+            borderPadding=5,
+            spaceBefore=6,
+            spaceAfter=10,
+        )
+
+    # Text is always escaped: reportlab parses Paragraph text as markup.
+    def para(self, text: Any, style=None):
+        lines = escape(str(text)).split("\n")
+        # Keep the indentation of multi-line text such as a traceback.
+        safe = "<br/>".join(
+            "&#160;" * (len(line) - len(line.lstrip(" "))) + line.lstrip(" ") for line in lines
+        )
+        return self.Paragraph(safe, style or self.body)
+
+    def heading(self, text: str):
+        return self.Paragraph(escape(text), self.h1)
+
+    def subheading(self, text: str):
+        return self.Paragraph(escape(text), self.h2)
+
+    def placeholder(self, what: str = ""):
+        text = f"{what}: {NOT_COMPUTED}." if what else f"{NOT_COMPUTED.capitalize()}."
+        return self.Paragraph(f"<i>{escape(text)}</i>", self.note)
+
+    def table(
+        self,
+        header: list[str] | None,
+        rows: list[list[Any]],
+        widths: list[float],
+        right: tuple[int, ...] = (),
+        mono: tuple[int, ...] = (),
+        bold: tuple[int, ...] = (),
+    ):
+        """A striped table; widths are fractions of the text width; every cell wraps."""
+
+        def cell(value: Any, col: int):
+            text = _short(str(value), MAX_CELL_CHARS)
+            if col in right:
+                style = self.cell_right
+            elif col in mono:
+                style = self.cell_mono
+            else:
+                style = self.cell_key if col in bold else self.cell
+            return self.para(text, style)
+
+        data = [[cell(v, i) for i, v in enumerate(row)] for row in rows]
+        if header is not None:
+            styles = [self.head_right if i in right else self.head for i in range(len(header))]
+            data.insert(0, [self.para(h, st) for h, st in zip(header, styles, strict=True)])
+        first = 0 if header is None else 1
+        table = self.Table(
+            data, colWidths=[w * self.width for w in widths], repeatRows=first, hAlign="LEFT"
+        )
+        c = self.colors
+        style = [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.3, c.HexColor(RULE)),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 4),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ]
+        if header is not None:
+            style.append(("BACKGROUND", (0, 0), (-1, 0), c.HexColor(ACCENT)))
+        style += [
+            ("BACKGROUND", (0, i), (-1, i), c.HexColor(STRIPE))
+            for i in range(first + 1, len(data), 2)
+        ]
+        table.setStyle(self.TableStyle(style))
+        return table
+
+    def key_values(self, pairs: list[tuple[str, Any]], key_width: float = 0.32):
+        """A two-column table without a header; keys in bold."""
+        rows = [[k, v] for k, v in pairs]
+        table = self.table(None, rows, [key_width, 1 - key_width], bold=(0,))
+        rule = self.colors.HexColor(RULE)
+        table.setStyle(self.TableStyle([("LINEABOVE", (0, 0), (-1, 0), 0.3, rule)]))
+        return table
+
+    def image(self, png: BytesIO, max_width: float | None = None):
+        from reportlab.lib.utils import ImageReader
+
+        pixels_w, pixels_h = ImageReader(png).getSize()
+        png.seek(0)
+        width = pixels_w / 150 * 72  # charts are saved at 150 dpi
+        height = pixels_h / 150 * 72
+        scale = min(1.0, (max_width or self.width) / width)
+        return self.Image(png, width=width * scale, height=height * scale, hAlign="LEFT")
+
+
+def _render(data: dict[str, Any], fh) -> int:
+    """Lay the report out into the open binary file `fh`; return the number of pages."""
+    doc = _Doc()
+    run = data["run"]
+    story: list[Any] = []
+    story += _section_run(doc, run)
+    story += _section_decisions(doc, data)
+    story += _section_files(doc, data["ingested_files"])
+    story += _section_scores(doc, data["scores"])
+    story += _section_confusion(doc, data["confusion_matrices"], run)
+    story += _section_history(doc, data)
+    story += _section_quality(doc, data["feature_stats"], data["missing_values"])
+    story += _section_steps(doc, data["steps"])
+    story += _section_diagnostics(doc, data["diagnostics"])
+
+    def footer(canvas, template) -> None:
+        canvas.saveState()
+        canvas.setFont(doc.sans, 7.5)
+        canvas.setFillColor(doc.colors.HexColor(MUTED))
+        canvas.setStrokeColor(doc.colors.HexColor(RULE))
+        canvas.setLineWidth(0.4)
+        y = doc.margin * 0.6
+        canvas.line(doc.margin, y + 9, doc.margin + doc.width, y + 9)
+        canvas.drawString(doc.margin, y, f"riskwatch · run {run['id']}")
+        canvas.drawRightString(doc.margin + doc.width, y, f"page {template.page}")
+        canvas.restoreState()
+
+    template = doc.SimpleDocTemplate(
+        fh,
+        pagesize=doc.pagesize,
+        leftMargin=doc.margin,
+        rightMargin=doc.margin,
+        topMargin=doc.margin,
+        bottomMargin=doc.margin + 4 * doc.mm,
+        title=f"riskwatch run {run['id']}",
+        author="riskwatch",
+        subject="Run report",
+    )
+    template.build(story, onFirstPage=footer, onLaterPages=footer)
+    return template.page
+
+
+def _section_run(doc: _Doc, run: dict[str, Any]) -> list:
+    started, finished = run["started_at"], run["finished_at"]
+    duration = (finished - started).total_seconds() if started and finished else None
+    version = run["production_version"]
+    story = [
+        doc.Paragraph(f"riskwatch run {escape(run['id'])}", doc.title),
+        doc.para(
+            f"Report generated {fmt_time(t.utcnow())} from the riskwatch database.", doc.subtitle
+        ),
+        doc.heading("1. The run"),
+        doc.key_values(
+            [
+                ("Kind", run["kind"]),
+                ("Status", run["status"]),
+                ("Started", fmt_time(started)),
+                ("Finished", fmt_time(finished)),
+                ("Duration", fmt_duration(duration)),
+                ("Production model", "none" if version is None else f"version {version}"),
+                ("New files", fmt_num(run["new_files"])),
+                ("Rows ingested", fmt_num(run["rows_ingested"])),
+                ("Files quarantined", fmt_num(run["files_quarantined"])),
+            ],
+            key_width=0.25,
+        ),
+    ]
+    if run["error"] or run["status"] == "failed":
+        error = _short(run["error"] or "no error text recorded", MAX_ERROR_CHARS)
+        story.append(doc.para(f"Error: {error}", doc.error))
+    return story
+
+
+_OUTCOME = {
+    ("retrain", True): "retrain the model",
+    ("retrain", False): "keep the production model",
+    ("promote", True): "promote the challenger",
+    ("promote", False): "keep the champion",
+}
+
+
+def _section_decisions(doc: _Doc, data: dict[str, Any]) -> list:
+    story = [doc.heading("2. What happened and why")]
+    decisions = sorted(data["decisions"], key=lambda d: ({"retrain": 0, "promote": 1}.get(
+        d["kind"], 2), d["decided_at"], d["id"]))  # fmt: skip
+    if not decisions:
+        story.append(doc.placeholder("Decisions"))
+    for decision in decisions:
+        kind, outcome = decision["kind"], bool(decision["outcome"])
+        verdict = _OUTCOME.get((kind, outcome), "yes" if outcome else "no")
+        colour = GOOD if outcome else MUTED
+        story.append(
+            doc.Paragraph(
+                f"{escape(kind.capitalize())} decision: "
+                f'<font color="{colour}">{escape(verdict)}</font>',
+                doc.h2,
+            )
+        )
+        story.append(doc.para(f"Why: {decision['reason']}"))
+        evidence = flatten(decision["evidence"]) if decision["evidence"] else []
+        if evidence:
+            pairs = [(_label(k), fmt_value(v)) for k, v in evidence]
+            story.append(doc.key_values(pairs, key_width=0.32))
+        story.append(doc.para(f"Decided {fmt_time(decision['decided_at'])}.", doc.note))
+    story.append(doc.subheading("Deployments"))
+    if not data["deployments"]:
+        story.append(doc.placeholder("Deployments"))
+    else:
+        rows = [
+            [
+                "none" if d["from_version"] is None else f"v{d['from_version']}",
+                f"v{d['to_version']}",
+                d["kind"],
+                fmt_time(d["deployed_at"]),
+                d["reason"],
+            ]
+            for d in data["deployments"]
+        ]
+        story.append(
+            doc.table(
+                ["From", "To", "Kind", "When", "Reason"], rows, [0.08, 0.08, 0.12, 0.24, 0.48]
+            )
+        )
+    return story
+
+
+def _section_files(doc: _Doc, files: list[dict[str, Any]]) -> list:
+    story = [doc.heading("3. Ingested files")]
+    if not files:
+        return [*story, doc.placeholder("Ingested files")]
+    rows = [
+        [
+            f["name"],
+            f["sha256"][:12],
+            fmt_num(f["rows"]),
+            fmt_num(f["rows_quarantined"]),
+            f["status"],
+            f["reason"] or ("" if f["status"] == "ingested" else "n/a"),
+        ]
+        for f in files
+    ]
+    header = ["File", "SHA-256", "Rows kept", "Bad rows", "Status", "Reason"]
+    widths = [0.27, 0.14, 0.09, 0.08, 0.13, 0.29]
+    return [*story, doc.table(header, rows, widths, right=(2, 3), mono=(1,))]
+
+
+def _section_scores(doc: _Doc, scores: list[dict[str, Any]]) -> list:
+    story = [doc.heading("4. Scores")]
+    if not scores:
+        return [*story, doc.placeholder("Scores")]
+    ordered = sorted(
+        scores,
+        key=lambda s: (_DATASET_ORDER.get(s["dataset"], 9), _ROLE_ORDER.get(s["role"], 9), s["id"]),
+    )
+    rows = [
+        [
+            s["role"],
+            f"v{s['model_version']}",
+            s["dataset"],
+            s["metric"],
+            fmt_score(s["value"], s["ci_low"], s["ci_high"]),
+            fmt_num(s["n_rows"]),
+        ]
+        for s in ordered
+    ]
+    header = ["Role", "Model", "Dataset", "Metric", "Value [interval]", "Rows"]
+    story.append(doc.table(header, rows, [0.16, 0.1, 0.12, 0.14, 0.32, 0.16], right=(4, 5)))
+    story.append(doc.para("The interval is the bootstrap confidence interval.", doc.note))
+    return story
+
+
+def _section_confusion(doc: _Doc, cells: list[dict[str, Any]], run: dict[str, Any]) -> list:
+    heading = doc.heading("5. Confusion matrix")
+    for dataset in CONFUSION_DATASETS:
+        chosen = [c for c in cells if c["dataset"] == dataset]
+        if not chosen:
+            continue
+        versions = sorted({c["model_version"] for c in chosen})
+        version = run["production_version"]
+        if version not in versions:
+            version = versions[-1]
+        chosen = [c for c in chosen if c["model_version"] == version]
+        total = sum(c["count"] for c in chosen)
+        title = f"model v{version} on the {dataset} data ({total:,} rows)"
+        png = confusion_chart(chosen, title)
+        return [doc.KeepTogether([heading, doc.image(png, max_width=doc.width * 0.62)])]
+    return [heading, doc.placeholder("Confusion matrix")]
+
+
+def _section_history(doc: _Doc, data: dict[str, Any]) -> list:
+    heading = doc.heading(f"6. Metric history ({data['metric']})")
+    history = data["history"]
+    if not history["production"] and not history["holdout"]:
+        return [heading, doc.placeholder("Metric history")]
+    png = history_chart(history, data["metric"])
+    note = doc.para(
+        "Line: the production model on each run's new labelled rows. Diamonds: each model "
+        "version's score on its holdout when it was registered. Dashed lines: deployments.",
+        doc.note,
+    )
+    return [doc.KeepTogether([heading, doc.image(png), note])]
+
+
+def _column_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    first: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        first.setdefault(row["column_name"], i)
+    return sorted(
+        rows, key=lambda r: (first[r["column_name"]], _DATASET_ORDER.get(r["dataset"], 9))
+    )
+
+
+def _section_quality(doc: _Doc, stats: list[dict], missing: list[dict]) -> list:
+    story = [doc.heading("7. Data quality"), doc.subheading("Feature statistics")]
+    if not stats:
+        story.append(doc.placeholder("Feature statistics"))
+    else:
+        rows = [
+            [s["column_name"], s["dataset"], fmt_num(s["count"])]
+            + [fmt_num(s[k]) for k in ("mean", "median", "std", "min", "max")]
+            for s in _column_order(stats)
+        ]
+        header = ["Column", "Dataset", "Count", "Mean", "Median", "Std", "Min", "Max"]
+        widths = [0.22, 0.1, 0.08, 0.12, 0.12, 0.12, 0.12, 0.12]
+        story.append(doc.table(header, rows, widths, right=(2, 3, 4, 5, 6, 7)))
+    story.append(doc.subheading("Missing values"))
+    if not missing:
+        story.append(doc.placeholder("Missing values"))
+    else:
+        rows = [
+            [m["column_name"], m["dataset"], fmt_num(m["missing"]), fmt_num(m["rows"]),
+             fmt_share(m["share"])]
+            for m in _column_order(missing)
+        ]  # fmt: skip
+        header = ["Column", "Dataset", "Missing", "Rows", "Share"]
+        story.append(doc.table(header, rows, [0.36, 0.14, 0.16, 0.18, 0.16], right=(2, 3, 4)))
+    return story
+
+
+def _section_steps(doc: _Doc, steps: list[dict[str, Any]]) -> list:
+    heading = doc.heading("8. Step timings")
+    if not steps:
+        return [heading, doc.placeholder("Step timings")]
+    rows = [
+        [
+            s["name"],
+            s["status"],
+            fmt_time(s["started_at"]),
+            fmt_num(s["seconds"]),
+            s["detail"] or "",
+        ]
+        for s in steps
+    ]
+    total = sum(s["seconds"] or 0.0 for s in steps)
+    rows.append(["total", "", "", fmt_num(total), ""])
+    header = ["Step", "Status", "Started", "Seconds", "Detail"]
+    table = doc.table(header, rows, [0.16, 0.12, 0.25, 0.11, 0.36], right=(3,))
+    return [heading, table, doc.Spacer(1, 6), doc.image(steps_chart(steps))]
+
+
+def _section_diagnostics(doc: _Doc, diagnostics: list[dict[str, Any]]) -> list:
+    story = [doc.heading("9. Diagnostics")]
+    if not diagnostics:
+        return [*story, doc.placeholder("Diagnostics")]
+    for item in diagnostics:
+        name, value = item["name"], item["value"]
+        story.append(doc.subheading(_label(name).capitalize()))
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            keys: list[str] = []
+            for entry in value:
+                keys += [k for k in entry if k not in keys]
+            rows = [[fmt_value(entry.get(k)) for k in keys] for entry in value]
+            widths = [1 / len(keys)] * len(keys)
+            story.append(doc.table([_label(k).capitalize() for k in keys], rows, widths))
+        elif isinstance(value, dict) and value:
+            pairs = [(k, fmt_value(v)) for k, v in flatten(value)]
+            story.append(doc.key_values(pairs, key_width=0.4))
+        elif isinstance(value, list) and value:
+            story.append(doc.para(", ".join(fmt_value(v) for v in value)))
+        elif isinstance(value, list):
+            none = "none: every package is up to date." if name == "outdated_packages" else "none"
+            story.append(doc.para(none))
+        elif name == "outdated_packages" and value == "unknown":
+            story.append(doc.para("unknown: pip could not be asked within the time limit."))
+        else:
+            story.append(doc.para(fmt_value(value)))
+    return story
