@@ -78,8 +78,11 @@ def discover(
         path = Path(entry.path)
         if not entry.is_file() or not is_candidate(path):
             continue
-        before = entry.stat()
-        if now - before.st_mtime < min_age_seconds:
+        try:
+            before = entry.stat()
+        except FileNotFoundError:  # removed since the listing
+            continue
+        if min_age_seconds > 0 and now - before.st_mtime < min_age_seconds:
             result.deferred.append((entry.name, f"younger than {min_age_seconds:g} s"))
             continue
         key = str(path)
@@ -87,8 +90,11 @@ def discover(
         if cached and cached[0] == before.st_size and cached[1] == before.st_mtime_ns:
             digest = cached[2]
         else:
-            digest = sha256_of(path)
-            after = path.stat()
+            try:
+                digest = sha256_of(path)
+                after = path.stat()
+            except FileNotFoundError:
+                continue
             if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
                 result.deferred.append((entry.name, "changed while it was read"))
                 continue

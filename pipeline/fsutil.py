@@ -21,6 +21,7 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     """Call write(tmp) on a temporary path beside target, fsync it, and rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.fchmod(fd, 0o644)  # mkstemp makes 0600; the app and other users must read these files
     os.close(fd)
     tmp = Path(name)
     try:

@@ -136,6 +136,7 @@ def score_with_interval(
     """Return the metric with a percentile bootstrap interval at `confidence`."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
+    y_score = None if y_score is None else np.asarray(y_score, dtype=float)
     n = len(y_true)
     value = compute(metric, y_true, y_pred, y_score)
     if value is None or n < 2:

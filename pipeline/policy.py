@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 from pipeline.metrics import Score, higher_is_better
+
+# 0.80 - 0.78 is 0.020000000000000018 in floating point: a drop exactly at the tolerance, or a
+# loss exactly at the margin, must not count as beyond it.
+_FLOAT_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -27,17 +33,21 @@ def retrain_decision(
     require_interval: bool,
     min_rows: int,
     confidence: float,
+    baseline_ci: tuple[float, float] | None = None,
 ) -> Decision:
     """Retrain when the production metric on new data fell below its recorded value.
 
-    A drop counts only when it exceeds `tolerance` and, with `require_interval`, when the
-    recorded value lies outside the bootstrap interval of the new score (on the bad side).
-    Tolerance 0 and no interval check retrain on any drop at all.
+    A drop counts only when it exceeds `tolerance` and, with `require_interval`, when it is clear
+    of noise: the recorded value (measured on a holdout, so uncertain too) and the new score
+    differ beyond the `confidence` interval of their difference, whose standard error combines
+    both bootstrap intervals. Without the recorded value's interval, the recorded value must lie
+    outside the new score's interval. Tolerance 0 and no interval check retrain on any drop.
     """
     metric = new.metric
     evidence: dict[str, Any] = {
         "metric": metric,
         "production_metric": baseline,
+        "production_ci": list(baseline_ci) if baseline_ci else None,
         "new_score": new.value,
         "ci_low": new.ci_low,
         "ci_high": new.ci_high,
@@ -62,29 +72,58 @@ def retrain_decision(
     up = higher_is_better(metric)
     drop = (baseline - new.value) if up else (new.value - baseline)
     evidence["drop"] = drop
-    outside = None
-    if new.ci_low is not None and new.ci_high is not None:
-        outside = new.ci_high < baseline if up else new.ci_low > baseline
-    evidence["baseline_outside_interval"] = outside
+    clear = _drop_is_clear(new, baseline, baseline_ci, drop, confidence, up, evidence)
     where = (
         f"{metric} {_fmt(new.value)} [{_fmt(new.ci_low)}, {_fmt(new.ci_high)}] on {new.n_rows} "
         f"new rows vs production {_fmt(baseline)}"
     )
-    if drop <= tolerance:
-        if drop <= 0:
+    if drop <= tolerance + _FLOAT_SLACK:
+        if drop <= _FLOAT_SLACK:
             return Decision(False, f"no drop: {where}", evidence)
         return Decision(False, f"drop {drop:.4f} within tolerance {tolerance:g}: {where}", evidence)
-    if require_interval and not outside:
+    if require_interval and new.ci_low is None:
         return Decision(
             False,
-            f"drop {drop:.4f} beyond tolerance {tolerance:g} but production's "
-            f"{_fmt(baseline)} is inside the {confidence:.0%} interval (noise): {where}",
+            f"drop {drop:.4f} beyond tolerance {tolerance:g}, but no {confidence:.0%} interval "
+            f"could be computed on these rows to tell it from noise: {where}",
+            evidence,
+        )
+    if require_interval and not clear:
+        return Decision(
+            False,
+            f"drop {drop:.4f} beyond tolerance {tolerance:g} but within the noise of the "
+            f"{confidence:.0%} interval: {where}",
             evidence,
         )
     why = f"drop {drop:.4f} beyond tolerance {tolerance:g}"
     if require_interval:
         why += f" and clear of the {confidence:.0%} interval"
     return Decision(True, f"model degraded, {why}: {where}", evidence)
+
+
+def _drop_is_clear(
+    new: Score,
+    baseline: float,
+    baseline_ci: tuple[float, float] | None,
+    drop: float,
+    confidence: float,
+    up: bool,
+    evidence: dict[str, Any],
+) -> bool:
+    """Is the drop beyond noise at `confidence`? Records the interval it used in `evidence`."""
+    if new.ci_low is None or new.ci_high is None:
+        evidence["drop_interval"] = None
+        return False
+    if baseline_ci is None:
+        outside = new.ci_high < baseline if up else new.ci_low > baseline
+        evidence["baseline_outside_interval"] = outside
+        return outside
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    se_new = (new.ci_high - new.ci_low) / (2 * z)
+    se_base = (baseline_ci[1] - baseline_ci[0]) / (2 * z)
+    half = z * math.sqrt(se_new**2 + se_base**2)
+    evidence["drop_interval"] = [drop - half, drop + half]
+    return drop - half > 0
 
 
 def promote_decision(champion: Score | None, challenger: Score, *, margin: float) -> Decision:
@@ -112,7 +151,7 @@ def promote_decision(champion: Score | None, challenger: Score, *, margin: float
         f"challenger {_fmt(challenger.value)} vs champion {_fmt(champion.value)} "
         f"({metric}, same holdout of {challenger.n_rows} rows)"
     )
-    if gain >= -margin:
+    if gain >= -margin - _FLOAT_SLACK:
         return Decision(True, f"challenger is not worse: {both}", evidence)
     why = f"challenger is worse by {-gain:.4f} (margin {margin:g}): {both}"
     return Decision(False, why, evidence)

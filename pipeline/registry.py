@@ -37,6 +37,7 @@ class LoadedModel:
     features: Any  # modeling.FeatureSpec
     metric: str
     holdout_score: float | None
+    holdout_ci: tuple[float, float] | None
     sha256: str
 
 
@@ -82,6 +83,9 @@ def register(
 
     root = _root(settings)
     root.mkdir(parents=True, exist_ok=True)
+    # Callers hold the run lock, so any staging folder left is from a killed run.
+    for stale in root.glob(".staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = root / f".staging-{uuid.uuid4().hex}"
     staging.mkdir()
     try:
@@ -233,6 +237,9 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
         features=FeatureSpec.from_json(row.features),
         metric=row.metric,
         holdout_score=row.holdout_score,
+        holdout_ci=None
+        if row.holdout_ci_low is None or row.holdout_ci_high is None
+        else (row.holdout_ci_low, row.holdout_ci_high),
         sha256=digest,
     )
 

@@ -283,7 +283,11 @@ def _train(run: Run, champion: Any) -> dict[str, Any]:
         conn.execute(
             tables.model_versions.update()
             .where(tables.model_versions.c.version == challenger_version)
-            .values(holdout_score=challenger_score.value)
+            .values(
+                holdout_score=challenger_score.value,
+                holdout_ci_low=challenger_score.ci_low,
+                holdout_ci_high=challenger_score.ci_high,
+            )
         )
     store.record_score(
         run.engine, run.run_id, challenger_version, "challenger", "holdout", challenger_score
@@ -495,6 +499,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
                 decision = retrain_decision(
                     score,
                     production.holdout_score,
+                    baseline_ci=production.holdout_ci,
                     tolerance=s["policy.tolerance"],
                     require_interval=s["policy.require_interval"],
                     min_rows=s["policy.min_rows"],

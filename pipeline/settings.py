@@ -7,6 +7,7 @@ undocumented. A wrong value stops riskwatch at start with the key's name and wha
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -129,8 +130,8 @@ SETTINGS: tuple[Setting, ...] = (
         "policy.require_interval",
         True,
         "bool",
-        "A drop counts only when the recorded production metric is outside the bootstrap "
-        "interval of the new score.",
+        "A drop counts only when it is clear of noise: the interval of the difference between "
+        "the new score and the recorded one (both bootstrapped) excludes zero.",
     ),
     Setting(
         "policy.confidence",
@@ -240,14 +241,16 @@ def resolve(base: Path, value: str | os.PathLike[str]) -> Path:
     return p if p.is_absolute() else (base / p)
 
 
-def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+def find_config(
+    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path | None:
     """Return the settings file: explicit path, $RISKWATCH_CONFIG, or ./riskwatch.toml."""
     if explicit:
         path = Path(explicit)
         if not path.is_file():
             raise ConfigError(f"settings file {str(path)!r} does not exist")
         return path.resolve()
-    env = os.environ.get(CONFIG_ENV)
+    env = (os.environ if environ is None else environ).get(CONFIG_ENV)
     if env:
         path = Path(env)
         if not path.is_file():
@@ -264,7 +267,7 @@ def load_settings(
 ) -> Settings:
     """Read, override from the environment, validate; raise ConfigError naming the bad key."""
     environ = os.environ if environ is None else environ
-    config = find_config(path)
+    config = find_config(path, environ)
     raw: dict[str, Any] = {}
     base_dir = Path.cwd().resolve()
     if config is not None:
@@ -308,7 +311,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "path": lambda v: isinstance(v, str) and v != "",
     "str": lambda v: isinstance(v, str) and v != "",
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
     "bool": lambda v: isinstance(v, bool),
     "list": lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
     "dict": lambda v: isinstance(v, dict),
@@ -319,7 +322,7 @@ _EXPECTED = {
     "path": "a non-empty path string",
     "str": "a non-empty string",
     "int": "an integer",
-    "float": "a number",
+    "float": "a finite number",
     "bool": "true or false",
     "list": "a list of non-empty strings",
     "dict": "a table",

@@ -13,8 +13,18 @@ from pipeline.failpoints import failpoint
 
 
 def start_run(engine: sa.Engine, kind: str) -> str:
+    """Record a new run; runs still 'running' died without finishing (the caller holds the lock)."""
     run_id = uuid.uuid4().hex
     with engine.begin() as conn:
+        conn.execute(
+            tables.runs.update()
+            .where(tables.runs.c.status == "running")
+            .values(
+                status="failed",
+                finished_at=tables.utcnow(),
+                error="interrupted: the process stopped before the run finished",
+            )
+        )
         conn.execute(
             tables.runs.insert().values(
                 id=run_id, kind=kind, started_at=tables.utcnow(), status="running"

@@ -122,6 +122,8 @@ model_versions = sa.Table(
     sa.Column("features", sa.JSON, nullable=False),  # {"numeric": [...], "categorical": [...]}
     sa.Column("metric", sa.String(20), nullable=False),
     sa.Column("holdout_score", sa.Float),  # the production metric it is held to
+    sa.Column("holdout_ci_low", sa.Float),  # its bootstrap interval on the holdout
+    sa.Column("holdout_ci_high", sa.Float),
     sa.Column("train_rows", sa.Integer, nullable=False),
     sa.Column("holdout_rows", sa.Integer, nullable=False),
     sa.Column("training_files", sa.JSON, nullable=False),  # [{"name", "sha256", "rows"}]

@@ -205,6 +205,8 @@ def upgrade() -> None:
         sa.Column("features", sa.JSON(), nullable=False),
         sa.Column("metric", sa.String(length=20), nullable=False),
         sa.Column("holdout_score", sa.Float(), nullable=True),
+        sa.Column("holdout_ci_low", sa.Float(), nullable=True),
+        sa.Column("holdout_ci_high", sa.Float(), nullable=True),
         sa.Column("train_rows", sa.Integer(), nullable=False),
         sa.Column("holdout_rows", sa.Integer(), nullable=False),
         sa.Column("training_files", sa.JSON(), nullable=False),
