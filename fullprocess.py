@@ -1,0 +1,8 @@
+"""`python fullprocess.py` = one riskwatch run (what `riskwatch run` does); extra arguments pass on."""
+
+import sys
+
+from pipeline.cli import main
+
+if __name__ == "__main__":
+    main(["run", *sys.argv[1:]])

@@ -1,0 +1,80 @@
+"""Atomic writes: the old file or the whole new one, and never a temporary file left behind."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from pipeline.fsutil import atomic_copy, atomic_write, atomic_write_bytes
+
+
+def test_atomic_write_leaves_only_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "data.parquet"  # the folder is made too
+    atomic_write(target, lambda tmp: tmp.write_bytes(b"new"))
+    assert target.read_bytes() == b"new"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["data.parquet"]
+
+
+def test_atomic_write_replaces_old_content(tmp_path: Path) -> None:
+    target = tmp_path / "data.csv"
+    target.write_bytes(b"old")
+    atomic_write(target, lambda tmp: tmp.write_bytes(b"new"))
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.csv"]
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("error", [Boom, OSError, KeyboardInterrupt])
+@pytest.mark.parametrize("existed", [True, False])
+def test_a_writer_that_fails_midway_changes_nothing(
+    tmp_path: Path, error: type[BaseException], existed: bool
+) -> None:
+    target = tmp_path / "data.csv"
+    if existed:
+        target.write_bytes(b"old content")
+    seen: list[Path] = []
+
+    def half_then_fail(tmp: Path) -> None:
+        seen.append(tmp)
+        with tmp.open("wb") as fh:
+            fh.write(b"half of the new ")
+        raise error("writer died")
+
+    with pytest.raises(error, match="writer died"):
+        atomic_write(target, half_then_fail)
+    assert seen and seen[0].parent == tmp_path and seen[0] != target
+    assert not seen[0].exists()
+    if existed:
+        assert target.read_bytes() == b"old content"
+        assert [p.name for p in tmp_path.iterdir()] == ["data.csv"]
+    else:
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_bytes_and_copy(tmp_path: Path) -> None:
+    source = tmp_path / "src.bin"
+    atomic_write_bytes(source, b"\x00\x01payload")
+    assert source.read_bytes() == b"\x00\x01payload"
+    copy = tmp_path / "copies" / "dst.bin"
+    atomic_copy(source, copy)
+    assert copy.read_bytes() == b"\x00\x01payload"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["copies", "dst.bin", "src.bin"]
+
+
+def test_a_failed_copy_leaves_no_temp_file(tmp_path: Path) -> None:
+    target = tmp_path / "dst.bin"
+    with pytest.raises(FileNotFoundError):
+        atomic_copy(tmp_path / "missing.bin", target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
+    # mkstemp makes 0600 files; the web app may run as another user and must read them.
+    target = tmp_path / "report.pdf"
+    atomic_write_bytes(target, b"%PDF")
+    assert stat.S_IMODE(target.stat().st_mode) & 0o044 == 0o044
