@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,15 +68,21 @@ def read_table(path: Path, fmt: str | None, text_columns: tuple[str, ...] = ()) 
                     raise DataError(
                         f"the file is not UTF-8 text (byte {exc.start}: {head[exc.start]:#x})"
                     ) from exc
-            _check_csv_header(head)
+            _check_csv_header(path)
             dtype = dict.fromkeys(text_columns, "str")
-            frame = pd.read_csv(path, dtype=dtype or None, encoding="utf-8")
+            with warnings.catch_warnings():
+                # Without index_col=False a first row longer than the header silently becomes
+                # an index, shifting every value; pandas warns instead of failing. Fail.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, dtype=dtype or None, encoding="utf-8", index_col=False)
         elif fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
             frame = pd.read_json(path, lines=True, dtype=False)
     except DataError:
         raise
+    except pd.errors.ParserWarning as exc:
+        raise DataError(f"a row has more fields than the header: {exc}") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError("the file has no columns (empty or blank)") from exc
     except UnicodeDecodeError as exc:
@@ -91,11 +98,22 @@ def read_table(path: Path, fmt: str | None, text_columns: tuple[str, ...] = ()) 
     return frame
 
 
-def _check_csv_header(head: bytes) -> None:
+HEADER_LIMIT = 64 << 20
+
+
+def _check_csv_header(path: Path) -> None:
     """Refuse a header that names a column twice (pandas would rename the second 'x.1')."""
-    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    with path.open("rb") as fh:
+        line = fh.readline(HEADER_LIMIT)
+    if len(line) == HEADER_LIMIT:
+        raise DataError(f"the header line is longer than {HEADER_LIMIT >> 20} MiB")
+    first = line.decode("utf-8", errors="replace").rstrip("\r\n")
+    try:
+        names = next(csv.reader([first]), [])
+    except csv.Error:  # a field beyond the csv module's limit: pandas reports the file
+        return
     seen: set[str] = set()
-    for name in next(csv.reader([first]), []):
+    for name in names:
         if name in seen:
             raise DataError(f"column {name!r} appears more than once in the header")
         seen.add(name)

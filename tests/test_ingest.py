@@ -1,0 +1,155 @@
+"""Ingesting one file: every format, and hostile files that must be quarantined with a reason."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.discover import SourceFile
+from pipeline.ingest import REASON_COLUMN, Schema, ingest_file
+
+SCHEMA = Schema(
+    target="exited",
+    required=("exited", "corporation", "employees", "industry"),
+    numeric=("employees",),
+    categorical=("industry",),
+)
+GOOD = "corporation,employees,industry,exited\nC1,10,retail,0\nC2,250,finance,1\nC3,,retail,0\n"
+
+
+def _source(path: Path) -> SourceFile:
+    st = path.stat()
+    return SourceFile(
+        path, st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+
+
+def _ingest(tmp_path: Path, name: str, content: bytes | str, schema: Schema = SCHEMA):
+    path = tmp_path / "in" / name
+    path.parent.mkdir(exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    before = path.read_bytes()
+    item = ingest_file(_source(path), tmp_path / "out", schema)
+    assert path.read_bytes() == before  # the source file is only ever read
+    return item
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "corporation": ["C1", "C2"],
+            "employees": [10, 250],
+            "industry": ["retail", "finance"],
+            "exited": [0, 1],
+        }
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "ndjson"])
+def test_each_format_is_ingested_to_parquet(tmp_path: Path, fmt: str):
+    frame = _frame()
+    path = tmp_path / f"batch.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt == "parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_json(path, orient="records", lines=True)
+    item = ingest_file(_source(path), tmp_path / "out", SCHEMA)
+    assert (item.status, item.rows, item.reason) == ("ingested", 2, None)
+    stored = pd.read_parquet(tmp_path / "out" / item.data_path)
+    assert stored["employees"].tolist() == [10, 250]
+    assert stored["industry"].tolist() == ["retail", "finance"]
+
+
+def test_clean_csv_keeps_every_row(tmp_path: Path):
+    item = _ingest(tmp_path, "good.csv", GOOD)
+    assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 3, 0)
+    assert item.quarantine_path is None
+
+
+def test_rows_without_label_are_quarantined_and_nothing_is_lost(tmp_path: Path):
+    item = _ingest(tmp_path, "some.csv", GOOD + "C4,5,retail,\nC5,7,finance,\n")
+    assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 3, 2)
+    bad = pd.read_parquet(tmp_path / "out" / item.quarantine_path)
+    assert bad["corporation"].tolist() == ["C4", "C5"]
+    assert set(bad[REASON_COLUMN]) == {"missing label in target column 'exited'"}
+    good = pd.read_parquet(tmp_path / "out" / item.data_path)
+    assert len(good) + len(bad) == 5
+
+
+HOSTILE = [
+    ("zero.csv", b"", "empty (0 bytes)"),
+    ("blank.csv", b"\n\n\n", "no columns"),
+    ("header_only.csv", b"corporation,employees,industry,exited\n", "header but no rows"),
+    ("binary.csv", bytes(range(256)) * 64, "binary"),
+    ("latin1.csv",
+     "corporation,employees,industry,exited\nZ\xfcrich,1,r\xe9tail,0\n".encode("latin-1"),
+     "not UTF-8"),
+    ("semicolons.csv", b"corporation;employees;industry;exited\nC1;10;retail;0\n",
+     "missing required column(s) 'exited', 'corporation'"),
+    ("no_target.csv", b"corporation,employees,industry\nC1,10,retail\n",
+     "missing target column 'exited'"),
+    ("text_in_number.csv",
+     b"corporation,employees,industry,exited\nC1,10,retail,0\nC2,many,retail,1\n",
+     "column 'employees' must be numeric but holds text, e.g. 'many' (data row 2)"),
+    ("dupe.csv", b"corporation,employees,employees,industry,exited\nC1,1,2,retail,0\n",
+     "column 'employees' appears more than once"),
+    ("ragged_first.csv", b"corporation,employees,industry,exited\nC1,10,retail,0,extra,more\n",
+     "more fields than the header"),
+    ("ragged_later.csv", b"corporation,employees,industry,exited\nC1,1,r,0\nC2,1,r,0,x,y\n",
+     "Expected 4 fields in line 3, saw 6"),
+    ("bad.parquet", b"PAR1 this is not parquet", "cannot read the file as parquet"),
+    ("bad.jsonl", b'{"corporation": "C1", "exited": 0}\n{not json\n',
+     "cannot read the file as jsonl"),
+    ("report.xlsx", b"PK\x03\x04", "unsupported file type '.xlsx'"),
+    ("all_unlabelled.csv", b"corporation,employees,industry,exited\nC1,10,retail,\n",
+     "no row has a label"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_files_are_quarantined_with_their_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+):
+    item = _ingest(tmp_path, name, content)
+    assert item.status == "quarantined"
+    assert reason in item.reason
+    assert item.rows == 0 and item.data_path is None
+    if reason != "no row has a label":
+        copy = tmp_path / "out" / item.quarantine_path
+        assert copy.read_bytes() == content  # kept byte for byte
+        assert reason in Path(str(copy) + ".reason.txt").read_text()
+
+
+def test_a_10_mb_single_line_is_refused_cleanly(tmp_path: Path):
+    item = _ingest(tmp_path, "one_line.csv", b"x" * 10_000_000)
+    assert item.status == "quarantined"
+    assert item.reason == "the file has a header but no rows"
+
+
+def test_ten_thousand_columns(tmp_path: Path):
+    extra = [f"c{i}" for i in range(10_000)]
+    header = ",".join(["corporation", "employees", "industry", "exited", *extra])
+    row = ",".join(["C1", "3", "retail", "1", *["0"] * len(extra)])
+    item = _ingest(tmp_path, "wide.csv", f"{header}\n{row}\n")
+    # Extra columns are not an error in the core (the quality gate will flag them).
+    assert (item.status, item.rows) == ("ingested", 1)
+
+
+def test_category_codes_stay_text(tmp_path: Path):
+    item = _ingest(tmp_path, "codes.csv", "corporation,employees,industry,exited\nC1,1,007,0\n")
+    stored = pd.read_parquet(tmp_path / "out" / item.data_path)
+    assert stored["industry"].tolist() == ["007"]
+
+
+def test_regression_target_must_be_numeric(tmp_path: Path):
+    schema = Schema("y", ("y", "x"), ("x",), (), "regression")
+    item = _ingest(tmp_path, "r.csv", "x,y\n1,2.5\n2,high\n", schema)
+    assert item.status == "quarantined"
+    assert "target column 'y' must be numeric" in item.reason

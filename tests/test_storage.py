@@ -1,0 +1,150 @@
+"""The schema the migrations build, UTC times, and the model registry, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from pipeline import db, registry, tables
+from pipeline.errors import DatabaseNotReady, ModelIntegrityError, NoProductionModel, NotFound
+from pipeline.modeling import fit, infer_features
+from pipeline.settings import Settings
+
+
+def test_migrations_build_exactly_the_declared_schema(engine: sa.Engine):
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
+    db.check_schema(engine)
+
+
+def test_schema_revision_is_the_newest_migration():
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == tables.SCHEMA_REVISION
+
+
+def test_downgrade_and_upgrade_round_trip(engine: sa.Engine):
+    db.downgrade(engine, "base")
+    with pytest.raises(DatabaseNotReady, match="riskwatch db upgrade"):
+        db.check_schema(engine)
+    assert db.upgrade(engine) == tables.SCHEMA_REVISION
+
+
+def test_times_are_stored_and_read_as_utc(engine: sa.Engine):
+    paris = timezone(timedelta(hours=1))
+    started = datetime(2026, 11, 22, 9, 30, tzinfo=paris)
+    with engine.begin() as conn:
+        conn.execute(
+            tables.runs.insert().values(
+                id="a" * 32, kind="run", started_at=started, status="running"
+            )
+        )
+        back = conn.execute(sa.select(tables.runs.c.started_at)).scalar()
+    assert back == started and back.tzinfo is not None
+    assert back.astimezone(UTC).hour == 8
+    with pytest.raises(sa.exc.StatementError, match="timezone-aware"), engine.begin() as conn:
+        conn.execute(
+            tables.runs.insert().values(
+                id="b" * 32, kind="run", started_at=datetime(2026, 1, 1), status="x"
+            )
+        )
+
+
+@pytest.fixture
+def trained(settings: Settings):
+    frame = pd.DataFrame(
+        {
+            "corporation": [f"C{i}" for i in range(40)],
+            "employees": [i % 7 + 1 for i in range(40)],
+            "industry": ["retail", "finance"] * 20,
+            "exited": [i % 2 for i in range(40)],
+        }
+    )
+    features = infer_features(frame, settings)
+    return fit(settings, features, frame), features
+
+
+def _register(engine, settings, trained) -> int:
+    model, features = trained
+    return registry.register(
+        engine,
+        settings,
+        model,
+        features=features,
+        metric="f1",
+        holdout_score=0.7,
+        train_rows=32,
+        holdout_rows=8,
+        training_files=[{"name": "a.csv", "sha256": "0" * 64, "rows": 40}],
+        run_id=None,
+    )
+
+
+def test_register_deploy_load_and_rollback(engine: sa.Engine, settings: Settings, trained):
+    with pytest.raises(NoProductionModel):
+        registry.load_production(engine, settings)
+    v1 = _register(engine, settings, trained)
+    v2 = _register(engine, settings, trained)
+    assert (v1, v2) == (1, 2)
+    meta = json.loads((settings.path("paths.models") / "2" / "metadata.json").read_text())
+    assert meta["features"] == {"numeric": ["employees"], "categorical": ["industry"]}
+    assert meta["library_versions"]["scikit-learn"]
+    assert meta["training_files"][0]["name"] == "a.csv"
+    registry.deploy(engine, settings, v1, kind="initial", reason="first", run_id=None)
+    registry.deploy(engine, settings, v2, kind="promote", reason="better", run_id=None)
+    assert registry.load_production(engine, settings).version == 2
+    assert registry.rollback(engine, settings, None, reason="bad", run_id=None) == 1
+    assert registry.production_version(settings) == 1
+    with pytest.raises(NotFound, match="already in production"):
+        registry.rollback(engine, settings, 1, reason="again", run_id=None)
+    with pytest.raises(NotFound, match="version 7"):
+        registry.rollback(engine, settings, 7, reason="nope", run_id=None)
+
+
+@pytest.mark.parametrize("damage", ["append", "truncate", "delete"])
+def test_damaged_artifact_is_refused(engine: sa.Engine, settings: Settings, trained, damage: str):
+    v = _register(engine, settings, trained)
+    registry.deploy(engine, settings, v, kind="initial", reason="first", run_id=None)
+    artifact = settings.path("paths.models") / str(v) / registry.ARTIFACT
+    if damage == "append":
+        artifact.write_bytes(artifact.read_bytes() + b"x")
+    elif damage == "truncate":
+        artifact.write_bytes(artifact.read_bytes()[:100])
+    else:
+        artifact.unlink()
+    with pytest.raises(ModelIntegrityError, match=f"model version {v}"):
+        registry.load_production(engine, settings)
+
+
+def test_rollback_refuses_a_damaged_target(engine: sa.Engine, settings: Settings, trained):
+    v1, v2 = _register(engine, settings, trained), _register(engine, settings, trained)
+    registry.deploy(engine, settings, v1, kind="initial", reason="first", run_id=None)
+    registry.deploy(engine, settings, v2, kind="promote", reason="better", run_id=None)
+    (settings.path("paths.models") / "1" / registry.ARTIFACT).write_bytes(b"evil")
+    with pytest.raises(ModelIntegrityError):
+        registry.rollback(engine, settings, None, reason="bad", run_id=None)
+    assert registry.production_version(settings) == 2  # production untouched
+
+
+def test_corrupt_pointer_is_a_clear_error(settings: Settings):
+    pointer = settings.path("paths.models") / registry.POINTER
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text("{not json")
+    with pytest.raises(ModelIntegrityError, match="production pointer"):
+        registry.production_version(settings)
+
+
+def test_version_numbers_are_never_reused(engine: sa.Engine, settings: Settings, trained):
+    (settings.path("paths.models") / "5").mkdir(parents=True)  # left by a killed run
+    assert _register(engine, settings, trained) == 6
+    assert not list(Path(settings.path("paths.models")).glob(".staging-*"))
