@@ -1,1 +1,97 @@
-"""riskwatch web app."""
+"""riskwatch web app: the HTML index and the JSON API, built by `create_app()`.
+
+Gunicorn serves `app:create_app()` (see the Procfile). Nothing happens at import: settings are
+read, and the database engine made, when the factory is called.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+
+from pipeline import db, registry, tables
+from pipeline.errors import ModelIntegrityError, NoProductionModel
+from pipeline.settings import Settings, load_settings
+
+
+@dataclass
+class AppState:
+    """What one app keeps between requests: its settings, its engine, the production model."""
+
+    settings: Settings
+    engine: sa.Engine
+    schema_ok: bool = False
+    model: Any = None  # registry.LoadedModel
+    model_key: tuple[int, str] | None = None  # (version, sha256) of `model`
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; `test_config["RISKWATCH_SETTINGS"]` replaces the settings file."""
+    app = Flask(__name__)
+    if test_config:
+        app.config.from_mapping(test_config)
+    settings = app.config.get("RISKWATCH_SETTINGS")
+    if settings is None:
+        settings = load_settings()
+    app.config["MAX_CONTENT_LENGTH"] = settings["api.max_request_bytes"]
+    app.json.sort_keys = False
+    app.extensions["riskwatch"] = AppState(settings, db.make_engine(settings.database_url))
+
+    from app import api, pages
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.teardown_appcontext(close_connection)
+    return app
+
+
+def state() -> AppState:
+    return current_app.extensions["riskwatch"]
+
+
+def get_connection() -> sa.Connection:
+    """The request's database connection, opened on first use after the schema was checked."""
+    if "db" not in g:
+        st = state()
+        if not st.schema_ok:
+            # Checked once per app: a migrated database does not go back (DatabaseNotReady: 503).
+            db.check_schema(st.engine)
+            st.schema_ok = True
+        g.db = st.engine.connect()
+    return g.db
+
+
+def close_connection(_exc: BaseException | None = None) -> None:
+    conn = g.pop("db", None)
+    if conn is not None:
+        conn.close()
+
+
+def production_model() -> Any:
+    """The production model, loaded once per (version, sha256) and reloaded after a promotion.
+
+    The pointer file is read on every call (cheap), so a promotion or rollback made by a run is
+    served by the next request without a restart.
+    """
+    st = state()
+    version = registry.production_version(st.settings)
+    if version is None:
+        raise NoProductionModel("no model is deployed yet: run `riskwatch run` first")
+    mv = tables.model_versions
+    sha = get_connection().execute(sa.select(mv.c.sha256).where(mv.c.version == version)).scalar()
+    if sha is None:
+        raise ModelIntegrityError(
+            f"production points at model version {version}, which the registry database does "
+            "not hold"
+        )
+    key = (version, sha)
+    with st.lock:
+        if st.model_key != key:
+            st.model = registry.load(st.engine, st.settings, version)
+            st.model_key = (st.model.version, st.model.sha256)
+        return st.model

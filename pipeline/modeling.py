@@ -156,15 +156,18 @@ def records_frame(records: Any, features: FeatureSpec, max_records: int) -> pd.D
                 ok = value is None or (
                     isinstance(value, int | float)
                     and not isinstance(value, bool)
-                    and not (isinstance(value, float) and math.isinf(value))
+                    and math.isfinite(value)  # JSON has no NaN or Infinity; Python's parser does
                 )
                 if not ok:
                     raise DataError(
-                        f"record {i}: feature column {col!r} must be a number or null, "
+                        f"record {i}: feature column {col!r} must be a finite number or null, "
                         f"got {value!r}"[:300],
                         column=col,
                     )
-            elif value is not None and not isinstance(value, str | int | float | bool):
+            elif value is not None and not (
+                isinstance(value, str | int | bool)
+                or (isinstance(value, float) and math.isfinite(value))
+            ):
                 raise DataError(
                     f"record {i}: feature column {col!r} must be a string or null", column=col
                 )

@@ -93,6 +93,52 @@ def latest_for(conn: sa.Connection, table: sa.Table) -> dict[str, Any]:
     return {"run_id": run_id, "rows": _for_run(conn, table, run_id) if run_id else []}
 
 
+def latest_scores(conn: sa.Connection, version: int | None) -> dict[str, Any]:
+    """A model version's metric and its scores from the newest run that scored it."""
+    doc: dict[str, Any] = {
+        "model_version": version,
+        "metric": None,
+        "holdout_score": None,
+        "run_id": None,
+        "scores": [],
+    }
+    if version is None:
+        return doc
+    mv = tables.model_versions
+    model = conn.execute(
+        sa.select(mv.c.metric, mv.c.holdout_score).where(mv.c.version == version)
+    ).first()
+    if model is not None:
+        doc.update(metric=model.metric, holdout_score=model.holdout_score)
+    s, r = tables.scores, tables.runs
+    run_id = conn.execute(
+        sa.select(s.c.run_id)
+        .join(r, r.c.id == s.c.run_id)
+        .where(s.c.model_version == version)
+        .order_by(r.c.started_at.desc(), s.c.id.desc())
+        .limit(1)
+    ).scalar()
+    if run_id is not None:
+        rows = conn.execute(
+            sa.select(s).where(s.c.run_id == run_id, s.c.model_version == version).order_by(s.c.id)
+        )
+        doc.update(run_id=run_id, scores=[row_dict(x) for x in rows])
+    return doc
+
+
+def latest_diagnostic(conn: sa.Connection, name: str) -> dict[str, Any] | None:
+    """The newest value of a named diagnostic (outdated_packages, library_versions) and its run."""
+    d, r = tables.diagnostics, tables.runs
+    row = conn.execute(
+        sa.select(d.c.run_id, d.c.value)
+        .join(r, r.c.id == d.c.run_id)
+        .where(d.c.name == name)
+        .order_by(r.c.started_at.desc(), d.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else {"run_id": row.run_id, "value": row.value}
+
+
 def status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
     """Production version, model versions, ingested and quarantined files, the last run."""
     f = tables.ingested_files

@@ -193,6 +193,13 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "api.call_timeout_seconds",
+        30.0,
+        "float",
+        "How long `riskwatch apicalls` waits for each answer of the app.",
+        minimum=0.1,
+    ),
+    Setting(
         "api.max_request_bytes",
         10_000_000,
         "int",

@@ -1,0 +1,269 @@
+"""The JSON API: predictions from the production model, and what the runs recorded.
+
+Every error, whatever raised it, leaves through `error_response`:
+`{"ok": false, "error": "<message>", "status": <code>}`, sometimes with `column` (the feature
+a prediction record got wrong) or `parameter` (the query parameter that was refused).
+Nothing here trains, ingests or deploys; scores and statistics are read from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify, request, send_file
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMediaType
+from werkzeug.exceptions import NotFound as RouteNotFound
+
+from app import get_connection, production_model, state
+from pipeline import db, queries, registry, store, tables
+from pipeline.errors import (
+    DatabaseNotReady,
+    DataError,
+    ModelIntegrityError,
+    NoProductionModel,
+    NotFound,
+    RiskwatchError,
+)
+
+log = logging.getLogger("riskwatch.app")
+
+bp = Blueprint("api", __name__)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+class ApiError(Exception):
+    """An error a view raises with its status and any extra fields of the error shape."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.extra = extra
+
+
+def error_response(status: int, message: str, **extra: Any) -> Response:
+    """The one error shape of the API."""
+    body: dict[str, Any] = {"ok": False, "error": message, "status": status}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+# --- error handlers (registered app-wide, so routing errors answer JSON too) ----------------
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    message = exc.description or exc.name
+    if isinstance(exc, RouteNotFound) and request.url_rule is None:
+        message = f"no such route: {request.method} {request.path}"
+    elif isinstance(exc, MethodNotAllowed):
+        allowed = sorted(exc.valid_methods or [])
+        message = f"method {request.method} is not allowed on {request.path}; allowed: " + (
+            ", ".join(allowed)
+        )
+        response = error_response(status, message)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    elif status == 413:
+        limit = state().settings["api.max_request_bytes"]
+        message = f"the request body is larger than {limit} bytes (setting api.max_request_bytes)"
+    return error_response(status, message)
+
+
+@bp.app_errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, str(exc), **exc.extra)
+
+
+@bp.app_errorhandler(DataError)
+def _data_error(exc: DataError) -> Response:
+    return error_response(400, str(exc), column=exc.column)
+
+
+@bp.app_errorhandler(NotFound)
+def _not_found(exc: NotFound) -> Response:
+    return error_response(404, str(exc))
+
+
+# 503: the service cannot answer until someone acts (migrates, runs, repairs), then it can.
+@bp.app_errorhandler(DatabaseNotReady)
+@bp.app_errorhandler(NoProductionModel)
+@bp.app_errorhandler(ModelIntegrityError)
+def _unavailable(exc: RiskwatchError) -> Response:
+    return error_response(503, str(exc))
+
+
+@bp.app_errorhandler(sa.exc.DBAPIError)
+def _database_error(exc: sa.exc.DBAPIError) -> Response:
+    log.error("database error: %s", exc)
+    return error_response(503, f"the database is unavailable: {type(exc.orig).__name__}")
+
+
+@bp.app_errorhandler(Exception)
+def _internal_error(exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal server error")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _limit_param() -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not re.fullmatch(r"[0-9]{1,7}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(
+            400,
+            f"query parameter 'limit' must be an integer from 1 to {MAX_LIMIT}, got {raw[:40]!r}",
+            parameter="limit",
+        )
+    return int(raw)
+
+
+def _request_records() -> Any:
+    """The records of a prediction request: a JSON array, or the array under "records"."""
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"expected Content-Type: application/json, got {request.mimetype or 'none'}"
+        )
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise DataError(
+            'the request body is empty; expected a JSON array of records or {"records": [...]}'
+        )
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise DataError(f"the request body is not valid JSON: {exc}") from exc
+    if isinstance(doc, dict):
+        if "records" not in doc:
+            raise DataError("expected a JSON array of records, or an object with a 'records' array")
+        return doc["records"]
+    return doc
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+@bp.post("/prediction")
+def prediction() -> Any:
+    """Predict with the production model and record every prediction with source "api"."""
+    records = _request_records()
+    loaded = production_model()
+    # pandas and scikit-learn load on the first prediction, not when the app starts.
+    from pipeline import modeling
+
+    st = state()
+    frame = modeling.records_frame(records, loaded.features, st.settings["api.max_records"])
+    columns = loaded.features.columns
+    predictions, probabilities = modeling.predict(loaded.model, loaded.features, frame)
+    store.record_predictions(
+        st.engine,
+        [
+            {
+                "run_id": None,
+                "source": "api",
+                "model_version": loaded.version,
+                "features": {c: rec[c] for c in columns},
+                "prediction": float(p),
+                "probability": None if probabilities is None else float(probabilities[i]),
+                "actual": None,
+            }
+            for i, (rec, p) in enumerate(zip(records, predictions, strict=True))
+        ],
+    )
+    return {
+        "predictions": predictions.tolist(),
+        "probabilities": None if probabilities is None else probabilities.tolist(),
+        "model_version": loaded.version,
+    }
+
+
+@bp.get("/scoring")
+def scoring() -> Any:
+    """The production model's latest recorded scores (from the last run that scored it)."""
+    version = registry.production_version(state().settings)
+    return queries.latest_scores(get_connection(), version)
+
+
+@bp.get("/summarystats")
+def summarystats() -> Any:
+    """Mean, median, std, min and max per numeric feature, from the latest run that had them."""
+    return queries.latest_for(get_connection(), tables.feature_stats)
+
+
+@bp.get("/diagnostics")
+def diagnostics() -> Any:
+    """Step timings of the latest run, missing values, outdated packages, library versions."""
+    conn = get_connection()
+    return {
+        "steps": queries.latest_for(conn, tables.steps),
+        "missing_values": queries.latest_for(conn, tables.missing_values),
+        "outdated_packages": queries.latest_diagnostic(conn, "outdated_packages"),
+        "library_versions": queries.latest_diagnostic(conn, "library_versions"),
+    }
+
+
+@bp.get("/apireturns")
+def apireturns() -> Any:
+    """What `riskwatch apicalls` recorded, newest first."""
+    limit = _limit_param()
+    t = tables.api_returns
+    rows = get_connection().execute(sa.select(t).order_by(t.c.id.desc()).limit(limit))
+    return {"api_returns": [queries.row_dict(x) for x in rows]}
+
+
+@bp.get("/runs")
+def runs() -> Any:
+    """Runs, newest first."""
+    return {"runs": queries.list_runs(get_connection(), _limit_param())}
+
+
+@bp.get("/runs/<run_id>")
+def run(run_id: str) -> Any:
+    """Everything recorded about one run."""
+    return queries.get_run(get_connection(), run_id)
+
+
+@bp.get("/runs/<run_id>/report.pdf")
+def report(run_id: str) -> Any:
+    """The run's PDF report."""
+    settings = state().settings
+    path = Path(queries.report_path(get_connection(), settings, run_id)).resolve()
+    base = settings.path("paths.reports").resolve()
+    # The path comes from the database; still, never serve a file outside paths.reports.
+    if not path.is_relative_to(base) or not path.is_file():
+        raise NotFound(f"the report of run {run_id!r} is missing from {base}")
+    return send_file(path, mimetype="application/pdf", download_name=f"run-{run_id}.pdf")
+
+
+@bp.get("/health")
+def health() -> Any:
+    """Database reachable and migrated; which model is in production."""
+    st = state()
+    db.check_schema(st.engine)
+    st.schema_ok = True
+    return {
+        "ok": True,
+        "database": "ok",
+        "schema": tables.SCHEMA_REVISION,
+        "production_version": registry.production_version(st.settings),
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """The OpenAPI 3.1 document of this app."""
+    from app.openapi import document
+
+    return document()

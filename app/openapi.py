@@ -1,0 +1,347 @@
+"""The OpenAPI 3.1 document served at /openapi.json.
+
+A test compares its paths and methods with the app's URL map, and checks every error response
+against the one error shape, so the document cannot drift from the routes.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+ERROR_REF = "#/components/schemas/Error"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    """Error responses by code, plus `default` (405, 500, ...), all in the one error shape."""
+    names = {
+        400: "BadRequest",
+        404: "NotFound",
+        413: "PayloadTooLarge",
+        415: "UnsupportedMediaType",
+        503: "ServiceUnavailable",
+    }
+    out: dict[str, Any] = {str(c): {"$ref": f"#/components/responses/{names[c]}"} for c in codes}
+    out["default"] = {"$ref": "#/components/responses/Error"}
+    return out
+
+
+LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "description": "How many rows, newest first (1 to 1000).",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+}
+
+RUN_ID = {
+    "name": "run_id",
+    "in": "path",
+    "required": True,
+    "description": "The run's hex id.",
+    "schema": {"type": "string"},
+}
+
+
+def _get(summary: str, ok: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:
+    return {"get": {"summary": summary, **extra, "responses": {"200": ok, **_errors(*errors)}}}
+
+
+def _latest_rows(description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["run_id", "rows"],
+        "properties": {
+            "run_id": {"type": ["string", "null"], "description": "The run that wrote the rows."},
+            "rows": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+
+
+def _named_diagnostic(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "oneOf": [
+            {"type": "null"},
+            {
+                "type": "object",
+                "required": ["run_id", "value"],
+                "properties": {"run_id": {"type": "string"}, "value": {}},
+            },
+        ],
+    }
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "description": "The one shape of every error the app returns.",
+        "required": ["ok", "error", "status"],
+        "additionalProperties": False,
+        "properties": {
+            "ok": {"const": False},
+            "error": {"type": "string", "description": "What went wrong, for a person."},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "column": {
+                "type": "string",
+                "description": "The feature column a prediction record got wrong.",
+            },
+            "parameter": {"type": "string", "description": "The query parameter refused."},
+        },
+    },
+    "Record": {
+        "type": "object",
+        "description": "One row of features, by column name. Numeric features take a number or "
+        "null; categorical features a string, number, boolean or null. Missing values (null) "
+        "are imputed; a missing key is an error. Keys that are not features are ignored.",
+        "additionalProperties": {"type": ["number", "string", "boolean", "null"]},
+    },
+    "PredictionRequest": {
+        "oneOf": [
+            {"type": "array", "items": _ref("Record"), "minItems": 1},
+            {
+                "type": "object",
+                "required": ["records"],
+                "properties": {"records": {"type": "array", "items": _ref("Record")}},
+            },
+        ],
+    },
+    "PredictionResponse": {
+        "type": "object",
+        "required": ["predictions", "probabilities", "model_version"],
+        "properties": {
+            "predictions": {"type": "array", "items": {}},
+            "probabilities": {
+                "type": ["array", "null"],
+                "items": {"type": "number"},
+                "description": "P(class 1) for binary classifiers, else null.",
+            },
+            "model_version": {"type": "integer"},
+        },
+    },
+    "Scoring": {
+        "type": "object",
+        "required": ["model_version", "metric", "holdout_score", "run_id", "scores"],
+        "properties": {
+            "model_version": {"type": ["integer", "null"]},
+            "metric": {"type": ["string", "null"]},
+            "holdout_score": {"type": ["number", "null"]},
+            "run_id": {"type": ["string", "null"]},
+            "scores": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "role": {"type": "string"},
+                        "dataset": {"type": "string"},
+                        "metric": {"type": "string"},
+                        "value": {"type": ["number", "null"]},
+                        "ci_low": {"type": ["number", "null"]},
+                        "ci_high": {"type": ["number", "null"]},
+                        "n_rows": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    },
+    "LatestRows": _latest_rows("Rows of one table from the newest run that wrote any."),
+    "Diagnostics": {
+        "type": "object",
+        "required": ["steps", "missing_values", "outdated_packages", "library_versions"],
+        "properties": {
+            "steps": _ref("LatestRows"),
+            "missing_values": _ref("LatestRows"),
+            "outdated_packages": _named_diagnostic("`pip list --outdated`, or 'unknown'."),
+            "library_versions": _named_diagnostic("Versions of the libraries the run used."),
+        },
+    },
+    "ApiReturns": {
+        "type": "object",
+        "required": ["api_returns"],
+        "properties": {"api_returns": {"type": "array", "items": {"type": "object"}}},
+    },
+    "RunList": {
+        "type": "object",
+        "required": ["runs"],
+        "properties": {
+            "runs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "status": {"type": "string"},
+                        "started_at": {"type": "string", "format": "date-time"},
+                        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                        "new_files": {"type": "integer"},
+                        "rows_ingested": {"type": "integer"},
+                        "production_version": {"type": ["integer", "null"]},
+                        "has_report": {"type": "boolean"},
+                    },
+                },
+            }
+        },
+    },
+    "Run": {
+        "type": "object",
+        "description": "A run with its steps, files, scores, decisions, deployments, statistics, "
+        "diagnostics and reports.",
+        "required": ["id", "kind", "status", "started_at"],
+    },
+    "Health": {
+        "type": "object",
+        "required": ["ok", "database", "schema", "production_version"],
+        "properties": {
+            "ok": {"const": True},
+            "database": {"const": "ok"},
+            "schema": {"type": "string", "description": "The database's schema revision."},
+            "production_version": {"type": ["integer", "null"]},
+        },
+    },
+}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return _json({"$ref": ERROR_REF}, description)
+
+
+RESPONSES = {
+    "BadRequest": _error_response("Bad input: malformed JSON, a bad record or parameter."),
+    "NotFound": _error_response("No such route, run or report."),
+    "PayloadTooLarge": _error_response("The body is larger than api.max_request_bytes."),
+    "UnsupportedMediaType": _error_response("The body is not sent as application/json."),
+    "ServiceUnavailable": _error_response(
+        "The database is unreachable or not migrated, or no verified production model is "
+        "deployed yet."
+    ),
+    "Error": _error_response("Any other error (405 wrong method, 500 internal error)."),
+}
+
+
+def document() -> dict[str, Any]:
+    """Return the OpenAPI document."""
+    try:
+        version = metadata.version("riskwatch")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        version = "0+unknown"
+    html = {
+        "description": "An HTML page.",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+    paths: dict[str, Any] = {
+        "/": {
+            "get": {
+                "summary": "HTML index: the runs with links to their reports.",
+                "tags": ["pages"],
+                "responses": {"200": html, **_errors(503)},
+            }
+        },
+        "/static/{filename}": {
+            "get": {
+                "summary": "Static files of the pages (style sheet).",
+                "tags": ["pages"],
+                "parameters": [
+                    {
+                        "name": "filename",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": {"description": "The file.", "content": {"*/*": {}}},
+                    **_errors(404),
+                },
+            }
+        },
+        "/prediction": {
+            "post": {
+                "summary": "Predict with the production model; every prediction is recorded "
+                "with source 'api' and the model version.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("PredictionRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("PredictionResponse"), "One prediction per record."),
+                    **_errors(400, 413, 415, 503),
+                },
+            }
+        },
+        "/scoring": _get(
+            "The production model's latest recorded scores (never computed per request).",
+            _json(_ref("Scoring"), "Scores of the production model."),
+            503,
+        ),
+        "/summarystats": _get(
+            "Summary statistics per numeric feature from the latest run.",
+            _json(_ref("LatestRows"), "Rows of feature_stats."),
+            503,
+        ),
+        "/diagnostics": _get(
+            "Step timings of the latest run, missing values, outdated packages, library versions.",
+            _json(_ref("Diagnostics"), "The latest diagnostics."),
+            503,
+        ),
+        "/apireturns": _get(
+            "What `riskwatch apicalls` recorded, newest first.",
+            _json(_ref("ApiReturns"), "Rows of api_returns."),
+            400,
+            503,
+            parameters=[LIMIT],
+        ),
+        "/runs": _get(
+            "Runs, newest first.",
+            _json(_ref("RunList"), "The runs."),
+            400,
+            503,
+            parameters=[LIMIT],
+        ),
+        "/runs/{run_id}": _get(
+            "Everything recorded about one run.",
+            _json(_ref("Run"), "The run."),
+            404,
+            503,
+            parameters=[RUN_ID],
+        ),
+        "/runs/{run_id}/report.pdf": _get(
+            "The run's PDF report.",
+            {
+                "description": "The PDF.",
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            404,
+            503,
+            parameters=[RUN_ID],
+        ),
+        "/health": _get(
+            "Is the database reachable and migrated; which model is in production.",
+            _json(_ref("Health"), "Healthy."),
+            503,
+        ),
+        "/openapi.json": _get(
+            "This document.",
+            _json({"type": "object"}, "The OpenAPI 3.1 document."),
+        ),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "riskwatch",
+            "version": version,
+            "description": "Predictions from the production model and what riskwatch's runs "
+            "recorded. Every error has the shape of the Error schema.",
+        },
+        "paths": paths,
+        "components": {"schemas": SCHEMAS, "responses": RESPONSES},
+    }

@@ -1,0 +1,28 @@
+"""The HTML pages: for now the index, listing runs with links to their reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template
+
+from app import get_connection, state
+from pipeline import queries, registry
+from pipeline.errors import DatabaseNotReady
+
+bp = Blueprint("pages", __name__)
+
+# The index shows this many runs; older ones stay reachable through GET /runs?limit=.
+INDEX_RUNS = 100
+
+
+@bp.get("/")
+def index() -> Any:
+    """List runs, newest first, with links to their reports and records."""
+    production = registry.production_version(state().settings)
+    try:
+        runs = queries.list_runs(get_connection(), INDEX_RUNS)
+    except DatabaseNotReady as exc:
+        page = render_template("pages/index.html", runs=[], production=production, problem=exc)
+        return page, 503
+    return render_template("pages/index.html", runs=runs, production=production, problem=None)

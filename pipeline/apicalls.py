@@ -1,0 +1,180 @@
+"""Call a running riskwatch app's API and record what it returned, in a file and the database.
+
+Standard library HTTP (urllib) only, and no Flask: this is a client of the app, not part of it.
+A call that gets no answer is recorded with its error and no status code; it never stops the
+other calls.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pipeline import db, tables
+from pipeline.errors import ConfigError, RiskwatchError
+from pipeline.fsutil import atomic_write
+from pipeline.settings import Settings
+
+log = logging.getLogger("riskwatch")
+
+# The test file's first rows are sent to POST /prediction.
+PREDICTION_RECORDS = 20
+RETURNS_FILE = "apireturns.json"
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def prediction_records(settings: Settings, limit: int = PREDICTION_RECORDS) -> list[dict]:
+    """The first rows of the test file as feature records (no target, no id columns)."""
+    from pipeline.discover import FORMATS
+    from pipeline.ingest import read_table
+
+    path = settings.path("paths.test_data")
+    if not path.is_file():
+        raise ConfigError(f"setting 'paths.test_data': no test file at {path}")
+    frame = read_table(path, FORMATS.get(path.suffix.lower()))
+    drop = [c for c in [settings["data.target"], *settings["data.id_columns"]] if c in frame]
+    features = frame.drop(columns=drop).head(limit)
+    # pandas writes NaN as null, which is what the API takes for a missing value.
+    return json.loads(features.to_json(orient="records"))
+
+
+def _opener(base_url: str) -> urllib.request.OpenerDirector:
+    # A proxy from the environment must not see calls to this machine's own app.
+    if urllib.parse.urlsplit(base_url).hostname in _LOOPBACK:
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener()
+
+
+def _parse(raw: bytes) -> Any:
+    # Stored as JSON in the database: NaN and Infinity (not JSON) become null.
+    return json.loads(raw, parse_constant=lambda _name: None)
+
+
+def call(
+    opener: urllib.request.OpenerDirector,
+    base_url: str,
+    method: str,
+    endpoint: str,
+    payload: Any = None,
+    *,
+    timeout: float,
+) -> dict[str, Any]:
+    """One call: its method, endpoint, status code (None without an answer), time, body, error."""
+    data = None if payload is None else json.dumps(payload).encode()
+    headers = {"Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(base_url + endpoint, data=data, headers=headers, method=method)
+    result: dict[str, Any] = {
+        "called_at": tables.utcnow(),
+        "method": method,
+        "endpoint": endpoint,
+        "status_code": None,
+        "seconds": 0.0,
+        "body": None,
+        "error": None,
+    }
+    t0 = time.perf_counter()
+    try:
+        try:
+            with opener.open(req, timeout=timeout) as resp:
+                result["status_code"], raw = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:  # an answer, with an error status
+            try:
+                result["status_code"], raw = exc.code, exc.read()
+            finally:
+                exc.close()
+        try:
+            result["body"] = _parse(raw)
+        except ValueError:
+            result["error"] = f"the response is not JSON: {raw[:200]!r}"
+        else:
+            if result["status_code"] >= 400:
+                body = result["body"]
+                message = body.get("error") if isinstance(body, dict) else None
+                result["error"] = f"HTTP {result['status_code']}: {message or 'error'}"
+    except (OSError, http.client.HTTPException) as exc:  # no answer: refused, timed out, reset
+        reason = getattr(exc, "reason", exc)
+        result["error"] = f"no answer from {base_url}: {reason}"
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def call_all(
+    settings: Settings,
+    base_url: str,
+    out: Path | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Call /health, /prediction, /scoring, /summarystats and /diagnostics; record the returns.
+
+    The returns go to one JSON file (default `<paths.reports>/apireturns.json`, written
+    atomically) and to the api_returns table. Returns {"calls", "failed", "file"}.
+    """
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--url: expected an http:// or https:// URL, got {base_url!r}")
+    base_url = base_url.rstrip("/")
+    opener = _opener(base_url)
+    if timeout is None:
+        timeout = settings["api.call_timeout_seconds"]
+
+    returns = [call(opener, base_url, "GET", "/health", timeout=timeout)]
+    try:
+        records = prediction_records(settings)
+    except RiskwatchError as exc:
+        returns.append(_not_sent("POST", "/prediction", f"no request sent: {exc}"))
+    else:
+        returns.append(call(opener, base_url, "POST", "/prediction", records, timeout=timeout))
+    for endpoint in ("/scoring", "/summarystats", "/diagnostics"):
+        returns.append(call(opener, base_url, "GET", endpoint, timeout=timeout))
+
+    failed = sum(r["error"] is not None for r in returns)
+    target = out or settings.path("paths.reports") / RETURNS_FILE
+    doc = {
+        "base_url": base_url,
+        "calls": [{**r, "called_at": r["called_at"].isoformat()} for r in returns],
+        "failed": failed,
+    }
+    text = json.dumps(doc, indent=2, default=str) + "\n"
+    atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.check_schema(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                tables.api_returns.insert(), [{"base_url": base_url, **r} for r in returns]
+            )
+    finally:
+        engine.dispose()
+    for r in returns:
+        status = r["status_code"] if r["status_code"] is not None else "---"
+        log.info(
+            "%s %s: %s in %.3f s %s",
+            r["method"],
+            r["endpoint"],
+            status,
+            r["seconds"],
+            r["error"] or "",
+        )
+    return {"calls": len(returns), "failed": failed, "file": str(target)}
+
+
+def _not_sent(method: str, endpoint: str, error: str) -> dict[str, Any]:
+    return {
+        "called_at": tables.utcnow(),
+        "method": method,
+        "endpoint": endpoint,
+        "status_code": None,
+        "seconds": 0.0,
+        "body": None,
+        "error": error,
+    }

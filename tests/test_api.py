@@ -1,0 +1,524 @@
+"""The JSON API through Flask's test client, on a project that had one real run.
+
+The key tests run on SQLite and on a real PostgreSQL. Every error answers in one shape, and the
+OpenAPI document lists exactly the routes the app has.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.openapi import ERROR_REF, SCHEMAS
+from pipeline import db, queries, registry, tables
+from pipeline.run import run_once
+from pipeline.sampledata import write_sample_data
+from pipeline.settings import Settings, load_settings
+from tests.conftest import reset_pg
+
+# Quick and offline: no pip query, a small bootstrap.
+CONFIG = "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
+
+# One record with the sample data's features (see pipeline/sampledata.py).
+RECORD = {
+    "lastmonth_activity": 86.7,
+    "lastyear_activity": 71.2,
+    "number_of_employees": 8,
+    "years_as_client": 8.4,
+    "support_tickets": 1,
+    "industry": "finance",
+    "region": "west",
+}
+
+
+def build_project(root: Path, database_url: str | None = None) -> Settings:
+    """A real project: one sample batch, a migrated database, one whole run (model v1, PDF).
+
+    Without `database_url` the database is the settings file's default SQLite file, so a
+    process given only RISKWATCH_CONFIG (gunicorn, the CLI) finds the same data.
+    """
+    write_sample_data(root, batches=1, rows=300, test_rows=200)
+    (root / "riskwatch.toml").write_text(CONFIG)
+    overrides = {"database.url": database_url} if database_url else None
+    settings = load_settings(root / "riskwatch.toml", environ={}, overrides=overrides)
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    engine.dispose()
+    run_once(settings)
+    return settings
+
+
+def empty_project(root: Path, *, migrate: bool) -> Settings:
+    """A project with a database (migrated or not) and no run, hence no model."""
+    (root / "riskwatch.toml").write_text(CONFIG)
+    settings = load_settings(root / "riskwatch.toml", environ={})
+    if migrate:
+        engine = db.make_engine(settings.database_url)
+        db.upgrade(engine)
+        engine.dispose()
+    return settings
+
+
+@contextmanager
+def make_app(settings: Settings) -> Iterator[Flask]:
+    app = create_app({"TESTING": True, "RISKWATCH_SETTINGS": settings})
+    try:
+        yield app
+    finally:
+        app.extensions["riskwatch"].engine.dispose()
+
+
+def assert_error(response: Any, status: int) -> dict[str, Any]:
+    """The response is an error of the one shape the OpenAPI Error schema describes."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    schema = SCHEMAS["Error"]
+    assert set(schema["required"]) <= body.keys() <= schema["properties"].keys()
+    assert body["ok"] is False
+    assert body["status"] == status
+    assert isinstance(body["error"], str) and body["error"]
+    return body
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sqlite_project(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return build_project(tmp_path_factory.mktemp("api-sqlite"))
+
+
+@pytest.fixture(scope="module")
+def postgres_project(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Settings:
+    reset_pg(pg_database)
+    return build_project(tmp_path_factory.mktemp("api-postgres"), pg_database)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def built(request: pytest.FixtureRequest) -> Settings:
+    """The built project on SQLite, then on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_project")
+
+
+@pytest.fixture
+def client(built: Settings) -> Iterator[FlaskClient]:
+    with make_app(built) as app:
+        yield app.test_client()
+
+
+@pytest.fixture
+def sqlite_client(sqlite_project: Settings) -> Iterator[FlaskClient]:
+    with make_app(sqlite_project) as app:
+        yield app.test_client()
+
+
+def _api_predictions(settings: Settings) -> list[Any]:
+    engine = db.make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            t = tables.predictions
+            return list(conn.execute(sa.select(t).where(t.c.source == "api").order_by(t.c.id)))
+    finally:
+        engine.dispose()
+
+
+# --- predictions ---------------------------------------------------------------------------
+
+
+def test_prediction_takes_an_array_or_an_object_with_records(
+    client: FlaskClient, built: Settings
+) -> None:
+    records = [RECORD, {**RECORD, "industry": "retail", "lastmonth_activity": None}, RECORD]
+    as_array = client.post("/prediction", json=records)
+    assert as_array.status_code == 200, as_array.get_data(as_text=True)
+    body = as_array.get_json()
+    assert list(body) == ["predictions", "probabilities", "model_version"]
+    assert body["model_version"] == registry.production_version(built) == 1
+    assert len(body["predictions"]) == len(body["probabilities"]) == 3
+    assert set(body["predictions"]) <= {0, 1}
+    assert all(0 <= p <= 1 for p in body["probabilities"])
+    assert body["probabilities"][0] == pytest.approx(body["probabilities"][2])
+
+    as_object = client.post("/prediction", json={"records": records})
+    assert as_object.status_code == 200
+    assert as_object.get_json()["predictions"] == body["predictions"]
+
+
+def test_predictions_are_stored_with_source_and_model_version(
+    client: FlaskClient, built: Settings
+) -> None:
+    before = len(_api_predictions(built))
+    records = [{**RECORD, "unused_column": "ignored"}, {**RECORD, "support_tickets": 9}]
+    body = client.post("/prediction", json=records).get_json()
+    stored = _api_predictions(built)[before:]
+    assert len(stored) == 2
+    for row, rec, pred, proba in zip(
+        stored, records, body["predictions"], body["probabilities"], strict=True
+    ):
+        assert row.source == "api"
+        assert row.model_version == body["model_version"]
+        assert row.run_id is None and row.actual is None
+        assert row.features == {k: v for k, v in rec.items() if k != "unused_column"}
+        assert row.prediction == pred
+        assert row.probability == pytest.approx(proba)
+        assert row.created_at.tzinfo is not None
+
+
+def test_missing_feature_is_a_400_naming_the_column(client: FlaskClient) -> None:
+    records = [RECORD, {k: v for k, v in RECORD.items() if k != "industry"}]
+    body = assert_error(client.post("/prediction", json=records), 400)
+    assert body["column"] == "industry"
+    assert body["error"] == "record 1: feature column 'industry' is missing"
+
+
+def _raw(records: list[dict[str, Any]]) -> dict[str, Any]:
+    # json.dumps writes float("inf") as Infinity and nan as NaN, as a careless client would.
+    return {"data": json.dumps(records), "content_type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("lastmonth_activity", "12.5"),
+        ("lastmonth_activity", "abc"),
+        ("number_of_employees", True),
+        ("number_of_employees", {"value": 8}),
+        ("years_as_client", [8.4]),
+        ("lastyear_activity", math.inf),
+        ("lastyear_activity", -math.inf),
+        ("lastyear_activity", math.nan),
+        ("industry", {"name": "finance"}),
+        ("region", ["west"]),
+        ("region", math.inf),
+    ],
+)
+def test_wrongly_typed_feature_is_a_400_naming_the_column(
+    sqlite_client: FlaskClient, column: str, value: Any
+) -> None:
+    response = sqlite_client.post("/prediction", **_raw([RECORD, {**RECORD, column: value}]))
+    body = assert_error(response, 400)
+    assert body["column"] == column
+    assert body["error"].startswith(f"record 1: feature column {column!r} must be")
+
+
+def test_no_production_model_is_a_503(tmp_path: Path) -> None:
+    """503, not 409: the service cannot predict *yet*; the first run makes it able to."""
+    with make_app(empty_project(tmp_path, migrate=True)) as app:
+        client = app.test_client()
+        body = assert_error(client.post("/prediction", json=[RECORD]), 503)
+        assert "no model is deployed yet" in body["error"]
+        assert client.get("/health").get_json()["production_version"] is None
+        scoring = client.get("/scoring")
+        assert scoring.status_code == 200
+        assert scoring.get_json()["scores"] == []
+
+
+def test_a_promotion_is_served_without_a_restart(
+    sqlite_client: FlaskClient, sqlite_project: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = sqlite_project
+    loads = []
+    real_load = registry.load
+    monkeypatch.setattr(registry, "load", lambda *a: loads.append(a[2]) or real_load(*a))
+    assert sqlite_client.post("/prediction", json=[RECORD]).get_json()["model_version"] == 1
+    assert sqlite_client.post("/prediction", json=[RECORD]).get_json()["model_version"] == 1
+    assert loads == [1], "the production model is loaded once, then served from the cache"
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        v1 = real_load(engine, settings, 1)
+        v2 = registry.register(
+            engine,
+            settings,
+            v1.model,
+            features=v1.features,
+            metric=v1.metric,
+            holdout_score=v1.holdout_score,
+            train_rows=1,
+            holdout_rows=1,
+            training_files=[],
+            run_id=None,
+        )
+        registry.deploy(engine, settings, v2, kind="promote", reason="test", run_id=None)
+        body = sqlite_client.post("/prediction", json=[RECORD]).get_json()
+        assert body["model_version"] == v2
+        assert loads == [1, v2]
+    finally:
+        registry.deploy(engine, settings, 1, kind="rollback", reason="test", run_id=None)
+        engine.dispose()
+    assert sqlite_client.post("/prediction", json=[RECORD]).get_json()["model_version"] == 1
+
+
+# --- one error shape -----------------------------------------------------------------------
+
+TOO_BIG = json.dumps([RECORD] * 12)  # > 1024 bytes, the smallest api.max_request_bytes
+
+ERROR_CASES = [
+    # (app, method, path, request kwargs, status)
+    ("ok", "post", "/prediction", {"data": "[{", "content_type": "application/json"}, 400),
+    ("ok", "post", "/prediction", {"data": b"\xff\xfe[", "content_type": "application/json"}, 400),
+    ("ok", "post", "/prediction", {"data": "", "content_type": "application/json"}, 400),
+    ("ok", "post", "/prediction", {"data": json.dumps([RECORD])}, 415),
+    ("ok", "post", "/prediction", {"data": "[]", "content_type": "text/plain"}, 415),
+    ("ok", "post", "/prediction", {"json": [1, 2]}, 400),
+    ("ok", "post", "/prediction", {"json": [RECORD, "text"]}, 400),
+    ("ok", "post", "/prediction", {"json": []}, 400),
+    ("ok", "post", "/prediction", {"json": {"rows": [RECORD]}}, 400),
+    ("ok", "post", "/prediction", {"json": "a string"}, 400),
+    ("ok", "post", "/prediction", {"json": [{"industry": "finance"}]}, 400),
+    ("small", "post", "/prediction", {"json": [RECORD] * 3}, 400),
+    ("small", "post", "/prediction", {"data": TOO_BIG, "content_type": "application/json"}, 413),
+    ("ok", "get", "/no/such/route", {}, 404),
+    ("ok", "get", "/runs/0123456789abcdef0123456789abcdef", {}, 404),
+    ("ok", "get", "/runs/0123456789abcdef0123456789abcdef/report.pdf", {}, 404),
+    ("ok", "get", "/runs?limit=0", {}, 400),
+    ("ok", "get", "/apireturns?limit=x", {}, 400),
+    ("ok", "get", "/prediction", {}, 405),
+    ("ok", "post", "/health", {}, 405),
+    ("ok", "delete", "/runs", {}, 405),
+    ("ok", "get", "/runs", {}, 500),
+    ("nomodel", "post", "/prediction", {"json": [RECORD]}, 503),
+    ("unmigrated", "get", "/health", {}, 503),
+    ("unmigrated", "get", "/runs", {}, 503),
+    ("unmigrated", "get", "/scoring", {}, 503),
+    ("unreachable", "get", "/health", {}, 503),
+    ("unreachable", "get", "/diagnostics", {}, 503),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "path", "kwargs", "status"),
+    ERROR_CASES,
+    ids=[f"{c[4]}-{c[0]}-{c[1]}-{c[2]}-{i}" for i, c in enumerate(ERROR_CASES)],
+)
+def test_every_error_has_the_one_shape(
+    kind: str,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    status: int,
+    sqlite_project: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = {
+        "ok": lambda: sqlite_project,
+        "small": lambda: sqlite_project.with_values(
+            api__max_records=2, api__max_request_bytes=1024
+        ),
+        "nomodel": lambda: empty_project(tmp_path, migrate=True),
+        "unmigrated": lambda: empty_project(tmp_path, migrate=False),
+        "unreachable": lambda: sqlite_project.with_values(
+            database__url="postgresql+psycopg://riskwatch@127.0.0.1:1/nothing"
+        ),
+    }[kind]()
+    if status == 500:
+        monkeypatch.setattr(queries, "list_runs", lambda *a: 1 / 0)
+    with make_app(settings) as app:
+        response = getattr(app.test_client(), method)(path, **kwargs)
+    body = assert_error(response, status)
+    if status == 405:
+        assert response.headers["Allow"]
+        assert method.upper() in body["error"]
+    if status == 500:
+        assert body["error"] == "internal server error"  # no internals leak
+
+
+def test_bad_limit_names_the_parameter(sqlite_client: FlaskClient) -> None:
+    for bad in ("0", "-1", "1001", "abc", "1.5", "", "1e3"):
+        body = assert_error(sqlite_client.get(f"/runs?limit={bad}"), 400)
+        assert body["parameter"] == "limit"
+
+
+# --- what the runs recorded ----------------------------------------------------------------
+
+
+def _the_run(settings: Settings) -> str:
+    engine = db.make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.select(tables.runs.c.id).where(tables.runs.c.kind == "run")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_runs_list_and_detail(client: FlaskClient, built: Settings) -> None:
+    run_id = _the_run(built)
+    runs = client.get("/runs").get_json()["runs"]
+    assert [r["id"] for r in runs] == [run_id]
+    assert runs[0]["status"] == "succeeded" and runs[0]["has_report"] is True
+    assert runs[0]["production_version"] == 1
+    assert len(client.get("/runs?limit=1").get_json()["runs"]) == 1
+
+    run = client.get(f"/runs/{run_id}").get_json()
+    assert run["id"] == run_id
+    assert {s["name"] for s in run["steps"]} >= {"discover", "ingest", "train", "report"}
+    assert run["reports"] and run["scores"]
+
+    body = assert_error(client.get("/runs/feedface"), 404)
+    assert "'feedface'" in body["error"]
+
+
+def test_report_pdf(client: FlaskClient, built: Settings) -> None:
+    with client.get(f"/runs/{_the_run(built)}/report.pdf") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "application/pdf"
+        assert response.data.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runs/../../etc/passwd/report.pdf",
+        "/runs/..%2F..%2F..%2Fetc%2Fpasswd/report.pdf",
+        "/runs/%2e%2e/report.pdf",
+        "/runs/..%5C..%5Cetc%5Cpasswd/report.pdf",
+        "/runs/%2Fetc%2Fpasswd/report.pdf",
+        "/runs/..%00/report.pdf",
+    ],
+)
+def test_report_path_traversal_is_a_404(sqlite_client: FlaskClient, path: str) -> None:
+    response = sqlite_client.get(path)
+    assert_error(response, 404)
+    assert b"root:" not in response.data
+
+
+def test_a_report_path_outside_the_reports_folder_is_never_served(
+    sqlite_client: FlaskClient, sqlite_project: Settings, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.pdf"
+    secret.write_bytes(b"%PDF-not-yours")
+    engine = db.make_engine(sqlite_project.database_url)
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                tables.runs.insert().values(
+                    id="hostile", kind="run", started_at=long_ago, status="succeeded"
+                )
+            )
+            conn.execute(
+                tables.reports.insert().values(
+                    run_id="hostile", created_at=long_ago, path=str(secret), pages=1, size_bytes=1
+                )
+            )
+        response = sqlite_client.get("/runs/hostile/report.pdf")
+        assert_error(response, 404)
+        assert b"not-yours" not in response.data
+    finally:
+        with engine.begin() as conn:
+            conn.execute(tables.reports.delete().where(tables.reports.c.run_id == "hostile"))
+            conn.execute(tables.runs.delete().where(tables.runs.c.id == "hostile"))
+        engine.dispose()
+
+
+def test_scoring_summarystats_diagnostics_apireturns(
+    client: FlaskClient, built: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read from the database, never computed per request: no model is loaded for these.
+    monkeypatch.setattr(registry, "load", lambda *a: pytest.fail("a model was loaded"))
+    run_id = _the_run(built)
+
+    scoring = client.get("/scoring").get_json()
+    assert scoring["model_version"] == 1 and scoring["metric"] == "f1"
+    assert scoring["run_id"] == run_id
+    assert {(s["role"], s["dataset"]) for s in scoring["scores"]} == {
+        ("challenger", "holdout"),
+        ("production", "test"),
+    }
+    assert all(s["model_version"] == 1 for s in scoring["scores"])
+
+    stats = client.get("/summarystats").get_json()
+    assert stats["run_id"] == run_id
+    by_column = {(r["dataset"], r["column_name"]): r for r in stats["rows"]}
+    assert by_column["new", "lastmonth_activity"]["median"] is not None
+    assert ("test", "number_of_employees") in by_column
+
+    diag = client.get("/diagnostics").get_json()
+    assert list(diag) == ["steps", "missing_values", "outdated_packages", "library_versions"]
+    assert diag["steps"]["run_id"] == run_id
+    assert all(s["seconds"] >= 0 for s in diag["steps"]["rows"])
+    assert diag["missing_values"]["rows"]
+    assert diag["outdated_packages"] is None  # switched off in this project's settings
+    assert "scikit-learn" in json.dumps(diag["library_versions"]["value"])
+
+    assert client.get("/apireturns").get_json() == {"api_returns": []}
+
+
+def test_health(client: FlaskClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "ok": True,
+        "database": "ok",
+        "schema": tables.SCHEMA_REVISION,
+        "production_version": 1,
+    }
+
+
+def test_health_is_503_until_the_database_is_migrated(tmp_path: Path) -> None:
+    settings = empty_project(tmp_path, migrate=False)
+    with make_app(settings) as app:
+        client = app.test_client()
+        body = assert_error(client.get("/health"), 503)
+        assert "riskwatch db upgrade" in body["error"]
+        engine = db.make_engine(settings.database_url)
+        db.upgrade(engine)
+        engine.dispose()
+        assert client.get("/health").status_code == 200
+        assert client.get("/runs").get_json() == {"runs": []}
+
+
+# --- the OpenAPI document ------------------------------------------------------------------
+
+
+def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def test_openapi_describes_every_route_and_the_error_shape(sqlite_client: FlaskClient) -> None:
+    doc = sqlite_client.get("/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.1")
+    app = sqlite_client.application
+
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<path:{arg}>", f"{{{arg}}}").replace(f"<{arg}>", f"{{{arg}}}")
+        routes |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {(p, m) for p, ops in doc["paths"].items() for m in ops}
+    assert documented == routes
+
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            params = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            assert params == {part[1:-1] for part in path.split("/") if part.startswith("{")}
+            assert "200" in op["responses"], (path, method)
+            for code, response in op["responses"].items():
+                if code == "default" or int(code) >= 400:
+                    schema = _resolve(doc, response)["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": ERROR_REF}, (path, method, code)
+    prediction = doc["paths"]["/prediction"]["post"]
+    assert prediction["requestBody"]["required"] is True
+    assert {"400", "413", "415", "503"} <= prediction["responses"].keys()
+    assert _resolve(doc, {"$ref": ERROR_REF}) == SCHEMAS["Error"]
