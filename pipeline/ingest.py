@@ -139,10 +139,16 @@ def check_columns(frame: pd.DataFrame, schema: Schema) -> None:
                 column=col,
             )
         frame[col] = coerced
-    if schema.task == "regression":
-        y = pd.to_numeric(frame[schema.target], errors="coerce")
-        if (frame[schema.target].notna() & y.isna()).any():
-            raise DataError(f"target column {schema.target!r} must be numeric for regression")
+    y = pd.to_numeric(frame[schema.target], errors="coerce")
+    bad = frame[schema.target].notna() & y.isna()
+    if bad.any():
+        example = frame[schema.target][bad].iloc[0]
+        what = "numbers" if schema.task == "regression" else "numeric class labels such as 0/1"
+        raise DataError(
+            f"target column {schema.target!r} must hold {what}, got {example!r}",
+            column=schema.target,
+        )
+    frame[schema.target] = y
 
 
 def ingest_file(source: SourceFile, ingested_dir: Path, schema: Schema) -> Ingested:
@@ -168,6 +174,9 @@ def ingest_file(source: SourceFile, ingested_dir: Path, schema: Schema) -> Inges
         result.quarantine_path = rel
         result.rows_quarantined = int(no_label.sum())
         frame = frame[~no_label].reset_index(drop=True)
+    y = frame[schema.target]
+    if schema.task == "classification" and y.dtype.kind == "f" and (y == y.round()).all():
+        frame[schema.target] = y.astype("int64")  # labels 0/1, not 0.0/1.0, once gaps are gone
     if frame.empty:
         result.status = "quarantined"
         result.reason = f"no row has a label in target column {schema.target!r}"

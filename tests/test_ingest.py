@@ -81,6 +81,7 @@ def test_rows_without_label_are_quarantined_and_nothing_is_lost(tmp_path: Path):
     assert set(bad[REASON_COLUMN]) == {"missing label in target column 'exited'"}
     good = pd.read_parquet(tmp_path / "out" / item.data_path)
     assert len(good) + len(bad) == 5
+    assert good["exited"].dtype == "int64"  # labels stay 0/1 once the gaps are gone
 
 
 HOSTILE = [
@@ -152,4 +153,10 @@ def test_regression_target_must_be_numeric(tmp_path: Path):
     schema = Schema("y", ("y", "x"), ("x",), (), "regression")
     item = _ingest(tmp_path, "r.csv", "x,y\n1,2.5\n2,high\n", schema)
     assert item.status == "quarantined"
-    assert "target column 'y' must be numeric" in item.reason
+    assert "target column 'y' must hold numbers, got 'high'" in item.reason
+
+
+def test_classification_labels_must_be_numbers(tmp_path: Path):
+    item = _ingest(tmp_path, "yes_no.csv", "corporation,employees,industry,exited\nC1,1,r,yes\n")
+    assert item.status == "quarantined"
+    assert "must hold numeric class labels such as 0/1, got 'yes'" in item.reason
