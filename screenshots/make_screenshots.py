@@ -3,7 +3,7 @@
     .venv/bin/python screenshots/make_screenshots.py
 
 Needs Debian's `chromium` and `pdftoppm` (poppler-utils). Writes screenshots/index.png and
-screenshots/report-page-N.png from a throw-away project in a temporary folder.
+screenshots/report-page-2.png from a throw-away project in a temporary folder.
 """
 
 from __future__ import annotations
