@@ -72,15 +72,7 @@ def call(
     if data is not None:
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(base_url + endpoint, data=data, headers=headers, method=method)
-    result: dict[str, Any] = {
-        "called_at": tables.utcnow(),
-        "method": method,
-        "endpoint": endpoint,
-        "status_code": None,
-        "seconds": 0.0,
-        "body": None,
-        "error": None,
-    }
+    result = _not_sent(method, endpoint, None)
     t0 = time.perf_counter()
     try:
         try:
@@ -168,7 +160,8 @@ def call_all(
     return {"calls": len(returns), "failed": failed, "file": str(target)}
 
 
-def _not_sent(method: str, endpoint: str, error: str) -> dict[str, Any]:
+def _not_sent(method: str, endpoint: str, error: str | None) -> dict[str, Any]:
+    """A call's record before (or instead of) an answer."""
     return {
         "called_at": tables.utcnow(),
         "method": method,

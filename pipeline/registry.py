@@ -165,12 +165,23 @@ def deploy(
     }
     atomic_write_bytes(_root(settings) / POINTER, json.dumps(pointer, indent=2).encode())
     failpoint("after_pointer_switch")
+    _record_deployment(engine, run_id, previous, version, kind, reason)
+
+
+def _record_deployment(
+    engine: sa.Engine,
+    run_id: str | None,
+    from_version: int | None,
+    to_version: int,
+    kind: str,
+    reason: str,
+) -> None:
     with engine.begin() as conn:
         conn.execute(
             tables.deployments.insert().values(
                 run_id=run_id,
-                from_version=previous,
-                to_version=version,
+                from_version=from_version,
+                to_version=to_version,
                 deployed_at=tables.utcnow(),
                 kind=kind,
                 reason=reason,
@@ -190,18 +201,8 @@ def reconcile(engine: sa.Engine, settings: Settings, run_id: str | None) -> int 
             .limit(1)
         ).scalar()
     if last != current:
-        with engine.begin() as conn:
-            conn.execute(
-                tables.deployments.insert().values(
-                    run_id=run_id,
-                    from_version=last,
-                    to_version=current,
-                    deployed_at=tables.utcnow(),
-                    kind="recovered",
-                    reason="production pointer was switched by a run that stopped before "
-                    "recording it",
-                )
-            )
+        why = "production pointer was switched by a run that stopped before recording it"
+        _record_deployment(engine, run_id, last, current, "recovered", why)
     return current
 
 
