@@ -59,20 +59,7 @@ class OutdatedPackages:
         self._proc: subprocess.Popen[str] | None = None
         try:
             self._proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "list",
-                    "--outdated",
-                    "--format",
-                    "json",
-                    "--disable-pip-version-check",
-                    "--timeout",
-                    str(max(1, int(timeout))),
-                    "--retries",
-                    "0",
-                ],
+                self._command(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,
@@ -80,6 +67,13 @@ class OutdatedPackages:
             )
         except OSError:
             self._proc = None
+
+    def _command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "pip", "list", "--outdated", "--format", "json",
+            "--disable-pip-version-check", "--timeout", str(max(1, int(self.timeout))),
+            "--retries", "0",
+        ]  # fmt: skip
 
     def result(self) -> list[dict[str, str]] | str:
         """The outdated packages, or "unknown" when pip could not tell in time (offline)."""
