@@ -15,6 +15,8 @@ import pandas as pd
 from pipeline.errors import ConfigError, DataError
 from pipeline.settings import Settings
 
+PREDICT_CHUNK_ROWS = 100_000  # bounds the memory of scoring, not its result
+
 
 @dataclass(frozen=True)
 class FeatureSpec:
@@ -74,6 +76,7 @@ def build_pipeline(settings: Settings, features: FeatureSpec) -> Any:
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.utils import get_tags
 
     cls = import_estimator(settings["model.estimator"])
     params = dict(settings["model.params"])
@@ -97,7 +100,11 @@ def build_pipeline(settings: Settings, features: FeatureSpec) -> Any:
             ]
         )
         parts.append(("categorical", categorical, list(features.categorical)))
-    return Pipeline([("prepare", ColumnTransformer(parts)), ("estimator", estimator)])
+    # A sparse design matrix when the estimator takes one: the one-hot columns are mostly
+    # zeros, and a dense float64 copy of every training row is the largest thing a fit holds.
+    sparse = get_tags(estimator).input_tags.sparse
+    prepare = ColumnTransformer(parts, sparse_threshold=1.0 if sparse else 0.0)
+    return Pipeline([("prepare", prepare), ("estimator", estimator)])
 
 
 def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
@@ -106,7 +113,8 @@ def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
     for c in features.numeric:
         out[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
     for c in features.categorical:
-        col = frame[c]
+        # Through a categorical: one Python string per level, not one per row.
+        col = frame[c].astype("category")
         out[c] = col.astype(object).where(col.notna(), np.nan)
     return out
 
@@ -123,12 +131,20 @@ def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> Any:
 
 def predict(model: Any, features: FeatureSpec, frame: pd.DataFrame) -> tuple[np.ndarray, Any]:
     """Return predictions and, for binary classifiers, P(larger class); else None."""
-    x = feature_frame(frame, features)
-    pred = model.predict(x)
-    proba = None
-    if hasattr(model, "predict_proba") and len(getattr(model, "classes_", [])) == 2:
-        proba = model.predict_proba(x)[:, 1]
-    return pred, proba
+    # Rows are independent: transform a slice at a time, once for both outputs, so scoring a
+    # million rows never holds a million-row design matrix (or two).
+    if len(frame) == 0:
+        return model.predict(feature_frame(frame, features)), None
+    prepare, estimator = model[:-1], model[-1]
+    binary = hasattr(model, "predict_proba") and len(getattr(model, "classes_", [])) == 2
+    preds, probas = [], []
+    for start in range(0, len(frame), PREDICT_CHUNK_ROWS):
+        chunk = frame.iloc[start : start + PREDICT_CHUNK_ROWS]
+        x = prepare.transform(feature_frame(chunk, features))
+        preds.append(estimator.predict(x))
+        if binary:
+            probas.append(estimator.predict_proba(x)[:, 1])
+    return np.concatenate(preds), np.concatenate(probas) if binary else None
 
 
 def records_frame(records: Any, features: FeatureSpec, max_records: int) -> pd.DataFrame:

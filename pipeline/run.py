@@ -166,6 +166,7 @@ def _ingest(run: Run, found: Discovery, production: Any) -> list[Any]:
     total = len(found.new)
     for i, source in enumerate(found.new, 1):
         item = ingest_file(source, ingested_dir, schema)
+        _release_memory()  # the file's frame is gone; its buffers need not outlive it
         failpoint("after_file_written")
         store.record_ingested(run.engine, run.run_id, item)
         if item.status == "ingested":
@@ -183,7 +184,23 @@ def _load(run: Run, rows: list[Any]) -> Any:
 
     base = run.settings.path("paths.ingested")
     frames = [pd.read_parquet(base / r.data_path) for r in rows]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    del frames
+    _release_memory()
+    return out
+
+
+def _release_memory() -> None:
+    """Give freed memory back to the OS: Arrow's pool and glibc's free lists keep it otherwise,
+    and it would sit under every later peak of the run."""
+    import contextlib
+    import ctypes
+
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # malloc_trim is glibc's
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 # --- scoring, training, promotion ----------------------------------------------------------
@@ -250,7 +267,7 @@ def _split(run: Run, frame: Any) -> tuple[Any, Any]:
     return frame[~hold], frame[hold]
 
 
-def _train(run: Run, champion: Any) -> dict[str, Any]:
+def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) -> dict[str, Any]:
     """Train a challenger on all ingested data but the holdout, compare, promote by policy."""
     from pipeline import modeling
     from pipeline.policy import promote_decision
@@ -258,11 +275,15 @@ def _train(run: Run, champion: Any) -> dict[str, Any]:
     s = run.settings
     with run.engine.connect() as conn:
         files = store.ingested_rows(conn, pending_only=False)
-    data = _load(run, files)
+    if new_frame is not None and [f.id for f in files] == list(new_ids):
+        data = new_frame  # every ingested row is new and already loaded: no second copy
+    else:
+        data = _load(run, files)
     train, holdout = _split(run, data)
     features = modeling.infer_features(data, s)
     log.info("training on %d rows, holding out %d", len(train), len(holdout))
     model = modeling.fit(s, features, train)
+    _release_memory()
     failpoint("after_fit")
 
     challenger_version = registry.register(
@@ -470,7 +491,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
             store.record_decision(run.engine, run.run_id, "retrain", decision)
             if decision.outcome:
                 with run.step("train"):
-                    promotion = _train(run, None)
+                    promotion = _train(run, None, new_frame, [r.id for r in pending])
         elif new_frame is None:
             from pipeline.policy import Decision
 
