@@ -22,9 +22,12 @@ class DatabaseNotReady(RiskwatchError):
 class DataError(RiskwatchError):
     """Input data cannot be used: unreadable, empty, or without a required column."""
 
-    def __init__(self, message: str, *, column: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, column: str | None = None, error_type: str | None = None
+    ) -> None:
         super().__init__(message)
         self.column = column
+        self.error_type = error_type  # the quality gate's name for it: unreadable, empty, ...
 
 
 class ModelIntegrityError(RiskwatchError):

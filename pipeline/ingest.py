@@ -1,8 +1,9 @@
-"""Ingest one source file: read it, check it can be used, keep its good rows as Parquet.
+"""Ingest one source file: read it, pass it through the quality gate, keep its good rows.
 
-A file that cannot be read, is empty, or lacks a required column is quarantined whole: its bytes
-are copied to the quarantine folder with the reason. Rows without a label are quarantined as a
-Parquet file beside it. The source file is only ever read.
+A file that cannot be read, is empty, lacks (or renamed, or repeats) a required column, or has no
+row that passes is quarantined whole: its bytes are copied to the quarantine folder with the
+reason. Rows that break the contract go to a Parquet file beside it, each with its errors. The
+source file is only ever read.
 """
 
 from __future__ import annotations
@@ -10,29 +11,26 @@ from __future__ import annotations
 import csv
 import json
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
+from pipeline.contract import Contract
 from pipeline.discover import SourceFile
 from pipeline.errors import DataError
 from pipeline.fsutil import atomic_copy, atomic_write
 
+if TYPE_CHECKING:
+    from pipeline.quality import QualityResult
+
 DATA_DIR = "data"
 QUARANTINE_DIR = "quarantine"
-REASON_COLUMN = "_riskwatch_reason"
-
-
-@dataclass(frozen=True)
-class Schema:
-    """What an incoming file must hold."""
-
-    target: str
-    required: tuple[str, ...]  # target, ids and features
-    numeric: tuple[str, ...] = ()  # columns that must be numbers
-    categorical: tuple[str, ...] = ()  # columns read as text
-    task: str = "classification"
+ERRORS_COLUMN = "_riskwatch_errors"  # in quarantined rows: 'type:column; ...'
+ROW_COLUMN = "_riskwatch_row"  # in quarantined rows: the 1-based data row in the source file
 
 
 @dataclass
@@ -44,6 +42,8 @@ class Ingested:
     rows_quarantined: int = 0
     data_path: str | None = None  # relative to the ingested folder
     quarantine_path: str | None = None
+    quality: QualityResult | None = field(default=None, repr=False)
+    report: str | None = None  # the HTML quality report, absolute path
 
 
 def read_table(path: Path, fmt: str | None, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -54,7 +54,7 @@ def read_table(path: Path, fmt: str | None, text_columns: tuple[str, ...] = ()) 
             "expected .csv, .parquet, .jsonl or .ndjson"
         )
     if path.stat().st_size == 0:
-        raise DataError("the file is empty (0 bytes)")
+        raise DataError("the file is empty (0 bytes)", error_type="empty")
     try:
         if fmt == "csv":
             with path.open("rb") as fh:
@@ -84,7 +84,7 @@ def read_table(path: Path, fmt: str | None, text_columns: tuple[str, ...] = ()) 
     except pd.errors.ParserWarning as exc:
         raise DataError(f"a row has more fields than the header: {exc}") from exc
     except pd.errors.EmptyDataError as exc:
-        raise DataError("the file has no columns (empty or blank)") from exc
+        raise DataError("the file has no columns (empty or blank)", error_type="empty") from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except (pd.errors.ParserError, csv.Error, ValueError, OSError, json.JSONDecodeError) as exc:
@@ -94,7 +94,7 @@ def read_table(path: Path, fmt: str | None, text_columns: tuple[str, ...] = ()) 
             f"cannot read the file as {fmt}: {type(exc).__name__}: {exc}"[:400]
         ) from exc
     if len(frame.columns) and len(frame) == 0:
-        raise DataError("the file has a header but no rows")
+        raise DataError("the file has a header but no rows", error_type="empty")
     return frame
 
 
@@ -115,74 +115,84 @@ def _check_csv_header(path: Path) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise DataError(f"column {name!r} appears more than once in the header")
+            raise DataError(
+                f"column {name!r} appears more than once in the header",
+                column=name,
+                error_type="duplicate_column",
+            )
         seen.add(name)
 
 
-def check_columns(frame: pd.DataFrame, schema: Schema) -> None:
-    missing = [c for c in schema.required if c not in frame.columns]
-    if missing:
-        names = ", ".join(repr(c) for c in missing)
-        what = "target column" if missing == [schema.target] else "required column(s)"
-        raise DataError(f"missing {what} {names}", column=missing[0])
-    for col in schema.numeric:
-        series = frame[col]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            continue
-        coerced = pd.to_numeric(series, errors="coerce")
-        bad = series.notna() & coerced.isna()
-        if bad.any():
-            row = int(bad.to_numpy().nonzero()[0][0])
-            raise DataError(
-                f"column {col!r} must be numeric but holds text, e.g. {series.iloc[row]!r} "
-                f"(data row {row + 1})",
-                column=col,
-            )
-        frame[col] = coerced
-    y = pd.to_numeric(frame[schema.target], errors="coerce")
-    bad = frame[schema.target].notna() & y.isna()
-    if bad.any():
-        example = frame[schema.target][bad].iloc[0]
-        what = "numbers" if schema.task == "regression" else "numeric class labels such as 0/1"
-        raise DataError(
-            f"target column {schema.target!r} must hold {what}, got {example!r}",
-            column=schema.target,
-        )
-    frame[schema.target] = y
+def ingest_file(
+    source: SourceFile,
+    ingested_dir: Path,
+    contract: Contract,
+    overrides: Mapping[str, str] | None = None,
+    missing_alpha: float = 0.001,
+) -> Ingested:
+    """Read, check against the contract and store one file; never raises for bad data.
 
+    Good rows go to `data/<hash>.parquet`; bad rows, each with its errors and its data-row
+    number, to `quarantine/<hash>-rows.parquet`; a file with no usable row is copied to
+    `quarantine/` byte for byte with a `.reason.txt`. Good + quarantined rows = rows read.
+    """
+    from pipeline.quality import check_frame, file_problem
 
-def ingest_file(source: SourceFile, ingested_dir: Path, schema: Schema) -> Ingested:
-    """Read, check and store one file; never raises for bad data, quarantines it instead."""
     stem = source.sha256[:16]
+    text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
+    if not contract.numeric_label:
+        text += (contract.target,)
+    frame = None
     try:
-        frame = read_table(source.path, source.format, schema.categorical)
-        check_columns(frame, schema)
+        frame = read_table(source.path, source.format, text)
     except DataError as exc:
-        reason = str(exc)
+        result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
+    else:
+        result = check_frame(frame, contract, overrides, missing_alpha)
+
+    if frame is None or result.rejected or result.rows_valid == 0:
+        why = (
+            result.rejected.message
+            if result.rejected
+            else "no row passed the checks: "
+            + (", ".join(f"{t} ({n})" for t, n in result.errors_by_type.items()))
+        )
         rel = f"{QUARANTINE_DIR}/{stem}-{source.name}"
         atomic_copy(source.path, ingested_dir / rel)
-        atomic_write(ingested_dir / f"{rel}.reason.txt", lambda t: t.write_text(reason + "\n"))
-        return Ingested(source, "quarantined", reason=reason, quarantine_path=rel)
+        atomic_write(ingested_dir / f"{rel}.reason.txt", lambda t: t.write_text(why + "\n"))
+        return Ingested(source, "quarantined", why, 0, result.rows_read, None, rel, result)
 
-    no_label = frame[schema.target].isna()
-    result = Ingested(source, "ingested")
-    if no_label.any():
-        bad = frame[no_label].copy()
-        bad[REASON_COLUMN] = f"missing label in target column {schema.target!r}"
+    item = Ingested(source, "ingested", quality=result)
+    if result.rows_invalid:
+        bad = frame[result.bad].astype("string")  # as read: a bad value may not fit the type
+        bad.insert(0, ERRORS_COLUMN, result.row_errors().to_numpy())
+        bad.insert(1, ROW_COLUMN, np.nonzero(result.bad)[0] + 1)
         rel = f"{QUARANTINE_DIR}/{stem}-rows.parquet"
         atomic_write(ingested_dir / rel, lambda tmp: bad.to_parquet(tmp, index=False))
-        result.quarantine_path = rel
-        result.rows_quarantined = int(no_label.sum())
-        frame = frame[~no_label].reset_index(drop=True)
-    y = frame[schema.target]
-    if schema.task == "classification" and y.dtype.kind == "f" and (y == y.round()).all():
-        frame[schema.target] = y.astype("int64")  # labels 0/1, not 0.0/1.0, once gaps are gone
-    if frame.empty:
-        result.status = "quarantined"
-        result.reason = f"no row has a label in target column {schema.target!r}"
-        return result
+        item.quarantine_path = rel
+        item.rows_quarantined = result.rows_invalid
+    good = _typed(
+        frame.loc[~result.bad, [c for c in contract.columns if c in frame.columns]], contract
+    )
     rel = f"{DATA_DIR}/{stem}.parquet"
-    atomic_write(ingested_dir / rel, lambda tmp: frame.to_parquet(tmp, index=False))
-    result.rows = len(frame)
-    result.data_path = rel
-    return result
+    atomic_write(ingested_dir / rel, lambda tmp: good.to_parquet(tmp, index=False))
+    item.rows = len(good)
+    item.data_path = rel
+    return item
+
+
+def _typed(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """Good rows with the contract's types: numbers as numbers, labels 0/1 not 0.0/1.0."""
+    frame = frame.reset_index(drop=True)
+    for rule in contract.columns.values():
+        if rule.name not in frame.columns:
+            continue
+        numeric = rule.kind in ("numeric", "integer") or (
+            rule.kind == "label" and contract.numeric_label
+        )
+        if numeric:
+            values = pd.to_numeric(frame[rule.name])
+            if rule.kind != "numeric" and values.notna().all() and (values == values.round()).all():
+                values = values.astype("int64")
+            frame[rule.name] = values
+    return frame

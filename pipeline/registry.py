@@ -75,6 +75,7 @@ def register(
     training_files: list[dict[str, Any]],
     run_id: str | None,
     metrics: dict[str, Any] | None = None,
+    contract_version: str | None = None,
 ) -> int:
     """Write a new immutable version and record it; return its number."""
     import joblib
@@ -113,6 +114,7 @@ def register(
                 "train_rows": train_rows,
                 "holdout_rows": holdout_rows,
                 "training_files": training_files,
+                "contract_version": contract_version,
                 "library_versions": library_versions(),
             }
             (staging / METADATA).write_text(json.dumps(meta, indent=2, default=str))
@@ -136,6 +138,7 @@ def register(
                     train_rows=train_rows,
                     holdout_rows=holdout_rows,
                     training_files=training_files,
+                    contract_version=contract_version,
                 )
             )
         return version

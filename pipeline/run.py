@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from pipeline import db, registry, store, tables
 from pipeline.discover import Discovery, discover
+from pipeline.errors import RiskwatchError
 from pipeline.failpoints import failpoint
 from pipeline.lock import RunLock
 from pipeline.settings import Settings
@@ -135,48 +136,187 @@ def _discover(run: Run) -> Discovery:
     return found
 
 
-def _schema(run: Run, production: Any) -> Any:
-    """What incoming files must hold: the production model's columns, else what is known."""
-    from pipeline.ingest import Schema
+def _contract(run: Run, found: Discovery) -> Any:
+    """The data contract in force; inferred from the first readable new file when there is none."""
+    from pipeline import contract as contracts
 
     s = run.settings
-    target, ids = s["data.target"], tuple(s["data.id_columns"])
-    if production is not None:
-        f = production.features
-        return Schema(target, (target, *ids, *f.columns), f.numeric, f.categorical, s["model.task"])
-    features = tuple(s["data.features"])
-    categorical = tuple(s["data.categorical"])
-    if not features:
-        with run.engine.connect() as conn:
-            first = store.ingested_rows(conn, pending_only=False)[:1]
-        if first:
-            import pyarrow.parquet as pq
-
-            path = s.path("paths.ingested") / first[0].data_path
-            features = tuple(c for c in pq.read_schema(path).names if c != target and c not in ids)
-    return Schema(target, (target, *ids, *features), (), categorical, s["model.task"])
+    path = s.path("paths.contract")
+    if path.is_file():
+        current = contracts.load(path)
+    else:
+        current, origin = _bootstrap_contract(run, found)
+        if current is None:
+            return None
+        contracts.save(current, path)
+        log.info("no data contract yet: inferred %s from %s", path, origin)
+    store.record_contract(run.engine, run.run_id, current, str(path))
+    return current
 
 
-def _ingest(run: Run, found: Discovery, production: Any) -> list[Any]:
-    from pipeline.ingest import ingest_file
+def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Any, str | None]:
+    """Infer a contract from the first new file that can be read and has target and ids."""
+    from pipeline.contract import infer
+    from pipeline.ingest import read_table
+    from pipeline.modeling import infer_features
 
-    ingested_dir = run.settings.path("paths.ingested")
-    schema = _schema(run, production)
+    s = run.settings
+    needed = [s["data.target"], *s["data.id_columns"]]
+    for source in found.new:
+        try:
+            frame = read_table(source.path, source.format, tuple(s["data.categorical"]))
+            features = infer_features(frame, s)
+        except RiskwatchError:
+            continue
+        if any(c not in frame.columns for c in needed):
+            continue
+        contract = infer(
+            frame,
+            target=s["data.target"],
+            id_columns=s["data.id_columns"],
+            features=features.columns,
+            categorical=features.categorical,
+            task=s["model.task"],
+            range_margin=s["quality.range_margin"],
+            missing_margin=s["quality.missing_margin"],
+        )
+        return contract, source.name
+    return None, None
+
+
+def _ingest(run: Run, found: Discovery, contract: Any) -> list[Any]:
+    from pipeline.ingest import Ingested, ingest_file
+    from pipeline.quality import file_problem
+    from pipeline.quality_report import relative_path, write_file_report
+
+    s = run.settings
+    ingested_dir = s.path("paths.ingested")
+    overrides = s["quality.criticality"]
     items = []
     total = len(found.new)
     for i, source in enumerate(found.new, 1):
-        item = ingest_file(source, ingested_dir, schema)
+        if contract is None:  # nothing new could be read: no contract to check against
+            why = "no data contract, and no new file could be read to infer one"
+            item = Ingested(source, "quarantined", why, quality=file_problem("unreadable", why))
+            _quarantine_copy(ingested_dir, item)
+        else:
+            item = ingest_file(
+                source, ingested_dir, contract, overrides, s["quality.missing_significance"]
+            )
         _release_memory()  # the file's frame is gone; its buffers need not outlive it
         failpoint("after_file_written")
-        store.record_ingested(run.engine, run.run_id, item)
+        checked_at = tables.utcnow()
+        rel = relative_path(source.sha256)  # by content: a rewrite after a crash is the same page
+        item.report = str(
+            write_file_report(
+                s.path("paths.reports") / rel,
+                file_name=source.name,
+                sha256=source.sha256,
+                result=item.quality,
+                contract=contract,
+                run_id=run.run_id,
+                checked_at=checked_at,
+            )
+        )
+        file_id = store.record_ingested(
+            run.engine,
+            run.run_id,
+            item,
+            contract_version=None if contract is None else contract.version,
+            report_path=rel,
+            checked_at=checked_at,
+        )
+        _alert(run, item, file_id)
         if item.status == "ingested":
-            log.info("[%d/%d] %s: %d rows ingested", i, total, source.name, item.rows)
-            if len(schema.required) == 1 + len(run.settings["data.id_columns"]):
-                schema = _schema(run, production)  # the first file fixes the columns
+            log.info(
+                "[%d/%d] %s: %d rows ingested, %d quarantined",
+                i,
+                total,
+                source.name,
+                item.rows,
+                item.rows_quarantined,
+            )
         else:
             log.warning("[%d/%d] %s quarantined: %s", i, total, source.name, item.reason)
         items.append(item)
     return items
+
+
+def _alert(run: Run, item: Any, file_id: int) -> None:
+    """Tell the webhook about a file whose problems reach alerts.min_criticality; never fails."""
+    from pipeline import alerts
+
+    s = run.settings
+    url = s["alerts.webhook_url"]
+    q = item.quality
+    if not url or not alerts.at_least(q.criticality, s["alerts.min_criticality"]):
+        return
+    base = s["alerts.report_base_url"].rstrip("/")
+    link = f"{base}/quality/{file_id}.html" if base else item.report
+    alert = alerts.Alert(
+        file_name=item.source.name,
+        criticality=q.criticality,
+        rows_read=q.rows_read,
+        rows_invalid=q.rows_read - item.rows,
+        errors_by_type=q.errors_by_type,
+        report_url=link,
+        run_id=run.run_id,
+    )
+    delivery = alerts.send(
+        url,
+        alert,
+        timeout=s["alerts.timeout_seconds"],
+        retries=s["alerts.retries"],
+        deadline=s["alerts.deadline_seconds"],
+    )
+    store.record_rows(
+        run.engine,
+        tables.alerts,
+        run.run_id,
+        [
+            {
+                "quality_file_id": file_id,
+                "sent_at": tables.utcnow(),
+                "criticality": q.criticality,
+                "target": alerts.target(url),
+                "delivered": delivery.delivered,
+                "attempts": delivery.attempts,
+                "status_code": delivery.status_code,
+                "error": delivery.error,
+                "payload": alerts.message(alert),
+            }
+        ],
+    )
+
+
+def _quarantine_copy(ingested_dir: Path, item: Any) -> None:
+    from pipeline.fsutil import atomic_copy, atomic_write
+    from pipeline.ingest import QUARANTINE_DIR
+
+    rel = f"{QUARANTINE_DIR}/{item.source.sha256[:16]}-{item.source.name}"
+    atomic_copy(item.source.path, ingested_dir / rel)
+    atomic_write(ingested_dir / f"{rel}.reason.txt", lambda t: t.write_text(item.reason + "\n"))
+    item.quarantine_path = rel
+
+
+def quality_summary(items: list[Any]) -> dict[str, Any]:
+    """The `quality` object of `riskwatch run --json` and `riskwatch ingest --json`."""
+    from pipeline.gate import summarise
+
+    return summarise(
+        [
+            {
+                "name": item.source.name,
+                "rows_read": item.quality.rows_read,
+                "rows_valid": item.rows,
+                "rows_invalid": item.quality.rows_read - item.rows,
+                "criticality": item.quality.criticality,
+                "errors_by_type": item.quality.errors_by_type,
+                "report": item.report,
+            }
+            for item in items
+        ]
+    )
 
 
 def _load(run: Run, rows: list[Any]) -> Any:
@@ -267,6 +407,13 @@ def _split(run: Run, frame: Any) -> tuple[Any, Any]:
     return frame[~hold], frame[hold]
 
 
+def _contract_version(settings: Settings) -> str | None:
+    from pipeline import contract as contracts
+
+    path = settings.path("paths.contract")
+    return contracts.load(path).version if path.is_file() else None
+
+
 def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) -> dict[str, Any]:
     """Train a challenger on all ingested data but the holdout, compare, promote by policy."""
     from pipeline import modeling
@@ -297,6 +444,7 @@ def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) ->
         holdout_rows=len(holdout),
         training_files=[{"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files],
         run_id=run.run_id,
+        contract_version=_contract_version(s),
     )
     candidate = registry.load(run.engine, s, challenger_version)
     challenger_score, pred, _ = _score(run, candidate, holdout)
@@ -465,7 +613,8 @@ def run_once(settings: Settings) -> dict[str, Any]:
         if registry.production_version(s) is not None:
             production = registry.load_production(run.engine, s)
         with run.step("ingest"):
-            items = _ingest(run, found, production)
+            contract = _contract(run, found) if found.new else None
+            items = _ingest(run, found, contract)
         quarantined = [
             {"name": i.source.name, "reason": i.reason} for i in items if i.status != "ingested"
         ]
@@ -475,6 +624,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
             files_quarantined=len(quarantined),
             quarantined=quarantined,
             deferred=[{"name": n, "reason": r} for n, r in found.deferred],
+            quality=quality_summary(items),
         )
         with run.engine.connect() as conn:
             pending = store.ingested_rows(conn, pending_only=True)
@@ -555,13 +705,10 @@ def ingest_only(settings: Settings) -> dict[str, Any]:
     with _recorded(settings, "ingest") as run:
         with run.step("discover"):
             found = _discover(run)
-        production = None
-        if registry.production_version(settings) is not None:
-            production = registry.load_production(run.engine, settings)
         items = []
         if found.new:
             with run.step("ingest"):
-                items = _ingest(run, found, production)
+                items = _ingest(run, found, _contract(run, found))
         run.summary.update(
             run_id=run.run_id,
             status="succeeded" if items else "noop",
@@ -578,6 +725,7 @@ def ingest_only(settings: Settings) -> dict[str, Any]:
                 }
                 for i in items
             ],
+            quality=quality_summary(items),
             timings=run.timings,
         )
         return run.summary

@@ -7,6 +7,7 @@ undocumented. A wrong value stops riskwatch at start with the key's name and wha
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tomllib
@@ -52,6 +53,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("paths.logs", "logs", "path", "Log files written by execute_fullprocess.sh."),
     Setting("paths.lock", ".riskwatch.lock", "path", "Lock file that keeps two runs apart."),
+    Setting(
+        "paths.contract",
+        "contract.toml",
+        "path",
+        "The data contract incoming files are checked against (`riskwatch contract infer`).",
+    ),
     Setting(
         "database.url",
         "sqlite:///riskwatch.db",
@@ -173,6 +180,74 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting(
+        "quality.criticality",
+        {},
+        "dict",
+        "Criticality (low, medium, high) per error type, overriding the defaults, e.g. "
+        '{ extra_column = "medium" }.',
+    ),
+    Setting(
+        "quality.range_margin",
+        0.5,
+        "float",
+        "Contract inference widens each numeric range by this share of it on both sides.",
+        minimum=0,
+    ),
+    Setting(
+        "quality.missing_margin",
+        0.05,
+        "float",
+        "Contract inference allows this much more missing share than the training data had.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
+        "quality.missing_significance",
+        0.001,
+        "float",
+        "A file is flagged for missing values in a nullable column only when its missing share is "
+        "above the contract's at this significance (so a few rows never trip it).",
+        minimum=1e-12,
+        maximum=0.5,
+    ),
+    Setting(
+        "alerts.webhook_url",
+        "",
+        "secret",
+        "Incoming-webhook URL (Slack or Microsoft Teams) for data-quality alerts; empty: none.",
+        env="RISKWATCH_WEBHOOK_URL",
+    ),
+    Setting(
+        "alerts.report_base_url",
+        "",
+        "secret",
+        "Public URL of the riskwatch app; alerts then link to <url>/quality/<id>.html. Empty: "
+        "they name the report's file path.",
+        env="RISKWATCH_PUBLIC_URL",
+    ),
+    Setting(
+        "alerts.min_criticality",
+        "high",
+        "choice",
+        "A file whose problems reach this criticality raises an alert.",
+        choices=("low", "medium", "high"),
+    ),
+    Setting(
+        "alerts.timeout_seconds",
+        5.0,
+        "float",
+        "Per-attempt timeout of a webhook call.",
+        minimum=0.1,
+    ),
+    Setting("alerts.retries", 3, "int", "Retries of a failed webhook call.", minimum=0),
+    Setting(
+        "alerts.deadline_seconds",
+        15.0,
+        "float",
+        "Most time all attempts of one alert may take: a dead webhook never stalls a run.",
+        minimum=0.1,
+    ),
+    Setting(
         "diagnostics.outdated_packages",
         True,
         "bool",
@@ -241,6 +316,24 @@ class Settings:
         for name, value in changes.items():
             raw[name.replace("__", ".")] = value
         return Settings(_validate(raw, self.base_dir), self.base_dir, self.source)
+
+
+def markdown_table() -> str:
+    """The README's settings table: `riskwatch settings --markdown` prints it."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        d = s.default
+        if isinstance(d, bool):
+            shown = str(d).lower()
+        elif isinstance(d, dict):
+            shown = "{}"
+        elif isinstance(d, str | list):
+            shown = json.dumps(d)
+        else:
+            shown = str(d)
+        env = f" Environment: `{s.env}`." if s.env else ""
+        rows.append(f"| `{s.key}` | `{shown}` | {s.help}{env} |")
+    return "\n".join(rows)
 
 
 def resolve(base: Path, value: str | os.PathLike[str]) -> Path:
@@ -323,6 +416,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "list": lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
     "dict": lambda v: isinstance(v, dict),
     "choice": lambda v: isinstance(v, str),
+    "secret": lambda v: isinstance(v, str),
 }
 
 _EXPECTED = {
@@ -334,6 +428,7 @@ _EXPECTED = {
     "list": "a list of non-empty strings",
     "dict": "a table",
     "choice": "a string",
+    "secret": "a string",
 }
 
 
@@ -369,6 +464,22 @@ def _validate(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
     overlap = set(values["data.id_columns"]) & set(values["data.features"])
     if overlap:
         raise ConfigError(f"setting 'data.features': {sorted(overlap)} are also id columns")
+    from pipeline.errortypes import CRITICALITIES, ERROR_TYPES
+
+    for error_type, level in values["quality.criticality"].items():
+        if error_type not in ERROR_TYPES:
+            raise ConfigError(
+                f"setting 'quality.criticality': unknown error type {error_type!r}; "
+                f"expected one of {', '.join(ERROR_TYPES)}"
+            )
+        if level not in CRITICALITIES:
+            raise ConfigError(
+                f"setting 'quality.criticality.{error_type}': expected low, medium or high, "
+                f"got {level!r}"
+            )
+    url = values["alerts.webhook_url"]
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError("setting 'alerts.webhook_url': expected an http:// or https:// URL")
     values["database.url"] = normalise_database_url(values["database.url"], base_dir)
     return values
 

@@ -89,8 +89,19 @@ def save_hash_cache(engine: sa.Engine, updates: Mapping[str, tuple[int, int, str
         )
 
 
-def record_ingested(engine: sa.Engine, run_id: str, item: Any) -> None:
-    """Record one taken file (an ingest.Ingested); its sha256 is never taken again."""
+def record_ingested(
+    engine: sa.Engine,
+    run_id: str,
+    item: Any,
+    *,
+    contract_version: str | None,
+    report_path: str | None,
+    checked_at: Any,
+) -> int:
+    """Record one taken file and the gate's verdict on it, in one transaction.
+
+    Its sha256 is never taken again. Returns the verdict's quality_files id.
+    """
     with engine.begin() as conn:
         conn.execute(
             tables.ingested_files.insert().values(
@@ -104,10 +115,12 @@ def record_ingested(engine: sa.Engine, run_id: str, item: Any) -> None:
                 rows_quarantined=item.rows_quarantined,
                 data_path=item.data_path,
                 quarantine_path=item.quarantine_path,
-                ingested_at=tables.utcnow(),
+                ingested_at=checked_at,
             )
         )
+        file_id = _insert_quality(conn, run_id, item, contract_version, report_path, checked_at)
     failpoint("after_file_recorded")
+    return file_id
 
 
 def ingested_rows(conn: sa.Connection, *, pending_only: bool) -> list[Any]:
@@ -179,3 +192,65 @@ def record_predictions(engine: sa.Engine, rows: list[dict]) -> None:
         now = tables.utcnow()
         with engine.begin() as conn:
             conn.execute(tables.predictions.insert(), [{"created_at": now, **r} for r in rows])
+
+
+def record_contract(engine: sa.Engine, run_id: str, contract: Any, path: str) -> None:
+    """Record a contract version the first time a run uses it."""
+    t = tables.contracts
+    with engine.begin() as conn:
+        if conn.execute(sa.select(t.c.version).where(t.c.version == contract.version)).first():
+            return
+        conn.execute(
+            t.insert().values(
+                version=contract.version,
+                created_at=tables.utcnow(),
+                run_id=run_id,
+                path=path,
+                text=contract.text,
+            )
+        )
+
+
+def _insert_quality(
+    conn: sa.Connection,
+    run_id: str,
+    item: Any,
+    contract_version: str | None,
+    report_path: str | None,
+    checked_at: Any,
+) -> int:
+    """Insert the gate's verdict on one file and its issues; return the quality_files id."""
+    q = item.quality
+    file_id = conn.execute(
+        tables.quality_files.insert().values(
+            run_id=run_id,
+            checked_at=checked_at,
+            sha256=item.source.sha256,
+            file_name=item.source.name,
+            contract_version=contract_version,
+            rows_read=q.rows_read,
+            rows_valid=item.rows,
+            rows_invalid=q.rows_read - item.rows,
+            criticality=q.criticality,
+            rejected=item.status != "ingested",
+            report_path=report_path,
+        )
+    ).inserted_primary_key[0]
+    issues = [
+        {
+            "run_id": run_id,
+            "quality_file_id": file_id,
+            "error_type": v.error_type,
+            "column_name": v.column,
+            "criticality": v.criticality,
+            "level": v.level,
+            "count": v.count,
+            "message": v.message,
+            "examples": list(v.examples),
+            "rows_sample": [int(r) + 1 for r in v.rows[:20]],
+        }
+        for v in q.violations
+    ]
+    if issues:
+        conn.execute(tables.quality_issues.insert(), issues)
+    return file_id

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 metadata = sa.MetaData()
 
@@ -127,6 +127,7 @@ model_versions = sa.Table(
     sa.Column("train_rows", sa.Integer, nullable=False),
     sa.Column("holdout_rows", sa.Integer, nullable=False),
     sa.Column("training_files", sa.JSON, nullable=False),  # [{"name", "sha256", "rows"}]
+    sa.Column("contract_version", sa.String(64)),  # the data contract it was trained under
 )
 
 deployments = sa.Table(
@@ -256,4 +257,69 @@ api_returns = sa.Table(
     sa.Column("seconds", sa.Float, nullable=False),
     sa.Column("body", sa.JSON),
     sa.Column("error", sa.Text),
+)
+
+
+# Data contracts, by the SHA-256 of their text: an edited contract is a new version.
+contracts = sa.Table(
+    "contracts",
+    metadata,
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),  # the run that first saw it
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+# The quality gate's verdict on each source file it checked.
+quality_files = sa.Table(
+    "quality_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("checked_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("contract_version", sa.String(64)),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("rows_valid", sa.Integer, nullable=False),
+    sa.Column("rows_invalid", sa.Integer, nullable=False),
+    sa.Column("criticality", sa.String(10)),  # highest of its issues; NULL when clean
+    sa.Column("rejected", sa.Boolean, nullable=False),  # the whole file was quarantined
+    sa.Column("report_path", sa.Text),  # HTML quality report, relative to paths.reports
+)
+
+# One row per (file, error type, column): counts by type, column and criticality are SQL sums.
+quality_issues = sa.Table(
+    "quality_issues",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column(
+        "quality_file_id", sa.Integer, sa.ForeignKey("quality_files.id"), nullable=False, index=True
+    ),
+    sa.Column("error_type", sa.String(30), nullable=False),
+    sa.Column("column_name", sa.Text),
+    sa.Column("criticality", sa.String(10), nullable=False),
+    sa.Column("level", sa.String(10), nullable=False),  # file or row
+    sa.Column("count", sa.Integer, nullable=False),  # offending rows (row level) or 1 (file)
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("examples", sa.JSON, nullable=False),  # up to 5 offending values, as text
+    sa.Column("rows_sample", sa.JSON, nullable=False),  # first 20 data-row numbers (1-based)
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("quality_file_id", sa.Integer, sa.ForeignKey("quality_files.id")),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.Column("criticality", sa.String(10), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),  # scheme and host only: the URL is a secret
+    sa.Column("delivered", sa.Boolean, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("payload", sa.JSON, nullable=False),
 )

@@ -203,7 +203,7 @@ def test_bad_files_are_quarantined_and_the_good_one_ingested(project: Path, batc
     reasons = {q["name"]: q["reason"] for q in t["quarantined"]}
     assert "binary" in reasons["binary.csv"]
     assert "empty" in reasons["empty.csv"]
-    assert "missing target column 'exited'" in reasons["no_target.csv"]
+    assert "required column 'exited' is missing" in reasons["no_target.csv"]
     assert t["production_version"] == 1
     # The inbox is untouched; every bad file is kept, byte for byte, with its reason.
     assert {p.name: sha(p) for p in inbox.iterdir()} == before

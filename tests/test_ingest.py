@@ -8,15 +8,33 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline import contract as contracts
 from pipeline.discover import SourceFile
-from pipeline.ingest import REASON_COLUMN, Schema, ingest_file
+from pipeline.ingest import ERRORS_COLUMN, ROW_COLUMN, ingest_file
 
-SCHEMA = Schema(
-    target="exited",
-    required=("exited", "corporation", "employees", "industry"),
-    numeric=("employees",),
-    categorical=("industry",),
-)
+CONTRACT = contracts.from_toml("""
+[contract]
+target = "exited"
+id_columns = ["corporation"]
+label_values = [0, 1]
+
+[columns.corporation]
+kind = "id"
+
+[columns.employees]
+kind = "integer"
+nullable = true
+min = 0
+max = 100000
+
+[columns.industry]
+kind = "categorical"
+nullable = false
+categories = ["finance", "retail", "007", "r"]
+
+[columns.exited]
+kind = "label"
+""")
 GOOD = "corporation,employees,industry,exited\nC1,10,retail,0\nC2,250,finance,1\nC3,,retail,0\n"
 
 
@@ -27,14 +45,14 @@ def _source(path: Path) -> SourceFile:
     )
 
 
-def _ingest(tmp_path: Path, name: str, content: bytes | str, schema: Schema = SCHEMA):
+def _ingest(tmp_path: Path, name: str, content: bytes | str, contract=CONTRACT):
     path = tmp_path / "in" / name
     path.parent.mkdir(exist_ok=True)
     if isinstance(content, str):
         content = content.encode()
     path.write_bytes(content)
     before = path.read_bytes()
-    item = ingest_file(_source(path), tmp_path / "out", schema)
+    item = ingest_file(_source(path), tmp_path / "out", contract)
     assert path.read_bytes() == before  # the source file is only ever read
     return item
 
@@ -60,7 +78,7 @@ def test_each_format_is_ingested_to_parquet(tmp_path: Path, fmt: str):
         frame.to_parquet(path, index=False)
     else:
         frame.to_json(path, orient="records", lines=True)
-    item = ingest_file(_source(path), tmp_path / "out", SCHEMA)
+    item = ingest_file(_source(path), tmp_path / "out", CONTRACT)
     assert (item.status, item.rows, item.reason) == ("ingested", 2, None)
     stored = pd.read_parquet(tmp_path / "out" / item.data_path)
     assert stored["employees"].tolist() == [10, 250]
@@ -73,15 +91,38 @@ def test_clean_csv_keeps_every_row(tmp_path: Path):
     assert item.quarantine_path is None
 
 
-def test_rows_without_label_are_quarantined_and_nothing_is_lost(tmp_path: Path):
-    item = _ingest(tmp_path, "some.csv", GOOD + "C4,5,retail,\nC5,7,finance,\n")
-    assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 3, 2)
+def test_bad_rows_are_quarantined_with_their_errors_and_nothing_is_lost(tmp_path: Path):
+    extra = "C4,5,retail,\nC5,-7,finance,1\nC6,8,aliens,0\nC2,9,retail,1\n"
+    item = _ingest(tmp_path, "some.csv", GOOD + extra)
+    assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 3, 4)
     bad = pd.read_parquet(tmp_path / "out" / item.quarantine_path)
-    assert bad["corporation"].tolist() == ["C4", "C5"]
-    assert set(bad[REASON_COLUMN]) == {"missing label in target column 'exited'"}
+    assert bad["corporation"].tolist() == ["C4", "C5", "C6", "C2"]
+    assert bad[ROW_COLUMN].tolist() == [4, 5, 6, 7]
+    assert bad[ERRORS_COLUMN].tolist() == [
+        "invalid_label:exited",
+        "out_of_range:employees",
+        "unknown_category:industry",
+        "duplicate_id:corporation",
+    ]
     good = pd.read_parquet(tmp_path / "out" / item.data_path)
-    assert len(good) + len(bad) == 5
+    assert len(good) + len(bad) == item.quality.rows_read == 7
     assert good["exited"].dtype == "int64"  # labels stay 0/1 once the gaps are gone
+    assert item.quality.errors_by_type == {
+        "duplicate_id": 1,
+        "invalid_label": 1,
+        "out_of_range": 1,
+        "unknown_category": 1,
+    }
+
+
+def test_extra_columns_are_reported_and_dropped(tmp_path: Path):
+    item = _ingest(
+        tmp_path, "extra.csv", "corporation,employees,industry,exited,note\nC1,1,r,0,hi\n"
+    )
+    assert item.status == "ingested"
+    assert item.quality.errors_by_type == {"extra_column": 1}
+    stored = pd.read_parquet(tmp_path / "out" / item.data_path)
+    assert list(stored.columns) == ["corporation", "employees", "industry", "exited"]
 
 
 HOSTILE = [
@@ -93,12 +134,14 @@ HOSTILE = [
      "corporation,employees,industry,exited\nZ\xfcrich,1,r\xe9tail,0\n".encode("latin-1"),
      "not UTF-8"),
     ("semicolons.csv", b"corporation;employees;industry;exited\nC1;10;retail;0\n",
-     "missing required column(s) 'exited', 'corporation'"),
+     "required column 'corporation' is missing"),
     ("no_target.csv", b"corporation,employees,industry\nC1,10,retail\n",
-     "missing target column 'exited'"),
+     "required column 'exited' is missing"),
+    ("renamed.csv", b"corporation,employee_s,industry,exited\nC1,10,retail,0\n",
+     "it looks renamed to 'employee_s'"),
     ("text_in_number.csv",
-     b"corporation,employees,industry,exited\nC1,10,retail,0\nC2,many,retail,1\n",
-     "column 'employees' must be numeric but holds text, e.g. 'many' (data row 2)"),
+     b"corporation,employees,industry,exited\nC2,many,retail,1\n",
+     "no row passed the checks: wrong_type (1)"),
     ("dupe.csv", b"corporation,employees,employees,industry,exited\nC1,1,2,retail,0\n",
      "column 'employees' appears more than once"),
     ("ragged_first.csv", b"corporation,employees,industry,exited\nC1,10,retail,0,extra,more\n",
@@ -110,7 +153,7 @@ HOSTILE = [
      "cannot read the file as jsonl"),
     ("report.xlsx", b"PK\x03\x04", "unsupported file type '.xlsx'"),
     ("all_unlabelled.csv", b"corporation,employees,industry,exited\nC1,10,retail,\n",
-     "no row has a label"),
+     "no row passed the checks: invalid_label (1)"),
 ]  # fmt: skip
 
 
@@ -122,10 +165,9 @@ def test_hostile_files_are_quarantined_with_their_reason(
     assert item.status == "quarantined"
     assert reason in item.reason
     assert item.rows == 0 and item.data_path is None
-    if reason != "no row has a label":
-        copy = tmp_path / "out" / item.quarantine_path
-        assert copy.read_bytes() == content  # kept byte for byte
-        assert reason in Path(str(copy) + ".reason.txt").read_text()
+    copy = tmp_path / "out" / item.quarantine_path
+    assert copy.read_bytes() == content  # kept byte for byte
+    assert reason in Path(str(copy) + ".reason.txt").read_text()
 
 
 def test_a_10_mb_single_line_is_refused_cleanly(tmp_path: Path):
@@ -149,14 +191,20 @@ def test_category_codes_stay_text(tmp_path: Path):
     assert stored["industry"].tolist() == ["007"]
 
 
+def test_text_in_a_numeric_column_quarantines_only_that_row(tmp_path: Path):
+    item = _ingest(
+        tmp_path, "t.csv", "corporation,employees,industry,exited\nC1,10,r,0\nC2,many,r,1\n"
+    )
+    assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 1, 1)
+    assert item.quality.violations[0].examples == ("'many'",)
+    stored = pd.read_parquet(tmp_path / "out" / item.data_path)
+    assert stored["employees"].dtype == "int64"
+
+
 def test_regression_target_must_be_numeric(tmp_path: Path):
-    schema = Schema("y", ("y", "x"), ("x",), (), "regression")
-    item = _ingest(tmp_path, "r.csv", "x,y\n1,2.5\n2,high\n", schema)
-    assert item.status == "quarantined"
-    assert "target column 'y' must hold numbers, got 'high'" in item.reason
-
-
-def test_classification_labels_must_be_numbers(tmp_path: Path):
-    item = _ingest(tmp_path, "yes_no.csv", "corporation,employees,industry,exited\nC1,1,r,yes\n")
-    assert item.status == "quarantined"
-    assert "must hold numeric class labels such as 0/1, got 'yes'" in item.reason
+    contract = contracts.from_toml(
+        '[contract]\ntarget = "y"\n[columns.x]\nkind = "numeric"\n[columns.y]\nkind = "label"\n'
+    )
+    item = _ingest(tmp_path, "r.csv", "x,y\n1,2.5\n2,high\n", contract)
+    assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 1, 1)
+    assert item.quality.errors_by_type == {"wrong_type": 1}

@@ -1,0 +1,117 @@
+"""The quality gate's own commands: infer the contract from training data, check files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline import contract as contracts
+from pipeline import db, store
+from pipeline.discover import FORMATS
+from pipeline.errors import DataError, RiskwatchError
+from pipeline.settings import Settings
+
+
+def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> tuple[Path, str]:
+    """Write paths.contract inferred from `source`, or from all ingested data; return it."""
+    import pandas as pd
+
+    from pipeline.ingest import read_table
+    from pipeline.modeling import infer_features
+
+    path = settings.path("paths.contract")
+    if path.exists() and not force:
+        raise RiskwatchError(f"{path} exists; review it, or pass --force to replace it")
+    if source is not None:
+        frame = read_table(
+            source, FORMATS.get(source.suffix.lower()), tuple(settings["data.categorical"])
+        )
+    else:
+        engine = db.make_engine(settings.database_url)
+        try:
+            db.check_schema(engine)
+            with engine.connect() as conn:
+                rows = store.ingested_rows(conn, pending_only=False)
+        finally:
+            engine.dispose()
+        if not rows:
+            raise DataError("no ingested data to infer a contract from: pass --from FILE")
+        base = settings.path("paths.ingested")
+        frame = pd.concat([pd.read_parquet(base / r.data_path) for r in rows], ignore_index=True)
+    missing = [
+        c for c in [settings["data.target"], *settings["data.id_columns"]] if c not in frame.columns
+    ]
+    if missing:
+        raise DataError(f"cannot infer a contract: column(s) {missing} missing from the data")
+    features = infer_features(frame, settings)
+    contract = contracts.infer(
+        frame,
+        target=settings["data.target"],
+        id_columns=settings["data.id_columns"],
+        features=features.columns,
+        categorical=features.categorical,
+        task=settings["model.task"],
+        range_margin=settings["quality.range_margin"],
+        missing_margin=settings["quality.missing_margin"],
+    )
+    contracts.save(contract, path)
+    return path, contract.version
+
+
+def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
+    """The gate's verdict on files, without ingesting or recording anything."""
+    from pipeline.ingest import read_table
+    from pipeline.quality import check_frame, file_problem
+
+    contract = contracts.load(settings.path("paths.contract"))
+    overrides = settings["quality.criticality"]
+    text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
+    files = []
+    for path in paths:
+        try:
+            frame = read_table(path, FORMATS.get(path.suffix.lower()), text)
+        except DataError as exc:
+            result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
+        else:
+            result = check_frame(
+                frame, contract, overrides, settings["quality.missing_significance"]
+            )
+        files.append(
+            {
+                "name": path.name,
+                "rows_read": result.rows_read,
+                "rows_valid": result.rows_valid,
+                "rows_invalid": result.rows_invalid,
+                "criticality": result.criticality,
+                "rejected": result.rejected.message if result.rejected else None,
+                "errors_by_type": result.errors_by_type,
+                "issues": [
+                    {
+                        "error_type": v.error_type,
+                        "column": v.column,
+                        "criticality": v.criticality,
+                        "count": v.count,
+                        "message": v.message,
+                        "examples": list(v.examples),
+                        "rows": [int(r) + 1 for r in v.rows[:20]],
+                    }
+                    for v in result.violations
+                ],
+            }
+        )
+    return {"contract_version": contract.version, **summarise(files)}
+
+
+def summarise(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over per-file verdicts: the `quality` object scripts read."""
+    by_type: dict[str, int] = {}
+    for f in files:
+        for t, n in f["errors_by_type"].items():
+            by_type[t] = by_type.get(t, 0) + n
+    return {
+        "rows_read": sum(f["rows_read"] for f in files),
+        "rows_valid": sum(f["rows_valid"] for f in files),
+        "rows_quarantined": sum(f["rows_invalid"] for f in files),
+        "errors_by_type": dict(sorted(by_type.items())),
+        "files": files,
+    }
