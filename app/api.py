@@ -247,6 +247,25 @@ def report(run_id: str) -> Any:
     return send_file(path, mimetype="application/pdf", download_name=f"run-{run_id}.pdf")
 
 
+@bp.get("/quality/<int:file_id>.html")
+def quality_report(file_id: int) -> Any:
+    """The HTML data-quality report of one checked source file."""
+    settings = state().settings
+    qf = tables.quality_files
+    rel = get_connection().execute(
+        sa.select(qf.c.report_path).where(qf.c.id == file_id)
+    ).scalar()
+    base = settings.path("paths.reports").resolve()
+    path = (base / rel).resolve() if rel else None
+    # The path comes from the database; still, never serve a file outside paths.reports.
+    if path is None or not path.is_relative_to(base) or not path.is_file():
+        raise NotFound(f"no quality report for checked file {file_id}")
+    response = send_file(path, mimetype="text/html")
+    # The page holds values from untrusted files; it needs nothing but its own inline styles.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
 @bp.get("/health")
 def health() -> Any:
     """Database reachable and migrated; which model is in production."""

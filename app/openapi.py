@@ -324,6 +324,21 @@ def document() -> dict[str, Any]:
             503,
             parameters=[RUN_ID],
         ),
+        "/quality/{file_id}.html": _get(
+            "The HTML data-quality report of one checked source file (alerts link here).",
+            {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+            404,
+            503,
+            parameters=[
+                {
+                    "name": "file_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The id of the file's quality verdict (quality_files.id).",
+                    "schema": {"type": "integer"},
+                }
+            ],
+        ),
         "/health": _get(
             "Is the database reachable and migrated; which model is in production.",
             _json(_ref("Health"), "Healthy."),

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import math
 import re
-import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,20 @@ from xml.sax.saxutils import escape
 import sqlalchemy as sa
 
 from pipeline import tables as t
+from pipeline.charts import (
+    ACCENT,
+    BAD,
+    GOOD,
+    INK,
+    MUTED,
+    RULE,
+    STRIPE,
+    confusion_chart,
+    history_chart,
+    quality_chart,
+    short,
+    steps_chart,
+)
 from pipeline.errors import NotFound, RiskwatchError
 from pipeline.fsutil import atomic_write
 from pipeline.settings import Settings
@@ -33,15 +46,9 @@ MAX_ERROR_CHARS = 4000  # the run's log holds the rest
 CONFUSION_DATASETS = ("test", "holdout", "new")  # the first one recorded is drawn
 _ROLE_ORDER = {"production": 0, "champion": 1, "challenger": 2}
 _DATASET_ORDER = {"new": 0, "holdout": 1, "test": 2}
-
-# Colours shared by tables and charts.
-INK = "#1f2933"
-ACCENT = "#2f5d8a"
-MUTED = "#6b7785"
-STRIPE = "#f1f4f7"
-RULE = "#c8d0d8"
-BAD = "#b3261e"
-GOOD = "#2e7d32"
+# Issues listed per file; a file with 10,000 extra columns has its full list in its HTML report.
+MAX_QUALITY_ISSUES = 40
+_CRITICALITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,8 @@ def load_run(engine: sa.Engine, run_id: str, metric: str) -> dict[str, Any]:
             t.feature_stats,
             t.missing_values,
             t.diagnostics,
+            t.quality_files,
+            t.quality_issues,
         ):
             data[table.name] = of_run(table)
         data["history"] = _load_history(conn, run["finished_at"], metric)
@@ -217,146 +226,6 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 def _label(key: str) -> str:
     return key.replace("_", " ")
-
-
-def _sort_key(label: str) -> tuple[int, float, str]:
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# --------------------------------------------------------------------------- charts
-
-
-def _figure(width: float, height: float):
-    # A bare Figure draws with Agg when saved to PNG and never touches pyplot's global
-    # state, so reports can be built in a web worker's threads and nothing needs closing.
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig, fig.subplots()
-
-
-def _png(fig) -> BytesIO:
-    buf = BytesIO()
-    with warnings.catch_warnings():
-        # A label with a character DejaVu Sans lacks is drawn as a box; not worth failing.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
-        fig.savefig(buf, format="png", dpi=150)
-    fig.clear()
-    buf.seek(0)
-    return buf
-
-
-def confusion_chart(cells: list[dict[str, Any]], title: str) -> BytesIO:
-    """Draw a confusion matrix heatmap with the counts written in the cells."""
-    labels = sorted({c["actual"] for c in cells} | {c["predicted"] for c in cells}, key=_sort_key)
-    index = {label: i for i, label in enumerate(labels)}
-    counts = [[0] * len(labels) for _ in labels]
-    for cell in cells:
-        counts[index[cell["actual"]]][index[cell["predicted"]]] += cell["count"]
-    side = min(6.0, 2.4 + 0.45 * len(labels))
-    fig, ax = _figure(side + 0.6, side)
-    top = max(max(row) for row in counts) or 1
-    image = ax.imshow(counts, cmap="Blues", vmin=0, vmax=top)
-    size = 10 if len(labels) <= 6 else 7
-    for i, row in enumerate(counts):
-        for j, count in enumerate(row):
-            colour = "white" if count > top / 2 else INK
-            ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour, fontsize=size)
-    ticks = [_short(label, 16) for label in labels]
-    ax.set_xticks(range(len(labels)), ticks, fontsize=8)
-    ax.set_yticks(range(len(labels)), ticks, fontsize=8)
-    ax.set_xlabel("Predicted", fontsize=9)
-    ax.set_ylabel("Actual", fontsize=9)
-    ax.set_title(title, fontsize=9, color=INK)
-    fig.colorbar(image, ax=ax, shrink=0.8).ax.tick_params(labelsize=7)
-    return _png(fig)
-
-
-def history_chart(history: dict[str, list], metric: str) -> BytesIO:
-    """Draw the production metric over runs, holdout scores of models and deployments."""
-    import matplotlib.dates as mdates
-
-    fig, ax = _figure(7.0, 2.9)
-    production = [(x, y, v) for x, y, v in history["production"] if math.isfinite(y)]
-    holdout = [(x, y, v) for x, y, v in history["holdout"] if math.isfinite(y)]
-    if production:
-        ax.plot(
-            [p[0] for p in production],
-            [p[1] for p in production],
-            marker="o",
-            markersize=4,
-            color=ACCENT,
-            label="production model on new data",
-        )
-    if holdout:
-        ax.scatter(
-            [p[0] for p in holdout],
-            [p[1] for p in holdout],
-            marker="D",
-            s=28,
-            color="#e07b39",
-            zorder=3,
-            label="holdout score at registration",
-        )
-        for x, y, version in holdout:
-            ax.annotate(
-                f"v{version}", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7
-            )
-    for i, (when, version) in enumerate(history["deployments"]):
-        ax.axvline(
-            when,
-            color=MUTED,
-            linestyle="--",
-            linewidth=0.8,
-            label="model version change" if i == 0 else None,
-        )
-        ax.annotate(
-            f"→ v{version}",
-            (when, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, -10),
-            textcoords="offset points",
-            fontsize=7,
-            color=MUTED,
-        )
-    times = [p[0] for p in production + holdout] + [d[0] for d in history["deployments"]]
-    if times and max(times) - min(times) < timedelta(hours=1):
-        # One point (or one moment) only: show the day around it, not an autoscaled decade.
-        ax.set_xlim(min(times) - timedelta(hours=12), max(times) + timedelta(hours=12))
-    locator = mdates.AutoDateLocator(tz=UTC)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-    ax.set_ylabel(metric, fontsize=9)
-    ax.set_xlabel("time (UTC)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(True, color="#e3e7eb", linewidth=0.6)
-    ax.legend(fontsize=7, loc="best", frameon=False)
-    return _png(fig)
-
-
-def steps_chart(steps: list[dict[str, Any]]) -> BytesIO:
-    """Draw one horizontal bar per step, in the order the steps ran."""
-    colours = {"succeeded": ACCENT, "failed": BAD}
-    fig, ax = _figure(7.0, 0.8 + 0.28 * len(steps))
-    seconds = [s["seconds"] or 0.0 for s in steps]
-    names = [_short(s["name"], 24) for s in steps]
-    ax.barh(range(len(steps)), seconds, color=[colours.get(s["status"], "#9aa5b1") for s in steps])
-    ax.set_yticks(range(len(steps)), names, fontsize=8)
-    ax.invert_yaxis()
-    for i, value in enumerate(seconds):
-        ax.text(value, i, f" {value:.2f} s", va="center", fontsize=7, color=INK)
-    ax.set_xlim(0, (max(seconds) or 1.0) * 1.18)
-    ax.set_xlabel("seconds", fontsize=8)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
 
 
 # --------------------------------------------------------------------------- the document
@@ -498,7 +367,7 @@ class _Doc:
         """A striped table; widths are fractions of the text width; every cell wraps."""
 
         def cell(value: Any, col: int):
-            text = _short(str(value), MAX_CELL_CHARS)
+            text = short(str(value), MAX_CELL_CHARS)
             if col in right:
                 style = self.cell_right
             elif col in mono:
@@ -563,7 +432,7 @@ def _render(data: dict[str, Any], fh) -> int:
     story += _section_scores(doc, data["scores"])
     story += _section_confusion(doc, data["confusion_matrices"], run)
     story += _section_history(doc, data)
-    story += _section_quality(doc, data["feature_stats"], data["missing_values"])
+    story += _section_quality(doc, data)
     story += _section_steps(doc, data["steps"])
     story += _section_diagnostics(doc, data["diagnostics"])
 
@@ -620,7 +489,7 @@ def _section_run(doc: _Doc, run: dict[str, Any]) -> list:
         ),
     ]
     if run["error"] or run["status"] == "failed":
-        error = _short(run["error"] or "no error text recorded", MAX_ERROR_CHARS)
+        error = short(run["error"] or "no error text recorded", MAX_ERROR_CHARS)
         story.append(doc.para(f"Error: {error}", doc.error))
     return story
 
@@ -764,8 +633,90 @@ def _column_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def _section_quality(doc: _Doc, stats: list[dict], missing: list[dict]) -> list:
-    story = [doc.heading("7. Data quality"), doc.subheading("Feature statistics")]
+def verdict(rejected: bool, rows_invalid: int) -> str:
+    """Say what the quality gate did with a file."""
+    if rejected:
+        return "whole file rejected"
+    return "rows quarantined" if rows_invalid else "clean"
+
+
+def _rank(criticality: str | None) -> int:
+    return _CRITICALITY_ORDER.get(criticality or "", len(_CRITICALITY_ORDER))
+
+
+def _issue_order(issue: dict[str, Any]) -> tuple:
+    return (_rank(issue["criticality"]), issue["level"] != "file", -issue["count"], issue["id"])
+
+
+def _section_gate(doc: _Doc, files: list[dict], issues: list[dict]) -> list:
+    story = [doc.subheading("Files checked by the quality gate")]
+    if not files:
+        return [*story, doc.placeholder("Quality checks")]
+    rows = [
+        [f["file_name"], fmt_num(f["rows_read"]), fmt_num(f["rows_valid"]),
+         fmt_num(f["rows_invalid"]), f["criticality"] or "none",
+         verdict(f["rejected"], f["rows_invalid"])]
+        for f in files
+    ]  # fmt: skip
+    header = ["File", "Rows read", "Valid", "Invalid", "Criticality", "Verdict"]
+    widths = [0.36, 0.11, 0.11, 0.11, 0.12, 0.19]
+    story.append(doc.table(header, rows, widths, right=(1, 2, 3)))
+    rows_by_type: dict[str, int] = {}
+    level_of: dict[str, str] = {}
+    for issue in issues:
+        if issue["level"] == "row":
+            kind = issue["error_type"]
+            rows_by_type[kind] = rows_by_type.get(kind, 0) + issue["count"]
+            level_of[kind] = min(level_of.get(kind, issue["criticality"]), issue["criticality"],
+                                 key=_rank)  # fmt: skip
+    if rows_by_type:
+        bars = [(k, n, level_of[k]) for k, n in rows_by_type.items()]
+        bars.sort(key=lambda bar: (-bar[1], bar[0]))
+        note = doc.para(
+            "Offending rows by error type across the run's files, coloured by criticality "
+            "(red high, orange medium, olive low). A row with two problems counts under both.",
+            doc.note,
+        )
+        chart = doc.image(quality_chart(bars))
+        story.append(doc.KeepTogether([doc.Spacer(1, 6), chart, note]))
+    for f in files:
+        mine = sorted((i for i in issues if i["quality_file_id"] == f["id"]), key=_issue_order)
+        if not mine:
+            continue
+        story.append(doc.subheading(f"Issues in {short(f['file_name'], 200)}"))
+        rows = [
+            [i["error_type"], i["column_name"] or "(file)", i["criticality"],
+             "file" if i["level"] == "file" else fmt_num(i["count"]), i["message"],
+             _examples_cell(i)]
+            for i in mine[:MAX_QUALITY_ISSUES]
+        ]  # fmt: skip
+        header = ["Type", "Column", "Criticality", "Rows", "Message", "Examples, rows"]
+        widths = [0.17, 0.2, 0.105, 0.07, 0.24, 0.215]
+        story.append(doc.table(header, rows, widths, right=(3,)))
+        more = len(mine) - MAX_QUALITY_ISSUES
+        notes = [f"… and {more:,} more issues." if more > 0 else ""]
+        if any(i["level"] == "row" for i in mine):
+            notes.append("Rows are data rows counted from 1, the header not counted.")
+        if f["report_path"]:
+            notes.append(f"Every issue and row number: {f['report_path']} in the reports folder.")
+        story.append(doc.para(" ".join(n for n in notes if n), doc.note))
+    return story
+
+
+def _examples_cell(issue: dict[str, Any]) -> str:
+    text = ", ".join(str(e) for e in issue["examples"] or [])
+    shown = (issue["rows_sample"] or [])[:8]
+    if shown:
+        more = " …" if issue["count"] > len(shown) else ""
+        text += ("\n" if text else "") + "rows " + ", ".join(str(r) for r in shown) + more
+    return text
+
+
+def _section_quality(doc: _Doc, data: dict[str, Any]) -> list:
+    stats, missing = data["feature_stats"], data["missing_values"]
+    story = [doc.heading("7. Data quality")]
+    story += _section_gate(doc, data["quality_files"], data["quality_issues"])
+    story.append(doc.subheading("Feature statistics"))
     if not stats:
         story.append(doc.placeholder("Feature statistics"))
     else:

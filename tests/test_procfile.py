@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pipeline import tables
 from pipeline.settings import Settings
 from tests.conftest import REPO
 from tests.test_api import RECORD, build_project
@@ -109,7 +110,12 @@ def test_the_web_command_serves_the_api(project: Settings, tmp_path: Path) -> No
                 assert time.monotonic() < deadline, f"no answer in 30 s:\n{log.read_text()}"
                 time.sleep(0.1)
         assert status == 200
-        assert health == {"ok": True, "database": "ok", "schema": "0001", "production_version": 1}
+        assert health == {
+            "ok": True,
+            "database": "ok",
+            "schema": tables.SCHEMA_REVISION,
+            "production_version": 1,
+        }
 
         status, body = _call(base + "/prediction", {"records": [RECORD, RECORD]})
         assert status == 200, body

@@ -13,14 +13,17 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline import tables as t
+from pipeline.charts import quality_chart
 from pipeline.errors import NotFound
 from pipeline.report import (
+    MAX_QUALITY_ISSUES,
     NOT_COMPUTED,
     build_report,
     fmt_duration,
     fmt_num,
     fmt_score,
     fmt_share,
+    verdict,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,6 +103,44 @@ def add_file(conn, run_id, when, name, sha, rows, status="ingested", reason=None
     )
 
 
+def add_checked_file(conn, run_id, when, name, sha, read, invalid, criticality, rejected=False):
+    """One quality_files row; return its id for the issues."""
+    result = conn.execute(
+        sa.insert(t.quality_files).values(
+            run_id=run_id,
+            checked_at=when,
+            sha256=sha,
+            file_name=name,
+            contract_version="c" * 64,
+            rows_read=read,
+            rows_valid=0 if rejected else read - invalid,
+            rows_invalid=read if rejected else invalid,
+            criticality=criticality,
+            rejected=rejected,
+            report_path=f"quality/{sha[:16]}.html",
+        )
+    )
+    return result.inserted_primary_key[0]
+
+
+def add_issue(conn, run_id, file_id, kind, column, criticality, count, message, examples=(),
+              rows=()) -> None:  # fmt: skip
+    conn.execute(
+        sa.insert(t.quality_issues).values(
+            run_id=run_id,
+            quality_file_id=file_id,
+            error_type=kind,
+            column_name=column,
+            criticality=criticality,
+            level="row" if rows else "file",
+            count=count,
+            message=message,
+            examples=list(examples),
+            rows_sample=list(rows),
+        )
+    )
+
+
 def fill_history(engine: sa.Engine) -> None:
     """Two earlier runs: the first deploys version 1, the second keeps it."""
     add_run(engine, RUN_1, T0, new_files=1, rows_ingested=5000, production_version=1)
@@ -139,6 +180,18 @@ def fill_run(engine: sa.Engine, run_id: str = RUN_3, file_name: str = "batch_03.
         add_file(
             conn, run_id, at[1], "broken.csv", "f" * 64, 0, "quarantined", "no column 'exited'"
         )
+        good = add_checked_file(conn, run_id, at[1], file_name, "d" * 64, 1212, 12, "medium")
+        add_issue(conn, run_id, good, "out_of_range", "number_of_employees", "medium", 9,
+                  "9 row(s): 'number_of_employees' outside [0, 2549]", ["-5", "-12"],
+                  [4, 18, 230, 231, 400, 401, 402, 900, 1201])  # fmt: skip
+        add_issue(conn, run_id, good, "unknown_category", "industry", "low", 3,
+                  "3 row(s): category not among the 6 known for 'industry'", ["'mining'"],
+                  [7, 8, 9])  # fmt: skip
+        add_checked_file(conn, run_id, at[1], "batch_04.parquet", "e" * 64, 1200, 0, None)
+        broken = add_checked_file(conn, run_id, at[1], "broken.csv", "f" * 64, 40, 40, "high",
+                                  rejected=True)  # fmt: skip
+        add_issue(conn, run_id, broken, "missing_column", "exited", "high", 1,
+                  "required column 'exited' is missing")  # fmt: skip
         add_score(conn, run_id, at[10], 1, "production", "new", 0.8123, 0.79, 0.833, 1200)
         add_score(conn, run_id, at[30], 1, "champion", "holdout", 0.801, 0.78, 0.822, 1000)
         add_score(conn, run_id, at[30], 2, "challenger", "holdout", 0.842, 0.822, 0.861, 1000)
@@ -287,6 +340,19 @@ def test_full_run_report_shows_every_section(engine, settings) -> None:
     assert "0.4%" in flat  # 10 missing of 2,400
     assert "scikit-learn" in flat and "1.5.2" in flat
     assert "v1 v2 promote" in flat
+    assert "Files checked by the quality gate" in flat
+    assert "batch_03.csv 1,212 1,200 12 medium rows quarantined" in flat
+    assert "batch_04.parquet 1,200 1,200 0 none clean" in flat
+    assert "broken.csv 40 0 40 high whole file rejected" in flat
+    assert "Issues in batch_03.csv" in flat
+    assert "out_of_range number_of_employees medium 9" in flat
+    assert "outside [0, 2549]" in flat
+    assert "-5, -12 rows 4, 18, 230, 231, 400, 401, 402, 900 …" in flat
+    assert "'mining' rows 7, 8, 9" in flat
+    assert "Issues in broken.csv" in flat
+    assert "missing_column exited high file required column 'exited' is missing" in flat
+    assert "quality/ffffffffffffffff.html" in flat
+    assert "Issues in batch_04.parquet" not in flat  # a clean file has no issue table
     assert "retrain" in flat and "diagnose" in flat
     # Every section had data: no placeholder at all.
     assert NOT_COMPUTED not in flat
@@ -318,7 +384,7 @@ def test_a_bare_run_gives_a_valid_pdf_with_placeholders(engine, settings) -> Non
     flat = " ".join(text.split())
     assert RUN_1 in flat
     for section in ("Decisions", "Ingested files", "Scores", "Confusion matrix",
-                    "Metric history", "Feature statistics", "Missing values",
+                    "Metric history", "Quality checks", "Feature statistics", "Missing values",
                     "Step timings", "Diagnostics"):  # fmt: skip
         assert f"{section}: {NOT_COMPUTED}" in flat
     assert report_rows(engine, RUN_1)[0]["pages"] == pages
@@ -372,6 +438,10 @@ def test_hostile_text_is_escaped_not_parsed(engine, settings) -> None:
         conn.execute(
             sa.insert(t.diagnostics).values(run_id=RUN_1, name="outdated_packages", value="unknown")
         )
+        checked = add_checked_file(conn, RUN_1, T0, hostile, "1" * 64, 10, 1, "low")
+        add_issue(conn, RUN_1, checked, "unknown_category", "<b>region</b>", "low", 1,
+                  "1 row(s): category not among the 4 known for '<b>region</b>'",
+                  ["'<script>alert(1)</script>'", "'A & \"B\" Zürich ✓'"], [3])  # fmt: skip
     result = build_report(engine, settings, RUN_1)
 
     flat = " ".join(pdf_text(result.path)[1].split())
@@ -383,6 +453,46 @@ def test_hostile_text_is_escaped_not_parsed(engine, settings) -> None:
     assert "<module> failed & stopped" in flat
     assert "very_long_very_long_" in flat
     assert "unknown" in flat
+    assert f"Issues in {hostile}" in flat
+    assert "'<script>alert(1)</script" in flat  # the narrow cell may break the word
+    assert "known for '<b>region</b>'" in flat
+    assert "'A & \"B\" Zürich ✓'" in flat
+
+
+def test_quality_issues_are_capped_per_file(engine, settings) -> None:
+    add_run(engine, RUN_1, T0)
+    with engine.begin() as conn:
+        wide = add_checked_file(conn, RUN_1, T0, "wide.csv", "a" * 64, 5, 0, "low")
+        for i in range(MAX_QUALITY_ISSUES + 7):
+            add_issue(conn, RUN_1, wide, "extra_column", f"col_{i:03d}", "low", 1,
+                      f"column 'col_{i:03d}' is not in the contract (ignored)")  # fmt: skip
+        message = "2 row(s): missing value in required column 'region'"
+        add_issue(
+            conn, RUN_1, wide, "missing_value", "region", "medium", 2, message, ["nan"], [2, 5]
+        )
+    flat = " ".join(pdf_text(build_report(engine, settings, RUN_1).path)[1].split())
+
+    # The worst issue comes first, and what does not fit is counted, not dropped silently.
+    assert "Issues in wide.csv" in flat
+    assert flat.index("missing_value region medium 2") < flat.index("extra_column col_000")
+    assert f"col_{MAX_QUALITY_ISSUES - 2:03d}" in flat
+    assert f"col_{MAX_QUALITY_ISSUES - 1:03d}" not in flat.split("… and")[0]
+    assert "… and 8 more issues." in flat
+    assert "quality/aaaaaaaaaaaaaaaa.html" in flat
+    assert f"Quality checks: {NOT_COMPUTED}" not in flat
+
+
+@pytest.mark.parametrize(
+    ("rejected", "invalid", "expected"),
+    [(True, 40, "whole file rejected"), (False, 3, "rows quarantined"), (False, 0, "clean")],
+)
+def test_verdict(rejected, invalid, expected) -> None:
+    assert verdict(rejected, invalid) == expected
+
+
+def test_quality_chart_draws_a_png() -> None:
+    png = quality_chart([("out_of_range", 120, "medium"), ("invalid_label", 3, "high")])
+    assert png.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize(
