@@ -330,6 +330,130 @@ def apicalls(ctx: click.Context, url: str, out: Path | None) -> None:
         sys.exit(1)
 
 
+@main.group(name="contract")
+def contract_group() -> None:
+    """The data contract incoming files are checked against."""
+
+
+@contract_group.command(name="infer")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Infer from this file (default: all ingested data).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing contract file.")
+@click.pass_context
+@_engine_command
+def contract_infer(ctx: click.Context, source: Path | None, force: bool) -> None:
+    """Derive the contract from training data and write it (paths.contract) for review."""
+    from pipeline.gate import infer_contract
+
+    path, version = infer_contract(_settings(ctx.find_root()), source, force=force)
+    click.echo(f"wrote {path} (contract version {version[:12]})")
+
+
+@contract_group.command(name="check")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_engine_command
+def contract_check(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
+    """Check files against the contract without ingesting them; exit 1 if any row is bad."""
+    from pipeline.gate import check_files
+
+    report = check_files(_settings(ctx.find_root()), list(files))
+
+    def text(r: dict[str, Any]) -> str:
+        out = []
+        for f in r["files"]:
+            out.append(
+                f"{f['name']}: {f['rows_valid']}/{f['rows_read']} rows valid, "
+                f"criticality {f['criticality'] or 'none'}"
+            )
+            out += [f"  {t}: {n}" for t, n in f["errors_by_type"].items()]
+        return "\n".join(out)
+
+    _emit(report, as_json, text)
+    if report["rows_quarantined"] or any(f["criticality"] for f in report["files"]):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--files",
+    "n_files",
+    required=True,
+    type=click.IntRange(1),
+    help="How many files to write (not rows per file).",
+)
+@click.option("--seed", type=int, help="Shuffle the rows with this seed (default: keep order).")
+@click.option("--overwrite", is_flag=True)
+def split(dataset: Path, outdir: Path, n_files: int, seed: int | None, overwrite: bool) -> None:
+    """Split a data set into N files, e.g. to feed the inbox one batch at a time."""
+    from pipeline.corrupt import split_dataset
+
+    try:
+        paths = split_dataset(dataset, outdir, n_files, seed=seed, overwrite=overwrite)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for p in paths:
+        click.echo(str(p))
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", required=True, type=int)
+@click.option(
+    "--inject",
+    "mix",
+    multiple=True,
+    metavar="TYPE=N",
+    help="Error type and count, repeatable (default: a seeded mix of row errors).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_engine_command
+def corrupt(
+    ctx: click.Context, source: Path, out: Path, seed: int, mix: tuple[str, ...], as_json: bool
+) -> None:
+    """Write a copy of a file with known data errors, and say what was injected."""
+    from pipeline import contract as contracts
+    from pipeline.corrupt import corrupt as do_corrupt
+    from pipeline.corrupt import describe, parse_mix
+
+    settings = _settings(ctx)
+    try:
+        wanted = parse_mix(",".join(mix)) if mix else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    contract = contracts.load(settings.path("paths.contract"))
+    try:
+        injected = do_corrupt(source, out, seed=seed, contract=contract, mix=wanted)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    summary = {
+        "file": str(out),
+        "injected": describe(injected),
+        "details": [
+            {"error_type": i.error_type, "column": i.column, "rows": [r + 1 for r in i.rows]}
+            for i in injected
+        ],
+    }
+    _emit(
+        summary,
+        as_json,
+        lambda s: "\n".join(
+            [f"wrote {s['file']}"] + [f"  {t}: {n}" for t, n in s["injected"].items()]
+        ),
+    )
+
+
 @main.group(name="db")
 def db_group() -> None:
     """Database schema."""
@@ -384,16 +508,30 @@ def sample_data(
 
 @main.command(name="settings")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--markdown", is_flag=True, help="The README's table of every setting.")
 @click.pass_context
 @_engine_command
-def show_settings(ctx: click.Context, as_json: bool) -> None:
+def show_settings(ctx: click.Context, as_json: bool, markdown: bool) -> None:
     """Every setting with its value in force, default and meaning."""
-    from pipeline.settings import SETTINGS
+    from pipeline.settings import SETTINGS, markdown_table
+
+    if markdown:
+        click.echo(markdown_table())
+        return
 
     values = _settings(ctx).values
+
+    def shown(s: Any) -> Any:  # secrets (webhook URLs, passwords) are never printed
+        if s.kind == "secret" and values[s.key]:
+            return "(set)"
+        if s.key == "database.url":
+            from sqlalchemy.engine import make_url
+
+            return make_url(values[s.key]).render_as_string(hide_password=True)
+        return values[s.key]
+
     rows = [
-        {"key": s.key, "value": values[s.key], "default": s.default, "help": s.help}
-        for s in SETTINGS
+        {"key": s.key, "value": shown(s), "default": s.default, "help": s.help} for s in SETTINGS
     ]
 
     def text(rs: list[dict[str, Any]]) -> str:
