@@ -30,6 +30,13 @@ def test_every_setting_is_in_the_readme_with_its_default(setting):
     assert setting.help in row.group(2)
 
 
+def test_the_settings_table_is_the_generated_one():
+    from pipeline.settings import markdown_table
+
+    table = README.split("<!-- settings-table")[1].split("\n", 1)[1]
+    assert table.split("<!-- end settings-table")[0].strip() == markdown_table()
+
+
 def test_the_readme_names_no_unknown_setting():
     keys = {s.key for s in SETTINGS}
     table = README.split("<!-- settings-table")[1].split("<!-- end settings-table")[0]
@@ -55,3 +62,26 @@ def test_every_api_route_is_in_the_readme():
         methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
         for method in methods:
             assert f"`{method} {path}" in README, f"{method} {path} is not in the README"
+
+
+def test_settings_never_print_secrets(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "RISKWATCH_WEBHOOK_URL": "https://hooks.example/T000/B000/very-secret",
+        "DATABASE_URL": "postgres://user:hunter2@db.internal/riskwatch",
+    }
+    riskwatch = str(Path(sys.executable).with_name("riskwatch"))
+    out = subprocess.run(
+        [riskwatch, "settings", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "very-secret" not in out and "hunter2" not in out
+    assert "(set)" in out

@@ -1,0 +1,227 @@
+"""The quality gate through the real CLI: hostile files, injected errors, alerts, own cadence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import sqlalchemy as sa
+
+from pipeline.sampledata import write_sample_data
+from tests.e2e import cli, count, drop, rows, run_json, sha
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample")
+    write_sample_data(out, batches=2, rows=500, test_rows=200)
+    return out
+
+
+@pytest.fixture
+def trained(project: Path, sample: Path, database_url: str) -> tuple[Path, str]:
+    """A project whose first tick inferred the contract and trained version 1."""
+    (project / "testdata").mkdir()
+    shutil.copy(sample / "testdata" / "testdata.csv", project / "testdata" / "testdata.csv")
+    drop(project, sample / "sourcedata" / "clients_batch_01.csv")
+    first = run_json(project, database_url)
+    assert first["production_version"] == 1
+    assert (project / "contract.toml").is_file()
+    return project, database_url
+
+
+def _hostile(inbox: Path, sample: Path) -> dict[str, bytes]:
+    good = (sample / "sourcedata" / "clients_batch_02.csv").read_bytes()
+    header, *lines = good.decode().splitlines()
+    wide_header = header + "," + ",".join(f"x{i}" for i in range(10_000))
+    wide_row = lines[0] + "," + ",".join("0" for _ in range(10_000))
+    files = {
+        "zero.csv": b"",
+        "binary.csv": bytes(range(256)) * 100,
+        "latin1.csv": (header + "\n" + lines[0].replace("C", "\xc7", 1) + "\n").encode("latin-1"),
+        "semicolons.csv": "\n".join(x.replace(",", ";") for x in [header, *lines[:5]]).encode(),
+        "one_line.csv": b"y" * 10_000_000,
+        "wide.csv": f"{wide_header}\n{wide_row}\n".encode(),
+    }
+    for name, data in files.items():
+        (inbox / name).write_bytes(data)
+    return files
+
+
+def test_hostile_files_get_a_reason_and_the_run_survives(trained, sample: Path):
+    project, url = trained
+    files = _hostile(project / "sourcedata", sample)
+    t = run_json(project, url)
+    assert t["status"] == "succeeded"
+    quality = {f["name"]: f for f in t["quality"]["files"]}
+    assert set(quality) == set(files)
+    reasons = {q["name"]: q["reason"] for q in t["quarantined"]}
+    assert "empty" in reasons["zero.csv"]
+    assert "binary" in reasons["binary.csv"]
+    assert "not UTF-8" in reasons["latin1.csv"]
+    assert "required column 'corporation' is missing" in reasons["semicolons.csv"]
+    assert "header but no rows" in reasons["one_line.csv"]
+    # The wide file has every contract column: its row is kept, the 10,000 extras reported.
+    assert quality["wide.csv"]["errors_by_type"] == {"extra_column": 10_000}
+    assert quality["wide.csv"]["rows_valid"] == 1
+    for f in quality.values():  # nothing is lost
+        assert f["rows_valid"] + f["rows_invalid"] == f["rows_read"]
+    for name, data in files.items():  # the inbox is never changed
+        assert (project / "sourcedata" / name).read_bytes() == data
+    assert count(url, "quality_files", f"WHERE run_id = '{t['run_id']}'") == len(files)
+
+
+def test_injected_errors_are_found_exactly_and_counted_in_sql(trained, sample: Path):
+    project, url = trained
+    out = project / "staging.csv"
+    done = cli(
+        project,
+        "corrupt",
+        str(sample / "sourcedata" / "clients_batch_02.csv"),
+        str(out),
+        "--seed",
+        "3",
+        "--json",
+        database_url=url,
+    )
+    assert done.returncode == 0, done.stderr
+    injected = json.loads(done.stdout)["injected"]
+    assert len(injected) >= 6
+    drop(project, out, "corrupted.csv")
+    source_sha = sha(project / "sourcedata" / "corrupted.csv")
+
+    t = run_json(project, url)
+
+    [f] = t["quality"]["files"]
+    assert f["errors_by_type"] == injected
+    assert f["rows_read"] == f["rows_valid"] + f["rows_invalid"]
+    assert t["quality"]["rows_quarantined"] == f["rows_invalid"] > 0
+    assert sha(project / "sourcedata" / "corrupted.csv") == source_sha
+    by_type = rows(
+        url, "SELECT error_type, SUM(count) AS n FROM quality_issues GROUP BY error_type"
+    )
+    assert {r["error_type"]: r["n"] for r in by_type} == injected
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat(sep=" ")[:19]
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        share = conn.execute(
+            sa.text(
+                "SELECT 1.0 * SUM(rows_invalid) / SUM(rows_read) FROM quality_files "
+                "WHERE checked_at > :since"
+            ),
+            {"since": since},
+        ).scalar()
+    engine.dispose()
+    assert 0 < float(share) < 1
+    quarantine = project / "ingesteddata" / "quarantine"
+    assert list(quarantine.glob(f"{source_sha[:16]}-rows.parquet"))
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict]] = []
+    hang: ClassVar[bool] = False
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.hang:
+            time.sleep(30)
+            return
+        type(self).received.append(json.loads(body))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, type[_Hook]]]:
+    handler = type("Hook", (_Hook,), {"received": [], "hang": False})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hooks/secret-token", handler
+    server.shutdown()
+    server.server_close()
+
+
+def _missing_column_file(project: Path, sample: Path) -> None:
+    text = (sample / "sourcedata" / "clients_batch_02.csv").read_text().splitlines()
+    cut = text[0].split(",").index("region")
+    keep = [",".join(c for i, c in enumerate(line.split(",")) if i != cut) for line in text]
+    (project / "sourcedata" / "no_region.csv").write_text("\n".join(keep) + "\n")
+
+
+def test_alert_reaches_the_webhook(trained, sample: Path, webhook):
+    project, url = trained
+    hook_url, handler = webhook
+    _missing_column_file(project, sample)
+    t = run_json(project, url, env={"RISKWATCH_WEBHOOK_URL": hook_url})
+    assert t["files_quarantined"] == 1
+    [msg] = handler.received
+    assert msg["riskwatch"]["file"] == "no_region.csv"
+    assert msg["riskwatch"]["criticality"] == "high"
+    assert msg["riskwatch"]["errors_by_type"] == {"missing_column": 1}
+    assert msg["riskwatch"]["run_id"] == t["run_id"]
+    assert "no_region.csv" in msg["text"]
+    [alert] = rows(url, "SELECT delivered, attempts, target FROM alerts")
+    assert alert["delivered"] and alert["attempts"] == 1
+    assert "secret-token" not in alert["target"]
+
+
+def test_a_dead_webhook_never_stalls_the_run(trained, sample: Path, webhook):
+    project, url = trained
+    hook_url, handler = webhook
+    handler.hang = True
+    with (project / "riskwatch.toml").open("a") as fh:
+        fh.write("\n[alerts]\ntimeout_seconds = 0.5\ndeadline_seconds = 2.0\n")
+    _missing_column_file(project, sample)
+    t0 = time.monotonic()
+    t = run_json(project, url, env={"RISKWATCH_WEBHOOK_URL": hook_url})
+    assert t["status"] == "succeeded"
+    [alert] = rows(url, "SELECT delivered, error FROM alerts")
+    assert not alert["delivered"] and alert["error"]
+    assert time.monotonic() - t0 < 60  # bounds a hang; the deadline is 2 s
+
+
+def test_ingest_on_its_own_cadence_then_the_run_processes_it(trained, sample: Path):
+    project, url = trained
+    drop(project, sample / "sourcedata" / "clients_batch_02.csv")
+    done = cli(project, "ingest", "--json", database_url=url)
+    assert done.returncode == 0, done.stderr
+    ingested = json.loads(done.stdout)
+    assert ingested["quality"]["rows_read"] == 500
+    assert count(url, "ingested_files", "WHERE processed_run_id IS NULL") == 1
+    assert cli(project, "ingest", "--json", database_url=url).returncode == 0  # idempotent
+    t = run_json(project, url)
+    assert t["status"] == "succeeded" and t["new_files"] == 0
+    assert t["score"]["n_rows"] == ingested["quality"]["rows_valid"]
+    assert count(url, "ingested_files", "WHERE processed_run_id IS NULL") == 0
+
+
+def test_contract_infer_and_check(trained, sample: Path):
+    project, url = trained
+    again = cli(project, "contract", "infer", database_url=url)
+    assert again.returncode == 1 and "--force" in again.stderr
+    forced = cli(project, "contract", "infer", "--force", database_url=url)
+    assert forced.returncode == 0 and "contract version" in forced.stdout
+    clean = cli(project, "contract", "check", str(sample / "testdata" / "testdata.csv"), "--json")
+    report = json.loads(clean.stdout)
+    assert report["files"][0]["rows_read"] == 200
+    _missing_column_file(project, sample)
+    bad = cli(project, "contract", "check", str(project / "sourcedata" / "no_region.csv"))
+    assert bad.returncode == 1 and "missing_column: 1" in bad.stdout
+    assert count(url, "ingested_files") == 1  # checking ingests nothing
