@@ -8,6 +8,7 @@ new one. Every load checks the artifact against the recorded SHA-256 and refuses
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -76,8 +77,13 @@ def register(
     run_id: str | None,
     metrics: dict[str, Any] | None = None,
     contract_version: str | None = None,
+    extra_files: dict[str, bytes] | None = None,
 ) -> int:
-    """Write a new immutable version and record it; return its number."""
+    """Write a new immutable version and record it; return its number.
+
+    `extra_files` (name to bytes, e.g. the reference profile for drift) are written into the
+    version's folder before it is renamed into place, with their SHA-256 in the metadata.
+    """
     import joblib
 
     from pipeline.diagnostics import library_versions
@@ -95,6 +101,12 @@ def register(
         with artifact.open("rb+") as fh:
             os.fsync(fh.fileno())
         digest = sha256_of(artifact)
+        extras = {}
+        for name, data in (extra_files or {}).items():
+            if "/" in name or name in (ARTIFACT, METADATA) or name.startswith("."):
+                raise ValueError(f"not a valid extra file name for a model version: {name!r}")
+            (staging / name).write_bytes(data)
+            extras[name] = hashlib.sha256(data).hexdigest()
         with engine.begin() as conn:
             version = _next_version(conn, root)
             meta = {
@@ -115,6 +127,7 @@ def register(
                 "holdout_rows": holdout_rows,
                 "training_files": training_files,
                 "contract_version": contract_version,
+                "files": extras,
                 "library_versions": library_versions(),
             }
             (staging / METADATA).write_text(json.dumps(meta, indent=2, default=str))
@@ -246,6 +259,24 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
         else (row.holdout_ci_low, row.holdout_ci_high),
         sha256=digest,
     )
+
+
+def read_extra(settings: Settings, version: int, name: str) -> bytes | None:
+    """An extra file of a version, checked against the SHA-256 in its metadata; None if absent."""
+    folder = _root(settings) / str(version)
+    try:
+        meta = json.loads((folder / METADATA).read_text())
+    except FileNotFoundError:
+        return None
+    expected = meta.get("files", {}).get(name)
+    if expected is None:
+        return None
+    data = (folder / name).read_bytes()
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ModelIntegrityError(
+            f"model version {version}: {name} does not match the SHA-256 in its metadata"
+        )
+    return data
 
 
 def load_production(engine: sa.Engine, settings: Settings) -> LoadedModel:

@@ -148,3 +148,39 @@ def test_version_numbers_are_never_reused(engine: sa.Engine, settings: Settings,
     (settings.path("paths.models") / "5").mkdir(parents=True)  # left by a killed run
     assert _register(engine, settings, trained) == 6
     assert not list(Path(settings.path("paths.models")).glob(".staging-*"))
+
+
+def test_extra_files_live_in_the_version_and_are_verified(engine, settings, trained):
+    model, features = trained
+    v = registry.register(
+        engine,
+        settings,
+        model,
+        features=features,
+        metric="f1",
+        holdout_score=0.7,
+        train_rows=32,
+        holdout_rows=8,
+        training_files=[],
+        run_id=None,
+        extra_files={"profile.bin": b"reference profile"},
+    )
+    assert registry.read_extra(settings, v, "profile.bin") == b"reference profile"
+    assert registry.read_extra(settings, v, "absent.bin") is None
+    (settings.path("paths.models") / str(v) / "profile.bin").write_bytes(b"tampered")
+    with pytest.raises(ModelIntegrityError, match="profile.bin"):
+        registry.read_extra(settings, v, "profile.bin")
+    with pytest.raises(ValueError, match="not a valid extra file name"):
+        registry.register(
+            engine,
+            settings,
+            model,
+            features=features,
+            metric="f1",
+            holdout_score=0.7,
+            train_rows=32,
+            holdout_rows=8,
+            training_files=[],
+            run_id=None,
+            extra_files={"../evil": b"x"},
+        )
