@@ -215,17 +215,17 @@ def check_frame(
             bad[v.rows] = True
 
     key = [c for c in contract.columns if c in frame.columns]
-    dup_row = frame.duplicated(subset=key, keep="first").to_numpy()
+    ids = [c for c in contract.id_columns if c in frame.columns]
+    dup_row, dup_id_any = _duplicates(frame, key, ids)
     v = _row_violation(
         "duplicate_row", None, dup_row, frame[key[0]], "an exact copy of an earlier row", overrides
     )
     if v:
         violations.append(v)
         bad |= dup_row
-    ids = [c for c in contract.id_columns if c in frame.columns]
     if contract.unique_ids and ids:
         ids_present = frame[ids].notna().all(axis=1).to_numpy()
-        dup_id = frame.duplicated(subset=ids, keep="first").to_numpy() & ~dup_row & ids_present
+        dup_id = dup_id_any & ~dup_row & ids_present
         v = _row_violation(
             "duplicate_id",
             ids[0],
@@ -238,6 +238,53 @@ def check_frame(
             violations.append(v)
             bad |= dup_id
     return QualityResult(n, violations, bad)
+
+
+def _duplicates(frame: pd.DataFrame, key: list[str], ids: list[str]) -> tuple[np.ndarray, ...]:
+    """(exact copies of an earlier row, rows reusing an earlier row's id).
+
+    An exact copy of a row has that row's id, so whole rows are compared only among the rows
+    whose id occurs more than once: hashing 20 columns of a million rows is most of the cost.
+    """
+    n = len(frame)
+    if not ids:
+        return frame.duplicated(subset=key, keep="first").to_numpy(), np.zeros(n, dtype=bool)
+    shared = np.nonzero(frame.duplicated(subset=ids, keep=False).to_numpy())[0]
+    dup_row = np.zeros(n, dtype=bool)
+    dup_id = np.zeros(n, dtype=bool)
+    if len(shared):
+        sub = frame.iloc[shared]
+        dup_row[shared] = sub.duplicated(subset=key, keep="first").to_numpy()
+        dup_id[shared] = sub.duplicated(subset=ids, keep="first").to_numpy()
+    return dup_row, dup_id
+
+
+_PLAIN_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+
+
+def _as_floats(series: pd.Series) -> np.ndarray:
+    """The column as float64, NaN where it holds no number.
+
+    A numeric column read as text (one stray word makes pandas keep the whole column as text)
+    is parsed by Arrow for the plain decimal numbers; only the odd fields go through pandas.
+    """
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype="float64", na_value=np.nan)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else None
+    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    plain = pc.match_substring_regex(arr, _PLAIN_NUMBER).fill_null(False)
+    parsed = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)), pa.float64())
+    values = np.array(parsed.to_numpy(zero_copy_only=False), dtype="float64")
+    odd = np.flatnonzero(pc.and_(pc.invert(plain), pc.is_valid(arr)).to_numpy(zero_copy_only=False))
+    if len(odd):
+        values[odd] = pd.to_numeric(series.iloc[odd], errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan
+        )
+    return values
 
 
 def _share_exceeded(k: int, n: int, p: float, alpha: float) -> bool:
@@ -296,12 +343,7 @@ def _check_column(
             )
         )
     if rule.kind in ("numeric", "integer") or (rule.kind == "label" and contract.numeric_label):
-        numbers = (
-            series
-            if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-            else pd.to_numeric(series, errors="coerce")
-        )
-        values = numbers.to_numpy(dtype="float64", na_value=np.nan)
+        values = _as_floats(series)
         wrong = ~missing & np.isnan(values)
         if rule.kind == "integer":
             finite = np.isfinite(values)
