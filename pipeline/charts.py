@@ -175,3 +175,21 @@ def quality_chart(bars: list[tuple[str, int, str]]) -> BytesIO:
     ax.tick_params(axis="x", labelsize=7)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
+
+
+def distribution_chart(column: str, dist: dict[str, Any]) -> BytesIO:
+    """Reference and new shares side by side, on the profile's bins or categories."""
+    import numpy as np
+
+    labels = [short(str(x), 18) for x in dist["labels"]]
+    fig, ax = _figure(3.4, 2.2)
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, dist["reference"], width=0.4, color="#9aa5b1", label="reference")
+    ax.bar(x + 0.2, dist["current"], width=0.4, color=ACCENT, label="new")
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=6)
+    ax.tick_params(axis="y", labelsize=6)
+    ax.set_ylabel("share", fontsize=7)
+    ax.set_title(short(column, 40), fontsize=8)
+    ax.legend(fontsize=6, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)

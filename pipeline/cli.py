@@ -330,6 +330,84 @@ def apicalls(ctx: click.Context, url: str, out: Path | None) -> None:
         sys.exit(1)
 
 
+def _drift_text(d: dict[str, Any]) -> str:
+    head = f"data set drift: {'yes' if d['dataset_drift'] else 'no'} "
+    head += f"(share of drifted features {d['drifted_share']:.2f})"
+    lines = [head]
+    for c in d["columns"]:
+        eff = "n/a" if c["effect_size"] is None else f"{c['effect_size']:.3f}"
+        p = "n/a" if c["p_adjusted"] is None else f"{c['p_adjusted']:.2g}"
+        mark = "DRIFT" if c["drifted"] else ""
+        lines.append(
+            f"  {c['column']:<28} {c['kind']:<11} {c['status']:<18} "
+            f"effect {eff:<7} p_adj {p:<8} {mark}"
+        )
+    return "\n".join(lines)
+
+
+@main.group(name="drift", invoke_without_command=True)
+@click.option("--run", "run_id", help="A run's results (default: the latest with drift).")
+@click.option(
+    "--reference",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Compare two files directly: no run, no settings file needed.",
+)
+@click.option("--current", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_engine_command
+def drift(
+    ctx: click.Context,
+    run_id: str | None,
+    reference: Path | None,
+    current: Path | None,
+    as_json: bool,
+) -> None:
+    """Data drift of the latest run, or of two files (--reference and --current)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if (reference is None) != (current is None):
+        raise click.UsageError("--reference and --current go together")
+    if reference is not None:
+        from pipeline.drifting import compare_files
+
+        result = compare_files(reference, current)
+        doc = json.loads(result.to_json())
+    else:
+        from pipeline import drifting
+
+        doc = _read(ctx, lambda conn, _: drifting.latest(conn, run_id))
+    _emit(doc, as_json, _drift_text)
+
+
+@drift.command(name="selftest")
+@click.option("--batch-size", type=click.IntRange(2), help="Default: the newest file's rows.")
+@click.option("--runs", default=200, show_default=True, type=click.IntRange(10, 100_000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_engine_command
+def drift_selftest(
+    ctx: click.Context, batch_size: int | None, runs: int, seed: int, as_json: bool
+) -> None:
+    """False-alarm rate and detection power of the drift settings at the real batch size."""
+    from pipeline import db
+    from pipeline.drifting import selftest
+
+    settings = _settings(ctx.find_root())
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.check_schema(engine)
+        out = selftest(engine, settings, batch_size, runs, seed)
+    finally:
+        engine.dispose()
+
+    def text(o: dict[str, Any]) -> str:
+        return json.dumps(o, indent=2, default=str)
+
+    _emit(out, as_json, text)
+
+
 @main.group(name="contract")
 def contract_group() -> None:
     """The data contract incoming files are checked against."""

@@ -155,3 +155,31 @@ def promote_decision(champion: Score | None, challenger: Score, *, margin: float
         return Decision(True, f"challenger is not worse: {both}", evidence)
     why = f"challenger is worse by {-gain:.4f} (margin {margin:g}): {both}"
     return Decision(False, why, evidence)
+
+
+def with_trigger(trigger: str, metric: Decision, drift: dict[str, Any] | None) -> Decision:
+    """Combine the metric decision with data drift as `policy.trigger` says.
+
+    metric: the metric decision alone; drift: confirmed data drift alone; either: one of them;
+    both: the two together. Without drift results (drift off, no profile), drift counts as no.
+    """
+    drifted = bool(drift and drift.get("confirmed"))
+    evidence = {**metric.evidence, "trigger": trigger, "data_drift": drift}
+    if drift is None:
+        drift_why = "drift was not computed"
+    elif drifted:
+        drift_why = (
+            f"data drift: share {drift['drifted_share']:.2f} of the features "
+            f"({', '.join(drift['drifted_columns']) or 'none'})"
+        )
+    else:
+        drift_why = f"no confirmed data drift (share {drift['drifted_share']:.2f})"
+    outcome = {
+        "metric": metric.outcome,
+        "drift": drifted,
+        "either": metric.outcome or drifted,
+        "both": metric.outcome and drifted,
+    }[trigger]
+    if trigger == "metric":
+        return Decision(metric.outcome, metric.reason, evidence)
+    return Decision(outcome, f"trigger {trigger}: {drift_why}; metric: {metric.reason}", evidence)

@@ -118,6 +118,8 @@ def load_run(engine: sa.Engine, run_id: str, metric: str) -> dict[str, Any]:
             t.diagnostics,
             t.quality_files,
             t.quality_issues,
+            t.drift_summaries,
+            t.drift_results,
         ):
             data[table.name] = of_run(table)
         data["history"] = _load_history(conn, run["finished_at"], metric)
@@ -433,6 +435,7 @@ def _render(data: dict[str, Any], fh) -> int:
     story += _section_confusion(doc, data["confusion_matrices"], run)
     story += _section_history(doc, data)
     story += _section_quality(doc, data)
+    story += _section_drift(doc, data)
     story += _section_steps(doc, data["steps"])
     story += _section_diagnostics(doc, data["diagnostics"])
 
@@ -504,8 +507,10 @@ _OUTCOME = {
 
 def _section_decisions(doc: _Doc, data: dict[str, Any]) -> list:
     story = [doc.heading("2. What happened and why")]
-    decisions = sorted(data["decisions"], key=lambda d: ({"retrain": 0, "promote": 1}.get(
-        d["kind"], 2), d["decided_at"], d["id"]))  # fmt: skip
+    decisions = sorted(
+        data["decisions"],
+        key=lambda d: ({"retrain": 0, "promote": 1}.get(d["kind"], 2), d["decided_at"], d["id"]),
+    )
     if not decisions:
         story.append(doc.placeholder("Decisions"))
     for decision in decisions:
@@ -653,11 +658,16 @@ def _section_gate(doc: _Doc, files: list[dict], issues: list[dict]) -> list:
     if not files:
         return [*story, doc.placeholder("Quality checks")]
     rows = [
-        [f["file_name"], fmt_num(f["rows_read"]), fmt_num(f["rows_valid"]),
-         fmt_num(f["rows_invalid"]), f["criticality"] or "none",
-         verdict(f["rejected"], f["rows_invalid"])]
+        [
+            f["file_name"],
+            fmt_num(f["rows_read"]),
+            fmt_num(f["rows_valid"]),
+            fmt_num(f["rows_invalid"]),
+            f["criticality"] or "none",
+            verdict(f["rejected"], f["rows_invalid"]),
+        ]
         for f in files
-    ]  # fmt: skip
+    ]
     header = ["File", "Rows read", "Valid", "Invalid", "Criticality", "Verdict"]
     widths = [0.36, 0.11, 0.11, 0.11, 0.12, 0.19]
     story.append(doc.table(header, rows, widths, right=(1, 2, 3)))
@@ -667,8 +677,9 @@ def _section_gate(doc: _Doc, files: list[dict], issues: list[dict]) -> list:
         if issue["level"] == "row":
             kind = issue["error_type"]
             rows_by_type[kind] = rows_by_type.get(kind, 0) + issue["count"]
-            level_of[kind] = min(level_of.get(kind, issue["criticality"]), issue["criticality"],
-                                 key=_rank)  # fmt: skip
+            level_of[kind] = min(
+                level_of.get(kind, issue["criticality"]), issue["criticality"], key=_rank
+            )
     if rows_by_type:
         bars = [(k, n, level_of[k]) for k, n in rows_by_type.items()]
         bars.sort(key=lambda bar: (-bar[1], bar[0]))
@@ -685,11 +696,16 @@ def _section_gate(doc: _Doc, files: list[dict], issues: list[dict]) -> list:
             continue
         story.append(doc.subheading(f"Issues in {short(f['file_name'], 200)}"))
         rows = [
-            [i["error_type"], i["column_name"] or "(file)", i["criticality"],
-             "file" if i["level"] == "file" else fmt_num(i["count"]), i["message"],
-             _examples_cell(i)]
+            [
+                i["error_type"],
+                i["column_name"] or "(file)",
+                i["criticality"],
+                "file" if i["level"] == "file" else fmt_num(i["count"]),
+                i["message"],
+                _examples_cell(i),
+            ]
             for i in mine[:MAX_QUALITY_ISSUES]
-        ]  # fmt: skip
+        ]
         header = ["Type", "Column", "Criticality", "Rows", "Message", "Examples, rows"]
         widths = [0.17, 0.2, 0.105, 0.07, 0.24, 0.215]
         story.append(doc.table(header, rows, widths, right=(3,)))
@@ -733,12 +749,77 @@ def _section_quality(doc: _Doc, data: dict[str, Any]) -> list:
         story.append(doc.placeholder("Missing values"))
     else:
         rows = [
-            [m["column_name"], m["dataset"], fmt_num(m["missing"]), fmt_num(m["rows"]),
-             fmt_share(m["share"])]
+            [
+                m["column_name"],
+                m["dataset"],
+                fmt_num(m["missing"]),
+                fmt_num(m["rows"]),
+                fmt_share(m["share"]),
+            ]
             for m in _column_order(missing)
-        ]  # fmt: skip
+        ]
         header = ["Column", "Dataset", "Missing", "Rows", "Share"]
         story.append(doc.table(header, rows, [0.36, 0.14, 0.16, 0.18, 0.16], right=(2, 3, 4)))
+    return story
+
+
+DRIFT_PLOTS = 4  # distribution plots of the most drifted columns
+
+
+def _section_drift(doc: _Doc, data: dict[str, Any]) -> list:
+    """The run's drift against the production model's reference profile, from the database."""
+    story = [doc.heading("7b. Data drift")]
+    if not data["drift_summaries"]:
+        return [*story, doc.placeholder("Drift")]
+    summary = data["drift_summaries"][0]
+    verdict = "drifted" if summary["dataset_drift"] else "did not drift"
+    story.append(
+        doc.para(
+            f"Against model v{summary['model_version']}'s reference profile "
+            f"({summary['reference_rows']:,} rows), the {summary['current_rows']:,} new rows "
+            f"{verdict}: {fmt_share(summary['drifted_share'])} of the tested features drifted. A "
+            "column drifts when its Benjamini-Hochberg adjusted p-value is below alpha and its "
+            "effect size (Wasserstein / reference std, or Jensen-Shannon distance) is above the "
+            f"minimum; thresholds: {escape(str(summary['thresholds']))}."
+        )
+    )
+    header = ["Column", "Kind", "Test", "Statistic", "p adj.", "Effect", "PSI", "Status", "Drift"]
+    rows = [
+        [
+            r["column_name"],
+            r["kind"],
+            r["test"] or "",
+            fmt_num(r["statistic"]),
+            fmt_value(r["p_adjusted"], 3),
+            fmt_num(r["effect_size"]),
+            fmt_num(r["psi"]),
+            r["status"],
+            "yes" if r["drifted"] else "",
+        ]
+        for r in data["drift_results"]
+    ]
+    story.append(
+        doc.table(
+            header, rows, [0.19, 0.13, 0.06, 0.1, 0.1, 0.09, 0.08, 0.16, 0.09], right=(3, 4, 5, 6)
+        )
+    )
+    ranked = sorted(
+        (r for r in data["drift_results"] if (r["details"] or {}).get("distribution")),
+        key=lambda r: (not r["drifted"], -(r["effect_size"] or 0.0)),
+    )[:DRIFT_PLOTS]
+    if ranked:
+        from pipeline.charts import distribution_chart
+
+        images = [
+            doc.image(
+                distribution_chart(r["column_name"], r["details"]["distribution"]),
+                max_width=doc.width * 0.48,
+            )
+            for r in ranked
+        ]
+        pairs = [images[i : i + 2] for i in range(0, len(images), 2)]
+        story.append(doc.subheading("Reference vs new, most drifted columns"))
+        story.append(doc.Table([p + [""] * (2 - len(p)) for p in pairs]))
     return story
 
 

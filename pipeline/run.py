@@ -432,6 +432,11 @@ def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) ->
     model = modeling.fit(s, features, train)
     _release_memory()
     failpoint("after_fit")
+    extra = {}
+    if s["drift.enabled"]:
+        from pipeline.drifting import PROFILE, profile_bytes
+
+        extra[PROFILE] = profile_bytes(s, model, features, train)
 
     challenger_version = registry.register(
         run.engine,
@@ -445,6 +450,7 @@ def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) ->
         training_files=[{"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files],
         run_id=run.run_id,
         contract_version=_contract_version(s),
+        extra_files=extra,
     )
     candidate = registry.load(run.engine, s, challenger_version)
     challenger_score, pred, _ = _score(run, candidate, holdout)
@@ -648,10 +654,10 @@ def run_once(settings: Settings) -> dict[str, Any]:
             decision = Decision(False, "no new labelled rows: every new file was quarantined")
             store.record_decision(run.engine, run.run_id, "retrain", decision)
         else:
-            from pipeline.policy import retrain_decision
+            from pipeline.policy import retrain_decision, with_trigger
 
             with run.step("score"):
-                score, pred, _ = _score(run, production, new_frame)
+                score, pred, proba = _score(run, production, new_frame)
                 store.record_score(
                     run.engine, run.run_id, production.version, "production", "new", score
                 )
@@ -666,6 +672,15 @@ def run_once(settings: Settings) -> dict[str, Any]:
                     "model_version": production.version,
                     "production_metric": production.holdout_score,
                 }
+            drift_doc = None
+            if s["drift.enabled"]:
+                from pipeline.drifting import detect_for_run
+
+                with run.step("drift"):
+                    drift_doc = detect_for_run(
+                        run.engine, s, run.run_id, production, new_frame, pred, proba
+                    )
+                run.summary["drift"] = drift_doc
             with run.step("decide"):
                 decision = retrain_decision(
                     score,
@@ -676,6 +691,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
                     min_rows=s["policy.min_rows"],
                     confidence=s["policy.confidence"],
                 )
+                decision = with_trigger(s["policy.trigger"], decision, drift_doc)
                 store.record_decision(run.engine, run.run_id, "retrain", decision)
                 log.info("retrain: %s — %s", decision.outcome, decision.reason)
             if decision.outcome:

@@ -248,6 +248,61 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0.1,
     ),
     Setting(
+        "policy.trigger",
+        "metric",
+        "choice",
+        "What triggers a retrain: metric (a clear drop of the metric), drift (data drift), "
+        "either, or both.",
+        choices=("metric", "drift", "either", "both"),
+    ),
+    Setting("drift.enabled", True, "bool", "Compare each run's new rows with the reference."),
+    Setting(
+        "drift.alpha",
+        0.05,
+        "float",
+        "False-discovery rate of the Benjamini-Hochberg correction across the run's columns.",
+        minimum=1e-9,
+        maximum=0.5,
+    ),
+    Setting(
+        "drift.min_wasserstein",
+        0.15,
+        "float",
+        "Smallest Wasserstein distance, in reference standard deviations, that counts as drift "
+        "for a numeric column (a mean shift of d std has distance d).",
+        minimum=0,
+    ),
+    Setting(
+        "drift.min_jensen_shannon",
+        0.1,
+        "float",
+        "Smallest Jensen-Shannon distance (base 2) that counts as drift for a categorical column.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
+        "drift.dataset_share",
+        0.5,
+        "float",
+        "The data set drifts when at least this share of the tested columns drifts.",
+        minimum=0.01,
+        maximum=1,
+    ),
+    Setting(
+        "drift.min_rows",
+        30,
+        "int",
+        "Fewer values than this on either side: the column gets status too_few_rows.",
+        minimum=1,
+    ),
+    Setting(
+        "drift.persistence",
+        [1, 1],
+        "pair",
+        "[M, N]: the data set counts as drifted only when it drifted in M of the last N runs "
+        "(damps one-off alarms); [1, 1] reacts at once.",
+    ),
+    Setting(
         "diagnostics.outdated_packages",
         True,
         "bool",
@@ -417,6 +472,12 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "dict": lambda v: isinstance(v, dict),
     "choice": lambda v: isinstance(v, str),
     "secret": lambda v: isinstance(v, str),
+    "pair": lambda v: (
+        isinstance(v, list)
+        and len(v) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        and 1 <= v[0] <= v[1]
+    ),
 }
 
 _EXPECTED = {
@@ -429,6 +490,7 @@ _EXPECTED = {
     "dict": "a table",
     "choice": "a string",
     "secret": "a string",
+    "pair": "[M, N] with 1 <= M <= N",
 }
 
 

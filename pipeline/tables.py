@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 metadata = sa.MetaData()
 
@@ -322,4 +322,38 @@ alerts = sa.Table(
     sa.Column("status_code", sa.Integer),
     sa.Column("error", sa.Text),
     sa.Column("payload", sa.JSON, nullable=False),
+)
+
+
+# Drift of a run's new rows against the production model's reference profile.
+drift_summaries = sa.Table(
+    "drift_summaries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("dataset_drift", sa.Boolean, nullable=False),
+    sa.Column("drifted_share", sa.Float, nullable=False),
+    sa.Column("reference_rows", sa.Integer, nullable=False),
+    sa.Column("current_rows", sa.Integer, nullable=False),
+    sa.Column("thresholds", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+drift_results = sa.Table(
+    "drift_results",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("column_name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("test", sa.String(40)),
+    sa.Column("statistic", sa.Float),
+    sa.Column("p_value", sa.Float),
+    sa.Column("p_adjusted", sa.Float),
+    sa.Column("effect_size", sa.Float),
+    sa.Column("psi", sa.Float),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("drifted", sa.Boolean, nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
 )

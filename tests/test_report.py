@@ -305,6 +305,26 @@ def fill_run(engine: sa.Engine, run_id: str = RUN_3, file_name: str = "batch_03.
                  "value": {"python": "3.11.7", "pandas": "2.2.1", "scikit-learn": "1.4.0"}},
             ],
         )  # fmt: skip
+        conn.execute(
+            sa.insert(t.drift_summaries).values(
+                run_id=run_id, model_version=1, dataset_drift=True, drifted_share=0.5,
+                reference_rows=4000, current_rows=2400, created_at=at[10],
+                thresholds={"alpha": 0.05, "persistence": [1, 1]},
+            )
+        )
+        dist = {"labels": ["north", "east"], "reference": [0.9, 0.1], "current": [0.4, 0.6]}
+        conn.execute(
+            sa.insert(t.drift_results),
+            [
+                {"run_id": run_id, "column_name": "region", "kind": "categorical", "test": "chi2",
+                 "statistic": 812.5, "p_value": 1e-90, "p_adjusted": 2e-90, "effect_size": 0.41,
+                 "psi": 1.2, "status": "ok", "drifted": True, "details": {"distribution": dist}},
+                {"run_id": run_id, "column_name": "number_of_employees", "kind": "numeric",
+                 "test": "ks", "statistic": 0.02, "p_value": 0.6, "p_adjusted": 0.6,
+                 "effect_size": 0.03, "psi": 0.01, "status": "ok", "drifted": False,
+                 "details": {}},
+            ],
+        )  # fmt: skip
 
 
 def pdf_text(path: Path) -> tuple[int, str]:
@@ -354,6 +374,8 @@ def test_full_run_report_shows_every_section(engine, settings) -> None:
     assert "quality/ffffffffffffffff.html" in flat
     assert "Issues in batch_04.parquet" not in flat  # a clean file has no issue table
     assert "retrain" in flat and "diagnose" in flat
+    assert "7b. Data drift" in flat and "Reference vs new, most drifted columns" in flat
+    assert "region categorical chi2" in flat
     # Every section had data: no placeholder at all.
     assert NOT_COMPUTED not in flat
 

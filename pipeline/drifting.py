@@ -1,0 +1,272 @@
+"""Drift in the life of a model: the reference profile stored with each version, the run's
+comparison recorded per column, the latest results, ad-hoc comparisons and the self-test.
+
+The statistics themselves are pure and live in pipeline/drift.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline import registry, store, tables
+from pipeline.errors import DataError, NotFound
+from pipeline.settings import Settings
+
+log = logging.getLogger("riskwatch")
+
+PROFILE = "profile.bin"  # the reference profile's file in a model version's folder
+PREDICTION = "__prediction__"
+TARGET = "__target__"
+
+
+def thresholds(settings: Settings) -> Any:
+    from pipeline.drift import DriftThresholds
+
+    return DriftThresholds(
+        alpha=settings["drift.alpha"],
+        min_wasserstein=settings["drift.min_wasserstein"],
+        min_jensen_shannon=settings["drift.min_jensen_shannon"],
+        dataset_share=settings["drift.dataset_share"],
+        min_rows=settings["drift.min_rows"],
+    )
+
+
+def _columns(settings: Settings, features: Any, frame: Any, pred: Any, proba: Any) -> tuple:
+    """Features, the model's output and the label as drift columns, with their kinds."""
+    from pipeline.modeling import feature_frame
+
+    x = feature_frame(frame, features)
+    data = {c: x[c].to_numpy() for c in features.columns}
+    kinds = {c: "numeric" for c in features.numeric}
+    kinds.update({c: "categorical" for c in features.categorical})
+    classify = settings["model.task"] == "classification"
+    data[PREDICTION] = proba if proba is not None else pred
+    kinds[PREDICTION] = "numeric" if proba is not None or not classify else "categorical"
+    data[TARGET] = frame[settings["data.target"]].to_numpy()
+    kinds[TARGET] = "categorical" if classify else "numeric"
+    # The data set's drift is the features'; the prediction and the label are reported apart.
+    weights = {c: 1.0 for c in features.columns}
+    return data, kinds, weights
+
+
+def profile_bytes(settings: Settings, model: Any, features: Any, frame: Any) -> bytes:
+    """Profile a new version's training rows (features, predictions, label), once."""
+    from pipeline.drift import ReferenceProfile
+    from pipeline.modeling import predict
+
+    pred, proba = predict(model, features, frame)
+    data, kinds, _ = _columns(settings, features, frame, pred, proba)
+    return ReferenceProfile().fit(data, kinds=kinds).to_bytes()
+
+
+def detect_for_run(
+    engine: sa.Engine,
+    settings: Settings,
+    run_id: str,
+    production: Any,
+    frame: Any,
+    pred: Any,
+    proba: Any,
+) -> dict[str, Any] | None:
+    """Compare the run's new rows with the production model's profile; record and summarise."""
+    from pipeline.drift import ReferenceProfile, detect, persistent
+
+    raw = registry.read_extra(settings, production.version, PROFILE)
+    if raw is None:
+        log.info(
+            "model version %d has no reference profile: drift not computed", production.version
+        )
+        return None
+    profile = ReferenceProfile.from_bytes(raw)
+    data, _, weights = _columns(settings, production.features, frame, pred, proba)
+    th = thresholds(settings)
+    result = detect(profile, data, th, weights=weights)
+    m, n = settings["drift.persistence"]
+    s = tables.drift_summaries
+    with engine.connect() as conn:
+        earlier = (
+            conn.execute(
+                sa.select(s.c.dataset_drift)
+                .order_by(s.c.created_at.desc(), s.c.id.desc())
+                .limit(n - 1)
+            )
+            .scalars()
+            .all()
+        )
+    history = [*reversed(earlier), result.dataset_drift]
+    confirmed = persistent(history, m, n)
+    with engine.begin() as conn:
+        conn.execute(
+            s.insert().values(
+                run_id=run_id,
+                model_version=production.version,
+                dataset_drift=result.dataset_drift,
+                drifted_share=result.drifted_share,
+                reference_rows=profile.n_rows_,
+                current_rows=len(frame),
+                thresholds={**result.to_dict()["thresholds"], "persistence": [m, n]},
+                created_at=tables.utcnow(),
+            )
+        )
+    rows = []
+    for c in result.to_dict()["columns"]:
+        if c["column"] in profile.columns_ and c["column"] in data:
+            c["details"]["distribution"] = _distribution(
+                profile.columns_[c["column"]], data[c["column"]]
+            )
+        rows.append(
+            {
+                "column_name": c["column"],
+                "kind": c["kind"],
+                "test": c["test"],
+                "statistic": c["statistic"],
+                "p_value": c["p_value"],
+                "p_adjusted": c["p_adjusted"],
+                "effect_size": c["effect_size"],
+                "psi": c["psi"],
+                "status": c["status"],
+                "drifted": c["drifted"],
+                "details": c["details"],
+            }
+        )
+    store.record_rows(engine, tables.drift_results, run_id, rows)
+    drifted = result.drifted_columns
+    log.info(
+        "drift: %d of %d tested columns drifted (share %.2f)%s",
+        result.n_drifted,
+        result.n_tested,
+        result.drifted_share,
+        f": {', '.join(drifted)}" if drifted else "",
+    )
+    return {
+        "dataset_drift": result.dataset_drift,
+        "confirmed": confirmed,
+        "persistence": [m, n],
+        "drifted_share": result.drifted_share,
+        "drifted_columns": drifted,
+        "excluded": result.excluded,
+    }
+
+
+def _distribution(prof: Any, values: Any, top: int = 12) -> dict[str, Any]:
+    """Reference and new shares on the profile's PSI bins or top categories, for the plots."""
+    import numpy as np
+
+    if prof.kind == "numeric":
+        x = np.asarray(values, dtype="float64")
+        x = x[np.isfinite(x)]
+        edges = prof.psi_edges
+        new = np.bincount(np.searchsorted(edges, x, side="left"), minlength=len(edges) + 1)
+        ref = prof.psi_counts
+        labels = (
+            ["≤ " + f"{edges[0]:.4g}"]
+            + [f"{a:.4g} – {b:.4g}" for a, b in itertools.pairwise(edges)]
+            + ["> " + f"{edges[-1]:.4g}"]
+        )
+    else:
+        from collections import Counter
+
+        from pipeline.drift import category_key
+
+        counts = Counter(category_key(v) for v in values if v is not None and v == v)
+        cats = list(prof.categories[:top])
+        cats += [c for c, _ in counts.most_common(top) if c not in cats][: max(0, top - len(cats))]
+        known = dict(zip(prof.categories, prof.counts.tolist(), strict=True))
+        ref = np.array([known.get(c, 0) for c in cats], dtype=float)
+        new = np.array([counts.get(c, 0) for c in cats], dtype=float)
+        labels = cats
+    ref_total, new_total = float(np.sum(ref)) or 1.0, float(np.sum(new)) or 1.0
+    return {
+        "labels": labels,
+        "reference": [round(float(v) / ref_total, 6) for v in ref],
+        "current": [round(float(v) / new_total, 6) for v in new],
+    }
+
+
+def latest(conn: sa.Connection, run_id: str | None = None) -> dict[str, Any]:
+    """The drift results of a run (the latest with any by default), as `drift --json` prints."""
+    s, r = tables.drift_summaries, tables.drift_results
+    query = sa.select(s).order_by(s.c.created_at.desc(), s.c.id.desc()).limit(1)
+    if run_id is not None:
+        query = sa.select(s).where(s.c.run_id == run_id)
+    summary = conn.execute(query).first()
+    if summary is None:
+        raise NotFound("no drift results yet" + (f" for run {run_id!r}" if run_id else ""))
+    columns = conn.execute(sa.select(r).where(r.c.run_id == summary.run_id).order_by(r.c.id))
+    return {
+        "run_id": summary.run_id,
+        "model_version": summary.model_version,
+        "dataset_drift": summary.dataset_drift,
+        "drifted_share": summary.drifted_share,
+        "columns": [
+            {
+                "column": c.column_name,
+                "kind": c.kind,
+                "test": c.test,
+                "statistic": c.statistic,
+                "p_value": c.p_value,
+                "p_adjusted": c.p_adjusted,
+                "effect_size": c.effect_size,
+                "status": c.status,
+                "drifted": c.drifted,
+            }
+            for c in columns
+        ],
+    }
+
+
+def compare_files(reference: Path, current: Path, thresholds: Any = None) -> Any:
+    """An ad-hoc comparison of two files: no run, no settings; columns are the files'."""
+    from pipeline.discover import FORMATS
+    from pipeline.drift import ReferenceProfile, detect
+    from pipeline.ingest import read_table
+
+    frames = []
+    for path in (reference, current):
+        fmt = FORMATS.get(path.suffix.lower())
+        try:
+            frames.append(read_table(path, fmt))
+        except DataError as exc:
+            raise DataError(f"{path}: {exc}") from exc
+    profile = ReferenceProfile().fit(frames[0])
+    return detect(profile, frames[1], thresholds)
+
+
+def selftest(
+    engine: sa.Engine, settings: Settings, batch_size: int | None, runs: int, seed: int
+) -> dict[str, Any]:
+    """False-alarm rate and power of the current thresholds on the production profile."""
+    from pipeline.drift import ReferenceProfile
+    from pipeline.drift import selftest as run_selftest
+
+    version = registry.production_version(settings)
+    if version is None:
+        raise NotFound("no model is deployed yet: nothing to self-test against")
+    raw = registry.read_extra(settings, version, PROFILE)
+    if raw is None:
+        raise NotFound(f"model version {version} has no reference profile")
+    if batch_size is None:  # the real batch size: the newest file's rows
+        f = tables.ingested_files
+        with engine.connect() as conn:
+            batch_size = (
+                conn.execute(
+                    sa.select(f.c.rows).where(f.c.status == "ingested").order_by(f.c.id.desc())
+                ).scalar()
+                or 1000
+            )
+    profile = ReferenceProfile.from_bytes(raw)
+    features = [c for c in profile.columns_ if c not in (PREDICTION, TARGET)]
+    out = run_selftest(
+        profile,
+        batch_size,
+        runs=runs,
+        seed=seed,
+        thresholds=thresholds(settings),
+        weights={c: 1.0 for c in features},
+    )
+    return {"model_version": version, "batch_size": batch_size, **out}
