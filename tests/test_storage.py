@@ -168,7 +168,7 @@ def test_extra_files_live_in_the_version_and_are_verified(engine, settings, trai
     assert registry.read_extra(settings, v, "profile.bin") == b"reference profile"
     assert registry.read_extra(settings, v, "absent.bin") is None
     (settings.path("paths.models") / str(v) / "profile.bin").write_bytes(b"tampered")
-    with pytest.raises(ModelIntegrityError, match="profile.bin"):
+    with pytest.raises(ModelIntegrityError, match=r"profile\.bin"):
         registry.read_extra(settings, v, "profile.bin")
     with pytest.raises(ValueError, match="not a valid extra file name"):
         registry.register(
