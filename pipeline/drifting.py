@@ -20,6 +20,8 @@ from pipeline.settings import Settings
 log = logging.getLogger("riskwatch")
 
 PROFILE = "profile.bin"  # the reference profile's file in a model version's folder
+IMPORTANCE = "importance.json"  # permutation importance of each feature on the holdout
+IMPORTANCE_ROWS = 5000  # holdout rows used to estimate it (a sample above that)
 PREDICTION = "__prediction__"
 TARGET = "__target__"
 
@@ -64,6 +66,48 @@ def profile_bytes(settings: Settings, model: Any, features: Any, frame: Any) -> 
     return ReferenceProfile().fit(data, kinds=kinds).to_bytes()
 
 
+def importance_bytes(settings: Settings, model: Any, features: Any, holdout: Any) -> bytes:
+    """Permutation importance of each feature on (a sample of) the holdout, as JSON."""
+    import json
+
+    import numpy as np
+    from sklearn.inspection import permutation_importance
+
+    from pipeline.modeling import feature_frame
+
+    rows = holdout.sample(
+        min(len(holdout), IMPORTANCE_ROWS), random_state=settings["model.random_seed"]
+    )
+    scoring = {"rmse": "neg_root_mean_squared_error", "mae": "neg_mean_absolute_error"}.get(
+        settings["model.metric"], settings["model.metric"]
+    )
+    result = permutation_importance(
+        model,
+        feature_frame(rows, features),
+        rows[settings["data.target"]].to_numpy(),
+        scoring=scoring,
+        n_repeats=3,
+        random_state=settings["model.random_seed"],
+    )
+    values = np.clip(np.nan_to_num(result.importances_mean), 0, None)
+    return json.dumps(dict(zip(features.columns, values.tolist(), strict=True))).encode()
+
+
+def _weights(settings: Settings, version: int, equal: dict[str, float]) -> dict[str, float]:
+    """Equal weights, or the version's permutation importances when the settings ask for them."""
+    import json
+
+    if settings["drift.weights"] != "importance":
+        return equal
+    raw = registry.read_extra(settings, version, IMPORTANCE)
+    importance = json.loads(raw) if raw else {}
+    weights = {c: float(importance.get(c, 0.0)) for c in equal}
+    if sum(weights.values()) <= 0:
+        log.info("model version %d has no usable feature importance: equal weights", version)
+        return equal
+    return weights
+
+
 def detect_for_run(
     engine: sa.Engine,
     settings: Settings,
@@ -84,6 +128,7 @@ def detect_for_run(
         return None
     profile = ReferenceProfile.from_bytes(raw)
     data, _, weights = _columns(settings, production.features, frame, pred, proba)
+    weights = _weights(settings, production.version, weights)
     th = thresholds(settings)
     result = detect(profile, data, th, weights=weights)
     m, n = settings["drift.persistence"]
@@ -169,13 +214,18 @@ def _distribution(prof: Any, values: Any, top: int = 12) -> dict[str, Any]:
             + ["> " + f"{edges[-1]:.4g}"]
         )
     else:
-        from collections import Counter
+        import pandas as pd
 
         from pipeline.drift import category_key
 
-        counts = Counter(category_key(v) for v in values if v is not None and v == v)
+        counts: dict[str, int] = {}
+        # Count the distinct values first (vectorised), then key only those: not one per row.
+        for value, n in pd.Series(values).value_counts(dropna=True).items():
+            key = category_key(value)
+            counts[key] = counts.get(key, 0) + int(n)
+        ordered = sorted(counts.items(), key=lambda kv: -kv[1])
         cats = list(prof.categories[:top])
-        cats += [c for c, _ in counts.most_common(top) if c not in cats][: max(0, top - len(cats))]
+        cats += [c for c, _ in ordered[:top] if c not in cats][: max(0, top - len(cats))]
         known = dict(zip(prof.categories, prof.counts.tolist(), strict=True))
         ref = np.array([known.get(c, 0) for c in cats], dtype=float)
         new = np.array([counts.get(c, 0) for c in cats], dtype=float)

@@ -434,9 +434,11 @@ def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) ->
     failpoint("after_fit")
     extra = {}
     if s["drift.enabled"]:
-        from pipeline.drifting import PROFILE, profile_bytes
+        from pipeline.drifting import IMPORTANCE, PROFILE, importance_bytes, profile_bytes
 
         extra[PROFILE] = profile_bytes(s, model, features, train)
+        if s["drift.weights"] == "importance":
+            extra[IMPORTANCE] = importance_bytes(s, model, features, holdout)
 
     challenger_version = registry.register(
         run.engine,

@@ -296,6 +296,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "drift.weights",
+        "equal",
+        "choice",
+        "How features weigh in the drifted share: equal, or importance (the model's permutation "
+        "importance on its holdout, computed when it is trained).",
+        choices=("equal", "importance"),
+    ),
+    Setting(
         "drift.persistence",
         [1, 1],
         "pair",

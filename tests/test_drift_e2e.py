@@ -147,3 +147,26 @@ def test_the_trigger_combines_metric_and_drift(trigger, metric, confirmed, expec
     assert with_trigger(trigger, Decision(metric, "m"), None).outcome is (
         metric if trigger in ("metric", "either") else False
     )
+
+
+def test_importance_weights_are_stored_and_used(project: Path, sample: Path):
+    toml = project / "riskwatch.toml"
+    toml.write_text(toml.read_text() + "\n[drift]\nweights = 'importance'\n")
+    assert cli(project, "db", "upgrade").returncode == 0
+    _first(project, sample)
+    importance = json.loads((project / "models" / "1" / "importance.json").read_text())
+    assert set(importance) == {
+        "lastmonth_activity",
+        "lastyear_activity",
+        "number_of_employees",
+        "years_as_client",
+        "support_tickets",
+        "industry",
+        "region",
+    }
+    assert all(v >= 0 for v in importance.values()) and sum(importance.values()) > 0
+    drop(project, sample / "sourcedata" / "clients_batch_03.csv")
+    drift = run_json(project)["drift"]
+    drifted = set(drift["drifted_columns"]) - {"__prediction__", "__target__"}
+    expected = sum(importance[c] for c in drifted) / sum(importance.values())
+    assert drift["drifted_share"] == pytest.approx(expected)
