@@ -56,13 +56,14 @@ def _columns(settings: Settings, features: Any, frame: Any, pred: Any, proba: An
     return data, kinds, weights
 
 
-def profile_bytes(settings: Settings, model: Any, features: Any, frame: Any) -> bytes:
-    """Profile a new version's training rows (features, predictions, label), once."""
+def profile_bytes(
+    settings: Settings, features: Any, train: Any, holdout_pred: Any, holdout_proba: Any
+) -> bytes:
+    """Profile a new version, once: features and labels of its training rows, and its
+    predictions on the holdout (out of sample, as production will see them)."""
     from pipeline.drift import ReferenceProfile
-    from pipeline.modeling import predict
 
-    pred, proba = predict(model, features, frame)
-    data, kinds, _ = _columns(settings, features, frame, pred, proba)
+    data, kinds, _ = _columns(settings, features, train, holdout_pred, holdout_proba)
     return ReferenceProfile().fit(data, kinds=kinds).to_bytes()
 
 

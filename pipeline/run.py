@@ -436,7 +436,8 @@ def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) ->
     if s["drift.enabled"]:
         from pipeline.drifting import IMPORTANCE, PROFILE, importance_bytes, profile_bytes
 
-        extra[PROFILE] = profile_bytes(s, model, features, train)
+        hold_pred, hold_proba = modeling.predict(model, features, holdout)
+        extra[PROFILE] = profile_bytes(s, features, train, hold_pred, hold_proba)
         if s["drift.weights"] == "importance":
             extra[IMPORTANCE] = importance_bytes(s, model, features, holdout)
 
