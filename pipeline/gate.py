@@ -17,7 +17,6 @@ def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> t
     import pandas as pd
 
     from pipeline.ingest import read_table
-    from pipeline.modeling import infer_features
 
     path = settings.path("paths.contract")
     if path.exists() and not force:
@@ -38,13 +37,22 @@ def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> t
             raise DataError("no ingested data to infer a contract from: pass --from FILE")
         base = settings.path("paths.ingested")
         frame = pd.concat([pd.read_parquet(base / r.data_path) for r in rows], ignore_index=True)
+    contract = contract_from_frame(frame, settings)
+    contracts.save(contract, path)
+    return path, contract.version
+
+
+def contract_from_frame(frame: Any, settings: Settings) -> contracts.Contract:
+    """The contract the settings imply for this data; DataError when target or ids are absent."""
+    from pipeline.modeling import infer_features
+
     missing = [
         c for c in [settings["data.target"], *settings["data.id_columns"]] if c not in frame.columns
     ]
     if missing:
         raise DataError(f"cannot infer a contract: column(s) {missing} missing from the data")
     features = infer_features(frame, settings)
-    contract = contracts.infer(
+    return contracts.infer(
         frame,
         target=settings["data.target"],
         id_columns=settings["data.id_columns"],
@@ -54,8 +62,6 @@ def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> t
         range_margin=settings["quality.range_margin"],
         missing_margin=settings["quality.missing_margin"],
     )
-    contracts.save(contract, path)
-    return path, contract.version
 
 
 def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:

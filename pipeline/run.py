@@ -156,31 +156,15 @@ def _contract(run: Run, found: Discovery) -> Any:
 
 def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Any, str | None]:
     """Infer a contract from the first new file that can be read and has target and ids."""
-    from pipeline.contract import infer
+    from pipeline.gate import contract_from_frame
     from pipeline.ingest import read_table
-    from pipeline.modeling import infer_features
 
-    s = run.settings
-    needed = [s["data.target"], *s["data.id_columns"]]
     for source in found.new:
         try:
-            frame = read_table(source.path, source.format, tuple(s["data.categorical"]))
-            features = infer_features(frame, s)
+            frame = read_table(source.path, source.format, tuple(run.settings["data.categorical"]))
+            return contract_from_frame(frame, run.settings), source.name
         except RiskwatchError:
             continue
-        if any(c not in frame.columns for c in needed):
-            continue
-        contract = infer(
-            frame,
-            target=s["data.target"],
-            id_columns=s["data.id_columns"],
-            features=features.columns,
-            categorical=features.categorical,
-            task=s["model.task"],
-            range_margin=s["quality.range_margin"],
-            missing_margin=s["quality.missing_margin"],
-        )
-        return contract, source.name
     return None, None
 
 
