@@ -98,6 +98,13 @@ def _run_text(s: dict[str, Any]) -> str:
                 f"{_num(sc['value'])} [{_num(sc['ci_low'])}, {_num(sc['ci_high'])}] "
                 f"(n={sc['n_rows']}, recorded {_num(sc['production_metric'])})"
             )
+        if s.get("drift"):
+            d = s["drift"]
+            moved = ", ".join(d["drifted_columns"]) or "none"
+            lines.append(
+                f"data drift: {'yes' if d['confirmed'] else 'no'} "
+                f"(share {d['drifted_share']:.2f}; drifted: {moved})"
+            )
         lines.append(
             f"retrain: {'yes' if s['decision']['retrain'] else 'no'} — {s['decision']['reason']}"
         )

@@ -170,3 +170,13 @@ def test_importance_weights_are_stored_and_used(project: Path, sample: Path):
     drifted = set(drift["drifted_columns"]) - {"__prediction__", "__target__"}
     expected = sum(importance[c] for c in drifted) / sum(importance.values())
     assert drift["drifted_share"] == pytest.approx(expected)
+
+
+def test_the_run_summary_names_the_drifted_columns(project: Path, sample: Path):
+    assert cli(project, "db", "upgrade").returncode == 0
+    _first(project, sample)
+    drop(project, sample / "sourcedata" / "clients_batch_03.csv")
+    out = cli(project, "run")
+    assert out.returncode == 0, out.stderr
+    [line] = [x for x in out.stdout.splitlines() if x.startswith("data drift: ")]
+    assert "region" in line and "share " in line
