@@ -1,4 +1,4 @@
-"""`python fullprocess.py` = one riskwatch run (what `riskwatch run` does); extra arguments pass on."""
+"""`python fullprocess.py` = one riskwatch run, as `riskwatch run`; extra arguments pass on."""
 
 import sys
 

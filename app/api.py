@@ -252,9 +252,7 @@ def quality_report(file_id: int) -> Any:
     """The HTML data-quality report of one checked source file."""
     settings = state().settings
     qf = tables.quality_files
-    rel = get_connection().execute(
-        sa.select(qf.c.report_path).where(qf.c.id == file_id)
-    ).scalar()
+    rel = get_connection().execute(sa.select(qf.c.report_path).where(qf.c.id == file_id)).scalar()
     base = settings.path("paths.reports").resolve()
     path = (base / rel).resolve() if rel else None
     # The path comes from the database; still, never serve a file outside paths.reports.

@@ -307,8 +307,13 @@ def fill_run(engine: sa.Engine, run_id: str = RUN_3, file_name: str = "batch_03.
         )  # fmt: skip
         conn.execute(
             sa.insert(t.drift_summaries).values(
-                run_id=run_id, model_version=1, dataset_drift=True, drifted_share=0.5,
-                reference_rows=4000, current_rows=2400, created_at=at[10],
+                run_id=run_id,
+                model_version=1,
+                dataset_drift=True,
+                drifted_share=0.5,
+                reference_rows=4000,
+                current_rows=2400,
+                created_at=at[10],
                 thresholds={"alpha": 0.05, "persistence": [1, 1]},
             )
         )
