@@ -148,3 +148,24 @@ def mib(n_bytes: float) -> str:
 def write_results(path: str | None, results: dict) -> None:
     if path:
         Path(path).write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def tool_python(venv: Path, requirements: Path) -> Path:
+    """venv/bin/python, made or brought up to `requirements` (a hash stamp says when)."""
+    import hashlib
+
+    python = venv / "bin" / "python"
+    stamp = venv / f"{requirements.stem}.sha256"
+    want = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if python.is_file() and stamp.is_file() and stamp.read_text().strip() == want:
+        return python
+    print(f"making {venv.name} from {requirements.name} (once) …", flush=True)
+    t0 = time.perf_counter()
+    if not python.is_file():
+        subprocess.run([PYTHON, "-m", "venv", str(venv)], check=True)
+    (venv / ".gitignore").write_text("*\n")  # git and ruff leave it alone, as venv does on 3.13
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-r", str(requirements)], check=True)
+    stamp.write_text(want + "\n")
+    print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
+    return python

@@ -35,16 +35,24 @@ that file changes); the project's .venv never gets either tool.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _common import PYTHON, machine, median, mib, run_child, scratch_dir, write_results, yes
+from _common import (
+    PYTHON,
+    machine,
+    median,
+    mib,
+    run_child,
+    scratch_dir,
+    tool_python,
+    write_results,
+    yes,
+)
 from drift_data import LAYOUT
 
 HERE = Path(__file__).resolve().parent
@@ -66,22 +74,7 @@ TIMES = ("wall_s", "inside_s", "import_s", "read_s", "drift_s")
 
 
 def drift_python() -> Path:
-    """bench/.venv-drift/bin/python, made or brought up to bench/requirements-drift.txt."""
-    python = VENV / "bin" / "python"
-    stamp = VENV / "requirements-drift.sha256"
-    want = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    if python.is_file() and stamp.is_file() and stamp.read_text().strip() == want:
-        return python
-    print(f"making {VENV.relative_to(HERE.parent)} from {REQUIREMENTS.name} (once) …", flush=True)
-    t0 = time.perf_counter()
-    if not python.is_file():
-        subprocess.run([PYTHON, "-m", "venv", str(VENV)], check=True)
-    (VENV / ".gitignore").write_text("*\n")  # git and ruff leave it alone, as venv does on 3.13
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
-    stamp.write_text(want + "\n")
-    print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
-    return python
+    return tool_python(VENV, REQUIREMENTS)
 
 
 def child_env() -> dict[str, str]:
