@@ -30,27 +30,12 @@ import pandas as pd
 from pipeline.contract import Contract
 from pipeline.discover import FORMATS
 from pipeline.errors import DataError
-from pipeline.errortypes import REJECTING
+from pipeline.errortypes import ERROR_TYPES, FILE_LEVEL, REJECTING
 from pipeline.fsutil import atomic_write, atomic_write_bytes
 
-ROW_TYPES = (
-    "wrong_type",
-    "missing_value",
-    "out_of_range",
-    "unknown_category",
-    "duplicate_row",
-    "duplicate_id",
-    "invalid_label",
-    "infinite_value",
-)
-FILE_TYPES = (
-    "extra_column",
-    "missing_column",
-    "duplicate_column",
-    "renamed_column",
-    "empty",
-    "unreadable",
-)
+# The gate's own vocabulary, split by level (ERROR_TYPES' order).
+ROW_TYPES = tuple(t for t in ERROR_TYPES if t not in FILE_LEVEL)
+FILE_TYPES = tuple(t for t in ERROR_TYPES if t in FILE_LEVEL)
 DEFAULT_ROWS = (3, 10)  # the default mix injects between 3 and 10 rows of each row type
 
 # Text that no reader takes for a number, nor for a missing value ("n/a", "NA" and "null" are).
