@@ -91,18 +91,7 @@ def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
                 "criticality": result.criticality,
                 "rejected": result.rejected.message if result.rejected else None,
                 "errors_by_type": result.errors_by_type,
-                "issues": [
-                    {
-                        "error_type": v.error_type,
-                        "column": v.column,
-                        "criticality": v.criticality,
-                        "count": v.count,
-                        "message": v.message,
-                        "examples": list(v.examples),
-                        "rows": [int(r) + 1 for r in v.rows[:20]],
-                    }
-                    for v in result.violations
-                ],
+                "issues": [v.summary() for v in result.violations],
             }
         )
     return {"contract_version": contract.version, **summarise(files)}

@@ -46,6 +46,19 @@ class Violation:
     def level(self) -> str:
         return "file" if self.error_type in FILE_LEVEL else "row"
 
+    def summary(self, rows: int = 20) -> dict:
+        """What people and scripts see of it: its fields, and the first data rows (1-based)."""
+        return {
+            "error_type": self.error_type,
+            "column": self.column,
+            "criticality": self.criticality,
+            "level": self.level,
+            "count": self.count,
+            "message": self.message,
+            "examples": list(self.examples),
+            "rows": [int(r) + 1 for r in self.rows[:rows]],
+        }
+
 
 @dataclass
 class QualityResult:

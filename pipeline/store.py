@@ -236,21 +236,12 @@ def _insert_quality(
             report_path=report_path,
         )
     ).inserted_primary_key[0]
-    issues = [
-        {
-            "run_id": run_id,
-            "quality_file_id": file_id,
-            "error_type": v.error_type,
-            "column_name": v.column,
-            "criticality": v.criticality,
-            "level": v.level,
-            "count": v.count,
-            "message": v.message,
-            "examples": list(v.examples),
-            "rows_sample": [int(r) + 1 for r in v.rows[:20]],
-        }
-        for v in q.violations
-    ]
+    issues = []
+    for v in q.violations:
+        issue = v.summary()
+        issue["column_name"] = issue.pop("column")
+        issue["rows_sample"] = issue.pop("rows")
+        issues.append({"run_id": run_id, "quality_file_id": file_id, **issue})
     if issues:
         conn.execute(tables.quality_issues.insert(), issues)
     return file_id
