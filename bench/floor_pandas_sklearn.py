@@ -1,10 +1,12 @@
 """The floor of a tick: what a user would write instead of riskwatch, run as its own process.
 
-`pandas.read_csv` of the file, then the very scikit-learn pipeline riskwatch builds
-(`pipeline.modeling.build_pipeline` with the settings in force, features inferred the same way),
-fitted once on the same training rows riskwatch uses (all but the newest
-`split.holdout_fraction`). Prints one JSON object with its phase times and the data frame's
-in-memory size; bench_tick.py times the whole process from outside.
+`pandas.read_csv` of the file, then the scikit-learn pipeline a user would write for the model
+riskwatch fits: scikit-learn's own ColumnTransformer (median imputer + StandardScaler,
+most-frequent imputer + OneHotEncoder; `pipeline.design.reference_transformer`, which riskwatch's
+`Preprocessor` is tested against) before the estimator the settings name, fitted once on the
+same training rows riskwatch uses (all but the newest `split.holdout_fraction`). Prints one JSON
+object with its phase times and the data frame's in-memory size; bench_tick.py times the whole
+process from outside.
 
     python bench/floor_pandas_sklearn.py FILE.csv
 """
@@ -20,9 +22,11 @@ from pathlib import Path
 def main(path: str) -> None:
     t0 = time.perf_counter()
     import pandas as pd
+    from sklearn.pipeline import Pipeline
 
     import pipeline
-    from pipeline.modeling import build_pipeline, infer_features
+    from pipeline.design import reference_transformer
+    from pipeline.modeling import build_estimator, infer_features, takes_sparse
     from pipeline.settings import load_settings
 
     t_import = time.perf_counter()
@@ -33,7 +37,9 @@ def main(path: str) -> None:
     features = infer_features(df, settings)
     n_hold = max(1, round(len(df) * settings["split.holdout_fraction"]))
     train = df.iloc[: len(df) - n_hold]
-    model = build_pipeline(settings, features)
+    estimator = build_estimator(settings)
+    prepare = reference_transformer(features.numeric, features.categorical, takes_sparse(estimator))
+    model = Pipeline([("prepare", prepare), ("estimator", estimator)])
     model.fit(train[features.columns], train[settings["data.target"]])
     t_fit = time.perf_counter()
 

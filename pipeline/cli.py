@@ -75,6 +75,9 @@ def _settings(ctx: click.Context) -> Any:
 @click.pass_context
 def main(ctx: click.Context, config: str | None, quiet: bool) -> None:
     """riskwatch: keep a production model on tabular data honest, one cron tick at a time."""
+    from pipeline import memory
+
+    memory.configure()
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
     _setup_logging(quiet)

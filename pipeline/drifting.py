@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,43 @@ def thresholds(settings: Settings) -> Any:
     )
 
 
+class _Columns(MutableMapping):
+    """Drift columns by name. A model feature is converted from the frame when it is read and
+    is not kept: the profile and the tests take one column at a time, so a converted copy of
+    every feature never exists at once. Other columns (prediction, label) are stored."""
+
+    def __init__(self, frame: Any, features: Any) -> None:
+        self._frame = frame
+        self._categorical = set(features.categorical)
+        self._lazy = list(features.columns)
+        self._stored: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._stored:
+            return self._stored[name]
+        if name not in self._lazy:
+            raise KeyError(name)
+        from pipeline.modeling import feature_column
+
+        return feature_column(self._frame[name], name in self._categorical).to_numpy()
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._stored[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("drift columns are not removed")
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._lazy
+        yield from (name for name in self._stored if name not in self._lazy)
+
+    def __len__(self) -> int:
+        return len(set(self._lazy) | set(self._stored))
+
+
 def _columns(settings: Settings, features: Any, frame: Any, pred: Any, proba: Any) -> tuple:
     """Features, the model's output and the label as drift columns, with their kinds."""
-    from pipeline.modeling import feature_frame
-
-    x = feature_frame(frame, features)
-    data = {c: x[c].to_numpy() for c in features.columns}
+    data = _Columns(frame, features)
     kinds = {c: "numeric" for c in features.numeric}
     kinds.update({c: "categorical" for c in features.categorical})
     classify = settings["model.task"] == "classification"

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -168,31 +168,86 @@ def ingest_file(
         bad.insert(0, ERRORS_COLUMN, result.row_errors().to_numpy())
         bad.insert(1, ROW_COLUMN, np.nonzero(result.bad)[0] + 1)
         rel = f"{QUARANTINE_DIR}/{stem}-rows.parquet"
-        atomic_write(ingested_dir / rel, lambda tmp: bad.to_parquet(tmp, index=False))
+        atomic_write(ingested_dir / rel, lambda tmp: write_parquet(bad, tmp))
         item.quarantine_path = rel
         item.rows_quarantined = result.rows_invalid
-    good = _typed(
-        frame.loc[~result.bad, [c for c in contract.columns if c in frame.columns]], contract
-    )
+        del bad
+    keep = ~result.bad
+    columns = [c for c in contract.columns if c in frame.columns]
+    good = _typed(frame, keep, columns, _column_types(frame, keep, contract))
+    item.rows = int(keep.sum())
+    if item.rows < len(good) and any(good[c].dtype == object for c in columns):
+        # Python objects (JSON lines): Arrow types a column by its values, so a bad row's
+        # value of another type must be gone before, not after.
+        good, keep = good[keep], None
     rel = f"{DATA_DIR}/{stem}.parquet"
-    atomic_write(ingested_dir / rel, lambda tmp: good.to_parquet(tmp, index=False))
-    item.rows = len(good)
+    atomic_write(ingested_dir / rel, lambda tmp: write_parquet(good, tmp, keep))
     item.data_path = rel
     return item
 
 
-def _typed(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """Good rows with the contract's types: numbers as numbers, labels 0/1 not 0.0/1.0."""
-    frame = frame.reset_index(drop=True)
+PARQUET_SLICE_ROWS = 250_000  # rows per row group: what the Parquet writer buffers at once
+
+
+def write_parquet(frame: Any, path: Path, keep: np.ndarray | None = None) -> None:
+    """`frame.to_parquet(path, index=False)` (or an Arrow table's), a row group at a time.
+
+    Only the rows where `keep` is true are written. The Arrow table shares the frame's buffers
+    (pandas' text columns are Arrow arrays already; numeric columns are not copied), and the
+    writer holds one row group of `PARQUET_SLICE_ROWS` rows, not the whole file: neither a
+    second copy of the rows nor the encoded file is ever in memory whole.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
+    with pq.ParquetWriter(path, table.schema) as writer:
+        for start in range(0, table.num_rows, PARQUET_SLICE_ROWS):
+            part = table.slice(start, PARQUET_SLICE_ROWS)  # a view
+            if keep is not None:
+                rows = keep[start : start + PARQUET_SLICE_ROWS]
+                if not rows.all():
+                    part = part.filter(pa.array(rows))
+            if part.num_rows:
+                writer.write_table(part)
+
+
+def _column_types(frame: pd.DataFrame, keep: np.ndarray, contract: Contract) -> dict[str, str]:
+    """The dtype of each numeric column of the good rows: int64 when every value is a whole
+    number (labels 0/1, not 0.0/1.0), float64 otherwise. Decided on the whole file."""
+    types = {}
     for rule in contract.columns.values():
         if rule.name not in frame.columns:
             continue
         numeric = rule.kind in ("numeric", "integer") or (
             rule.kind == "label" and contract.numeric_label
         )
-        if numeric:
-            values = pd.to_numeric(frame[rule.name])
-            if rule.kind != "numeric" and values.notna().all() and (values == values.round()).all():
-                values = values.astype("int64")
-            frame[rule.name] = values
-    return frame
+        if not numeric:
+            continue
+        values = pd.to_numeric(frame[rule.name][keep])
+        whole = (
+            rule.kind != "numeric"
+            and values.notna().all()
+            and bool((values == values.round()).all())
+        )
+        types[rule.name] = "int64" if whole else "float64"
+    return types
+
+
+def _typed(
+    frame: pd.DataFrame, keep: np.ndarray, columns: list[str], types: dict[str, str]
+) -> pd.DataFrame:
+    """The contract's columns with the good rows' types; the bad rows are still in it (they
+    are dropped as it is written), with whatever their values become."""
+    typed = frame[columns]  # no copy: pandas copies a column only when it is replaced
+    for name, dtype in types.items():
+        column = typed[name]
+        if column.dtype == dtype:
+            continue
+        values = pd.to_numeric(column, errors="coerce")  # every good row's value parses
+        if dtype == "int64":
+            values = values.where(keep, 0)
+        typed[name] = values.astype(dtype)
+    return typed

@@ -70,52 +70,53 @@ def import_estimator(path: str) -> type:
     return cls
 
 
-def build_pipeline(settings: Settings, features: FeatureSpec) -> Any:
-    """Return an unfitted Pipeline: impute+scale numbers, impute+one-hot categories, estimator."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-    from sklearn.utils import get_tags
-
+def build_estimator(settings: Settings) -> Any:
+    """The unfitted estimator the settings name, with the run's seed when it takes one."""
     cls = import_estimator(settings["model.estimator"])
     params = dict(settings["model.params"])
     if "random_state" in inspect.signature(cls).parameters and "random_state" not in params:
         params["random_state"] = settings["model.random_seed"]
     try:
-        estimator = cls(**params)
+        return cls(**params)
     except TypeError as exc:
         raise ConfigError(f"setting 'model.params': {exc}") from exc
-    parts = []
-    if features.numeric:
-        numeric = Pipeline(
-            [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-        )
-        parts.append(("numeric", numeric, list(features.numeric)))
-    if features.categorical:
-        categorical = Pipeline(
-            [
-                ("impute", SimpleImputer(strategy="most_frequent")),
-                ("onehot", OneHotEncoder(handle_unknown="ignore")),
-            ]
-        )
-        parts.append(("categorical", categorical, list(features.categorical)))
-    # A sparse design matrix when the estimator takes one: the one-hot columns are mostly
-    # zeros, and a dense float64 copy of every training row is the largest thing a fit holds.
-    sparse = get_tags(estimator).input_tags.sparse
-    prepare = ColumnTransformer(parts, sparse_threshold=1.0 if sparse else 0.0)
+
+
+def takes_sparse(estimator: Any) -> bool:
+    """Does the estimator accept a sparse design matrix? The one-hot columns are mostly zeros,
+    and a dense float64 copy of every training row is the largest thing a fit would hold."""
+    from sklearn.utils import get_tags
+
+    return bool(get_tags(estimator).input_tags.sparse)
+
+
+def build_pipeline(settings: Settings, features: FeatureSpec) -> Any:
+    """Return an unfitted Pipeline: impute+scale numbers, impute+one-hot categories, estimator."""
+    from sklearn.pipeline import Pipeline
+
+    from pipeline.design import Preprocessor
+
+    estimator = build_estimator(settings)
+    prepare = Preprocessor(features.numeric, features.categorical, sparse=takes_sparse(estimator))
     return Pipeline([("prepare", prepare), ("estimator", estimator)])
+
+
+def feature_column(column: pd.Series, categorical: bool) -> pd.Series:
+    """One model column with the dtype the pipeline expects: float64, or objects with NaN."""
+    if not categorical:
+        return pd.to_numeric(column, errors="coerce").astype("float64")
+    # Through a categorical: one Python string per level, not one per row.
+    as_category = column.astype("category")
+    return as_category.astype(object).where(as_category.notna(), np.nan)
 
 
 def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
     """Select the model's columns with the dtypes the pipeline expects."""
     out = pd.DataFrame(index=frame.index)
     for c in features.numeric:
-        out[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+        out[c] = feature_column(frame[c], categorical=False)
     for c in features.categorical:
-        # Through a categorical: one Python string per level, not one per row.
-        col = frame[c].astype("category")
-        out[c] = col.astype(object).where(col.notna(), np.nan)
+        out[c] = feature_column(frame[c], categorical=True)
     return out
 
 
@@ -125,7 +126,9 @@ def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> Any:
     y = frame[target].to_numpy()
     if settings["model.task"] == "classification" and len(np.unique(y)) < 2:
         raise DataError(f"cannot train a classifier: the target {target!r} has one class only")
-    model.fit(feature_frame(frame, features), y)
+    # The preprocessing reads the frame's columns itself, a column or a slice of rows at a
+    # time: no converted copy of the training rows is made first.
+    model.fit(frame, y)
     return model
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline import db, registry, store, tables
+from pipeline import db, memory, registry, store, tables
 from pipeline.discover import Discovery, discover
 from pipeline.errors import RiskwatchError
 from pipeline.failpoints import failpoint
@@ -187,7 +187,7 @@ def _ingest(run: Run, found: Discovery, contract: Any) -> list[Any]:
             item = ingest_file(
                 source, ingested_dir, contract, overrides, s["quality.missing_significance"]
             )
-        _release_memory()  # the file's frame is gone; its buffers need not outlive it
+        memory.release()  # the file's frame is gone; its buffers need not outlive it
         failpoint("after_file_written")
         checked_at = tables.utcnow()
         rel = relative_path(source.sha256)  # by content: a rewrite after a crash is the same page
@@ -307,24 +307,14 @@ def _load(run: Run, rows: list[Any]) -> Any:
     import pandas as pd
 
     base = run.settings.path("paths.ingested")
-    frames = [pd.read_parquet(base / r.data_path) for r in rows]
+    # Arrow's buffers are freed column by column as pandas takes them over: the table and the
+    # frame never both exist whole.
+    convert = {"self_destruct": True, "split_blocks": True}
+    frames = [pd.read_parquet(base / r.data_path, to_pandas_kwargs=convert) for r in rows]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     del frames
-    _release_memory()
+    memory.release()
     return out
-
-
-def _release_memory() -> None:
-    """Give freed memory back to the OS: Arrow's pool and glibc's free lists keep it otherwise,
-    and it would sit under every later peak of the run."""
-    import contextlib
-    import ctypes
-
-    import pyarrow
-
-    pyarrow.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):  # malloc_trim is glibc's
-        ctypes.CDLL(None).malloc_trim(0)
 
 
 # --- scoring, training, promotion ----------------------------------------------------------
@@ -414,7 +404,7 @@ def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) ->
     features = modeling.infer_features(data, s)
     log.info("training on %d rows, holding out %d", len(train), len(holdout))
     model = modeling.fit(s, features, train)
-    _release_memory()
+    memory.release()
     failpoint("after_fit")
     extra = {}
     if s["drift.enabled"]:

@@ -692,3 +692,36 @@ def test_selftest_reports_what_it_cannot_test():
     assert report["columns"]["const"]["false_alarm_rate"] is None
     assert report["columns"]["x"]["power"] == {"mean_shift": None, "scale_change": None}
     assert any("10% of the reference" in note for note in report["notes"])
+
+
+def test_drift_columns_are_converted_when_read_not_all_at_once() -> None:
+    from pipeline import drifting
+    from pipeline.modeling import FeatureSpec, feature_frame
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "amount": rng.normal(size=50),
+            "industry": pd.array(rng.choice(["a", "b", None], 50), dtype="str"),
+            "exited": rng.integers(0, 2, 50),
+        }
+    )
+    features = FeatureSpec(("amount",), ("industry",))
+    settings = {"model.task": "classification", "data.target": "exited"}
+    proba = rng.random(50)
+    data, kinds, weights = drifting._columns(settings, features, frame, None, proba)
+    assert list(data) == ["amount", "industry", drifting.PREDICTION, drifting.TARGET]
+    assert len(data) == 4 and "amount" in data and "nope" not in data
+    eager = feature_frame(frame, features)
+    np.testing.assert_array_equal(data["amount"], eager["amount"].to_numpy())
+    assert pd.Series(data["industry"]).equals(pd.Series(eager["industry"].to_numpy()))
+    assert data[drifting.PREDICTION] is proba
+    assert kinds == {
+        "amount": "numeric",
+        "industry": "categorical",
+        drifting.PREDICTION: "numeric",
+        drifting.TARGET: "categorical",
+    }
+    assert weights == {"amount": 1.0, "industry": 1.0}
+    with pytest.raises(KeyError):
+        data["nope"]

@@ -208,3 +208,79 @@ def test_regression_target_must_be_numeric(tmp_path: Path):
     item = _ingest(tmp_path, "r.csv", "x,y\n1,2.5\n2,high\n", contract)
     assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 1, 1)
     assert item.quality.errors_by_type == {"wrong_type": 1}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_good_rows_are_written_a_slice_at_a_time_with_one_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+):
+    """Slices of two rows: one all bad, one with a gap, one whose category is all missing:
+    the Parquet file still has the whole file's types and exactly the good rows, in order."""
+    import pyarrow.parquet as pq
+
+    from pipeline import ingest
+
+    monkeypatch.setattr(ingest, "PARQUET_SLICE_ROWS", 2)
+    contract = contracts.from_toml(
+        CONTRACT.text.replace("nullable = false\ncategories", "nullable = true\ncategories")
+    )
+    rows = [
+        ("C1", 10, "retail", 0),
+        ("C2", 250, "finance", 1),
+        ("C3", -1, "retail", 0),  # out of range
+        ("C4", 5, "aliens", 1),  # unknown category: this slice has no good row
+        ("C5", None, None, 1),
+        ("C6", 7, None, 0),
+        ("C7", 8, "007", 1),
+    ]
+    frame = pd.DataFrame(rows, columns=["corporation", "employees", "industry", "exited"])
+    path = tmp_path / f"slices.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_json(path, orient="records", lines=True)
+    item = ingest_file(_source(path), tmp_path / "out", contract)
+    assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 5, 2)
+    stored_path = tmp_path / "out" / item.data_path
+    assert pq.ParquetFile(stored_path).metadata.num_row_groups == 3  # the empty slice: none
+    stored = pd.read_parquet(stored_path)
+    assert stored["corporation"].tolist() == ["C1", "C2", "C5", "C6", "C7"]
+    assert stored["employees"].dtype == "float64"  # a gap in one slice: float everywhere
+    assert stored["employees"].iloc[[0, 1, 3, 4]].tolist() == [10.0, 250.0, 7.0, 8.0]
+    assert stored["exited"].dtype == "int64" and stored["exited"].tolist() == [0, 1, 1, 0, 1]
+    assert stored["industry"].iloc[[0, 1, 4]].tolist() == ["retail", "finance", "007"]
+    assert stored["industry"].iloc[[2, 3]].isna().all()
+
+
+def test_write_parquet_equals_pandas_to_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from pipeline import ingest
+
+    monkeypatch.setattr(ingest, "PARQUET_SLICE_ROWS", 3)
+    frame = pd.DataFrame(
+        {
+            "a": [1.5, None, 3.0, 4.0, 5.0, 6.0, 7.0],
+            "b": pd.array(["x", None, "z", "x", "y", "y", None], dtype="string"),
+            "c": [1, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    for name, data in (("all", frame), ("empty", frame.iloc[:0])):
+        ingest.write_parquet(data, tmp_path / f"{name}-ours.parquet")
+        data.to_parquet(tmp_path / f"{name}-pandas.parquet", index=False)
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / f"{name}-ours.parquet"),
+            pd.read_parquet(tmp_path / f"{name}-pandas.parquet"),
+        )
+
+
+def test_a_bad_json_value_of_another_type_does_not_break_the_good_rows(tmp_path: Path):
+    lines = [
+        '{"corporation": "C1", "employees": 10, "industry": "retail", "exited": 0}',
+        '{"corporation": "C2", "employees": 11, "industry": {"nested": 1}, "exited": 1}',
+        '{"corporation": "C3", "employees": 12, "industry": 7, "exited": 1}',
+        '{"corporation": "C4", "employees": 13, "industry": "finance", "exited": 0}',
+    ]
+    item = _ingest(tmp_path, "mixed.jsonl", "\n".join(lines) + "\n")
+    assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 2, 2)
+    stored = pd.read_parquet(tmp_path / "out" / item.data_path)
+    assert stored["industry"].tolist() == ["retail", "finance"]
+    assert stored["employees"].tolist() == [10, 13]
