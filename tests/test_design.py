@@ -151,3 +151,17 @@ def test_empty_frame_transforms_to_an_empty_matrix() -> None:
     assert prep.transform(frame.iloc[:0]).shape == (0, prep.n_output_)
     prep.sparse = False
     assert prep.transform(frame.iloc[:0]).shape == (0, prep.n_output_)
+
+
+@pytest.mark.parametrize("sparse_output", [True, False])
+@pytest.mark.parametrize(
+    "features", [FeatureSpec(("amount", "count"), ()), FeatureSpec((), ("industry", "region"))]
+)
+def test_only_numbers_or_only_categories(features: FeatureSpec, sparse_output: bool) -> None:
+    frame = _frame(600)
+    ours, theirs = _both(frame, sparse_output, features)
+    np.testing.assert_allclose(
+        _dense(ours.transform(frame)),
+        _dense(theirs.transform(feature_frame(frame, features))),
+        atol=1e-12,
+    )
