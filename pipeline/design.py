@@ -39,9 +39,9 @@ _EPS = np.finfo(np.float64).eps
 
 def _floats(column: pd.Series) -> np.ndarray:
     """A column as float64 with NaN for missing (and for anything that is not a number)."""
-    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        column = pd.to_numeric(column, errors="coerce")
-    return column.to_numpy(dtype="float64", na_value=np.nan)
+    from pipeline.modeling import feature_column
+
+    return feature_column(column, categorical=False).to_numpy()
 
 
 def _categories(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
