@@ -2,7 +2,7 @@
 
 import sys
 
-from pipeline.cli import main
+from pipeline.cli.commands import main
 
 if __name__ == "__main__":
     main(["run", *sys.argv[1:]])

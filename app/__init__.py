@@ -13,9 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 
-from pipeline import db, registry, tables
 from pipeline.errors import ModelIntegrityError, NoProductionModel
+from pipeline.model import registry
 from pipeline.settings import Settings, load_settings
+from pipeline.storage import db, tables
 
 
 @dataclass

@@ -20,7 +20,6 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMedi
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from app import get_connection, production_model, state
-from pipeline import db, queries, registry, store, tables
 from pipeline.errors import (
     DatabaseNotReady,
     DataError,
@@ -29,6 +28,8 @@ from pipeline.errors import (
     NotFound,
     RiskwatchError,
 )
+from pipeline.model import registry
+from pipeline.storage import db, reads, tables, writes
 
 log = logging.getLogger("riskwatch.app")
 
@@ -161,13 +162,13 @@ def prediction() -> Any:
     records = _request_records()
     loaded = production_model()
     # pandas and scikit-learn load on the first prediction, not when the app starts.
-    from pipeline import modeling
+    from pipeline.model import estimator
 
     st = state()
-    frame = modeling.records_frame(records, loaded.features, st.settings["api.max_records"])
+    frame = estimator.records_frame(records, loaded.features, st.settings["api.max_records"])
     columns = loaded.features.columns
-    predictions, probabilities = modeling.predict(loaded.model, loaded.features, frame)
-    store.record_predictions(
+    predictions, probabilities = estimator.predict(loaded.model, loaded.features, frame)
+    writes.record_predictions(
         st.engine,
         [
             {
@@ -193,13 +194,13 @@ def prediction() -> Any:
 def scoring() -> Any:
     """The production model's latest recorded scores (from the last run that scored it)."""
     version = registry.production_version(state().settings)
-    return queries.latest_scores(get_connection(), version)
+    return reads.latest_scores(get_connection(), version)
 
 
 @bp.get("/summarystats")
 def summarystats() -> Any:
     """Mean, median, std, min and max per numeric feature, from the latest run that had them."""
-    return queries.latest_for(get_connection(), tables.feature_stats)
+    return reads.latest_for(get_connection(), tables.feature_stats)
 
 
 @bp.get("/diagnostics")
@@ -207,10 +208,10 @@ def diagnostics() -> Any:
     """Step timings of the latest run, missing values, outdated packages, library versions."""
     conn = get_connection()
     return {
-        "steps": queries.latest_for(conn, tables.steps),
-        "missing_values": queries.latest_for(conn, tables.missing_values),
-        "outdated_packages": queries.latest_diagnostic(conn, "outdated_packages"),
-        "library_versions": queries.latest_diagnostic(conn, "library_versions"),
+        "steps": reads.latest_for(conn, tables.steps),
+        "missing_values": reads.latest_for(conn, tables.missing_values),
+        "outdated_packages": reads.latest_diagnostic(conn, "outdated_packages"),
+        "library_versions": reads.latest_diagnostic(conn, "library_versions"),
     }
 
 
@@ -220,26 +221,26 @@ def apireturns() -> Any:
     limit = _limit_param()
     t = tables.api_returns
     rows = get_connection().execute(sa.select(t).order_by(t.c.id.desc()).limit(limit))
-    return {"api_returns": [queries.row_dict(x) for x in rows]}
+    return {"api_returns": [reads.row_dict(x) for x in rows]}
 
 
 @bp.get("/runs")
 def runs() -> Any:
     """Runs, newest first."""
-    return {"runs": queries.list_runs(get_connection(), _limit_param())}
+    return {"runs": reads.list_runs(get_connection(), _limit_param())}
 
 
 @bp.get("/runs/<run_id>")
 def run(run_id: str) -> Any:
     """Everything recorded about one run."""
-    return queries.get_run(get_connection(), run_id)
+    return reads.get_run(get_connection(), run_id)
 
 
 @bp.get("/runs/<run_id>/report.pdf")
 def report(run_id: str) -> Any:
     """The run's PDF report."""
     settings = state().settings
-    path = Path(queries.report_path(get_connection(), settings, run_id)).resolve()
+    path = Path(reads.report_path(get_connection(), settings, run_id)).resolve()
     base = settings.path("paths.reports").resolve()
     # The path comes from the database; still, never serve a file outside paths.reports.
     if not path.is_relative_to(base) or not path.is_file():

@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint, render_template
 
 from app import get_connection, state
-from pipeline import queries, registry
 from pipeline.errors import DatabaseNotReady
+from pipeline.model import registry
+from pipeline.storage import reads
 
 bp = Blueprint("pages", __name__)
 
@@ -21,7 +22,7 @@ def index() -> Any:
     """List runs, newest first, with links to their reports and records."""
     production = registry.production_version(state().settings)
     try:
-        runs = queries.list_runs(get_connection(), INDEX_RUNS)
+        runs = reads.list_runs(get_connection(), INDEX_RUNS)
     except DatabaseNotReady as exc:
         page = render_template("pages/index.html", runs=[], production=production, problem=exc)
         return page, 503

@@ -3,7 +3,7 @@
 In one benchmark run, on the same file, against the same checks, each tool in its own process
 (bench/quality_tools.py), interleaved round by round:
 
-- riskwatch: `pipeline.quality.check_frame(frame, contract)`, in the project's environment;
+- riskwatch: `pipeline.ingest.checks.check_frame(frame, contract)`, in the project's environment;
 - Great Expectations 1.x: one ExpectationSuite run by a ValidationDefinition on the whole frame
   (an ephemeral context, a pandas data source), in bench/.venv-competitors;
 - pandera: one DataFrameSchema, `validate(frame, lazy=True)` so it collects every failure, in

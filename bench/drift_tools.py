@@ -40,7 +40,7 @@ NANNYML_CATEGORICAL = ["chi2", "jensen_shannon"]
 
 
 def read(path: Path):
-    """The one way every tool reads a file (as pipeline.ingest and pipeline.run do)."""
+    """The one way every tool reads a file (as pipeline.ingest.readers does)."""
     import pandas as pd
 
     return pd.read_parquet(path)
@@ -106,7 +106,7 @@ def _rw_columns(result) -> dict:
 
 
 def run_riskwatch(data: Path, clock: Clock, profile: Path | None) -> dict:
-    from pipeline.drift import DriftThresholds, ReferenceProfile, detect
+    from pipeline.drift.statistics import DriftThresholds, ReferenceProfile, detect
 
     clock.lap("import")
     reference = read(data / "reference.parquet")
@@ -122,7 +122,7 @@ def run_riskwatch(data: Path, clock: Clock, profile: Path | None) -> dict:
 
 
 def run_riskwatch_fit(data: Path, clock: Clock, profile: Path | None) -> dict:
-    from pipeline.drift import ReferenceProfile
+    from pipeline.drift.statistics import ReferenceProfile
 
     assert profile is not None
     clock.lap("import")
@@ -137,7 +137,7 @@ def run_riskwatch_fit(data: Path, clock: Clock, profile: Path | None) -> dict:
 
 
 def run_riskwatch_warm(data: Path, clock: Clock, profile: Path | None) -> dict:
-    from pipeline.drift import DriftThresholds, ReferenceProfile, detect
+    from pipeline.drift.statistics import DriftThresholds, ReferenceProfile, detect
 
     assert profile is not None
     clock.lap("import")
@@ -253,9 +253,9 @@ def version(tool: str) -> str:
     if tool.startswith("riskwatch"):
         import hashlib
 
-        import pipeline.drift
+        import pipeline.drift.statistics
 
-        source = Path(pipeline.drift.__file__)
+        source = Path(pipeline.drift.statistics.__file__)
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
         return f"{metadata.version('riskwatch')} (engine {source.parent}, drift.py {digest})"
     if tool == "floor":

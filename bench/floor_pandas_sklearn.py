@@ -2,7 +2,8 @@
 
 `pandas.read_csv` of the file, then the scikit-learn pipeline a user would write for the model
 riskwatch fits: scikit-learn's own ColumnTransformer (median imputer + StandardScaler,
-most-frequent imputer + OneHotEncoder; `pipeline.design.reference_transformer`, which riskwatch's
+most-frequent imputer + OneHotEncoder; `pipeline.model.design.reference_transformer`, which
+riskwatch's
 `Preprocessor` is tested against) before the estimator the settings name, fitted once on the
 same training rows riskwatch uses (all but the newest `split.holdout_fraction`). Prints one JSON
 object with its phase times and the data frame's in-memory size; bench_tick.py times the whole
@@ -25,8 +26,8 @@ def main(path: str) -> None:
     from sklearn.pipeline import Pipeline
 
     import pipeline
-    from pipeline.design import reference_transformer
-    from pipeline.modeling import build_estimator, infer_features, takes_sparse
+    from pipeline.model.design import reference_transformer
+    from pipeline.model.estimator import build_estimator, infer_features, takes_sparse
     from pipeline.settings import load_settings
 
     t_import = time.perf_counter()

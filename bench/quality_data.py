@@ -4,7 +4,7 @@ Run as its own process in the project's environment (bench_quality.py does), so 
 parent never holds the data (see wide_data.py). In OUTDIR it writes:
 
 - `clean.csv`: the 20-column layout of wide_data.py, N rows;
-- `contract.toml`: riskwatch's contract, inferred (`pipeline.contract.infer`) from clean.csv;
+- `contract.toml`: riskwatch's contract, inferred (`pipeline.ingest.contract.infer`) from clean.csv;
 - `dirty.csv`: a copy of clean.csv in which 0.1% of the rows each carry one problem (PROBLEMS),
   on disjoint rows, every other byte as it was;
 - `injected.json`: what was injected where, and how many rows: what every tool should find.
@@ -42,7 +42,7 @@ PROBLEMS = {
 
 
 def read(path: Path):
-    """The one way every tool in the benchmark reads a file (as pipeline.ingest.read_table)."""
+    """The one way every tool in the benchmark reads a file (as pipeline.ingest.readers)."""
     import pandas as pd
 
     dtype = dict.fromkeys(TEXT_COLUMNS, "str")
@@ -55,7 +55,7 @@ def make(outdir: Path, rows: int, seed: int) -> dict:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from pipeline.contract import infer, save
+    from pipeline.ingest.contract import infer, save
 
     outdir.mkdir(parents=True, exist_ok=True)
     clean = outdir / "clean.csv"

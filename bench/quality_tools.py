@@ -101,13 +101,13 @@ def planned_checks(contract: dict) -> list[tuple[str, str]]:
 
 
 def riskwatch_setup(contract_path: Path, contract: dict):
-    from pipeline.contract import from_toml
+    from pipeline.ingest.contract import from_toml
 
     return from_toml(contract_path.read_text(encoding="utf-8"), str(contract_path))
 
 
 def riskwatch_validate(frame, rw_contract):
-    from pipeline.quality import check_frame
+    from pipeline.ingest.checks import check_frame
 
     result = check_frame(frame, rw_contract)
     # What the run reads off the result: the counts it stores and the row split it makes.
@@ -116,7 +116,7 @@ def riskwatch_validate(frame, rw_contract):
 
 
 def riskwatch_findings(result, contract: dict) -> tuple[dict, int | None]:
-    from pipeline.errortypes import FILE_LEVEL
+    from pipeline.ingest.vocabulary import FILE_LEVEL
 
     found: dict[tuple[str, str], int] = {}
     for v in result.violations:
@@ -338,9 +338,9 @@ def version(tool: str) -> str:
     if tool == "riskwatch":
         import hashlib
 
-        import pipeline.quality
+        import pipeline.ingest.checks
 
-        source = Path(pipeline.quality.__file__)
+        source = Path(pipeline.ingest.checks.__file__)
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
         return f"{metadata.version('riskwatch')} (engine {source.parent}, quality.py {digest})"
     return metadata.version(tool)
@@ -355,7 +355,7 @@ def main(tool: str, data: Path, contract_path: Path, out: Path) -> None:
     elif tool == "pandera":
         import pandera.pandas  # noqa: F401
     else:
-        import pipeline.quality  # noqa: F401
+        import pipeline.ingest.checks  # noqa: F401
     from quality_data import read
 
     t_import = time.perf_counter()

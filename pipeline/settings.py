@@ -534,7 +534,7 @@ def _validate(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
     overlap = set(values["data.id_columns"]) & set(values["data.features"])
     if overlap:
         raise ConfigError(f"setting 'data.features': {sorted(overlap)} are also id columns")
-    from pipeline.errortypes import CRITICALITIES, ERROR_TYPES
+    from pipeline.ingest.vocabulary import CRITICALITIES, ERROR_TYPES
 
     for error_type, level in values["quality.criticality"].items():
         if error_type not in ERROR_TYPES:

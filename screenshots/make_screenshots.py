@@ -21,10 +21,10 @@ sys.path.insert(0, str(HERE.parent))
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
-from pipeline import db  # noqa: E402
 from pipeline.run import run_once  # noqa: E402
-from pipeline.sampledata import write_sample_data  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
+from pipeline.storage import db  # noqa: E402
+from pipeline.tools.sampledata import write_sample_data  # noqa: E402
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeline.alerts import Alert, Delivery, at_least, message, send, target
+from pipeline.ingest.alerts import Alert, Delivery, at_least, message, send, target
 from tests.conftest import REPO
 
 SECRET_PATH = "/services/T000/B000/s3cr3t-token"
@@ -504,7 +504,7 @@ def test_at_least_refuses_unknown_levels() -> None:
 
 def test_importing_alerts_loads_no_heavy_or_web_library() -> None:
     code = (
-        "import sys, pipeline.alerts; "
+        "import sys, pipeline.ingest.alerts; "
         "print(sorted(m for m in ('flask', 'pandas', 'numpy', 'requests') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -22,10 +22,11 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.openapi import ERROR_REF, SCHEMAS
-from pipeline import db, queries, registry, tables
+from pipeline.model import registry
 from pipeline.run import run_once
-from pipeline.sampledata import write_sample_data
 from pipeline.settings import Settings, load_settings
+from pipeline.storage import db, reads, tables
+from pipeline.tools.sampledata import write_sample_data
 from tests.conftest import reset_pg
 
 # Quick and offline: no pip query, a small bootstrap.
@@ -326,7 +327,7 @@ def test_every_error_has_the_one_shape(
         ),
     }[kind]()
     if status == 500:
-        monkeypatch.setattr(queries, "list_runs", lambda *a: 1 / 0)
+        monkeypatch.setattr(reads, "list_runs", lambda *a: 1 / 0)
     with make_app(settings) as app:
         response = getattr(app.test_client(), method)(path, **kwargs)
     body = assert_error(response, status)

@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from pipeline import db, tables
-from pipeline.apicalls import call_all
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
+from pipeline.storage import db, tables
+from pipeline.tools.apicalls import call_all
 from tests.conftest import REPO
 from tests.test_api import build_project, make_app
 
@@ -138,6 +138,6 @@ def test_the_entry_point_script_and_no_flask(project: Settings) -> None:
     assert "5 calls, 5 failed" in proc.stdout
     assert len(_returns(project, url)) == 5
 
-    code = "import sys, pipeline.apicalls; print('flask' in sys.modules)"
+    code = "import sys, pipeline.tools.apicalls; print('flask' in sys.modules)"
     check = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert check.stdout.strip() == "False", check.stderr

@@ -11,8 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.contract import Contract, infer
-from pipeline.corrupt import (
+from pipeline.errors import DataError
+from pipeline.ingest.checks import QualityResult, check_frame, file_problem
+from pipeline.ingest.contract import Contract, infer
+from pipeline.ingest.discovery import FORMATS
+from pipeline.ingest.readers import read_file
+from pipeline.ingest.vocabulary import ERROR_TYPES
+from pipeline.tools.corrupt import (
     FILE_TYPES,
     ROW_TYPES,
     Injection,
@@ -21,12 +26,7 @@ from pipeline.corrupt import (
     parse_mix,
     split_dataset,
 )
-from pipeline.discover import FORMATS
-from pipeline.errors import DataError
-from pipeline.errortypes import ERROR_TYPES
-from pipeline.ingest import read_table
-from pipeline.quality import QualityResult, check_frame, file_problem
-from pipeline.sampledata import (
+from pipeline.tools.sampledata import (
     FEATURES_CATEGORICAL,
     FEATURES_NUMERIC,
     ID_COLUMN,
@@ -73,7 +73,7 @@ def _read(path: Path, contract: Contract) -> pd.DataFrame:
     text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
     if not contract.numeric_label:
         text += (contract.target,)
-    return read_table(path, FORMATS[path.suffix], text)
+    return read_file(path, text)
 
 
 def _gate(path: Path, contract: Contract) -> QualityResult:

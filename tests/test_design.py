@@ -9,9 +9,9 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from pipeline import design
-from pipeline.design import Preprocessor, reference_transformer
-from pipeline.modeling import FeatureSpec, feature_frame
+from pipeline.model import design
+from pipeline.model.design import Preprocessor, reference_transformer
+from pipeline.model.estimator import FeatureSpec, feature_frame
 
 FEATURES = FeatureSpec(("amount", "count", "flat"), ("industry", "region"))
 

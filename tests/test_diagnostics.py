@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import diagnostics
+from pipeline.report import diagnostics
 
 
 def test_summary_stats_skip_missing_and_match_pandas():

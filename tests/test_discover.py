@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import discover as discover_module
-from pipeline.discover import discover
+from pipeline.ingest import discovery as discover_module
+from pipeline.ingest.discovery import discover
 
 GOOD = b"corporation,exited\n1,0\n2,1\n"
 OTHER = b"corporation,exited\n3,1\n4,0\n"

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from pipeline.drift import (
+from pipeline.drift.statistics import (
     DriftThresholds,
     ReferenceProfile,
     Status,
@@ -598,7 +598,7 @@ def test_import_and_a_large_batch_need_neither_pandas_nor_scipy():
     """A run on large batches stays on numpy: scipy's import alone costs a second."""
     script = (
         "import sys, numpy as np\n"
-        "from pipeline.drift import ReferenceProfile, detect\n"
+        "from pipeline.drift.statistics import ReferenceProfile, detect\n"
         "assert 'pandas' not in sys.modules and 'scipy' not in sys.modules\n"
         "rng = np.random.default_rng(0)\n"
         "ref = {'x': rng.normal(size=50_000), 'c': rng.integers(0, 3, 50_000).astype(str)}\n"
@@ -695,8 +695,8 @@ def test_selftest_reports_what_it_cannot_test():
 
 
 def test_drift_columns_are_converted_when_read_not_all_at_once() -> None:
-    from pipeline import drifting
-    from pipeline.modeling import FeatureSpec, feature_frame
+    from pipeline.drift import step as drift_step
+    from pipeline.model.estimator import FeatureSpec, feature_frame
 
     rng = np.random.default_rng(5)
     frame = pd.DataFrame(
@@ -709,18 +709,18 @@ def test_drift_columns_are_converted_when_read_not_all_at_once() -> None:
     features = FeatureSpec(("amount",), ("industry",))
     settings = {"model.task": "classification", "data.target": "exited"}
     proba = rng.random(50)
-    data, kinds, weights = drifting._columns(settings, features, frame, None, proba)
-    assert list(data) == ["amount", "industry", drifting.PREDICTION, drifting.TARGET]
+    data, kinds, weights = drift_step._columns(settings, features, frame, None, proba)
+    assert list(data) == ["amount", "industry", drift_step.PREDICTION, drift_step.TARGET]
     assert len(data) == 4 and "amount" in data and "nope" not in data
     eager = feature_frame(frame, features)
     np.testing.assert_array_equal(data["amount"], eager["amount"].to_numpy())
     assert pd.Series(data["industry"]).equals(pd.Series(eager["industry"].to_numpy()))
-    assert data[drifting.PREDICTION] is proba
+    assert data[drift_step.PREDICTION] is proba
     assert kinds == {
         "amount": "numeric",
         "industry": "categorical",
-        drifting.PREDICTION: "numeric",
-        drifting.TARGET: "categorical",
+        drift_step.PREDICTION: "numeric",
+        drift_step.TARGET: "categorical",
     }
     assert weights == {"amount": 1.0, "industry": 1.0}
     with pytest.raises(KeyError):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from pipeline.policy import Decision, with_trigger
-from pipeline.sampledata import write_sample_data
+from pipeline.model.policy import Decision, with_trigger
+from pipeline.tools.sampledata import write_sample_data
 from tests.e2e import cli, count, drop, rows, run_json
 
 pytestmark = pytest.mark.slow

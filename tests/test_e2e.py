@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from pipeline.sampledata import write_sample_data
+from pipeline.tools.sampledata import write_sample_data
 from tests.e2e import cli, count, drop, rows, run_json, sha
 
 pytestmark = pytest.mark.slow
@@ -228,7 +228,7 @@ def test_noop_tick_imports_neither_pandas_numpy_nor_sklearn(project: Path, batch
     run_json(project)
     probe = (
         "import sys\n"
-        "from pipeline.cli import main\n"
+        "from pipeline.cli.commands import main\n"
         "try:\n"
         "    main(['run', '--json'])\n"
         "except SystemExit as exc:\n"

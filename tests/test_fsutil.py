@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.fsutil import atomic_copy, atomic_write, atomic_write_bytes
+from pipeline.infra.files import atomic_copy, atomic_write, atomic_write_bytes
 
 
 def test_atomic_write_leaves_only_the_target(tmp_path: Path) -> None:

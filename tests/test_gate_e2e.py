@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 import sqlalchemy as sa
 
-from pipeline.sampledata import write_sample_data
+from pipeline.tools.sampledata import write_sample_data
 from tests.e2e import cli, count, drop, rows, run_json, sha
 
 pytestmark = pytest.mark.slow

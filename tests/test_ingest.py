@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import contract as contracts
-from pipeline.discover import SourceFile
-from pipeline.ingest import ERRORS_COLUMN, ROW_COLUMN, ingest_file
+from pipeline.ingest import contract as contracts
+from pipeline.ingest import ingestion
+from pipeline.ingest.discovery import SourceFile
+from pipeline.ingest.ingestion import ERRORS_COLUMN, ROW_COLUMN, ingest_file
 
 CONTRACT = contracts.from_toml("""
 [contract]
@@ -218,9 +219,7 @@ def test_good_rows_are_written_a_slice_at_a_time_with_one_schema(
     the Parquet file still has the whole file's types and exactly the good rows, in order."""
     import pyarrow.parquet as pq
 
-    from pipeline import ingest
-
-    monkeypatch.setattr(ingest, "PARQUET_SLICE_ROWS", 2)
+    monkeypatch.setattr(ingestion, "PARQUET_SLICE_ROWS", 2)
     contract = contracts.from_toml(
         CONTRACT.text.replace("nullable = false\ncategories", "nullable = true\ncategories")
     )
@@ -253,9 +252,9 @@ def test_good_rows_are_written_a_slice_at_a_time_with_one_schema(
 
 
 def test_write_parquet_equals_pandas_to_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from pipeline import ingest
+    from pipeline.ingest import ingestion
 
-    monkeypatch.setattr(ingest, "PARQUET_SLICE_ROWS", 3)
+    monkeypatch.setattr(ingestion, "PARQUET_SLICE_ROWS", 3)
     frame = pd.DataFrame(
         {
             "a": [1.5, None, 3.0, 4.0, 5.0, 6.0, 7.0],
@@ -264,7 +263,7 @@ def test_write_parquet_equals_pandas_to_parquet(tmp_path: Path, monkeypatch: pyt
         }
     )
     for name, data in (("all", frame), ("empty", frame.iloc[:0])):
-        ingest.write_parquet(data, tmp_path / f"{name}-ours.parquet")
+        ingestion.write_parquet(data, tmp_path / f"{name}-ours.parquet")
         data.to_parquet(tmp_path / f"{name}-pandas.parquet", index=False)
         pd.testing.assert_frame_equal(
             pd.read_parquet(tmp_path / f"{name}-ours.parquet"),

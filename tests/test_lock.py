@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lock import LockHeld, RunLock
+from pipeline.infra.lock import LockHeld, RunLock
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 HOLDER = """
 import sys
 from pathlib import Path
-from pipeline.lock import RunLock
+from pipeline.infra.lock import RunLock
 with RunLock(Path(sys.argv[1])):
     print("locked", flush=True)
     sys.stdin.read()

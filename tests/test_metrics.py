@@ -16,7 +16,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from pipeline.metrics import (
+from pipeline.model.metrics import (
     COUNT_METRICS,
     class_labels,
     compute,

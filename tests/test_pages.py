@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pipeline import db, tables
 from pipeline.settings import Settings
+from pipeline.storage import db, tables
 from tests.test_api import build_project, empty_project, make_app
 
 

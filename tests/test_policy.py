@@ -8,8 +8,8 @@ from statistics import NormalDist
 
 import pytest
 
-from pipeline.metrics import Score
-from pipeline.policy import promote_decision, retrain_decision
+from pipeline.model.metrics import Score
+from pipeline.model.policy import promote_decision, retrain_decision
 
 DEFAULTS = {"tolerance": 0.02, "require_interval": True, "min_rows": 30, "confidence": 0.95}
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from pipeline import tables
 from pipeline.settings import Settings
+from pipeline.storage import tables
 from tests.conftest import REPO
 from tests.test_api import RECORD, build_project
 

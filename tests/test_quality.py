@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import contract as contracts
-from pipeline.contract import ContractError
-from pipeline.errortypes import DEFAULT_CRITICALITY, ERROR_TYPES
-from pipeline.quality import check_frame, check_header, file_problem
+from pipeline.ingest import contract as contracts
+from pipeline.ingest.checks import check_frame, check_header, file_problem
+from pipeline.ingest.contract import ContractError
+from pipeline.ingest.vocabulary import DEFAULT_CRITICALITY, ERROR_TYPES
 
 
 def _training() -> pd.DataFrame:
@@ -147,7 +147,7 @@ def test_missing_values_are_fine_where_training_had_them(contract):
     ],
 )
 def test_missing_share_is_judged_by_significance_not_by_ratio(k, n, p, flagged):
-    from pipeline.quality import _share_exceeded
+    from pipeline.ingest.checks import _share_exceeded
 
     assert _share_exceeded(k, n, p, 0.001) is flagged
 

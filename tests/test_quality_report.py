@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import contract as C
-from pipeline import quality as Q
-from pipeline.quality_report import (
+from pipeline.ingest import checks as Q
+from pipeline.ingest import contract as C
+from pipeline.report.file_page import (
     MAX_BARS,
     bar_chart,
     relative_path,
@@ -341,7 +341,7 @@ def test_relative_path_is_named_by_content_only() -> None:
 
 def test_importing_the_module_is_cheap() -> None:
     code = (
-        "import sys, pipeline.quality_report\n"
+        "import sys, pipeline.report.file_page\n"
         "heavy = {'pandas', 'numpy', 'matplotlib', 'reportlab'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import registry
-from pipeline.db import make_engine
-from pipeline.lock import RunLock
-from pipeline.sampledata import write_sample_data
+from pipeline.infra.lock import RunLock
+from pipeline.model import registry
 from pipeline.settings import load_settings
+from pipeline.storage.db import make_engine
+from pipeline.tools.sampledata import write_sample_data
 from tests.conftest import REPO
 from tests.e2e import RISKWATCH, cli, count, drop, rows, run_json
 

@@ -12,19 +12,16 @@ import pypdf
 import pytest
 import sqlalchemy as sa
 
-from pipeline import tables as t
-from pipeline.charts import quality_chart
 from pipeline.errors import NotFound
-from pipeline.report import (
+from pipeline.formatting import fmt_duration, fmt_num, fmt_part, fmt_score, fmt_share
+from pipeline.report.charts import quality_chart
+from pipeline.report.run_pdf import (
     MAX_QUALITY_ISSUES,
     NOT_COMPUTED,
     build_report,
-    fmt_duration,
-    fmt_num,
-    fmt_score,
-    fmt_share,
     verdict,
 )
+from pipeline.storage import tables as t
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)
@@ -545,10 +542,26 @@ def test_fmt_num(value, expected) -> None:
 
 
 @pytest.mark.parametrize(
-    ("share", "expected"), [(0.0, "0.0%"), (0.125, "12.5%"), (0.0004, "<0.1%"), (1.0, "100.0%")]
+    ("share", "expected"),
+    [
+        (0.0, "0.0%"),
+        (0.125, "12.5%"),
+        (0.0004, "<0.1%"),
+        (0.9996, ">99.9%"),
+        (1.0, "100.0%"),
+        (None, "n/a"),
+        (float("nan"), "n/a"),
+    ],
 )
 def test_fmt_share(share, expected) -> None:
     assert fmt_share(share) == expected
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "expected"), [(0, 0, "n/a"), (1, 8, "12.5%"), (9999, 10000, ">99.9%")]
+)
+def test_fmt_part(part, whole, expected) -> None:
+    assert fmt_part(part, whole) == expected
 
 
 @pytest.mark.parametrize(
@@ -561,7 +574,7 @@ def test_fmt_duration(seconds, expected) -> None:
 
 def test_importing_the_report_module_is_cheap() -> None:
     code = (
-        "import sys, pipeline.report\n"
+        "import sys, pipeline.report.run_pdf\n"
         "heavy = {'pandas', 'numpy', 'matplotlib', 'reportlab'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )

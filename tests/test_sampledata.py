@@ -16,7 +16,7 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from pipeline.sampledata import (
+from pipeline.tools.sampledata import (
     COLUMNS,
     FEATURES_CATEGORICAL,
     FEATURES_NUMERIC,
@@ -240,7 +240,7 @@ def test_bad_arguments_are_refused_before_anything_is_written(
 
 
 def test_importing_the_module_does_not_import_pandas() -> None:
-    code = "import sys, pipeline.sampledata; sys.exit('pandas' in sys.modules)"
+    code = "import sys, pipeline.tools.sampledata; sys.exit('pandas' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 

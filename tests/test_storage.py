@@ -13,10 +13,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from pipeline import db, registry, tables
 from pipeline.errors import DatabaseNotReady, ModelIntegrityError, NoProductionModel, NotFound
-from pipeline.modeling import fit, infer_features
+from pipeline.model import registry
+from pipeline.model.estimator import fit, infer_features
 from pipeline.settings import Settings
+from pipeline.storage import db, tables
 
 
 def test_migrations_build_exactly_the_declared_schema(engine: sa.Engine):

@@ -16,7 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.charts import (
+from pipeline.formatting import fmt_part
+from pipeline.infra.files import atomic_write
+from pipeline.ingest.vocabulary import CRITICALITIES
+from pipeline.report.charts import (
     ACCENT,
     BAD,
     CRITICALITY_COLOURS,
@@ -27,12 +30,10 @@ from pipeline.charts import (
     STRIPE,
     short,
 )
-from pipeline.errortypes import CRITICALITIES
-from pipeline.fsutil import atomic_write
 
 if TYPE_CHECKING:
-    from pipeline.contract import Contract
-    from pipeline.quality import QualityResult, Violation
+    from pipeline.ingest.checks import QualityResult, Violation
+    from pipeline.ingest.contract import Contract
 
 ROW_NUMBERS_SHOWN = 20  # the same first 20 that quality_issues.rows_sample keeps
 MAX_BARS = 15  # a chart with more bars is unreadable; the table lists everything
@@ -78,17 +79,6 @@ def verdict_of(result: QualityResult) -> str:
     if result.rejected is not None:
         return "rejected"
     return "quarantined" if result.rows_invalid else "clean"
-
-
-def fmt_share(part: int, whole: int) -> str:
-    if not whole:
-        return "n/a"
-    percent = 100 * part / whole
-    if 0 < percent < 0.1:
-        return "<0.1%"
-    if 99.9 < percent < 100:
-        return ">99.9%"
-    return f"{percent:.1f}%"
 
 
 def row_numbers(rows: Sequence[int], count: int, shown: int = ROW_NUMBERS_SHOWN) -> str:
@@ -267,7 +257,7 @@ def render(
         _card("Rows read", f"{result.rows_read:,}"),
         _card("Valid rows", f"{result.rows_valid:,}", GOOD if result.rows_valid else None),
         _card("Invalid rows", f"{result.rows_invalid:,}", BAD if result.rows_invalid else None),
-        _card("Share invalid", fmt_share(result.rows_invalid, result.rows_read)),
+        _card("Share invalid", fmt_part(result.rows_invalid, result.rows_read)),
         "</div>",
         f"<p>{_summary_line(result, len(violations))}</p>",
         "</section>",

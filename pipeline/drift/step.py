@@ -14,9 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline import registry, store, tables
 from pipeline.errors import DataError, NotFound
+from pipeline.model import registry
 from pipeline.settings import Settings
+from pipeline.storage import tables, writes
 
 log = logging.getLogger("riskwatch")
 
@@ -28,7 +29,7 @@ TARGET = "__target__"
 
 
 def thresholds(settings: Settings) -> Any:
-    from pipeline.drift import DriftThresholds
+    from pipeline.drift.statistics import DriftThresholds
 
     return DriftThresholds(
         alpha=settings["drift.alpha"],
@@ -55,7 +56,7 @@ class _Columns(MutableMapping):
             return self._stored[name]
         if name not in self._lazy:
             raise KeyError(name)
-        from pipeline.modeling import feature_column
+        from pipeline.model.estimator import feature_column
 
         return feature_column(self._frame[name], name in self._categorical).to_numpy()
 
@@ -93,7 +94,7 @@ def profile_bytes(
 ) -> bytes:
     """Profile a new version, once: features and labels of its training rows, and its
     predictions on the holdout (out of sample, as production will see them)."""
-    from pipeline.drift import ReferenceProfile
+    from pipeline.drift.statistics import ReferenceProfile
 
     data, kinds, _ = _columns(settings, features, train, holdout_pred, holdout_proba)
     return ReferenceProfile().fit(data, kinds=kinds).to_bytes()
@@ -106,7 +107,7 @@ def importance_bytes(settings: Settings, model: Any, features: Any, holdout: Any
     import numpy as np
     from sklearn.inspection import permutation_importance
 
-    from pipeline.modeling import feature_frame
+    from pipeline.model.estimator import feature_frame
 
     rows = holdout.sample(
         min(len(holdout), IMPORTANCE_ROWS), random_state=settings["model.random_seed"]
@@ -151,7 +152,7 @@ def detect_for_run(
     proba: Any,
 ) -> dict[str, Any] | None:
     """Compare the run's new rows with the production model's profile; record and summarise."""
-    from pipeline.drift import ReferenceProfile, detect, persistent
+    from pipeline.drift.statistics import ReferenceProfile, detect, persistent
 
     raw = registry.read_extra(settings, production.version, PROFILE)
     if raw is None:
@@ -212,7 +213,7 @@ def detect_for_run(
                 "details": c["details"],
             }
         )
-    store.record_rows(engine, tables.drift_results, run_id, rows)
+    writes.record_rows(engine, tables.drift_results, run_id, rows)
     drifted = result.drifted_columns
     log.info(
         "drift: %d of %d tested columns drifted (share %.2f)%s",
@@ -249,7 +250,7 @@ def _distribution(prof: Any, values: Any, top: int = 12) -> dict[str, Any]:
     else:
         import pandas as pd
 
-        from pipeline.drift import category_key
+        from pipeline.drift.statistics import category_key
 
         counts: dict[str, int] = {}
         # Count the distinct values first (vectorised), then key only those: not one per row.
@@ -305,15 +306,13 @@ def latest(conn: sa.Connection, run_id: str | None = None) -> dict[str, Any]:
 
 def compare_files(reference: Path, current: Path, thresholds: Any = None) -> Any:
     """An ad-hoc comparison of two files: no run, no settings; columns are the files'."""
-    from pipeline.discover import FORMATS
-    from pipeline.drift import ReferenceProfile, detect
-    from pipeline.ingest import read_table
+    from pipeline.drift.statistics import ReferenceProfile, detect
+    from pipeline.ingest.readers import read_file
 
     frames = []
     for path in (reference, current):
-        fmt = FORMATS.get(path.suffix.lower())
         try:
-            frames.append(read_table(path, fmt))
+            frames.append(read_file(path))
         except DataError as exc:
             raise DataError(f"{path}: {exc}") from exc
     profile = ReferenceProfile().fit(frames[0])
@@ -324,8 +323,8 @@ def selftest(
     engine: sa.Engine, settings: Settings, batch_size: int | None, runs: int, seed: int
 ) -> dict[str, Any]:
     """False-alarm rate and power of the current thresholds on the production profile."""
-    from pipeline.drift import ReferenceProfile
-    from pipeline.drift import selftest as run_selftest
+    from pipeline.drift.statistics import ReferenceProfile
+    from pipeline.drift.statistics import selftest as run_selftest
 
     version = registry.production_version(settings)
     if version is None:

@@ -19,12 +19,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline import tables
-from pipeline.discover import sha256_of
 from pipeline.errors import ModelIntegrityError, NoProductionModel, NotFound
-from pipeline.failpoints import failpoint
-from pipeline.fsutil import atomic_write_bytes, fsync_dir
+from pipeline.infra.failpoints import failpoint
+from pipeline.infra.files import atomic_write_bytes, fsync_dir
+from pipeline.ingest.discovery import sha256_of
 from pipeline.settings import Settings
+from pipeline.storage import tables
 
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
@@ -86,7 +86,7 @@ def register(
     """
     import joblib
 
-    from pipeline.diagnostics import library_versions
+    from pipeline.report.diagnostics import library_versions
 
     root = _root(settings)
     root.mkdir(parents=True, exist_ok=True)
@@ -236,7 +236,7 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
     """Load a version after checking its artifact against the recorded SHA-256."""
     import joblib
 
-    from pipeline.modeling import FeatureSpec
+    from pipeline.model.estimator import FeatureSpec
 
     row = _version_row(engine, version)
     path = _root(settings) / row.artifact

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.contract import Contract
-from pipeline.discover import FORMATS
 from pipeline.errors import DataError
-from pipeline.errortypes import ERROR_TYPES, FILE_LEVEL, REJECTING
-from pipeline.fsutil import atomic_write, atomic_write_bytes
+from pipeline.infra.files import atomic_write, atomic_write_bytes
+from pipeline.ingest.contract import Contract
+from pipeline.ingest.discovery import FORMATS
+from pipeline.ingest.vocabulary import ERROR_TYPES, FILE_LEVEL, REJECTING
 
 # The gate's own vocabulary, split by level (ERROR_TYPES' order).
 ROW_TYPES = tuple(t for t in ERROR_TYPES if t not in FILE_LEVEL)
@@ -327,7 +327,7 @@ def _format(path: Path) -> str:
 
 
 def _read_source(source: Path, contract: Contract) -> pd.DataFrame:
-    from pipeline.ingest import read_table
+    from pipeline.ingest.readers import read_table
 
     fmt = _format(source)
     # Read as ingestion reads it, so the rows found clean here are the rows the gate finds clean.
@@ -344,7 +344,7 @@ def _read_source(source: Path, contract: Contract) -> pd.DataFrame:
 
 def _clean_rows(source: Path, frame: pd.DataFrame, contract: Contract) -> np.ndarray:
     """Rows the gate finds nothing wrong with, and that no other row duplicates."""
-    from pipeline.quality import check_frame
+    from pipeline.ingest.checks import check_frame
 
     result = check_frame(frame, contract)
     if result.rejected:

@@ -16,12 +16,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline import db, memory, registry, store, tables
-from pipeline.discover import Discovery, discover
 from pipeline.errors import RiskwatchError
-from pipeline.failpoints import failpoint
-from pipeline.lock import RunLock
+from pipeline.infra import memory
+from pipeline.infra.failpoints import failpoint
+from pipeline.infra.lock import RunLock
+from pipeline.ingest.discovery import Discovery, discover
+from pipeline.model import registry
 from pipeline.settings import Settings
+from pipeline.storage import db, tables, writes
 
 log = logging.getLogger("riskwatch")
 
@@ -51,7 +53,7 @@ class Run:
 
     def record_outcome(self, **values: Any) -> None:
         """Write status and counts: before the report (which shows them) and at the end."""
-        store.finish_run(
+        writes.finish_run(
             self.engine,
             self.run_id,
             status=self.summary.get("status", "succeeded"),
@@ -77,7 +79,7 @@ class Run:
         finally:
             seconds = time.perf_counter() - t0
             self.timings[name] = round(seconds, 4)
-            store.record_step(self.engine, self.run_id, name, started, seconds, status, detail)
+            writes.record_step(self.engine, self.run_id, name, started, seconds, status, detail)
             if status == "succeeded":
                 log.info("%s done in %.2f s", name, seconds)
 
@@ -94,7 +96,7 @@ def _recorded(settings: Settings, kind: str) -> Iterator[Run]:
     with RunLock(settings.path("paths.lock")):
         engine = _open(settings)
         run = Run(settings, engine, kind)
-        run.run_id = store.start_run(engine, kind)
+        run.run_id = writes.start_run(engine, kind)
         capture = _Capture()
         log.addHandler(capture)
         log.info("run %s (%s) started", run.run_id, kind)
@@ -103,7 +105,7 @@ def _recorded(settings: Settings, kind: str) -> Iterator[Run]:
         except BaseException as exc:
             log.error("run %s failed: %s", run.run_id, exc)
             run.summary.update(run_id=run.run_id, status="failed", error=str(exc))
-            store.finish_run(
+            writes.finish_run(
                 engine,
                 run.run_id,
                 status="failed",
@@ -125,12 +127,12 @@ def _recorded(settings: Settings, kind: str) -> Iterator[Run]:
 def _discover(run: Run) -> Discovery:
     settings = run.settings
     with run.engine.connect() as conn:
-        known = store.known_hashes(conn)
-        cache = store.hash_cache(conn)
+        known = writes.known_hashes(conn)
+        cache = writes.hash_cache(conn)
     found = discover(
         settings.path("paths.source"), known, cache, settings["data.min_file_age_seconds"]
     )
-    store.save_hash_cache(run.engine, found.hashes)
+    writes.save_hash_cache(run.engine, found.hashes)
     for name, why in found.deferred:
         log.info("left for a later tick: %s (%s)", name, why)
     return found
@@ -138,7 +140,7 @@ def _discover(run: Run) -> Discovery:
 
 def _contract(run: Run, found: Discovery) -> Any:
     """The data contract in force; inferred from the first readable new file when there is none."""
-    from pipeline import contract as contracts
+    from pipeline.ingest import contract as contracts
 
     s = run.settings
     path = s.path("paths.contract")
@@ -150,14 +152,14 @@ def _contract(run: Run, found: Discovery) -> Any:
             return None
         contracts.save(current, path)
         log.info("no data contract yet: inferred %s from %s", path, origin)
-    store.record_contract(run.engine, run.run_id, current, str(path))
+    writes.record_contract(run.engine, run.run_id, current, str(path))
     return current
 
 
 def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Any, str | None]:
     """Infer a contract from the first new file that can be read and has target and ids."""
-    from pipeline.gate import contract_from_frame
-    from pipeline.ingest import read_table
+    from pipeline.ingest.contract_tools import contract_from_frame
+    from pipeline.ingest.readers import read_table
 
     for source in found.new:
         try:
@@ -169,9 +171,9 @@ def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Any, str | None]:
 
 
 def _ingest(run: Run, found: Discovery, contract: Any) -> list[Any]:
-    from pipeline.ingest import Ingested, ingest_file
-    from pipeline.quality import file_problem
-    from pipeline.quality_report import relative_path, write_file_report
+    from pipeline.ingest.checks import file_problem
+    from pipeline.ingest.ingestion import Ingested, ingest_file
+    from pipeline.report.file_page import relative_path, write_file_report
 
     s = run.settings
     ingested_dir = s.path("paths.ingested")
@@ -202,7 +204,7 @@ def _ingest(run: Run, found: Discovery, contract: Any) -> list[Any]:
                 checked_at=checked_at,
             )
         )
-        file_id = store.record_ingested(
+        file_id = writes.record_ingested(
             run.engine,
             run.run_id,
             item,
@@ -228,7 +230,7 @@ def _ingest(run: Run, found: Discovery, contract: Any) -> list[Any]:
 
 def _alert(run: Run, item: Any, file_id: int) -> None:
     """Tell the webhook about a file whose problems reach alerts.min_criticality; never fails."""
-    from pipeline import alerts
+    from pipeline.ingest import alerts
 
     s = run.settings
     url = s["alerts.webhook_url"]
@@ -253,7 +255,7 @@ def _alert(run: Run, item: Any, file_id: int) -> None:
         retries=s["alerts.retries"],
         deadline=s["alerts.deadline_seconds"],
     )
-    store.record_rows(
+    writes.record_rows(
         run.engine,
         tables.alerts,
         run.run_id,
@@ -274,8 +276,8 @@ def _alert(run: Run, item: Any, file_id: int) -> None:
 
 
 def _quarantine_copy(ingested_dir: Path, item: Any) -> None:
-    from pipeline.fsutil import atomic_copy, atomic_write
-    from pipeline.ingest import QUARANTINE_DIR
+    from pipeline.infra.files import atomic_copy, atomic_write
+    from pipeline.ingest.ingestion import QUARANTINE_DIR
 
     rel = f"{QUARANTINE_DIR}/{item.source.sha256[:16]}-{item.source.name}"
     atomic_copy(item.source.path, ingested_dir / rel)
@@ -285,7 +287,7 @@ def _quarantine_copy(ingested_dir: Path, item: Any) -> None:
 
 def quality_summary(items: list[Any]) -> dict[str, Any]:
     """The `quality` object of `riskwatch run --json` and `riskwatch ingest --json`."""
-    from pipeline.gate import summarise
+    from pipeline.ingest.contract_tools import summarise
 
     return summarise(
         [
@@ -322,8 +324,8 @@ def _load(run: Run, rows: list[Any]) -> Any:
 
 def _score(run: Run, loaded: Any, frame: Any) -> tuple[Any, Any, Any]:
     """Score a loaded model on labelled rows: (Score, predictions, probabilities)."""
-    from pipeline.metrics import score_with_interval
-    from pipeline.modeling import predict
+    from pipeline.model.estimator import predict
+    from pipeline.model.metrics import score_with_interval
 
     s = run.settings
     pred, proba = predict(loaded.model, loaded.features, frame)
@@ -344,7 +346,7 @@ def _score(run: Run, loaded: Any, frame: Any) -> tuple[Any, Any, Any]:
 def _confusion(run: Run, version: int, dataset: str, y: Any, pred: Any) -> None:
     if run.settings["model.task"] != "classification":
         return
-    from pipeline.metrics import class_labels, confusion_counts
+    from pipeline.model.metrics import class_labels, confusion_counts
 
     labels = class_labels(y, pred)
     cm = confusion_counts(y, pred, labels)
@@ -359,7 +361,7 @@ def _confusion(run: Run, version: int, dataset: str, y: Any, pred: Any) -> None:
         for i, a in enumerate(labels.tolist())
         for j, p in enumerate(labels.tolist())
     ]
-    store.record_rows(run.engine, tables.confusion_matrices, run.run_id, rows)
+    writes.record_rows(run.engine, tables.confusion_matrices, run.run_id, rows)
 
 
 def _split(run: Run, frame: Any) -> tuple[Any, Any]:
@@ -382,7 +384,7 @@ def _split(run: Run, frame: Any) -> tuple[Any, Any]:
 
 
 def _contract_version(settings: Settings) -> str | None:
-    from pipeline import contract as contracts
+    from pipeline.ingest import contract as contracts
 
     path = settings.path("paths.contract")
     return contracts.load(path).version if path.is_file() else None
@@ -390,27 +392,27 @@ def _contract_version(settings: Settings) -> str | None:
 
 def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) -> dict[str, Any]:
     """Train a challenger on all ingested data but the holdout, compare, promote by policy."""
-    from pipeline import modeling
-    from pipeline.policy import promote_decision
+    from pipeline.model import estimator
+    from pipeline.model.policy import promote_decision
 
     s = run.settings
     with run.engine.connect() as conn:
-        files = store.ingested_rows(conn, pending_only=False)
+        files = writes.ingested_rows(conn, pending_only=False)
     if new_frame is not None and [f.id for f in files] == list(new_ids):
         data = new_frame  # every ingested row is new and already loaded: no second copy
     else:
         data = _load(run, files)
     train, holdout = _split(run, data)
-    features = modeling.infer_features(data, s)
+    features = estimator.infer_features(data, s)
     log.info("training on %d rows, holding out %d", len(train), len(holdout))
-    model = modeling.fit(s, features, train)
+    model = estimator.fit(s, features, train)
     memory.release()
     failpoint("after_fit")
     extra = {}
     if s["drift.enabled"]:
-        from pipeline.drifting import IMPORTANCE, PROFILE, importance_bytes, profile_bytes
+        from pipeline.drift.step import IMPORTANCE, PROFILE, importance_bytes, profile_bytes
 
-        hold_pred, hold_proba = modeling.predict(model, features, holdout)
+        hold_pred, hold_proba = estimator.predict(model, features, holdout)
         extra[PROFILE] = profile_bytes(s, features, train, hold_pred, hold_proba)
         if s["drift.weights"] == "importance":
             extra[IMPORTANCE] = importance_bytes(s, model, features, holdout)
@@ -441,20 +443,20 @@ def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) ->
                 holdout_ci_high=challenger_score.ci_high,
             )
         )
-    store.record_score(
+    writes.record_score(
         run.engine, run.run_id, challenger_version, "challenger", "holdout", challenger_score
     )
     _confusion(run, challenger_version, "holdout", holdout[s["data.target"]].to_numpy(), pred)
     champion_score = None
     if champion is not None:
         champion_score, _, _ = _score(run, champion, holdout)
-        store.record_score(
+        writes.record_score(
             run.engine, run.run_id, champion.version, "champion", "holdout", champion_score
         )
     decision = promote_decision(champion_score, challenger_score, margin=s["policy.promote_margin"])
     decision.evidence["challenger_version"] = challenger_version
     decision.evidence["champion_version"] = None if champion is None else champion.version
-    store.record_decision(run.engine, run.run_id, "promote", decision)
+    writes.record_decision(run.engine, run.run_id, "promote", decision)
     log.info("promote: %s — %s", decision.outcome, decision.reason)
     if decision.outcome:
         registry.deploy(
@@ -480,21 +482,22 @@ def _train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) ->
 def _diagnose(run: Run, new_frame: Any, outdated: Any) -> None:
     import json
 
-    from pipeline import diagnostics, modeling
-    from pipeline.ingest import read_table
+    from pipeline.ingest.readers import read_file
+    from pipeline.model import estimator
+    from pipeline.report import diagnostics
 
     s = run.settings
     loaded = registry.load_production(run.engine, s)
     features = loaded.features
     if new_frame is not None and len(new_frame):
         cols = [c for c in new_frame.columns if not str(c).startswith("_")]
-        store.record_rows(
+        writes.record_rows(
             run.engine,
             tables.feature_stats,
             run.run_id,
             diagnostics.summary_stats(new_frame, features.numeric, "new"),
         )
-        store.record_rows(
+        writes.record_rows(
             run.engine,
             tables.missing_values,
             run.run_id,
@@ -502,19 +505,17 @@ def _diagnose(run: Run, new_frame: Any, outdated: Any) -> None:
         )
     test_path = s.path("paths.test_data")
     if test_path.is_file():
-        from pipeline.discover import FORMATS
-
-        test = read_table(test_path, FORMATS.get(test_path.suffix.lower()), features.categorical)
+        test = read_file(test_path, features.categorical)
         missing = [c for c in [*features.columns, s["data.target"]] if c not in test.columns]
         if missing:
             log.warning("test file %s lacks column(s) %s: not scored", test_path, missing)
         else:
             score, pred, proba = _score(run, loaded, test)
-            store.record_score(run.engine, run.run_id, loaded.version, "production", "test", score)
+            writes.record_score(run.engine, run.run_id, loaded.version, "production", "test", score)
             y = test[s["data.target"]].to_numpy()
             _confusion(run, loaded.version, "test", y, pred)
-            records = json.loads(modeling.feature_frame(test, features).to_json(orient="records"))
-            store.record_predictions(
+            records = json.loads(estimator.feature_frame(test, features).to_json(orient="records"))
+            writes.record_predictions(
                 run.engine,
                 [
                     {
@@ -529,13 +530,13 @@ def _diagnose(run: Run, new_frame: Any, outdated: Any) -> None:
                     for i, (rec, p) in enumerate(zip(records, pred, strict=True))
                 ],
             )
-            store.record_rows(
+            writes.record_rows(
                 run.engine,
                 tables.feature_stats,
                 run.run_id,
                 diagnostics.summary_stats(test, features.numeric, "test"),
             )
-            store.record_rows(
+            writes.record_rows(
                 run.engine,
                 tables.missing_values,
                 run.run_id,
@@ -543,15 +544,15 @@ def _diagnose(run: Run, new_frame: Any, outdated: Any) -> None:
             )
     else:
         log.info("no test file at %s: test diagnostics skipped", test_path)
-    store.record_diagnostic(
+    writes.record_diagnostic(
         run.engine, run.run_id, "library_versions", diagnostics.library_versions()
     )
     if outdated is not None:
-        store.record_diagnostic(run.engine, run.run_id, "outdated_packages", outdated.result())
+        writes.record_diagnostic(run.engine, run.run_id, "outdated_packages", outdated.result())
 
 
 def _report(run: Run) -> str | None:
-    from pipeline.report import build_report
+    from pipeline.report.run_pdf import build_report
 
     result = build_report(run.engine, run.settings, run.run_id)
     log.info("report: %s", result.path)
@@ -570,7 +571,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
             found = _discover(run)
             registry.reconcile(run.engine, s, run.run_id)
             with run.engine.connect() as conn:
-                pending = store.ingested_rows(conn, pending_only=True)
+                pending = writes.ingested_rows(conn, pending_only=True)
         if not found.new and not pending:
             log.info("nothing new: %d known file(s) in %s", found.known, s.path("paths.source"))
             run.summary.update(
@@ -587,7 +588,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
             )
             return run.summary
 
-        from pipeline.diagnostics import OutdatedPackages
+        from pipeline.report.diagnostics import OutdatedPackages
 
         outdated = None
         if s["diagnostics.outdated_packages"]:
@@ -610,32 +611,32 @@ def run_once(settings: Settings) -> dict[str, Any]:
             quality=quality_summary(items),
         )
         with run.engine.connect() as conn:
-            pending = store.ingested_rows(conn, pending_only=True)
+            pending = writes.ingested_rows(conn, pending_only=True)
         new_frame = _load(run, pending) if pending else None
         score_doc = None
         promotion = None
         if production is None:
-            from pipeline.policy import Decision
+            from pipeline.model.policy import Decision
 
             if new_frame is None:
                 decision = Decision(False, "no usable rows yet: every new file was quarantined")
             else:
                 decision = Decision(True, "no production model yet: training the first one")
-            store.record_decision(run.engine, run.run_id, "retrain", decision)
+            writes.record_decision(run.engine, run.run_id, "retrain", decision)
             if decision.outcome:
                 with run.step("train"):
                     promotion = _train(run, None, new_frame, [r.id for r in pending])
         elif new_frame is None:
-            from pipeline.policy import Decision
+            from pipeline.model.policy import Decision
 
             decision = Decision(False, "no new labelled rows: every new file was quarantined")
-            store.record_decision(run.engine, run.run_id, "retrain", decision)
+            writes.record_decision(run.engine, run.run_id, "retrain", decision)
         else:
-            from pipeline.policy import retrain_decision, with_trigger
+            from pipeline.model.policy import retrain_decision, with_trigger
 
             with run.step("score"):
                 score, pred, proba = _score(run, production, new_frame)
-                store.record_score(
+                writes.record_score(
                     run.engine, run.run_id, production.version, "production", "new", score
                 )
                 y = new_frame[s["data.target"]].to_numpy()
@@ -651,7 +652,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
                 }
             drift_doc = None
             if s["drift.enabled"]:
-                from pipeline.drifting import detect_for_run
+                from pipeline.drift.step import detect_for_run
 
                 with run.step("drift"):
                     drift_doc = detect_for_run(
@@ -669,7 +670,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
                     confidence=s["policy.confidence"],
                 )
                 decision = with_trigger(s["policy.trigger"], decision, drift_doc)
-                store.record_decision(run.engine, run.run_id, "retrain", decision)
+                writes.record_decision(run.engine, run.run_id, "retrain", decision)
                 log.info("retrain: %s — %s", decision.outcome, decision.reason)
             if decision.outcome:
                 with run.step("train"):
@@ -677,7 +678,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
         if registry.production_version(s) is not None:
             with run.step("diagnose"):
                 _diagnose(run, new_frame, outdated)
-        store.mark_processed(run.engine, run.run_id, [r.id for r in pending])
+        writes.mark_processed(run.engine, run.run_id, [r.id for r in pending])
         failpoint("after_processed")
         run.summary.update(
             status="succeeded",
@@ -726,16 +727,15 @@ def ingest_only(settings: Settings) -> dict[str, Any]:
 
 def score_only(settings: Settings, data: Path | None = None) -> dict[str, Any]:
     """Score the production model on a labelled file (the test file by default) and record it."""
-    from pipeline.discover import FORMATS
-    from pipeline.ingest import read_table
+    from pipeline.ingest.readers import read_file
 
     with _recorded(settings, "score") as run:
         with run.step("score"):
             loaded = registry.load_production(run.engine, settings)
             path = data or settings.path("paths.test_data")
-            frame = read_table(path, FORMATS.get(path.suffix.lower()), loaded.features.categorical)
+            frame = read_file(path, loaded.features.categorical)
             score, pred, _ = _score(run, loaded, frame)
-            store.record_score(run.engine, run.run_id, loaded.version, "production", "test", score)
+            writes.record_score(run.engine, run.run_id, loaded.version, "production", "test", score)
             _confusion(run, loaded.version, "test", frame[settings["data.target"]].to_numpy(), pred)
         run.summary.update(
             run_id=run.run_id,
@@ -774,7 +774,7 @@ def train_only(settings: Settings) -> dict[str, Any]:
 
 def diagnose_only(settings: Settings) -> dict[str, Any]:
     """Diagnostics of the production model on the test file, recorded as a run of their own."""
-    from pipeline.diagnostics import OutdatedPackages
+    from pipeline.report.diagnostics import OutdatedPackages
 
     with _recorded(settings, "diagnose") as run:
         outdated = None
@@ -794,7 +794,7 @@ def diagnose_only(settings: Settings) -> dict[str, Any]:
 def report_for(settings: Settings, run_id: str | None) -> str:
     """(Re)build the PDF report of a run, the latest finished one by default."""
     from pipeline.errors import NotFound
-    from pipeline.report import build_report
+    from pipeline.report.run_pdf import build_report
 
     engine = _open(settings)
     try:

@@ -213,7 +213,7 @@ def write_sample_data(
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> None:
-    from pipeline.fsutil import atomic_write
+    from pipeline.infra.files import atomic_write
 
     def write(tmp: Path) -> None:
         frame.to_csv(tmp, index=False, lineterminator="\n")

@@ -8,11 +8,9 @@ imported inside the functions that need them: importing this module stays cheap.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,17 @@ from xml.sax.saxutils import escape
 
 import sqlalchemy as sa
 
-from pipeline import tables as t
-from pipeline.charts import (
+from pipeline.errors import NotFound, RiskwatchError
+from pipeline.formatting import (
+    fmt_duration,
+    fmt_num,
+    fmt_score,
+    fmt_share,
+    fmt_time,
+    fmt_value,
+)
+from pipeline.infra.files import atomic_write
+from pipeline.report.charts import (
     ACCENT,
     BAD,
     GOOD,
@@ -35,9 +42,8 @@ from pipeline.charts import (
     short,
     steps_chart,
 )
-from pipeline.errors import NotFound, RiskwatchError
-from pipeline.fsutil import atomic_write
 from pipeline.settings import Settings
+from pipeline.storage import tables as t
 
 NOT_COMPUTED = "not computed in this run"
 # A table cell taller than a page cannot be laid out; nobody reads past this many characters.
@@ -149,71 +155,6 @@ def _load_history(conn: sa.Connection, until: datetime | None, metric: str) -> d
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def fmt_num(value: Any, decimals: int = 3) -> str:
-    """Format a number for a table: n/a for NULL or NaN, thousands grouped."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "n/a"
-        if math.isinf(value):
-            return "∞" if value > 0 else "-∞"
-        if value != 0 and (abs(value) < 10**-decimals or abs(value) >= 1e9):
-            return f"{value:.{decimals}g}"
-        return f"{value:,.{decimals}f}"
-    return str(value)
-
-
-def fmt_score(value: float | None, low: float | None, high: float | None) -> str:
-    """Format a score with its interval: '0.812 [0.790, 0.833]'."""
-    text = fmt_num(value)
-    if value is not None and low is not None and high is not None:
-        text += f" [{fmt_num(low)}, {fmt_num(high)}]"
-    return text
-
-
-def fmt_time(value: datetime | None) -> str:
-    if value is None:
-        return "n/a"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "n/a"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def fmt_share(share: float | None) -> str:
-    if share is None or math.isnan(share):
-        return "n/a"
-    percent = share * 100
-    if 0 < percent < 0.1:
-        return "<0.1%"
-    return f"{percent:.1f}%"
-
-
-def fmt_value(value: Any, decimals: int = 4) -> str:
-    """Format any JSON value of the evidence or diagnostics."""
-    if isinstance(value, list):
-        if all(v is None or isinstance(v, int | float) for v in value):
-            return "[" + ", ".join(fmt_num(v, decimals) for v in value) + "]"
-        return json.dumps(value, ensure_ascii=False, default=str)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return fmt_num(value, decimals)
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -808,7 +749,7 @@ def _section_drift(doc: _Doc, data: dict[str, Any]) -> list:
         key=lambda r: (not r["drifted"], -(r["effect_size"] or 0.0)),
     )[:DRIFT_PLOTS]
     if ranked:
-        from pipeline.charts import distribution_chart
+        from pipeline.report.charts import distribution_chart
 
         images = [
             doc.image(

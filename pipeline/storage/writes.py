@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline import tables
-from pipeline.failpoints import failpoint
+from pipeline.infra.failpoints import failpoint
+from pipeline.storage import tables
 
 
 def start_run(engine: sa.Engine, kind: str) -> str:

@@ -17,10 +17,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from pipeline import db, tables
 from pipeline.errors import ConfigError, RiskwatchError
-from pipeline.fsutil import atomic_write
+from pipeline.infra.files import atomic_write
 from pipeline.settings import Settings
+from pipeline.storage import db, tables
 
 log = logging.getLogger("riskwatch")
 
@@ -32,13 +32,12 @@ _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 def prediction_records(settings: Settings, limit: int = PREDICTION_RECORDS) -> list[dict]:
     """The first rows of the test file as feature records (no target, no id columns)."""
-    from pipeline.discover import FORMATS
-    from pipeline.ingest import read_table
+    from pipeline.ingest.readers import read_file
 
     path = settings.path("paths.test_data")
     if not path.is_file():
         raise ConfigError(f"setting 'paths.test_data': no test file at {path}")
-    frame = read_table(path, FORMATS.get(path.suffix.lower()))
+    frame = read_file(path)
     drop = [c for c in [settings["data.target"], *settings["data.id_columns"]] if c in frame]
     features = frame.drop(columns=drop).head(limit)
     # pandas writes NaN as null, which is what the API takes for a missing value.

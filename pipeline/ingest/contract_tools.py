@@ -5,32 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline import contract as contracts
-from pipeline import db, store
-from pipeline.discover import FORMATS
 from pipeline.errors import DataError, RiskwatchError
+from pipeline.ingest import contract as contracts
 from pipeline.settings import Settings
+from pipeline.storage import db, writes
 
 
 def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> tuple[Path, str]:
     """Write paths.contract inferred from `source`, or from all ingested data; return it."""
     import pandas as pd
 
-    from pipeline.ingest import read_table
+    from pipeline.ingest.readers import read_file
 
     path = settings.path("paths.contract")
     if path.exists() and not force:
         raise RiskwatchError(f"{path} exists; review it, or pass --force to replace it")
     if source is not None:
-        frame = read_table(
-            source, FORMATS.get(source.suffix.lower()), tuple(settings["data.categorical"])
-        )
+        frame = read_file(source, settings["data.categorical"])
     else:
         engine = db.make_engine(settings.database_url)
         try:
             db.check_schema(engine)
             with engine.connect() as conn:
-                rows = store.ingested_rows(conn, pending_only=False)
+                rows = writes.ingested_rows(conn, pending_only=False)
         finally:
             engine.dispose()
         if not rows:
@@ -44,7 +41,7 @@ def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> t
 
 def contract_from_frame(frame: Any, settings: Settings) -> contracts.Contract:
     """The contract the settings imply for this data; DataError when target or ids are absent."""
-    from pipeline.modeling import infer_features
+    from pipeline.model.estimator import infer_features
 
     missing = [
         c for c in [settings["data.target"], *settings["data.id_columns"]] if c not in frame.columns
@@ -66,8 +63,8 @@ def contract_from_frame(frame: Any, settings: Settings) -> contracts.Contract:
 
 def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
     """The gate's verdict on files, without ingesting or recording anything."""
-    from pipeline.ingest import read_table
-    from pipeline.quality import check_frame, file_problem
+    from pipeline.ingest.checks import check_frame, file_problem
+    from pipeline.ingest.readers import read_file
 
     contract = contracts.load(settings.path("paths.contract"))
     overrides = settings["quality.criticality"]
@@ -75,7 +72,7 @@ def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
     files = []
     for path in paths:
         try:
-            frame = read_table(path, FORMATS.get(path.suffix.lower()), text)
+            frame = read_file(path, text)
         except DataError as exc:
             result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
         else:

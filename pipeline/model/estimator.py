@@ -94,7 +94,7 @@ def build_pipeline(settings: Settings, features: FeatureSpec) -> Any:
     """Return an unfitted Pipeline: impute+scale numbers, impute+one-hot categories, estimator."""
     from sklearn.pipeline import Pipeline
 
-    from pipeline.design import Preprocessor
+    from pipeline.model.design import Preprocessor
 
     estimator = build_estimator(settings)
     prepare = Preprocessor(features.numeric, features.categorical, sparse=takes_sparse(estimator))

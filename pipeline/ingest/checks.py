@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.contract import ColumnRule, Contract
-from pipeline.errortypes import (  # noqa: F401  (re-exported: the gate's vocabulary)
+from pipeline.ingest.contract import ColumnRule, Contract
+from pipeline.ingest.vocabulary import (  # noqa: F401  (re-exported: the gate's vocabulary)
     CRITICALITIES,
     DEFAULT_CRITICALITY,
     ERROR_TYPES,

@@ -7,9 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline import registry, tables
 from pipeline.errors import NotFound
+from pipeline.model import registry
 from pipeline.settings import Settings
+from pipeline.storage import tables
 
 
 def _jsonable(value: Any) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from pipeline.errors import RiskwatchError
+from pipeline.formatting import fmt_metric
 
 log = logging.getLogger("riskwatch")
 
@@ -44,7 +45,7 @@ def _engine_command(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from pipeline.lock import LockHeld
+        from pipeline.infra.lock import LockHeld
 
         try:
             return fn(*args, **kwargs)
@@ -75,7 +76,7 @@ def _settings(ctx: click.Context) -> Any:
 @click.pass_context
 def main(ctx: click.Context, config: str | None, quiet: bool) -> None:
     """riskwatch: keep a production model on tabular data honest, one cron tick at a time."""
-    from pipeline import memory
+    from pipeline.infra import memory
 
     memory.configure()
     ctx.ensure_object(dict)
@@ -98,8 +99,9 @@ def _run_text(s: dict[str, Any]) -> str:
             sc = s["score"]
             lines.append(
                 f"production v{sc['model_version']} on new rows: {sc['metric']} "
-                f"{_num(sc['value'])} [{_num(sc['ci_low'])}, {_num(sc['ci_high'])}] "
-                f"(n={sc['n_rows']}, recorded {_num(sc['production_metric'])})"
+                f"{fmt_metric(sc['value'])} "
+                f"[{fmt_metric(sc['ci_low'])}, {fmt_metric(sc['ci_high'])}] "
+                f"(n={sc['n_rows']}, recorded {fmt_metric(sc['production_metric'])})"
             )
         if s.get("drift"):
             d = s["drift"]
@@ -119,10 +121,6 @@ def _run_text(s: dict[str, Any]) -> str:
     if s.get("report"):
         lines.append(f"report: {s['report']}")
     return "\n".join(lines)
-
-
-def _num(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
 
 
 @main.command()
@@ -168,8 +166,8 @@ def score(ctx: click.Context, data: Path | None, as_json: bool) -> None:
     def text(s: dict[str, Any]) -> str:
         sc = s["score"]
         return (
-            f"v{s['production_version']} on {s['data']}: {sc['metric']} {_num(sc['value'])} "
-            f"[{_num(sc['ci_low'])}, {_num(sc['ci_high'])}] (n={sc['n_rows']})"
+            f"v{s['production_version']} on {s['data']}: {sc['metric']} {fmt_metric(sc['value'])} "
+            f"[{fmt_metric(sc['ci_low'])}, {fmt_metric(sc['ci_high'])}] (n={sc['n_rows']})"
         )
 
     _emit(score_only(_settings(ctx), data), as_json, text)
@@ -231,7 +229,7 @@ def rollback(ctx: click.Context, to_version: int | None, reason: str, as_json: b
 
 def _read(ctx: click.Context, fn: Callable[[Any, Any], Any]) -> Any:
     """Call fn(connection, settings) on the checked database."""
-    from pipeline import db
+    from pipeline.storage import db
 
     settings = _settings(ctx)
     engine = db.make_engine(settings.database_url)
@@ -250,7 +248,7 @@ def _read(ctx: click.Context, fn: Callable[[Any, Any], Any]) -> Any:
 @_engine_command
 def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
     """List runs, newest first."""
-    from pipeline import queries
+    from pipeline.storage import reads
 
     def text(rows: list[dict[str, Any]]) -> str:
         if not rows:
@@ -261,7 +259,7 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
             for r in rows
         )
 
-    _emit(_read(ctx, lambda conn, _: queries.list_runs(conn, limit)), as_json, text)
+    _emit(_read(ctx, lambda conn, _: reads.list_runs(conn, limit)), as_json, text)
 
 
 @main.command()
@@ -270,13 +268,13 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 @_engine_command
 def status(ctx: click.Context, as_json: bool) -> None:
     """Production version, model versions, ingested and quarantined files, the last run."""
-    from pipeline import queries
+    from pipeline.storage import reads
 
     def text(s: dict[str, Any]) -> str:
         out = [f"production model: v{s['production_version']}"]
         for v in s["model_versions"]:
             out.append(
-                f"  v{v['version']}  {v['metric']}={_num(v['holdout_score'])}  "
+                f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])}  "
                 f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows"
             )
         out.append(f"ingested files: {len(s['ingested_files'])}")
@@ -293,7 +291,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         )
         return "\n".join(out)
 
-    _emit(_read(ctx, queries.status), as_json, text)
+    _emit(_read(ctx, reads.status), as_json, text)
 
 
 @main.command()
@@ -332,7 +330,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
 @_engine_command
 def apicalls(ctx: click.Context, url: str, out: Path | None) -> None:
     """Call a running app's API and record what it returned (file and database)."""
-    from pipeline.apicalls import call_all
+    from pipeline.tools.apicalls import call_all
 
     result = call_all(_settings(ctx), url, out)
     click.echo(f"{result['calls']} calls, {result['failed']} failed; returns in {result['file']}")
@@ -379,14 +377,14 @@ def drift(
     if (reference is None) != (current is None):
         raise click.UsageError("--reference and --current go together")
     if reference is not None:
-        from pipeline.drifting import compare_files
+        from pipeline.drift.step import compare_files
 
         result = compare_files(reference, current)
         doc = json.loads(result.to_json())
     else:
-        from pipeline import drifting
+        from pipeline.drift import step as drift_step
 
-        doc = _read(ctx, lambda conn, _: drifting.latest(conn, run_id))
+        doc = _read(ctx, lambda conn, _: drift_step.latest(conn, run_id))
     _emit(doc, as_json, _drift_text)
 
 
@@ -401,8 +399,8 @@ def drift_selftest(
     ctx: click.Context, batch_size: int | None, runs: int, seed: int, as_json: bool
 ) -> None:
     """False-alarm rate and detection power of the drift settings at the real batch size."""
-    from pipeline import db
-    from pipeline.drifting import selftest
+    from pipeline.drift.step import selftest
+    from pipeline.storage import db
 
     settings = _settings(ctx.find_root())
     engine = db.make_engine(settings.database_url)
@@ -435,7 +433,7 @@ def contract_group() -> None:
 @_engine_command
 def contract_infer(ctx: click.Context, source: Path | None, force: bool) -> None:
     """Derive the contract from training data and write it (paths.contract) for review."""
-    from pipeline.gate import infer_contract
+    from pipeline.ingest.contract_tools import infer_contract
 
     path, version = infer_contract(_settings(ctx.find_root()), source, force=force)
     click.echo(f"wrote {path} (contract version {version[:12]})")
@@ -450,7 +448,7 @@ def contract_infer(ctx: click.Context, source: Path | None, force: bool) -> None
 @_engine_command
 def contract_check(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Check files against the contract without ingesting them; exit 1 if any row is bad."""
-    from pipeline.gate import check_files
+    from pipeline.ingest.contract_tools import check_files
 
     report = check_files(_settings(ctx.find_root()), list(files))
 
@@ -483,7 +481,7 @@ def contract_check(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -
 @click.option("--overwrite", is_flag=True)
 def split(dataset: Path, outdir: Path, n_files: int, seed: int | None, overwrite: bool) -> None:
     """Split a data set into N files, e.g. to feed the inbox one batch at a time."""
-    from pipeline.corrupt import split_dataset
+    from pipeline.tools.corrupt import split_dataset
 
     try:
         paths = split_dataset(dataset, outdir, n_files, seed=seed, overwrite=overwrite)
@@ -511,9 +509,9 @@ def corrupt(
     ctx: click.Context, source: Path, out: Path, seed: int, mix: tuple[str, ...], as_json: bool
 ) -> None:
     """Write a copy of a file with known data errors, and say what was injected."""
-    from pipeline import contract as contracts
-    from pipeline.corrupt import corrupt as do_corrupt
-    from pipeline.corrupt import describe, parse_mix
+    from pipeline.ingest import contract as contracts
+    from pipeline.tools.corrupt import corrupt as do_corrupt
+    from pipeline.tools.corrupt import describe, parse_mix
 
     settings = _settings(ctx)
     try:
@@ -552,7 +550,7 @@ def db_group() -> None:
 @_engine_command
 def upgrade(ctx: click.Context) -> None:
     """Apply the migrations in sql/ (creates the schema on a new database)."""
-    from pipeline import db
+    from pipeline.storage import db
 
     settings = _settings(ctx.find_root())
     engine = db.make_engine(settings.database_url)
@@ -580,7 +578,7 @@ def sample_data(
     directory: Path, seed: int, batches: int, rows: int, drift_from: int, test_rows: int
 ) -> None:
     """Write the corporate-client attrition sample: DIR/sourcedata/*.csv and DIR/testdata/."""
-    from pipeline.sampledata import write_sample_data
+    from pipeline.tools.sampledata import write_sample_data
 
     paths = write_sample_data(
         directory,

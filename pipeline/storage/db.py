@@ -6,10 +6,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from pipeline import tables
 from pipeline.errors import DatabaseNotReady
+from pipeline.storage import tables
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
 def make_engine(url: str) -> sa.Engine:

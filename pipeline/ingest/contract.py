@@ -276,6 +276,6 @@ def load(path: Path) -> Contract:
 
 
 def save(contract: Contract, path: Path) -> None:
-    from pipeline.fsutil import atomic_write_bytes
+    from pipeline.infra.files import atomic_write_bytes
 
     atomic_write_bytes(path, contract.text.encode())

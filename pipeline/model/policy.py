@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-from pipeline.metrics import Score, higher_is_better
+from pipeline.formatting import fmt_metric
+from pipeline.model.metrics import Score, higher_is_better
 
 # 0.80 - 0.78 is 0.020000000000000018 in floating point: a drop exactly at the tolerance, or a
 # loss exactly at the margin, must not count as beyond it.
@@ -19,10 +20,6 @@ class Decision:
     outcome: bool
     reason: str
     evidence: dict[str, Any] = field(default_factory=dict)
-
-
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
 
 
 def retrain_decision(
@@ -74,8 +71,9 @@ def retrain_decision(
     evidence["drop"] = drop
     clear = _drop_is_clear(new, baseline, baseline_ci, drop, confidence, up, evidence)
     where = (
-        f"{metric} {_fmt(new.value)} [{_fmt(new.ci_low)}, {_fmt(new.ci_high)}] on {new.n_rows} "
-        f"new rows vs production {_fmt(baseline)}"
+        f"{metric} {fmt_metric(new.value)} [{fmt_metric(new.ci_low)}, {fmt_metric(new.ci_high)}] "
+        f"on {new.n_rows} "
+        f"new rows vs production {fmt_metric(baseline)}"
     )
     if drop <= tolerance + _FLOAT_SLACK:
         if drop <= _FLOAT_SLACK:
@@ -148,7 +146,7 @@ def promote_decision(champion: Score | None, challenger: Score, *, margin: float
     gain = (challenger.value - champion.value) if up else (champion.value - challenger.value)
     evidence["gain"] = gain
     both = (
-        f"challenger {_fmt(challenger.value)} vs champion {_fmt(champion.value)} "
+        f"challenger {fmt_metric(challenger.value)} vs champion {fmt_metric(champion.value)} "
         f"({metric}, same holdout of {challenger.n_rows} rows)"
     )
     if gain >= -margin - _FLOAT_SLACK:

@@ -1,0 +1,94 @@
+"""How numbers, shares, scores, times and durations read, wherever a person sees them.
+
+The CLI, the PDF, the per-file HTML page and the policy's reasons all format through here, so the
+same number reads the same everywhere. Standard library only: the no-op tick may import it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+MISSING = "n/a"
+
+
+def fmt_num(value: Any, decimals: int = 3) -> str:
+    """Format a number for a table: n/a for NULL or NaN, thousands grouped."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return MISSING
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        if value != 0 and (abs(value) < 10**-decimals or abs(value) >= 1e9):
+            return f"{value:.{decimals}g}"
+        return f"{value:,.{decimals}f}"
+    return str(value)
+
+
+def fmt_metric(value: float | None) -> str:
+    """A metric or threshold in a sentence: four decimals, n/a when there is none."""
+    return MISSING if value is None else f"{value:.4f}"
+
+
+def fmt_score(value: float | None, low: float | None, high: float | None) -> str:
+    """Format a score with its interval: '0.812 [0.790, 0.833]'."""
+    text = fmt_num(value)
+    if value is not None and low is not None and high is not None:
+        text += f" [{fmt_num(low)}, {fmt_num(high)}]"
+    return text
+
+
+def fmt_time(value: datetime | None) -> str:
+    """A moment in UTC, to the second."""
+    if value is None:
+        return MISSING
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A duration a person reads at a glance: '4.2 s', '3 min 05 s', '1 h 02 min'."""
+    if seconds is None or seconds < 0:
+        return MISSING
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def fmt_share(share: float | None) -> str:
+    """A share as a percentage; a few rows of many never read as 0.0% or 100.0%."""
+    if share is None or math.isnan(share):
+        return MISSING
+    percent = share * 100
+    if 0 < percent < 0.1:
+        return "<0.1%"
+    if 99.9 < percent < 100:
+        return ">99.9%"
+    return f"{percent:.1f}%"
+
+
+def fmt_part(part: int, whole: int) -> str:
+    """The share `part` is of `whole`, as `fmt_share` writes it; n/a of nothing."""
+    return fmt_share(part / whole) if whole else MISSING
+
+
+def fmt_value(value: Any, decimals: int = 4) -> str:
+    """Format any JSON value of the evidence or diagnostics."""
+    if isinstance(value, list):
+        if all(v is None or isinstance(v, int | float) for v in value):
+            return "[" + ", ".join(fmt_num(v, decimals) for v in value) + "]"
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return fmt_num(value, decimals)

@@ -1,0 +1,1 @@
+"""The database migrations (Alembic scripts), shipped inside the installed package."""
