@@ -306,3 +306,29 @@ def test_unsupported_database_url_names_the_key(tmp_path: Path, via: str, url: s
         environ = {"DATABASE_URL": url}
     with pytest.raises(ConfigError, match=r"'database\.url'"):
         load_settings(config, environ=environ)
+
+
+# --- the package: one table, one loader --------------------------------------------------------
+
+
+def test_the_table_is_keyed_once_and_imports_nothing_of_riskwatch() -> None:
+    import ast
+
+    from pipeline.settings import BY_KEY, table
+
+    assert list(BY_KEY) == [s.key for s in SETTINGS]
+    assert len(BY_KEY) == len(SETTINGS)  # no key declared twice
+    tree = ast.parse(Path(table.__file__).read_text())
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not {m for m in imported if m and m.split(".")[0] in {"pipeline", "app"}}
+
+
+def test_a_valid_key_that_contradicts_another_names_both(tmp_path: Path) -> None:
+    config = write_config(tmp_path, '[model]\ntask = "regression"\nmetric = "f1"\n')
+    with pytest.raises(ConfigError, match=r"'model\.metric': 'f1' does not fit model\.task"):
+        load_settings(config, environ={})

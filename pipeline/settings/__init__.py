@@ -1,0 +1,44 @@
+"""Settings: declared once in SETTINGS, read from riskwatch.toml, overridden by the environment.
+
+Every key a user may set is a row of SETTINGS (name, default, kind, help) in `table`. The
+README's settings table and `riskwatch settings` are derived from it, and a test fails when a key
+is undocumented. `load` finds, reads and validates the file: a wrong value stops riskwatch at
+start with the key's name and what was expected.
+
+Standard library only (the no-op tick imports it); it may import `pipeline.errors` and, inside
+the one check that needs it, `pipeline.ingest.vocabulary`.
+"""
+
+from pipeline.settings.load import (
+    CONFIG_ENV,
+    CONFIG_NAME,
+    Settings,
+    find_config,
+    load_settings,
+    normalise_database_url,
+    resolve,
+)
+from pipeline.settings.table import (
+    BY_KEY,
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    SETTINGS,
+    Setting,
+    markdown_table,
+)
+
+__all__ = [
+    "BY_KEY",
+    "CLASSIFICATION_METRICS",
+    "CONFIG_ENV",
+    "CONFIG_NAME",
+    "REGRESSION_METRICS",
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "find_config",
+    "load_settings",
+    "markdown_table",
+    "normalise_database_url",
+    "resolve",
+]

@@ -1,0 +1,243 @@
+"""Loading settings: find riskwatch.toml, read it, override from the environment, validate.
+
+A wrong value stops riskwatch at start with the key's name and what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+from pipeline.settings.table import (
+    BY_KEY,
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    SETTINGS,
+    Setting,
+)
+
+CONFIG_ENV = "RISKWATCH_CONFIG"
+CONFIG_NAME = "riskwatch.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings; `settings["model.metric"]`, `settings.path("paths.source")`."""
+
+    values: Mapping[str, Any]
+    base_dir: Path
+    source: Path | None = None  # the settings file, when there is one
+    _resolved: dict[str, Path] = field(default_factory=dict, compare=False, repr=False)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in BY_KEY:
+            raise KeyError(key)
+        return self.values[key]
+
+    def path(self, key: str) -> Path:
+        """Return a path setting resolved against the settings file's folder."""
+        if BY_KEY[key].kind != "path":
+            raise KeyError(f"{key} is not a path setting")
+        return resolve(self.base_dir, self.values[key])
+
+    @property
+    def database_url(self) -> str:
+        return self.values["database.url"]
+
+    def with_values(self, **changes: Any) -> Settings:
+        """Return a copy with dotted keys given as `section__key=value` replaced."""
+        raw = dict(self.values)
+        for name, value in changes.items():
+            raw[name.replace("__", ".")] = value
+        return Settings(_validate(raw, self.base_dir), self.base_dir, self.source)
+
+
+def resolve(base: Path, value: str | os.PathLike[str]) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def find_config(
+    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """Return the settings file: explicit path, $RISKWATCH_CONFIG, or ./riskwatch.toml."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"settings file {str(path)!r} does not exist")
+        return path.resolve()
+    env = (os.environ if environ is None else environ).get(CONFIG_ENV)
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV}={env!r}: no such settings file")
+        return path.resolve()
+    path = Path.cwd() / CONFIG_NAME
+    return path.resolve() if path.is_file() else None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read, override from the environment, validate; raise ConfigError naming the bad key."""
+    environ = os.environ if environ is None else environ
+    config = find_config(path, environ)
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd().resolve()
+    if config is not None:
+        base_dir = config.parent
+        try:
+            with config.open("rb") as fh:
+                doc = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config}: not valid TOML: {exc}") from exc
+        raw.update(_flatten(doc, config))
+    for setting in SETTINGS:
+        if setting.env and environ.get(setting.env):
+            raw[setting.key] = environ[setting.env]
+    if overrides:
+        for key, value in overrides.items():
+            if key not in BY_KEY:
+                raise ConfigError(f"unknown setting {key!r}")
+            raw[key] = value
+    return Settings(_validate(raw, base_dir), base_dir, config)
+
+
+def _flatten(doc: Mapping[str, Any], origin: Path) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for section, body in doc.items():
+        if not isinstance(body, dict):
+            raise ConfigError(
+                f"{origin}: top-level key {section!r} must be a [section]; "
+                f"known sections: {', '.join(sorted({k.split('.')[0] for k in BY_KEY}))}"
+            )
+        for key, value in body.items():
+            dotted = f"{section}.{key}"
+            if dotted not in BY_KEY:
+                near = [k for k in BY_KEY if k.startswith(section + ".")]
+                hint = f"; keys of [{section}]: {', '.join(near)}" if near else ""
+                raise ConfigError(f"{origin}: unknown setting {dotted!r}{hint}")
+            flat[dotted] = value
+    return flat
+
+
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "path": lambda v: isinstance(v, str) and v != "",
+    "str": lambda v: isinstance(v, str) and v != "",
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
+    "bool": lambda v: isinstance(v, bool),
+    "list": lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
+    "dict": lambda v: isinstance(v, dict),
+    "choice": lambda v: isinstance(v, str),
+    "secret": lambda v: isinstance(v, str),
+    "pair": lambda v: (
+        isinstance(v, list)
+        and len(v) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        and 1 <= v[0] <= v[1]
+    ),
+}
+
+_EXPECTED = {
+    "path": "a non-empty path string",
+    "str": "a non-empty string",
+    "int": "an integer",
+    "float": "a finite number",
+    "bool": "true or false",
+    "list": "a list of non-empty strings",
+    "dict": "a table",
+    "choice": "a string",
+    "secret": "a string",
+    "pair": "[M, N] with 1 <= M <= N",
+}
+
+
+def _validate(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Check every row on its own, then the rules that tie several keys together."""
+    values = {s.key: _checked(s, raw.get(s.key, s.default)) for s in SETTINGS}
+    _check_consistency(values)
+    values["database.url"] = normalise_database_url(values["database.url"], base_dir)
+    return values
+
+
+def _checked(s: Setting, value: Any) -> Any:
+    """Return `value` for setting `s` (floats as float), or raise ConfigError naming the key."""
+    if not _CHECKS[s.kind](value):
+        raise ConfigError(f"setting {s.key!r}: expected {_EXPECTED[s.kind]}, got {value!r}")
+    if s.kind == "float":
+        value = float(value)
+    if s.choices and value not in s.choices:
+        raise ConfigError(
+            f"setting {s.key!r}: expected one of {', '.join(s.choices)}, got {value!r}"
+        )
+    if s.minimum is not None and value < s.minimum:
+        raise ConfigError(f"setting {s.key!r}: expected at least {s.minimum}, got {value!r}")
+    if s.maximum is not None and (value >= s.maximum if s.exclusive_max else value > s.maximum):
+        word = "below" if s.exclusive_max else "at most"
+        raise ConfigError(f"setting {s.key!r}: expected {word} {s.maximum}, got {value!r}")
+    return value
+
+
+def _check_consistency(values: Mapping[str, Any]) -> None:
+    """Raise ConfigError when keys that are each valid contradict one another."""
+    classify = values["model.task"] == "classification"
+    metrics = CLASSIFICATION_METRICS if classify else REGRESSION_METRICS
+    if values["model.metric"] not in metrics:
+        raise ConfigError(
+            f"setting 'model.metric': {values['model.metric']!r} does not fit model.task "
+            f"{values['model.task']!r}; expected one of {', '.join(metrics)}"
+        )
+    target = values["data.target"]
+    if target in values["data.id_columns"] or target in values["data.features"]:
+        raise ConfigError(f"setting 'data.target': {target!r} is also an id or feature column")
+    overlap = set(values["data.id_columns"]) & set(values["data.features"])
+    if overlap:
+        raise ConfigError(f"setting 'data.features': {sorted(overlap)} are also id columns")
+    _check_criticality(values["quality.criticality"])
+    url = values["alerts.webhook_url"]
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError("setting 'alerts.webhook_url': expected an http:// or https:// URL")
+
+
+def _check_criticality(levels: Mapping[str, Any]) -> None:
+    """Raise ConfigError unless every key is an error type and every value a criticality."""
+    from pipeline.ingest.vocabulary import CRITICALITIES, ERROR_TYPES
+
+    for error_type, level in levels.items():
+        if error_type not in ERROR_TYPES:
+            raise ConfigError(
+                f"setting 'quality.criticality': unknown error type {error_type!r}; "
+                f"expected one of {', '.join(ERROR_TYPES)}"
+            )
+        if level not in CRITICALITIES:
+            raise ConfigError(
+                f"setting 'quality.criticality.{error_type}': expected low, medium or high, "
+                f"got {level!r}"
+            )
+
+
+def normalise_database_url(url: str, base_dir: Path) -> str:
+    """Accept Heroku's postgres:// and plain postgresql://; anchor relative SQLite paths."""
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    elif url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rest = url[len("sqlite:///") :]
+        if rest and rest != ":memory:" and not rest.startswith("file:"):
+            url = "sqlite:///" + str((base_dir / rest).resolve())
+    elif not (url.startswith("sqlite:") or url.startswith("postgresql+")):
+        raise ConfigError(
+            "setting 'database.url': expected a sqlite:/// or postgres:// URL, "
+            f"got {url.split(':', 1)[0]!r}"
+        )
+    return url
