@@ -270,3 +270,38 @@ def test_a_million_rows_are_checked_column_by_column(contract):
     result = check_frame(frame, contract)
     assert result.errors_by_type == {"out_of_range": 2}
     assert result.violations[0].rows.tolist() == [5, 500_000]
+
+
+# --- the column checks, one part at a time --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "nullable", "expected"),
+    [
+        ("label", False, ("invalid_label", 1)),
+        ("numeric", False, ("missing_value", 1)),
+        ("numeric", True, None),  # one missing of three is no clear excess over 30% at n=3
+    ],
+)
+def test_check_missing_by_kind(kind, nullable, expected):
+    from pipeline.ingest.checks import _check_missing
+    from pipeline.ingest.contract import ColumnRule
+
+    series = pd.Series([1.0, np.nan, 3.0])
+    rule = ColumnRule("x", kind, nullable=nullable, max_missing_share=0.3)
+    v = _check_missing(series, series.isna().to_numpy(), rule, None, 0.001)
+    assert (None if v is None else (v.error_type, v.count)) == expected
+
+
+def test_check_numbers_type_infinity_and_range_in_that_order(contract):
+    from pipeline.ingest.checks import _check_numbers
+    from pipeline.ingest.contract import ColumnRule
+
+    series = pd.Series(["1", "x", "inf", "99", "2.5"], dtype=object)
+    rule = ColumnRule("n", "integer", min=0, max=10)
+    found = _check_numbers(series, series.isna().to_numpy(), rule, contract, None)
+    assert [(v.error_type, v.rows.tolist()) for v in found if v] == [
+        ("wrong_type", [1, 4]),
+        ("infinite_value", [2]),
+        ("out_of_range", [3]),
+    ]

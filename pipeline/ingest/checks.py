@@ -13,12 +13,17 @@ import difflib
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from pipeline.ingest.contract import ColumnRule, Contract
+from pipeline.ingest.violations import (  # noqa: F401  (re-exported: the gate's results)
+    QualityResult,
+    Violation,
+    criticality_of,
+    file_problem,
+)
 from pipeline.ingest.vocabulary import (  # noqa: F401  (re-exported: the gate's vocabulary)
     CRITICALITIES,
     DEFAULT_CRITICALITY,
@@ -28,109 +33,6 @@ from pipeline.ingest.vocabulary import (  # noqa: F401  (re-exported: the gate's
 )
 
 EXAMPLES = 5
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One kind of problem in one column (or in the file): how many rows, which, and examples."""
-
-    error_type: str
-    column: str | None
-    criticality: str
-    count: int  # offending rows for row-level types; 1 for file-level types
-    message: str
-    rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
-    examples: tuple[str, ...] = ()
-
-    @property
-    def level(self) -> str:
-        return "file" if self.error_type in FILE_LEVEL else "row"
-
-    def summary(self, rows: int = 20) -> dict:
-        """What people and scripts see of it: its fields, and the first data rows (1-based)."""
-        return {
-            "error_type": self.error_type,
-            "column": self.column,
-            "criticality": self.criticality,
-            "level": self.level,
-            "count": self.count,
-            "message": self.message,
-            "examples": list(self.examples),
-            "rows": [int(r) + 1 for r in self.rows[:rows]],
-        }
-
-
-@dataclass
-class QualityResult:
-    """Everything wrong with one file: its violations and which rows are bad."""
-
-    rows_read: int
-    violations: list[Violation]
-    bad: np.ndarray  # one bool per row read
-
-    @property
-    def rejected(self) -> Violation | None:
-        """The violation that makes the whole file unusable, if any."""
-        return next((v for v in self.violations if v.error_type in REJECTING), None)
-
-    @property
-    def rows_invalid(self) -> int:
-        return self.rows_read if self.rejected else int(self.bad.sum())
-
-    @property
-    def rows_valid(self) -> int:
-        return self.rows_read - self.rows_invalid
-
-    @property
-    def criticality(self) -> str | None:
-        levels = [CRITICALITIES.index(v.criticality) for v in self.violations]
-        return CRITICALITIES[max(levels)] if levels else None
-
-    @property
-    def errors_by_type(self) -> dict[str, int]:
-        """Offending rows per row-level type; files (1) per file-level type."""
-        out: Counter[str] = Counter()
-        for v in self.violations:
-            out[v.error_type] += v.count
-        return dict(sorted(out.items()))
-
-    @property
-    def errors_by_column(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for v in self.violations:
-            out[v.column or "(file)"] += v.count
-        return dict(sorted(out.items()))
-
-    @property
-    def errors_by_criticality(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for v in self.violations:
-            out[v.criticality] += v.count
-        return {c: out[c] for c in CRITICALITIES if out[c]}
-
-    def row_errors(self) -> pd.Series:
-        """For each bad row (by position), its errors as 'type:column' joined by '; '."""
-        positions = np.nonzero(self.bad)[0]
-        text = pd.Series("", index=positions, dtype=object)
-        for v in self.violations:
-            if v.level == "row" and len(v.rows):
-                text.loc[v.rows] = text.loc[v.rows] + f"{v.error_type}:{v.column}; "
-        return text.str.rstrip("; ")
-
-
-def criticality_of(error_type: str, overrides: Mapping[str, str] | None = None) -> str:
-    return (overrides or {}).get(error_type, DEFAULT_CRITICALITY[error_type])
-
-
-def file_problem(
-    error_type: str,
-    message: str,
-    overrides: Mapping[str, str] | None = None,
-    column: str | None = None,
-) -> QualityResult:
-    """A result for a file that could not be read at all (unreadable, empty, duplicate header)."""
-    v = Violation(error_type, column, criticality_of(error_type, overrides), 1, message)
-    return QualityResult(0, [v], np.zeros(0, dtype=bool))
 
 
 def _examples(values: pd.Series) -> tuple[str, ...]:
@@ -323,116 +225,85 @@ def _check_column(
     overrides: Mapping[str, str] | None,
     missing_alpha: float,
 ) -> list[Violation]:
-    out: list[Violation | None] = []
+    """Every row-level violation of `rule` in one column: missing values, then the values."""
     missing = series.isna().to_numpy()
-    if rule.kind == "label" and missing.any():
-        out.append(
-            _row_violation(
-                "invalid_label", rule.name, missing, series, f"no label in {rule.name!r}", overrides
-            )
-        )
-    elif not rule.nullable:
-        out.append(
-            _row_violation(
-                "missing_value",
-                rule.name,
-                missing,
-                series,
-                f"missing value in required column {rule.name!r}",
-                overrides,
-            )
-        )
-    elif _share_exceeded(int(missing.sum()), len(series), rule.max_missing_share, missing_alpha):
-        # Each row may lack the value, so none is quarantined; the file as a whole is flagged.
-        share = float(missing.mean())
-        out.append(
-            Violation(
-                "missing_value",
-                rule.name,
-                criticality_of("missing_value", overrides),
-                int(missing.sum()),
-                f"{share:.1%} of rows lack {rule.name!r}, more than the contract's "
-                f"{rule.max_missing_share:.1%} (rows kept)",
-            )
-        )
+    out = [_check_missing(series, missing, rule, overrides, missing_alpha)]
     if rule.kind in ("numeric", "integer") or (rule.kind == "label" and contract.numeric_label):
-        values = _as_floats(series)
-        wrong = ~missing & np.isnan(values)
-        if rule.kind == "integer":
-            finite = np.isfinite(values)
-            wrong |= finite & (values != np.round(values))
-        out.append(
-            _row_violation(
-                "wrong_type",
-                rule.name,
-                wrong,
-                series,
-                f"{rule.name!r} must hold {'whole ' if rule.kind == 'integer' else ''}numbers",
-                overrides,
-            )
-        )
-        inf = np.isinf(values)
-        out.append(
-            _row_violation(
-                "infinite_value",
-                rule.name,
-                inf,
-                series,
-                f"infinite value in {rule.name!r}",
-                overrides,
-            )
-        )
-        ok = np.isfinite(values) & ~wrong
-        if rule.kind == "label" and contract.label_values is None:
-            pass  # a regression target: any finite number
-        elif rule.kind == "label":
-            allowed = np.asarray(contract.label_values, dtype="float64")
-            out.append(
-                _row_violation(
-                    "invalid_label",
-                    rule.name,
-                    ok & ~np.isin(values, allowed),
-                    series,
-                    f"label not in {list(contract.label_values)}",
-                    overrides,
-                )
-            )
-        else:
-            low = rule.min if rule.min is not None else -np.inf
-            high = rule.max if rule.max is not None else np.inf
-            out.append(
-                _row_violation(
-                    "out_of_range",
-                    rule.name,
-                    ok & ((values < low) | (values > high)),
-                    series,
-                    f"{rule.name!r} outside [{low:g}, {high:g}]",
-                    overrides,
-                )
-            )
+        out += _check_numbers(series, missing, rule, contract, overrides)
     elif rule.kind == "label" and contract.label_values is not None:
-        present = ~missing
         known = series.astype(str).isin([str(x) for x in contract.label_values]).to_numpy()
-        out.append(
-            _row_violation(
-                "invalid_label",
-                rule.name,
-                present & ~known,
-                series,
-                f"label not in {list(contract.label_values)}",
-                overrides,
-            )
-        )
+        message = f"label not in {list(contract.label_values)}"
+        unknown = ~missing & ~known
+        out.append(_row_violation("invalid_label", rule.name, unknown, series, message, overrides))
     elif rule.kind == "categorical" and rule.categories is not None:
         known = series.astype(str).isin(rule.categories).to_numpy()
+        message = f"category not among the {len(rule.categories)} known for {rule.name!r}"
+        unknown = ~missing & ~known
         out.append(
-            _row_violation(
-                "unknown_category",
-                rule.name,
-                ~missing & ~known,
-                series,
-                f"category not among the {len(rule.categories)} known for {rule.name!r}",
-                overrides,
-            )
+            _row_violation("unknown_category", rule.name, unknown, series, message, overrides)
         )
     return [v for v in out if v is not None]
+
+
+def _check_missing(
+    series: pd.Series,
+    missing: np.ndarray,
+    rule: ColumnRule,
+    overrides: Mapping[str, str] | None,
+    missing_alpha: float,
+) -> Violation | None:
+    """A label or required value that is absent; or a nullable column missing too often."""
+    if rule.kind == "label" and missing.any():
+        message = f"no label in {rule.name!r}"
+        return _row_violation("invalid_label", rule.name, missing, series, message, overrides)
+    if not rule.nullable:
+        message = f"missing value in required column {rule.name!r}"
+        return _row_violation("missing_value", rule.name, missing, series, message, overrides)
+    if not _share_exceeded(int(missing.sum()), len(series), rule.max_missing_share, missing_alpha):
+        return None
+    # Each row may lack the value, so none is quarantined; the file as a whole is flagged.
+    share = float(missing.mean())
+    return Violation(
+        "missing_value",
+        rule.name,
+        criticality_of("missing_value", overrides),
+        int(missing.sum()),
+        f"{share:.1%} of rows lack {rule.name!r}, more than the contract's "
+        f"{rule.max_missing_share:.1%} (rows kept)",
+    )
+
+
+def _check_numbers(
+    series: pd.Series,
+    missing: np.ndarray,
+    rule: ColumnRule,
+    contract: Contract,
+    overrides: Mapping[str, str] | None,
+) -> list[Violation | None]:
+    """A numeric, integer or numeric-label column: type, infinity, then range or label set."""
+    values = _as_floats(series)
+    wrong = ~missing & np.isnan(values)
+    if rule.kind == "integer":
+        finite = np.isfinite(values)
+        wrong |= finite & (values != np.round(values))
+    whole = "whole " if rule.kind == "integer" else ""
+    message = f"{rule.name!r} must hold {whole}numbers"
+    out = [_row_violation("wrong_type", rule.name, wrong, series, message, overrides)]
+    message = f"infinite value in {rule.name!r}"
+    inf = np.isinf(values)
+    out.append(_row_violation("infinite_value", rule.name, inf, series, message, overrides))
+    ok = np.isfinite(values) & ~wrong
+    if rule.kind == "label" and contract.label_values is None:
+        return out  # a regression target: any finite number
+    if rule.kind == "label":
+        allowed = np.asarray(contract.label_values, dtype="float64")
+        message = f"label not in {list(contract.label_values)}"
+        bad = ok & ~np.isin(values, allowed)
+        out.append(_row_violation("invalid_label", rule.name, bad, series, message, overrides))
+        return out
+    low = rule.min if rule.min is not None else -np.inf
+    high = rule.max if rule.max is not None else np.inf
+    message = f"{rule.name!r} outside [{low:g}, {high:g}]"
+    bad = ok & ((values < low) | (values > high))
+    out.append(_row_violation("out_of_range", rule.name, bad, series, message, overrides))
+    return out
