@@ -163,9 +163,10 @@ def prediction() -> Any:
     loaded = production_model()
     # pandas and scikit-learn load on the first prediction, not when the app starts.
     from pipeline.model import estimator
+    from pipeline.model.features import records_frame
 
     st = state()
-    frame = estimator.records_frame(records, loaded.features, st.settings["api.max_records"])
+    frame = records_frame(records, loaded.features, st.settings["api.max_records"])
     columns = loaded.features.columns
     predictions, probabilities = estimator.predict(loaded.model, loaded.features, frame)
     writes.record_predictions(

@@ -27,7 +27,8 @@ def main(path: str) -> None:
 
     import pipeline
     from pipeline.model.design import reference_transformer
-    from pipeline.model.estimator import build_estimator, infer_features, takes_sparse
+    from pipeline.model.estimator import build_estimator, takes_sparse
+    from pipeline.model.features import infer_features
     from pipeline.settings import load_settings
 
     t_import = time.perf_counter()

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from pipeline.model import design
 from pipeline.model.design import Preprocessor, reference_transformer
-from pipeline.model.estimator import FeatureSpec, feature_frame
+from pipeline.model.features import FeatureSpec, feature_frame
 
 FEATURES = FeatureSpec(("amount", "count", "flat"), ("industry", "region"))
 

@@ -15,7 +15,8 @@ from alembic.script import ScriptDirectory
 
 from pipeline.errors import DatabaseNotReady, ModelIntegrityError, NoProductionModel, NotFound
 from pipeline.model import registry
-from pipeline.model.estimator import fit, infer_features
+from pipeline.model.estimator import fit
+from pipeline.model.features import infer_features
 from pipeline.settings import Settings
 from pipeline.storage import db, tables
 

@@ -41,7 +41,7 @@ def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> t
 
 def contract_from_frame(frame: Any, settings: Settings) -> contracts.Contract:
     """The contract the settings imply for this data; DataError when target or ids are absent."""
-    from pipeline.model.estimator import infer_features
+    from pipeline.model.features import infer_features
 
     missing = [
         c for c in [settings["data.target"], *settings["data.id_columns"]] if c not in frame.columns

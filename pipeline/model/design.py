@@ -39,7 +39,7 @@ _EPS = np.finfo(np.float64).eps
 
 def _floats(column: pd.Series) -> np.ndarray:
     """A column as float64 with NaN for missing (and for anything that is not a number)."""
-    from pipeline.model.estimator import feature_column
+    from pipeline.model.features import feature_column
 
     return feature_column(column, categorical=False).to_numpy()
 

@@ -1,62 +1,22 @@
-"""Build, fit and apply the model: any scikit-learn estimator behind impute, scale, one-hot."""
+"""Build, fit and apply the model: any scikit-learn estimator behind impute, scale, one-hot.
+
+The features it is fitted on are `pipeline.model.features`' `FeatureSpec`.
+"""
 
 from __future__ import annotations
 
 import importlib
 import inspect
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipeline.errors import ConfigError, DataError
+from pipeline.model.features import FeatureSpec, feature_frame
 from pipeline.settings import Settings
 
 PREDICT_CHUNK_ROWS = 100_000  # bounds the memory of scoring, not its result
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """The columns a model was trained on, by kind, in order."""
-
-    numeric: tuple[str, ...]
-    categorical: tuple[str, ...]
-
-    @property
-    def columns(self) -> list[str]:
-        return [*self.numeric, *self.categorical]
-
-    def to_json(self) -> dict[str, list[str]]:
-        return {"numeric": list(self.numeric), "categorical": list(self.categorical)}
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Sequence[str]]) -> FeatureSpec:
-        return cls(tuple(doc["numeric"]), tuple(doc["categorical"]))
-
-
-def infer_features(frame: pd.DataFrame, settings: Settings) -> FeatureSpec:
-    """Features from settings, or every column but target and ids; kinds from dtypes or settings."""
-    target = settings["data.target"]
-    ids = set(settings["data.id_columns"])
-    wanted = settings["data.features"] or [c for c in frame.columns if c != target and c not in ids]
-    missing = [c for c in wanted if c not in frame.columns]
-    if missing:
-        raise DataError(f"feature column {missing[0]!r} (setting data.features) is not in the data")
-    if not wanted:
-        raise DataError("the data has no feature columns besides the target and id columns")
-    categorical = set(settings["data.categorical"])
-    unknown = categorical - set(wanted)
-    if unknown:
-        raise ConfigError(f"setting 'data.categorical': {sorted(unknown)} are not feature columns")
-    if not categorical:
-        categorical = {c for c in wanted if not pd.api.types.is_numeric_dtype(frame[c])}
-    return FeatureSpec(
-        tuple(c for c in wanted if c not in categorical),
-        tuple(c for c in wanted if c in categorical),
-    )
 
 
 def import_estimator(path: str) -> type:
@@ -101,25 +61,6 @@ def build_pipeline(settings: Settings, features: FeatureSpec) -> Any:
     return Pipeline([("prepare", prepare), ("estimator", estimator)])
 
 
-def feature_column(column: pd.Series, categorical: bool) -> pd.Series:
-    """One model column with the dtype the pipeline expects: float64, or objects with NaN."""
-    if not categorical:
-        return pd.to_numeric(column, errors="coerce").astype("float64")
-    # Through a categorical: one Python string per level, not one per row.
-    as_category = column.astype("category")
-    return as_category.astype(object).where(as_category.notna(), np.nan)
-
-
-def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
-    """Select the model's columns with the dtypes the pipeline expects."""
-    out = pd.DataFrame(index=frame.index)
-    for c in features.numeric:
-        out[c] = feature_column(frame[c], categorical=False)
-    for c in features.categorical:
-        out[c] = feature_column(frame[c], categorical=True)
-    return out
-
-
 def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> Any:
     target = settings["data.target"]
     model = build_pipeline(settings, features)
@@ -148,48 +89,3 @@ def predict(model: Any, features: FeatureSpec, frame: pd.DataFrame) -> tuple[np.
         if binary:
             probas.append(estimator.predict_proba(x)[:, 1])
     return np.concatenate(preds), np.concatenate(probas) if binary else None
-
-
-def records_frame(records: Any, features: FeatureSpec, max_records: int) -> pd.DataFrame:
-    """Validate prediction records (a list of objects) and return them as a frame.
-
-    Raises DataError naming the record and the column for a missing or wrongly typed feature.
-    """
-    if not isinstance(records, list):
-        raise DataError("expected a JSON array of records, or an object with a 'records' array")
-    if not records:
-        raise DataError("no records to predict")
-    if len(records) > max_records:
-        raise DataError(f"{len(records)} records; at most {max_records} per request")
-    numeric = set(features.numeric)
-    rows = []
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise DataError(f"record {i} is not an object")
-        row = {}
-        for col in features.columns:
-            if col not in rec:
-                raise DataError(f"record {i}: feature column {col!r} is missing", column=col)
-            value = rec[col]
-            if col in numeric:
-                ok = value is None or (
-                    isinstance(value, int | float)
-                    and not isinstance(value, bool)
-                    and math.isfinite(value)  # JSON has no NaN or Infinity; Python's parser does
-                )
-                if not ok:
-                    raise DataError(
-                        f"record {i}: feature column {col!r} must be a finite number or null, "
-                        f"got {value!r}"[:300],
-                        column=col,
-                    )
-            elif value is not None and not (
-                isinstance(value, str | int | bool)
-                or (isinstance(value, float) and math.isfinite(value))
-            ):
-                raise DataError(
-                    f"record {i}: feature column {col!r} must be a string or null", column=col
-                )
-            row[col] = value
-        rows.append(row)
-    return pd.DataFrame(rows, columns=features.columns)
