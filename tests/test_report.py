@@ -14,13 +14,16 @@ import sqlalchemy as sa
 
 from pipeline.errors import NotFound
 from pipeline.formatting import fmt_duration, fmt_num, fmt_part, fmt_score, fmt_share
-from pipeline.report.charts import quality_chart
-from pipeline.report.run_pdf import (
-    MAX_QUALITY_ISSUES,
-    NOT_COMPUTED,
-    build_report,
-    verdict,
+from pipeline.ingest.vocabulary import (
+    CRITICALITIES,
+    VERDICT_WORDS,
+    criticality_rank,
+    file_verdict,
 )
+from pipeline.report.charts import quality_chart
+from pipeline.report.data_sections import MAX_QUALITY_ISSUES
+from pipeline.report.pdf_doc import NOT_COMPUTED, flatten, label
+from pipeline.report.run_pdf import build_report
 from pipeline.storage import tables as t
 
 REPO = Path(__file__).resolve().parent.parent
@@ -511,7 +514,43 @@ def test_quality_issues_are_capped_per_file(engine, settings) -> None:
     [(True, 40, "whole file rejected"), (False, 3, "rows quarantined"), (False, 0, "clean")],
 )
 def test_verdict(rejected, invalid, expected) -> None:
-    assert verdict(rejected, invalid) == expected
+    assert VERDICT_WORDS[file_verdict(rejected, invalid)] == expected
+
+
+@pytest.mark.parametrize(
+    ("rejected", "invalid", "kind"),
+    [(True, 0, "rejected"), (True, 5, "rejected"), (False, 1, "quarantined"), (False, 0, "clean")],
+)
+def test_file_verdict_names_what_the_gate_did(rejected, invalid, kind) -> None:
+    assert file_verdict(rejected, invalid) == kind
+    assert set(VERDICT_WORDS) == {"clean", "quarantined", "rejected"}
+
+
+def test_criticality_rank_orders_worst_highest() -> None:
+    assert [criticality_rank(c) for c in CRITICALITIES] == [0, 1, 2]
+    assert sorted(["high", None, "low", "medium"], key=criticality_rank) == [
+        None,
+        "low",
+        "medium",
+        "high",
+    ]
+    assert criticality_rank("critical") == criticality_rank(None) == -1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"a": 1, "b": {"c": 2, "d": {}}}, [("a", 1), ("b.c", 2), ("b.d", {})]),
+        ({}, [("value", {})]),
+        (3, [("value", 3)]),
+    ],
+)
+def test_flatten_keeps_order_and_dots_keys(value, expected) -> None:
+    assert flatten(value) == expected
+
+
+def test_label_reads_snake_case_as_words() -> None:
+    assert label("train_rows") == "train rows"
 
 
 def test_quality_chart_draws_a_png() -> None:
@@ -574,7 +613,8 @@ def test_fmt_duration(seconds, expected) -> None:
 
 def test_importing_the_report_module_is_cheap() -> None:
     code = (
-        "import sys, pipeline.report.run_pdf\n"
+        "import sys, pipeline.report.run_pdf, pipeline.report.sections\n"
+        "import pipeline.report.data_sections, pipeline.report.load, pipeline.report.pdf_doc\n"
         "heavy = {'pandas', 'numpy', 'matplotlib', 'reportlab'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )

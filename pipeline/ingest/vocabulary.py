@@ -1,4 +1,5 @@
-"""The quality gate's error types and their default criticality: names users and scripts see.
+"""The quality gate's words: error types, their default criticality, the order of criticality
+and the verdict on a file. Names users and scripts see, declared once here.
 
 Standard library only, so settings can validate against them without loading pandas.
 """
@@ -26,6 +27,7 @@ FILE_LEVEL = frozenset(
 REJECTING = frozenset(
     {"unreadable", "empty", "missing_column", "duplicate_column", "renamed_column"}
 )
+# Least to most severe: the one order of criticality that sorting, alerts and reports use.
 CRITICALITIES = ("low", "medium", "high")
 DEFAULT_CRITICALITY = {
     "unreadable": "high",
@@ -43,3 +45,22 @@ DEFAULT_CRITICALITY = {
     "infinite_value": "medium",
     "renamed_column": "high",
 }
+
+# What the gate did with a file, and the words a person reads for it (PDF and HTML page).
+VERDICT_WORDS = {
+    "clean": "clean",
+    "quarantined": "rows quarantined",
+    "rejected": "whole file rejected",
+}
+
+
+def criticality_rank(level: str | None) -> int:
+    """Rank a criticality: higher is worse, and none or an unknown word ranks below low."""
+    return CRITICALITIES.index(level) if level in CRITICALITIES else -1
+
+
+def file_verdict(rejected: bool, rows_invalid: int) -> str:
+    """Say what the quality gate did with a file: 'rejected', 'quarantined' or 'clean'."""
+    if rejected:
+        return "rejected"
+    return "quarantined" if rows_invalid else "clean"

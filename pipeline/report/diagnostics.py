@@ -1,4 +1,8 @@
-"""Diagnostics of a run: summary statistics, missing values, library versions, outdated packages."""
+"""Diagnostics of a run: summary statistics, missing values, library versions, outdated packages.
+
+`library_versions` lives in `pipeline.infra.versions` (the registry records it too, and must not
+import the report); it is re-exported here with the run's other diagnostics.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from pipeline.infra.versions import library_versions
+
+__all__ = ["OutdatedPackages", "library_versions", "missing_values", "summary_stats"]
 
 
 def summary_stats(frame: pd.DataFrame, numeric: Sequence[str], dataset: str) -> list[dict]:
@@ -96,15 +103,3 @@ class OutdatedPackages:
             {"name": i["name"], "installed": i["version"], "latest": i["latest_version"]}
             for i in items
         ]
-
-
-def library_versions() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, Any] = {"python": sys.version.split()[0]}
-    for name in ("riskwatch", "scikit-learn", "pandas", "numpy", "sqlalchemy", "flask"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out

@@ -1,0 +1,76 @@
+"""What the PDF report reads: every row of one run, and the metric history up to it.
+
+The one module that reads the database for the report; the report is built from these rows,
+never from the memory of the run, so `riskwatch report RUN_ID` gives the same document as the
+run itself. No writes here (the report's own row is written by `run_pdf.build_report`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.errors import NotFound
+from pipeline.storage import tables as t
+
+# The tables whose rows of the run the report shows, each under its table name.
+RUN_TABLES = (
+    t.steps,
+    t.ingested_files,
+    t.deployments,
+    t.scores,
+    t.decisions,
+    t.confusion_matrices,
+    t.feature_stats,
+    t.missing_values,
+    t.diagnostics,
+    t.quality_files,
+    t.quality_issues,
+    t.drift_summaries,
+    t.drift_results,
+)
+
+
+def load_run(engine: sa.Engine, run_id: str, metric: str) -> dict[str, Any]:
+    """Read every row the report shows; raise NotFound for an unknown run id."""
+    with engine.connect() as conn:
+        run = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+        if run is None:
+            raise NotFound(f"run {run_id!r} does not exist")
+
+        def of_run(table: sa.Table) -> list[dict[str, Any]]:
+            query = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.id)
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+        data: dict[str, Any] = {"run": dict(run), "metric": metric}
+        for table in RUN_TABLES:
+            data[table.name] = of_run(table)
+        data["history"] = load_history(conn, run["finished_at"], metric)
+    return data
+
+
+def load_history(
+    conn: sa.Connection, until: datetime | None, metric: str
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Production scores, holdout scores and deployments up to `until`, oldest first."""
+    # A finished run's report shows the history as it stood then, so a rebuilt report of an
+    # old run does not change; a run still in progress has nothing after it yet.
+    s, m, d = t.scores.c, t.model_versions.c, t.deployments.c
+    production = sa.select(s.created_at, s.value, s.model_version).where(
+        s.role == "production", s.dataset == "new", s.metric == metric, s.value.is_not(None)
+    )
+    holdout = sa.select(m.created_at, m.holdout_score, m.version).where(
+        m.metric == metric, m.holdout_score.is_not(None)
+    )
+    deploys = sa.select(d.deployed_at, d.to_version)
+    if until is not None:
+        production = production.where(s.created_at <= until)
+        holdout = holdout.where(m.created_at <= until)
+        deploys = deploys.where(d.deployed_at <= until)
+    return {
+        "production": [tuple(r) for r in conn.execute(production.order_by(s.created_at, s.id))],
+        "holdout": [tuple(r) for r in conn.execute(holdout.order_by(m.created_at))],
+        "deployments": [tuple(r) for r in conn.execute(deploys.order_by(d.deployed_at, d.id))],
+    }

@@ -1,0 +1,244 @@
+"""The PDF sections about the run and its model: the run, decisions and deployments, files,
+scores, the confusion matrix, the metric history, step timings and diagnostics.
+
+Each section takes the rows `load.load_run` read and returns flowables; a section with nothing
+recorded says so instead of failing. Charts are drawn by `pipeline.report.charts`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+from pipeline.formatting import fmt_duration, fmt_num, fmt_score, fmt_time, fmt_value
+from pipeline.report.charts import GOOD, MUTED, confusion_chart, history_chart, short, steps_chart
+from pipeline.report.pdf_doc import Doc, flatten, label
+from pipeline.storage import tables as t
+
+if TYPE_CHECKING:
+    from reportlab.platypus import Flowable
+
+MAX_ERROR_CHARS = 4000  # the run's log holds the rest
+CONFUSION_DATASETS = ("test", "holdout", "new")  # the first one recorded is drawn
+ROLE_ORDER = {"production": 0, "champion": 1, "challenger": 2}
+DATASET_ORDER = {"new": 0, "holdout": 1, "test": 2}
+
+
+def section_run(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
+    """The title and 1. The run: what kind, when, how long, and its error if it failed."""
+    started, finished = run["started_at"], run["finished_at"]
+    duration = (finished - started).total_seconds() if started and finished else None
+    version = run["production_version"]
+    story = [
+        doc.Paragraph(f"riskwatch run {escape(run['id'])}", doc.title),
+        doc.para(
+            f"Report generated {fmt_time(t.utcnow())} from the riskwatch database.", doc.subtitle
+        ),
+        doc.heading("1. The run"),
+        doc.key_values(
+            [
+                ("Kind", run["kind"]),
+                ("Status", run["status"]),
+                ("Started", fmt_time(started)),
+                ("Finished", fmt_time(finished)),
+                ("Duration", fmt_duration(duration)),
+                ("Production model", "none" if version is None else f"version {version}"),
+                ("New files", fmt_num(run["new_files"])),
+                ("Rows ingested", fmt_num(run["rows_ingested"])),
+                ("Files quarantined", fmt_num(run["files_quarantined"])),
+            ],
+            key_width=0.25,
+        ),
+    ]
+    if run["error"] or run["status"] == "failed":
+        error = short(run["error"] or "no error text recorded", MAX_ERROR_CHARS)
+        story.append(doc.para(f"Error: {error}", doc.error))
+    return story
+
+
+_OUTCOME = {
+    ("retrain", True): "retrain the model",
+    ("retrain", False): "keep the production model",
+    ("promote", True): "promote the challenger",
+    ("promote", False): "keep the champion",
+}
+
+
+def section_decisions(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
+    """2. What happened and why: each decision with its reason and evidence."""
+    story = [doc.heading("2. What happened and why")]
+    decisions = sorted(
+        data["decisions"],
+        key=lambda d: ({"retrain": 0, "promote": 1}.get(d["kind"], 2), d["decided_at"], d["id"]),
+    )
+    if not decisions:
+        story.append(doc.placeholder("Decisions"))
+    for decision in decisions:
+        kind, outcome = decision["kind"], bool(decision["outcome"])
+        verdict = _OUTCOME.get((kind, outcome), "yes" if outcome else "no")
+        colour = GOOD if outcome else MUTED
+        story.append(
+            doc.Paragraph(
+                f"{escape(kind.capitalize())} decision: "
+                f'<font color="{colour}">{escape(verdict)}</font>',
+                doc.h2,
+            )
+        )
+        story.append(doc.para(f"Why: {decision['reason']}"))
+        evidence = flatten(decision["evidence"]) if decision["evidence"] else []
+        if evidence:
+            pairs = [(label(k), fmt_value(v)) for k, v in evidence]
+            story.append(doc.key_values(pairs, key_width=0.32))
+        story.append(doc.para(f"Decided {fmt_time(decision['decided_at'])}.", doc.note))
+    return story + _deployments(doc, data["deployments"])
+
+
+def _deployments(doc: Doc, deployments: list[dict[str, Any]]) -> list[Flowable]:
+    story = [doc.subheading("Deployments")]
+    if not deployments:
+        return [*story, doc.placeholder("Deployments")]
+    rows = [
+        [
+            "none" if d["from_version"] is None else f"v{d['from_version']}",
+            f"v{d['to_version']}",
+            d["kind"],
+            fmt_time(d["deployed_at"]),
+            d["reason"],
+        ]
+        for d in deployments
+    ]
+    header = ["From", "To", "Kind", "When", "Reason"]
+    return [*story, doc.table(header, rows, [0.08, 0.08, 0.12, 0.24, 0.48])]
+
+
+def section_files(doc: Doc, files: list[dict[str, Any]]) -> list[Flowable]:
+    """3. Ingested files: what the run took from the inbox and what became of each."""
+    story = [doc.heading("3. Ingested files")]
+    if not files:
+        return [*story, doc.placeholder("Ingested files")]
+    rows = [
+        [
+            f["name"],
+            f["sha256"][:12],
+            fmt_num(f["rows"]),
+            fmt_num(f["rows_quarantined"]),
+            f["status"],
+            f["reason"] or ("" if f["status"] == "ingested" else "n/a"),
+        ]
+        for f in files
+    ]
+    header = ["File", "SHA-256", "Rows kept", "Bad rows", "Status", "Reason"]
+    widths = [0.27, 0.14, 0.09, 0.08, 0.13, 0.29]
+    return [*story, doc.table(header, rows, widths, right=(2, 3), mono=(1,))]
+
+
+def section_scores(doc: Doc, scores: list[dict[str, Any]]) -> list[Flowable]:
+    """4. Scores: each model on each dataset, with its confidence interval."""
+    story = [doc.heading("4. Scores")]
+    if not scores:
+        return [*story, doc.placeholder("Scores")]
+    ordered = sorted(
+        scores,
+        key=lambda s: (DATASET_ORDER.get(s["dataset"], 9), ROLE_ORDER.get(s["role"], 9), s["id"]),
+    )
+    rows = [
+        [
+            s["role"],
+            f"v{s['model_version']}",
+            s["dataset"],
+            s["metric"],
+            fmt_score(s["value"], s["ci_low"], s["ci_high"]),
+            fmt_num(s["n_rows"]),
+        ]
+        for s in ordered
+    ]
+    header = ["Role", "Model", "Dataset", "Metric", "Value [interval]", "Rows"]
+    story.append(doc.table(header, rows, [0.16, 0.1, 0.12, 0.14, 0.32, 0.16], right=(4, 5)))
+    story.append(doc.para("The interval is the bootstrap confidence interval.", doc.note))
+    return story
+
+
+def section_confusion(doc: Doc, cells: list[dict[str, Any]], run: dict[str, Any]) -> list[Flowable]:
+    """5. The confusion matrix: the production (else newest) model on the first dataset found."""
+    heading = doc.heading("5. Confusion matrix")
+    for dataset in CONFUSION_DATASETS:
+        chosen = [c for c in cells if c["dataset"] == dataset]
+        if not chosen:
+            continue
+        versions = sorted({c["model_version"] for c in chosen})
+        version = run["production_version"]
+        if version not in versions:
+            version = versions[-1]
+        chosen = [c for c in chosen if c["model_version"] == version]
+        total = sum(c["count"] for c in chosen)
+        title = f"model v{version} on the {dataset} data ({total:,} rows)"
+        png = confusion_chart(chosen, title)
+        return [doc.KeepTogether([heading, doc.image(png, max_width=doc.width * 0.62)])]
+    return [heading, doc.placeholder("Confusion matrix")]
+
+
+def section_history(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
+    """6. The metric history: production scores, holdout scores and deployments."""
+    heading = doc.heading(f"6. Metric history ({data['metric']})")
+    history = data["history"]
+    if not history["production"] and not history["holdout"]:
+        return [heading, doc.placeholder("Metric history")]
+    png = history_chart(history, data["metric"])
+    note = doc.para(
+        "Line: the production model on each run's new labelled rows. Diamonds: each model "
+        "version's score on its holdout when it was registered. Dashed lines: deployments.",
+        doc.note,
+    )
+    return [doc.KeepTogether([heading, doc.image(png), note])]
+
+
+def section_steps(doc: Doc, steps: list[dict[str, Any]]) -> list[Flowable]:
+    """8. Step timings: a table and a chart of the run's steps."""
+    heading = doc.heading("8. Step timings")
+    if not steps:
+        return [heading, doc.placeholder("Step timings")]
+    rows = [
+        [
+            s["name"],
+            s["status"],
+            fmt_time(s["started_at"]),
+            fmt_num(s["seconds"]),
+            s["detail"] or "",
+        ]
+        for s in steps
+    ]
+    total = sum(s["seconds"] or 0.0 for s in steps)
+    rows.append(["total", "", "", fmt_num(total), ""])
+    header = ["Step", "Status", "Started", "Seconds", "Detail"]
+    table = doc.table(header, rows, [0.16, 0.12, 0.25, 0.11, 0.36], right=(3,))
+    return [heading, table, doc.Spacer(1, 6), doc.image(steps_chart(steps))]
+
+
+def section_diagnostics(doc: Doc, diagnostics: list[dict[str, Any]]) -> list[Flowable]:
+    """9. Diagnostics: each named diagnostic as a table, pairs or a sentence."""
+    story = [doc.heading("9. Diagnostics")]
+    if not diagnostics:
+        return [*story, doc.placeholder("Diagnostics")]
+    for item in diagnostics:
+        name, value = item["name"], item["value"]
+        story.append(doc.subheading(label(name).capitalize()))
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            keys: list[str] = []
+            for entry in value:
+                keys += [k for k in entry if k not in keys]
+            rows = [[fmt_value(entry.get(k)) for k in keys] for entry in value]
+            widths = [1 / len(keys)] * len(keys)
+            story.append(doc.table([label(k).capitalize() for k in keys], rows, widths))
+        elif isinstance(value, dict) and value:
+            pairs = [(k, fmt_value(v)) for k, v in flatten(value)]
+            story.append(doc.key_values(pairs, key_width=0.4))
+        elif isinstance(value, list) and value:
+            story.append(doc.para(", ".join(fmt_value(v) for v in value)))
+        elif isinstance(value, list):
+            none = "none: every package is up to date." if name == "outdated_packages" else "none"
+            story.append(doc.para(none))
+        elif name == "outdated_packages" and value == "unknown":
+            story.append(doc.para("unknown: pip could not be asked within the time limit."))
+        else:
+            story.append(doc.para(fmt_value(value)))
+    return story
