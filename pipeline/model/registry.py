@@ -86,7 +86,7 @@ def register(
     """
     import joblib
 
-    from pipeline.report.diagnostics import library_versions
+    from pipeline.infra.versions import library_versions
 
     root = _root(settings)
     root.mkdir(parents=True, exist_ok=True)
