@@ -516,3 +516,73 @@ def test_importing_alerts_loads_no_heavy_or_web_library() -> None:
 def test_target_keeps_no_secret_of_the_url() -> None:
     assert target("https://hooks.slack.com/services/T0/B0/s3cr3t?x=1") == "https://hooks.slack.com"
     assert target("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080"
+
+
+# -- the delivery's parts, on their own ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "raw", "retry_after", "expected"),
+    [
+        (204, b"", None, (204, None, False)),
+        (200, b"Microsoft Teams endpoint returned HTTP error 429", None, (429, "HTTP 429", True)),
+        (503, b"busy", "7", (503, "HTTP 503", True)),
+        (404, b"no such hook", None, (404, "HTTP 404", False)),
+    ],
+)
+def test_an_answer_is_delivered_retried_or_final(
+    status: int, raw: bytes, retry_after: str | None, expected: tuple
+) -> None:
+    from email.message import Message
+
+    from pipeline.ingest.webhook import _answered
+
+    headers = Message()
+    if retry_after is not None:
+        headers["Retry-After"] = retry_after
+    outcome = _answered(status, raw, headers, "http://h")
+    error = outcome.error and outcome.error.split(" from ")[0]
+    assert (outcome.status, error, outcome.retry) == expected
+    assert outcome.retry_after == (float(retry_after) if retry_after else None)
+
+
+def test_no_answer_is_retried_but_an_untrusted_certificate_is_not() -> None:
+    import ssl
+
+    from pipeline.ingest.webhook import _no_answer
+
+    refused = _no_answer(ConnectionRefusedError(), False, 1.0, "http://h")
+    assert (refused.error, refused.retry) == ("connection refused by http://h", True)
+    cut = _no_answer(OSError("reset"), True, 1.5, "http://h")
+    assert (cut.error, cut.retry) == ("no answer from http://h within 1.50 s", True)
+    cert = _no_answer(ssl.SSLCertVerificationError("bad"), False, 1.0, "https://h")
+    assert cert.retry is False and cert.error.startswith("TLS certificate of https://h")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("", "no webhook URL"),
+        (None, "no webhook URL"),
+        ("ftp://h/x", "the webhook URL must start with http:// or https://, not 'ftp'"),
+        ("http:///x", "the webhook URL has no host"),
+        ("http://h:port/x", "the webhook URL has an invalid port"),
+        ("https://h/x", None),
+    ],
+)
+def test_url_problem_names_what_is_wrong(url: object, problem: str | None) -> None:
+    from pipeline.ingest.webhook import url_problem
+
+    assert url_problem(url) == problem
+
+
+@pytest.mark.parametrize(
+    ("timeout", "retries", "backoff", "deadline", "usable"),
+    [(1, 3, 0.5, 2, True), (0, 3, 0.5, 2, False), (1, 1.5, 0.5, 2, False), (1, "x", 0, 2, False)],
+)
+def test_delivery_parameters_are_checked(
+    timeout: float, retries: object, backoff: float, deadline: float, usable: bool
+) -> None:
+    from pipeline.ingest.webhook import _usable
+
+    assert _usable(timeout, retries, backoff, deadline) is usable  # type: ignore[arg-type]

@@ -5,48 +5,41 @@ file whose problems reach the criticality set in the settings, and a webhook tha
 or wrong must never fail or stall that step (issue 3, item 6). So `send` never raises: every
 failure comes back in a `Delivery` and is logged on the "riskwatch" logger.
 
-The webhook URL is a secret (Slack and Teams put the token in the path), so logs and errors
-name only its scheme, host and port.
+This module says what an alert is and writes it (`Alert`, `at_least`, `message`); `webhook`
+delivers it (attempts, retries, the deadline). `send`, `Delivery` and `target` are offered
+from here, so callers need only this module.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
 import logging
-import socket
-import ssl
-import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.ingest.vocabulary import CRITICALITIES, criticality_rank
+from pipeline.ingest.webhook import Delivery, deliver, not_delivered, target, url_problem
+
+__all__ = ["Alert", "Delivery", "at_least", "message", "send", "target"]
+
 log = logging.getLogger("riskwatch")
 
-CRITICALITY_ORDER = ("low", "medium", "high")
-
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-# How much of a webhook's answer is kept for the error message.
-_BODY_BYTES = 2048
+_LEVELS = ", ".join(CRITICALITIES)
 _CARD_COLOR = {"low": "Default", "medium": "Warning", "high": "Attention"}
 
 
 def at_least(criticality: str | None, minimum: str) -> bool:
     """Whether `criticality` is `minimum` or worse; None (no problem at all) never is."""
-    if minimum not in CRITICALITY_ORDER:
-        raise ValueError(
-            f"unknown minimum criticality {minimum!r}: expected one of low, medium, high"
-        )
+    if minimum not in CRITICALITIES:
+        raise ValueError(f"unknown minimum criticality {minimum!r}: expected one of {_LEVELS}")
     if criticality is None:
         return False
-    if criticality not in CRITICALITY_ORDER:
-        raise ValueError(f"unknown criticality {criticality!r}: expected one of low, medium, high")
-    return CRITICALITY_ORDER.index(criticality) >= CRITICALITY_ORDER.index(minimum)
+    if criticality not in CRITICALITIES:
+        raise ValueError(f"unknown criticality {criticality!r}: expected one of {_LEVELS}")
+    return criticality_rank(criticality) >= criticality_rank(minimum)
 
 
 @dataclass(frozen=True)
@@ -62,10 +55,8 @@ class Alert:
     run_id: str
 
     def __post_init__(self) -> None:
-        if self.criticality not in CRITICALITY_ORDER:
-            raise ValueError(
-                f"unknown criticality {self.criticality!r}: expected one of low, medium, high"
-            )
+        if self.criticality not in CRITICALITIES:
+            raise ValueError(f"unknown criticality {self.criticality!r}: expected one of {_LEVELS}")
         for name in ("rows_read", "rows_invalid"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -218,202 +209,6 @@ def message(alert: Alert) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """What became of one alert: delivered or not, after how many attempts, and why not."""
-
-    delivered: bool
-    attempts: int
-    status_code: int | None
-    error: str | None
-    seconds: float
-
-
-@dataclass
-class _Outcome:
-    """One attempt's result."""
-
-    status: int | None = None
-    error: str | None = None
-    retry: bool = False
-    retry_after: float | None = None
-
-
-class _Watch:
-    """The connections one attempt opens, so a timer can cut them at the attempt's end.
-
-    A socket timeout bounds each read, not the whole answer: a server that drips a byte now
-    and then would hold an attempt open for ever. Shutting the socket down from the timer
-    ends the blocked read at once.
-    """
-
-    def __init__(self) -> None:
-        self.cut_off = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def connection_class(
-        self, base: type[http.client.HTTPConnection]
-    ) -> type[http.client.HTTPConnection]:
-        """`base`, remembering each socket it connects (urllib drops its own reference to it
-        once the headers are in, while the body is still to be read)."""
-        watch = self
-
-        class Watched(base):  # type: ignore[valid-type,misc]
-            def connect(self) -> None:
-                super().connect()
-                watch.add(self.sock)
-
-        return Watched
-
-    def add(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.append(sock)
-            if self.cut_off:
-                _shutdown(sock)
-
-    def cut(self) -> None:
-        with self._lock:
-            self.cut_off = True
-            for sock in self._sockets:
-                _shutdown(sock)
-
-
-def _shutdown(sock: socket.socket) -> None:
-    # The plain socket's shutdown, also for TLS: SSLSocket.shutdown would drop the TLS state
-    # under the reading thread's feet.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-class _HTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, watch: _Watch) -> None:
-        super().__init__()
-        self._watch = watch
-
-    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._watch.connection_class(http.client.HTTPConnection), req)
-
-
-class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, watch: _Watch) -> None:
-        super().__init__()
-        self._watch = watch
-
-    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(
-            self._watch.connection_class(http.client.HTTPSConnection), req, context=self._context
-        )
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # urllib would turn a redirected POST into a GET without the body; a webhook that
-    # redirects is misconfigured, and the answer says so (HTTP 3xx, not retried).
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def target(url: str) -> str:
-    """What may be logged or stored of a webhook URL: scheme, host and port, no secret path."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or "?"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
-
-
-def _url_problem(url: Any) -> str | None:
-    if not isinstance(url, str) or not url:
-        return "no webhook URL"
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return f"the webhook URL must start with http:// or https://, not {parts.scheme!r}"
-    if not parts.hostname:
-        return "the webhook URL has no host"
-    try:
-        parts.port  # noqa: B018 -- raises for a port that is not a number
-    except ValueError:
-        return "the webhook URL has an invalid port"
-    return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """A Retry-After header in seconds; None for absent, negative or an HTTP date."""
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
-
-
-def _snippet(raw: bytes) -> str:
-    text = " ".join(raw.decode("utf-8", "replace").split())
-    return text[:200] or "(empty answer)"
-
-
-def _attempt(url: str, body: bytes, timeout: float, where: str) -> _Outcome:
-    """POST once, within `timeout` seconds in all; never raises."""
-    watch = _Watch()
-    proxies = {} if urllib.parse.urlsplit(url).hostname in _LOOPBACK else None
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler(proxies),
-        _NoRedirect(),
-        _HTTPHandler(watch),
-        _HTTPSHandler(watch),
-    )
-    req = urllib.request.Request(
-        url,
-        data=body,
-        headers={"Content-Type": "application/json", "User-Agent": "riskwatch-alerts"},
-        method="POST",
-    )
-    timer = threading.Timer(timeout, watch.cut)
-    timer.daemon = True
-    timer.start()
-    try:
-        try:
-            with opener.open(req, timeout=timeout) as resp:
-                status, raw, headers = resp.status, resp.read(_BODY_BYTES), resp.headers
-        except urllib.error.HTTPError as exc:  # an answer, with an error status
-            try:
-                status, raw, headers = exc.code, exc.read(_BODY_BYTES), exc.headers
-            finally:
-                exc.close()
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        if isinstance(reason, ConnectionRefusedError):
-            error = f"connection refused by {where}"
-        elif isinstance(reason, ssl.SSLCertVerificationError):
-            # A certificate that does not verify will not verify a second later either.
-            return _Outcome(error=f"TLS certificate of {where} not trusted: {reason}")
-        elif watch.cut_off or isinstance(reason, TimeoutError):
-            error = f"no answer from {where} within {timeout:.2f} s"
-        else:
-            error = f"no answer from {where}: {type(reason).__name__}: {reason}"
-        return _Outcome(error=error, retry=True)
-    finally:
-        timer.cancel()
-        timer.join()
-    if watch.cut_off:
-        # Cut mid-answer: what was read (even a 200 status line) is not a whole answer.
-        return _Outcome(error=f"no answer from {where} within {timeout:.2f} s", retry=True)
-
-    # Legacy Teams connectors answer a throttled request with 200 and this text in the body:
-    # connectors-using.md ("Rate limiting for connectors"), cited in `message`.
-    if 200 <= status < 300 and b"Microsoft Teams endpoint returned HTTP error 429" in raw:
-        status = 429
-    if 200 <= status < 300:
-        return _Outcome(status=status)
-    return _Outcome(
-        status=status,
-        error=f"HTTP {status} from {where}: {_snippet(raw)}",
-        retry=status == 429 or status >= 500,
-        retry_after=_retry_after(headers.get("Retry-After") if headers else None),
-    )
-
-
 def send(
     url: str,
     alert: Alert,
@@ -433,82 +228,26 @@ def send(
     """
     start = time.monotonic()
     file_name = getattr(alert, "file_name", "?")
-
-    def give_up(attempts: int, status: int | None, error: str) -> Delivery:
-        seconds = time.monotonic() - start
-        log.warning(
-            "alert for %r not delivered (%d attempt(s), %.2f s): %s",
-            file_name,
-            attempts,
-            seconds,
-            error,
-        )
-        return Delivery(False, attempts, status, error, seconds)
-
-    problem = _url_problem(url)
+    problem = url_problem(url)
     if problem is not None:
         log.warning("alert for %r not sent: %s", file_name, problem)
         return Delivery(False, 0, None, problem, 0.0)
-    where = target(url)
     try:
         # ASCII JSON: non-ASCII names travel as \u escapes, and so do lone surrogates (an
         # undecodable byte in a file name), which UTF-8 could not encode at all.
         body = json.dumps(message(alert), ensure_ascii=True).encode("ascii")
     except Exception as exc:  # a malformed alert is reported, not raised: see the docstring
-        return give_up(0, None, f"the alert cannot be written as JSON: {exc}")
-    try:
-        usable = timeout > 0 and deadline > 0 and backoff >= 0 and int(retries) == retries
-    except (TypeError, ValueError):
-        usable = False
-    if not usable:
-        return give_up(
-            0, None, "timeout and deadline must be > 0, backoff >= 0 and retries a whole number"
+        return not_delivered(
+            file_name, start, 0, None, f"the alert cannot be written as JSON: {exc}"
         )
-
-    attempts = 0
-    outcome = _Outcome()
-    retries = max(int(retries), 0)
-    for n in range(retries + 1):
-        left = deadline - (time.monotonic() - start)
-        if left <= 0:
-            return give_up(
-                attempts,
-                outcome.status,
-                f"{outcome.error or 'no attempt made'}; the {deadline:g} s deadline has passed",
-            )
-        attempts += 1
-        try:
-            outcome = _attempt(url, body, min(timeout, left), where)
-        except Exception as exc:  # a bug here must not fail the run either
-            outcome = _Outcome(error=f"unexpected {type(exc).__name__}: {exc}")
-        if outcome.error is None:
-            seconds = time.monotonic() - start
-            log.info(
-                "alert for %r delivered to %s (HTTP %s, attempt %d, %.2f s)",
-                file_name,
-                where,
-                outcome.status,
-                attempts,
-                seconds,
-            )
-            return Delivery(True, attempts, outcome.status, None, seconds)
-        if not outcome.retry or n == retries:
-            break
-        wait = outcome.retry_after if outcome.retry_after is not None else backoff * 2**n
-        left = deadline - (time.monotonic() - start)
-        if wait >= left:
-            return give_up(
-                attempts,
-                outcome.status,
-                f"{outcome.error}; the next attempt (in {wait:g} s) would pass "
-                f"the {deadline:g} s deadline",
-            )
-        log.info(
-            "alert for %r: attempt %d failed (%s); retrying in %.2f s",
-            file_name,
-            attempts,
-            outcome.error,
-            wait,
-        )
-        sleep(wait)
-    return give_up(attempts, outcome.status, outcome.error or "no attempt made")
+    return deliver(
+        url,
+        body,
+        file_name,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+        deadline=deadline,
+        sleep=sleep,
+        start=start,
+    )

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.vocabulary import CRITICALITIES, DEFAULT_CRITICALITY, FILE_LEVEL, REJECTING
+from pipeline.ingest.vocabulary import (
+    CRITICALITIES,
+    DEFAULT_CRITICALITY,
+    FILE_LEVEL,
+    REJECTING,
+    criticality_rank,
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,8 @@ class QualityResult:
 
     @property
     def criticality(self) -> str | None:
-        levels = [CRITICALITIES.index(v.criticality) for v in self.violations]
-        return CRITICALITIES[max(levels)] if levels else None
+        levels = [v.criticality for v in self.violations]
+        return max(levels, key=criticality_rank) if levels else None
 
     @property
     def errors_by_type(self) -> dict[str, int]:
