@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    one riskwatch run on the bundled sample data (SQLite), prints the report path"
 	@echo "make test   the whole test suite (SQLite and PostgreSQL)"
-	@echo "make lint   ruff check and ruff format --check"
+	@echo "make lint   ruff (lint, format), mypy, and the import contracts (lint-imports)"
 	@echo "make bench  the benchmarks in bench/, side by side with the tools a user would pick"
 	@echo "make lock   re-pin requirements.lock from a fresh resolve (needs the package index)"
 
@@ -30,6 +30,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
