@@ -16,7 +16,7 @@ from flask import Flask, current_app, g
 from pipeline.errors import ModelIntegrityError, NoProductionModel
 from pipeline.model import registry
 from pipeline.settings import Settings, load_settings
-from pipeline.storage import db, tables
+from pipeline.storage import db, reads
 
 
 @dataclass
@@ -61,7 +61,7 @@ def get_connection() -> sa.Connection:
         st = state()
         if not st.schema_ok:
             # Checked once per app: a migrated database does not go back (DatabaseNotReady: 503).
-            db.check_schema(st.engine)
+            reads.check_database(st.engine)
             st.schema_ok = True
         g.db = st.engine.connect()
     return g.db
@@ -83,8 +83,7 @@ def production_model() -> Any:
     version = registry.production_version(st.settings)
     if version is None:
         raise NoProductionModel("no model is deployed yet: run `riskwatch run` first")
-    mv = tables.model_versions
-    sha = get_connection().execute(sa.select(mv.c.sha256).where(mv.c.version == version)).scalar()
+    sha = reads.model_sha256(get_connection(), version)
     if sha is None:
         raise ModelIntegrityError(
             f"production points at model version {version}, which the registry database does "

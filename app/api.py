@@ -29,7 +29,7 @@ from pipeline.errors import (
     RiskwatchError,
 )
 from pipeline.model import registry
-from pipeline.storage import db, reads, tables, writes
+from pipeline.storage import reads, tables, writes
 
 log = logging.getLogger("riskwatch.app")
 
@@ -219,10 +219,7 @@ def diagnostics() -> Any:
 @bp.get("/apireturns")
 def apireturns() -> Any:
     """What `riskwatch apicalls` recorded, newest first."""
-    limit = _limit_param()
-    t = tables.api_returns
-    rows = get_connection().execute(sa.select(t).order_by(t.c.id.desc()).limit(limit))
-    return {"api_returns": [reads.row_dict(x) for x in rows]}
+    return {"api_returns": reads.api_returns(get_connection(), _limit_param())}
 
 
 @bp.get("/runs")
@@ -253,8 +250,7 @@ def report(run_id: str) -> Any:
 def quality_report(file_id: int) -> Any:
     """The HTML data-quality report of one checked source file."""
     settings = state().settings
-    qf = tables.quality_files
-    rel = get_connection().execute(sa.select(qf.c.report_path).where(qf.c.id == file_id)).scalar()
+    rel = reads.quality_report_path(get_connection(), file_id)
     base = settings.path("paths.reports").resolve()
     path = (base / rel).resolve() if rel else None
     # The path comes from the database; still, never serve a file outside paths.reports.
@@ -270,12 +266,12 @@ def quality_report(file_id: int) -> Any:
 def health() -> Any:
     """Database reachable and migrated; which model is in production."""
     st = state()
-    db.check_schema(st.engine)
+    revision = reads.check_database(st.engine)
     st.schema_ok = True
     return {
         "ok": True,
         "database": "ok",
-        "schema": tables.SCHEMA_REVISION,
+        "schema": revision,
         "production_version": registry.production_version(st.settings),
     }
 

@@ -485,6 +485,23 @@ def test_health_is_503_until_the_database_is_migrated(tmp_path: Path) -> None:
         assert client.get("/runs").get_json() == {"runs": []}
 
 
+def test_the_app_reads_through_storage_reads(sqlite_project: Settings) -> None:
+    engine = db.make_engine(sqlite_project.database_url)
+    try:
+        assert reads.check_database(engine) == tables.SCHEMA_REVISION
+        with engine.connect() as conn:
+            assert reads.model_sha256(conn, 1) == registry.load(engine, sqlite_project, 1).sha256
+            assert reads.model_sha256(conn, 99) is None
+            assert reads.quality_report_path(conn, 10**6) is None
+            assert reads.api_returns(conn, 5) == []
+    finally:
+        engine.dispose()
+    # ... and runs no query of its own (a select in app/ belongs in pipeline/storage/reads.py).
+    app_dir = Path(__file__).resolve().parents[1] / "app"
+    for source in app_dir.glob("*.py"):
+        assert not re.search(r"\bselect\(|\.execute\(", source.read_text()), source.name
+
+
 # --- the OpenAPI document ------------------------------------------------------------------
 
 

@@ -1,4 +1,7 @@
-"""Reads for people: what the CLI's `runs` and `status` and the web app show. No writes here."""
+"""Reads for people: what the CLI's `runs` and `status` and the web app show. No writes here.
+
+Every query the app makes, its health check included, is a function of this module.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import sqlalchemy as sa
 from pipeline.errors import NotFound
 from pipeline.model import registry
 from pipeline.settings import Settings
-from pipeline.storage import tables
+from pipeline.storage import db, tables
 
 
 def _jsonable(value: Any) -> Any:
@@ -39,6 +42,30 @@ def list_runs(conn: sa.Connection, limit: int = 50) -> list[dict[str, Any]]:
         for x in runs:
             x["has_report"] = x["id"] in have
     return runs
+
+
+def check_database(engine: sa.Engine) -> str:
+    """Raise DatabaseNotReady unless the database is reachable and migrated; return its revision."""
+    db.check_schema(engine)
+    return tables.SCHEMA_REVISION
+
+
+def api_returns(conn: sa.Connection, limit: int) -> list[dict[str, Any]]:
+    """What `riskwatch apicalls` recorded, newest first."""
+    t = tables.api_returns
+    return [row_dict(x) for x in conn.execute(sa.select(t).order_by(t.c.id.desc()).limit(limit))]
+
+
+def model_sha256(conn: sa.Connection, version: int) -> str | None:
+    """The SHA-256 recorded for a model version's artifact; None when no such version."""
+    mv = tables.model_versions
+    return conn.execute(sa.select(mv.c.sha256).where(mv.c.version == version)).scalar()
+
+
+def quality_report_path(conn: sa.Connection, file_id: int) -> str | None:
+    """The quality page of one checked file, relative to paths.reports; None when unknown."""
+    qf = tables.quality_files
+    return conn.execute(sa.select(qf.c.report_path).where(qf.c.id == file_id)).scalar()
 
 
 def _for_run(conn: sa.Connection, table: sa.Table, run_id: str) -> list[dict[str, Any]]:
