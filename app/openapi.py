@@ -230,15 +230,44 @@ RESPONSES = {
 
 def document() -> dict[str, Any]:
     """Return the OpenAPI document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "riskwatch",
+            "version": _version(),
+            "description": "Predictions from the production model and what riskwatch's runs "
+            "recorded. Every error has the shape of the Error schema.",
+        },
+        "paths": {**_page_paths(), **_prediction_paths(), **_record_paths(), **_run_paths()},
+        "components": {"schemas": SCHEMAS, "responses": RESPONSES},
+    }
+
+
+def _version() -> str:
+    """The installed riskwatch's version."""
     try:
-        version = metadata.version("riskwatch")
+        return metadata.version("riskwatch")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        version = "0+unknown"
+        return "0+unknown"
+
+
+def _path_param(
+    name: str, schema: dict[str, Any], description: str | None = None
+) -> dict[str, Any]:
+    """A required path parameter."""
+    param: dict[str, Any] = {"name": name, "in": "path", "required": True}
+    if description is not None:
+        param["description"] = description
+    return {**param, "schema": schema}
+
+
+def _page_paths() -> dict[str, Any]:
+    """The HTML pages and their static files."""
     html = {
         "description": "An HTML page.",
         "content": {"text/html": {"schema": {"type": "string"}}},
     }
-    paths: dict[str, Any] = {
+    return {
         "/": {
             "get": {
                 "summary": "HTML index: the runs with links to their reports.",
@@ -250,20 +279,19 @@ def document() -> dict[str, Any]:
             "get": {
                 "summary": "Static files of the pages (style sheet).",
                 "tags": ["pages"],
-                "parameters": [
-                    {
-                        "name": "filename",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                "parameters": [_path_param("filename", {"type": "string"})],
                 "responses": {
                     "200": {"description": "The file.", "content": {"*/*": {}}},
                     **_errors(404),
                 },
             }
         },
+    }
+
+
+def _prediction_paths() -> dict[str, Any]:
+    """POST /prediction."""
+    return {
         "/prediction": {
             "post": {
                 "summary": "Predict with the production model; every prediction is recorded "
@@ -278,6 +306,12 @@ def document() -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+def _record_paths() -> dict[str, Any]:
+    """What the runs recorded about the model and the data, read from the database."""
+    return {
         "/scoring": _get(
             "The production model's latest recorded scores (never computed per request).",
             _json(_ref("Scoring"), "Scores of the production model."),
@@ -300,6 +334,17 @@ def document() -> dict[str, Any]:
             503,
             parameters=[LIMIT],
         ),
+    }
+
+
+def _run_paths() -> dict[str, Any]:
+    """The runs, their reports, the quality pages, and the service's own routes."""
+    file_id = _path_param(
+        "file_id",
+        {"type": "integer"},
+        "The id of the file's quality verdict (quality_files.id).",
+    )
+    return {
         "/runs": _get(
             "Runs, newest first.",
             _json(_ref("RunList"), "The runs."),
@@ -329,15 +374,7 @@ def document() -> dict[str, Any]:
             {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
             404,
             503,
-            parameters=[
-                {
-                    "name": "file_id",
-                    "in": "path",
-                    "required": True,
-                    "description": "The id of the file's quality verdict (quality_files.id).",
-                    "schema": {"type": "integer"},
-                }
-            ],
+            parameters=[file_id],
         ),
         "/health": _get(
             "Is the database reachable and migrated; which model is in production.",
@@ -348,15 +385,4 @@ def document() -> dict[str, Any]:
             "This document.",
             _json({"type": "object"}, "The OpenAPI 3.1 document."),
         ),
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "riskwatch",
-            "version": version,
-            "description": "Predictions from the production model and what riskwatch's runs "
-            "recorded. Every error has the shape of the Error schema.",
-        },
-        "paths": paths,
-        "components": {"schemas": SCHEMAS, "responses": RESPONSES},
     }

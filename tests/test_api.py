@@ -539,3 +539,23 @@ def test_openapi_describes_every_route_and_the_error_shape(sqlite_client: FlaskC
     assert prediction["requestBody"]["required"] is True
     assert {"400", "413", "415", "503"} <= prediction["responses"].keys()
     assert _resolve(doc, {"$ref": ERROR_REF}) == SCHEMAS["Error"]
+
+
+def test_openapi_path_groups_do_not_overlap_and_path_params_are_required() -> None:
+    from app import openapi
+
+    groups = [
+        openapi._page_paths(),
+        openapi._prediction_paths(),
+        openapi._record_paths(),
+        openapi._run_paths(),
+    ]
+    keys = [k for g in groups for k in g]
+    assert len(keys) == len(set(keys)) and keys == list(openapi.document()["paths"])
+    assert openapi._path_param("x", {"type": "string"}, "an x") == {
+        "name": "x",
+        "in": "path",
+        "required": True,
+        "description": "an x",
+        "schema": {"type": "string"},
+    }
