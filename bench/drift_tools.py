@@ -106,7 +106,7 @@ def _rw_columns(result) -> dict:
 
 
 def run_riskwatch(data: Path, clock: Clock, profile: Path | None) -> dict:
-    from pipeline.drift.statistics import DriftThresholds, ReferenceProfile, detect
+    from pipeline.drift import DriftThresholds, ReferenceProfile, detect
 
     clock.lap("import")
     reference = read(data / "reference.parquet")
@@ -122,7 +122,7 @@ def run_riskwatch(data: Path, clock: Clock, profile: Path | None) -> dict:
 
 
 def run_riskwatch_fit(data: Path, clock: Clock, profile: Path | None) -> dict:
-    from pipeline.drift.statistics import ReferenceProfile
+    from pipeline.drift import ReferenceProfile
 
     assert profile is not None
     clock.lap("import")
@@ -137,7 +137,7 @@ def run_riskwatch_fit(data: Path, clock: Clock, profile: Path | None) -> dict:
 
 
 def run_riskwatch_warm(data: Path, clock: Clock, profile: Path | None) -> dict:
-    from pipeline.drift.statistics import DriftThresholds, ReferenceProfile, detect
+    from pipeline.drift import DriftThresholds, ReferenceProfile, detect
 
     assert profile is not None
     clock.lap("import")
@@ -253,11 +253,15 @@ def version(tool: str) -> str:
     if tool.startswith("riskwatch"):
         import hashlib
 
-        import pipeline.drift.statistics
+        import pipeline.drift
 
-        source = Path(pipeline.drift.statistics.__file__)
-        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
-        return f"{metadata.version('riskwatch')} (engine {source.parent}, drift.py {digest})"
+        package = Path(pipeline.drift.__file__).parent
+        digest = hashlib.sha256()
+        for source in sorted(package.glob("*.py")):  # the drift engine is every module of it
+            digest.update(source.read_bytes())
+        return (
+            f"{metadata.version('riskwatch')} (engine {package}, drift {digest.hexdigest()[:12]})"
+        )
     if tool == "floor":
         return "numpy " + metadata.version("numpy")
     return metadata.version(tool)

@@ -14,19 +14,13 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from pipeline.drift.statistics import (
-    DriftThresholds,
-    ReferenceProfile,
-    Status,
-    benjamini_hochberg,
-    chi2_homogeneity,
-    detect,
-    jensen_shannon,
-    ks_pvalue,
-    kstwo_sf,
-    persistent,
-    selftest,
-)
+from pipeline.drift import DriftThresholds, ReferenceProfile, Status, detect, persistent
+from pipeline.drift.decision import benjamini_hochberg
+from pipeline.drift.selftest import selftest
+from pipeline.drift.special import ks_pvalue, kstwo_sf
+from pipeline.drift.twosample import chi2_homogeneity, jensen_shannon
+from pipeline.errors import ConfigError
+from pipeline.settings import BY_KEY, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = [1_000, 100_000, 1_000_000]
@@ -543,6 +537,68 @@ def test_thresholds_name_the_bad_setting(field, value):
         DriftThresholds(**{field: value})
 
 
+def test_thresholds_defaults_are_the_settings_table_s():
+    th = DriftThresholds()
+    names = DriftThresholds.setting_names()
+    assert names == ("alpha", "min_wasserstein", "min_jensen_shannon", "dataset_share", "min_rows")
+    assert {n: getattr(th, n) for n in names} == {n: BY_KEY[f"drift.{n}"].default for n in names}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "bound"),
+    [("alpha", 0.6, "maximum"), ("alpha", 0.0, "minimum"), ("dataset_share", 0.005, "minimum"),
+     ("min_jensen_shannon", 1.5, "maximum"), ("min_wasserstein", -0.1, "minimum"),
+     ("min_rows", 0, "minimum")],
+)  # fmt: skip
+def test_an_out_of_range_threshold_names_the_settings_table_s_range(field, value, bound):
+    row = BY_KEY[f"drift.{field}"]
+    word = "at least" if bound == "minimum" else "below" if row.exclusive_max else "at most"
+    with pytest.raises(ValueError, match=f"drift threshold '{field}' is out of range") as info:
+        DriftThresholds(**{field: value})
+    assert f"setting 'drift.{field}': expected " in str(info.value)
+    assert f"{word} {getattr(row, bound)}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("drift.alpha", 0.5), ("drift.alpha", 0.51), ("drift.alpha", 1e-9), ("drift.alpha", 0.0),
+     ("drift.dataset_share", 0.01), ("drift.dataset_share", 0.009), ("drift.dataset_share", 1),
+     ("drift.min_jensen_shannon", 1.0), ("drift.min_jensen_shannon", 1.01),
+     ("drift.min_rows", 1), ("drift.min_rows", 0), ("drift.min_rows", 2.0),
+     ("drift.min_wasserstein", float("inf"))],
+)  # fmt: skip
+def test_thresholds_accept_exactly_what_the_settings_file_accepts(tmp_path, key, value):
+    config = tmp_path / "riskwatch.toml"
+    config.write_text("")
+    try:
+        settings = load_settings(config, environ={}, overrides={key: value})
+    except ConfigError:
+        with pytest.raises(ValueError, match="drift threshold"):
+            DriftThresholds(**{key.removeprefix("drift."): value})
+    else:
+        assert getattr(DriftThresholds.from_settings(settings), key.removeprefix("drift.")) == value
+
+
+def test_the_package_exports_its_pure_api_lazily():
+    script = (
+        "import sys, pipeline.drift as drift\n"
+        "assert 'numpy' not in sys.modules\n"
+        "assert drift.__all__ == sorted(drift._EXPORTS)\n"
+        "for name in drift.__all__:\n"
+        "    assert getattr(drift, name).__module__.startswith('pipeline.drift.'), name\n"
+        "import pipeline.drift.selftest, pipeline.drift.special\n"
+        "io = ('sqlalchemy', 'pipeline.storage', 'pipeline.infra', 'pipeline.model')\n"
+        "assert not [m for m in sys.modules if m.startswith(io)], 'the pure modules do no I/O'\n"
+        "from pipeline.drift import step\n"
+        "assert step.thresholds.__module__ == 'pipeline.drift.step'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO)
+    import pipeline.drift
+
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        _ = pipeline.drift.nope
+
+
 def test_json_has_exactly_the_issue_s_keys(data):
     body = json.loads(detect(data[1_000]["profile"], data[1_000]["shifted"]).to_json())
     assert set(body) == {"dataset_drift", "drifted_share", "columns"}
@@ -598,7 +654,7 @@ def test_import_and_a_large_batch_need_neither_pandas_nor_scipy():
     """A run on large batches stays on numpy: scipy's import alone costs a second."""
     script = (
         "import sys, numpy as np\n"
-        "from pipeline.drift.statistics import ReferenceProfile, detect\n"
+        "from pipeline.drift import ReferenceProfile, detect\n"
         "assert 'pandas' not in sys.modules and 'scipy' not in sys.modules\n"
         "rng = np.random.default_rng(0)\n"
         "ref = {'x': rng.normal(size=50_000), 'c': rng.integers(0, 3, 50_000).astype(str)}\n"
@@ -696,7 +752,7 @@ def test_selftest_reports_what_it_cannot_test():
 
 def test_drift_columns_are_converted_when_read_not_all_at_once() -> None:
     from pipeline.drift import step as drift_step
-    from pipeline.model.estimator import FeatureSpec, feature_frame
+    from pipeline.model.features import FeatureSpec, feature_frame
 
     rng = np.random.default_rng(5)
     frame = pd.DataFrame(

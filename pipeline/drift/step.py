@@ -1,7 +1,8 @@
 """Drift in the life of a model: the reference profile stored with each version, the run's
 comparison recorded per column, the latest results, ad-hoc comparisons and the self-test.
 
-The statistics themselves are pure and live in pipeline/drift.py.
+This is the I/O edge of pipeline.drift: it reads and writes the registry, the database and data
+files. The statistics and the decision are pure and live in the package's other modules.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import itertools
 import logging
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -18,6 +19,11 @@ from pipeline.errors import DataError, NotFound
 from pipeline.model import registry
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
+
+if TYPE_CHECKING:
+    from pipeline.drift.decision import DriftResult
+    from pipeline.drift.profile import ReferenceProfile
+    from pipeline.drift.thresholds import DriftThresholds
 
 log = logging.getLogger("riskwatch")
 
@@ -28,16 +34,11 @@ PREDICTION = "__prediction__"
 TARGET = "__target__"
 
 
-def thresholds(settings: Settings) -> Any:
-    from pipeline.drift.statistics import DriftThresholds
+def thresholds(settings: Settings) -> DriftThresholds:
+    """The run's drift thresholds: the ``drift.*`` settings."""
+    from pipeline.drift.thresholds import DriftThresholds
 
-    return DriftThresholds(
-        alpha=settings["drift.alpha"],
-        min_wasserstein=settings["drift.min_wasserstein"],
-        min_jensen_shannon=settings["drift.min_jensen_shannon"],
-        dataset_share=settings["drift.dataset_share"],
-        min_rows=settings["drift.min_rows"],
-    )
+    return DriftThresholds.from_settings(settings)
 
 
 class _Columns(MutableMapping):
@@ -56,7 +57,7 @@ class _Columns(MutableMapping):
             return self._stored[name]
         if name not in self._lazy:
             raise KeyError(name)
-        from pipeline.model.estimator import feature_column
+        from pipeline.model.features import feature_column
 
         return feature_column(self._frame[name], name in self._categorical).to_numpy()
 
@@ -94,7 +95,7 @@ def profile_bytes(
 ) -> bytes:
     """Profile a new version, once: features and labels of its training rows, and its
     predictions on the holdout (out of sample, as production will see them)."""
-    from pipeline.drift.statistics import ReferenceProfile
+    from pipeline.drift.profile import ReferenceProfile
 
     data, kinds, _ = _columns(settings, features, train, holdout_pred, holdout_proba)
     return ReferenceProfile().fit(data, kinds=kinds).to_bytes()
@@ -107,7 +108,7 @@ def importance_bytes(settings: Settings, model: Any, features: Any, holdout: Any
     import numpy as np
     from sklearn.inspection import permutation_importance
 
-    from pipeline.model.estimator import feature_frame
+    from pipeline.model.features import feature_frame
 
     rows = holdout.sample(
         min(len(holdout), IMPORTANCE_ROWS), random_state=settings["model.random_seed"]
@@ -152,7 +153,8 @@ def detect_for_run(
     proba: Any,
 ) -> dict[str, Any] | None:
     """Compare the run's new rows with the production model's profile; record and summarise."""
-    from pipeline.drift.statistics import ReferenceProfile, detect, persistent
+    from pipeline.drift.decision import detect, persistent
+    from pipeline.drift.profile import ReferenceProfile
 
     raw = registry.read_extra(settings, production.version, PROFILE)
     if raw is None:
@@ -163,35 +165,79 @@ def detect_for_run(
     profile = ReferenceProfile.from_bytes(raw)
     data, _, weights = _columns(settings, production.features, frame, pred, proba)
     weights = _weights(settings, production.version, weights)
-    th = thresholds(settings)
-    result = detect(profile, data, th, weights=weights)
+    result = detect(profile, data, thresholds(settings), weights=weights)
     m, n = settings["drift.persistence"]
+    history = [*_earlier_decisions(engine, n - 1), result.dataset_drift]
+    confirmed = persistent(history, m, n)
+    _record(engine, run_id, production.version, profile, result, len(frame), [m, n])
+    _record_columns(engine, run_id, profile, result, data)
+    drifted = result.drifted_columns
+    log.info(
+        "drift: %d of %d tested columns drifted (share %.2f)%s",
+        result.n_drifted,
+        result.n_tested,
+        result.drifted_share,
+        f": {', '.join(drifted)}" if drifted else "",
+    )
+    return {
+        "dataset_drift": result.dataset_drift,
+        "confirmed": confirmed,
+        "persistence": [m, n],
+        "drifted_share": result.drifted_share,
+        "drifted_columns": drifted,
+        "excluded": result.excluded,
+    }
+
+
+def _earlier_decisions(engine: sa.Engine, count: int) -> list[bool]:
+    """The data-set decisions of the `count` latest recorded runs, oldest first."""
     s = tables.drift_summaries
     with engine.connect() as conn:
-        earlier = (
+        newest_first = (
             conn.execute(
                 sa.select(s.c.dataset_drift)
                 .order_by(s.c.created_at.desc(), s.c.id.desc())
-                .limit(n - 1)
+                .limit(count)
             )
             .scalars()
             .all()
         )
-    history = [*reversed(earlier), result.dataset_drift]
-    confirmed = persistent(history, m, n)
+    return list(reversed(newest_first))
+
+
+def _record(
+    engine: sa.Engine,
+    run_id: str,
+    version: int,
+    profile: ReferenceProfile,
+    result: DriftResult,
+    current_rows: int,
+    persistence: list[int],
+) -> None:
+    """The run's drift summary: the decision, the sizes and the thresholds it was taken with."""
     with engine.begin() as conn:
         conn.execute(
-            s.insert().values(
+            tables.drift_summaries.insert().values(
                 run_id=run_id,
-                model_version=production.version,
+                model_version=version,
                 dataset_drift=result.dataset_drift,
                 drifted_share=result.drifted_share,
                 reference_rows=profile.n_rows_,
-                current_rows=len(frame),
-                thresholds={**result.to_dict()["thresholds"], "persistence": [m, n]},
+                current_rows=current_rows,
+                thresholds={**result.to_dict()["thresholds"], "persistence": persistence},
                 created_at=tables.utcnow(),
             )
         )
+
+
+def _record_columns(
+    engine: sa.Engine,
+    run_id: str,
+    profile: ReferenceProfile,
+    result: DriftResult,
+    data: _Columns,
+) -> None:
+    """One drift_results row per column, with the shares the report plots."""
     rows = []
     for c in result.to_dict()["columns"]:
         if c["column"] in profile.columns_ and c["column"] in data:
@@ -214,22 +260,6 @@ def detect_for_run(
             }
         )
     writes.record_rows(engine, tables.drift_results, run_id, rows)
-    drifted = result.drifted_columns
-    log.info(
-        "drift: %d of %d tested columns drifted (share %.2f)%s",
-        result.n_drifted,
-        result.n_tested,
-        result.drifted_share,
-        f": {', '.join(drifted)}" if drifted else "",
-    )
-    return {
-        "dataset_drift": result.dataset_drift,
-        "confirmed": confirmed,
-        "persistence": [m, n],
-        "drifted_share": result.drifted_share,
-        "drifted_columns": drifted,
-        "excluded": result.excluded,
-    }
 
 
 def _distribution(prof: Any, values: Any, top: int = 12) -> dict[str, Any]:
@@ -250,7 +280,7 @@ def _distribution(prof: Any, values: Any, top: int = 12) -> dict[str, Any]:
     else:
         import pandas as pd
 
-        from pipeline.drift.statistics import category_key
+        from pipeline.drift.columns import category_key
 
         counts: dict[str, int] = {}
         # Count the distinct values first (vectorised), then key only those: not one per row.
@@ -304,9 +334,12 @@ def latest(conn: sa.Connection, run_id: str | None = None) -> dict[str, Any]:
     }
 
 
-def compare_files(reference: Path, current: Path, thresholds: Any = None) -> Any:
+def compare_files(
+    reference: Path, current: Path, thresholds: DriftThresholds | None = None
+) -> DriftResult:
     """An ad-hoc comparison of two files: no run, no settings; columns are the files'."""
-    from pipeline.drift.statistics import ReferenceProfile, detect
+    from pipeline.drift.decision import detect
+    from pipeline.drift.profile import ReferenceProfile
     from pipeline.ingest.readers import read_file
 
     frames = []
@@ -323,8 +356,8 @@ def selftest(
     engine: sa.Engine, settings: Settings, batch_size: int | None, runs: int, seed: int
 ) -> dict[str, Any]:
     """False-alarm rate and power of the current thresholds on the production profile."""
-    from pipeline.drift.statistics import ReferenceProfile
-    from pipeline.drift.statistics import selftest as run_selftest
+    from pipeline.drift.profile import ReferenceProfile
+    from pipeline.drift.selftest import selftest as run_selftest
 
     version = registry.production_version(settings)
     if version is None:
