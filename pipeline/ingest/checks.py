@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.contract import ColumnRule, Contract
+from pipeline.ingest.contract_rules import ColumnRule, Contract
 from pipeline.ingest.violations import (  # noqa: F401  (re-exported: the gate's results)
     QualityResult,
     Violation,
