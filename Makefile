@@ -14,10 +14,15 @@ help:
 	@echo "make bench  the benchmarks in bench/, side by side with the tools a user would pick"
 	@echo "make lock   re-pin requirements.lock from a fresh resolve (needs the package index)"
 
+# An editable install of a flat layout makes setuptools say, as a warning of its InformationOnly
+# class, that folders named like the packages in the working directory take precedence: that is
+# how the checkout is meant to be imported here, so the notice is filtered, and only it.
+EDITABLE_NOTICE := PYTHONWARNINGS="ignore:Editable installation"
+
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==$$(sed -n 's/^pip==//p' requirements.lock)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
 
 run: $(STAMP)

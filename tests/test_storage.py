@@ -31,7 +31,7 @@ def test_schema_revision_is_the_newest_migration():
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(db.MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(db.migrations_dir()))
     assert ScriptDirectory.from_config(cfg).get_current_head() == tables.SCHEMA_REVISION
 
 

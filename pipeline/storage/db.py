@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from pipeline.errors import DatabaseNotReady
+from pipeline.errors import DatabaseNotReady, RiskwatchError
 from pipeline.storage import tables
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql"
+# The migrations are the top-level package `sql` (the design card fixes the folder's name); the
+# wheel installs it next to `pipeline`, and the editable install maps it to the checkout.
+MIGRATIONS_PACKAGE = "sql"
+
+
+def migrations_dir() -> Path:
+    """Return the folder of the Alembic scripts, wherever the `sql` package is installed."""
+    spec = importlib.util.find_spec(MIGRATIONS_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations:
+        raise RiskwatchError(
+            f"riskwatch is installed without its migrations (package {MIGRATIONS_PACKAGE!r}): "
+            "reinstall it"
+        )
+    return Path(locations[0])
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -57,7 +72,7 @@ def _alembic_config(engine: sa.Engine, connection: sa.Connection):
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     cfg.attributes["connection"] = connection
     return cfg
