@@ -116,7 +116,7 @@ def riskwatch_validate(frame, rw_contract):
 
 
 def riskwatch_findings(result, contract: dict) -> tuple[dict, int | None]:
-    from pipeline.ingest.vocabulary import FILE_LEVEL
+    from pipeline.vocabulary import FILE_LEVEL
 
     found: dict[tuple[str, str], int] = {}
     for v in result.violations:

@@ -11,7 +11,7 @@ import pytest
 from pipeline.ingest import contract as contracts
 from pipeline.ingest.checks import check_frame, check_header, file_problem
 from pipeline.ingest.contract import ContractError
-from pipeline.ingest.vocabulary import DEFAULT_CRITICALITY, ERROR_TYPES
+from pipeline.vocabulary import DEFAULT_CRITICALITY, ERROR_TYPES
 
 
 def _training() -> pd.DataFrame:

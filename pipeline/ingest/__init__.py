@@ -1,6 +1,9 @@
-"""Ingestion and the quality gate: finding new files, reading them, the data contract, the
-checks and their vocabulary, keeping good rows and quarantining bad ones, and alerts.
+"""Ingestion and the quality gate: finding new files (`discovery`), reading them (`readers`), the
+data contract (`contract_rules`, pure; `contract`, its file), the checks (`checks`, `violations`,
+pure), keeping good rows and quarantining bad ones (`ingestion`), the gate's own commands
+(`contract_tools`), and alerts about bad files (`alerts`, `webhook`).
 
-`discovery` and `vocabulary` are standard library only (the no-op tick and the settings use them).
-The checks are pure computation on a frame; `ingestion` and `contract_tools` do the file I/O.
+`discovery` is standard library only: the no-op tick uses it. The gate's words (error types,
+criticality, verdicts) are `pipeline.vocabulary`, below settings. This package may import
+storage, the model's features, settings, infra, formatting and vocabulary; nothing above it.
 """

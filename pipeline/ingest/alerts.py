@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.ingest.vocabulary import CRITICALITIES, criticality_rank
 from pipeline.ingest.webhook import Delivery, deliver, not_delivered, target, url_problem
+from pipeline.vocabulary import CRITICALITIES, criticality_rank
 
 __all__ = ["Alert", "Delivery", "at_least", "message", "send", "target"]
 

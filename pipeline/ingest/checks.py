@@ -24,7 +24,7 @@ from pipeline.ingest.violations import (  # noqa: F401  (re-exported: the gate's
     criticality_of,
     file_problem,
 )
-from pipeline.ingest.vocabulary import (  # noqa: F401  (re-exported: the gate's vocabulary)
+from pipeline.vocabulary import (  # noqa: F401  (re-exported: the gate's vocabulary)
     CRITICALITIES,
     DEFAULT_CRITICALITY,
     ERROR_TYPES,

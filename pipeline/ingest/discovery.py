@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pipeline.infra.files import sha256_of
 
 # Names a writer uses while a file is still on its way; never taken.
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", ".download")
@@ -45,14 +46,6 @@ def is_candidate(path: Path) -> bool:
     name = path.name
     hidden = name.startswith((".", "~"))
     return not (hidden or name.lower().endswith(IGNORED_SUFFIXES))
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def discover(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.vocabulary import (
+from pipeline.vocabulary import (
     CRITICALITIES,
     DEFAULT_CRITICALITY,
     FILE_LEVEL,

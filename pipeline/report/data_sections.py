@@ -3,7 +3,7 @@ missing values, and drift against the production model's reference profile.
 
 Each section takes the rows `load.load_run` read and returns flowables; a section with nothing
 recorded says so instead of failing. The gate's words (criticality order, verdicts) come from
-`pipeline.ingest.vocabulary`.
+`pipeline.vocabulary`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from pipeline.formatting import fmt_num, fmt_share, fmt_value
-from pipeline.ingest.vocabulary import VERDICT_WORDS, criticality_rank, file_verdict
 from pipeline.report.charts import distribution_chart, quality_chart, short
 from pipeline.report.pdf_doc import Doc
 from pipeline.report.sections import DATASET_ORDER
+from pipeline.vocabulary import VERDICT_WORDS, criticality_rank, file_verdict
 
 if TYPE_CHECKING:
     from reportlab.platypus import Flowable

@@ -6,7 +6,7 @@ is undocumented. `load` finds, reads and validates the file: a wrong value stops
 start with the key's name and what was expected.
 
 Standard library only (the no-op tick imports it); it may import `pipeline.errors` and, inside
-the one check that needs it, `pipeline.ingest.vocabulary`.
+the one check that needs it, `pipeline.vocabulary`.
 """
 
 from pipeline.settings.load import (

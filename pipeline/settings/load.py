@@ -210,7 +210,7 @@ def _check_consistency(values: Mapping[str, Any]) -> None:
 
 def _check_criticality(levels: Mapping[str, Any]) -> None:
     """Raise ConfigError unless every key is an error type and every value a criticality."""
-    from pipeline.ingest.vocabulary import CRITICALITIES, ERROR_TYPES
+    from pipeline.vocabulary import CRITICALITIES, ERROR_TYPES
 
     for error_type, level in levels.items():
         if error_type not in ERROR_TYPES:

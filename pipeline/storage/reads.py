@@ -11,7 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.errors import NotFound
-from pipeline.model import registry
 from pipeline.settings import Settings
 from pipeline.storage import db, tables
 
@@ -167,8 +166,9 @@ def latest_diagnostic(conn: sa.Connection, name: str) -> dict[str, Any] | None:
     return None if row is None else {"run_id": row.run_id, "value": row.value}
 
 
-def status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
-    """Production version, model versions, ingested and quarantined files, the last run."""
+def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any]:
+    """Production version (the registry's pointer, read by the caller), model versions, ingested
+    and quarantined files, the last run."""
     f = tables.ingested_files
     files = [row_dict(x) for x in conn.execute(sa.select(f).order_by(f.c.id))]
     last = conn.execute(
@@ -201,7 +201,7 @@ def status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
     ]
     keep = ("name", "sha256", "rows", "rows_quarantined", "ingested_at", "run_id")
     return {
-        "production_version": registry.production_version(settings),
+        "production_version": production_version,
         "model_versions": versions,
         "ingested_files": [{k: x[k] for k in keep} for x in files if x["status"] == "ingested"],
         "quarantined_files": [
