@@ -8,6 +8,7 @@ later build would ship. The new environment gets the wheel only (`--no-deps`); t
 already installed for the tests are made visible through a `.pth` file instead of downloaded
 again. The old environment's own `.pth` files (the editable install of this checkout) are not
 processed through a path entry, so what the new environment imports is the wheel's code.
+Like `make`, the build takes setuptools from the package index (pip's build isolation).
 """
 
 from __future__ import annotations
