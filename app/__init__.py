@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
+from flask.json.provider import DefaultJSONProvider
 
 from pipeline.errors import ModelIntegrityError, NoProductionModel
 from pipeline.model import registry
@@ -40,7 +41,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if settings is None:
         settings = load_settings()
     app.config["MAX_CONTENT_LENGTH"] = settings["api.max_request_bytes"]
-    app.json.sort_keys = False
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.sort_keys = False  # answers keep the order the code builds them in
     app.extensions["riskwatch"] = AppState(settings, db.make_engine(settings.database_url))
 
     from app import api, pages

@@ -132,16 +132,16 @@ def check_frame(
     key = [c for c in contract.columns if c in frame.columns]
     ids = [c for c in contract.id_columns if c in frame.columns]
     dup_row, dup_id_any = _duplicates(frame, key, ids)
-    v = _row_violation(
+    copy = _row_violation(
         "duplicate_row", None, dup_row, frame[key[0]], "an exact copy of an earlier row", overrides
     )
-    if v:
-        violations.append(v)
+    if copy:
+        violations.append(copy)
         bad |= dup_row
     if contract.unique_ids and ids:
         ids_present = frame[ids].notna().all(axis=1).to_numpy()
         dup_id = dup_id_any & ~dup_row & ids_present
-        v = _row_violation(
+        reused = _row_violation(
             "duplicate_id",
             ids[0],
             dup_id,
@@ -149,8 +149,8 @@ def check_frame(
             f"id {'/'.join(ids)} already used by an earlier row",
             overrides,
         )
-        if v:
-            violations.append(v)
+        if reused:
+            violations.append(reused)
             bad |= dup_id
     return QualityResult(n, violations, bad)
 
@@ -293,11 +293,12 @@ def _check_numbers(
     inf = np.isinf(values)
     out.append(_row_violation("infinite_value", rule.name, inf, series, message, overrides))
     ok = np.isfinite(values) & ~wrong
-    if rule.kind == "label" and contract.label_values is None:
+    labels = contract.label_values
+    if rule.kind == "label" and labels is None:
         return out  # a regression target: any finite number
-    if rule.kind == "label":
-        allowed = np.asarray(contract.label_values, dtype="float64")
-        message = f"label not in {list(contract.label_values)}"
+    if rule.kind == "label" and labels is not None:
+        allowed = np.asarray(labels, dtype="float64")
+        message = f"label not in {list(labels)}"
         bad = ok & ~np.isin(values, allowed)
         out.append(_row_violation("invalid_label", rule.name, bad, series, message, overrides))
         return out

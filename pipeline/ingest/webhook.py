@@ -116,7 +116,9 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(
-            self._watch.connection_class(http.client.HTTPSConnection), req, context=self._context
+            self._watch.connection_class(http.client.HTTPSConnection),
+            req,
+            context=self._context,  # type: ignore[attr-defined]  # set by HTTPSHandler.__init__
         )
 
 
@@ -202,7 +204,9 @@ def _attempt(url: str, body: bytes, timeout: float, where: str) -> _Outcome:
 
 def _opener(url: str, watch: _Watch) -> urllib.request.OpenerDirector:
     """An opener that never redirects, whose sockets `watch` can cut, direct to loopback."""
-    proxies = {} if urllib.parse.urlsplit(url).hostname in _LOOPBACK else None
+    proxies: dict[str, str] | None = (
+        {} if urllib.parse.urlsplit(url).hostname in _LOOPBACK else None
+    )
     return urllib.request.build_opener(
         urllib.request.ProxyHandler(proxies),
         _NoRedirect(),
