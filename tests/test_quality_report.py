@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -342,7 +343,35 @@ def test_relative_path_is_named_by_content_only() -> None:
 def test_importing_the_module_is_cheap() -> None:
     code = (
         "import sys, pipeline.report.file_page\n"
-        "heavy = {'pandas', 'numpy', 'matplotlib', 'reportlab'} & set(sys.modules)\n"
+        "heavy = {'pandas', 'numpy', 'matplotlib', 'reportlab', 'jinja2'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+TEMPLATE_SYNTAX = "{{ 7 * 7 }}{% raw %}{# x #}"
+
+
+def test_template_syntax_and_quotes_in_input_stay_text(tmp_path, contract) -> None:
+    frame = BAD.iloc[[0]].assign(**{f"<svg onload='1'>{TEMPLATE_SYNTAX}": "x"})
+    result = Q.check_frame(frame, contract)
+    name = f"{TEMPLATE_SYNTAX}<script>'\"&.csv"
+    text = write(tmp_path, result, contract, name=name)
+    assert_self_contained(text)
+    page = parse(text)
+
+    assert "{{ 7 * 7 }}{% raw %}{# x #}&lt;script&gt;&#x27;&quot;&amp;.csv" in text
+    # Shown as typed in the title, heading, file name, the column and its message.
+    assert page.text.count("{{ 7 * 7 }}") == 5
+    row = page.violation_row("extra_column", f"<svg onload='1'>{TEMPLATE_SYNTAX}")
+    assert row["Level"] == "file"
+    assert "<svg onload" not in text and "&lt;svg onload=&#x27;1&#x27;&gt;" in text
+
+
+def test_the_templates_ship_in_the_wheel() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["pipeline"]
+    package = REPO / "pipeline"
+    shipped = {p for pattern in patterns for p in package.glob(pattern)}
+    templates = set((package / "report" / "templates").iterdir())
+    assert templates and templates <= shipped, templates - shipped

@@ -14,17 +14,17 @@ import sqlalchemy as sa
 
 from pipeline.errors import NotFound
 from pipeline.formatting import fmt_duration, fmt_num, fmt_part, fmt_score, fmt_share
-from pipeline.ingest.vocabulary import (
-    CRITICALITIES,
-    VERDICT_WORDS,
-    criticality_rank,
-    file_verdict,
-)
 from pipeline.report.charts import quality_chart
 from pipeline.report.data_sections import MAX_QUALITY_ISSUES
 from pipeline.report.pdf_doc import NOT_COMPUTED, flatten, label
 from pipeline.report.run_pdf import build_report
 from pipeline.storage import tables as t
+from pipeline.vocabulary import (
+    CRITICALITIES,
+    VERDICT_WORDS,
+    criticality_rank,
+    file_verdict,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)
