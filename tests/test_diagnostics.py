@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.infra import versions
 from pipeline.report import diagnostics
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_summary_stats_skip_missing_and_match_pandas():
@@ -68,3 +74,16 @@ def test_library_versions_name_the_stack():
     assert versions["python"].count(".") == 2
     assert versions["scikit-learn"] and versions["pandas"]
     assert not any(isinstance(v, float) and math.isnan(v) for v in versions.values())
+
+
+def test_library_versions_live_in_infra_and_need_no_library():
+    code = (
+        "import sys\n"
+        "from pipeline.infra.versions import LIBRARIES, library_versions\n"
+        "versions = library_versions()\n"
+        "assert list(versions) == ['python', *LIBRARIES], versions\n"
+        "heavy = {'pandas', 'numpy', 'sklearn', 'flask'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    assert diagnostics.library_versions is versions.library_versions

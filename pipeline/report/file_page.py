@@ -36,6 +36,7 @@ from pipeline.vocabulary import CRITICALITIES, VERDICT_WORDS, criticality_rank, 
 
 if TYPE_CHECKING:
     import jinja2
+    import numpy as np
 
     from pipeline.ingest.checks import QualityResult, Violation
     from pipeline.ingest.contract import Contract
@@ -80,7 +81,9 @@ def verdict_of(result: QualityResult) -> str:
     return file_verdict(result.rejected is not None, result.rows_invalid)
 
 
-def row_numbers(rows: Sequence[int], count: int, shown: int = ROW_NUMBERS_SHOWN) -> str:
+def row_numbers(
+    rows: Sequence[int] | np.ndarray, count: int, shown: int = ROW_NUMBERS_SHOWN
+) -> str:
     """Say which data rows (1-based, header not counted) from 0-based positions."""
     first = [int(r) + 1 for r in rows[:shown]]
     text = ", ".join(f"{r:,}" for r in first)
@@ -345,5 +348,9 @@ def write_file_report(
         run_id=run_id,
         checked_at=checked_at,
     )
-    atomic_write(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(page, encoding="utf-8")
+
+    atomic_write(path, write)
     return path
