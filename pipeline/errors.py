@@ -1,4 +1,12 @@
-"""Exceptions riskwatch raises; the CLI turns each into a message on stderr and an exit code."""
+"""Exceptions riskwatch raises; the CLI turns each into a message on stderr and an exit code.
+
+Every exception riskwatch raises for its user derives from `RiskwatchError`, and its class's
+`exit_code` is the CLI's exit code for it (pipeline/cli/root.py maps them, in one place).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 
 class RiskwatchError(Exception):
@@ -9,6 +17,16 @@ class RiskwatchError(Exception):
 
 class ConfigError(RiskwatchError):
     """A setting is missing, unknown or of the wrong kind."""
+
+    exit_code = 2
+
+
+class InvalidArgument(RiskwatchError, ValueError):
+    """An argument a command or tool cannot use: a count, a mix, an output path, a file name.
+
+    The CLI shows it under the command's usage line, as click shows its own bad arguments. It is
+    a ValueError too, so that code written against the tools' old ValueError still catches it.
+    """
 
     exit_code = 2
 
@@ -42,3 +60,17 @@ class NoProductionModel(RiskwatchError):
 
 class NotFound(RiskwatchError):
     """A run, model version or report asked for does not exist."""
+
+
+class LockHeld(RiskwatchError):
+    """Another riskwatch process holds the run lock.
+
+    Not a failure: the tick that holds the lock does the work, so this one exits 0, saying so.
+    """
+
+    exit_code = 0
+
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(f"another riskwatch run holds the lock {path} ({holder}); exiting")
+        self.path = path
+        self.holder = holder

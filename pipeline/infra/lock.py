@@ -8,14 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from pipeline.errors import LockHeld
 
-class LockHeld(Exception):
-    """Another riskwatch process holds the lock."""
-
-    def __init__(self, path: Path, holder: str) -> None:
-        super().__init__(f"another riskwatch run holds the lock {path} ({holder}); exiting")
-        self.path = path
-        self.holder = holder
+__all__ = ["LockHeld", "RunLock"]
 
 
 class RunLock:

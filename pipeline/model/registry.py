@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline.errors import ModelIntegrityError, NoProductionModel, NotFound
+from pipeline.errors import InvalidArgument, ModelIntegrityError, NoProductionModel, NotFound
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import atomic_write_bytes, fsync_dir
 from pipeline.ingest.discovery import sha256_of
@@ -104,7 +104,7 @@ def register(
         extras = {}
         for name, data in (extra_files or {}).items():
             if "/" in name or name in (ARTIFACT, METADATA) or name.startswith("."):
-                raise ValueError(f"not a valid extra file name for a model version: {name!r}")
+                raise InvalidArgument(f"not a valid extra file name for a model version: {name!r}")
             (staging / name).write_bytes(data)
             extras[name] = hashlib.sha256(data).hexdigest()
         with engine.begin() as conn:
