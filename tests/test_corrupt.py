@@ -11,20 +11,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import DataError
+from pipeline.errors import DataError, InvalidArgument
 from pipeline.ingest.checks import QualityResult, check_frame, file_problem
-from pipeline.ingest.contract import Contract, infer
+from pipeline.ingest.contract import Contract, ContractError, infer, save
 from pipeline.ingest.discovery import FORMATS
 from pipeline.ingest.readers import read_file
-from pipeline.ingest.vocabulary import ERROR_TYPES
+from pipeline.settings import load_settings
 from pipeline.tools.corrupt import (
     FILE_TYPES,
     ROW_TYPES,
     Injection,
     corrupt,
+    corrupt_file,
     describe,
     parse_mix,
-    split_dataset,
 )
 from pipeline.tools.sampledata import (
     FEATURES_CATEGORICAL,
@@ -33,6 +33,8 @@ from pipeline.tools.sampledata import (
     TARGET,
     generate_batch,
 )
+from pipeline.tools.split import split_dataset
+from pipeline.vocabulary import ERROR_TYPES
 
 ROWS = 400
 
@@ -308,14 +310,14 @@ def test_corrupt_knows_every_error_type_of_the_gate():
 def test_a_bad_mix_is_refused_with_the_type_named(tmp_path, batch, contract, mix, message):
     source = _write(batch, tmp_path / "clean.csv")
     out = tmp_path / "bad.csv"
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidArgument, match=message):
         corrupt(source, out, seed=0, contract=contract, mix=mix)
     assert not out.exists()
 
 
 def test_duplicate_column_needs_a_csv_output(tmp_path, batch, contract):
     source = _write(batch, tmp_path / "clean.csv")
-    with pytest.raises(ValueError, match="duplicate_column: only a CSV file"):
+    with pytest.raises(InvalidArgument, match="duplicate_column: only a CSV file"):
         corrupt(
             source, tmp_path / "bad.parquet", seed=0, contract=contract, mix={"duplicate_column": 1}
         )
@@ -332,7 +334,7 @@ def test_a_type_the_contract_cannot_hold_is_refused(tmp_path, batch):
     )
     source = _write(batch, tmp_path / "clean.csv")
     for t in ("duplicate_id", "unknown_category"):
-        with pytest.raises(ValueError, match=f"^{t}: "):
+        with pytest.raises(InvalidArgument, match=f"^{t}: "):
             corrupt(source, tmp_path / "bad.csv", seed=0, contract=no_ids, mix={t: 2})
     injections = corrupt(source, tmp_path / "bad.csv", seed=0, contract=no_ids)
     assert set(describe(injections)) == set(ROW_TYPES) - {"duplicate_id", "unknown_category"}
@@ -340,13 +342,13 @@ def test_a_type_the_contract_cannot_hold_is_refused(tmp_path, batch):
 
 def test_corrupt_refuses_to_write_over_its_source_or_read_garbage(tmp_path, batch, contract):
     source = _write(batch, tmp_path / "clean.csv")
-    with pytest.raises(ValueError, match="in place"):
+    with pytest.raises(InvalidArgument, match="in place"):
         corrupt(source, source, seed=0, contract=contract)
     garbage = tmp_path / "garbage.csv"
     garbage.write_bytes(b"\x00\x01\x02")
-    with pytest.raises(ValueError, match=r"cannot read .*garbage\.csv: the file is binary"):
+    with pytest.raises(InvalidArgument, match=r"cannot read .*garbage\.csv: the file is binary"):
         corrupt(garbage, tmp_path / "bad.csv", seed=0, contract=contract)
-    with pytest.raises(ValueError, match=r"unsupported file type '\.txt'"):
+    with pytest.raises(InvalidArgument, match=r"unsupported file type '\.txt'"):
         corrupt(source, tmp_path / "bad.txt", seed=0, contract=contract)
 
 
@@ -361,10 +363,38 @@ def test_a_small_file_gets_a_smaller_default_mix(tmp_path, batch, contract):
 
 def test_parse_mix_reads_the_cli_form():
     assert parse_mix("wrong_type=5, extra_column") == {"wrong_type": 5, "extra_column": 1}
-    with pytest.raises(ValueError, match="wrong_type: the count must be a whole number"):
+    with pytest.raises(InvalidArgument, match="wrong_type: the count must be a whole number"):
         parse_mix("wrong_type=many")
-    with pytest.raises(ValueError, match="unknown error type 'nope'"):
+    with pytest.raises(InvalidArgument, match="unknown error type 'nope'"):
         parse_mix("nope=1")
+
+
+def test_corrupt_file_uses_the_settings_contract_and_reports_rows_from_one(
+    tmp_path, batch, contract
+):
+    config = tmp_path / "riskwatch.toml"
+    config.write_text('[paths]\ncontract = "rules/contract.toml"\n')
+    settings = load_settings(config, environ={})
+    source = _write(batch, tmp_path / "clean.csv")
+    out = tmp_path / "bad.csv"
+    with pytest.raises(ContractError, match="no data contract"):
+        corrupt_file(settings, source, out, seed=3, mix="wrong_type=2")
+    save(contract, tmp_path / "rules" / "contract.toml")
+    written = "wrong_type=2,extra_column"
+    summary = corrupt_file(settings, source, out, seed=3, mix=written)
+    same = tmp_path / "same.csv"
+    expected = corrupt(source, same, seed=3, contract=contract, mix=parse_mix(written))
+    assert summary["file"] == str(out)
+    assert summary["injected"] == describe(expected) == {"extra_column": 1, "wrong_type": 2}
+    assert summary["details"] == [
+        {"error_type": i.error_type, "column": i.column, "rows": [r + 1 for r in i.rows]}
+        for i in expected
+    ]
+    assert out.read_bytes() == same.read_bytes()
+    with pytest.raises(InvalidArgument, match="unknown error type 'typo'"):
+        corrupt_file(settings, source, out, seed=3, mix="typo=1")
+    default = corrupt_file(settings, source, out, seed=3)
+    assert default["injected"] == describe(corrupt(source, out, seed=3, contract=contract))
 
 
 # --- split ----------------------------------------------------------------------------------
@@ -429,7 +459,7 @@ def test_split_names_grow_wider_past_999_files(tmp_path):
 )
 def test_split_refuses_a_bad_number_of_files(tmp_path, batch, files, message):
     source = _write(batch.head(5), tmp_path / "few.csv")
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidArgument, match=message):
         split_dataset(source, tmp_path / "out", files)
     assert not (tmp_path / "out").exists()
 
@@ -437,19 +467,19 @@ def test_split_refuses_a_bad_number_of_files(tmp_path, batch, files, message):
 def test_split_refuses_unreadable_or_missing_input(tmp_path):
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"a,b\n\x00\xff\xfe\n")
-    with pytest.raises(ValueError, match=r"cannot read .*binary\.csv as csv"):
+    with pytest.raises(InvalidArgument, match=r"cannot read .*binary\.csv as csv"):
         split_dataset(binary, tmp_path / "out", 2)
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"a": 1}\n{"a": \n')
-    with pytest.raises(ValueError, match=r"cannot read .*broken\.jsonl as jsonl"):
+    with pytest.raises(InvalidArgument, match=r"cannot read .*broken\.jsonl as jsonl"):
         split_dataset(broken, tmp_path / "out", 2)
     fake = tmp_path / "fake.parquet"
     fake.write_bytes(b"not parquet at all")
-    with pytest.raises(ValueError, match=r"cannot read .*fake\.parquet as parquet"):
+    with pytest.raises(InvalidArgument, match=r"cannot read .*fake\.parquet as parquet"):
         split_dataset(fake, tmp_path / "out", 2)
-    with pytest.raises(ValueError, match="no such file"):
+    with pytest.raises(InvalidArgument, match="no such file"):
         split_dataset(tmp_path / "absent.csv", tmp_path / "out", 2)
-    with pytest.raises(ValueError, match=r"unsupported file type '\.xlsx'"):
+    with pytest.raises(InvalidArgument, match=r"unsupported file type '\.xlsx'"):
         split_dataset(tmp_path / "sheet.xlsx", tmp_path / "out", 2)
 
 
@@ -459,7 +489,7 @@ def test_split_refuses_to_overwrite_unless_asked(tmp_path, batch):
     out.mkdir()
     (out / "few_part_001.csv").write_text("")  # an empty file is taken over
     (out / "few_part_002.csv").write_text("keep me\n")
-    with pytest.raises(ValueError, match=r"few_part_002\.csv already exists"):
+    with pytest.raises(InvalidArgument, match=r"few_part_002\.csv already exists"):
         split_dataset(source, out, 2)
     assert (out / "few_part_002.csv").read_text() == "keep me\n"
     paths = split_dataset(source, out, 2, overwrite=True)

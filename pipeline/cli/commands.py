@@ -481,7 +481,7 @@ def contract_check(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -
 @click.option("--overwrite", is_flag=True)
 def split(dataset: Path, outdir: Path, n_files: int, seed: int | None, overwrite: bool) -> None:
     """Split a data set into N files, e.g. to feed the inbox one batch at a time."""
-    from pipeline.tools.corrupt import split_dataset
+    from pipeline.tools.split import split_dataset
 
     try:
         paths = split_dataset(dataset, outdir, n_files, seed=seed, overwrite=overwrite)
