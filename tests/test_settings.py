@@ -332,3 +332,11 @@ def test_a_valid_key_that_contradicts_another_names_both(tmp_path: Path) -> None
     config = write_config(tmp_path, '[model]\ntask = "regression"\nmetric = "f1"\n')
     with pytest.raises(ConfigError, match=r"'model\.metric': 'f1' does not fit model\.task"):
         load_settings(config, environ={})
+
+
+def test_the_criticality_choices_are_the_vocabularys() -> None:
+    """The table imports nothing of riskwatch, so it spells the levels out; they must agree."""
+    from pipeline.settings.table import BY_KEY
+    from pipeline.vocabulary import CRITICALITIES
+
+    assert BY_KEY["alerts.min_criticality"].choices == CRITICALITIES

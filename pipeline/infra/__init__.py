@@ -1,4 +1,6 @@
-"""The operating-system edge: atomic files, the run lock, memory hand-back, crash points.
+"""The operating-system edge: atomic files and file hashes (`files`), the run lock (`lock`),
+memory hand-back (`memory`), crash points for the kill tests (`failpoints`), and the versions of
+the libraries in use (`versions`).
 
 Standard library only (memory also talks to pyarrow when it is already loaded): the no-op tick
 imports it. It imports nothing else of riskwatch but `pipeline.errors`.

@@ -220,7 +220,7 @@ SETTINGS: tuple[Setting, ...] = (
         "high",
         "choice",
         "A file whose problems reach this criticality raises an alert.",
-        choices=("low", "medium", "high"),
+        choices=("low", "medium", "high"),  # pipeline.vocabulary's order; a test holds them equal
     ),
     Setting(
         "alerts.timeout_seconds",
