@@ -5,7 +5,7 @@ A thin entry point: the work is `riskwatch apicalls` (pipeline/apicalls.py).
 
 import sys
 
-from pipeline.cli.commands import main
+from pipeline.cli import main
 
 if __name__ == "__main__":
     main(["apicalls", *sys.argv[1:]])

@@ -32,7 +32,7 @@ def riskwatch_command() -> list[str]:
     script = Path(PYTHON).parent / "riskwatch"
     if script.is_file():
         return [str(script)]
-    return [PYTHON, "-c", "import sys; from pipeline.cli.commands import main; sys.exit(main())"]
+    return [PYTHON, "-c", "import sys; from pipeline.cli import main; sys.exit(main())"]
 
 
 @dataclass

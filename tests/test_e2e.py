@@ -228,7 +228,7 @@ def test_noop_tick_imports_neither_pandas_numpy_nor_sklearn(project: Path, batch
     run_json(project)
     probe = (
         "import sys\n"
-        "from pipeline.cli.commands import main\n"
+        "from pipeline.cli import main\n"
         "try:\n"
         "    main(['run', '--json'])\n"
         "except SystemExit as exc:\n"

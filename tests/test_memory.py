@@ -42,7 +42,7 @@ def test_a_pool_the_user_chose_is_kept() -> None:
 def test_the_cli_configures_its_process(tmp_path) -> None:
     """`riskwatch` sets the pool before a command runs: a child it starts inherits it."""
     code = (
-        "import os, sys; from pipeline.cli.commands import main; "
+        "import os, sys; from pipeline.cli import main; "
         "sys.argv = ['riskwatch', 'settings', '--json']; "
         "\ntry: main()\nexcept SystemExit: pass\n"
         "print(os.environ.get('ARROW_DEFAULT_MEMORY_POOL'), file=sys.stderr)"

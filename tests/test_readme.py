@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pipeline.cli.commands import main as cli_main
+from pipeline.cli import main as cli_main
 from pipeline.settings import SETTINGS
 from tests.conftest import REPO
 

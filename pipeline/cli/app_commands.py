@@ -1,0 +1,53 @@
+"""Sub-commands around the web app: serve it, and call a running one's API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.cli.root import engine_command, main, settings_of
+
+
+# Not an engine command: it becomes gunicorn (execv) and reports nothing itself.
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the web app and JSON API with gunicorn (what the Procfile's web: line runs)."""
+    import os
+
+    if ctx.obj.get("config"):
+        os.environ["RISKWATCH_CONFIG"] = str(Path(ctx.obj["config"]).resolve())
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    args = [
+        str(gunicorn),
+        "app:create_app()",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+    ]
+    os.execv(args[0], args)
+
+
+@engine_command(main, "apicalls")
+@click.option("--url", required=True, help="Base URL of a running riskwatch app.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file for the returns (default: <paths.reports>/apireturns.json).",
+)
+def apicalls(ctx: click.Context, url: str, out: Path | None) -> None:
+    """Call a running app's API and record what it returned (file and database)."""
+    from pipeline.tools.apicalls import call_all
+
+    result = call_all(settings_of(ctx), url, out)
+    click.echo(f"{result['calls']} calls, {result['failed']} failed; returns in {result['file']}")
+    if result["failed"]:
+        sys.exit(1)

@@ -1,0 +1,100 @@
+"""Sub-commands that read and change nothing: the runs, the status, the settings in force."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+import sqlalchemy as sa
+
+from pipeline.cli.root import emit, engine_command, main, read, settings_of
+from pipeline.formatting import fmt_metric
+
+if TYPE_CHECKING:
+    from pipeline.settings import Setting
+from pipeline.settings import Settings
+
+
+def _runs_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no runs yet"
+    return "\n".join(
+        f"{r['id']}  {r['started_at'][:19]}  {r['kind']:<9} {r['status']:<9} "
+        f"files={r['new_files']} rows={r['rows_ingested']} prod=v{r['production_version']}"
+        for r in rows
+    )
+
+
+@engine_command(main, "runs", json=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """List runs, newest first."""
+    from pipeline.storage import reads
+
+    emit(read(ctx, lambda conn, _: reads.list_runs(conn, limit)), as_json, _runs_text)
+
+
+def _status_text(s: dict[str, Any]) -> str:
+    out = [f"production model: v{s['production_version']}"]
+    for v in s["model_versions"]:
+        out.append(
+            f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])}  "
+            f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows"
+        )
+    out.append(f"ingested files: {len(s['ingested_files'])}")
+    for f in s["ingested_files"]:
+        out.append(f"  {f['name']}  {f['sha256'][:12]}  {f['rows']} rows")
+    out.append(f"quarantined files: {len(s['quarantined_files'])}")
+    for f in s["quarantined_files"]:
+        out.append(f"  {f['name']}: {f['reason']}")
+    last = s["last_run"]
+    out.append(
+        "last run: none" if not last else f"last run: {last['id']} {last['kind']} {last['status']}"
+    )
+    return "\n".join(out)
+
+
+@engine_command(main, "status", json=True)
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Production version, model versions, ingested and quarantined files, the last run."""
+    from pipeline.model import registry
+    from pipeline.storage import reads
+
+    def production_status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
+        return reads.status(conn, registry.production_version(settings))
+
+    emit(read(ctx, production_status), as_json, _status_text)
+
+
+def _shown(setting: Setting, values: Mapping[str, Any]) -> Any:
+    """A setting's value as it may be printed: secrets (webhook URLs, passwords) never are."""
+    if setting.kind == "secret" and values[setting.key]:
+        return "(set)"
+    if setting.key == "database.url":
+        from sqlalchemy.engine import make_url
+
+        return make_url(values[setting.key]).render_as_string(hide_password=True)
+    return values[setting.key]
+
+
+def _settings_text(rows: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{r['key']} = {r['value']!r}\n    {r['help']}" for r in rows)
+
+
+# --markdown is declared above the command so that `--help` lists it after --json.
+@click.option("--markdown", is_flag=True, help="The README's table of every setting.")
+@engine_command(main, "settings", json=True)
+def show_settings(ctx: click.Context, as_json: bool, markdown: bool) -> None:
+    """Every setting with its value in force, default and meaning."""
+    from pipeline.settings import SETTINGS, markdown_table
+
+    if markdown:
+        click.echo(markdown_table())
+        return
+    values = settings_of(ctx).values
+    rows = [
+        {"key": s.key, "value": _shown(s, values), "default": s.default, "help": s.help}
+        for s in SETTINGS
+    ]
+    emit(rows, as_json, _settings_text)

@@ -1,0 +1,149 @@
+"""The `riskwatch` group, and what every sub-command shares: settings, output, errors, database.
+
+Exit codes: 0 done (also "nothing new" and "another run holds the lock"), 1 failed, 2 a bad
+setting or usage, 3 the database needs `riskwatch db upgrade`, 4 a model artifact failed its
+checksum. Each is the `exit_code` of the riskwatch error behind it (pipeline/errors.py), mapped
+here in one place. The reason goes to stderr; `--json` output goes to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from pipeline.errors import InvalidArgument, RiskwatchError
+
+if TYPE_CHECKING:  # the no-op tick imports the CLI: sqlalchemy only when a command needs it
+    import sqlalchemy as sa
+
+    from pipeline.settings import Settings
+
+log = logging.getLogger("riskwatch")
+T = TypeVar("T")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Log to the sys.stderr of the moment, which click's test runner swaps per invocation."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _setup_logging(quiet: bool) -> None:
+    if not log.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("riskwatch: %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Settings file (default: $RISKWATCH_CONFIG, else ./riskwatch.toml).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.version_option(package_name="riskwatch")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, quiet: bool) -> None:
+    """riskwatch: keep a production model on tabular data honest, one cron tick at a time."""
+    from pipeline.infra import memory
+
+    memory.configure()
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+    _setup_logging(quiet)
+
+
+class _BadArgument(click.UsageError):
+    """click's report of a bad argument (the usage line, then the reason) for InvalidArgument."""
+
+    exit_code = InvalidArgument.exit_code
+
+
+def fail(exc: RiskwatchError) -> NoReturn:
+    """Report a riskwatch error as the CLI does: the reason on stderr, the class's exit code."""
+    if isinstance(exc, InvalidArgument):  # shown as click shows its own bad arguments
+        raise _BadArgument(str(exc)) from exc
+    if exc.exit_code == 0:  # not a failure (another run holds the lock): say so, and leave
+        click.echo(f"riskwatch: {exc}", err=True)
+    else:
+        click.echo(f"riskwatch: error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def engine_command(
+    parent: click.Group, name: str, *, json: bool | str = False, **attrs: Any
+) -> Callable[[Callable[..., Any]], click.Command]:
+    """Register the function as `parent`'s sub-command `name`, called with the click context.
+
+    `json` adds the `--json` flag (as `as_json`; a string is its help), after the command's own
+    options; riskwatch's errors become a message on stderr and their exit code (`fail`).
+    `attrs` go to click (e.g. `cls=click.Group` for a command with sub-commands).
+    """
+
+    def decorate(fn: Callable[..., Any]) -> click.Command:
+        @wraps(fn)
+        def mapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except RiskwatchError as exc:
+                fail(exc)
+
+        command = parent.command(name, **attrs)(click.pass_context(mapped))
+        if json:
+            help_text = json if isinstance(json, str) else None
+            command.params.append(click.Option(["--json", "as_json"], is_flag=True, help=help_text))
+        return command
+
+    return decorate
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """This invocation's settings: `--config`, else $RISKWATCH_CONFIG, else ./riskwatch.toml."""
+    from pipeline.settings import load_settings
+
+    return load_settings(ctx.find_root().obj.get("config"))
+
+
+def emit(data: T, as_json: bool, human: Callable[[T], str]) -> None:
+    """Print `data` as JSON (`--json`) or as the text `human` makes of it."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(human(data))
+
+
+@contextmanager
+def database(settings: Settings, *, check: bool = True) -> Iterator[sa.Engine]:
+    """The settings' database, its schema checked first unless `check` is False; disposed after."""
+    from pipeline.storage import db
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        if check:
+            db.check_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def read(ctx: click.Context, fn: Callable[[sa.Connection, Settings], T]) -> T:
+    """Call fn(connection, settings) on the checked database."""
+    settings = settings_of(ctx)
+    with database(settings) as engine, engine.connect() as conn:
+        return fn(conn, settings)
