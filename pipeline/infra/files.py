@@ -19,8 +19,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary path beside target, fsync it, and rename it into place."""
+def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
+    """Call write(tmp) on a temporary path beside target (its return value is ignored), fsync it,
+    and rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.fchmod(fd, 0o644)  # mkstemp makes 0600; the app and other users must read these files

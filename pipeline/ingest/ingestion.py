@@ -100,9 +100,12 @@ def ingest_file(
     if item.rows < len(good) and any(good[c].dtype == object for c in columns):
         # Python objects (JSON lines): Arrow types a column by its values, so a bad row's
         # value of another type must be gone before, not after.
-        good, keep = good[keep], None
+        good = good[keep]
+        rows_kept: np.ndarray | None = None  # the frame holds the good rows only now
+    else:
+        rows_kept = keep
     rel = f"{DATA_DIR}/{stem}.parquet"
-    atomic_write(ingested_dir / rel, lambda tmp: write_parquet(good, tmp, keep))
+    atomic_write(ingested_dir / rel, lambda tmp: write_parquet(good, tmp, rows_kept))
     item.data_path = rel
     return item
 

@@ -112,10 +112,11 @@ _DRIFTED = _Market(
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
+    number = int(value)  # an int, or a numpy integer
+    if number < low or (high is not None and number > high):
         bound = f">= {low}" if high is None else f"between {low} and {high}"
         raise ValueError(f"{name} must be {bound}, got {value}")
-    return int(value)
+    return number
 
 
 def _clients(market: _Market, rng: np.random.Generator, batch: int, rows: int) -> pd.DataFrame:
