@@ -47,6 +47,22 @@ def _pdf_pages(path: str) -> int:
     return len(PdfReader(path).pages)
 
 
+def _assert_metadata_matches_row(project: Path, database_url: str, version: int) -> None:
+    """The version's metadata.json and its model_versions row carry the same holdout score."""
+    meta = json.loads((project / "models" / str(version) / "metadata.json").read_text())
+    (row,) = rows(
+        database_url,
+        "SELECT holdout_score, holdout_ci_low, holdout_ci_high, sha256 FROM model_versions"
+        f" WHERE version = {version}",
+    )
+    assert row["holdout_score"] is not None
+    assert meta["holdout_score"] == pytest.approx(row["holdout_score"], rel=1e-12)
+    assert meta["holdout_ci"] == pytest.approx(
+        [row["holdout_ci_low"], row["holdout_ci_high"]], rel=1e-12
+    )
+    assert meta["sha256"] == row["sha256"]
+
+
 def test_four_ticks_train_keep_retrain_noop(project: Path, database_url: str, batches: Path):
     _with_test_file(project, batches)
     src = batches / "sourcedata"
@@ -60,6 +76,7 @@ def test_four_ticks_train_keep_retrain_noop(project: Path, database_url: str, ba
     assert t1["decision"]["retrain"] is True
     assert t1["production_version"] == 1
     assert _pdf_pages(t1["report"]) >= 2
+    _assert_metadata_matches_row(project, database_url, 1)
 
     # Tick 2: a batch like the training data; the model holds, no retrain.
     drop(project, src / "clients_batch_02.csv")
@@ -78,6 +95,10 @@ def test_four_ticks_train_keep_retrain_noop(project: Path, database_url: str, ba
     assert t3["promotion"]["promoted"] is True
     assert t3["production_version"] == 2
     assert t3["score"]["value"] < t2["score"]["value"]
+    _assert_metadata_matches_row(project, database_url, 2)
+    assert t3["promotion"]["challenger"] == pytest.approx(
+        json.loads((project / "models" / "2" / "metadata.json").read_text())["holdout_score"]
+    )
 
     # Tick 4: nothing new: a recorded no-op without a report.
     t4 = run_json(project, database_url)

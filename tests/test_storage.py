@@ -113,6 +113,38 @@ def test_register_deploy_load_and_rollback(engine: sa.Engine, settings: Settings
         registry.rollback(engine, settings, 7, reason="nope", run_id=None)
 
 
+def test_metadata_and_the_version_row_say_the_same(engine: sa.Engine, settings: Settings, trained):
+    model, features = trained
+    v = registry.register(
+        engine,
+        settings,
+        model,
+        features=features,
+        metric="f1",
+        holdout_score=0.7,
+        holdout_ci=(0.6, 0.8),
+        train_rows=32,
+        holdout_rows=8,
+        training_files=[{"name": "a.csv", "sha256": "0" * 64, "rows": 40}],
+        run_id=None,
+    )
+    meta = json.loads((settings.path("paths.models") / str(v) / "metadata.json").read_text())
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(tables.model_versions).where(tables.model_versions.c.version == v)
+        ).one()
+    assert (meta["holdout_score"], meta["holdout_ci"]) == (0.7, [0.6, 0.8])
+    assert (row.holdout_score, row.holdout_ci_low, row.holdout_ci_high) == (0.7, 0.6, 0.8)
+    assert datetime.fromisoformat(meta["created_at"]) == row.created_at
+    for key in ("version", "sha256", "estimator", "params", "features", "metric", "train_rows"):
+        assert meta[key] == getattr(row, key), key
+    assert registry.load(engine, settings, v).holdout_ci == (0.6, 0.8)
+    assert _register(engine, settings, trained) == v + 1  # no interval: null in both
+    meta = json.loads((settings.path("paths.models") / str(v + 1) / "metadata.json").read_text())
+    assert meta["holdout_ci"] is None
+    assert registry.load(engine, settings, v + 1).holdout_ci is None
+
+
 @pytest.mark.parametrize("damage", ["append", "truncate", "delete"])
 def test_damaged_artifact_is_refused(engine: sa.Engine, settings: Settings, trained, damage: str):
     v = _register(engine, settings, trained)

@@ -1,9 +1,12 @@
 """The model registry: `models/<version>/` folders, immutable, and the production pointer.
 
 A version is written in a staging folder, fsynced, renamed into place, then recorded in the
-database with its artifact's SHA-256. `models/production.json` names the production version; it
-is replaced atomically (write, fsync, rename), so a crash leaves either the old pointer or the
-new one. Every load checks the artifact against the recorded SHA-256 and refuses a mismatch.
+database with its artifact's SHA-256; its metadata.json and its `model_versions` row are written
+once, from the same values. `models/production.json` names the production version; it is
+replaced atomically (write, fsync, rename), so a crash leaves either the old pointer or the new
+one. Every load checks the artifact against the recorded SHA-256 and refuses a mismatch.
+
+Only this module writes `model_versions` and `deployments` (through `pipeline.storage.writes`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import atomic_write_bytes, fsync_dir
 from pipeline.ingest.discovery import sha256_of
 from pipeline.settings import Settings
-from pipeline.storage import tables
+from pipeline.storage import tables, writes
 
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
@@ -75,12 +78,14 @@ def register(
     holdout_rows: int,
     training_files: list[dict[str, Any]],
     run_id: str | None,
+    holdout_ci: tuple[float, float] | None = None,
     metrics: dict[str, Any] | None = None,
     contract_version: str | None = None,
     extra_files: dict[str, bytes] | None = None,
 ) -> int:
     """Write a new immutable version and record it; return its number.
 
+    Its metadata.json and its `model_versions` row are written once, from the same values.
     `extra_files` (name to bytes, e.g. the reference profile for drift) are written into the
     version's folder before it is renamed into place, with their SHA-256 in the metadata.
     """
@@ -109,55 +114,70 @@ def register(
             extras[name] = hashlib.sha256(data).hexdigest()
         with engine.begin() as conn:
             version = _next_version(conn, root)
-            meta = {
+            # One set of values for the row and the metadata, so the two never disagree.
+            row = {
                 "version": version,
-                "created_at": tables.utcnow().isoformat(),
                 "run_id": run_id,
-                "artifact": ARTIFACT,
+                "created_at": tables.utcnow(),
+                "artifact": f"{version}/{ARTIFACT}",
                 "sha256": digest,
-                "task": settings["model.task"],
                 "estimator": settings["model.estimator"],
                 "params": settings["model.params"],
                 "features": features.to_json(),
-                "target": settings["data.target"],
                 "metric": metric,
                 "holdout_score": holdout_score,
-                "metrics": metrics or {},
+                "holdout_ci_low": None if holdout_ci is None else holdout_ci[0],
+                "holdout_ci_high": None if holdout_ci is None else holdout_ci[1],
                 "train_rows": train_rows,
                 "holdout_rows": holdout_rows,
                 "training_files": training_files,
                 "contract_version": contract_version,
-                "files": extras,
-                "library_versions": library_versions(),
             }
+            meta = _metadata(row, settings, metrics or {}, extras, library_versions())
             (staging / METADATA).write_text(json.dumps(meta, indent=2, default=str))
             fsync_dir(staging)
             final = root / str(version)
             os.rename(staging, final)
             fsync_dir(root)
             failpoint("after_model_written")
-            conn.execute(
-                tables.model_versions.insert().values(
-                    version=version,
-                    run_id=run_id,
-                    created_at=tables.utcnow(),
-                    artifact=f"{version}/{ARTIFACT}",
-                    sha256=digest,
-                    estimator=settings["model.estimator"],
-                    params=settings["model.params"],
-                    features=features.to_json(),
-                    metric=metric,
-                    holdout_score=holdout_score,
-                    train_rows=train_rows,
-                    holdout_rows=holdout_rows,
-                    training_files=training_files,
-                    contract_version=contract_version,
-                )
-            )
+            writes.record_model_version(conn, row)
         return version
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _metadata(
+    row: dict[str, Any],
+    settings: Settings,
+    metrics: dict[str, Any],
+    extras: dict[str, str],
+    libraries: dict[str, Any],
+) -> dict[str, Any]:
+    """metadata.json of a version: its `model_versions` row, and what only the folder keeps."""
+    low, high = row["holdout_ci_low"], row["holdout_ci_high"]
+    return {
+        "version": row["version"],
+        "created_at": row["created_at"].isoformat(),
+        "run_id": row["run_id"],
+        "artifact": ARTIFACT,
+        "sha256": row["sha256"],
+        "task": settings["model.task"],
+        "estimator": row["estimator"],
+        "params": row["params"],
+        "features": row["features"],
+        "target": settings["data.target"],
+        "metric": row["metric"],
+        "holdout_score": row["holdout_score"],
+        "holdout_ci": None if low is None or high is None else [low, high],
+        "metrics": metrics,
+        "train_rows": row["train_rows"],
+        "holdout_rows": row["holdout_rows"],
+        "training_files": row["training_files"],
+        "contract_version": row["contract_version"],
+        "files": extras,
+        "library_versions": libraries,
+    }
 
 
 def deploy(
@@ -181,28 +201,7 @@ def deploy(
     }
     atomic_write_bytes(_root(settings) / POINTER, json.dumps(pointer, indent=2).encode())
     failpoint("after_pointer_switch")
-    _record_deployment(engine, run_id, previous, version, kind, reason)
-
-
-def _record_deployment(
-    engine: sa.Engine,
-    run_id: str | None,
-    from_version: int | None,
-    to_version: int,
-    kind: str,
-    reason: str,
-) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            tables.deployments.insert().values(
-                run_id=run_id,
-                from_version=from_version,
-                to_version=to_version,
-                deployed_at=tables.utcnow(),
-                kind=kind,
-                reason=reason,
-            )
-        )
+    writes.record_deployment(engine, run_id, previous, version, kind, reason)
 
 
 def reconcile(engine: sa.Engine, settings: Settings, run_id: str | None) -> int | None:
@@ -218,7 +217,7 @@ def reconcile(engine: sa.Engine, settings: Settings, run_id: str | None) -> int 
         ).scalar()
     if last != current:
         why = "production pointer was switched by a run that stopped before recording it"
-        _record_deployment(engine, run_id, last, current, "recovered", why)
+        writes.record_deployment(engine, run_id, last, current, "recovered", why)
     return current
 
 

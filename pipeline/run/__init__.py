@@ -1,19 +1,24 @@
 """One run and its steps: discover, ingest, score, drift, decide, retrain, promote, diagnose,
 report, each recorded under the run's id; and the one-step commands (`ingest`, `train`, ...).
 
-The run orchestrates; the steps call storage, the registry and the pure computations.
+`record` keeps the run's row, its steps and its log; one module per step (`ingest_step`,
+`score_step`, `train_step`, `diagnose_step`, `report_step`; drift's step is
+`pipeline.drift.step`); `tick` orchestrates a whole run and `commands` the one-step runs.
+The steps call storage (`pipeline.storage.writes` for every row they add), the registry and
+the pure computations; nothing here imports the CLI or the app. What the CLI, the app and the
+tests use is exported below.
 """
 
-from pipeline.run.tick import (
+from pipeline.run.commands import (
     diagnose_only,
     ingest_only,
-    quality_summary,
     report_for,
     rollback,
-    run_once,
     score_only,
     train_only,
 )
+from pipeline.run.ingest_step import quality_summary
+from pipeline.run.tick import run_once
 
 __all__ = [
     "diagnose_only",

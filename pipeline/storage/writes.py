@@ -1,9 +1,23 @@
-"""What a run writes to the database, in one place. Reads for people live in pipeline/queries.py."""
+"""Every row the engine writes, but three, goes through here; reads for people are in `reads`.
+
+Here: runs, steps, source_hashes, ingested_files, quality_files, quality_issues, contracts,
+scores, decisions, confusion_matrices, feature_stats, missing_values, diagnostics, alerts,
+drift_results and predictions (the run's, and the app's on-demand ones); model_versions and
+deployments, which only `pipeline.model.registry` calls, so a version's row and its folder
+agree. Also the few reads a run needs to know what is new (`known_hashes`, `hash_cache`,
+`ingested_rows`).
+
+Written elsewhere, each by the one module that owns it: drift_summaries by
+`pipeline.drift.step` (it reads the earlier summaries to decide persistence), reports by
+`pipeline.report.run_pdf` (the row replaces the previous one once the PDF is on disk),
+api_returns by `pipeline.tools.apicalls` (a tool's record, not a run's).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +60,7 @@ def record_step(
     engine: sa.Engine,
     run_id: str,
     name: str,
-    started,
+    started: datetime,
     seconds: float,
     status: str,
     detail: str | None = None,
@@ -175,7 +189,9 @@ def record_decision(engine: sa.Engine, run_id: str, kind: str, decision: Any) ->
         )
 
 
-def record_rows(engine: sa.Engine, table: sa.Table, run_id: str, rows: list[dict]) -> None:
+def record_rows(
+    engine: sa.Engine, table: sa.Table, run_id: str, rows: list[dict[str, Any]]
+) -> None:
     """Insert rows that all belong to one run (feature stats, missing values, confusion, ...)."""
     if rows:
         with engine.begin() as conn:
@@ -186,12 +202,39 @@ def record_diagnostic(engine: sa.Engine, run_id: str, name: str, value: Any) -> 
     record_rows(engine, tables.diagnostics, run_id, [{"name": name, "value": value}])
 
 
-def record_predictions(engine: sa.Engine, rows: list[dict]) -> None:
+def record_predictions(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
     """Insert prediction rows (each with source, model_version, features, prediction, ...)."""
     if rows:
         now = tables.utcnow()
         with engine.begin() as conn:
             conn.execute(tables.predictions.insert(), [{"created_at": now, **r} for r in rows])
+
+
+def record_model_version(conn: sa.Connection, row: Mapping[str, Any]) -> None:
+    """Insert a `model_versions` row, in the registry's transaction (it also picks the number)."""
+    conn.execute(tables.model_versions.insert().values(**row))
+
+
+def record_deployment(
+    engine: sa.Engine,
+    run_id: str | None,
+    from_version: int | None,
+    to_version: int,
+    kind: str,
+    reason: str,
+) -> None:
+    """Record that production now points at `to_version` (the registry moved the pointer)."""
+    with engine.begin() as conn:
+        conn.execute(
+            tables.deployments.insert().values(
+                run_id=run_id,
+                from_version=from_version,
+                to_version=to_version,
+                deployed_at=tables.utcnow(),
+                kind=kind,
+                reason=reason,
+            )
+        )
 
 
 def record_contract(engine: sa.Engine, run_id: str, contract: Any, path: str) -> None:
@@ -221,8 +264,10 @@ def _insert_quality(
 ) -> int:
     """Insert the gate's verdict on one file and its issues; return the quality_files id."""
     q = item.quality
-    file_id = conn.execute(
-        tables.quality_files.insert().values(
+    file_id: int = conn.execute(
+        tables.quality_files.insert()
+        .returning(tables.quality_files.c.id)
+        .values(
             run_id=run_id,
             checked_at=checked_at,
             sha256=item.source.sha256,
@@ -235,7 +280,7 @@ def _insert_quality(
             rejected=item.status != "ingested",
             report_path=report_path,
         )
-    ).inserted_primary_key[0]
+    ).scalar_one()
     issues = []
     for v in q.violations:
         issue = v.summary()

@@ -1,0 +1,148 @@
+"""The one-step commands (`riskwatch ingest`, `score`, `train`, `diagnose`, `report`,
+`rollback`): each a run of its own kind, recorded like a tick, doing one step of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.model import registry
+from pipeline.run import ingest_step
+from pipeline.run.diagnose_step import diagnose
+from pipeline.run.record import open_engine, recorded
+from pipeline.run.score_step import confusion, score, score_doc
+from pipeline.run.train_step import train
+from pipeline.settings import Settings
+from pipeline.storage import tables, writes
+
+
+def ingest_only(settings: Settings) -> dict[str, Any]:
+    """Take new files into ingesteddata/ without scoring them; the next full run processes them."""
+    with recorded(settings, "ingest") as run:
+        with run.step("discover"):
+            found = ingest_step.discover(run)
+        items = []
+        if found.new:
+            with run.step("ingest"):
+                items = ingest_step.ingest(run, found, ingest_step.contract(run, found))
+        run.summary.update(
+            run_id=run.run_id,
+            status="succeeded" if items else "noop",
+            new_files=len(items),
+            rows_ingested=sum(i.rows for i in items),
+            files_quarantined=sum(i.status != "ingested" for i in items),
+            files=[
+                {
+                    "name": i.source.name,
+                    "sha256": i.source.sha256,
+                    "status": i.status,
+                    "rows": i.rows,
+                    "reason": i.reason,
+                }
+                for i in items
+            ],
+            quality=ingest_step.quality_summary(items),
+            timings=run.timings,
+        )
+        return run.summary
+
+
+def score_only(settings: Settings, data: Path | None = None) -> dict[str, Any]:
+    """Score the production model on a labelled file (the test file by default) and record it."""
+    from pipeline.ingest.readers import read_file
+
+    with recorded(settings, "score") as run:
+        with run.step("score"):
+            loaded = registry.load_production(run.engine, settings)
+            path = data or settings.path("paths.test_data")
+            frame = read_file(path, loaded.features.categorical)
+            result, pred, _ = score(run, loaded, frame)
+            writes.record_score(
+                run.engine, run.run_id, loaded.version, "production", "test", result
+            )
+            y = frame[settings["data.target"]].to_numpy()
+            confusion(run, loaded.version, "test", y, pred)
+        run.summary.update(
+            run_id=run.run_id,
+            status="succeeded",
+            data=str(path),
+            production_version=loaded.version,
+            score=score_doc(result),
+            timings=run.timings,
+        )
+        return run.summary
+
+
+def train_only(settings: Settings) -> dict[str, Any]:
+    """Train a challenger on everything ingested and promote it if the policy says so."""
+    with recorded(settings, "train") as run:
+        production = None
+        if registry.production_version(settings) is not None:
+            production = registry.load_production(run.engine, settings)
+        with run.step("train"):
+            promotion = train(run, production)
+        run.summary.update(
+            run_id=run.run_id,
+            status="succeeded",
+            promotion=promotion,
+            production_version=registry.production_version(settings),
+            timings=run.timings,
+        )
+        return run.summary
+
+
+def diagnose_only(settings: Settings) -> dict[str, Any]:
+    """Diagnostics of the production model on the test file, recorded as a run of their own."""
+    from pipeline.report.diagnostics import OutdatedPackages
+
+    with recorded(settings, "diagnose") as run:
+        outdated = None
+        if settings["diagnostics.outdated_packages"]:
+            outdated = OutdatedPackages(settings["diagnostics.outdated_timeout_seconds"])
+        with run.step("diagnose"):
+            diagnose(run, None, outdated)
+        run.summary.update(
+            run_id=run.run_id,
+            status="succeeded",
+            production_version=registry.production_version(settings),
+            timings=run.timings,
+        )
+        return run.summary
+
+
+def report_for(settings: Settings, run_id: str | None) -> str:
+    """(Re)build the PDF report of a run, the latest finished one by default."""
+    from pipeline.errors import NotFound
+    from pipeline.report.run_pdf import build_report
+
+    engine = open_engine(settings)
+    try:
+        if run_id is None:
+            with engine.connect() as conn:
+                run_id = conn.execute(
+                    sa.select(tables.runs.c.id)
+                    .where(tables.runs.c.status == "succeeded")
+                    .order_by(tables.runs.c.started_at.desc())
+                    .limit(1)
+                ).scalar()
+            if run_id is None:
+                raise NotFound("no finished run yet: run `riskwatch run` first")
+        return str(build_report(engine, settings, run_id).path)
+    finally:
+        engine.dispose()
+
+
+def rollback(settings: Settings, to_version: int | None, reason: str) -> dict[str, Any]:
+    """Put an earlier version back in production, recorded as a run of its own."""
+    with recorded(settings, "rollback") as run:
+        previous = registry.production_version(settings)
+        version = registry.rollback(
+            run.engine, settings, to_version, reason=reason, run_id=run.run_id
+        )
+        run.summary.update(
+            run_id=run.run_id, status="succeeded", from_version=previous, production_version=version
+        )
+        return run.summary

@@ -1,0 +1,217 @@
+"""The discover and ingest steps: new files found by content, the data contract (inferred from
+the first readable file when there is none), each file through the gate into ingesteddata/ or
+quarantine, its quality page, its record and, when it is bad enough, an alert.
+
+Discovery is light (the no-op tick runs it); everything that reads data is imported inside the
+functions that need it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import RiskwatchError
+from pipeline.infra import memory
+from pipeline.infra.failpoints import failpoint
+from pipeline.ingest.discovery import Discovery
+from pipeline.ingest.discovery import discover as discover_files
+from pipeline.run.record import Run
+from pipeline.storage import tables, writes
+
+log = logging.getLogger("riskwatch")
+
+
+def discover(run: Run) -> Discovery:
+    """New files in the inbox, by content hash; the hash cache is saved for the next tick."""
+    settings = run.settings
+    with run.engine.connect() as conn:
+        known = writes.known_hashes(conn)
+        cache = writes.hash_cache(conn)
+    found = discover_files(
+        settings.path("paths.source"), known, cache, settings["data.min_file_age_seconds"]
+    )
+    writes.save_hash_cache(run.engine, found.hashes)
+    for name, why in found.deferred:
+        log.info("left for a later tick: %s (%s)", name, why)
+    return found
+
+
+def contract(run: Run, found: Discovery) -> Any:
+    """The data contract in force; inferred from the first readable new file when there is none."""
+    from pipeline.ingest import contract as contracts
+
+    path = run.settings.path("paths.contract")
+    if path.is_file():
+        current = contracts.load(path)
+    else:
+        current, origin = _bootstrap_contract(run, found)
+        if current is None:
+            return None
+        contracts.save(current, path)
+        log.info("no data contract yet: inferred %s from %s", path, origin)
+    writes.record_contract(run.engine, run.run_id, current, str(path))
+    return current
+
+
+def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Any, str | None]:
+    """Infer a contract from the first new file that can be read and has target and ids."""
+    from pipeline.ingest.contract_tools import contract_from_frame
+    from pipeline.ingest.readers import read_table
+
+    for source in found.new:
+        try:
+            frame = read_table(source.path, source.format, tuple(run.settings["data.categorical"]))
+            return contract_from_frame(frame, run.settings), source.name
+        except RiskwatchError:
+            continue
+    return None, None
+
+
+def ingest(run: Run, found: Discovery, current: Any) -> list[Any]:
+    """Take each new file through the gate (against `current`, the contract) and record it."""
+    from pipeline.ingest.checks import file_problem
+    from pipeline.ingest.ingestion import Ingested, ingest_file
+
+    s = run.settings
+    ingested_dir = s.path("paths.ingested")
+    overrides = s["quality.criticality"]
+    items = []
+    total = len(found.new)
+    for i, source in enumerate(found.new, 1):
+        if current is None:  # nothing new could be read: no contract to check against
+            why = "no data contract, and no new file could be read to infer one"
+            item = Ingested(source, "quarantined", why, quality=file_problem("unreadable", why))
+            _quarantine_copy(ingested_dir, item)
+        else:
+            item = ingest_file(
+                source, ingested_dir, current, overrides, s["quality.missing_significance"]
+            )
+        memory.release()  # the file's frame is gone; its buffers need not outlive it
+        failpoint("after_file_written")
+        file_id = _record(run, item, current)
+        _alert(run, item, file_id)
+        if item.status == "ingested":
+            log.info(
+                "[%d/%d] %s: %d rows ingested, %d quarantined",
+                i,
+                total,
+                source.name,
+                item.rows,
+                item.rows_quarantined,
+            )
+        else:
+            log.warning("[%d/%d] %s quarantined: %s", i, total, source.name, item.reason)
+        items.append(item)
+    return items
+
+
+def _record(run: Run, item: Any, current: Any) -> int:
+    """Write the file's quality page and record the file; return its quality_files id."""
+    from pipeline.report.file_page import relative_path, write_file_report
+
+    source = item.source
+    checked_at = tables.utcnow()
+    rel = relative_path(source.sha256)  # by content: a rewrite after a crash is the same page
+    item.report = str(
+        write_file_report(
+            run.settings.path("paths.reports") / rel,
+            file_name=source.name,
+            sha256=source.sha256,
+            result=item.quality,
+            contract=current,
+            run_id=run.run_id,
+            checked_at=checked_at,
+        )
+    )
+    return writes.record_ingested(
+        run.engine,
+        run.run_id,
+        item,
+        contract_version=None if current is None else current.version,
+        report_path=rel,
+        checked_at=checked_at,
+    )
+
+
+def _alert(run: Run, item: Any, file_id: int) -> None:
+    """Tell the webhook about a file whose problems reach alerts.min_criticality; never fails."""
+    from pipeline.ingest import alerts
+
+    s = run.settings
+    url = s["alerts.webhook_url"]
+    q = item.quality
+    if not url or not alerts.at_least(q.criticality, s["alerts.min_criticality"]):
+        return
+    base = s["alerts.report_base_url"].rstrip("/")
+    link = f"{base}/quality/{file_id}.html" if base else item.report
+    alert = alerts.Alert(
+        file_name=item.source.name,
+        criticality=q.criticality,
+        rows_read=q.rows_read,
+        rows_invalid=q.rows_read - item.rows,
+        errors_by_type=q.errors_by_type,
+        report_url=link,
+        run_id=run.run_id,
+    )
+    delivery = alerts.send(
+        url,
+        alert,
+        timeout=s["alerts.timeout_seconds"],
+        retries=s["alerts.retries"],
+        deadline=s["alerts.deadline_seconds"],
+    )
+    writes.record_rows(
+        run.engine,
+        tables.alerts,
+        run.run_id,
+        [
+            {
+                "quality_file_id": file_id,
+                "sent_at": tables.utcnow(),
+                "criticality": q.criticality,
+                "target": alerts.target(url),
+                "delivered": delivery.delivered,
+                "attempts": delivery.attempts,
+                "status_code": delivery.status_code,
+                "error": delivery.error,
+                "payload": alerts.message(alert),
+            }
+        ],
+    )
+
+
+def _quarantine_copy(ingested_dir: Path, item: Any) -> None:
+    """Keep a copy of a file that could not be checked at all, with the reason beside it."""
+    from pipeline.infra.files import atomic_copy, atomic_write
+    from pipeline.ingest.ingestion import QUARANTINE_DIR
+
+    rel = f"{QUARANTINE_DIR}/{item.source.sha256[:16]}-{item.source.name}"
+    atomic_copy(item.source.path, ingested_dir / rel)
+
+    def reason(tmp: Path) -> None:
+        tmp.write_text(item.reason + "\n")
+
+    atomic_write(ingested_dir / f"{rel}.reason.txt", reason)
+    item.quarantine_path = rel
+
+
+def quality_summary(items: list[Any]) -> dict[str, Any]:
+    """The `quality` object of `riskwatch run --json` and `riskwatch ingest --json`."""
+    from pipeline.ingest.contract_tools import summarise
+
+    return summarise(
+        [
+            {
+                "name": item.source.name,
+                "rows_read": item.quality.rows_read,
+                "rows_valid": item.rows,
+                "rows_invalid": item.quality.rows_read - item.rows,
+                "criticality": item.quality.criticality,
+                "errors_by_type": item.quality.errors_by_type,
+                "report": item.report,
+            }
+            for item in items
+        ]
+    )

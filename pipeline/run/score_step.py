@@ -1,0 +1,87 @@
+"""The score step: the rows no run has processed yet, loaded from ingesteddata/; a model's metric
+on labelled rows with its confidence interval; the confusion matrix of a classifier.
+
+pandas, numpy and scikit-learn are imported inside the functions: a no-op tick never calls them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.infra import memory
+from pipeline.run.record import Run
+from pipeline.settings import Settings
+from pipeline.storage import tables, writes
+
+
+def load_rows(run: Run, files: list[Any]) -> Any:
+    """The good rows of ingested files (rows of `ingested_files`), as one frame, in order."""
+    import pandas as pd
+
+    base = run.settings.path("paths.ingested")
+    # Arrow's buffers are freed column by column as pandas takes them over: the table and the
+    # frame never both exist whole.
+    convert = {"self_destruct": True, "split_blocks": True}
+    frames = [pd.read_parquet(base / r.data_path, to_pandas_kwargs=convert) for r in files]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    del frames
+    memory.release()
+    return out
+
+
+def score_predictions(settings: Settings, y: Any, pred: Any, proba: Any) -> Any:
+    """The metric of predictions against labels `y`, with its bootstrap interval: a Score."""
+    from pipeline.model.metrics import score_with_interval
+
+    return score_with_interval(
+        settings["model.metric"],
+        y,
+        pred,
+        proba,
+        samples=settings["policy.bootstrap_samples"],
+        confidence=settings["policy.confidence"],
+        seed=settings["model.random_seed"],
+        max_rows=settings["policy.bootstrap_max_rows"],
+    )
+
+
+def score(run: Run, loaded: Any, frame: Any) -> tuple[Any, Any, Any]:
+    """Score a loaded model on labelled rows: (Score, predictions, probabilities)."""
+    from pipeline.model.estimator import predict
+
+    pred, proba = predict(loaded.model, loaded.features, frame)
+    y = frame[run.settings["data.target"]].to_numpy()
+    return score_predictions(run.settings, y, pred, proba), pred, proba
+
+
+def score_doc(score: Any) -> dict[str, Any]:
+    """A Score as the `score` object of the JSON summaries."""
+    return {
+        "metric": score.metric,
+        "value": score.value,
+        "ci_low": score.ci_low,
+        "ci_high": score.ci_high,
+        "n_rows": score.n_rows,
+    }
+
+
+def confusion(run: Run, version: int, dataset: str, y: Any, pred: Any) -> None:
+    """Record a classifier's confusion counts on `dataset`; a regressor has none."""
+    if run.settings["model.task"] != "classification":
+        return
+    from pipeline.model.metrics import class_labels, confusion_counts
+
+    labels = class_labels(y, pred)
+    cm = confusion_counts(y, pred, labels)
+    rows = [
+        {
+            "model_version": version,
+            "dataset": dataset,
+            "actual": str(a),
+            "predicted": str(p),
+            "count": int(cm[i, j]),
+        }
+        for i, a in enumerate(labels.tolist())
+        for j, p in enumerate(labels.tolist())
+    ]
+    writes.record_rows(run.engine, tables.confusion_matrices, run.run_id, rows)

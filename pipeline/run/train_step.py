@@ -1,0 +1,135 @@
+"""The train step: a challenger trained on everything ingested but the holdout, scored on the
+holdout before it is registered (so its version row and its metadata.json carry the same score),
+compared with the champion on the same rows, and promoted if the policy says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pipeline.infra import memory
+from pipeline.infra.failpoints import failpoint
+from pipeline.model import registry
+from pipeline.run.record import Run
+from pipeline.run.score_step import confusion, load_rows, score, score_predictions
+from pipeline.settings import Settings
+from pipeline.storage import writes
+
+log = logging.getLogger("riskwatch")
+
+
+def split(settings: Settings, frame: Any) -> tuple[Any, Any]:
+    """Training rows and the holdout: the newest rows, or a seeded random sample."""
+    import numpy as np
+
+    n = len(frame)
+    n_hold = max(1, round(n * settings["split.holdout_fraction"]))
+    if n - n_hold < 2:
+        from pipeline.errors import DataError
+
+        raise DataError(f"only {n} labelled rows ingested: too few to train and hold out")
+    if settings["split.holdout"] == "newest":
+        return frame.iloc[: n - n_hold], frame.iloc[n - n_hold :]
+    rng = np.random.default_rng(settings["model.random_seed"])
+    hold = np.zeros(n, dtype=bool)
+    hold[rng.choice(n, size=n_hold, replace=False)] = True
+    return frame[~hold], frame[hold]
+
+
+def _contract_version(settings: Settings) -> str | None:
+    from pipeline.ingest import contract as contracts
+
+    path = settings.path("paths.contract")
+    return contracts.load(path).version if path.is_file() else None
+
+
+def _drift_files(
+    settings: Settings, model: Any, features: Any, train: Any, holdout: Any, pred: Any, proba: Any
+) -> dict[str, bytes]:
+    """The reference profile (and feature importance) stored with the version, if drift is on."""
+    if not settings["drift.enabled"]:
+        return {}
+    from pipeline.drift.step import IMPORTANCE, PROFILE, importance_bytes, profile_bytes
+
+    extra = {PROFILE: profile_bytes(settings, features, train, pred, proba)}
+    if settings["drift.weights"] == "importance":
+        extra[IMPORTANCE] = importance_bytes(settings, model, features, holdout)
+    return extra
+
+
+def _challenger(run: Run, files: list[Any], data: Any) -> tuple[int, Any, Any, Any]:
+    """Fit, score on the holdout, register: (version, holdout Score, holdout, its predictions)."""
+    from pipeline.model.estimator import fit, predict
+    from pipeline.model.features import infer_features
+
+    s = run.settings
+    train, holdout = split(s, data)
+    features = infer_features(data, s)
+    log.info("training on %d rows, holding out %d", len(train), len(holdout))
+    model = fit(s, features, train)
+    memory.release()
+    failpoint("after_fit")
+    pred, proba = predict(model, features, holdout)
+    held = score_predictions(s, holdout[s["data.target"]].to_numpy(), pred, proba)
+    version = registry.register(
+        run.engine,
+        s,
+        model,
+        features=features,
+        metric=s["model.metric"],
+        holdout_score=held.value,
+        holdout_ci=None
+        if held.ci_low is None or held.ci_high is None
+        else (held.ci_low, held.ci_high),
+        train_rows=len(train),
+        holdout_rows=len(holdout),
+        training_files=[{"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files],
+        run_id=run.run_id,
+        contract_version=_contract_version(s),
+        extra_files=_drift_files(s, model, features, train, holdout, pred, proba),
+    )
+    return version, held, holdout, pred
+
+
+def train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) -> dict[str, Any]:
+    """Train a challenger on all ingested data but the holdout, compare, promote by policy."""
+    from pipeline.model.policy import promote_decision
+
+    s = run.settings
+    with run.engine.connect() as conn:
+        files = writes.ingested_rows(conn, pending_only=False)
+    if new_frame is not None and [f.id for f in files] == list(new_ids):
+        data = new_frame  # every ingested row is new and already loaded: no second copy
+    else:
+        data = load_rows(run, files)
+    version, challenger_score, holdout, pred = _challenger(run, files, data)
+    writes.record_score(run.engine, run.run_id, version, "challenger", "holdout", challenger_score)
+    confusion(run, version, "holdout", holdout[s["data.target"]].to_numpy(), pred)
+    champion_score = None
+    if champion is not None:
+        champion_score, _, _ = score(run, champion, holdout)
+        writes.record_score(
+            run.engine, run.run_id, champion.version, "champion", "holdout", champion_score
+        )
+    decision = promote_decision(champion_score, challenger_score, margin=s["policy.promote_margin"])
+    decision.evidence["challenger_version"] = version
+    decision.evidence["champion_version"] = None if champion is None else champion.version
+    writes.record_decision(run.engine, run.run_id, "promote", decision)
+    log.info("promote: %s — %s", decision.outcome, decision.reason)
+    if decision.outcome:
+        registry.deploy(
+            run.engine,
+            s,
+            version,
+            kind="initial" if champion is None else "promote",
+            reason=decision.reason,
+            run_id=run.run_id,
+        )
+    return {
+        "promoted": decision.outcome,
+        "reason": decision.reason,
+        "challenger_version": version,
+        "challenger": challenger_score.value,
+        "champion": None if champion_score is None else champion_score.value,
+    }

@@ -1,0 +1,103 @@
+"""The run's record (its row, its steps, its log) and the helpers its steps share, in-process."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from pipeline.errors import DataError
+from pipeline.model.metrics import Score
+from pipeline.run.record import LogCapture, recorded
+from pipeline.run.score_step import score_doc
+from pipeline.run.train_step import split
+from pipeline.settings import Settings, load_settings
+from pipeline.storage import tables
+
+
+def _steps(settings: Settings) -> list[tuple[str, str, str | None]]:
+    engine = sa.create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            query = sa.select(tables.steps.c.name, tables.steps.c.status, tables.steps.c.detail)
+            return [tuple(r) for r in conn.execute(query.order_by(tables.steps.c.id))]
+    finally:
+        engine.dispose()
+
+
+def _run_row(settings: Settings) -> sa.Row:
+    engine = sa.create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(tables.runs)).one()
+    finally:
+        engine.dispose()
+
+
+def test_a_run_records_its_steps_timings_and_log(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="riskwatch")  # the CLI sets it; this test has no CLI
+    with recorded(settings, "ingest") as run:
+        with run.step("discover"):
+            logging.getLogger("riskwatch").info("looking")
+        run.summary.update(status="noop")
+    assert _steps(settings) == [("discover", "succeeded", None)]
+    assert set(run.timings) == {"discover"} and run.timings["discover"] >= 0
+    row = _run_row(settings)
+    assert (row.id, row.kind, row.status) == (run.run_id, "ingest", "noop")
+    assert "looking" in row.log and "discover done in" in row.log
+
+
+def test_a_failed_step_fails_the_run_and_says_why(settings: Settings) -> None:
+    with (
+        pytest.raises(DataError, match="bad rows"),
+        recorded(settings, "train") as run,
+        run.step("train"),
+    ):
+        raise DataError("bad rows")
+    assert _steps(settings) == [("train", "failed", "DataError: bad rows")]
+    row = _run_row(settings)
+    assert (row.status, row.error) == ("failed", "DataError: bad rows")
+    assert row.summary["status"] == "failed"
+    assert not [h for h in logging.getLogger("riskwatch").handlers if isinstance(h, LogCapture)]
+
+
+@pytest.fixture
+def split_settings(tmp_path) -> Settings:
+    def make(holdout: str, fraction: float = 0.25) -> Settings:
+        (tmp_path / "riskwatch.toml").write_text(
+            f'[split]\nholdout = "{holdout}"\nholdout_fraction = {fraction}\n'
+        )
+        return load_settings(tmp_path / "riskwatch.toml", environ={})
+
+    return make
+
+
+def test_the_newest_rows_are_held_out(split_settings) -> None:
+    frame = pd.DataFrame({"x": range(8)})
+    train, holdout = split(split_settings("newest"), frame)
+    assert (train["x"].tolist(), holdout["x"].tolist()) == ([0, 1, 2, 3, 4, 5], [6, 7])
+
+
+def test_a_random_holdout_is_seeded_and_disjoint(split_settings) -> None:
+    frame = pd.DataFrame({"x": range(40)})
+    settings = split_settings("random")
+    train, holdout = split(settings, frame)
+    again = split(settings, frame)[1]
+    assert len(holdout) == 10 and holdout["x"].tolist() == again["x"].tolist()
+    assert sorted([*train["x"], *holdout["x"]]) == list(range(40))
+    assert holdout["x"].tolist() != list(range(30, 40))
+
+
+def test_too_few_rows_to_train_and_hold_out(split_settings) -> None:
+    with pytest.raises(DataError, match="only 2 labelled rows ingested"):
+        split(split_settings("newest"), pd.DataFrame({"x": [1, 2]}))
+
+
+def test_score_doc_is_the_summary_score_object() -> None:
+    doc = score_doc(Score("f1", 0.8, 0.7, 0.9, 120))
+    assert doc == {"metric": "f1", "value": 0.8, "ci_low": 0.7, "ci_high": 0.9, "n_rows": 120}
+    assert list(doc) == ["metric", "value", "ci_low", "ci_high", "n_rows"]
