@@ -190,63 +190,14 @@ def from_toml(text: str, origin: str = "contract") -> Contract:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ContractError(f"{origin}: not valid TOML: {exc}") from exc
-    head = doc.get("contract")
-    if not isinstance(head, dict) or not isinstance(head.get("target"), str):
-        raise ContractError(f"{origin}: [contract] with a 'target' string is required")
-    unknown = set(doc) - {"contract", "columns"}
-    if unknown:
-        raise ContractError(f"{origin}: unknown table(s) {sorted(unknown)}")
-    ids = head.get("id_columns", [])
-    if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
-        raise ContractError(f"{origin}: 'contract.id_columns' must be a list of column names")
-    labels = head.get("label_values")
-    if labels is not None and not isinstance(labels, list):
-        raise ContractError(f"{origin}: 'contract.label_values' must be a list")
+    head, ids, labels = _head(doc, origin)
     columns = doc.get("columns", {})
     if not isinstance(columns, dict) or not columns:
         raise ContractError(f"{origin}: at least one [columns.NAME] table is required")
-    rules: dict[str, ColumnRule] = {}
-    for name, body in columns.items():
-        where = f"{origin}: columns.{name}"
-        if not isinstance(body, dict):
-            raise ContractError(f"{where} must be a table")
-        extra = set(body) - _COLUMN_KEYS
-        if extra:
-            raise ContractError(f"{where}: unknown key(s) {sorted(extra)}")
-        kind = body.get("kind")
-        if kind not in KINDS:
-            raise ContractError(f"{where}.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-        for key in ("required", "nullable"):
-            if key in body and not isinstance(body[key], bool):
-                raise ContractError(f"{where}.{key}: expected true or false")
-        for key in ("min", "max", "max_missing_share"):
-            v = body.get(key)
-            if v is not None and (
-                isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
-            ):
-                raise ContractError(f"{where}.{key}: expected a finite number, got {v!r}")
-        if (
-            body.get("min") is not None
-            and body.get("max") is not None
-            and body["min"] > body["max"]
-        ):
-            raise ContractError(f"{where}: min {body['min']} is above max {body['max']}")
-        cats = body.get("categories")
-        if cats is not None and (
-            not isinstance(cats, list) or not all(isinstance(c, str) for c in cats)
-        ):
-            raise ContractError(f"{where}.categories: expected a list of strings")
-        rules[name] = ColumnRule(
-            name,
-            kind,
-            body.get("required", True),
-            body.get("nullable", False),
-            # nullable without a stated share: any share of missing values is fine
-            float(body.get("max_missing_share", 1.0 if body.get("nullable") else 0.0)),
-            body.get("min"),
-            body.get("max"),
-            None if cats is None else tuple(cats),
-        )
+    rules = {
+        name: _column_rule(name, body, f"{origin}: columns.{name}")
+        for name, body in columns.items()
+    }
     target = head["target"]
     if target not in rules or rules[target].kind != "label":
         raise ContractError(
@@ -262,4 +213,60 @@ def from_toml(text: str, origin: str = "contract") -> Contract:
         None if labels is None else tuple(labels),
         rules,
         text,
+    )
+
+
+def _head(doc: dict[str, Any], origin: str) -> tuple[dict[str, Any], list[str], list[Any] | None]:
+    """The [contract] table, its id columns and its label values, checked."""
+    head = doc.get("contract")
+    if not isinstance(head, dict) or not isinstance(head.get("target"), str):
+        raise ContractError(f"{origin}: [contract] with a 'target' string is required")
+    unknown = set(doc) - {"contract", "columns"}
+    if unknown:
+        raise ContractError(f"{origin}: unknown table(s) {sorted(unknown)}")
+    ids = head.get("id_columns", [])
+    if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+        raise ContractError(f"{origin}: 'contract.id_columns' must be a list of column names")
+    labels = head.get("label_values")
+    if labels is not None and not isinstance(labels, list):
+        raise ContractError(f"{origin}: 'contract.label_values' must be a list")
+    return head, ids, labels
+
+
+def _column_rule(name: str, body: Any, where: str) -> ColumnRule:
+    """One [columns.NAME] table as a rule; ContractError names the key that is wrong."""
+    if not isinstance(body, dict):
+        raise ContractError(f"{where} must be a table")
+    extra = set(body) - _COLUMN_KEYS
+    if extra:
+        raise ContractError(f"{where}: unknown key(s) {sorted(extra)}")
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise ContractError(f"{where}.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    for key in ("required", "nullable"):
+        if key in body and not isinstance(body[key], bool):
+            raise ContractError(f"{where}.{key}: expected true or false")
+    for key in ("min", "max", "max_missing_share"):
+        v = body.get(key)
+        if v is not None and (
+            isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+        ):
+            raise ContractError(f"{where}.{key}: expected a finite number, got {v!r}")
+    if body.get("min") is not None and body.get("max") is not None and body["min"] > body["max"]:
+        raise ContractError(f"{where}: min {body['min']} is above max {body['max']}")
+    cats = body.get("categories")
+    if cats is not None and (
+        not isinstance(cats, list) or not all(isinstance(c, str) for c in cats)
+    ):
+        raise ContractError(f"{where}.categories: expected a list of strings")
+    return ColumnRule(
+        name,
+        kind,
+        body.get("required", True),
+        body.get("nullable", False),
+        # nullable without a stated share: any share of missing values is fine
+        float(body.get("max_missing_share", 1.0 if body.get("nullable") else 0.0)),
+        body.get("min"),
+        body.get("max"),
+        None if cats is None else tuple(cats),
     )
