@@ -215,19 +215,18 @@ def _record(
     persistence: list[int],
 ) -> None:
     """The run's drift summary: the decision, the sizes and the thresholds it was taken with."""
-    with engine.begin() as conn:
-        conn.execute(
-            tables.drift_summaries.insert().values(
-                run_id=run_id,
-                model_version=version,
-                dataset_drift=result.dataset_drift,
-                drifted_share=result.drifted_share,
-                reference_rows=profile.n_rows_,
-                current_rows=current_rows,
-                thresholds={**result.to_dict()["thresholds"], "persistence": persistence},
-                created_at=tables.utcnow(),
-            )
-        )
+    writes.record_drift_summary(
+        engine,
+        run_id,
+        {
+            "model_version": version,
+            "dataset_drift": result.dataset_drift,
+            "drifted_share": result.drifted_share,
+            "reference_rows": profile.n_rows_,
+            "current_rows": current_rows,
+            "thresholds": {**result.to_dict()["thresholds"], "persistence": persistence},
+        },
+    )
 
 
 def _record_columns(

@@ -1,16 +1,11 @@
-"""Every row the engine writes, but three, goes through here; reads for people are in `reads`.
+"""Every row the engine writes goes through here; reads for people are in `reads`.
 
-Here: runs, steps, source_hashes, ingested_files, quality_files, quality_issues, contracts,
-scores, decisions, confusion_matrices, feature_stats, missing_values, diagnostics, alerts,
-drift_results and predictions (the run's, and the app's on-demand ones); model_versions and
-deployments, which only `pipeline.model.registry` calls, so a version's row and its folder
-agree. Also the few reads a run needs to know what is new (`known_hashes`, `hash_cache`,
-`ingested_rows`).
-
-Written elsewhere, each by the one module that owns it: drift_summaries by
-`pipeline.drift.step` (it reads the earlier summaries to decide persistence), reports by
-`pipeline.report.run_pdf` (the row replaces the previous one once the PDF is on disk),
-api_returns by `pipeline.tools.apicalls` (a tool's record, not a run's).
+Runs, steps, source_hashes, ingested_files, quality_files, quality_issues, contracts, scores,
+decisions, confusion_matrices, feature_stats, missing_values, diagnostics, alerts,
+drift_summaries, drift_results, reports, api_returns and predictions (the run's, and the app's
+on-demand ones); model_versions and deployments, which only `pipeline.model.registry` calls, so
+a version's row and its folder agree. Also the few reads a run needs to know what is new
+(`known_hashes`, `hash_cache`, `ingested_rows`).
 """
 
 from __future__ import annotations
@@ -290,3 +285,37 @@ def _insert_quality(
     if issues:
         conn.execute(tables.quality_issues.insert(), issues)
     return file_id
+
+
+def record_drift_summary(engine: sa.Engine, run_id: str, summary: Mapping[str, Any]) -> None:
+    """The run's drift decision, with the sizes and thresholds it was taken with."""
+    with engine.begin() as conn:
+        conn.execute(
+            tables.drift_summaries.insert().values(
+                run_id=run_id, created_at=tables.utcnow(), **summary
+            )
+        )
+
+
+def record_report(engine: sa.Engine, run_id: str, path: str, pages: int, size_bytes: int) -> None:
+    """The run's report, once its PDF is on disk; a rebuilt report replaces the earlier row."""
+    with engine.begin() as conn:
+        conn.execute(sa.delete(tables.reports).where(tables.reports.c.run_id == run_id))
+        conn.execute(
+            tables.reports.insert().values(
+                run_id=run_id,
+                created_at=tables.utcnow(),
+                path=path,
+                pages=pages,
+                size_bytes=size_bytes,
+            )
+        )
+
+
+def record_api_returns(engine: sa.Engine, base_url: str, returns: list[dict[str, Any]]) -> None:
+    """What `riskwatch apicalls` got back from a running app, one row per call."""
+    if returns:
+        with engine.begin() as conn:
+            conn.execute(
+                tables.api_returns.insert(), [{"base_url": base_url, **r} for r in returns]
+            )

@@ -20,7 +20,7 @@ from typing import Any
 from pipeline.errors import ConfigError, RiskwatchError
 from pipeline.infra.files import atomic_write
 from pipeline.settings import Settings
-from pipeline.storage import db, tables
+from pipeline.storage import db, tables, writes
 
 log = logging.getLogger("riskwatch")
 
@@ -140,10 +140,7 @@ def call_all(
     engine = db.make_engine(settings.database_url)
     try:
         db.check_schema(engine)
-        with engine.begin() as conn:
-            conn.execute(
-                tables.api_returns.insert(), [{"base_url": base_url, **r} for r in returns]
-            )
+        writes.record_api_returns(engine, base_url, returns)
     finally:
         engine.dispose()
     for r in returns:
