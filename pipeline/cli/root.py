@@ -133,13 +133,8 @@ def database(settings: Settings, *, check: bool = True) -> Iterator[sa.Engine]:
     """The settings' database, its schema checked first unless `check` is False; disposed after."""
     from pipeline.storage import db
 
-    engine = db.make_engine(settings.database_url)
-    try:
-        if check:
-            db.check_schema(engine)
+    with db.opened(settings.database_url, check=check) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 def read(ctx: click.Context, fn: Callable[[sa.Connection, Settings], T]) -> T:

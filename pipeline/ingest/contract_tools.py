@@ -23,13 +23,8 @@ def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> t
     if source is not None:
         frame = read_file(source, settings["data.categorical"])
     else:
-        engine = db.make_engine(settings.database_url)
-        try:
-            db.check_schema(engine)
-            with engine.connect() as conn:
-                rows = writes.ingested_rows(conn, pending_only=False)
-        finally:
-            engine.dispose()
+        with db.opened(settings.database_url) as engine, engine.connect() as conn:
+            rows = writes.ingested_rows(conn, pending_only=False)
         if not rows:
             raise DataError("no ingested data to infer a contract from: pass --from FILE")
         base = settings.path("paths.ingested")

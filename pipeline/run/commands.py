@@ -7,16 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from pipeline.model import registry
 from pipeline.run import ingest_step
 from pipeline.run.diagnose_step import diagnose
-from pipeline.run.record import open_engine, recorded
+from pipeline.run.record import recorded
 from pipeline.run.score_step import confusion, score, score_doc
 from pipeline.run.train_step import train
 from pipeline.settings import Settings
-from pipeline.storage import tables, writes
+from pipeline.storage import db, reads, writes
 
 
 def ingest_only(settings: Settings) -> dict[str, Any]:
@@ -118,21 +116,13 @@ def report_for(settings: Settings, run_id: str | None) -> str:
     from pipeline.errors import NotFound
     from pipeline.report.run_pdf import build_report
 
-    engine = open_engine(settings)
-    try:
+    with db.opened(settings.database_url) as engine:
         if run_id is None:
             with engine.connect() as conn:
-                run_id = conn.execute(
-                    sa.select(tables.runs.c.id)
-                    .where(tables.runs.c.status == "succeeded")
-                    .order_by(tables.runs.c.started_at.desc())
-                    .limit(1)
-                ).scalar()
+                run_id = reads.latest_finished_run(conn)
             if run_id is None:
                 raise NotFound("no finished run yet: run `riskwatch run` first")
         return str(build_report(engine, settings, run_id).path)
-    finally:
-        engine.dispose()
 
 
 def rollback(settings: Settings, to_version: int | None, reason: str) -> dict[str, Any]:

@@ -81,18 +81,10 @@ class Run:
                 log.info("%s done in %.2f s", name, seconds)
 
 
-def open_engine(settings: Settings) -> sa.Engine:
-    """An engine on the settings' database, refused unless its schema is this code's."""
-    engine = db.make_engine(settings.database_url)
-    db.check_schema(engine)
-    return engine
-
-
 @contextmanager
 def recorded(settings: Settings, kind: str) -> Iterator[Run]:
     """Hold the lock, record the run's start, its end and its log; mark it failed on error."""
-    with RunLock(settings.path("paths.lock")):
-        engine = open_engine(settings)
+    with RunLock(settings.path("paths.lock")), db.opened(settings.database_url) as engine:
         run = Run(settings, engine, kind)
         run.run_id = writes.start_run(engine, kind)
         capture = LogCapture()
@@ -116,4 +108,3 @@ def recorded(settings: Settings, kind: str) -> Iterator[Run]:
             run.record_outcome(log=capture.text())
         finally:
             log.removeHandler(capture)
-            engine.dispose()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -45,6 +47,21 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def opened(url: str, *, check: bool = True) -> Iterator[sa.Engine]:
+    """An engine on `url`, its schema checked first unless `check` is False; disposed after.
+
+    The one way the CLI, the run and the tools open the database for a piece of work.
+    """
+    engine = make_engine(url)
+    try:
+        if check:
+            check_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def current_revision(engine: sa.Engine) -> str | None:

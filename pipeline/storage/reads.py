@@ -94,6 +94,14 @@ def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
     return doc
 
 
+def latest_finished_run(conn: sa.Connection) -> str | None:
+    """The id of the newest run that succeeded, or None before the first."""
+    r = tables.runs
+    return conn.execute(
+        sa.select(r.c.id).where(r.c.status == "succeeded").order_by(r.c.started_at.desc()).limit(1)
+    ).scalar()
+
+
 def report_path(conn: sa.Connection, settings: Settings, run_id: str) -> str:
     """The absolute path of a run's PDF report; NotFound when it has none."""
     rep = tables.reports

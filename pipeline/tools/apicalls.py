@@ -137,12 +137,8 @@ def call_all(
     text = json.dumps(doc, indent=2, default=str) + "\n"
     atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
-    engine = db.make_engine(settings.database_url)
-    try:
-        db.check_schema(engine)
+    with db.opened(settings.database_url) as engine:
         writes.record_api_returns(engine, base_url, returns)
-    finally:
-        engine.dispose()
     for r in returns:
         status = r["status_code"] if r["status_code"] is not None else "---"
         log.info(
