@@ -218,3 +218,34 @@ def test_extra_files_live_in_the_version_and_are_verified(engine, settings, trai
             run_id=None,
             extra_files={"../evil": b"x"},
         )
+
+
+# --- the registry's steps of writing a version, one at a time ---------------------------------
+
+
+def test_fresh_staging_clears_what_a_killed_run_left(tmp_path: Path):
+    left = tmp_path / ".staging-old"
+    (left / "half").mkdir(parents=True)
+    staging = registry._fresh_staging(tmp_path)
+    assert not left.exists()
+    assert staging.is_dir() and staging.parent == tmp_path and not any(staging.iterdir())
+
+
+def test_write_files_returns_the_digests_and_refuses_a_bad_name(tmp_path: Path):
+    import hashlib
+
+    from pipeline.errors import InvalidArgument
+
+    digest, extras = registry._write_files(tmp_path, {"a": 1}, {"profile.json": b"{}"})
+    assert digest == hashlib.sha256((tmp_path / registry.ARTIFACT).read_bytes()).hexdigest()
+    assert extras == {"profile.json": hashlib.sha256(b"{}").hexdigest()}
+    with pytest.raises(InvalidArgument, match="not a valid extra file name"):
+        registry._write_files(tmp_path, {"a": 1}, {"../x": b""})
+
+
+def test_publish_writes_the_metadata_then_renames(tmp_path: Path):
+    staging, final = tmp_path / ".staging-x", tmp_path / "7"
+    staging.mkdir()
+    registry._publish(staging, final, {"version": 7})
+    assert not staging.exists()
+    assert json.loads((final / registry.METADATA).read_text()) == {"version": 7}

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 
 from pipeline.errors import InvalidArgument, ModelIntegrityError, NoProductionModel, NotFound
 from pipeline.infra.failpoints import failpoint
-from pipeline.infra.files import atomic_write_bytes, fsync_dir, sha256_of
+from pipeline.infra.files import atomic_write_bytes, fsync_dir
+from pipeline.ingest.discovery import sha256_of
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
@@ -88,29 +89,12 @@ def register(
     `extra_files` (name to bytes, e.g. the reference profile for drift) are written into the
     version's folder before it is renamed into place, with their SHA-256 in the metadata.
     """
-    import joblib
-
     from pipeline.infra.versions import library_versions
 
     root = _root(settings)
-    root.mkdir(parents=True, exist_ok=True)
-    # Callers hold the run lock, so any staging folder left is from a killed run.
-    for stale in root.glob(".staging-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = root / f".staging-{uuid.uuid4().hex}"
-    staging.mkdir()
+    staging = _fresh_staging(root)
     try:
-        artifact = staging / ARTIFACT
-        joblib.dump(model, artifact)
-        with artifact.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        digest = sha256_of(artifact)
-        extras = {}
-        for name, data in (extra_files or {}).items():
-            if "/" in name or name in (ARTIFACT, METADATA) or name.startswith("."):
-                raise InvalidArgument(f"not a valid extra file name for a model version: {name!r}")
-            (staging / name).write_bytes(data)
-            extras[name] = hashlib.sha256(data).hexdigest()
+        digest, extras = _write_files(staging, model, extra_files or {})
         with engine.begin() as conn:
             version = _next_version(conn, root)
             # One set of values for the row and the metadata, so the two never disagree.
@@ -133,17 +117,52 @@ def register(
                 "contract_version": contract_version,
             }
             meta = _metadata(row, settings, metrics or {}, extras, library_versions())
-            (staging / METADATA).write_text(json.dumps(meta, indent=2, default=str))
-            fsync_dir(staging)
-            final = root / str(version)
-            os.rename(staging, final)
-            fsync_dir(root)
+            _publish(staging, root / str(version), meta)
             failpoint("after_model_written")
             writes.record_model_version(conn, row)
         return version
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fresh_staging(root: Path) -> Path:
+    """A new, empty staging folder in the registry, after removing any a killed run left."""
+    root.mkdir(parents=True, exist_ok=True)
+    # Callers hold the run lock, so any staging folder left is from a killed run.
+    for stale in root.glob(".staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = root / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir()
+    return staging
+
+
+def _write_files(
+    staging: Path, model: Any, extra_files: dict[str, bytes]
+) -> tuple[str, dict[str, str]]:
+    """Write the artifact (fsynced) and the extra files; return their SHA-256s."""
+    import joblib
+
+    artifact = staging / ARTIFACT
+    joblib.dump(model, artifact)
+    with artifact.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    digest = sha256_of(artifact)
+    extras: dict[str, str] = {}
+    for name, data in extra_files.items():
+        if "/" in name or name in (ARTIFACT, METADATA) or name.startswith("."):
+            raise InvalidArgument(f"not a valid extra file name for a model version: {name!r}")
+        (staging / name).write_bytes(data)
+        extras[name] = hashlib.sha256(data).hexdigest()
+    return digest, extras
+
+
+def _publish(staging: Path, final: Path, meta: dict[str, Any]) -> None:
+    """Write metadata.json, then rename the staging folder to `final`, durably."""
+    (staging / METADATA).write_text(json.dumps(meta, indent=2, default=str))
+    fsync_dir(staging)
+    os.rename(staging, final)
+    fsync_dir(final.parent)
 
 
 def _metadata(
@@ -234,7 +253,7 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
     """Load a version after checking its artifact against the recorded SHA-256."""
     import joblib
 
-    from pipeline.model.features import FeatureSpec
+    from pipeline.model.estimator import FeatureSpec
 
     row = _version_row(engine, version)
     path = _root(settings) / row.artifact
