@@ -306,16 +306,7 @@ def deliver(
         attempts += 1
         outcome = _safe_attempt(url, body, min(timeout, left), where)
         if outcome.error is None:
-            seconds = time.monotonic() - start
-            log.info(
-                "alert for %r delivered to %s (HTTP %s, attempt %d, %.2f s)",
-                file_name,
-                where,
-                outcome.status,
-                attempts,
-                seconds,
-            )
-            return Delivery(True, attempts, outcome.status, None, seconds)
+            return _delivered(file_name, where, start, attempts, outcome.status)
         if not outcome.retry or n == retries:
             break
         wait = outcome.retry_after if outcome.retry_after is not None else backoff * 2**n
@@ -336,6 +327,22 @@ def deliver(
     return not_delivered(
         file_name, start, attempts, outcome.status, outcome.error or "no attempt made"
     )
+
+
+def _delivered(
+    file_name: str, where: str, start: float, attempts: int, status: int | None
+) -> Delivery:
+    """Log that the alert for `file_name` was taken and return its Delivery."""
+    seconds = time.monotonic() - start
+    log.info(
+        "alert for %r delivered to %s (HTTP %s, attempt %d, %.2f s)",
+        file_name,
+        where,
+        status,
+        attempts,
+        seconds,
+    )
+    return Delivery(True, attempts, status, None, seconds)
 
 
 def _safe_attempt(url: str, body: bytes, timeout: float, where: str) -> _Outcome:
