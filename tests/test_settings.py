@@ -340,3 +340,32 @@ def test_the_criticality_choices_are_the_vocabularys() -> None:
     from pipeline.vocabulary import CRITICALITIES
 
     assert BY_KEY["alerts.min_criticality"].choices == CRITICALITIES
+
+
+def _parameter_defaults() -> list[tuple[object, str, str]]:
+    from pipeline.ingest import alerts, checks, contract_rules, ingestion
+    from pipeline.model import metrics
+
+    return [
+        (metrics.score_with_interval, "samples", "policy.bootstrap_samples"),
+        (metrics.score_with_interval, "confidence", "policy.confidence"),
+        (metrics.score_with_interval, "max_rows", "policy.bootstrap_max_rows"),
+        (contract_rules.infer, "range_margin", "quality.range_margin"),
+        (contract_rules.infer, "missing_margin", "quality.missing_margin"),
+        (checks.check_frame, "missing_alpha", "quality.missing_significance"),
+        (ingestion.ingest_file, "missing_alpha", "quality.missing_significance"),
+        (alerts.send, "timeout", "alerts.timeout_seconds"),
+        (alerts.send, "retries", "alerts.retries"),
+        (alerts.send, "deadline", "alerts.deadline_seconds"),
+    ]
+
+
+def test_code_that_takes_a_setting_as_a_parameter_defaults_to_the_tables_value() -> None:
+    """A value written once: the pure functions' defaults are the settings table's."""
+    import inspect
+
+    from pipeline.settings.table import BY_KEY
+
+    for func, parameter, key in _parameter_defaults():
+        found = inspect.signature(func).parameters[parameter].default  # type: ignore[arg-type]
+        assert found == BY_KEY[key].default, (func, parameter, key)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.ingest.webhook import Delivery, deliver, not_delivered, target, url_problem
+from pipeline.settings.table import default
 from pipeline.vocabulary import CRITICALITIES, criticality_rank
 
 __all__ = ["Alert", "Delivery", "at_least", "message", "send", "target"]
@@ -213,10 +214,10 @@ def send(
     url: str,
     alert: Alert,
     *,
-    timeout: float = 5.0,
-    retries: int = 3,
+    timeout: float = default("alerts.timeout_seconds"),
+    retries: int = default("alerts.retries"),
     backoff: float = 0.5,
-    deadline: float = 15.0,
+    deadline: float = default("alerts.deadline_seconds"),
     sleep: Callable[[float], object] = time.sleep,
 ) -> Delivery:
     """POST `message(alert)` to the webhook at `url`; never raises, never outlasts `deadline`.

@@ -24,6 +24,7 @@ from pipeline.ingest.violations import (  # noqa: F401  (re-exported: the gate's
     criticality_of,
     file_problem,
 )
+from pipeline.settings.table import default
 from pipeline.vocabulary import (  # noqa: F401  (re-exported: the gate's vocabulary)
     CRITICALITIES,
     DEFAULT_CRITICALITY,
@@ -108,7 +109,7 @@ def check_frame(
     frame: pd.DataFrame,
     contract: Contract,
     overrides: Mapping[str, str] | None = None,
-    missing_alpha: float = 0.001,
+    missing_alpha: float = default("quality.missing_significance"),
 ) -> QualityResult:
     """Check one file's rows against the contract; collect every violation, not the first."""
     n = len(frame)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import RiskwatchError
+from pipeline.settings.table import default
 
 KINDS = ("numeric", "integer", "categorical", "id", "label")
 
@@ -70,8 +71,8 @@ def infer(
     features: Sequence[str],
     categorical: Sequence[str],
     task: str,
-    range_margin: float = 0.5,
-    missing_margin: float = 0.05,
+    range_margin: float = default("quality.range_margin"),
+    missing_margin: float = default("quality.missing_margin"),
 ) -> Contract:
     """Derive a contract from training data: types, ranges widened by a margin, categories."""
     import pandas as pd

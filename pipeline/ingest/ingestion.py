@@ -21,6 +21,7 @@ from pipeline.infra.files import atomic_copy, atomic_write
 from pipeline.ingest.contract import Contract
 from pipeline.ingest.discovery import SourceFile
 from pipeline.ingest.readers import read_table
+from pipeline.settings.table import default
 
 if TYPE_CHECKING:
     from pipeline.ingest.checks import QualityResult
@@ -49,7 +50,7 @@ def ingest_file(
     ingested_dir: Path,
     contract: Contract,
     overrides: Mapping[str, str] | None = None,
-    missing_alpha: float = 0.001,
+    missing_alpha: float = default("quality.missing_significance"),
 ) -> Ingested:
     """Read, check against the contract and store one file; never raises for bad data.
 

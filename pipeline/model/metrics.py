@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.settings.table import default
+
 COUNT_METRICS = frozenset({"accuracy", "precision", "recall", "f1"})
 LOWER_IS_BETTER = frozenset({"mae", "rmse"})
 
@@ -128,10 +130,10 @@ def score_with_interval(
     y_pred: np.ndarray,
     y_score: np.ndarray | None = None,
     *,
-    samples: int = 1000,
-    confidence: float = 0.95,
+    samples: int = default("policy.bootstrap_samples"),
+    confidence: float = default("policy.confidence"),
     seed: int = 0,
-    max_rows: int = 100_000,
+    max_rows: int = default("policy.bootstrap_max_rows"),
 ) -> Score:
     """Return the metric with a percentile bootstrap interval at `confidence`."""
     y_true = np.asarray(y_true)

@@ -338,6 +338,12 @@ SETTINGS: tuple[Setting, ...] = (
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 
 
+def default(key: str) -> Any:
+    """The default of one setting: code that takes the same value as a parameter defaults to it,
+    so the value is written once, here."""
+    return BY_KEY[key].default
+
+
 def markdown_table() -> str:
     """The README's settings table: `riskwatch settings --markdown` prints it."""
     rows = ["| key | default | meaning |", "|---|---|---|"]
