@@ -36,16 +36,9 @@ def range_problem(row: Setting, value: Any) -> str | None:
         return "expected an integer"
     if not math.isfinite(value):
         return "expected a finite number"
-    bounds = []
-    if row.minimum is not None:
-        bounds.append(f"at least {row.minimum}")
-    if row.maximum is not None:
-        bounds.append(f"{'below' if row.exclusive_max else 'at most'} {row.maximum}")
-    too_low = row.minimum is not None and value < row.minimum
-    too_high = row.maximum is not None and (
-        value >= row.maximum if row.exclusive_max else value > row.maximum
-    )
-    return f"expected {' and '.join(bounds)}" if too_low or too_high else None
+    if row.below_minimum(value) or row.above_maximum(value):
+        return f"expected {' and '.join(row.range_words())}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -179,11 +179,10 @@ def _checked(s: Setting, value: Any) -> Any:
         raise ConfigError(
             f"setting {s.key!r}: expected one of {', '.join(s.choices)}, got {value!r}"
         )
-    if s.minimum is not None and value < s.minimum:
-        raise ConfigError(f"setting {s.key!r}: expected at least {s.minimum}, got {value!r}")
-    if s.maximum is not None and (value >= s.maximum if s.exclusive_max else value > s.maximum):
-        word = "below" if s.exclusive_max else "at most"
-        raise ConfigError(f"setting {s.key!r}: expected {word} {s.maximum}, got {value!r}")
+    if s.below_minimum(value):
+        raise ConfigError(f"setting {s.key!r}: expected {s.range_words()[0]}, got {value!r}")
+    if s.above_maximum(value):
+        raise ConfigError(f"setting {s.key!r}: expected {s.range_words()[-1]}, got {value!r}")
     return value
 
 

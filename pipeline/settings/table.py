@@ -29,6 +29,21 @@ class Setting:
     env: str | None = None
     exclusive_max: bool = False
 
+    def below_minimum(self, value: float) -> bool:
+        return self.minimum is not None and value < self.minimum
+
+    def above_maximum(self, value: float) -> bool:
+        if self.maximum is None:
+            return False
+        return value >= self.maximum if self.exclusive_max else value > self.maximum
+
+    def range_words(self) -> list[str]:
+        """The range in words, e.g. ['at least 1e-09', 'at most 0.5']; empty when unbounded."""
+        words = [] if self.minimum is None else [f"at least {self.minimum}"]
+        if self.maximum is not None:
+            words.append(f"{'below' if self.exclusive_max else 'at most'} {self.maximum}")
+        return words
+
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("paths.source", "sourcedata", "path", "The inbox: new data files are dropped here."),
