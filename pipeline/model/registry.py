@@ -24,8 +24,7 @@ import sqlalchemy as sa
 
 from pipeline.errors import InvalidArgument, ModelIntegrityError, NoProductionModel, NotFound
 from pipeline.infra.failpoints import failpoint
-from pipeline.infra.files import atomic_write_bytes, fsync_dir
-from pipeline.ingest.discovery import sha256_of
+from pipeline.infra.files import atomic_write_bytes, fsync_dir, sha256_of
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
@@ -253,7 +252,7 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
     """Load a version after checking its artifact against the recorded SHA-256."""
     import joblib
 
-    from pipeline.model.estimator import FeatureSpec
+    from pipeline.model.features import FeatureSpec
 
     row = _version_row(engine, version)
     path = _root(settings) / row.artifact
