@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from pipeline.model.policy import Decision, with_trigger
 from pipeline.tools.sampledata import write_sample_data
-from tests.e2e import cli, count, drop, rows, run_json
+from tests.e2e import cli, count, drop, invoke, rows, run_json
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_drift_is_measured_and_recorded_each_run(project: Path, sample: Path, da
     assert "region" in moved["drift"]["drifted_columns"]
     assert moved["drift"]["drifted_share"] > 0
 
-    latest = json.loads(cli(project, "drift", "--json", database_url=database_url).stdout)
+    latest = json.loads(invoke(project, "drift", "--json", database_url=database_url).stdout)
     assert latest["run_id"] == moved["run_id"]
     by_column = {c["column"]: c for c in latest["columns"]}
     assert by_column["region"]["drifted"] and by_column["region"]["test"] == "chi2"
@@ -78,7 +78,7 @@ def test_drift_can_trigger_the_retrain(project: Path, sample: Path):
     toml = project / "riskwatch.toml"
     text = toml.read_text().replace("[policy]\n", "[policy]\ntrigger = 'drift'\n")
     toml.write_text(text + "\n[drift]\ndataset_share = 0.3\n")  # 3 of the 7 features move
-    assert cli(project, "db", "upgrade").returncode == 0
+    assert invoke(project, "db", "upgrade").returncode == 0
     _first(project, sample)
     drop(project, sample / "sourcedata" / "clients_batch_03.csv")
     t = run_json(project)
@@ -88,7 +88,7 @@ def test_drift_can_trigger_the_retrain(project: Path, sample: Path):
 
 def test_ad_hoc_comparison_needs_no_run_and_no_settings(tmp_path: Path, sample: Path):
     src = sample / "sourcedata"
-    out = cli(
+    out = invoke(
         tmp_path,
         "drift",
         "--reference",
@@ -102,7 +102,7 @@ def test_ad_hoc_comparison_needs_no_run_and_no_settings(tmp_path: Path, sample: 
     assert set(doc) == {"dataset_drift", "drifted_share", "columns"}
     flagged = {c["column"] for c in doc["columns"] if c["drifted"]}
     assert "region" in flagged and "industry" not in flagged
-    same = cli(
+    same = invoke(
         tmp_path,
         "drift",
         "--reference",
@@ -112,14 +112,15 @@ def test_ad_hoc_comparison_needs_no_run_and_no_settings(tmp_path: Path, sample: 
         "--json",
     )
     assert not [c for c in json.loads(same.stdout)["columns"] if c["drifted"]]
+    # The real console script: a usage error is exit status 2.
     bad = cli(tmp_path, "drift", "--reference", str(src / "clients_batch_01.csv"))
     assert bad.returncode == 2 and "go together" in bad.stderr
 
 
 def test_selftest_reports_false_alarms_and_power(project: Path, sample: Path):
-    assert cli(project, "db", "upgrade").returncode == 0
+    assert invoke(project, "db", "upgrade").returncode == 0
     _first(project, sample)
-    out = cli(project, "drift", "selftest", "--runs", "20", "--json")
+    out = invoke(project, "drift", "selftest", "--runs", "20", "--json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["model_version"] == 1 and doc["batch_size"] == 1000
@@ -152,7 +153,7 @@ def test_the_trigger_combines_metric_and_drift(trigger, metric, confirmed, expec
 def test_importance_weights_are_stored_and_used(project: Path, sample: Path):
     toml = project / "riskwatch.toml"
     toml.write_text(toml.read_text() + "\n[drift]\nweights = 'importance'\n")
-    assert cli(project, "db", "upgrade").returncode == 0
+    assert invoke(project, "db", "upgrade").returncode == 0
     _first(project, sample)
     importance = json.loads((project / "models" / "1" / "importance.json").read_text())
     assert set(importance) == {
@@ -173,10 +174,10 @@ def test_importance_weights_are_stored_and_used(project: Path, sample: Path):
 
 
 def test_the_run_summary_names_the_drifted_columns(project: Path, sample: Path):
-    assert cli(project, "db", "upgrade").returncode == 0
+    assert invoke(project, "db", "upgrade").returncode == 0
     _first(project, sample)
     drop(project, sample / "sourcedata" / "clients_batch_03.csv")
-    out = cli(project, "run")
+    out = invoke(project, "run")
     assert out.returncode == 0, out.stderr
     [line] = [x for x in out.stdout.splitlines() if x.startswith("data drift: ")]
     assert "region" in line and "share " in line

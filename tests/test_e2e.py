@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from pipeline.tools.sampledata import write_sample_data
-from tests.e2e import cli, count, drop, rows, run_json, sha
+from tests.e2e import count, drop, invoke, rows, run_json, sha
 
 pytestmark = pytest.mark.slow
 
@@ -159,7 +159,7 @@ def test_four_ticks_train_keep_retrain_noop(project: Path, database_url: str, ba
         s["mean"] is not None and s["median"] is not None and s["std"] is not None for s in stats
     )
 
-    status = json.loads(cli(project, "status", "--json", database_url=database_url).stdout)
+    status = json.loads(invoke(project, "status", "--json", database_url=database_url).stdout)
     assert status["production_version"] == 2
     assert [v["version"] for v in status["model_versions"]] == [1, 2]
     assert {f["name"] for f in status["ingested_files"]} == {
@@ -168,14 +168,14 @@ def test_four_ticks_train_keep_retrain_noop(project: Path, database_url: str, ba
         "clients_batch_03.csv",
     }
     assert all(len(f["sha256"]) == 64 and f["rows"] == 500 for f in status["ingested_files"])
-    listed = json.loads(cli(project, "runs", "--json", database_url=database_url).stdout)
+    listed = json.loads(invoke(project, "runs", "--json", database_url=database_url).stdout)
     assert [r["id"] for r in listed] == [t4["run_id"], t3["run_id"], t2["run_id"], t1["run_id"]]
 
 
 def test_same_content_is_taken_once_and_a_changed_file_is_new(project: Path, batches: Path):
     _with_test_file(project, batches)
     src = batches / "sourcedata" / "clients_batch_01.csv"
-    cli(project, "db", "upgrade")
+    invoke(project, "db", "upgrade")
     drop(project, src)
     assert run_json(project)["new_files"] == 1
     drop(project, src, "renamed_copy.csv")
@@ -197,7 +197,7 @@ def test_same_content_is_taken_once_and_a_changed_file_is_new(project: Path, bat
 def test_young_files_wait_for_min_age(project: Path, batches: Path):
     with (project / "riskwatch.toml").open("a") as fh:
         fh.write("\n[data]\nmin_file_age_seconds = 3600\n")
-    cli(project, "db", "upgrade")
+    invoke(project, "db", "upgrade")
     drop(project, batches / "sourcedata" / "clients_batch_01.csv")
     t = run_json(project)
     assert t["status"] == "noop"
@@ -206,7 +206,7 @@ def test_young_files_wait_for_min_age(project: Path, batches: Path):
 
 def test_bad_files_are_quarantined_and_the_good_one_ingested(project: Path, batches: Path):
     _with_test_file(project, batches)
-    cli(project, "db", "upgrade")
+    invoke(project, "db", "upgrade")
     inbox = project / "sourcedata"
     good = drop(project, batches / "sourcedata" / "clients_batch_01.csv")
     (inbox / "binary.csv").write_bytes(bytes(range(256)) * 40)
@@ -233,7 +233,7 @@ def test_bad_files_are_quarantined_and_the_good_one_ingested(project: Path, batc
         [copy] = [p for p in quarantine.iterdir() if p.name.endswith("-" + name)]
         assert sha(copy) == before[name]
         assert reasons[name] in (copy.parent / (copy.name + ".reason.txt")).read_text()
-    status = json.loads(cli(project, "status", "--json").stdout)
+    status = json.loads(invoke(project, "status", "--json").stdout)
     assert {q["name"] for q in status["quarantined_files"]} == {
         "binary.csv",
         "empty.csv",
@@ -244,7 +244,7 @@ def test_bad_files_are_quarantined_and_the_good_one_ingested(project: Path, batc
 
 def test_noop_tick_imports_neither_pandas_numpy_nor_sklearn(project: Path, batches: Path):
     _with_test_file(project, batches)
-    cli(project, "db", "upgrade")
+    invoke(project, "db", "upgrade")
     drop(project, batches / "sourcedata" / "clients_batch_01.csv")
     run_json(project)
     probe = (

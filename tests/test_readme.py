@@ -65,23 +65,15 @@ def test_every_api_route_is_in_the_readme():
 
 
 def test_settings_never_print_secrets(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.e2e import invoke
 
     env = {
         "PATH": "/usr/bin:/bin",
         "RISKWATCH_WEBHOOK_URL": "https://hooks.example/T000/B000/very-secret",
         "DATABASE_URL": "postgres://user:hunter2@db.internal/riskwatch",
     }
-    riskwatch = str(Path(sys.executable).with_name("riskwatch"))
-    out = subprocess.run(
-        [riskwatch, "settings", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    done = invoke(tmp_path, "settings", "--json", environ=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     assert "very-secret" not in out and "hunter2" not in out
     assert "(set)" in out

@@ -16,7 +16,7 @@ from pipeline.settings import load_settings
 from pipeline.storage.db import make_engine
 from pipeline.tools.sampledata import write_sample_data
 from tests.conftest import REPO
-from tests.e2e import RISKWATCH, cli, count, drop, rows, run_json
+from tests.e2e import RISKWATCH, cli, count, drop, invoke, rows, run_json
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def ready(project: Path, batches: Path) -> Path:
     """A migrated SQLite project with the test file in place."""
     (project / "testdata").mkdir()
     shutil.copyfile(batches / "testdata" / "testdata.csv", project / "testdata" / "testdata.csv")
-    assert cli(project, "db", "upgrade").returncode == 0
+    assert invoke(project, "db", "upgrade").returncode == 0
     return project
 
 
@@ -160,7 +160,7 @@ def test_tampered_model_is_refused(ready: Path, batches: Path):
     assert proc.returncode == 4
     assert "refusing to load a modified or partial artifact" in proc.stderr
     drop(ready, batches / "sourcedata" / "clients_batch_02.csv")
-    proc = cli(ready, "run")
+    proc = invoke(ready, "run")
     assert proc.returncode == 4
     failed = rows(_db(ready), "SELECT status, error FROM runs ORDER BY started_at DESC LIMIT 1")[0]
     assert failed["status"] == "failed" and "SHA-256" in failed["error"]
@@ -170,7 +170,7 @@ def test_rollback_restores_the_previous_version(ready: Path, batches: Path):
     _first_model(ready, batches)
     drop(ready, batches / "sourcedata" / "clients_batch_03.csv")
     assert run_json(ready)["production_version"] == 2
-    out = cli(ready, "rollback", "--json", "--reason", "challenger misbehaves in production")
+    out = invoke(ready, "rollback", "--json", "--reason", "challenger misbehaves in production")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["production_version"] == 1
     last = rows(
@@ -221,7 +221,7 @@ def test_cron_script_logs_and_passes_failures_on(project: Path, batches: Path):
     assert failed.returncode == 3  # the database was never migrated
     assert "run failed (exit 3)" in failed.stderr
 
-    assert cli(project, "db", "upgrade").returncode == 0
+    assert invoke(project, "db", "upgrade").returncode == 0
     drop(project, batches / "sourcedata" / "clients_batch_01.csv")
     ok = subprocess.run([script], cwd="/", env=env, capture_output=True, text=True, timeout=180)
     assert ok.returncode == 0, ok.stderr
