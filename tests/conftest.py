@@ -61,17 +61,45 @@ def ensure_postgres() -> str:
 def pg_database() -> Iterator[str]:
     """A PostgreSQL database of its own for this test session, dropped at the end."""
     admin = ensure_postgres()
+    # A random name: each xdist worker (each session) has a database of its own.
     name = f"riskwatch_test_{uuid.uuid4().hex[:10]}"
-    admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = admin.rsplit("/", 1)[0] + "/" + name
+    url = create_pg(admin, name)
     try:
         yield url
     finally:
-        with admin_engine.connect() as conn:
+        drop_pg(admin, name)
+
+
+def create_pg(admin: str, name: str, template: str | None = None) -> str:
+    """Create the database `name` (empty, or a copy of `template`); return its URL."""
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin_engine.dispose()
+            if template is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            else:
+                # A template database must have no session open while it is copied.
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :t AND pid <> pg_backend_pid()"
+                    ),
+                    {"t": template},
+                )
+                conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    finally:
+        engine.dispose()
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg(admin: str, name: str) -> None:
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
 
 
 def reset_pg(url: str) -> None:
@@ -82,14 +110,40 @@ def reset_pg(url: str) -> None:
     engine.dispose()
 
 
+# Settings that keep runs quick and offline.
+QUICK_SETTINGS = "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty project folder with a riskwatch.toml that keeps runs quick and offline."""
     (tmp_path / "sourcedata").mkdir()
-    (tmp_path / "riskwatch.toml").write_text(
-        "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
-    )
+    (tmp_path / "riskwatch.toml").write_text(QUICK_SETTINGS)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project that had one real run on SQLite, built once per session (per xdist worker).
+
+    It is a template, never used in place: each module takes its own copy (`copy_project`),
+    since the tests that read it also add predictions, calls and tokens.
+    """
+    from tests.test_api import build_project
+
+    root = tmp_path_factory.mktemp("built")
+    build_project(root)
+    return root
+
+
+def copy_project(template: Path, target: Path) -> Settings:
+    """A copy of the project folder `template` in `target`, and its settings.
+
+    Paths in the database and the registry are relative to the project folder, so the copy is
+    a project of its own: its database, models and reports.
+    """
+    shutil.copytree(template, target, dirs_exist_ok=True)
+    return load_settings(target / "riskwatch.toml", environ={})
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -27,7 +27,7 @@ from pipeline.run import run_once
 from pipeline.settings import Settings, load_settings
 from pipeline.storage import db, reads, tables
 from pipeline.tools.sampledata import write_sample_data
-from tests.conftest import reset_pg
+from tests.conftest import copy_project, reset_pg
 
 # Quick and offline: no pip query, a small bootstrap.
 CONFIG = "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
@@ -98,8 +98,8 @@ def assert_error(response: Any, status: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def sqlite_project(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return build_project(tmp_path_factory.mktemp("api-sqlite"))
+def sqlite_project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
+    return copy_project(built_project, tmp_path_factory.mktemp("api-sqlite"))
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from pipeline.storage import db, tables
 from pipeline.tools.apicalls import call_all
-from tests.conftest import REPO
-from tests.test_api import build_project, make_app
+from tests.conftest import REPO, copy_project
+from tests.test_api import make_app
 
 ENDPOINTS = [
     ("GET", "/health"),
@@ -32,8 +32,8 @@ ENDPOINTS = [
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return build_project(tmp_path_factory.mktemp("apicalls"))
+def project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
+    return copy_project(built_project, tmp_path_factory.mktemp("apicalls"))
 
 
 @pytest.fixture

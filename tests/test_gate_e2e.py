@@ -6,8 +6,8 @@ import json
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline.tools.sampledata import write_sample_data
-from tests.e2e import cli, count, drop, rows, run_json, sha
+from tests.conftest import QUICK_SETTINGS, create_pg, drop_pg, ensure_postgres
+from tests.e2e import count, drop, invoke, rows, run_json, sha
 
 pytestmark = pytest.mark.slow
 
@@ -28,16 +29,51 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def trained(project: Path, sample: Path, database_url: str) -> tuple[Path, str]:
-    """A project whose first tick inferred the contract and trained version 1."""
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def first_tick(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sample: Path
+) -> Iterator[tuple[Path, str | None]]:
+    """A project whose first tick inferred the contract and trained version 1, once per backend.
+
+    A template: each test takes its own copy (`trained`), folder and database.
+    """
+    project = tmp_path_factory.mktemp("first-tick")
+    (project / "sourcedata").mkdir()
+    (project / "riskwatch.toml").write_text(QUICK_SETTINGS)
+    admin = template = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{project / 'riskwatch.db'}"
+    else:
+        admin = ensure_postgres()
+        template = f"riskwatch_tpl_{uuid.uuid4().hex[:10]}"
+        url = create_pg(admin, template)
+    assert invoke(project, "db", "upgrade", database_url=url).returncode == 0
     (project / "testdata").mkdir()
     shutil.copy(sample / "testdata" / "testdata.csv", project / "testdata" / "testdata.csv")
     drop(project, sample / "sourcedata" / "clients_batch_01.csv")
-    first = run_json(project, database_url)
+    first = run_json(project, url)
     assert first["production_version"] == 1
     assert (project / "contract.toml").is_file()
-    return project, database_url
+    yield project, template
+    if admin and template:
+        drop_pg(admin, template)
+
+
+@pytest.fixture
+def trained(
+    first_tick: tuple[Path, str | None], tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[Path, str]:
+    """A copy of the first-tick project (its folder, and its database) for one test to change."""
+    template_dir, template_db = first_tick
+    project = tmp_path / "project"
+    shutil.copytree(template_dir, project)
+    if template_db is None:
+        return project, f"sqlite:///{project / 'riskwatch.db'}"
+    url = request.getfixturevalue("pg_database")
+    create_pg(ensure_postgres(), url.rsplit("/", 1)[1], template=template_db)
+    return project, url
 
 
 def _hostile(inbox: Path, sample: Path) -> dict[str, bytes]:
@@ -84,7 +120,7 @@ def test_hostile_files_get_a_reason_and_the_run_survives(trained, sample: Path):
 def test_injected_errors_are_found_exactly_and_counted_in_sql(trained, sample: Path):
     project, url = trained
     out = project / "staging.csv"
-    done = cli(
+    done = invoke(
         project,
         "corrupt",
         str(sample / "sourcedata" / "clients_batch_02.csv"),
@@ -111,17 +147,26 @@ def test_injected_errors_are_found_exactly_and_counted_in_sql(trained, sample: P
         url, "SELECT error_type, SUM(count) AS n FROM quality_issues GROUP BY error_type"
     )
     assert {r["error_type"]: r["n"] for r in by_type} == injected
-    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat(sep=" ")[:19]
+    # A query by time, as a person would write one: every file checked since this run began
+    # (the run's own start time, not the wall clock, so there is no window to miss).
     engine = sa.create_engine(url)
     with engine.connect() as conn:
+        since = conn.execute(
+            sa.text("SELECT started_at FROM runs WHERE id = :run"), {"run": t["run_id"]}
+        ).scalar()
         share = conn.execute(
             sa.text(
                 "SELECT 1.0 * SUM(rows_invalid) / SUM(rows_read) FROM quality_files "
-                "WHERE checked_at > :since"
+                "WHERE checked_at >= :since"
             ),
             {"since": since},
         ).scalar()
+        checked = conn.execute(
+            sa.text("SELECT count(*) FROM quality_files WHERE checked_at >= :since"),
+            {"since": since},
+        ).scalar()
     engine.dispose()
+    assert checked == 1  # the first run's file was checked before this run began
     assert 0 < float(share) < 1
     quarantine = project / "ingesteddata" / "quarantine"
     assert list(quarantine.glob(f"{source_sha[:16]}-rows.parquet"))
@@ -200,12 +245,12 @@ def test_a_dead_webhook_never_stalls_the_run(trained, sample: Path, webhook):
 def test_ingest_on_its_own_cadence_then_the_run_processes_it(trained, sample: Path):
     project, url = trained
     drop(project, sample / "sourcedata" / "clients_batch_02.csv")
-    done = cli(project, "ingest", "--json", database_url=url)
+    done = invoke(project, "ingest", "--json", database_url=url)
     assert done.returncode == 0, done.stderr
     ingested = json.loads(done.stdout)
     assert ingested["quality"]["rows_read"] == 500
     assert count(url, "ingested_files", "WHERE processed_run_id IS NULL") == 1
-    assert cli(project, "ingest", "--json", database_url=url).returncode == 0  # idempotent
+    assert invoke(project, "ingest", "--json", database_url=url).returncode == 0  # idempotent
     t = run_json(project, url)
     assert t["status"] == "succeeded" and t["new_files"] == 0
     assert t["score"]["n_rows"] == ingested["quality"]["rows_valid"]
@@ -214,14 +259,16 @@ def test_ingest_on_its_own_cadence_then_the_run_processes_it(trained, sample: Pa
 
 def test_contract_infer_and_check(trained, sample: Path):
     project, url = trained
-    again = cli(project, "contract", "infer", database_url=url)
+    again = invoke(project, "contract", "infer", database_url=url)
     assert again.returncode == 1 and "--force" in again.stderr
-    forced = cli(project, "contract", "infer", "--force", database_url=url)
+    forced = invoke(project, "contract", "infer", "--force", database_url=url)
     assert forced.returncode == 0 and "contract version" in forced.stdout
-    clean = cli(project, "contract", "check", str(sample / "testdata" / "testdata.csv"), "--json")
+    clean = invoke(
+        project, "contract", "check", str(sample / "testdata" / "testdata.csv"), "--json"
+    )
     report = json.loads(clean.stdout)
     assert report["files"][0]["rows_read"] == 200
     _missing_column_file(project, sample)
-    bad = cli(project, "contract", "check", str(project / "sourcedata" / "no_region.csv"))
+    bad = invoke(project, "contract", "check", str(project / "sourcedata" / "no_region.csv"))
     assert bad.returncode == 1 and "missing_column: 1" in bad.stdout
     assert count(url, "ingested_files") == 1  # checking ingests nothing

@@ -10,12 +10,13 @@ import sqlalchemy as sa
 
 from pipeline.settings import Settings
 from pipeline.storage import db, tables
-from tests.test_api import build_project, empty_project, make_app
+from tests.conftest import copy_project
+from tests.test_api import empty_project, make_app
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return build_project(tmp_path_factory.mktemp("pages"))
+def project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
+    return copy_project(built_project, tmp_path_factory.mktemp("pages"))
 
 
 def _run_ids(settings: Settings) -> list[str]:

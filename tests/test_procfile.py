@@ -19,8 +19,8 @@ import pytest
 
 from pipeline.settings import Settings
 from pipeline.storage import tables
-from tests.conftest import REPO
-from tests.test_api import RECORD, build_project
+from tests.conftest import REPO, copy_project
+from tests.test_api import RECORD
 
 
 def procfile() -> dict[str, str]:
@@ -36,8 +36,8 @@ def test_procfile_has_web_and_release() -> None:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return build_project(tmp_path_factory.mktemp("procfile"))
+def project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
+    return copy_project(built_project, tmp_path_factory.mktemp("procfile"))
 
 
 def _free_port() -> int:

@@ -17,8 +17,9 @@ from pipeline.errors import DatabaseNotReady, ModelIntegrityError, NoProductionM
 from pipeline.model import registry
 from pipeline.model.estimator import fit
 from pipeline.model.features import infer_features
-from pipeline.settings import Settings
+from pipeline.settings import Settings, load_settings
 from pipeline.storage import db, tables
+from tests.conftest import QUICK_SETTINGS
 
 
 def test_migrations_build_exactly_the_declared_schema(engine: sa.Engine):
@@ -62,8 +63,12 @@ def test_times_are_stored_and_read_as_utc(engine: sa.Engine):
         )
 
 
-@pytest.fixture
-def trained(settings: Settings):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    """One small model, fitted once: the tests register and load it, never change it."""
+    root = tmp_path_factory.mktemp("trained")
+    (root / "riskwatch.toml").write_text(QUICK_SETTINGS)
+    settings = load_settings(root / "riskwatch.toml", environ={})
     frame = pd.DataFrame(
         {
             "corporation": [f"C{i}" for i in range(40)],
