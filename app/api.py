@@ -39,7 +39,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 
 
-class ApiError(Exception):
+class ApiError(RiskwatchError):
     """An error a view raises with its status and any extra fields of the error shape."""
 
     def __init__(self, status: int, message: str, **extra: Any) -> None:

@@ -81,9 +81,15 @@ def test_every_exception_class_is_a_riskwatch_error_and_is_tested() -> None:
 
 
 def test_every_exception_the_engine_defines_is_a_riskwatch_error() -> None:
-    """One root: a class raised anywhere in pipeline/ reaches the CLI's mapping (and its code)."""
+    """One root: a class raised anywhere in pipeline/ (or app/) reaches the CLI's mapping."""
+    import app
+
     defined = []
-    for info in pkgutil.walk_packages(pipeline.__path__, "pipeline."):
+    modules = [
+        *pkgutil.walk_packages(pipeline.__path__, "pipeline."),
+        *pkgutil.walk_packages(app.__path__, "app."),
+    ]
+    for info in modules:
         module = importlib.import_module(info.name)
         defined += [
             c
