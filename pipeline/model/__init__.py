@@ -1,6 +1,9 @@
-"""The model: features, the design matrix, the estimator, metrics, the retrain and promote
-policies, and the registry of versions on disk.
+"""The model: `features` (which columns, of which kind, their dtypes), `design` (the design
+matrix: impute, scale, one-hot), `estimator` (build, fit and apply any scikit-learn estimator),
+`metrics` (scores with bootstrap intervals), `policy` (retrain and promote decisions), and
+`registry` (versions on disk, the production pointer, verified loads).
 
-`metrics`, `policy` and `design` are pure computation; `registry` does the file I/O of versions
-and records them through `pipeline.storage`.
+`features`, `design`, `metrics` and `policy` are pure computation; `registry` does the file I/O
+of versions and records them through `pipeline.storage.writes`. The package may import storage,
+settings and the base (infra, formatting, errors); never ingestion, drift, the run or the CLI.
 """
