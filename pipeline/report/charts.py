@@ -9,7 +9,11 @@ import math
 import warnings
 from datetime import UTC, timedelta
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # Colours shared by tables and charts.
 INK = "#1f2933"
@@ -34,7 +38,7 @@ def short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
     # A bare Figure draws with Agg when saved to PNG and never touches pyplot's global
     # state, so reports can be built in a web worker's threads and nothing needs closing.
     from matplotlib.figure import Figure
@@ -43,7 +47,7 @@ def _figure(width: float, height: float):
     return fig, fig.subplots()
 
 
-def _png(fig) -> BytesIO:
+def _png(fig: Figure) -> BytesIO:
     buf = BytesIO()
     with warnings.catch_warnings():
         # A label with a character DejaVu Sans lacks is drawn as a box; not worth failing.

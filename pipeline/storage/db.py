@@ -6,11 +6,17 @@ import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from pipeline.errors import DatabaseNotReady, RiskwatchError
 from pipeline.storage import tables
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 # The migrations are the top-level package `sql` (the design card fixes the folder's name); the
 # wheel installs it next to `pipeline`, and the editable install maps it to the checkout.
@@ -38,7 +44,9 @@ def make_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        def _pragmas(
+            dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry
+        ) -> None:  # pragma: no cover - exercised by every test
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -85,7 +93,7 @@ def check_schema(engine: sa.Engine) -> None:
         )
 
 
-def _alembic_config(engine: sa.Engine, connection: sa.Connection):
+def _alembic_config(engine: sa.Engine, connection: sa.Connection) -> Config:
     from alembic.config import Config
 
     cfg = Config()
