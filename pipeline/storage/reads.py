@@ -15,13 +15,13 @@ from pipeline.settings import Settings
 from pipeline.storage import db, tables
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
 
 
-def row_dict(row: Any) -> dict[str, Any]:
+def row_dict(row: sa.Row) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in row._mapping.items()}
 
 

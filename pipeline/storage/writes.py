@@ -11,14 +11,17 @@ a version's row and its folder agree. Also the few reads a run needs to know wha
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from pipeline.infra.failpoints import failpoint
 from pipeline.storage import tables
+
+if TYPE_CHECKING:
+    from pipeline.storage.shapes import ContractLike, DecisionLike, IngestedLike, ScoreLike
 
 
 def start_run(engine: sa.Engine, kind: str) -> str:
@@ -42,7 +45,7 @@ def start_run(engine: sa.Engine, kind: str) -> str:
     return run_id
 
 
-def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: Any) -> None:
+def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: object) -> None:
     with engine.begin() as conn:
         conn.execute(
             tables.runs.update()
@@ -101,11 +104,11 @@ def save_hash_cache(engine: sa.Engine, updates: Mapping[str, tuple[int, int, str
 def record_ingested(
     engine: sa.Engine,
     run_id: str,
-    item: Any,
+    item: IngestedLike,
     *,
     contract_version: str | None,
     report_path: str | None,
-    checked_at: Any,
+    checked_at: datetime,
 ) -> int:
     """Record one taken file and the gate's verdict on it, in one transaction.
 
@@ -132,7 +135,7 @@ def record_ingested(
     return file_id
 
 
-def ingested_rows(conn: sa.Connection, *, pending_only: bool) -> list[Any]:
+def ingested_rows(conn: sa.Connection, *, pending_only: bool) -> list[sa.Row]:
     """Ingested files with good rows, oldest first; only those no run has processed, if asked."""
     t = tables.ingested_files
     query = sa.select(t).where(t.c.status == "ingested").order_by(t.c.id)
@@ -151,7 +154,7 @@ def mark_processed(engine: sa.Engine, run_id: str, file_ids: Iterable[int]) -> N
 
 
 def record_score(
-    engine: sa.Engine, run_id: str, version: int, role: str, dataset: str, score: Any
+    engine: sa.Engine, run_id: str, version: int, role: str, dataset: str, score: ScoreLike
 ) -> None:
     with engine.begin() as conn:
         conn.execute(
@@ -170,7 +173,7 @@ def record_score(
         )
 
 
-def record_decision(engine: sa.Engine, run_id: str, kind: str, decision: Any) -> None:
+def record_decision(engine: sa.Engine, run_id: str, kind: str, decision: DecisionLike) -> None:
     with engine.begin() as conn:
         conn.execute(
             tables.decisions.insert().values(
@@ -185,7 +188,7 @@ def record_decision(engine: sa.Engine, run_id: str, kind: str, decision: Any) ->
 
 
 def record_rows(
-    engine: sa.Engine, table: sa.Table, run_id: str, rows: list[dict[str, Any]]
+    engine: sa.Engine, table: sa.Table, run_id: str, rows: Sequence[Mapping[str, object]]
 ) -> None:
     """Insert rows that all belong to one run (feature stats, missing values, confusion, ...)."""
     if rows:
@@ -193,11 +196,11 @@ def record_rows(
             conn.execute(table.insert(), [{"run_id": run_id, **r} for r in rows])
 
 
-def record_diagnostic(engine: sa.Engine, run_id: str, name: str, value: Any) -> None:
+def record_diagnostic(engine: sa.Engine, run_id: str, name: str, value: object) -> None:
     record_rows(engine, tables.diagnostics, run_id, [{"name": name, "value": value}])
 
 
-def record_predictions(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
+def record_predictions(engine: sa.Engine, rows: Sequence[Mapping[str, object]]) -> None:
     """Insert prediction rows (each with source, model_version, features, prediction, ...)."""
     if rows:
         now = tables.utcnow()
@@ -205,7 +208,7 @@ def record_predictions(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
             conn.execute(tables.predictions.insert(), [{"created_at": now, **r} for r in rows])
 
 
-def record_model_version(conn: sa.Connection, row: Mapping[str, Any]) -> None:
+def record_model_version(conn: sa.Connection, row: Mapping[str, object]) -> None:
     """Insert a `model_versions` row, in the registry's transaction (it also picks the number)."""
     conn.execute(tables.model_versions.insert().values(**row))
 
@@ -232,7 +235,7 @@ def record_deployment(
         )
 
 
-def record_contract(engine: sa.Engine, run_id: str, contract: Any, path: str) -> None:
+def record_contract(engine: sa.Engine, run_id: str, contract: ContractLike, path: str) -> None:
     """Record a contract version the first time a run uses it."""
     t = tables.contracts
     with engine.begin() as conn:
@@ -252,10 +255,10 @@ def record_contract(engine: sa.Engine, run_id: str, contract: Any, path: str) ->
 def _insert_quality(
     conn: sa.Connection,
     run_id: str,
-    item: Any,
+    item: IngestedLike,
     contract_version: str | None,
     report_path: str | None,
-    checked_at: Any,
+    checked_at: datetime,
 ) -> int:
     """Insert the gate's verdict on one file and its issues; return the quality_files id."""
     q = item.quality
@@ -287,7 +290,7 @@ def _insert_quality(
     return file_id
 
 
-def record_drift_summary(engine: sa.Engine, run_id: str, summary: Mapping[str, Any]) -> None:
+def record_drift_summary(engine: sa.Engine, run_id: str, summary: Mapping[str, object]) -> None:
     """The run's drift decision, with the sizes and thresholds it was taken with."""
     with engine.begin() as conn:
         conn.execute(
@@ -312,7 +315,9 @@ def record_report(engine: sa.Engine, run_id: str, path: str, pages: int, size_by
         )
 
 
-def record_api_returns(engine: sa.Engine, base_url: str, returns: list[dict[str, Any]]) -> None:
+def record_api_returns(
+    engine: sa.Engine, base_url: str, returns: Sequence[Mapping[str, object]]
+) -> None:
     """What `riskwatch apicalls` got back from a running app, one row per call."""
     if returns:
         with engine.begin() as conn:
