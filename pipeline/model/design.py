@@ -26,12 +26,16 @@ no categories and so adds no column.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+    from sklearn.compose import ColumnTransformer
 
 CHUNK_ROWS = 100_000  # rows transformed at once: bounds the temporaries, not the result
 _EPS = np.finfo(np.float64).eps
@@ -70,7 +74,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
 
     # --- fitting: one column at a time ---------------------------------------------------
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> Preprocessor:
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> Preprocessor:
         n = len(X)
         if n == 0:
             raise ValueError("cannot fit the preprocessing on zero rows")
@@ -94,7 +98,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             constant = var <= n * _EPS * var + (n * mean * _EPS) ** 2
             self.scale_[j] = 1.0 if constant else float(np.sqrt(var))
         self.categories_: list[np.ndarray] = []
-        self.most_frequent_: list[Any] = []
+        self.most_frequent_: list[object] = []  # a level of each column, None if it has none
         for name in self.categorical:
             levels, counts = _categories(X[name])
             # As SimpleImputer(strategy="most_frequent"): the smallest of the most frequent.
@@ -137,7 +141,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             codes[:, j] = pd.Index(levels, dtype=object).get_indexer(column)
         return codes
 
-    def transform(self, X: pd.DataFrame) -> Any:
+    def transform(self, X: pd.DataFrame) -> np.ndarray | csr_matrix:
         check_is_fitted(self, "categories_")
         missing = [c for c in [*self.numeric, *self.categorical] if c not in X.columns]
         if missing:
@@ -158,7 +162,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
                 out[start + known, offsets[j] + codes[known, j]] = 1.0
         return out
 
-    def _sparse(self, X: pd.DataFrame, n: int) -> Any:
+    def _sparse(self, X: pd.DataFrame, n: int) -> csr_matrix:
         from scipy import sparse
 
         k = len(self.numeric)
@@ -193,7 +197,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             (data[:filled], indices[:filled], indptr), shape=(n, self.n_output_), copy=False
         )
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> np.ndarray:
         check_is_fitted(self, "categories_")
         names = [f"numeric__{c}" for c in self.numeric]
         for name, levels in zip(self.categorical, self.categories_, strict=True):
@@ -201,7 +205,9 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         return np.asarray(names, dtype=object)
 
 
-def reference_transformer(numeric: Sequence[str], categorical: Sequence[str], sparse: bool) -> Any:
+def reference_transformer(
+    numeric: Sequence[str], categorical: Sequence[str], sparse: bool
+) -> ColumnTransformer:
     """The scikit-learn ColumnTransformer that `Preprocessor` computes the same matrix as."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer

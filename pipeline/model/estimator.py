@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,10 @@ import pandas as pd
 from pipeline.errors import ConfigError, DataError
 from pipeline.model.features import FeatureSpec, feature_frame
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
 
 PREDICT_CHUNK_ROWS = 100_000  # bounds the memory of scoring, not its result
 
@@ -30,7 +34,7 @@ def import_estimator(path: str) -> type:
     return cls
 
 
-def build_estimator(settings: Settings) -> Any:
+def build_estimator(settings: Settings) -> BaseEstimator:
     """The unfitted estimator the settings name, with the run's seed when it takes one."""
     cls = import_estimator(settings["model.estimator"])
     params = dict(settings["model.params"])
@@ -42,7 +46,7 @@ def build_estimator(settings: Settings) -> Any:
         raise ConfigError(f"setting 'model.params': {exc}") from exc
 
 
-def takes_sparse(estimator: Any) -> bool:
+def takes_sparse(estimator: BaseEstimator) -> bool:
     """Does the estimator accept a sparse design matrix? The one-hot columns are mostly zeros,
     and a dense float64 copy of every training row is the largest thing a fit would hold."""
     from sklearn.utils import get_tags
@@ -50,7 +54,7 @@ def takes_sparse(estimator: Any) -> bool:
     return bool(get_tags(estimator).input_tags.sparse)
 
 
-def build_pipeline(settings: Settings, features: FeatureSpec) -> Any:
+def build_pipeline(settings: Settings, features: FeatureSpec) -> Pipeline:
     """Return an unfitted Pipeline: impute+scale numbers, impute+one-hot categories, estimator."""
     from sklearn.pipeline import Pipeline
 
@@ -61,7 +65,7 @@ def build_pipeline(settings: Settings, features: FeatureSpec) -> Any:
     return Pipeline([("prepare", prepare), ("estimator", estimator)])
 
 
-def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> Any:
+def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> Pipeline:
     target = settings["data.target"]
     model = build_pipeline(settings, features)
     y = frame[target].to_numpy()
@@ -73,7 +77,9 @@ def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> Any:
     return model
 
 
-def predict(model: Any, features: FeatureSpec, frame: pd.DataFrame) -> tuple[np.ndarray, Any]:
+def predict(
+    model: Pipeline, features: FeatureSpec, frame: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Return predictions and, for binary classifiers, P(larger class); else None."""
     # Rows are independent: transform a slice at a time, once for both outputs, so scoring a
     # million rows never holds a million-row design matrix (or two).

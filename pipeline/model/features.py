@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,7 +77,7 @@ def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
     return out
 
 
-def records_frame(records: Any, features: FeatureSpec, max_records: int) -> pd.DataFrame:
+def records_frame(records: object, features: FeatureSpec, max_records: int) -> pd.DataFrame:
     """Validate prediction records (a list of objects) and return them as a frame.
 
     Raises DataError naming the record and the column for a missing or wrongly typed feature.

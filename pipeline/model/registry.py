@@ -18,7 +18,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -28,6 +28,11 @@ from pipeline.infra.files import atomic_write_bytes, fsync_dir, sha256_of
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+    from pipeline.model.features import FeatureSpec
+
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
 POINTER = "production.json"
@@ -36,8 +41,8 @@ POINTER = "production.json"
 @dataclass(frozen=True)
 class LoadedModel:
     version: int
-    model: Any  # the fitted scikit-learn Pipeline
-    features: Any  # modeling.FeatureSpec
+    model: Pipeline  # fitted
+    features: FeatureSpec
     metric: str
     holdout_score: float | None
     holdout_ci: tuple[float, float] | None
@@ -68,9 +73,9 @@ def _next_version(conn: sa.Connection, root: Path) -> int:
 def register(
     engine: sa.Engine,
     settings: Settings,
-    model: Any,
+    model: Pipeline,
     *,
-    features: Any,
+    features: FeatureSpec,
     metric: str,
     holdout_score: float | None,
     train_rows: int,
@@ -137,7 +142,7 @@ def _fresh_staging(root: Path) -> Path:
 
 
 def _write_files(
-    staging: Path, model: Any, extra_files: dict[str, bytes]
+    staging: Path, model: Pipeline, extra_files: dict[str, bytes]
 ) -> tuple[str, dict[str, str]]:
     """Write the artifact (fsynced) and the extra files; return their SHA-256s."""
     import joblib
@@ -169,7 +174,7 @@ def _metadata(
     settings: Settings,
     metrics: dict[str, Any],
     extras: dict[str, str],
-    libraries: dict[str, Any],
+    libraries: dict[str, str | None],
 ) -> dict[str, Any]:
     """metadata.json of a version: its `model_versions` row, and what only the folder keeps."""
     low, high = row["holdout_ci_low"], row["holdout_ci_high"]
@@ -238,7 +243,7 @@ def reconcile(engine: sa.Engine, settings: Settings, run_id: str | None) -> int 
     return current
 
 
-def _version_row(engine: sa.Engine, version: int) -> Any:
+def _version_row(engine: sa.Engine, version: int) -> sa.Row:
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(tables.model_versions).where(tables.model_versions.c.version == version)
