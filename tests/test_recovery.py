@@ -15,7 +15,7 @@ from pipeline.model import registry
 from pipeline.settings import load_settings
 from pipeline.storage.db import make_engine
 from pipeline.tools.sampledata import write_sample_data
-from tests.conftest import REPO
+from tests.conftest import QUICK_SETTINGS, REPO
 from tests.e2e import RISKWATCH, cli, count, drop, invoke, rows, run_json
 
 pytestmark = pytest.mark.slow
@@ -72,6 +72,27 @@ def _first_model(project: Path, batches: Path) -> None:
     assert run_json(project)["production_version"] == 1
 
 
+@pytest.fixture(scope="module")
+def first_model(tmp_path_factory: pytest.TempPathFactory, batches: Path) -> Path:
+    """A migrated SQLite project with version 1 in production: a template, trained once."""
+    project = tmp_path_factory.mktemp("first-model")
+    (project / "sourcedata").mkdir()
+    (project / "riskwatch.toml").write_text(QUICK_SETTINGS)
+    (project / "testdata").mkdir()
+    shutil.copyfile(batches / "testdata" / "testdata.csv", project / "testdata" / "testdata.csv")
+    assert invoke(project, "db", "upgrade").returncode == 0
+    _first_model(project, batches)
+    return project
+
+
+@pytest.fixture
+def trained(first_model: Path, tmp_path: Path) -> Path:
+    """A copy of the first-model project (folder and SQLite database) for one test to change."""
+    project = tmp_path / "project"
+    shutil.copytree(first_model, project)
+    return project
+
+
 FIRST_TICK_POINTS = [
     "after_file_written",
     "after_file_recorded",
@@ -102,8 +123,8 @@ def test_killed_first_tick_recovers(ready: Path, batches: Path, point: str):
 
 
 @pytest.mark.parametrize("point", RETRAIN_TICK_POINTS)
-def test_killed_retrain_tick_recovers(ready: Path, batches: Path, point: str):
-    _first_model(ready, batches)
+def test_killed_retrain_tick_recovers(trained: Path, batches: Path, point: str):
+    ready = trained
     drop(ready, batches / "sourcedata" / "clients_batch_03.csv")
     killed = cli(ready, "run", env={"RISKWATCH_FAILPOINT": point})
     assert killed.returncode == -9, killed.stderr
@@ -166,8 +187,8 @@ def test_tampered_model_is_refused(ready: Path, batches: Path):
     assert failed["status"] == "failed" and "SHA-256" in failed["error"]
 
 
-def test_rollback_restores_the_previous_version(ready: Path, batches: Path):
-    _first_model(ready, batches)
+def test_rollback_restores_the_previous_version(trained: Path, batches: Path):
+    ready = trained
     drop(ready, batches / "sourcedata" / "clients_batch_03.csv")
     assert run_json(ready)["production_version"] == 2
     out = invoke(ready, "rollback", "--json", "--reason", "challenger misbehaves in production")
