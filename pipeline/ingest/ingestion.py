@@ -41,7 +41,7 @@ class Ingested:
     rows_quarantined: int = 0
     data_path: str | None = None  # relative to the ingested folder
     quarantine_path: str | None = None
-    quality: QualityResult | None = field(default=None, repr=False)
+    quality: QualityResult = field(kw_only=True, repr=False)  # the gate's verdict, always
     report: str | None = None  # the HTML quality report, absolute path
 
 
@@ -82,7 +82,7 @@ def ingest_file(
         rel = f"{QUARANTINE_DIR}/{stem}-{source.name}"
         atomic_copy(source.path, ingested_dir / rel)
         atomic_write(ingested_dir / f"{rel}.reason.txt", lambda t: t.write_text(why + "\n"))
-        return Ingested(source, "quarantined", why, 0, result.rows_read, None, rel, result)
+        return Ingested(source, "quarantined", why, 0, result.rows_read, None, rel, quality=result)
 
     item = Ingested(source, "ingested", quality=result)
     if result.rows_invalid:

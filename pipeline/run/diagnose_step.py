@@ -6,18 +6,23 @@ outdated-packages check (started early by the caller, never waited on beyond its
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pipeline.model import registry
 from pipeline.run.record import Run
 from pipeline.run.score_step import confusion, score
 from pipeline.storage import tables, writes
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.report.diagnostics import OutdatedPackages
+
 log = logging.getLogger("riskwatch")
 
 
-def diagnose(run: Run, new_frame: Any, outdated: Any) -> None:
-    """Record the diagnostics of the production model; `outdated` is an OutdatedPackages or None."""
+def diagnose(run: Run, new_frame: pd.DataFrame | None, outdated: OutdatedPackages | None) -> None:
+    """Record the diagnostics of the production model, and the outdated packages if asked."""
     from pipeline.ingest.readers import read_file
     from pipeline.report import diagnostics
 
@@ -55,7 +60,7 @@ def diagnose(run: Run, new_frame: Any, outdated: Any) -> None:
         writes.record_diagnostic(run.engine, run.run_id, "outdated_packages", outdated.result())
 
 
-def _on_test_file(run: Run, loaded: Any, test: Any) -> None:
+def _on_test_file(run: Run, loaded: registry.LoadedModel, test: pd.DataFrame) -> None:
     """Score the production model on the test file; record its predictions and statistics."""
     import json
 

@@ -9,8 +9,9 @@ functions that need it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import RiskwatchError
 from pipeline.infra import memory
@@ -19,6 +20,10 @@ from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
 from pipeline.run.record import Run
 from pipeline.storage import tables, writes
+
+if TYPE_CHECKING:
+    from pipeline.ingest.contract import Contract
+    from pipeline.ingest.ingestion import Ingested
 
 log = logging.getLogger("riskwatch")
 
@@ -38,11 +43,12 @@ def discover(run: Run) -> Discovery:
     return found
 
 
-def contract(run: Run, found: Discovery) -> Any:
+def contract(run: Run, found: Discovery) -> Contract | None:
     """The data contract in force; inferred from the first readable new file when there is none."""
     from pipeline.ingest import contract as contracts
 
     path = run.settings.path("paths.contract")
+    current: Contract | None
     if path.is_file():
         current = contracts.load(path)
     else:
@@ -55,7 +61,7 @@ def contract(run: Run, found: Discovery) -> Any:
     return current
 
 
-def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Any, str | None]:
+def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, str | None]:
     """Infer a contract from the first new file that can be read and has target and ids."""
     from pipeline.ingest.contract_tools import contract_from_frame
     from pipeline.ingest.readers import read_table
@@ -69,7 +75,7 @@ def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Any, str | None]:
     return None, None
 
 
-def ingest(run: Run, found: Discovery, current: Any) -> list[Any]:
+def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingested]:
     """Take each new file through the gate (against `current`, the contract) and record it."""
     from pipeline.ingest.checks import file_problem
     from pipeline.ingest.ingestion import Ingested, ingest_file
@@ -83,7 +89,7 @@ def ingest(run: Run, found: Discovery, current: Any) -> list[Any]:
         if current is None:  # nothing new could be read: no contract to check against
             why = "no data contract, and no new file could be read to infer one"
             item = Ingested(source, "quarantined", why, quality=file_problem("unreadable", why))
-            _quarantine_copy(ingested_dir, item)
+            _quarantine_copy(ingested_dir, item, why)
         else:
             item = ingest_file(
                 source, ingested_dir, current, overrides, s["quality.missing_significance"]
@@ -107,7 +113,7 @@ def ingest(run: Run, found: Discovery, current: Any) -> list[Any]:
     return items
 
 
-def _record(run: Run, item: Any, current: Any) -> int:
+def _record(run: Run, item: Ingested, current: Contract | None) -> int:
     """Write the file's quality page and record the file; return its quality_files id."""
     from pipeline.report.file_page import relative_path, write_file_report
 
@@ -135,14 +141,18 @@ def _record(run: Run, item: Any, current: Any) -> int:
     )
 
 
-def _alert(run: Run, item: Any, file_id: int) -> None:
+def _alert(run: Run, item: Ingested, file_id: int) -> None:
     """Tell the webhook about a file whose problems reach alerts.min_criticality; never fails."""
     from pipeline.ingest import alerts
 
     s = run.settings
     url = s["alerts.webhook_url"]
     q = item.quality
-    if not url or not alerts.at_least(q.criticality, s["alerts.min_criticality"]):
+    if (
+        not url
+        or not alerts.at_least(q.criticality, s["alerts.min_criticality"])
+        or q.criticality is None  # never, once at_least: said for mypy
+    ):
         return
     base = s["alerts.report_base_url"].rstrip("/")
     link = f"{base}/quality/{file_id}.html" if base else item.report
@@ -182,8 +192,8 @@ def _alert(run: Run, item: Any, file_id: int) -> None:
     )
 
 
-def _quarantine_copy(ingested_dir: Path, item: Any) -> None:
-    """Keep a copy of a file that could not be checked at all, with the reason beside it."""
+def _quarantine_copy(ingested_dir: Path, item: Ingested, why: str) -> None:
+    """Keep a copy of a file that could not be checked at all, with `why` beside it."""
     from pipeline.infra.files import atomic_copy, atomic_write
     from pipeline.ingest.ingestion import QUARANTINE_DIR
 
@@ -191,13 +201,13 @@ def _quarantine_copy(ingested_dir: Path, item: Any) -> None:
     atomic_copy(item.source.path, ingested_dir / rel)
 
     def reason(tmp: Path) -> None:
-        tmp.write_text(item.reason + "\n")
+        tmp.write_text(why + "\n")
 
     atomic_write(ingested_dir / f"{rel}.reason.txt", reason)
     item.quarantine_path = rel
 
 
-def quality_summary(items: list[Any]) -> dict[str, Any]:
+def quality_summary(items: Sequence[Ingested]) -> dict[str, Any]:
     """The `quality` object of `riskwatch run --json` and `riskwatch ingest --json`."""
     from pipeline.ingest.contract_tools import summarise
 

@@ -47,7 +47,7 @@ class Run:
     timings: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
 
-    def record_outcome(self, **values: Any) -> None:
+    def record_outcome(self, **values: object) -> None:
         """Write status and counts: before the report (which shows them) and at the end."""
         writes.finish_run(
             self.engine,

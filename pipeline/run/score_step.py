@@ -6,15 +6,24 @@ pandas, numpy and scikit-learn are imported inside the functions: a no-op tick n
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from pipeline.infra import memory
 from pipeline.run.record import Run
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import sqlalchemy as sa
 
-def load_rows(run: Run, files: list[Any]) -> Any:
+    from pipeline.model.metrics import Score
+    from pipeline.model.registry import LoadedModel
+
+
+def load_rows(run: Run, files: Sequence[sa.Row]) -> pd.DataFrame:
     """The good rows of ingested files (rows of `ingested_files`), as one frame, in order."""
     import pandas as pd
 
@@ -29,7 +38,9 @@ def load_rows(run: Run, files: list[Any]) -> Any:
     return out
 
 
-def score_predictions(settings: Settings, y: Any, pred: Any, proba: Any) -> Any:
+def score_predictions(
+    settings: Settings, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None
+) -> Score:
     """The metric of predictions against labels `y`, with its bootstrap interval: a Score."""
     from pipeline.model.metrics import score_with_interval
 
@@ -45,7 +56,9 @@ def score_predictions(settings: Settings, y: Any, pred: Any, proba: Any) -> Any:
     )
 
 
-def score(run: Run, loaded: Any, frame: Any) -> tuple[Any, Any, Any]:
+def score(
+    run: Run, loaded: LoadedModel, frame: pd.DataFrame
+) -> tuple[Score, np.ndarray, np.ndarray | None]:
     """Score a loaded model on labelled rows: (Score, predictions, probabilities)."""
     from pipeline.model.estimator import predict
 
@@ -54,7 +67,7 @@ def score(run: Run, loaded: Any, frame: Any) -> tuple[Any, Any, Any]:
     return score_predictions(run.settings, y, pred, proba), pred, proba
 
 
-def score_doc(score: Any) -> dict[str, Any]:
+def score_doc(score: Score) -> dict[str, Any]:
     """A Score as the `score` object of the JSON summaries."""
     return {
         "metric": score.metric,
@@ -65,7 +78,7 @@ def score_doc(score: Any) -> dict[str, Any]:
     }
 
 
-def confusion(run: Run, version: int, dataset: str, y: Any, pred: Any) -> None:
+def confusion(run: Run, version: int, dataset: str, y: np.ndarray, pred: np.ndarray) -> None:
     """Record a classifier's confusion counts on `dataset`; a regressor has none."""
     if run.settings["model.task"] != "classification":
         return

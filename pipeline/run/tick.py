@@ -7,6 +7,7 @@ run knows there is something to do: a tick with nothing new never loads pandas o
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipeline.infra.failpoints import failpoint
@@ -22,6 +23,10 @@ from pipeline.settings import Settings
 from pipeline.storage import writes
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from pipeline.ingest.ingestion import Ingested
     from pipeline.model.policy import Decision
 
 log = logging.getLogger("riskwatch")
@@ -80,7 +85,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
         return run.summary
 
 
-def _pending(run: Run) -> list[Any]:
+def _pending(run: Run) -> list[sa.Row]:
     """Ingested files whose rows no run has processed yet."""
     with run.engine.connect() as conn:
         return writes.ingested_rows(conn, pending_only=True)
@@ -109,7 +114,7 @@ def _noop(run: Run, found: Discovery) -> dict[str, Any]:
     return run.summary
 
 
-def _record_ingest(run: Run, found: Discovery, items: list[Any]) -> None:
+def _record_ingest(run: Run, found: Discovery, items: Sequence[Ingested]) -> None:
     """Put the ingest step's counts and quality verdicts in the run's summary."""
     quarantined = [
         {"name": i.source.name, "reason": i.reason} for i in items if i.status != "ingested"
@@ -124,7 +129,7 @@ def _record_ingest(run: Run, found: Discovery, items: list[Any]) -> None:
     )
 
 
-def _first_model(run: Run, new_frame: Any, pending: list[Any]) -> Outcome:
+def _first_model(run: Run, new_frame: pd.DataFrame | None, pending: Sequence[sa.Row]) -> Outcome:
     """No production model yet: train the first one if any rows came through the gate."""
     from pipeline.model.policy import Decision
 
@@ -140,7 +145,7 @@ def _first_model(run: Run, new_frame: Any, pending: list[Any]) -> Outcome:
     return decision, None, promotion
 
 
-def _monitor(run: Run, production: Any, new_frame: Any) -> Outcome:
+def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame | None) -> Outcome:
     """Score production on the new rows, measure drift, decide, retrain if the policy says so."""
     from pipeline.model.policy import Decision, retrain_decision, with_trigger
 

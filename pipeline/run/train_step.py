@@ -6,7 +6,8 @@ compared with the champion on the same rows, and promoted if the policy says so.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
@@ -16,10 +17,19 @@ from pipeline.run.score_step import confusion, load_rows, score, score_predictio
 from pipeline.settings import Settings
 from pipeline.storage import writes
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import sqlalchemy as sa
+    from sklearn.pipeline import Pipeline
+
+    from pipeline.model.features import FeatureSpec
+    from pipeline.model.metrics import Score
+
 log = logging.getLogger("riskwatch")
 
 
-def split(settings: Settings, frame: Any) -> tuple[Any, Any]:
+def split(settings: Settings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training rows and the holdout: the newest rows, or a seeded random sample."""
     import numpy as np
 
@@ -45,7 +55,13 @@ def _contract_version(settings: Settings) -> str | None:
 
 
 def _drift_files(
-    settings: Settings, model: Any, features: Any, train: Any, holdout: Any, pred: Any, proba: Any
+    settings: Settings,
+    model: Pipeline,
+    features: FeatureSpec,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
 ) -> dict[str, bytes]:
     """The reference profile (and feature importance) stored with the version, if drift is on."""
     if not settings["drift.enabled"]:
@@ -58,7 +74,9 @@ def _drift_files(
     return extra
 
 
-def _challenger(run: Run, files: list[Any], data: Any) -> tuple[int, Any, Any, Any]:
+def _challenger(
+    run: Run, files: Sequence[sa.Row], data: pd.DataFrame
+) -> tuple[int, Score, pd.DataFrame, np.ndarray]:
     """Fit, score on the holdout, register: (version, holdout Score, holdout, its predictions)."""
     from pipeline.model.estimator import fit, predict
     from pipeline.model.features import infer_features
@@ -92,7 +110,12 @@ def _challenger(run: Run, files: list[Any], data: Any) -> tuple[int, Any, Any, A
     return version, held, holdout, pred
 
 
-def train(run: Run, champion: Any, new_frame: Any = None, new_ids: Any = ()) -> dict[str, Any]:
+def train(
+    run: Run,
+    champion: registry.LoadedModel | None,
+    new_frame: pd.DataFrame | None = None,
+    new_ids: Sequence[int] = (),
+) -> dict[str, Any]:
     """Train a challenger on all ingested data but the holdout, compare, promote by policy."""
     from pipeline.model.policy import promote_decision
 
