@@ -13,12 +13,16 @@ import math
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import RiskwatchError
 from pipeline.settings.table import default
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 KINDS = ("numeric", "integer", "categorical", "id", "label")
+Label = str | int | float  # a class label as TOML writes it (bool is an int)
 
 
 class ContractError(RiskwatchError):
@@ -44,7 +48,7 @@ class Contract:
     target: str
     id_columns: tuple[str, ...]
     unique_ids: bool
-    label_values: tuple[Any, ...] | None  # None: any value (regression)
+    label_values: tuple[Label, ...] | None  # None: any value (regression)
     columns: dict[str, ColumnRule] = field(default_factory=dict)
     text: str = ""  # the TOML it was read from or written as
 
@@ -64,7 +68,7 @@ class Contract:
 
 
 def infer(
-    frame: Any,
+    frame: pd.DataFrame,
     *,
     target: str,
     id_columns: Sequence[str],
@@ -127,13 +131,13 @@ def _round(x: float) -> float:
     return float(f"{x:.6g}")
 
 
-def _plain(v: Any) -> Any:
+def _plain(v: Any) -> Any:  # a value of a pandas column: a numpy scalar or a Python one
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v.item() if hasattr(v, "item") else v
 
 
-def _toml_value(v: Any) -> str:
+def _toml_value(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
@@ -234,7 +238,7 @@ def _head(doc: dict[str, Any], origin: str) -> tuple[dict[str, Any], list[str], 
     return head, ids, labels
 
 
-def _column_rule(name: str, body: Any, where: str) -> ColumnRule:
+def _column_rule(name: str, body: object, where: str) -> ColumnRule:
     """One [columns.NAME] table as a rule; ContractError names the key that is wrong."""
     if not isinstance(body, dict):
         raise ContractError(f"{where} must be a table")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import DataError, RiskwatchError
 from pipeline.ingest import contract as contracts
 from pipeline.settings import Settings
 from pipeline.storage import db, writes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> tuple[Path, str]:
@@ -34,7 +37,7 @@ def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> t
     return path, contract.version
 
 
-def contract_from_frame(frame: Any, settings: Settings) -> contracts.Contract:
+def contract_from_frame(frame: pd.DataFrame, settings: Settings) -> contracts.Contract:
     """The contract the settings imply for this data; DataError when target or ids are absent."""
     from pipeline.model.features import infer_features
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,8 @@ from pipeline.ingest.readers import read_table
 from pipeline.settings.table import default
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from pipeline.ingest.checks import QualityResult
 
 DATA_DIR = "data"
@@ -114,7 +116,9 @@ def ingest_file(
 PARQUET_SLICE_ROWS = 250_000  # rows per row group: what the Parquet writer buffers at once
 
 
-def write_parquet(frame: Any, path: Path, keep: np.ndarray | None = None) -> None:
+def write_parquet(
+    frame: pd.DataFrame | pa.Table, path: Path, keep: np.ndarray | None = None
+) -> None:
     """`frame.to_parquet(path, index=False)` (or an Arrow table's), a row group at a time.
 
     Only the rows where `keep` is true are written. The Arrow table shares the frame's buffers

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ class Violation:
     def level(self) -> str:
         return "file" if self.error_type in FILE_LEVEL else "row"
 
-    def summary(self, rows: int = 20) -> dict:
+    def summary(self, rows: int = 20) -> dict[str, Any]:
         """What people and scripts see of it: its fields, and the first data rows (1-based)."""
         return {
             "error_type": self.error_type,

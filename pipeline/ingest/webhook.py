@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
-from typing import Any
+from typing import IO
 
 log = logging.getLogger("riskwatch")
 
@@ -125,7 +125,15 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     # urllib would turn a redirected POST into a GET without the body; a webhook that
     # redirects is misconfigured, and the answer says so (HTTP 3xx, not retried).
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> None:
         return None
 
 
@@ -140,7 +148,7 @@ def target(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
-def url_problem(url: Any) -> str | None:
+def url_problem(url: object) -> str | None:
     """Why `url` cannot be a webhook address, or None when it can."""
     if not isinstance(url, str) or not url:
         return "no webhook URL"
