@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pipeline.drift.columns import CATEGORICAL, NUMERIC, finite_or_none, share_of
 
@@ -60,7 +61,7 @@ class NumericProfile:
     def constant(self) -> bool:
         return len(self.knots) == 1
 
-    def cdf(self, x: Any) -> np.ndarray:
+    def cdf(self, x: npt.ArrayLike) -> np.ndarray:
         """Share of reference values <= x (interpolated between knots on the sketch path)."""
         x = np.asarray(x, dtype=np.float64)
         start, base, slope, _, _ = self.cdf_table
@@ -71,7 +72,7 @@ class NumericProfile:
     def cdf_table(self) -> tuple[np.ndarray, ...]:
         return _cdf_table(self)
 
-    def quantile(self, q: Any) -> np.ndarray:
+    def quantile(self, q: npt.ArrayLike) -> np.ndarray:
         """Inverse of `cdf` (the empirical quantile when exact); used to sample and to plot."""
         r = np.asarray(q, dtype=np.float64) * self.n
         k = np.minimum(np.searchsorted(self.cum_le, r, side="left"), len(self.knots) - 1)

@@ -11,23 +11,31 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, SupportsFloat, TypeAlias
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    # What the drift code reads: a column is a Series or a 1-d array; a table, a DataFrame or
+    # a mapping of name to column. (pandas is untyped here: mypy sees its part as Any.)
+    Column: TypeAlias = np.ndarray | pd.Series
+    Table: TypeAlias = pd.DataFrame | Mapping[str, Column]
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 KINDS = (NUMERIC, CATEGORICAL)
 
 
-def frame_names(frame: Any) -> dict[str, Any]:
-    """Column names as strings, mapped to the keys the frame uses."""
+def frame_names(frame: Table) -> dict[str, Any]:
+    """Column names as strings, mapped to the keys the frame uses (a DataFrame's: any type)."""
     keys = list(frame.columns) if hasattr(frame, "columns") else list(frame.keys())
     return {str(key): key for key in keys}
 
 
-def infer_kind(column: Any) -> str:
+def infer_kind(column: Column) -> str:
     """Numeric for integer and float dtypes; categorical for anything else, booleans too."""
     dtype = getattr(column, "dtype", None)
     if dtype is None:
@@ -35,7 +43,7 @@ def infer_kind(column: Any) -> str:
     return NUMERIC if getattr(dtype, "kind", "O") in "iuf" else CATEGORICAL
 
 
-def as_float(column: Any, problem: str) -> np.ndarray:
+def as_float(column: Column, problem: str) -> np.ndarray:
     """The column as float64, missing values as NaN; `problem` starts the error message."""
     try:
         if hasattr(column, "to_numpy"):
@@ -45,7 +53,7 @@ def as_float(column: Any, problem: str) -> np.ndarray:
         raise ValueError(f"{problem} holds non-numeric values") from exc
 
 
-def _is_missing(value: Any) -> bool:
+def _is_missing(value: object) -> bool:
     if value is None:
         return True
     if isinstance(value, float | np.floating):
@@ -53,7 +61,7 @@ def _is_missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
-def category_key(value: Any) -> str:
+def category_key(value: object) -> str:
     """The category a value counts under: ``str(value)``, integral floats as ints."""
     if isinstance(value, bool | np.bool_):
         return str(bool(value))
@@ -64,7 +72,7 @@ def category_key(value: Any) -> str:
     return str(value)
 
 
-def category_counts(column: Any) -> tuple[list[str], np.ndarray, int]:
+def category_counts(column: Column) -> tuple[list[str], np.ndarray, int]:
     """Return (categories, counts, missing count) of a column; categories as strings."""
     total = len(column)
     pandas = sys.modules.get("pandas")  # used when the caller has it loaded, never imported here
@@ -74,7 +82,7 @@ def category_counts(column: Any) -> tuple[list[str], np.ndarray, int]:
             column = pandas.Series(arr, copy=False)
     if hasattr(column, "value_counts"):  # pandas: hash-based, no sort of the strings
         counted = column.value_counts(dropna=True, sort=False)
-        pairs: Iterable[tuple[Any, int]] = zip(
+        pairs: Iterable[tuple[object, int]] = zip(
             counted.index.tolist(), counted.to_numpy().tolist(), strict=True
         )
     else:
@@ -95,7 +103,7 @@ def category_counts(column: Any) -> tuple[list[str], np.ndarray, int]:
     return list(merged), counts, total - int(counts.sum())
 
 
-def finite_or_none(value: Any) -> float | None:
+def finite_or_none(value: SupportsFloat | None) -> float | None:
     """A float, or None for a missing, NaN or infinite value (JSON has neither)."""
     if value is None:
         return None

@@ -102,7 +102,7 @@ def _test_name(kind: str) -> str:
     return "ks" if kind == NUMERIC else "chi2"
 
 
-def untested(name: str, kind: str, status: Status, **details: Any) -> ColumnResult:
+def untested(name: str, kind: str, status: Status, **details: object) -> ColumnResult:
     """The result of a column that is not tested: its status says why."""
     return ColumnResult(
         name, kind, _test_name(kind), None, None, None, None, None, status, False, details

@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,8 +38,13 @@ from pipeline.drift.compare import (
 from pipeline.drift.profile import ReferenceProfile, check_fitted
 from pipeline.drift.thresholds import DriftThresholds
 
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
-def benjamini_hochberg(p_values: Any) -> np.ndarray:
+    from pipeline.drift.columns import Table
+
+
+def benjamini_hochberg(p_values: npt.ArrayLike) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values along the last axis, as false_discovery_control."""
     p = np.atleast_1d(np.asarray(p_values, dtype=np.float64))
     if np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
@@ -159,7 +164,7 @@ def decide(
 
 def detect(
     profile: ReferenceProfile,
-    frame: Any,
+    frame: Table,
     thresholds: DriftThresholds | None = None,
     *,
     weights: Mapping[str, float] | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from pipeline.drift.columns import (
     frame_names,
     infer_kind,
 )
+
+if TYPE_CHECKING:
+    from pipeline.drift.columns import Table
 
 _FORMAT = "riskwatch.drift.profile"
 _FORMAT_VERSION = 1
@@ -52,7 +55,7 @@ class ReferenceProfile:
 
     def fit(
         self,
-        frame: Any,
+        frame: Table,
         columns: Iterable[str] | None = None,
         kinds: Mapping[str, str] | None = None,
     ) -> ReferenceProfile:

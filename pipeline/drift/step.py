@@ -21,9 +21,15 @@ from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+    from pipeline.drift.column_profile import ColumnProfile
     from pipeline.drift.decision import DriftResult
     from pipeline.drift.profile import ReferenceProfile
     from pipeline.drift.thresholds import DriftThresholds
+    from pipeline.model.features import FeatureSpec
 
 log = logging.getLogger("riskwatch")
 
@@ -41,18 +47,18 @@ def thresholds(settings: Settings) -> DriftThresholds:
     return DriftThresholds.from_settings(settings)
 
 
-class _Columns(MutableMapping):
+class _Columns(MutableMapping[str, "np.ndarray"]):
     """Drift columns by name. A model feature is converted from the frame when it is read and
     is not kept: the profile and the tests take one column at a time, so a converted copy of
     every feature never exists at once. Other columns (prediction, label) are stored."""
 
-    def __init__(self, frame: Any, features: Any) -> None:
+    def __init__(self, frame: pd.DataFrame, features: FeatureSpec) -> None:
         self._frame = frame
         self._categorical = set(features.categorical)
         self._lazy = list(features.columns)
-        self._stored: dict[str, Any] = {}
+        self._stored: dict[str, np.ndarray] = {}
 
-    def __getitem__(self, name: str) -> Any:
+    def __getitem__(self, name: str) -> np.ndarray:
         if name in self._stored:
             return self._stored[name]
         if name not in self._lazy:
@@ -61,7 +67,7 @@ class _Columns(MutableMapping):
 
         return feature_column(self._frame[name], name in self._categorical).to_numpy()
 
-    def __setitem__(self, name: str, value: Any) -> None:
+    def __setitem__(self, name: str, value: np.ndarray) -> None:
         self._stored[name] = value
 
     def __delitem__(self, name: str) -> None:
@@ -75,7 +81,13 @@ class _Columns(MutableMapping):
         return len(set(self._lazy) | set(self._stored))
 
 
-def _columns(settings: Settings, features: Any, frame: Any, pred: Any, proba: Any) -> tuple:
+def _columns(
+    settings: Settings,
+    features: FeatureSpec,
+    frame: pd.DataFrame,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+) -> tuple[_Columns, dict[str, str], dict[str, float]]:
     """Features, the model's output and the label as drift columns, with their kinds."""
     data = _Columns(frame, features)
     kinds = {c: "numeric" for c in features.numeric}
@@ -91,7 +103,11 @@ def _columns(settings: Settings, features: Any, frame: Any, pred: Any, proba: An
 
 
 def profile_bytes(
-    settings: Settings, features: Any, train: Any, holdout_pred: Any, holdout_proba: Any
+    settings: Settings,
+    features: FeatureSpec,
+    train: pd.DataFrame,
+    holdout_pred: np.ndarray,
+    holdout_proba: np.ndarray | None,
 ) -> bytes:
     """Profile a new version, once: features and labels of its training rows, and its
     predictions on the holdout (out of sample, as production will see them)."""
@@ -101,7 +117,9 @@ def profile_bytes(
     return ReferenceProfile().fit(data, kinds=kinds).to_bytes()
 
 
-def importance_bytes(settings: Settings, model: Any, features: Any, holdout: Any) -> bytes:
+def importance_bytes(
+    settings: Settings, model: Pipeline, features: FeatureSpec, holdout: pd.DataFrame
+) -> bytes:
     """Permutation importance of each feature on (a sample of) the holdout, as JSON."""
     import json
 
@@ -147,10 +165,10 @@ def detect_for_run(
     engine: sa.Engine,
     settings: Settings,
     run_id: str,
-    production: Any,
-    frame: Any,
-    pred: Any,
-    proba: Any,
+    production: registry.LoadedModel,
+    frame: pd.DataFrame,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
 ) -> dict[str, Any] | None:
     """Compare the run's new rows with the production model's profile; record and summarise."""
     from pipeline.drift.decision import detect, persistent
@@ -261,11 +279,13 @@ def _record_columns(
     writes.record_rows(engine, tables.drift_results, run_id, rows)
 
 
-def _distribution(prof: Any, values: Any, top: int = 12) -> dict[str, Any]:
+def _distribution(prof: ColumnProfile, values: np.ndarray, top: int = 12) -> dict[str, Any]:
     """Reference and new shares on the profile's PSI bins or top categories, for the plots."""
     import numpy as np
 
-    if prof.kind == "numeric":
+    from pipeline.drift.column_profile import NumericProfile
+
+    if isinstance(prof, NumericProfile):
         x = np.asarray(values, dtype="float64")
         x = x[np.isfinite(x)]
         edges = prof.psi_edges

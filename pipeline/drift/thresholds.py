@@ -20,7 +20,7 @@ _PREFIX = "drift."
 
 
 class _Readable(Protocol):
-    def __getitem__(self, key: str, /) -> Any: ...
+    def __getitem__(self, key: str, /) -> Any: ...  # as Settings: each key's own type
 
 
 def setting_row(name: str) -> Setting:
@@ -28,7 +28,7 @@ def setting_row(name: str) -> Setting:
     return BY_KEY[_PREFIX + name]
 
 
-def range_problem(row: Setting, value: Any) -> str | None:
+def range_problem(row: Setting, value: object) -> str | None:
     """What is wrong with `value` for `row` (its kind, minimum and maximum), or None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"expected {'an integer' if row.kind == 'int' else 'a finite number'}"
