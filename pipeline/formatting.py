@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
 
 MISSING = "n/a"
 
 
-def fmt_num(value: Any, decimals: int = 3) -> str:
+def fmt_num(value: object, decimals: int = 3) -> str:
     """Format a number for a table: n/a for NULL or NaN, thousands grouped."""
     if value is None:
         return MISSING
@@ -83,7 +82,7 @@ def fmt_part(part: int, whole: int) -> str:
     return fmt_share(part / whole) if whole else MISSING
 
 
-def fmt_value(value: Any, decimals: int = 4) -> str:
+def fmt_value(value: object, decimals: int = 4) -> str:
     """Format any JSON value of the evidence or diagnostics."""
     if isinstance(value, list):
         if all(v is None or isinstance(v, int | float) for v in value):

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from pipeline.report.load import History
+
 # Colours shared by tables and charts.
 INK = "#1f2933"
 ACCENT = "#2f5d8a"
@@ -84,13 +86,20 @@ def confusion_chart(cells: list[dict[str, Any]], title: str) -> BytesIO:
     return _png(fig)
 
 
-def history_chart(history: dict[str, list], metric: str) -> BytesIO:
+def history_chart(history: History, metric: str) -> BytesIO:
     """Draw the production metric over runs, holdout scores of models and deployments."""
     import matplotlib.dates as mdates
 
     fig, ax = _figure(7.0, 2.9)
-    production = [(x, y, v) for x, y, v in history["production"] if math.isfinite(y)]
-    holdout = [(x, y, v) for x, y, v in history["holdout"] if math.isfinite(y)]
+    # Times as Any: matplotlib draws datetimes through its unit converters, but its type
+    # stubs take floats only.
+    production: list[tuple[Any, float, int]] = [
+        (x, y, v) for x, y, v in history["production"] if math.isfinite(y)
+    ]
+    holdout: list[tuple[Any, float, int]] = [
+        (x, y, v) for x, y, v in history["holdout"] if math.isfinite(y)
+    ]
+    deployments: list[tuple[Any, int]] = history["deployments"]
     if production:
         ax.plot(
             [p[0] for p in production],
@@ -114,7 +123,7 @@ def history_chart(history: dict[str, list], metric: str) -> BytesIO:
             ax.annotate(
                 f"v{version}", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7
             )
-    for i, (when, version) in enumerate(history["deployments"]):
+    for i, (when, version) in enumerate(deployments):
         ax.axvline(
             when,
             color=MUTED,
@@ -131,7 +140,7 @@ def history_chart(history: dict[str, list], metric: str) -> BytesIO:
             fontsize=7,
             color=MUTED,
         )
-    times = [p[0] for p in production + holdout] + [d[0] for d in history["deployments"]]
+    times = [p[0] for p in production + holdout] + [d[0] for d in deployments]
     if times and max(times) - min(times) < timedelta(hours=1):
         # One point (or one moment) only: show the day around it, not an autoscaled decade.
         ax.set_xlim(min(times) - timedelta(hours=12), max(times) + timedelta(hours=12))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline.formatting import fmt_part
 from pipeline.infra.files import atomic_write
@@ -100,7 +100,7 @@ def _environment() -> jinja2.Environment:
     import jinja2
     from markupsafe import Markup
 
-    def finalize(value: Any) -> Any:
+    def finalize(value: object) -> Markup:
         # Autoescaping, plus what html.escape alone misses: control characters and lone
         # surrogates; markup the templates make themselves (macros) passes as it is.
         return value if isinstance(value, Markup) else Markup(_e(value))

@@ -8,12 +8,21 @@ run itself. No writes here (the report's own row is written by `run_pdf.build_re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 
 from pipeline.errors import NotFound
 from pipeline.storage import tables as t
+
+
+class History(TypedDict):
+    """The metric over time: (when, value, model version) scores, (when, version) deployments."""
+
+    production: list[tuple[datetime, float, int]]
+    holdout: list[tuple[datetime, float, int]]
+    deployments: list[tuple[datetime, int]]
+
 
 # The tables whose rows of the run the report shows, each under its table name.
 RUN_TABLES = (
@@ -51,9 +60,7 @@ def load_run(engine: sa.Engine, run_id: str, metric: str) -> dict[str, Any]:
     return data
 
 
-def load_history(
-    conn: sa.Connection, until: datetime | None, metric: str
-) -> dict[str, list[tuple[Any, ...]]]:
+def load_history(conn: sa.Connection, until: datetime | None, metric: str) -> History:
     """Production scores, holdout scores and deployments up to `until`, oldest first."""
     # A finished run's report shows the history as it stood then, so a rebuilt report of an
     # old run does not change; a run still in progress has nothing after it yet.
@@ -70,7 +77,15 @@ def load_history(
         holdout = holdout.where(m.created_at <= until)
         deploys = deploys.where(d.deployed_at <= until)
     return {
-        "production": [tuple(r) for r in conn.execute(production.order_by(s.created_at, s.id))],
-        "holdout": [tuple(r) for r in conn.execute(holdout.order_by(m.created_at))],
-        "deployments": [tuple(r) for r in conn.execute(deploys.order_by(d.deployed_at, d.id))],
+        "production": [
+            (when, value, version)
+            for when, value, version in conn.execute(production.order_by(s.created_at, s.id))
+        ],
+        "holdout": [
+            (when, value, version)
+            for when, value, version in conn.execute(holdout.order_by(m.created_at))
+        ],
+        "deployments": [
+            (when, version) for when, version in conn.execute(deploys.order_by(d.deployed_at, d.id))
+        ],
     }

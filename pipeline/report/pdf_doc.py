@@ -7,9 +7,10 @@ reportlab and matplotlib are imported inside the functions that need them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from pipeline.report.charts import ACCENT, BAD, INK, MUTED, RULE, STRIPE, short
@@ -23,10 +24,10 @@ NOT_COMPUTED = "not computed in this run"
 MAX_CELL_CHARS = 1000
 
 
-def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+def flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
     """Flatten nested dicts into (dotted key, value) pairs, keeping their order."""
     if isinstance(value, dict) and value:
-        pairs: list[tuple[str, Any]] = []
+        pairs: list[tuple[str, object]] = []
         for key, inner in value.items():
             pairs.extend(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
         return pairs
@@ -148,7 +149,7 @@ class Doc:
         )
 
     # Text is always escaped: reportlab parses Paragraph text as markup.
-    def para(self, text: Any, style: ParagraphStyle | None = None) -> Paragraph:
+    def para(self, text: object, style: ParagraphStyle | None = None) -> Paragraph:
         lines = escape(str(text)).split("\n")
         # Keep the indentation of multi-line text such as a traceback.
         safe = "<br/>".join(
@@ -169,7 +170,7 @@ class Doc:
     def table(
         self,
         header: list[str] | None,
-        rows: list[list[Any]],
+        rows: Sequence[Sequence[object]],
         widths: list[float],
         right: tuple[int, ...] = (),
         mono: tuple[int, ...] = (),
@@ -177,7 +178,7 @@ class Doc:
     ) -> Table:
         """A striped table; widths are fractions of the text width; every cell wraps."""
 
-        def cell(value: Any, col: int) -> Paragraph:
+        def cell(value: object, col: int) -> Paragraph:
             text = short(str(value), MAX_CELL_CHARS)
             if col in right:
                 style = self.cell_right
@@ -213,7 +214,7 @@ class Doc:
         table.setStyle(self.TableStyle(style))
         return table
 
-    def key_values(self, pairs: list[tuple[str, Any]], key_width: float = 0.32) -> Table:
+    def key_values(self, pairs: Sequence[tuple[str, object]], key_width: float = 0.32) -> Table:
         """A two-column table without a header; keys in bold."""
         rows = [[k, v] for k, v in pairs]
         table = self.table(None, rows, [key_width, 1 - key_width], bold=(0,))

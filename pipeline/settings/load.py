@@ -30,7 +30,7 @@ CONFIG_NAME = "riskwatch.toml"
 class Settings:
     """Validated settings; `settings["model.metric"]`, `settings.path("paths.source")`."""
 
-    values: Mapping[str, Any]
+    values: Mapping[str, Any]  # TOML values: each key's type is its row's kind
     base_dir: Path
     source: Path | None = None  # the settings file, when there is one
     _resolved: dict[str, Path] = field(default_factory=dict, compare=False, repr=False)
@@ -50,7 +50,7 @@ class Settings:
     def database_url(self) -> str:
         return self.values["database.url"]
 
-    def with_values(self, **changes: Any) -> Settings:
+    def with_values(self, **changes: object) -> Settings:
         """Return a copy with dotted keys given as `section__key=value` replaced."""
         raw = dict(self.values)
         for name, value in changes.items():
@@ -129,7 +129,7 @@ def _flatten(doc: Mapping[str, Any], origin: Path) -> dict[str, Any]:
     return flat
 
 
-_CHECKS: dict[str, Callable[[Any], bool]] = {
+_CHECKS: dict[str, Callable[[object], bool]] = {
     "path": lambda v: isinstance(v, str) and v != "",
     "str": lambda v: isinstance(v, str) and v != "",
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -207,7 +207,7 @@ def _check_consistency(values: Mapping[str, Any]) -> None:
         raise ConfigError("setting 'alerts.webhook_url': expected an http:// or https:// URL")
 
 
-def _check_criticality(levels: Mapping[str, Any]) -> None:
+def _check_criticality(levels: Mapping[str, object]) -> None:
     """Raise ConfigError unless every key is an error type and every value a criticality."""
     from pipeline.vocabulary import CRITICALITIES, ERROR_TYPES
 

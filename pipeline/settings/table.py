@@ -20,7 +20,7 @@ class Setting:
     """One key of riskwatch.toml: its default, its kind and what it means."""
 
     key: str
-    default: Any
+    default: Any  # a value of the row's kind: text, number, bool, list or table
     kind: str  # path, str, int, float, bool, list, dict, choice
     help: str
     choices: tuple[str, ...] = ()
