@@ -67,7 +67,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     emit(read(ctx, production_status), as_json, _status_text)
 
 
-def _shown(setting: Setting, values: Mapping[str, Any]) -> Any:
+def _shown(setting: Setting, values: Mapping[str, Any]) -> object:
     """A setting's value as it may be printed: secrets (webhook URLs, passwords) never are."""
     if setting.kind == "secret" and values[setting.key]:
         return "(set)"

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -29,15 +29,15 @@ log = logging.getLogger("riskwatch")
 T = TypeVar("T")
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Log to the sys.stderr of the moment, which click's test runner swaps per invocation."""
 
     @property
-    def stream(self) -> Any:
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value: Any) -> None:
+    def stream(self, _value: TextIO) -> None:
         pass
 
 
@@ -87,8 +87,8 @@ def fail(exc: RiskwatchError) -> NoReturn:
 
 
 def engine_command(
-    parent: click.Group, name: str, *, json: bool | str = False, **attrs: Any
-) -> Callable[[Callable[..., Any]], click.Command]:
+    parent: click.Group, name: str, *, json: bool | str = False, **attrs: object
+) -> Callable[[Callable[..., None]], click.Command]:
     """Register the function as `parent`'s sub-command `name`, called with the click context.
 
     `json` adds the `--json` flag (as `as_json`; a string is its help), after the command's own
@@ -96,9 +96,9 @@ def engine_command(
     `attrs` go to click (e.g. `cls=click.Group` for a command with sub-commands).
     """
 
-    def decorate(fn: Callable[..., Any]) -> click.Command:
+    def decorate(fn: Callable[..., None]) -> click.Command:
         @wraps(fn)
-        def mapped(*args: Any, **kwargs: Any) -> Any:
+        def mapped(*args: object, **kwargs: object) -> None:
             try:
                 return fn(*args, **kwargs)
             except RiskwatchError as exc:
