@@ -51,7 +51,7 @@ def _opener(base_url: str) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener()
 
 
-def _parse(raw: bytes) -> Any:
+def _parse(raw: bytes) -> Any:  # a JSON value
     # Stored as JSON in the database: NaN and Infinity (not JSON) become null.
     return json.loads(raw, parse_constant=lambda _name: None)
 
@@ -61,7 +61,7 @@ def call(
     base_url: str,
     method: str,
     endpoint: str,
-    payload: Any = None,
+    payload: object = None,
     *,
     timeout: float,
 ) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline.errors import InvalidArgument
 from pipeline.infra.files import atomic_write_bytes
-from pipeline.ingest.contract import Contract
+from pipeline.ingest.contract import Contract, Label
 from pipeline.tools.formats import write_frame
 
 # Text that no reader takes for a number, nor for a missing value ("n/a", "NA" and "null" are).
@@ -67,8 +67,10 @@ def why_not(t: str) -> str:
     }[t]
 
 
-def bad_value(t: str, col: str, current: Any, contract: Contract, rng: np.random.Generator) -> Any:
-    """A value of column `col` (now `current`) that the gate must report as type `t`."""
+def bad_value(
+    t: str, col: str, current: Any, contract: Contract, rng: np.random.Generator
+) -> object:
+    """A value of column `col` (now `current`, a pandas cell) that the gate must report as `t`."""
     rule = contract.columns[col]
     if t == "missing_value":
         return None
@@ -97,13 +99,13 @@ def bad_value(t: str, col: str, current: Any, contract: Contract, rng: np.random
     raise AssertionError(t)
 
 
-def _bad_label(contract: Contract, rng: np.random.Generator) -> Any:
+def _bad_label(contract: Contract, rng: np.random.Generator) -> Label | None:
     labels = contract.label_values
     if labels is None or rng.random() < 1 / 3:
         return None  # a row without a label
     if contract.numeric_label:
         top = math.floor(max(float(v) for v in labels))
-        options: list[Any] = [top + 1, top + 2, -1]
+        options: list[Label] = [top + 1, top + 2, -1]
         options = [o for o in options if o not in labels]
         return options[int(rng.integers(len(options)))]
     options = [o for o in ("unknown", "?", "yes_no") if o not in {str(v) for v in labels}]

@@ -13,13 +13,18 @@ import numbers
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from pipeline.errors import InvalidArgument
 from pipeline.infra.files import atomic_write
 from pipeline.tools.formats import file_format
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+T = TypeVar("T")
 
 
 def split_dataset(
@@ -84,7 +89,7 @@ def _row_order(n: int, files: int, seed: int | None, source: Path) -> np.ndarray
     return np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
 
 
-def _read_split_input(source: Path, fmt: str, read: Callable[[], Any]) -> Any:
+def _read_split_input(source: Path, fmt: str, read: Callable[[], T]) -> T:
     try:
         return read()
     except FileNotFoundError:
@@ -94,14 +99,18 @@ def _read_split_input(source: Path, fmt: str, read: Callable[[], Any]) -> Any:
         raise InvalidArgument(f"cannot read {source} as {fmt}: {reason}") from exc
 
 
-def _parquet(source: Path) -> Any:
+def _parquet(source: Path) -> pa.Table:
     import pyarrow.parquet as pq
 
     return pq.read_table(source)
 
 
 def _text_rows(source: Path, fmt: str) -> tuple[list[str] | None, Generator[Any, None, None]]:
-    """The header (CSV) and a generator of rows as written: CSV fields, or JSON lines."""
+    """The header (CSV) and a generator of rows as written: CSV fields, or JSON lines.
+
+    The rows are Any: lists of fields when there is a header, lines of text when there is
+    none, which a type cannot tie to the header.
+    """
     if fmt == "csv":
         with source.open(newline="", encoding="utf-8") as fh:
             header = next(csv.reader(fh), None)
@@ -128,7 +137,7 @@ def _json_rows(source: Path) -> Generator[str, None, None]:
                 yield line
 
 
-def _write_parquet_part(table: Any, part: np.ndarray, tmp: Path) -> None:
+def _write_parquet_part(table: pa.Table, part: np.ndarray, tmp: Path) -> None:
     import pyarrow.parquet as pq
 
     pq.write_table(table.take(part), tmp)
