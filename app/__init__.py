@@ -27,12 +27,12 @@ class AppState:
     settings: Settings
     engine: sa.Engine
     schema_ok: bool = False
-    model: Any = None  # registry.LoadedModel
+    model: registry.LoadedModel | None = None
     model_key: tuple[int, str] | None = None  # (version, sha256) of `model`
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's config: any values
     """Build the app; `test_config["RISKWATCH_SETTINGS"]` replaces the settings file."""
     app = Flask(__name__)
     if test_config:
@@ -75,7 +75,7 @@ def close_connection(_exc: BaseException | None = None) -> None:
         conn.close()
 
 
-def production_model() -> Any:
+def production_model() -> registry.LoadedModel:
     """The production model, loaded once per (version, sha256) and reloaded after a promotion.
 
     The pointer file is read on every call (cheap), so a promotion or rollback made by a run is
@@ -93,7 +93,7 @@ def production_model() -> Any:
         )
     key = (version, sha)
     with st.lock:
-        if st.model_key != key:
+        if st.model is None or st.model_key != key:  # no model: no key either
             st.model = registry.load(st.engine, st.settings, version)
             st.model_key = (st.model.version, st.model.sha256)
         return st.model

@@ -42,13 +42,13 @@ MAX_LIMIT = 1000
 class ApiError(RiskwatchError):
     """An error a view raises with its status and any extra fields of the error shape."""
 
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, message: str, **extra: object) -> None:
         super().__init__(message)
         self.status = status
         self.extra = extra
 
 
-def error_response(status: int, message: str, **extra: Any) -> Response:
+def error_response(status: int, message: str, **extra: object) -> Response:
     """The one error shape of the API."""
     body: dict[str, Any] = {"ok": False, "error": message, "status": status}
     body.update({k: v for k, v in extra.items() if v is not None})
@@ -131,7 +131,7 @@ def _limit_param() -> int:
     return int(raw)
 
 
-def _request_records() -> Any:
+def _request_records() -> Any:  # a JSON value: records_frame checks it is a list of objects
     """The records of a prediction request: a JSON array, or the array under "records"."""
     if not request.is_json:
         raise UnsupportedMediaType(
@@ -157,7 +157,7 @@ def _request_records() -> Any:
 
 
 @bp.post("/prediction")
-def prediction() -> Any:
+def prediction() -> dict[str, Any]:
     """Predict with the production model and record every prediction with source "api"."""
     records = _request_records()
     loaded = production_model()
@@ -192,20 +192,20 @@ def prediction() -> Any:
 
 
 @bp.get("/scoring")
-def scoring() -> Any:
+def scoring() -> dict[str, Any]:
     """The production model's latest recorded scores (from the last run that scored it)."""
     version = registry.production_version(state().settings)
     return reads.latest_scores(get_connection(), version)
 
 
 @bp.get("/summarystats")
-def summarystats() -> Any:
+def summarystats() -> dict[str, Any]:
     """Mean, median, std, min and max per numeric feature, from the latest run that had them."""
     return reads.latest_for(get_connection(), tables.feature_stats)
 
 
 @bp.get("/diagnostics")
-def diagnostics() -> Any:
+def diagnostics() -> dict[str, Any]:
     """Step timings of the latest run, missing values, outdated packages, library versions."""
     conn = get_connection()
     return {
@@ -217,25 +217,25 @@ def diagnostics() -> Any:
 
 
 @bp.get("/apireturns")
-def apireturns() -> Any:
+def apireturns() -> dict[str, Any]:
     """What `riskwatch apicalls` recorded, newest first."""
     return {"api_returns": reads.api_returns(get_connection(), _limit_param())}
 
 
 @bp.get("/runs")
-def runs() -> Any:
+def runs() -> dict[str, Any]:
     """Runs, newest first."""
     return {"runs": reads.list_runs(get_connection(), _limit_param())}
 
 
 @bp.get("/runs/<run_id>")
-def run(run_id: str) -> Any:
+def run(run_id: str) -> dict[str, Any]:
     """Everything recorded about one run."""
     return reads.get_run(get_connection(), run_id)
 
 
 @bp.get("/runs/<run_id>/report.pdf")
-def report(run_id: str) -> Any:
+def report(run_id: str) -> Response:
     """The run's PDF report."""
     settings = state().settings
     path = Path(reads.report_path(get_connection(), settings, run_id)).resolve()
@@ -247,7 +247,7 @@ def report(run_id: str) -> Any:
 
 
 @bp.get("/quality/<int:file_id>.html")
-def quality_report(file_id: int) -> Any:
+def quality_report(file_id: int) -> Response:
     """The HTML data-quality report of one checked source file."""
     settings = state().settings
     rel = reads.quality_report_path(get_connection(), file_id)
@@ -263,7 +263,7 @@ def quality_report(file_id: int) -> Any:
 
 
 @bp.get("/health")
-def health() -> Any:
+def health() -> dict[str, Any]:
     """Database reachable and migrated; which model is in production."""
     st = state()
     revision = reads.check_database(st.engine)
@@ -277,7 +277,7 @@ def health() -> Any:
 
 
 @bp.get("/openapi.json")
-def openapi() -> Any:
+def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document of this app."""
     from app.openapi import document
 

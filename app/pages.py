@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, render_template
 
 from app import get_connection, state
@@ -18,7 +16,7 @@ INDEX_RUNS = 100
 
 
 @bp.get("/")
-def index() -> Any:
+def index() -> str | tuple[str, int]:
     """List runs, newest first, with links to their reports and records."""
     production = registry.production_version(state().settings)
     try:
