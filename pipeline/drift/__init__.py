@@ -15,11 +15,11 @@ it loaded), no file or database I/O, in dependency order:
 - `selftest`: false-alarm rate and power of the thresholds at a batch size.
 
 The I/O edge is `step`: the profile stored with each model version, the run's results recorded
-per column, the latest results, ad-hoc comparison of two files and the self-test on the
-production profile. The run and the CLI import it as a module (`from pipeline.drift import
-step`); it may import SQLAlchemy, `pipeline.storage`, `pipeline.model`, `pipeline.ingest`,
-`pipeline.settings` and `pipeline.errors`. The pure modules import only `pipeline.settings.table`
-of riskwatch.
+per column (with `shares`, the reference and new shares the report plots), the latest results,
+ad-hoc comparison of two files and the self-test on the production profile. The run and the
+CLI import it as a module (`from pipeline.drift import step`); it may import SQLAlchemy,
+`pipeline.storage`, `pipeline.model`, `pipeline.ingest`, `pipeline.settings` and
+`pipeline.errors`. The pure modules import only `pipeline.settings.table` of riskwatch.
 
 The pure API is exported here lazily (`from pipeline.drift import ReferenceProfile, detect`):
 importing the package costs nothing, and numpy is loaded on first use of a name.

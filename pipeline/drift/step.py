@@ -7,7 +7,6 @@ files. The statistics and the decision are pure and live in the package's other 
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from pipeline.drift.shares import distribution
 from pipeline.errors import DataError, NotFound
 from pipeline.model import registry
 from pipeline.settings import Settings
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
-    from pipeline.drift.column_profile import ColumnProfile
     from pipeline.drift.decision import DriftResult
     from pipeline.drift.profile import ReferenceProfile
     from pipeline.drift.thresholds import DriftThresholds
@@ -258,7 +257,7 @@ def _record_columns(
     rows = []
     for c in result.to_dict()["columns"]:
         if c["column"] in profile.columns_ and c["column"] in data:
-            c["details"]["distribution"] = _distribution(
+            c["details"]["distribution"] = distribution(
                 profile.columns_[c["column"]], data[c["column"]]
             )
         rows.append(
@@ -277,48 +276,6 @@ def _record_columns(
             }
         )
     writes.record_rows(engine, tables.drift_results, run_id, rows)
-
-
-def _distribution(prof: ColumnProfile, values: np.ndarray, top: int = 12) -> dict[str, Any]:
-    """Reference and new shares on the profile's PSI bins or top categories, for the plots."""
-    import numpy as np
-
-    from pipeline.drift.column_profile import NumericProfile
-
-    if isinstance(prof, NumericProfile):
-        x = np.asarray(values, dtype="float64")
-        x = x[np.isfinite(x)]
-        edges = prof.psi_edges
-        new = np.bincount(np.searchsorted(edges, x, side="left"), minlength=len(edges) + 1)
-        ref = prof.psi_counts
-        labels = (
-            ["≤ " + f"{edges[0]:.4g}"]
-            + [f"{a:.4g} – {b:.4g}" for a, b in itertools.pairwise(edges)]
-            + ["> " + f"{edges[-1]:.4g}"]
-        )
-    else:
-        import pandas as pd
-
-        from pipeline.drift.columns import category_key
-
-        counts: dict[str, int] = {}
-        # Count the distinct values first (vectorised), then key only those: not one per row.
-        for value, n in pd.Series(values).value_counts(dropna=True).items():
-            key = category_key(value)
-            counts[key] = counts.get(key, 0) + int(n)
-        ordered = sorted(counts.items(), key=lambda kv: -kv[1])
-        cats = list(prof.categories[:top])
-        cats += [c for c, _ in ordered[:top] if c not in cats][: max(0, top - len(cats))]
-        known = dict(zip(prof.categories, prof.counts.tolist(), strict=True))
-        ref = np.array([known.get(c, 0) for c in cats], dtype=float)
-        new = np.array([counts.get(c, 0) for c in cats], dtype=float)
-        labels = cats
-    ref_total, new_total = float(np.sum(ref)) or 1.0, float(np.sum(new)) or 1.0
-    return {
-        "labels": labels,
-        "reference": [round(float(v) / ref_total, 6) for v in ref],
-        "current": [round(float(v) / new_total, 6) for v in new],
-    }
 
 
 def latest(conn: sa.Connection, run_id: str | None = None) -> dict[str, Any]:

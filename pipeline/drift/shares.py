@@ -1,0 +1,57 @@
+"""The shares the report plots for one column: reference and new, on the profile's PSI bins
+(numeric) or its top categories; recorded by `step` with each drift result.
+
+numpy and pandas are imported inside: the step calls it with both loaded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pipeline.drift.column_profile import ColumnProfile
+
+
+def distribution(prof: ColumnProfile, values: np.ndarray, top: int = 12) -> dict[str, Any]:
+    """Reference and new shares on the profile's PSI bins or top categories, for the plots."""
+    import numpy as np
+
+    from pipeline.drift.column_profile import NumericProfile
+
+    if isinstance(prof, NumericProfile):
+        x = np.asarray(values, dtype="float64")
+        x = x[np.isfinite(x)]
+        edges = prof.psi_edges
+        new = np.bincount(np.searchsorted(edges, x, side="left"), minlength=len(edges) + 1)
+        ref = prof.psi_counts
+        labels = (
+            ["≤ " + f"{edges[0]:.4g}"]
+            + [f"{a:.4g} – {b:.4g}" for a, b in itertools.pairwise(edges)]
+            + ["> " + f"{edges[-1]:.4g}"]
+        )
+    else:
+        import pandas as pd
+
+        from pipeline.drift.columns import category_key
+
+        counts: dict[str, int] = {}
+        # Count the distinct values first (vectorised), then key only those: not one per row.
+        for value, n in pd.Series(values).value_counts(dropna=True).items():
+            key = category_key(value)
+            counts[key] = counts.get(key, 0) + int(n)
+        ordered = sorted(counts.items(), key=lambda kv: -kv[1])
+        cats = list(prof.categories[:top])
+        cats += [c for c, _ in ordered[:top] if c not in cats][: max(0, top - len(cats))]
+        known = dict(zip(prof.categories, prof.counts.tolist(), strict=True))
+        ref = np.array([known.get(c, 0) for c in cats], dtype=float)
+        new = np.array([counts.get(c, 0) for c in cats], dtype=float)
+        labels = cats
+    ref_total, new_total = float(np.sum(ref)) or 1.0, float(np.sum(new)) or 1.0
+    return {
+        "labels": labels,
+        "reference": [round(float(v) / ref_total, 6) for v in ref],
+        "current": [round(float(v) / new_total, 6) for v in new],
+    }
