@@ -29,8 +29,12 @@ run: $(STAMP)
 	$(BIN)/riskwatch db upgrade
 	$(BIN)/riskwatch run
 
+# Two pytest-xdist workers: the 2 cores of the CI runner (`make test PYTEST_WORKERS=0` runs in
+# one process). Each worker has its own PostgreSQL database (tests/conftest.py, pg_database).
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
