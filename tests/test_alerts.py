@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from pipeline.ingest import webhook as webhook_module
 from pipeline.ingest.alerts import Alert, Delivery, at_least, message, send, target
 from tests.conftest import REPO
 
@@ -422,23 +423,78 @@ def test_a_webhook_that_never_answers_is_bounded_by_the_deadline(
     assert elapsed < 10  # bounds a hang; not a speed test
 
 
+class AttemptClock:
+    """A deadline clock that each attempt advances by exactly the time it was given.
+
+    The attempts are real (a real socket, cut by the attempt's real timer); only the deadline's
+    bookkeeping reads this clock, so how busy the machine is cannot change the count.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 0.0
+        self.given: list[float] = []
+        real = webhook_module._safe_attempt
+
+        def timed(url: str, body: bytes, timeout: float, where: str) -> object:
+            try:
+                return real(url, body, timeout, where)
+            finally:
+                self.given.append(timeout)
+                self.now += timeout
+
+        monkeypatch.setattr(webhook_module, "_safe_attempt", timed)
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_webhook_that_answers_a_byte_at_a_time_is_cut_at_the_deadline(
-    webhook: Callable[..., Webhook],
+    webhook: Callable[..., Webhook], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Each read gets a byte within 0.1 s, so only the attempt's own clock can end it.
+    # Each read gets a byte within 0.1 s, so only the attempt's own timer can end it.
     hook = webhook(Reply(mode="drip"))
+    clock = AttemptClock(monkeypatch)
     t0 = time.monotonic()
 
-    delivery = send(hook.url, make_alert(), timeout=0.5, deadline=1.5, backoff=0.1, sleep=Sleeps())
+    delivery = send(
+        hook.url,
+        make_alert(),
+        timeout=0.5,
+        deadline=1.5,
+        backoff=0.1,
+        sleep=Sleeps(),
+        clock=clock,
+    )
 
     elapsed = time.monotonic() - t0
     assert not delivery.delivered and delivery.status_code is None
     assert delivery.error is not None
-    assert re.match(r"no answer from http://127\.0\.0\.1:\d+ within 0\.\d\d s", delivery.error)
+    assert re.match(r"no answer from http://127\.0\.0\.1:\d+ within 0\.50 s", delivery.error)
+    assert delivery.error.endswith("would pass the 1.5 s deadline")
     # Attempts at 0, 0.5 and 1.0 s, each cut after 0.5 s; no time is left for a fourth.
+    assert clock.given == [0.5, 0.5, 0.5]
     assert delivery.attempts == 3 == len(hook.received)
-    assert delivery.seconds < 2.0
+    assert delivery.seconds == 1.5
+    assert elapsed >= 1.5  # each real attempt ran until its own timer cut it
     assert elapsed < 10  # bounds a hang; not a speed test
+
+
+def test_an_attempt_gets_only_what_is_left_of_the_deadline(
+    webhook: Callable[..., Webhook], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = webhook(Reply(mode="drip"))
+    clock = AttemptClock(monkeypatch)
+
+    delivery = send(
+        hook.url, make_alert(), timeout=0.5, deadline=0.8, backoff=0.0, sleep=Sleeps(), clock=clock
+    )
+
+    assert clock.given == [0.5, pytest.approx(0.3)]
+    assert delivery.attempts == 2 == len(hook.received)
+    assert delivery.error is not None
+    assert "within 0.30 s" in delivery.error  # the second attempt was cut at what was left
+    assert delivery.error.endswith("would pass the 0.8 s deadline")
+    assert delivery.seconds == pytest.approx(0.8)
 
 
 def test_a_closed_port_is_reported_as_refused() -> None:

@@ -219,15 +219,17 @@ def send(
     backoff: float = 0.5,
     deadline: float = default("alerts.deadline_seconds"),
     sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Delivery:
     """POST `message(alert)` to the webhook at `url`; never raises, never outlasts `deadline`.
 
     Retries (at most `retries` times) after no answer, a timeout, HTTP 429 or 5xx, waiting
     `backoff * 2**n` seconds before retry n+1, or the answer's numeric Retry-After. Other
     answers (2xx, 3xx, 4xx) are final. Each attempt gets `timeout` seconds, or what is left of
-    `deadline` if that is less; a wait that would end past the deadline is not begun.
+    `deadline` if that is less; a wait that would end past the deadline is not begun. The
+    waits are `sleep`'s and the deadline is kept by `clock` (monotonic seconds).
     """
-    start = time.monotonic()
+    start = clock()
     file_name = getattr(alert, "file_name", "?")
     problem = url_problem(url)
     if problem is not None:
@@ -239,7 +241,7 @@ def send(
         body = json.dumps(message(alert), ensure_ascii=True).encode("ascii")
     except Exception as exc:  # a malformed alert is reported, not raised: see the docstring
         return not_delivered(
-            file_name, start, 0, None, f"the alert cannot be written as JSON: {exc}"
+            file_name, start, 0, None, f"the alert cannot be written as JSON: {exc}", clock
         )
     return deliver(
         url,
@@ -251,4 +253,5 @@ def send(
         deadline=deadline,
         sleep=sleep,
         start=start,
+        clock=clock,
     )

@@ -255,10 +255,15 @@ def _answered(status: int, raw: bytes, headers: Message | None, where: str) -> _
 
 
 def not_delivered(
-    file_name: str, start: float, attempts: int, status: int | None, error: str
+    file_name: str,
+    start: float,
+    attempts: int,
+    status: int | None,
+    error: str,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Delivery:
     """Log why the alert for `file_name` was given up and return its Delivery."""
-    seconds = time.monotonic() - start
+    seconds = clock() - start
     log.warning(
         "alert for %r not delivered (%d attempt(s), %.2f s): %s",
         file_name,
@@ -288,11 +293,12 @@ def deliver(
     deadline: float,
     sleep: Callable[[float], object],
     start: float,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Delivery:
     """POST `body` to `url` until it is taken, a final answer comes, or time runs out.
 
-    `start` is the time.monotonic() the deadline counts from; `file_name` names the alert in
-    the log. Retry and deadline rules: see `alerts.send`.
+    `start` is the `clock()` the deadline counts from; `file_name` names the alert in the log.
+    Retry and deadline rules: see `alerts.send`.
     """
     if not _usable(timeout, retries, backoff, deadline):
         return not_delivered(
@@ -301,29 +307,30 @@ def deliver(
             0,
             None,
             "timeout and deadline must be > 0, backoff >= 0 and retries a whole number",
+            clock,
         )
     where = target(url)
     attempts = 0
     outcome = _Outcome()
     retries = max(int(retries), 0)
     for n in range(retries + 1):
-        left = deadline - (time.monotonic() - start)
+        left = deadline - (clock() - start)
         if left <= 0:
             error = f"{outcome.error or 'no attempt made'}; the {deadline:g} s deadline has passed"
-            return not_delivered(file_name, start, attempts, outcome.status, error)
+            return not_delivered(file_name, start, attempts, outcome.status, error, clock)
         attempts += 1
         outcome = _safe_attempt(url, body, min(timeout, left), where)
         if outcome.error is None:
-            return _delivered(file_name, where, start, attempts, outcome.status)
+            return _delivered(file_name, where, start, attempts, outcome.status, clock)
         if not outcome.retry or n == retries:
             break
         wait = outcome.retry_after if outcome.retry_after is not None else backoff * 2**n
-        if wait >= deadline - (time.monotonic() - start):
+        if wait >= deadline - (clock() - start):
             error = (
                 f"{outcome.error}; the next attempt (in {wait:g} s) would pass "
                 f"the {deadline:g} s deadline"
             )
-            return not_delivered(file_name, start, attempts, outcome.status, error)
+            return not_delivered(file_name, start, attempts, outcome.status, error, clock)
         log.info(
             "alert for %r: attempt %d failed (%s); retrying in %.2f s",
             file_name,
@@ -333,15 +340,20 @@ def deliver(
         )
         sleep(wait)
     return not_delivered(
-        file_name, start, attempts, outcome.status, outcome.error or "no attempt made"
+        file_name, start, attempts, outcome.status, outcome.error or "no attempt made", clock
     )
 
 
 def _delivered(
-    file_name: str, where: str, start: float, attempts: int, status: int | None
+    file_name: str,
+    where: str,
+    start: float,
+    attempts: int,
+    status: int | None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Delivery:
     """Log that the alert for `file_name` was taken and return its Delivery."""
-    seconds = time.monotonic() - start
+    seconds = clock() - start
     log.info(
         "alert for %r delivered to %s (HTTP %s, attempt %d, %.2f s)",
         file_name,
