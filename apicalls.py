@@ -1,6 +1,6 @@
 """`python apicalls.py --url URL`: call a running app's API and record what it returned.
 
-A thin entry point: the work is `riskwatch apicalls` (pipeline/apicalls.py).
+A thin entry point: the work is `riskwatch apicalls` (pipeline/tools/apicalls.py).
 """
 
 import sys

@@ -32,7 +32,7 @@ from tests.conftest import copy_project, reset_pg
 # Quick and offline: no pip query, a small bootstrap.
 CONFIG = "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
 
-# One record with the sample data's features (see pipeline/sampledata.py).
+# One record with the sample data's features (see pipeline/tools/sampledata.py).
 RECORD = {
     "lastmonth_activity": 86.7,
     "lastyear_activity": 71.2,
