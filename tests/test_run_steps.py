@@ -101,3 +101,52 @@ def test_score_doc_is_the_summary_score_object() -> None:
     doc = score_doc(Score("f1", 0.8, 0.7, 0.9, 120))
     assert doc == {"metric": "f1", "value": 0.8, "ci_low": 0.7, "ci_high": 0.9, "n_rows": 120}
     assert list(doc) == ["metric", "value", "ci_low", "ci_high", "n_rows"]
+
+
+class _Predicts:
+    """A stand-in for a loaded artifact: predicts `value` for every row."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def predict(self, x: pd.DataFrame) -> list[int]:
+        return [self.value] * len(x)
+
+
+@pytest.mark.parametrize(("loaded_predicts", "refused"), [(1, False), (0, True)])
+def test_a_registered_version_must_load_and_predict_as_trained(
+    monkeypatch: pytest.MonkeyPatch, loaded_predicts: int, refused: bool
+) -> None:
+    """The challenger is read back from its file (checksum and unpickling) before any promotion."""
+    import numpy as np
+
+    from pipeline.errors import ModelIntegrityError
+    from pipeline.model import estimator, registry
+    from pipeline.model.features import FeatureSpec
+    from pipeline.run import train_step
+
+    loaded = registry.LoadedModel(
+        version=7,
+        model=_Predicts(loaded_predicts),
+        features=FeatureSpec(("x",), ()),
+        metric="f1",
+        holdout_score=0.5,
+        holdout_ci=None,
+        sha256="0" * 64,
+    )
+    calls: list[int] = []
+
+    def load(_engine: object, _settings: object, version: int) -> registry.LoadedModel:
+        calls.append(version)
+        return loaded
+
+    monkeypatch.setattr(registry, "load", load)
+    monkeypatch.setattr(estimator, "predict", lambda m, f, rows: (np.array(m.predict(rows)), None))
+    run = type("RunStub", (), {"engine": None, "settings": None})()
+    holdout = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    if refused:
+        with pytest.raises(ModelIntegrityError, match="version 7: the artifact as loaded"):
+            train_step._check_round_trip(run, 7, holdout, np.array([1, 1, 1]))
+    else:
+        train_step._check_round_trip(run, 7, holdout, np.array([1, 1, 1]))
+    assert calls == [7]

@@ -254,3 +254,18 @@ def test_publish_writes_the_metadata_then_renames(tmp_path: Path):
     registry._publish(staging, final, {"version": 7})
     assert not staging.exists()
     assert json.loads((final / registry.METADATA).read_text()) == {"version": 7}
+
+
+def test_an_artifact_saved_before_the_engine_became_subpackages_still_loads() -> None:
+    """tests/data/model-7776dd8.joblib was saved by riskwatch at commit 7776dd8, whose pickles
+    name `pipeline.design.Preprocessor`; production models of that release must keep serving."""
+
+    artifact = Path(__file__).parent / "data" / "model-7776dd8.joblib"
+    assert b"pipeline.design" in artifact.read_bytes()
+
+    model = registry.unpickle(artifact)
+
+    frame = pd.DataFrame({"x": [-2.0, 2.0], "c": ["a", "b"]})
+    assert model.predict(frame).tolist() == [0, 1]
+    assert model.predict_proba(frame)[:, 1].round(6).tolist() == [0.001347, 0.998833]
+    assert type(model[0]).__module__ == "pipeline.model.design"

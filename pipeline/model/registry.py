@@ -253,10 +253,30 @@ def _version_row(engine: sa.Engine, version: int) -> sa.Row:
     return row
 
 
-def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
-    """Load a version after checking its artifact against the recorded SHA-256."""
+# A pickle names the module of each class in it, so a module's path is part of the artifact's
+# format. These moved when the engine became subpackages (issue 8); artifacts saved before
+# still name the old paths, and still load.
+MOVED_MODULES = {
+    "pipeline.design": "pipeline.model.design",
+    "pipeline.modeling": "pipeline.model.estimator",
+}
+
+
+def unpickle(path: Path) -> Any:
+    """The model in an artifact file, whichever riskwatch release saved it (see MOVED_MODULES)."""
+    import importlib
+    import sys
+
     import joblib
 
+    for old, new in MOVED_MODULES.items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
+    return joblib.load(path)
+
+
+def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
+    """Load a version after checking its artifact against the recorded SHA-256."""
     from pipeline.model.features import FeatureSpec
 
     row = _version_row(engine, version)
@@ -271,7 +291,7 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
         )
     return LoadedModel(
         version=version,
-        model=joblib.load(path),
+        model=unpickle(path),
         features=FeatureSpec.from_json(row.features),
         metric=row.metric,
         holdout_score=row.holdout_score,

@@ -107,7 +107,29 @@ def _challenger(
         contract_version=_contract_version(s),
         extra_files=_drift_files(s, model, features, train, holdout, pred, proba),
     )
+    _check_round_trip(run, version, holdout, pred)
     return version, held, holdout, pred
+
+
+ROUND_TRIP_ROWS = 1_000  # enough rows to catch a model that does not survive its file
+
+
+def _check_round_trip(run: Run, version: int, holdout: pd.DataFrame, pred: np.ndarray) -> None:
+    """The version as written, checked against its SHA-256 and unpickled, predicts as the model
+    in memory did: the policy never promotes an artifact that does not load."""
+    import numpy as np
+
+    from pipeline.errors import ModelIntegrityError
+    from pipeline.model.estimator import predict
+
+    loaded = registry.load(run.engine, run.settings, version)
+    rows = holdout.iloc[:ROUND_TRIP_ROWS]
+    again, _ = predict(loaded.model, loaded.features, rows)
+    if not np.array_equal(again, pred[:ROUND_TRIP_ROWS]):
+        raise ModelIntegrityError(
+            f"model version {version}: the artifact as loaded predicts otherwise than the model "
+            "that was trained; it is not promoted"
+        )
 
 
 def train(
