@@ -781,3 +781,15 @@ def test_drift_columns_are_converted_when_read_not_all_at_once() -> None:
     assert weights == {"amount": 1.0, "industry": 1.0}
     with pytest.raises(KeyError):
         data["nope"]
+
+
+def test_comparing_files_whose_column_changes_kind_names_the_file(tmp_path: Path) -> None:
+    """A numeric column that holds text in the other file is bad data, not a crash."""
+    from pipeline.drift.step import compare_files
+    from pipeline.errors import DataError
+
+    reference, current = tmp_path / "reference.csv", tmp_path / "current.csv"
+    reference.write_text("a,b\n1,x\n2,y\n3,x\n")
+    current.write_text("a,b\nfoo,x\nbar,y\nbaz,x\n")
+    with pytest.raises(DataError, match=r"current\.csv: column 'a' is numeric in the reference"):
+        compare_files(reference, current)

@@ -324,8 +324,15 @@ def compare_files(
             frames.append(read_file(path))
         except DataError as exc:
             raise DataError(f"{path}: {exc}") from exc
-    profile = ReferenceProfile().fit(frames[0])
-    return detect(profile, frames[1], thresholds)
+    # The pure code says what is wrong with the data (a ValueError); the user learns which file.
+    try:
+        profile = ReferenceProfile().fit(frames[0])
+    except ValueError as exc:
+        raise DataError(f"{reference}: {exc}") from exc
+    try:
+        return detect(profile, frames[1], thresholds)
+    except ValueError as exc:
+        raise DataError(f"{current}: {exc}") from exc
 
 
 def selftest(
