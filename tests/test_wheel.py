@@ -208,6 +208,16 @@ def test_the_migrations_are_found_in_the_checkout() -> None:
 
 
 def test_missing_migrations_are_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(db, "MIGRATIONS_PACKAGE", "riskwatch_no_such_migrations")
+    monkeypatch.setattr(db, "MIGRATIONS_FOLDER", "riskwatch_no_such_migrations")
     with pytest.raises(RiskwatchError, match="installed without its migrations"):
         db.migrations_dir()
+
+
+def test_another_sql_package_on_the_path_does_not_shadow_the_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "sql", raising=False)
+    assert db.migrations_dir() == REPO / "sql"

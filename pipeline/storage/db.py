@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,21 +17,24 @@ if TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.pool import ConnectionPoolEntry
 
-# The migrations are the top-level package `sql` (the design card fixes the folder's name); the
-# wheel installs it next to `pipeline`, and the editable install maps it to the checkout.
-MIGRATIONS_PACKAGE = "sql"
+# The migrations are the folder `sql/` (the design card fixes its name), a package of its own
+# that the wheel installs beside `pipeline`, as the checkout has it.
+MIGRATIONS_FOLDER = "sql"
 
 
 def migrations_dir() -> Path:
-    """Return the folder of the Alembic scripts, wherever the `sql` package is installed."""
-    spec = importlib.util.find_spec(MIGRATIONS_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    if not locations:
+    """Return the folder of the Alembic scripts: `sql/` beside the `pipeline` package.
+
+    Found by path, not by import, so that no other `sql` on `sys.path` (a folder in the working
+    directory, another distribution's package) can stand in for riskwatch's migrations.
+    """
+    package_root = Path(__file__).resolve().parents[2]  # what holds pipeline/ (and sql/)
+    folder = package_root / MIGRATIONS_FOLDER
+    if not (folder / "env.py").is_file() or not (folder / "versions").is_dir():
         raise RiskwatchError(
-            f"riskwatch is installed without its migrations (package {MIGRATIONS_PACKAGE!r}): "
-            "reinstall it"
+            f"riskwatch is installed without its migrations (no {folder}/env.py): reinstall it"
         )
-    return Path(locations[0])
+    return folder
 
 
 def make_engine(url: str) -> sa.Engine:
