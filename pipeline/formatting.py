@@ -1,7 +1,8 @@
 """How numbers, shares, scores, times and durations read, wherever a person sees them.
 
-The CLI, the PDF, the per-file HTML page and the policy's reasons all format through here, so the
-same number reads the same everywhere. Standard library only: the no-op tick may import it.
+The CLI, the PDF, the per-file HTML page and the policy's reasons format their numbers, shares,
+scores, times and durations through here (a plain count is Python's own `f"{n:,}"`), so the same
+value reads the same everywhere. Standard library only: the no-op tick may import it.
 """
 
 from __future__ import annotations

@@ -62,6 +62,48 @@ def test_every_module_has_a_docstring(path: Path) -> None:
     assert ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))), _name(path)
 
 
+def _exports(package: Path) -> set[str]:
+    tree = ast.parse((package / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(x, ast.Name) and x.id == "__all__" for x in node.targets
+        ):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def _cross_package_imports() -> list[tuple[str, str, str, int]]:
+    """(importing module, package, name, line) for each import of another engine package."""
+    packages = {p.name for p in PACKAGES if p.parent.name == "pipeline"}
+    found = []
+    for path in SOURCES:
+        parts = path.relative_to(REPO).with_suffix("").parts
+        own = parts[1] if parts[0] == "pipeline" and len(parts) > 2 else parts[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                module = node.module.split(".")
+                if module[0] != "pipeline" or len(module) < 2 or module[1] not in packages:
+                    continue
+                if module[1] == own:
+                    continue
+                names = [module[2]] if len(module) > 2 else [a.name for a in node.names]
+                found += [(_name(path), module[1], n, node.lineno) for n in names]
+    return found
+
+
+def test_packages_are_used_only_through_what_their_init_exports() -> None:
+    """A package's `__all__` is what the others may import: its modules or names."""
+    exports = {p.name: _exports(p) for p in PACKAGES if p.parent.name == "pipeline"}
+    imports = _cross_package_imports()
+    assert len(imports) > 50  # the walk found the engine's imports
+    outside = [
+        f"{where}:{line} imports pipeline.{package}.{name}"
+        for where, package, name, line in imports
+        if name not in exports[package]
+    ]
+    assert not outside, "not in the package's __all__: " + "; ".join(outside)
+
+
 def test_import_contracts_hold() -> None:
     """Layers, no cycles, no Flask in the engine, no I/O in the pure parts (pyproject.toml)."""
     lint_imports = Path(sys.executable).with_name("lint-imports")

@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
-import sqlalchemy as sa
 
 from pipeline.cli.root import emit, engine_command, main, read, settings_of
 from pipeline.formatting import fmt_metric
 
 if TYPE_CHECKING:
-    from pipeline.settings import Setting
-from pipeline.settings import Settings
+    import sqlalchemy as sa
+
+    from pipeline.settings import Setting, Settings
 
 
 def _runs_text(rows: list[dict[str, Any]]) -> str:

@@ -59,6 +59,7 @@ __all__ = [
     "decide",
     "detect",
     "persistent",
+    "step",  # the run's drift step, a module (imported as `from pipeline.drift import step`)
 ]
 
 

@@ -5,3 +5,13 @@ the libraries in use (`versions`).
 Standard library only (memory also talks to pyarrow when it is already loaded): the no-op tick
 imports it. It imports nothing else of riskwatch but `pipeline.errors`.
 """
+
+# The modules other packages may import (tests/test_layout.py holds every import to this list);
+# the rest are this package's own.
+__all__ = [
+    "failpoints",
+    "files",
+    "lock",
+    "memory",
+    "versions",
+]

@@ -7,3 +7,15 @@ pure), keeping good rows and quarantining bad ones (`ingestion`), the gate's own
 criticality, verdicts) are `pipeline.vocabulary`, below settings. This package may import
 storage, the model's features, settings, infra, formatting and vocabulary; nothing above it.
 """
+
+# The modules other packages may import (tests/test_layout.py holds every import to this list);
+# the rest are this package's own.
+__all__ = [
+    "alerts",
+    "checks",
+    "contract",
+    "contract_tools",
+    "discovery",
+    "ingestion",
+    "readers",
+]

@@ -25,13 +25,7 @@ from pipeline.ingest.violations import (  # noqa: F401  (re-exported: the gate's
     file_problem,
 )
 from pipeline.settings.table import default
-from pipeline.vocabulary import (  # noqa: F401  (re-exported: the gate's vocabulary)
-    CRITICALITIES,
-    DEFAULT_CRITICALITY,
-    ERROR_TYPES,
-    FILE_LEVEL,
-    REJECTING,
-)
+from pipeline.vocabulary import REJECTING
 
 EXAMPLES = 5
 

@@ -12,18 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.ingest.contract_rules import (
-    KINDS,
     ColumnRule,
     Contract,
     ContractError,
     Label,
     from_toml,
     infer,
-    to_toml,
 )
 
 __all__ = [
-    "KINDS",
     "ColumnRule",
     "Contract",
     "ContractError",
@@ -32,7 +29,6 @@ __all__ = [
     "infer",
     "load",
     "save",
-    "to_toml",
 ]
 
 

@@ -7,3 +7,13 @@ matrix: impute, scale, one-hot), `estimator` (build, fit and apply any scikit-le
 of versions and records them through `pipeline.storage.writes`. The package may import storage,
 settings and the base (infra, formatting, errors); never ingestion, drift, the run or the CLI.
 """
+
+# The modules other packages may import (tests/test_layout.py holds every import to this list);
+# the rest are this package's own.
+__all__ = [
+    "estimator",
+    "features",
+    "metrics",
+    "policy",
+    "registry",
+]

@@ -7,3 +7,11 @@ lay them out with the styles of `pdf_doc`, and `run_pdf.build_report` writes the
 import storage, settings, the vocabulary, formatting and infra, never the run or the CLI;
 reportlab, matplotlib and Jinja are imported inside the functions that draw or render.
 """
+
+# The modules other packages may import (tests/test_layout.py holds every import to this list);
+# the rest are this package's own.
+__all__ = [
+    "diagnostics",
+    "file_page",
+    "run_pdf",
+]

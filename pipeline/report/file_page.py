@@ -14,12 +14,12 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.formatting import fmt_part
+from pipeline.formatting import fmt_part, fmt_time
 from pipeline.infra.files import atomic_write
 from pipeline.report.charts import (
     ACCENT,
@@ -313,7 +313,7 @@ def render(
             file_name=file_name,
             sha256=sha256,
             run_id=run_id,
-            checked=checked_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            checked=fmt_time(checked_at),
             contract=contract,
             result=result,
             verdict=VERDICT_WORDS[kind],

@@ -17,13 +17,11 @@ from pipeline.run.commands import (
     score_only,
     train_only,
 )
-from pipeline.run.ingest_step import quality_summary
 from pipeline.run.tick import run_once
 
 __all__ = [
     "diagnose_only",
     "ingest_only",
-    "quality_summary",
     "report_for",
     "rollback",
     "run_once",

@@ -9,36 +9,16 @@ Standard library only (the no-op tick imports it); it may import `pipeline.error
 the one check that needs it, `pipeline.vocabulary`.
 """
 
-from pipeline.settings.load import (
-    CONFIG_ENV,
-    CONFIG_NAME,
-    Settings,
-    find_config,
-    load_settings,
-    normalise_database_url,
-    resolve,
-)
-from pipeline.settings.table import (
-    BY_KEY,
-    CLASSIFICATION_METRICS,
-    REGRESSION_METRICS,
-    SETTINGS,
-    Setting,
-    markdown_table,
-)
+from pipeline.settings.load import CONFIG_ENV, Settings, load_settings
+from pipeline.settings.table import BY_KEY, SETTINGS, Setting, markdown_table
 
 __all__ = [
     "BY_KEY",
-    "CLASSIFICATION_METRICS",
     "CONFIG_ENV",
-    "CONFIG_NAME",
-    "REGRESSION_METRICS",
     "SETTINGS",
     "Setting",
     "Settings",
-    "find_config",
     "load_settings",
     "markdown_table",
-    "normalise_database_url",
-    "resolve",
+    "table",
 ]

@@ -5,3 +5,12 @@ records (`shapes`).
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
 `pipeline.settings` and `pipeline.infra`; nothing above it.
 """
+
+# The modules other packages may import (tests/test_layout.py holds every import to this list);
+# the rest are this package's own.
+__all__ = [
+    "db",
+    "reads",
+    "tables",
+    "writes",
+]
