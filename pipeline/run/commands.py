@@ -11,10 +11,10 @@ from pipeline.model import registry
 from pipeline.run import ingest_step
 from pipeline.run.diagnose_step import diagnose
 from pipeline.run.record import recorded
-from pipeline.run.score_step import confusion, score, score_doc
+from pipeline.run.score_step import record_scored, score, score_doc
 from pipeline.run.train_step import train
 from pipeline.settings import Settings
-from pipeline.storage import db, reads, writes
+from pipeline.storage import db, reads
 
 
 def ingest_only(settings: Settings) -> dict[str, Any]:
@@ -58,11 +58,7 @@ def score_only(settings: Settings, data: Path | None = None) -> dict[str, Any]:
             path = data or settings.path("paths.test_data")
             frame = read_file(path, loaded.features.categorical)
             result, pred, _ = score(run, loaded, frame)
-            writes.record_score(
-                run.engine, run.run_id, loaded.version, "production", "test", result
-            )
-            y = frame[settings["data.target"]].to_numpy()
-            confusion(run, loaded.version, "test", y, pred)
+            record_scored(run, loaded.version, "production", "test", frame, result, pred)
         run.summary.update(
             run_id=run.run_id,
             status="succeeded",

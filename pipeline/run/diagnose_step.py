@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.model import registry
 from pipeline.run.record import Run
-from pipeline.run.score_step import confusion, score
+from pipeline.run.score_step import record_scored, score
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
@@ -69,9 +69,8 @@ def _on_test_file(run: Run, loaded: registry.LoadedModel, test: pd.DataFrame) ->
 
     features = loaded.features
     result, pred, proba = score(run, loaded, test)
-    writes.record_score(run.engine, run.run_id, loaded.version, "production", "test", result)
+    record_scored(run, loaded.version, "production", "test", test, result, pred)
     y = test[run.settings["data.target"]].to_numpy()
-    confusion(run, loaded.version, "test", y, pred)
     records = json.loads(feature_frame(test, features).to_json(orient="records"))
     writes.record_predictions(
         run.engine,

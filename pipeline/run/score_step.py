@@ -98,3 +98,17 @@ def confusion(run: Run, version: int, dataset: str, y: np.ndarray, pred: np.ndar
         for j, p in enumerate(labels.tolist())
     ]
     writes.record_rows(run.engine, tables.confusion_matrices, run.run_id, rows)
+
+
+def record_scored(
+    run: Run,
+    version: int,
+    role: str,
+    dataset: str,
+    frame: pd.DataFrame,
+    result: Score,
+    pred: np.ndarray,
+) -> None:
+    """Record a model's score on `dataset` (`frame`, with its labels) and its confusion counts."""
+    writes.record_score(run.engine, run.run_id, version, role, dataset, result)
+    confusion(run, version, dataset, frame[run.settings["data.target"]].to_numpy(), pred)

@@ -17,7 +17,7 @@ from pipeline.run import ingest_step
 from pipeline.run.diagnose_step import diagnose
 from pipeline.run.record import Run, recorded
 from pipeline.run.report_step import report
-from pipeline.run.score_step import confusion, load_rows, score, score_doc
+from pipeline.run.score_step import load_rows, record_scored, score, score_doc
 from pipeline.run.train_step import train
 from pipeline.settings import Settings
 from pipeline.storage import writes
@@ -156,8 +156,7 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
         return decision, None, None
     with run.step("score"):
         result, pred, proba = score(run, production, new_frame)
-        writes.record_score(run.engine, run.run_id, production.version, "production", "new", result)
-        confusion(run, production.version, "new", new_frame[s["data.target"]].to_numpy(), pred)
+        record_scored(run, production.version, "production", "new", new_frame, result, pred)
         score_json = {
             **score_doc(result),
             "model_version": production.version,

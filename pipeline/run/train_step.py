@@ -13,7 +13,7 @@ from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.model import registry
 from pipeline.run.record import Run
-from pipeline.run.score_step import confusion, load_rows, score, score_predictions
+from pipeline.run.score_step import load_rows, record_scored, score, score_predictions
 from pipeline.settings import Settings
 from pipeline.storage import writes
 
@@ -149,8 +149,7 @@ def train(
     else:
         data = load_rows(run, files)
     version, challenger_score, holdout, pred = _challenger(run, files, data)
-    writes.record_score(run.engine, run.run_id, version, "challenger", "holdout", challenger_score)
-    confusion(run, version, "holdout", holdout[s["data.target"]].to_numpy(), pred)
+    record_scored(run, version, "challenger", "holdout", holdout, challenger_score, pred)
     champion_score = None
     if champion is not None:
         champion_score, _, _ = score(run, champion, holdout)
