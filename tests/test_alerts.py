@@ -320,17 +320,24 @@ def test_500_for_ever_gives_up_after_retries_plus_one_within_the_deadline(
     webhook: Callable[..., Webhook], caplog: pytest.LogCaptureFixture
 ) -> None:
     hook = webhook(Reply(500, b"internal error"))
+    sleeps = Sleeps()
+    # The deadline's clock is the waits alone: the count cannot depend on the machine's load.
+    clock = lambda: sum(sleeps.waits)  # noqa: E731
     t0 = time.monotonic()
     with caplog.at_level(logging.INFO, logger="riskwatch"):
-        delivery = send(hook.url, make_alert(), retries=3, backoff=0.05, deadline=5.0)
+        delivery = send(
+            hook.url, make_alert(), retries=3, backoff=0.05, deadline=5.0, sleep=sleeps, clock=clock
+        )
     elapsed = time.monotonic() - t0
 
     assert not delivery.delivered
     assert (delivery.attempts, delivery.status_code) == (4, 500)
     assert len(hook.received) == 4
+    assert sleeps.waits == [0.05, 0.1, 0.2]
     port = urllib.parse.urlsplit(hook.url).port
     assert delivery.error == f"HTTP 500 from http://127.0.0.1:{port}: internal error"
-    assert delivery.seconds <= 5.0 and elapsed <= 5.0
+    assert delivery.seconds == pytest.approx(0.35)
+    assert elapsed < 10  # bounds a hang; not a speed test
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "not delivered (4 attempt(s)" in warnings[0].getMessage()
     # The webhook's secret path is in no log line and no error.
