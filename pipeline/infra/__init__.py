@@ -1,6 +1,6 @@
 """The operating-system edge: atomic files and file hashes (`files`), the run lock (`lock`),
-memory hand-back (`memory`), crash points for the kill tests (`failpoints`), and the versions of
-the libraries in use (`versions`).
+memory hand-back (`memory`), crash points for the kill tests (`failpoints`), the versions of
+the libraries in use (`versions`) and pip's cached list of outdated packages (`outdated`).
 
 Standard library only (memory also talks to pyarrow when it is already loaded): the no-op tick
 imports it. It imports nothing else of riskwatch but `pipeline.errors`.
@@ -13,5 +13,6 @@ __all__ = [
     "files",
     "lock",
     "memory",
+    "outdated",
     "versions",
 ]

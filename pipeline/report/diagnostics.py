@@ -1,20 +1,19 @@
 """Diagnostics of a run: summary statistics, missing values, library versions, outdated packages.
 
 `library_versions` lives in `pipeline.infra.versions` (the registry records it too, and must not
-import the report); it is re-exported here with the run's other diagnostics.
+import the report) and `OutdatedPackages` (pip's cached answer) in `pipeline.infra.outdated` (the
+refresh it starts runs without pandas); both are re-exported here with the run's other
+diagnostics.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from pipeline.infra.outdated import OutdatedPackages
 from pipeline.infra.versions import library_versions
 
 __all__ = ["OutdatedPackages", "library_versions", "missing_values", "summary_stats"]
@@ -55,51 +54,3 @@ def missing_values(frame: pd.DataFrame, columns: Sequence[str], dataset: str) ->
         }
         for col in columns
     ]
-
-
-class OutdatedPackages:
-    """`pip list --outdated`, started in the background so it never holds up a run."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._started = time.monotonic()
-        self._proc: subprocess.Popen[str] | None = None
-        try:
-            self._proc = subprocess.Popen(
-                self._command(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                stdin=subprocess.DEVNULL,
-                text=True,
-            )
-        except OSError:
-            self._proc = None
-
-    def _command(self) -> list[str]:
-        return [
-            sys.executable, "-m", "pip", "list", "--outdated", "--format", "json",
-            "--disable-pip-version-check", "--timeout", str(max(1, int(self.timeout))),
-            "--retries", "0",
-        ]  # fmt: skip
-
-    def result(self) -> list[dict[str, str]] | str:
-        """The outdated packages, or "unknown" when pip could not tell in time (offline)."""
-        if self._proc is None:
-            return "unknown"
-        remaining = max(0.0, self.timeout - (time.monotonic() - self._started))
-        try:
-            out, _ = self._proc.communicate(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.communicate()
-            return "unknown"
-        if self._proc.returncode != 0:
-            return "unknown"
-        try:
-            items = json.loads(out)
-        except json.JSONDecodeError:
-            return "unknown"
-        return [
-            {"name": i["name"], "installed": i["version"], "latest": i["latest_version"]}
-            for i in items
-        ]

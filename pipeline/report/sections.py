@@ -46,6 +46,7 @@ def section_run(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
                 ("New files", fmt_num(run["new_files"])),
                 ("Rows ingested", fmt_num(run["rows_ingested"])),
                 ("Files quarantined", fmt_num(run["files_quarantined"])),
+                ("Rows quarantined", fmt_num(run["rows_quarantined"])),
             ],
             key_width=0.25,
         ),
@@ -238,7 +239,7 @@ def section_diagnostics(doc: Doc, diagnostics: list[dict[str, Any]]) -> list[Flo
             none = "none: every package is up to date." if name == "outdated_packages" else "none"
             story.append(doc.para(none))
         elif name == "outdated_packages" and value == "unknown":
-            story.append(doc.para("unknown: pip could not be asked within the time limit."))
+            story.append(doc.para("unknown: no fresh answer from pip; the reason is below."))
         else:
             story.append(doc.para(fmt_value(value)))
     return story

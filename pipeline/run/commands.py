@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline.model import registry
 from pipeline.run import ingest_step
-from pipeline.run.diagnose_step import diagnose
+from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import recorded
 from pipeline.run.score_step import record_scored, score, score_doc
 from pipeline.run.train_step import train
@@ -32,6 +32,7 @@ def ingest_only(settings: Settings) -> dict[str, Any]:
             new_files=len(items),
             rows_ingested=sum(i.rows for i in items),
             files_quarantined=sum(i.status != "ingested" for i in items),
+            rows_quarantined=sum(i.rows_quarantined for i in items),
             files=[
                 {
                     "name": i.source.name,
@@ -72,6 +73,9 @@ def score_only(settings: Settings, data: Path | None = None) -> dict[str, Any]:
 
 def train_only(settings: Settings) -> dict[str, Any]:
     """Train a challenger on everything ingested and promote it if the policy says so."""
+    from pipeline.model.estimator import import_estimator
+
+    import_estimator(settings["model.estimator"])  # a typo fails before the run is recorded
     with recorded(settings, "train") as run:
         production = None
         if registry.production_version(settings) is not None:
@@ -90,12 +94,8 @@ def train_only(settings: Settings) -> dict[str, Any]:
 
 def diagnose_only(settings: Settings) -> dict[str, Any]:
     """Diagnostics of the production model on the test file, recorded as a run of their own."""
-    from pipeline.report.diagnostics import OutdatedPackages
-
     with recorded(settings, "diagnose") as run:
-        outdated = None
-        if settings["diagnostics.outdated_packages"]:
-            outdated = OutdatedPackages(settings["diagnostics.outdated_timeout_seconds"])
+        outdated = outdated_check(settings)
         with run.step("diagnose"):
             diagnose(run, None, outdated)
         run.summary.update(

@@ -1,6 +1,6 @@
 """The diagnose step: summary statistics and missing shares of the new rows and of the test
 file, the production model's score and predictions on the test file, library versions and the
-outdated-packages check (started early by the caller, never waited on beyond its timeout).
+outdated-packages check (pip's cached answer, read when the run starts; never waited on).
 """
 
 from __future__ import annotations
@@ -8,17 +8,31 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from pipeline.infra.outdated import OutdatedPackages
 from pipeline.model import registry
 from pipeline.run.record import Run
 from pipeline.run.score_step import record_scored, score
+from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pipeline.report.diagnostics import OutdatedPackages
-
 log = logging.getLogger("riskwatch")
+
+# Where pip's answer is cached, in the reports folder.
+OUTDATED_CACHE = "outdated_packages.json"
+
+
+def outdated_check(settings: Settings) -> OutdatedPackages | None:
+    """Read pip's cached answer (and start its refresh when stale), or None when switched off."""
+    if not settings["diagnostics.outdated_packages"]:
+        return None
+    return OutdatedPackages(
+        settings.path("paths.reports") / OUTDATED_CACHE,
+        max_age_hours=settings["diagnostics.outdated_cache_hours"],
+        timeout=settings["diagnostics.outdated_timeout_seconds"],
+    )
 
 
 def diagnose(run: Run, new_frame: pd.DataFrame | None, outdated: OutdatedPackages | None) -> None:
@@ -58,6 +72,9 @@ def diagnose(run: Run, new_frame: pd.DataFrame | None, outdated: OutdatedPackage
     )
     if outdated is not None:
         writes.record_diagnostic(run.engine, run.run_id, "outdated_packages", outdated.result())
+        status = outdated.status()
+        writes.record_diagnostic(run.engine, run.run_id, "outdated_packages_checked", status)
+        log.info("outdated packages: %s (checked at %s)", status["reason"], status["checked_at"])
 
 
 def _on_test_file(run: Run, loaded: registry.LoadedModel, test: pd.DataFrame) -> None:

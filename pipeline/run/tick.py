@@ -14,7 +14,7 @@ from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.model import registry
 from pipeline.run import ingest_step
-from pipeline.run.diagnose_step import diagnose
+from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import Run, recorded
 from pipeline.run.report_step import report
 from pipeline.run.score_step import load_rows, record_scored, score, score_doc
@@ -47,12 +47,13 @@ def run_once(settings: Settings) -> dict[str, Any]:
             pending = _pending(run)
         if not found.new and not pending:
             return _noop(run, found)
+        # Settings load checked model.estimator without importing it (the no-op tick must not
+        # import scikit-learn); now that there is work, a typo fails before anything is done.
+        from pipeline.model.estimator import import_estimator
 
-        from pipeline.report.diagnostics import OutdatedPackages
+        import_estimator(s["model.estimator"])
 
-        outdated = None
-        if s["diagnostics.outdated_packages"]:
-            outdated = OutdatedPackages(s["diagnostics.outdated_timeout_seconds"])
+        outdated = outdated_check(s)
         production = None
         if registry.production_version(s) is not None:
             production = registry.load_production(run.engine, s)
@@ -104,6 +105,7 @@ def _noop(run: Run, found: Discovery) -> dict[str, Any]:
         new_files=0,
         rows_ingested=0,
         files_quarantined=0,
+        rows_quarantined=0,
         score=None,
         decision={"retrain": False, "reason": "nothing new to process"},
         production_version=registry.production_version(s),
@@ -123,6 +125,7 @@ def _record_ingest(run: Run, found: Discovery, items: Sequence[Ingested]) -> Non
         new_files=len(items),
         rows_ingested=sum(i.rows for i in items),
         files_quarantined=len(quarantined),
+        rows_quarantined=sum(i.rows_quarantined for i in items),
         quarantined=quarantined,
         deferred=_deferred(found),
         quality=ingest_step.quality_summary(items),

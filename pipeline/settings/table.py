@@ -216,6 +216,15 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=0.5,
     ),
     Setting(
+        "quality.max_invalid_share",
+        0.05,
+        "float",
+        "A file whose share of quarantined rows is above this gets an invalid_share issue, "
+        "criticality high by default (so it alerts); 1: never.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
         "alerts.webhook_url",
         "",
         "secret",
@@ -319,13 +328,22 @@ SETTINGS: tuple[Setting, ...] = (
         "diagnostics.outdated_packages",
         True,
         "bool",
-        "Ask pip for outdated packages during a run (in the background).",
+        "Record outdated packages with a run: pip's answer, cached in "
+        "<paths.reports>/outdated_packages.json; a run never waits for pip.",
+    ),
+    Setting(
+        "diagnostics.outdated_cache_hours",
+        24.0,
+        "float",
+        "How long pip's answer is used; a run that finds it older records 'unknown' and starts "
+        "one refresh in the background, for the next run.",
+        minimum=0.0,
     ),
     Setting(
         "diagnostics.outdated_timeout_seconds",
         5.0,
         "float",
-        "Longest wait for pip's answer; 'unknown' after that.",
+        "Longest the background pip query may take; its answer is 'unknown' after that.",
         minimum=0.1,
     ),
     Setting(
