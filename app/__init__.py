@@ -1,7 +1,8 @@
 """riskwatch web app: the HTML index and the JSON API, built by `create_app()`.
 
-Gunicorn serves `app:create_app()` (see the Procfile). Nothing happens at import: settings are
-read, and the database engine made, when the factory is called.
+Gunicorn serves `app:create_app()` (see the Procfile) with `app.gunicorn_conf`, whose hook
+calls `warm_up` in each worker before its first request. Nothing happens at import: settings
+are read, and the database engine made, when the factory is called.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from flask.json.provider import DefaultJSONProvider
 
-from pipeline.errors import ModelIntegrityError, NoProductionModel
+from pipeline.errors import ModelIntegrityError, NoProductionModel, RiskwatchError
 from pipeline.model import registry
 from pipeline.settings import Settings, load_settings
 from pipeline.storage import db, reads
@@ -51,6 +52,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
     app.register_blueprint(pages.bp)
     app.teardown_appcontext(close_connection)
     return app
+
+
+def warm_up(app: Flask) -> str:
+    """Check the schema and load the production model (with pandas and scikit-learn) now, so
+    that the first request pays for neither; say what was done. Never raises for a missing
+    model or database: the app then answers 503, as it would have anyway."""
+    with app.app_context():
+        try:
+            loaded = production_model()
+        except (RiskwatchError, sa.exc.SQLAlchemyError, OSError) as exc:
+            return f"production model not loaded ({type(exc).__name__}: {exc})"
+        # What /prediction imports besides the model's own modules.
+        from pipeline.model import estimator, features  # noqa: F401
+
+        return f"production model v{loaded.version} loaded before the first request"
 
 
 def state() -> AppState:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 
-from pipeline.settings import Settings
-from pipeline.storage import tables
+from app import AppState, create_app, warm_up
+from pipeline.model import registry
+from pipeline.settings import Settings, load_settings
+from pipeline.storage import db, tables
 from tests.conftest import REPO, copy_project
 from tests.test_api import RECORD
 
@@ -33,11 +37,65 @@ def test_procfile_has_web_and_release() -> None:
     assert proc.keys() == {"web", "release"}
     assert proc["web"].startswith('gunicorn "app:create_app()" --bind 0.0.0.0:$PORT ')
     assert proc["release"] == "riskwatch db upgrade"
+    assert proc["web"].endswith(" -c python:app.gunicorn_conf")  # workers load the model first
+
+
+def test_a_warmed_up_app_does_not_load_the_model_on_its_first_request(
+    project: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app({"TESTING": True, "RISKWATCH_SETTINGS": project})
+    assert warm_up(app) == "production model v1 loaded before the first request"
+    assert state_of(app).model is not None and state_of(app).schema_ok
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded on a request")
+
+    monkeypatch.setattr(registry, "load", no_load)
+    reply = app.test_client().post("/prediction", json=[RECORD])
+    assert reply.status_code == 200, reply.json
+    assert reply.json is not None and reply.json["model_version"] == 1
+
+
+@pytest.mark.parametrize("broken", ["no model", "no database"])
+def test_warm_up_without_a_model_or_database_lets_the_worker_boot(
+    tmp_path: Path, broken: str
+) -> None:
+    (tmp_path / "sourcedata").mkdir()
+    (tmp_path / "riskwatch.toml").write_text("")
+    url = f"sqlite:///{tmp_path / 'riskwatch.db'}"
+    if broken == "no model":
+        engine = db.make_engine(url)
+        db.upgrade(engine)
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path / 'missing' / 'riskwatch.db'}"  # its folder does not exist
+    settings = load_settings(
+        tmp_path / "riskwatch.toml", environ={}, overrides={"database.url": url}
+    )
+    app = create_app({"TESTING": True, "RISKWATCH_SETTINGS": settings})
+    assert warm_up(app).startswith("production model not loaded (")
+    assert state_of(app).model is None
+    reply = app.test_client().post("/prediction", json=[RECORD])
+    assert reply.status_code == 503, reply.json
+    assert reply.json is not None and reply.json["ok"] is False
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
     return copy_project(built_project, tmp_path_factory.mktemp("procfile"))
+
+
+def state_of(app: Flask) -> AppState:
+    return app.extensions["riskwatch"]
+
+
+def _all_warmed(log: str) -> bool:
+    """Each worker booted so far logged that it loaded model v1 before its first request."""
+    booted = re.findall(r"Booting worker with pid: (\d+)", log)
+    warmed = re.findall(
+        r"riskwatch \(pid (\d+)\): production model v1 loaded before the first", log
+    )
+    return bool(booted) and sorted(warmed) == sorted(booted)
 
 
 def _free_port() -> int:
@@ -116,6 +174,14 @@ def test_the_web_command_serves_the_api(project: Settings, tmp_path: Path) -> No
             "schema": tables.SCHEMA_REVISION,
             "production_version": 1,
         }
+
+        # Every worker gunicorn boots loads the model in its post_worker_init hook, which runs
+        # before that worker accepts a connection: its first prediction finds the model loaded.
+        # (/health may come from one worker while the other is still loading: wait for both.)
+        deadline = time.monotonic() + 60
+        while not _all_warmed(log.read_text()):
+            assert time.monotonic() < deadline, f"workers not warmed in 60 s:\n{log.read_text()}"
+            time.sleep(0.1)
 
         status, body = _call(base + "/prediction", {"records": [RECORD, RECORD]})
         assert status == 200, body

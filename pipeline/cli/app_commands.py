@@ -32,6 +32,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         str(workers),
         "--access-logfile",
         "-",
+        "-c",
+        "python:app.gunicorn_conf",  # each worker loads the production model before serving
     ]
     os.execv(args[0], args)
 
