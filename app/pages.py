@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from app import get_connection, state
-from pipeline.errors import DatabaseNotReady
+from pipeline.errors import DatabaseNotReady, DatabaseUnreachable
 from pipeline.model import registry
 from pipeline.storage import reads
 
@@ -21,7 +21,7 @@ def index() -> str | tuple[str, int]:
     production = registry.production_version(state().settings)
     try:
         runs = reads.list_runs(get_connection(), INDEX_RUNS)
-    except DatabaseNotReady as exc:
+    except (DatabaseNotReady, DatabaseUnreachable) as exc:
         page = render_template("pages/index.html", runs=[], production=production, problem=exc)
         return page, 503
     return render_template("pages/index.html", runs=runs, production=production, problem=None)

@@ -37,6 +37,12 @@ class DatabaseNotReady(RiskwatchError):
     exit_code = 3
 
 
+class DatabaseUnreachable(RiskwatchError):
+    """The database cannot be reached or opened: server down, wrong host or port, bad path."""
+
+    exit_code = 5
+
+
 class DataError(RiskwatchError):
     """Input data cannot be used: unreadable, empty, or without a required column."""
 

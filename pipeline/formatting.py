@@ -38,6 +38,11 @@ def fmt_metric(value: float | None) -> str:
     return MISSING if value is None else f"{value:.4f}"
 
 
+def fmt_version(version: int | None) -> str:
+    """A model version: 'v3', or 'none' before any model (never 'vNone')."""
+    return "none" if version is None else f"v{version}"
+
+
 def fmt_score(value: float | None, low: float | None, high: float | None) -> str:
     """Format a score with its interval: '0.812 [0.790, 0.833]'."""
     text = fmt_num(value)

@@ -26,6 +26,7 @@ from pipeline.cli.root import emit, engine_command
 from pipeline.errors import (
     ConfigError,
     DatabaseNotReady,
+    DatabaseUnreachable,
     DataError,
     InvalidArgument,
     LockHeld,
@@ -43,6 +44,7 @@ RAISED: list[tuple[RiskwatchError, int]] = [
     (ConfigError("model.metric: expected one of roc_auc, got 'x'"), 2),
     (InvalidArgument("wrong_type: the count must be a whole number, got 'x'"), 2),
     (DatabaseNotReady("the database has no riskwatch schema"), 3),
+    (DatabaseUnreachable("cannot reach the database postgresql+psycopg://db:1/x: refused"), 5),
     (DataError("clients.csv: column 'age' is missing", column="age"), 1),
     (ModelIntegrityError("model v2: artifact checksum mismatch"), 4),
     (NoProductionModel("no model in production yet"), 1),
@@ -236,7 +238,12 @@ def test_every_command_keeps_json_last_but_settings() -> None:
     assert set(seen) >= {"run", "status", "runs", "drift", "drift selftest", "contract check"}
 
 
-def test_reads_need_the_schema_and_db_upgrade_makes_it(_project: Path) -> None:
+def test_reads_create_a_new_database_and_db_upgrade_an_older_one(_project: Path) -> None:
+    from pipeline.storage import db
+
+    engine = db.make_engine(f"sqlite:///{_project / 'riskwatch.db'}")
+    db.upgrade(engine, "0001")
+    engine.dispose()
     before = invoke("status")
     assert before.exit_code == 3
     assert "run `riskwatch db upgrade`" in before.stderr
@@ -244,6 +251,7 @@ def test_reads_need_the_schema_and_db_upgrade_makes_it(_project: Path) -> None:
     assert upgraded.exit_code == 0, upgraded.stderr
     assert upgraded.stdout.startswith("database at schema revision ")
     assert str(_project / "riskwatch.db") in upgraded.stdout
+    (_project / "riskwatch.db").unlink()  # a new database: created on first use
     status = invoke("status", "--json")
     assert status.exit_code == 0, status.stderr
     assert json.loads(status.stdout)["production_version"] is None

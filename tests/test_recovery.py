@@ -13,6 +13,7 @@ import pytest
 from pipeline.infra.lock import RunLock
 from pipeline.model import registry
 from pipeline.settings import load_settings
+from pipeline.storage import db
 from pipeline.storage.db import make_engine
 from pipeline.tools.sampledata import write_sample_data
 from tests.conftest import QUICK_SETTINGS, REPO
@@ -224,7 +225,14 @@ def test_bad_settings_stop_at_start_with_the_key(project: Path, toml: str, code:
     assert "Traceback" not in proc.stderr
 
 
-def test_unmigrated_database_says_how_to_fix_it(project: Path):
+def _at_an_older_revision(project: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{project / 'riskwatch.db'}")
+    db.upgrade(engine, "0001")
+    engine.dispose()
+
+
+def test_an_older_database_says_how_to_fix_it(project: Path):
+    _at_an_older_revision(project)
     proc = cli(project, "run")
     assert proc.returncode == 3
     assert "riskwatch db upgrade" in proc.stderr
@@ -238,8 +246,9 @@ def test_cron_script_logs_and_passes_failures_on(project: Path, batches: Path):
     env["RISKWATCH_CONFIG"] = str(project / "riskwatch.toml")
     script = str(project / "execute_fullprocess.sh")
 
+    _at_an_older_revision(project)
     failed = subprocess.run([script], cwd="/", env=env, capture_output=True, text=True, timeout=120)
-    assert failed.returncode == 3  # the database was never migrated
+    assert failed.returncode == 3  # the database is at an older revision
     assert "run failed (exit 3)" in failed.stderr
 
     assert invoke(project, "db", "upgrade").returncode == 0

@@ -1,8 +1,9 @@
 """The `riskwatch` group, and what every sub-command shares: settings, output, errors, database.
 
 Exit codes: 0 done (also "nothing new" and "another run holds the lock"), 1 failed, 2 a bad
-setting or usage, 3 the database needs `riskwatch db upgrade`, 4 a model artifact failed its
-checksum. Each is the `exit_code` of the riskwatch error behind it (pipeline/errors.py), mapped
+setting or usage (also a missing inbox), 3 the database needs `riskwatch db upgrade` (or holds
+another application's tables), 4 a model artifact failed its checksum, 5 the database cannot be
+reached. Each is the `exit_code` of the riskwatch error behind it (pipeline/errors.py), mapped
 here in one place. The reason goes to stderr; `--json` output goes to stdout.
 """
 

@@ -202,9 +202,30 @@ def _check_consistency(values: Mapping[str, Any]) -> None:
     if overlap:
         raise ConfigError(f"setting 'data.features': {sorted(overlap)} are also id columns")
     _check_criticality(values["quality.criticality"])
+    _check_import_path("model.estimator", values["model.estimator"])
     url = values["alerts.webhook_url"]
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError("setting 'alerts.webhook_url': expected an http:// or https:// URL")
+
+
+def _check_import_path(key: str, path: str) -> None:
+    """Raise ConfigError unless `path` is a dotted import path whose top-level package exists.
+
+    Only what needs no import is checked here: settings are loaded by every tick, and importing
+    the estimator's module would import scikit-learn, which the no-op tick must not (issue 9).
+    The class itself is imported as soon as a run has work, before anything else is done
+    (pipeline/run/tick.py), and by `riskwatch train` at its start.
+    """
+    import importlib.util
+
+    parts = path.split(".")
+    if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+        raise ConfigError(
+            f"setting {key!r}: expected an import path such as "
+            f"'sklearn.linear_model.LogisticRegression', got {path!r}"
+        )
+    if importlib.util.find_spec(parts[0]) is None:
+        raise ConfigError(f"setting {key!r}: cannot import {path!r} (no module {parts[0]!r})")
 
 
 def _check_criticality(levels: Mapping[str, object]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from pipeline.errors import DatabaseNotReady, RiskwatchError
+from pipeline.errors import DatabaseNotReady, DatabaseUnreachable, RiskwatchError
 from pipeline.storage import tables
 
 if TYPE_CHECKING:
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
 # The migrations are the folder `sql/` (the design card fixes its name), a package of its own
 # that the wheel installs beside `pipeline`, as the checkout has it.
 MIGRATIONS_FOLDER = "sql"
+
+# A PostgreSQL host that drops packets would hold a cron tick forever: libpq waits without end
+# unless told (a `connect_timeout` in the URL's query wins over this).
+PG_CONNECT_TIMEOUT_SECONDS = 10
+
+log = logging.getLogger("riskwatch")
 
 
 def migrations_dir() -> Path:
@@ -56,19 +63,26 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    connect_args = {}
+    if url.startswith("postgresql") and "connect_timeout" not in sa.make_url(url).query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 @contextmanager
 def opened(url: str, *, check: bool = True) -> Iterator[sa.Engine]:
     """An engine on `url`, its schema checked first unless `check` is False; disposed after.
 
-    The one way the CLI, the run and the tools open the database for a piece of work.
+    The one way the CLI, the run and the tools open the database for a piece of work, so a
+    database with no tables yet is initialised here (`check_schema(initialise=True)`). With
+    `check` False (`riskwatch db upgrade`), only that it can be reached is checked.
     """
     engine = make_engine(url)
     try:
         if check:
-            check_schema(engine)
+            check_schema(engine, initialise=True)
+        else:
+            _inspect(engine)
         yield engine
     finally:
         engine.dispose()
@@ -81,18 +95,72 @@ def current_revision(engine: sa.Engine) -> str | None:
         return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def check_schema(engine: sa.Engine) -> None:
-    """Raise DatabaseNotReady unless the database is at this code's schema revision."""
-    try:
-        revision = current_revision(engine)
-    except sa.exc.OperationalError as exc:
-        raise DatabaseNotReady(f"cannot open the database: {exc.orig}") from exc
-    if revision != tables.SCHEMA_REVISION:
-        found = "no riskwatch schema" if revision is None else f"schema revision {revision}"
+def check_schema(engine: sa.Engine, *, initialise: bool = False) -> None:
+    """Raise DatabaseNotReady unless the database is at this code's schema revision.
+
+    With `initialise`, a database that holds no tables at all (a new SQLite file, an empty
+    PostgreSQL database) is first migrated to head, as MLflow does on first use (issue 9):
+    the commands that open the database for work ask for it; the app, which only reads, does
+    not. A database at another revision is refused, and so is one holding another application's
+    tables without riskwatch's: riskwatch does not create its tables among someone else's.
+    """
+    revision, others = _inspect(engine)
+    if revision == tables.SCHEMA_REVISION:
+        return
+    if revision is None and not others and initialise:
+        _initialise(engine)
+        return
+    if revision is None and others:
+        shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
         raise DatabaseNotReady(
-            f"the database has {found}; this riskwatch needs revision "
-            f"{tables.SCHEMA_REVISION}: run `riskwatch db upgrade`"
+            f"the database {_where(engine)} holds {len(others)} table(s) of something else "
+            f"({shown}) and no riskwatch schema: riskwatch will not create its tables among "
+            "them; point database.url (or DATABASE_URL) at an empty database, or run "
+            "`riskwatch db upgrade` to create them there on purpose"
         )
+    found = "no riskwatch schema" if revision is None else f"schema revision {revision}"
+    raise DatabaseNotReady(
+        f"the database has {found}; this riskwatch needs revision "
+        f"{tables.SCHEMA_REVISION}: run `riskwatch db upgrade`"
+    )
+
+
+def _where(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _inspect(engine: sa.Engine) -> tuple[str | None, list[str]]:
+    """The database's riskwatch revision (None without one) and its other tables, sorted.
+
+    Raise DatabaseUnreachable when it cannot be connected to at all.
+    """
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as exc:
+        reason = " ".join(str(exc.orig).split())  # psycopg's reasons span lines
+        raise DatabaseUnreachable(f"cannot reach the database {_where(engine)}: {reason}") from exc
+    with conn:
+        names = sa.inspect(conn).get_table_names()
+        revision = None
+        if "alembic_version" in names:
+            query = sa.text("SELECT version_num FROM alembic_version")
+            revision = conn.execute(query).scalar()
+    return revision, sorted(n for n in names if n != "alembic_version")
+
+
+def _initialise(engine: sa.Engine) -> None:
+    """Migrate an empty database to head, saying so; another process may be doing the same."""
+    try:
+        revision = upgrade(engine)
+    except sa.exc.DBAPIError:
+        if _inspect(engine)[0] != tables.SCHEMA_REVISION:  # not a twin that got there first
+            raise
+        return
+    log.info(
+        "the database %s had no tables: created riskwatch's schema (revision %s)",
+        _where(engine),
+        revision,
+    )
 
 
 def _alembic_config(engine: sa.Engine, connection: sa.Connection) -> Config:
