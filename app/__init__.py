@@ -58,14 +58,33 @@ def warm_up(app: Flask) -> str:
     """Check the schema and load the production model (with pandas and scikit-learn) now, so
     that the first request pays for neither; say what was done. Never raises for a missing
     model or database: the app then answers 503, as it would have anyway."""
+    done = _load_for(app)
+    # One request through the app (a read): Flask's and werkzeug's first-request set-up too.
+    app.test_client().get("/health")
+    return done
+
+
+def _load_for(app: Flask) -> str:
+    """Load the production model into the app's state and predict once with it, unrecorded."""
     with app.app_context():
         try:
             loaded = production_model()
         except (RiskwatchError, sa.exc.SQLAlchemyError, OSError) as exc:
             return f"production model not loaded ({type(exc).__name__}: {exc})"
-        # What /prediction imports besides the model's own modules.
-        from pipeline.model import estimator, features  # noqa: F401
+        # One prediction, not recorded, on a made-up record: what /prediction runs the first
+        # time only (its imports, pandas' and scikit-learn's first-call set-up) is done now.
+        from pipeline.model import estimator
+        from pipeline.model.features import records_frame
 
+        spec = loaded.features
+        record = {**dict.fromkeys(spec.numeric, 0.0), **dict.fromkeys(spec.categorical, "")}
+        try:
+            estimator.predict(loaded.model, spec, records_frame([record], spec, 1))
+        except Exception as exc:  # a pipeline of the user's own may refuse made-up values
+            return (
+                f"production model v{loaded.version} loaded before the first request "
+                f"(its trial prediction failed: {type(exc).__name__}: {exc})"
+            )
         return f"production model v{loaded.version} loaded before the first request"
 
 
