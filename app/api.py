@@ -22,6 +22,7 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 from app import get_connection, production_model, state
 from pipeline.errors import (
     DatabaseNotReady,
+    DatabaseUnreachable,
     DataError,
     ModelIntegrityError,
     NoProductionModel,
@@ -37,6 +38,8 @@ bp = Blueprint("api", __name__)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+# /summarystats?dataset=...: the value asked for, and the dataset its rows carry in feature_stats.
+SUMMARY_DATASETS = {"training": "training", "latest": "new", "test": "test"}
 
 
 class ApiError(RiskwatchError):
@@ -97,6 +100,7 @@ def _not_found(exc: NotFound) -> Response:
 
 # 503: the service cannot answer until someone acts (migrates, runs, repairs), then it can.
 @bp.app_errorhandler(DatabaseNotReady)
+@bp.app_errorhandler(DatabaseUnreachable)
 @bp.app_errorhandler(NoProductionModel)
 @bp.app_errorhandler(ModelIntegrityError)
 def _unavailable(exc: RiskwatchError) -> Response:
@@ -129,6 +133,18 @@ def _limit_param() -> int:
             parameter="limit",
         )
     return int(raw)
+
+
+def _dataset_param() -> str:
+    raw = request.args.get("dataset", "training")
+    if raw not in SUMMARY_DATASETS:
+        raise ApiError(
+            400,
+            "query parameter 'dataset' must be one of "
+            f"{', '.join(SUMMARY_DATASETS)}, got {raw[:40]!r}",
+            parameter="dataset",
+        )
+    return raw
 
 
 def _request_records() -> Any:  # a JSON value: records_frame checks it is a list of objects
@@ -200,8 +216,15 @@ def scoring() -> dict[str, Any]:
 
 @bp.get("/summarystats")
 def summarystats() -> dict[str, Any]:
-    """Mean, median, std, min and max per numeric feature, from the latest run that had them."""
-    return reads.latest_for(get_connection(), tables.feature_stats)
+    """Mean, median, std, min and max per numeric feature of one data set: by default the
+    production model's training rows (what the original system served)."""
+    dataset = _dataset_param()
+    conn = get_connection()
+    if dataset == "training":
+        doc = reads.training_stats(conn, registry.production_version(state().settings))
+    else:
+        doc = reads.latest_stats(conn, SUMMARY_DATASETS[dataset])
+    return {"dataset": dataset, **doc}
 
 
 @bp.get("/diagnostics")

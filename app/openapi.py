@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document served at /openapi.json.
+"""The OpenAPI 3.1 document served at /openapi.json (its component schemas: app.openapi_schemas).
 
 A test compares its paths and methods with the app's URL map, and checks every error response
 against the one error shape, so the document cannot drift from the routes.
@@ -9,11 +9,12 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
+from app.openapi_schemas import SCHEMAS
+from app.openapi_schemas import ref as _ref
+
+__all__ = ["ERROR_REF", "SCHEMAS", "document"]
+
 ERROR_REF = "#/components/schemas/Error"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -42,6 +43,15 @@ LIMIT = {
     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
 }
 
+DATASET = {
+    "name": "dataset",
+    "in": "query",
+    "required": False,
+    "description": "training: the rows the production model was trained on; latest: the newest "
+    "run's new rows; test: the test file, as the newest run that read it saw it.",
+    "schema": {"type": "string", "enum": ["training", "latest", "test"], "default": "training"},
+}
+
 RUN_ID = {
     "name": "run_id",
     "in": "path",
@@ -53,162 +63,6 @@ RUN_ID = {
 
 def _get(summary: str, ok: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:
     return {"get": {"summary": summary, **extra, "responses": {"200": ok, **_errors(*errors)}}}
-
-
-def _latest_rows(description: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "description": description,
-        "required": ["run_id", "rows"],
-        "properties": {
-            "run_id": {"type": ["string", "null"], "description": "The run that wrote the rows."},
-            "rows": {"type": "array", "items": {"type": "object"}},
-        },
-    }
-
-
-def _named_diagnostic(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "oneOf": [
-            {"type": "null"},
-            {
-                "type": "object",
-                "required": ["run_id", "value"],
-                "properties": {"run_id": {"type": "string"}, "value": {}},
-            },
-        ],
-    }
-
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "description": "The one shape of every error the app returns.",
-        "required": ["ok", "error", "status"],
-        "additionalProperties": False,
-        "properties": {
-            "ok": {"const": False},
-            "error": {"type": "string", "description": "What went wrong, for a person."},
-            "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "column": {
-                "type": "string",
-                "description": "The feature column a prediction record got wrong.",
-            },
-            "parameter": {"type": "string", "description": "The query parameter refused."},
-        },
-    },
-    "Record": {
-        "type": "object",
-        "description": "One row of features, by column name. Numeric features take a number or "
-        "null; categorical features a string, number, boolean or null. Missing values (null) "
-        "are imputed; a missing key is an error. Keys that are not features are ignored.",
-        "additionalProperties": {"type": ["number", "string", "boolean", "null"]},
-    },
-    "PredictionRequest": {
-        "oneOf": [
-            {"type": "array", "items": _ref("Record"), "minItems": 1},
-            {
-                "type": "object",
-                "required": ["records"],
-                "properties": {"records": {"type": "array", "items": _ref("Record")}},
-            },
-        ],
-    },
-    "PredictionResponse": {
-        "type": "object",
-        "required": ["predictions", "probabilities", "model_version"],
-        "properties": {
-            "predictions": {"type": "array", "items": {}},
-            "probabilities": {
-                "type": ["array", "null"],
-                "items": {"type": "number"},
-                "description": "P(class 1) for binary classifiers, else null.",
-            },
-            "model_version": {"type": "integer"},
-        },
-    },
-    "Scoring": {
-        "type": "object",
-        "required": ["model_version", "metric", "holdout_score", "run_id", "scores"],
-        "properties": {
-            "model_version": {"type": ["integer", "null"]},
-            "metric": {"type": ["string", "null"]},
-            "holdout_score": {"type": ["number", "null"]},
-            "run_id": {"type": ["string", "null"]},
-            "scores": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "role": {"type": "string"},
-                        "dataset": {"type": "string"},
-                        "metric": {"type": "string"},
-                        "value": {"type": ["number", "null"]},
-                        "ci_low": {"type": ["number", "null"]},
-                        "ci_high": {"type": ["number", "null"]},
-                        "n_rows": {"type": "integer"},
-                    },
-                },
-            },
-        },
-    },
-    "LatestRows": _latest_rows("Rows of one table from the newest run that wrote any."),
-    "Diagnostics": {
-        "type": "object",
-        "required": ["steps", "missing_values", "outdated_packages", "library_versions"],
-        "properties": {
-            "steps": _ref("LatestRows"),
-            "missing_values": _ref("LatestRows"),
-            "outdated_packages": _named_diagnostic("`pip list --outdated`, or 'unknown'."),
-            "library_versions": _named_diagnostic("Versions of the libraries the run used."),
-        },
-    },
-    "ApiReturns": {
-        "type": "object",
-        "required": ["api_returns"],
-        "properties": {"api_returns": {"type": "array", "items": {"type": "object"}}},
-    },
-    "RunList": {
-        "type": "object",
-        "required": ["runs"],
-        "properties": {
-            "runs": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "kind": {"type": "string"},
-                        "status": {"type": "string"},
-                        "started_at": {"type": "string", "format": "date-time"},
-                        "finished_at": {"type": ["string", "null"], "format": "date-time"},
-                        "new_files": {"type": "integer"},
-                        "rows_ingested": {"type": "integer"},
-                        "production_version": {"type": ["integer", "null"]},
-                        "has_report": {"type": "boolean"},
-                    },
-                },
-            }
-        },
-    },
-    "Run": {
-        "type": "object",
-        "description": "A run with its steps, files, scores, decisions, deployments, statistics, "
-        "diagnostics and reports.",
-        "required": ["id", "kind", "status", "started_at"],
-    },
-    "Health": {
-        "type": "object",
-        "required": ["ok", "database", "schema", "production_version"],
-        "properties": {
-            "ok": {"const": True},
-            "database": {"const": "ok"},
-            "schema": {"type": "string", "description": "The database's schema revision."},
-            "production_version": {"type": ["integer", "null"]},
-        },
-    },
-}
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -318,9 +172,12 @@ def _record_paths() -> dict[str, Any]:
             503,
         ),
         "/summarystats": _get(
-            "Summary statistics per numeric feature from the latest run.",
-            _json(_ref("LatestRows"), "Rows of feature_stats."),
+            "Mean, median, std, min and max per numeric feature of one data set; by default "
+            "the production model's training rows.",
+            _json(_ref("SummaryStats"), "Rows of feature_stats."),
+            400,
             503,
+            parameters=[DATASET],
         ),
         "/diagnostics": _get(
             "Step timings of the latest run, missing values, outdated packages, library versions.",

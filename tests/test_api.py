@@ -444,11 +444,15 @@ def test_scoring_summarystats_diagnostics_apireturns(
     }
     assert all(s["model_version"] == 1 for s in scoring["scores"])
 
+    # By default the production model's training rows (tests/test_summarystats.py has more).
     stats = client.get("/summarystats").get_json()
-    assert stats["run_id"] == run_id
+    assert (stats["dataset"], stats["model_version"], stats["run_id"]) == ("training", 1, run_id)
     by_column = {(r["dataset"], r["column_name"]): r for r in stats["rows"]}
-    assert by_column["new", "lastmonth_activity"]["median"] is not None
-    assert ("test", "number_of_employees") in by_column
+    assert by_column["training", "lastmonth_activity"]["median"] is not None
+    stats = client.get("/summarystats?dataset=test").get_json()
+    assert ("test", "number_of_employees") in {
+        (r["dataset"], r["column_name"]) for r in stats["rows"]
+    }
 
     diag = client.get("/diagnostics").get_json()
     assert list(diag) == ["steps", "missing_values", "outdated_packages", "library_versions"]

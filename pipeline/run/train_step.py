@@ -15,7 +15,7 @@ from pipeline.model import registry
 from pipeline.run.record import Run
 from pipeline.run.score_step import load_rows, record_scored, score, score_predictions
 from pipeline.settings import Settings
-from pipeline.storage import writes
+from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -85,6 +85,7 @@ def _challenger(
     train, holdout = split(s, data)
     features = infer_features(data, s)
     log.info("training on %d rows, holding out %d", len(train), len(holdout))
+    _record_training_data(run, features, train)
     model = fit(s, features, train)
     memory.release()
     failpoint("after_fit")
@@ -109,6 +110,18 @@ def _challenger(
     )
     _check_round_trip(run, version, holdout, pred)
     return version, held, holdout, pred
+
+
+def _record_training_data(run: Run, features: FeatureSpec, train: pd.DataFrame) -> None:
+    """Summary statistics and missing values of the training rows, as dataset "training": the
+    version's training run (model_versions.run_id) is how /summarystats finds them."""
+    from pipeline.report import diagnostics
+
+    cols = [c for c in train.columns if not str(c).startswith("_")]
+    stats = diagnostics.summary_stats(train, features.numeric, "training")
+    writes.record_rows(run.engine, tables.feature_stats, run.run_id, stats)
+    missing = diagnostics.missing_values(train, cols, "training")
+    writes.record_rows(run.engine, tables.missing_values, run.run_id, missing)
 
 
 ROUND_TRIP_ROWS = 1_000  # enough rows to catch a model that does not survive its file

@@ -128,6 +128,43 @@ def latest_for(conn: sa.Connection, table: sa.Table) -> dict[str, Any]:
     return {"run_id": run_id, "rows": _for_run(conn, table, run_id) if run_id else []}
 
 
+def _stats_of(conn: sa.Connection, run_id: str, dataset: str) -> list[dict[str, Any]]:
+    fs = tables.feature_stats
+    query = sa.select(fs).where(fs.c.run_id == run_id, fs.c.dataset == dataset).order_by(fs.c.id)
+    return [row_dict(x) for x in conn.execute(query)]
+
+
+def training_stats(conn: sa.Connection, version: int | None) -> dict[str, Any]:
+    """Feature statistics of a model version's training rows, from the run that trained it."""
+    doc: dict[str, Any] = {"model_version": version, "run_id": None, "rows": []}
+    if version is None:
+        return doc
+    mv = tables.model_versions
+    run_id = conn.execute(sa.select(mv.c.run_id).where(mv.c.version == version)).scalar()
+    if run_id is not None:
+        doc.update(run_id=run_id, rows=_stats_of(conn, run_id, "training"))
+    return doc
+
+
+def latest_stats(conn: sa.Connection, dataset: str) -> dict[str, Any]:
+    """Feature statistics of `dataset` (new, test) from the newest run that recorded any, with
+    the model in production when that run finished."""
+    fs, r = tables.feature_stats, tables.runs
+    row = conn.execute(
+        sa.select(r.c.id, r.c.production_version)
+        .where(r.c.id.in_(sa.select(fs.c.run_id).where(fs.c.dataset == dataset)))
+        .order_by(r.c.started_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return {"model_version": None, "run_id": None, "rows": []}
+    return {
+        "model_version": row.production_version,
+        "run_id": row.id,
+        "rows": _stats_of(conn, row.id, dataset),
+    }
+
+
 def latest_scores(conn: sa.Connection, version: int | None) -> dict[str, Any]:
     """A model version's metric and its scores from the newest run that scored it."""
     doc: dict[str, Any] = {
@@ -176,7 +213,7 @@ def latest_diagnostic(conn: sa.Connection, name: str) -> dict[str, Any] | None:
 
 def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any]:
     """Production version (the registry's pointer, read by the caller), model versions, ingested
-    and quarantined files, the last run."""
+    and quarantined files with their quarantined rows and the totals, the last run."""
     f = tables.ingested_files
     files = [row_dict(x) for x in conn.execute(sa.select(f).order_by(f.c.id))]
     last = conn.execute(
@@ -208,6 +245,7 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
         )
     ]
     keep = ("name", "sha256", "rows", "rows_quarantined", "ingested_at", "run_id")
+    quarantined = sum(x["rows_quarantined"] for x in files)
     return {
         "production_version": production_version,
         "model_versions": versions,
@@ -217,11 +255,16 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
                 "name": x["name"],
                 "sha256": x["sha256"],
                 "reason": x["reason"],
+                "rows_quarantined": x["rows_quarantined"],
                 "quarantine_path": x["quarantine_path"],
                 "ingested_at": x["ingested_at"],
             }
             for x in files
             if x["status"] == "quarantined"
         ],
+        # Every row taken so far, and those that went to quarantine (bad rows of ingested
+        # files, and every row of a file rejected whole).
+        "rows_read": sum(x["rows"] for x in files) + quarantined,
+        "rows_quarantined": quarantined,
         "last_run": row_dict(last) if last else None,
     }

@@ -1,0 +1,182 @@
+"""The component schemas of the OpenAPI document (app.openapi assembles the document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _latest_rows(description: str, **fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "required": [*fields, "run_id", "rows"],
+        "properties": {
+            **fields,
+            "run_id": {"type": ["string", "null"], "description": "The run that wrote the rows."},
+            "rows": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+
+
+def _named_diagnostic(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "oneOf": [
+            {"type": "null"},
+            {
+                "type": "object",
+                "required": ["run_id", "value"],
+                "properties": {"run_id": {"type": "string"}, "value": {}},
+            },
+        ],
+    }
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "description": "The one shape of every error the app returns.",
+        "required": ["ok", "error", "status"],
+        "additionalProperties": False,
+        "properties": {
+            "ok": {"const": False},
+            "error": {"type": "string", "description": "What went wrong, for a person."},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "column": {
+                "type": "string",
+                "description": "The feature column a prediction record got wrong.",
+            },
+            "parameter": {"type": "string", "description": "The query parameter refused."},
+        },
+    },
+    "Record": {
+        "type": "object",
+        "description": "One row of features, by column name. Numeric features take a number or "
+        "null; categorical features a string, number, boolean or null. Missing values (null) "
+        "are imputed; a missing key is an error. Keys that are not features are ignored.",
+        "additionalProperties": {"type": ["number", "string", "boolean", "null"]},
+    },
+    "PredictionRequest": {
+        "oneOf": [
+            {"type": "array", "items": ref("Record"), "minItems": 1},
+            {
+                "type": "object",
+                "required": ["records"],
+                "properties": {"records": {"type": "array", "items": ref("Record")}},
+            },
+        ],
+    },
+    "PredictionResponse": {
+        "type": "object",
+        "required": ["predictions", "probabilities", "model_version"],
+        "properties": {
+            "predictions": {"type": "array", "items": {}},
+            "probabilities": {
+                "type": ["array", "null"],
+                "items": {"type": "number"},
+                "description": "P(class 1) for binary classifiers, else null.",
+            },
+            "model_version": {"type": "integer"},
+        },
+    },
+    "Scoring": {
+        "type": "object",
+        "required": ["model_version", "metric", "holdout_score", "run_id", "scores"],
+        "properties": {
+            "model_version": {"type": ["integer", "null"]},
+            "metric": {"type": ["string", "null"]},
+            "holdout_score": {"type": ["number", "null"]},
+            "run_id": {"type": ["string", "null"]},
+            "scores": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "role": {"type": "string"},
+                        "dataset": {"type": "string"},
+                        "metric": {"type": "string"},
+                        "value": {"type": ["number", "null"]},
+                        "ci_low": {"type": ["number", "null"]},
+                        "ci_high": {"type": ["number", "null"]},
+                        "n_rows": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    },
+    "LatestRows": _latest_rows("Rows of one table from the newest run that wrote any."),
+    "SummaryStats": _latest_rows(
+        "Rows of one data set's feature_stats, from the run that recorded them.",
+        dataset={"enum": ["training", "latest", "test"]},
+        model_version={
+            "type": ["integer", "null"],
+            "description": "training: the production version, null when none is deployed "
+            "(rows then empty); latest, test: the production version when the run finished.",
+        },
+    ),
+    "Diagnostics": {
+        "type": "object",
+        "required": ["steps", "missing_values", "outdated_packages", "library_versions"],
+        "properties": {
+            "steps": ref("LatestRows"),
+            "missing_values": ref("LatestRows"),
+            "outdated_packages": _named_diagnostic("`pip list --outdated`, or 'unknown'."),
+            "library_versions": _named_diagnostic("Versions of the libraries the run used."),
+        },
+    },
+    "ApiReturns": {
+        "type": "object",
+        "required": ["api_returns"],
+        "properties": {"api_returns": {"type": "array", "items": {"type": "object"}}},
+    },
+    "RunList": {
+        "type": "object",
+        "required": ["runs"],
+        "properties": {
+            "runs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "status": {"type": "string"},
+                        "started_at": {"type": "string", "format": "date-time"},
+                        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                        "new_files": {"type": "integer"},
+                        "rows_ingested": {"type": "integer"},
+                        "files_quarantined": {"type": "integer"},
+                        "rows_quarantined": {
+                            "type": "integer",
+                            "description": "Rows that went to quarantine: the bad rows of "
+                            "ingested files and every row of a file rejected whole.",
+                        },
+                        "production_version": {"type": ["integer", "null"]},
+                        "has_report": {"type": "boolean"},
+                    },
+                },
+            }
+        },
+    },
+    "Run": {
+        "type": "object",
+        "description": "A run with its steps, files, scores, decisions, deployments, statistics, "
+        "diagnostics and reports.",
+        "required": ["id", "kind", "status", "started_at"],
+    },
+    "Health": {
+        "type": "object",
+        "required": ["ok", "database", "schema", "production_version"],
+        "properties": {
+            "ok": {"const": True},
+            "database": {"const": "ok"},
+            "schema": {"type": "string", "description": "The database's schema revision."},
+            "production_version": {"type": ["integer", "null"]},
+        },
+    },
+}
