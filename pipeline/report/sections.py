@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 MAX_ERROR_CHARS = 4000  # the run's log holds the rest
 CONFUSION_DATASETS = ("test", "holdout", "new")  # the first one recorded is drawn
 ROLE_ORDER = {"production": 0, "champion": 1, "challenger": 2}
-DATASET_ORDER = {"new": 0, "holdout": 1, "test": 2}
+DATASET_ORDER = {"new": 0, "training": 1, "holdout": 2, "test": 3}
 
 
 def section_run(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
