@@ -21,6 +21,7 @@ SUMMARY_KEYS = {
     "new_files",
     "rows_ingested",
     "files_quarantined",
+    "rows_quarantined",
     "score",
     "decision",
     "production_version",
@@ -73,6 +74,7 @@ def test_four_ticks_train_keep_retrain_noop(project: Path, database_url: str, ba
     assert t1.keys() >= SUMMARY_KEYS
     assert t1["status"] == "succeeded"
     assert (t1["new_files"], t1["rows_ingested"], t1["files_quarantined"]) == (1, 500, 0)
+    assert t1["rows_quarantined"] == 0
     assert t1["decision"]["retrain"] is True
     assert t1["production_version"] == 1
     assert _pdf_pages(t1["report"]) >= 2
@@ -103,6 +105,7 @@ def test_four_ticks_train_keep_retrain_noop(project: Path, database_url: str, ba
     # Tick 4: nothing new: a recorded no-op without a report.
     t4 = run_json(project, database_url)
     assert t4["status"] == "noop" and t4["report"] is None and t4["production_version"] == 2
+    assert (t4["files_quarantined"], t4["rows_quarantined"]) == (0, 0)
 
     runs = rows(database_url, "SELECT id, status, production_version FROM runs ORDER BY started_at")
     assert [r["status"] for r in runs] == ["succeeded", "succeeded", "succeeded", "noop"]
@@ -221,6 +224,9 @@ def test_bad_files_are_quarantined_and_the_good_one_ingested(project: Path, batc
     t = run_json(project)
 
     assert (t["new_files"], t["files_quarantined"], t["rows_ingested"]) == (4, 3, 500)
+    # The rows of a file rejected whole count when it could be read (no_target.csv's 500);
+    # the binary and the empty file have none to count.
+    assert t["rows_quarantined"] == 500
     reasons = {q["name"]: q["reason"] for q in t["quarantined"]}
     assert "binary" in reasons["binary.csv"]
     assert "empty" in reasons["empty.csv"]

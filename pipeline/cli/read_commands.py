@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.root import emit, engine_command, main, read, settings_of
-from pipeline.formatting import fmt_metric
+from pipeline.formatting import fmt_metric, fmt_version
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -21,7 +21,9 @@ def _runs_text(rows: list[dict[str, Any]]) -> str:
         return "no runs yet"
     return "\n".join(
         f"{r['id']}  {r['started_at'][:19]}  {r['kind']:<9} {r['status']:<9} "
-        f"files={r['new_files']} rows={r['rows_ingested']} prod=v{r['production_version']}"
+        f"files={r['new_files']} rows={r['rows_ingested']} "
+        f"quarantined: files={r['files_quarantined']} rows={r['rows_quarantined']} "
+        f"prod={fmt_version(r['production_version'])}"
         for r in rows
     )
 
@@ -36,7 +38,7 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 
 
 def _status_text(s: dict[str, Any]) -> str:
-    out = [f"production model: v{s['production_version']}"]
+    out = [f"production model: {fmt_version(s['production_version'])}"]
     for v in s["model_versions"]:
         out.append(
             f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])}  "
@@ -44,10 +46,14 @@ def _status_text(s: dict[str, Any]) -> str:
         )
     out.append(f"ingested files: {len(s['ingested_files'])}")
     for f in s["ingested_files"]:
-        out.append(f"  {f['name']}  {f['sha256'][:12]}  {f['rows']} rows")
+        out.append(
+            f"  {f['name']}  {f['sha256'][:12]}  {f['rows']} rows, "
+            f"{f['rows_quarantined']} quarantined"
+        )
     out.append(f"quarantined files: {len(s['quarantined_files'])}")
     for f in s["quarantined_files"]:
-        out.append(f"  {f['name']}: {f['reason']}")
+        out.append(f"  {f['name']}: {f['rows_quarantined']} rows, {f['reason']}")
+    out.append(f"quarantined rows: {s['rows_quarantined']} of {s['rows_read']} read")
     last = s["last_run"]
     out.append(
         "last run: none" if not last else f"last run: {last['id']} {last['kind']} {last['status']}"

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pipeline.cli.root import emit, engine_command, main, settings_of
-from pipeline.formatting import fmt_metric
+from pipeline.formatting import fmt_metric, fmt_version
 
 
 def _run_text(s: dict[str, Any]) -> str:
@@ -17,7 +17,7 @@ def _run_text(s: dict[str, Any]) -> str:
         lines.append("nothing new in the inbox")
     else:
         lines += _tick_lines(s)
-    lines.append(f"production model: v{s.get('production_version')}")
+    lines.append(f"production model: {fmt_version(s.get('production_version'))}")
     if s.get("report"):
         lines.append(f"report: {s['report']}")
     return "\n".join(lines)
@@ -27,7 +27,8 @@ def _tick_lines(s: dict[str, Any]) -> list[str]:
     """What a run that found something new did: files, score, drift, decision, promotion."""
     lines = [
         f"new files: {s.get('new_files', 0)}, rows ingested: {s.get('rows_ingested', 0)}, "
-        f"quarantined files: {s.get('files_quarantined', 0)}"
+        f"quarantined files: {s.get('files_quarantined', 0)}, "
+        f"quarantined rows: {s.get('rows_quarantined', 0)}"
     ]
     for q in s.get("quarantined") or []:
         lines.append(f"  quarantined {q['name']}: {q['reason']}")
@@ -139,5 +140,8 @@ def rollback(ctx: click.Context, to_version: int | None, reason: str, as_json: b
     emit(
         do_rollback(settings_of(ctx), to_version, reason),
         as_json,
-        lambda s: f"production: v{s['from_version']} -> v{s['production_version']}",
+        lambda s: (
+            f"production: {fmt_version(s['from_version'])} -> "
+            f"{fmt_version(s['production_version'])}"
+        ),
     )

@@ -56,6 +56,7 @@ class Run:
             new_files=self.summary.get("new_files", 0),
             rows_ingested=self.summary.get("rows_ingested", 0),
             files_quarantined=self.summary.get("files_quarantined", 0),
+            rows_quarantined=self.summary.get("rows_quarantined", 0),
             production_version=self.summary.get("production_version"),
             summary=self.summary,
             **values,

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 metadata = sa.MetaData()
 
@@ -61,6 +61,8 @@ runs = sa.Table(
     sa.Column("new_files", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_ingested", sa.Integer, nullable=False, server_default="0"),
     sa.Column("files_quarantined", sa.Integer, nullable=False, server_default="0"),
+    # Rows that went to quarantine: bad rows of ingested files and the rows of rejected ones.
+    sa.Column("rows_quarantined", sa.Integer, nullable=False, server_default="0"),
     sa.Column("production_version", sa.Integer),  # production model when the run finished
     sa.Column("summary", sa.JSON),  # the object `riskwatch run --json` prints
     sa.Column("log", sa.Text),  # the run's log lines
