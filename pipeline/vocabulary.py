@@ -19,10 +19,22 @@ ERROR_TYPES = (
     "invalid_label",
     "infinite_value",
     "renamed_column",
+    "invalid_share",
 )
 FILE_LEVEL = frozenset(
-    {"unreadable", "empty", "missing_column", "extra_column", "duplicate_column", "renamed_column"}
+    {
+        "unreadable",
+        "empty",
+        "missing_column",
+        "extra_column",
+        "duplicate_column",
+        "renamed_column",
+        "invalid_share",
+    }
 )
+# File-level types the gate derives from the file's other violations, not from its bytes (a
+# share of invalid rows above quality.max_invalid_share): nothing in a file injects them alone.
+DERIVED = frozenset({"invalid_share"})
 # File-level types that make the whole file unusable (it is quarantined byte for byte).
 REJECTING = frozenset(
     {"unreadable", "empty", "missing_column", "duplicate_column", "renamed_column"}
@@ -44,6 +56,7 @@ DEFAULT_CRITICALITY = {
     "invalid_label": "high",
     "infinite_value": "medium",
     "renamed_column": "high",
+    "invalid_share": "high",
 }
 
 # What the gate did with a file, and the words a person reads for it (PDF and HTML page).

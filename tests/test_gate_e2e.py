@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -139,14 +140,17 @@ def test_injected_errors_are_found_exactly_and_counted_in_sql(trained, sample: P
     t = run_json(project, url)
 
     [f] = t["quality"]["files"]
-    assert f["errors_by_type"] == injected
+    # More than quality.max_invalid_share (5%) of the rows bad is one more, derived, issue.
+    lossy = f["rows_invalid"] / f["rows_read"] > 0.05
+    expected = {**injected, "invalid_share": 1} if lossy else injected
+    assert f["errors_by_type"] == dict(sorted(expected.items()))
     assert f["rows_read"] == f["rows_valid"] + f["rows_invalid"]
     assert t["quality"]["rows_quarantined"] == f["rows_invalid"] > 0
     assert sha(project / "sourcedata" / "corrupted.csv") == source_sha
     by_type = rows(
         url, "SELECT error_type, SUM(count) AS n FROM quality_issues GROUP BY error_type"
     )
-    assert {r["error_type"]: r["n"] for r in by_type} == injected
+    assert {r["error_type"]: r["n"] for r in by_type} == expected
     # A query by time, as a person would write one: every file checked since this run began
     # (the run's own start time, not the wall clock, so there is no window to miss).
     engine = sa.create_engine(url)
@@ -272,3 +276,92 @@ def test_contract_infer_and_check(trained, sample: Path):
     bad = invoke(project, "contract", "check", str(project / "sourcedata" / "no_region.csv"))
     assert bad.returncode == 1 and "missing_column: 1" in bad.stdout
     assert count(url, "ingested_files") == 1  # checking ingests nothing
+
+
+def _lossy_file(project: Path, sample: Path, every: int) -> int:
+    """Batch 2 with text in `number_of_employees` on every `every`-th row; the rows spoiled."""
+    lines = (sample / "sourcedata" / "clients_batch_02.csv").read_text().splitlines()
+    cut = lines[0].split(",").index("number_of_employees")
+    spoiled = 0
+    for i in range(1, len(lines)):
+        if i % every == 0:
+            cells = lines[i].split(",")
+            cells[cut] = "many"
+            lines[i] = ",".join(cells)
+            spoiled += 1
+    (project / "sourcedata" / "lossy.csv").write_text("\n".join(lines) + "\n")
+    return spoiled
+
+
+def _pdf_first_page(path: str) -> str:
+    import pypdf
+
+    return pypdf.PdfReader(path).pages[0].extract_text()
+
+
+def test_quarantined_rows_are_counted_everywhere_and_a_lossy_file_alerts(
+    trained, sample: Path, webhook
+):
+    """Issue 9, point 2: loss is visible in rows, and a file losing too many rows alerts."""
+    from app import create_app
+    from pipeline.settings import load_settings
+
+    project, url = trained
+    hook_url, handler = webhook
+    spoiled = _lossy_file(project, sample, every=5)  # 100 of 500 rows: 20% > 5%
+    t = run_json(project, url, env={"RISKWATCH_WEBHOOK_URL": hook_url})
+
+    assert (t["files_quarantined"], t["rows_quarantined"]) == (0, spoiled)
+    assert t["rows_ingested"] == 500 - spoiled
+    [f] = t["quality"]["files"]
+    assert f["errors_by_type"] == {"wrong_type": spoiled, "invalid_share": 1}
+    assert f["criticality"] == "high"  # wrong_type alone is medium: the share raised it
+    [msg] = handler.received
+    assert msg["riskwatch"]["criticality"] == "high"
+    assert msg["riskwatch"]["rows_invalid"] == spoiled
+    assert msg["riskwatch"]["errors_by_type"]["invalid_share"] == 1
+    [issue] = rows(url, "SELECT message FROM quality_issues WHERE error_type = 'invalid_share'")
+    assert f"{spoiled} of 500 rows (20.0%) quarantined" in issue["message"]
+
+    status = json.loads(invoke(project, "status", "--json", database_url=url).stdout)
+    per_file = {x["name"]: x["rows_quarantined"] for x in status["ingested_files"]}
+    assert per_file["lossy.csv"] == spoiled
+    assert status["rows_quarantined"] == sum(per_file.values()) == spoiled
+    text = invoke(project, "status", database_url=url).stdout
+    assert f"{500 - spoiled} rows, {spoiled} quarantined" in text
+    assert f"quarantined rows: {spoiled} of " in text
+
+    [newest, _] = json.loads(invoke(project, "runs", "--json", database_url=url).stdout)
+    assert (newest["id"], newest["rows_quarantined"]) == (t["run_id"], spoiled)
+    runs_text = invoke(project, "runs", database_url=url).stdout.splitlines()[0]
+    assert f"quarantined: files=0 rows={spoiled}" in runs_text
+
+    settings = load_settings(project / "riskwatch.toml", environ={"DATABASE_URL": url})
+    app = create_app({"TESTING": True, "RISKWATCH_SETTINGS": settings})
+    try:
+        client = app.test_client()
+        api_run = client.get("/runs").get_json()["runs"][0]
+        page = client.get("/").get_data(as_text=True)
+    finally:
+        app.extensions["riskwatch"].engine.dispose()
+    assert (api_run["rows_quarantined"], api_run["files_quarantined"]) == (spoiled, 0)
+    assert f"{spoiled} rows, 0 files" in page
+
+    first_page = _pdf_first_page(t["report"])
+    assert re.search(rf"Rows quarantined\s*{spoiled}\b", first_page), first_page
+
+
+def test_a_file_losing_few_rows_keeps_its_criticality(trained, sample: Path, webhook):
+    project, url = trained
+    hook_url, handler = webhook
+    spoiled = _lossy_file(project, sample, every=50)  # 10 of 500 rows: 2% <= 5%
+    done = invoke(project, "run", database_url=url, env={"RISKWATCH_WEBHOOK_URL": hook_url})
+    assert done.returncode == 0, done.stderr
+    assert "quarantined files: 0, quarantined rows: 10" in done.stdout
+    assert spoiled == 10
+    [f] = rows(
+        url, "SELECT rows_invalid, criticality FROM quality_files WHERE file_name = 'lossy.csv'"
+    )
+    assert (f["rows_invalid"], f["criticality"]) == (10, "medium")
+    assert count(url, "quality_issues", "WHERE error_type = 'invalid_share'") == 0
+    assert handler.received == []

@@ -113,6 +113,7 @@ def test_bad_rows_are_quarantined_with_their_errors_and_nothing_is_lost(tmp_path
         "invalid_label": 1,
         "out_of_range": 1,
         "unknown_category": 1,
+        "invalid_share": 1,  # 4 of 7 rows quarantined: above quality.max_invalid_share
     }
 
 
@@ -208,7 +209,7 @@ def test_regression_target_must_be_numeric(tmp_path: Path):
     )
     item = _ingest(tmp_path, "r.csv", "x,y\n1,2.5\n2,high\n", contract)
     assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 1, 1)
-    assert item.quality.errors_by_type == {"wrong_type": 1}
+    assert item.quality.errors_by_type == {"wrong_type": 1, "invalid_share": 1}  # 1 of 2 rows
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])

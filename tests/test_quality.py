@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.ingest import contract as contracts
-from pipeline.ingest.checks import check_frame, check_header, file_problem
+from pipeline.ingest.checks import check_frame, check_header, file_problem, flag_invalid_share
 from pipeline.ingest.contract import ContractError
 from pipeline.vocabulary import DEFAULT_CRITICALITY, ERROR_TYPES
 
@@ -251,6 +251,7 @@ def test_error_type_names_are_stable():
         "invalid_label",
         "infinite_value",
         "renamed_column",
+        "invalid_share",
     )
 
 
@@ -305,3 +306,45 @@ def test_check_numbers_type_infinity_and_range_in_that_order(contract):
         ("infinite_value", [2]),
         ("out_of_range", [3]),
     ]
+
+
+@pytest.mark.parametrize(
+    ("bad_rows", "max_share", "flagged"),
+    [
+        (0, 0.05, False),
+        (1, 0.05, False),
+        (2, 0.05, False),
+        (3, 0.05, True),
+        (40, 0.05, True),
+        (1, 0.0, True),
+        (40, 1.0, False),
+    ],
+)
+def test_a_file_losing_more_than_the_allowed_share_gets_an_invalid_share_issue(
+    contract, bad_rows: int, max_share: float, flagged: bool
+):
+    # 40 rows; 2 bad is exactly 5%, not above it.
+    frame = pd.concat([_training()] * 10, ignore_index=True)
+    frame["corporation"] = [f"C{i}" for i in range(40)]
+    if bad_rows:
+        frame.loc[: bad_rows - 1, "employees"] = -1  # below the contract's range
+    result = flag_invalid_share(check_frame(frame, contract), max_share)
+    assert result.rows_invalid == bad_rows
+    found = [v for v in result.violations if v.error_type == "invalid_share"]
+    assert bool(found) == flagged
+    if flagged:
+        [v] = found
+        assert (v.level, v.count, v.column, result.criticality) == ("file", 1, None, "high")
+        assert f"{bad_rows} of 40 rows" in v.message
+
+
+def test_invalid_share_criticality_can_be_overridden_and_a_rejected_file_is_not_flagged(contract):
+    frame = _training().assign(employees=[-1, -2, -3, 40])
+    result = flag_invalid_share(check_frame(frame, contract), 0.05, {"invalid_share": "low"})
+    [v] = [v for v in result.violations if v.error_type == "invalid_share"]
+    assert v.criticality == "low" and result.criticality == "medium"  # out_of_range's
+    rejected = check_frame(_training().drop(columns=["employees"]), contract)
+    before = list(rejected.violations)
+    assert flag_invalid_share(rejected, 0.0).violations == before  # it says why already
+    empty = file_problem("empty", "the file has a header but no rows")
+    assert flag_invalid_share(empty, 0.0).violations == empty.violations

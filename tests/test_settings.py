@@ -354,6 +354,7 @@ def _parameter_defaults() -> list[tuple[object, str, str]]:
         (contract_rules.infer, "missing_margin", "quality.missing_margin"),
         (checks.check_frame, "missing_alpha", "quality.missing_significance"),
         (ingestion.ingest_file, "missing_alpha", "quality.missing_significance"),
+        (ingestion.ingest_file, "max_invalid_share", "quality.max_invalid_share"),
         (alerts.send, "timeout", "alerts.timeout_seconds"),
         (alerts.send, "retries", "alerts.retries"),
         (alerts.send, "deadline", "alerts.deadline_seconds"),

@@ -23,6 +23,7 @@ from pipeline.ingest.violations import (  # noqa: F401  (re-exported: the gate's
     Violation,
     criticality_of,
     file_problem,
+    flag_invalid_share,
 )
 from pipeline.settings.table import default
 from pipeline.vocabulary import REJECTING

@@ -61,7 +61,7 @@ def contract_from_frame(frame: pd.DataFrame, settings: Settings) -> contracts.Co
 
 def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
     """The gate's verdict on files, without ingesting or recording anything."""
-    from pipeline.ingest.checks import check_frame, file_problem
+    from pipeline.ingest.checks import check_frame, file_problem, flag_invalid_share
     from pipeline.ingest.readers import read_file
 
     contract = contracts.load(settings.path("paths.contract"))
@@ -77,6 +77,7 @@ def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
             result = check_frame(
                 frame, contract, overrides, settings["quality.missing_significance"]
             )
+            flag_invalid_share(result, settings["quality.max_invalid_share"], overrides)
         files.append(
             {
                 "name": path.name,

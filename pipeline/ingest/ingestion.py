@@ -22,6 +22,7 @@ from pipeline.ingest.contract import Contract
 from pipeline.ingest.discovery import SourceFile
 from pipeline.ingest.readers import read_table
 from pipeline.settings.table import default
+from pipeline.vocabulary import DERIVED
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -53,14 +54,16 @@ def ingest_file(
     contract: Contract,
     overrides: Mapping[str, str] | None = None,
     missing_alpha: float = default("quality.missing_significance"),
+    max_invalid_share: float = default("quality.max_invalid_share"),
 ) -> Ingested:
     """Read, check against the contract and store one file; never raises for bad data.
 
     Good rows go to `data/<hash>.parquet`; bad rows, each with its errors and its data-row
     number, to `quarantine/<hash>-rows.parquet`; a file with no usable row is copied to
-    `quarantine/` byte for byte with a `.reason.txt`. Good + quarantined rows = rows read.
+    `quarantine/` byte for byte with a `.reason.txt`. Good + quarantined rows = rows read. More
+    than `max_invalid_share` of the rows bad is an `invalid_share` issue of the file.
     """
-    from pipeline.ingest.checks import check_frame, file_problem
+    from pipeline.ingest.checks import check_frame, file_problem, flag_invalid_share
 
     stem = source.sha256[:16]
     text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
@@ -73,13 +76,14 @@ def ingest_file(
         result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
     else:
         result = check_frame(frame, contract, overrides, missing_alpha)
+        flag_invalid_share(result, max_invalid_share, overrides)
 
     if frame is None or result.rejected or result.rows_valid == 0:
         why = (
             result.rejected.message
             if result.rejected
             else "no row passed the checks: "
-            + (", ".join(f"{t} ({n})" for t, n in result.errors_by_type.items()))
+            + ", ".join(f"{t} ({n})" for t, n in result.errors_by_type.items() if t not in DERIVED)
         )
         rel = f"{QUARANTINE_DIR}/{stem}-{source.name}"
         atomic_copy(source.path, ingested_dir / rel)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.formatting import fmt_part, fmt_share
 from pipeline.vocabulary import (
     CRITICALITIES,
     DEFAULT_CRITICALITY,
@@ -124,3 +125,23 @@ def file_problem(
     """A result for a file that could not be read at all (unreadable, empty, duplicate header)."""
     v = Violation(error_type, column, criticality_of(error_type, overrides), 1, message)
     return QualityResult(0, [v], np.zeros(0, dtype=bool))
+
+
+def flag_invalid_share(
+    result: QualityResult, max_share: float, overrides: Mapping[str, str] | None = None
+) -> QualityResult:
+    """Add an `invalid_share` issue to `result` when more than `max_share` of its rows are bad.
+
+    A file rejected whole already says why; a file read without rows has no share. Returns
+    `result`, changed in place.
+    """
+    n, bad = result.rows_read, result.rows_invalid
+    if result.rejected or n == 0 or bad / n <= max_share:
+        return result
+    message = (
+        f"{bad:,} of {n:,} rows ({fmt_part(bad, n)}) quarantined, more than "
+        f"quality.max_invalid_share ({fmt_share(max_share)})"
+    )
+    criticality = criticality_of("invalid_share", overrides)
+    result.violations.append(Violation("invalid_share", None, criticality, 1, message))
+    return result

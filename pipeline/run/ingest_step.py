@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import RiskwatchError
+from pipeline.errors import ConfigError, RiskwatchError
 from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
@@ -31,12 +31,17 @@ log = logging.getLogger("riskwatch")
 def discover(run: Run) -> Discovery:
     """New files in the inbox, by content hash; the hash cache is saved for the next tick."""
     settings = run.settings
+    source = settings.path("paths.source")
+    if not source.is_dir():  # else every cron tick would be a silent "nothing new" (issue 9)
+        what = "is not a folder" if source.exists() else "does not exist"
+        raise ConfigError(
+            f"setting 'paths.source': the inbox {source} {what}; create it, or point "
+            "paths.source at the folder new data files are dropped into"
+        )
     with run.engine.connect() as conn:
         known = writes.known_hashes(conn)
         cache = writes.hash_cache(conn)
-    found = discover_files(
-        settings.path("paths.source"), known, cache, settings["data.min_file_age_seconds"]
-    )
+    found = discover_files(source, known, cache, settings["data.min_file_age_seconds"])
     writes.save_hash_cache(run.engine, found.hashes)
     for name, why in found.deferred:
         log.info("left for a later tick: %s (%s)", name, why)
@@ -92,7 +97,12 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
             _quarantine_copy(ingested_dir, item, why)
         else:
             item = ingest_file(
-                source, ingested_dir, current, overrides, s["quality.missing_significance"]
+                source,
+                ingested_dir,
+                current,
+                overrides,
+                s["quality.missing_significance"],
+                s["quality.max_invalid_share"],
             )
         memory.release()  # the file's frame is gone; its buffers need not outlive it
         failpoint("after_file_written")

@@ -35,7 +35,7 @@ from pipeline.tools.injectors import (
     reject,
     why_not,
 )
-from pipeline.vocabulary import ERROR_TYPES, FILE_LEVEL, REJECTING
+from pipeline.vocabulary import DERIVED, ERROR_TYPES, FILE_LEVEL, REJECTING
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -51,9 +51,10 @@ __all__ = [
     "parse_mix",
 ]
 
-# The gate's own vocabulary, split by level (ERROR_TYPES' order).
+# The gate's own vocabulary, split by level (ERROR_TYPES' order); a derived type (a share of
+# the others) is not injected on its own.
 ROW_TYPES = tuple(t for t in ERROR_TYPES if t not in FILE_LEVEL)
-FILE_TYPES = tuple(t for t in ERROR_TYPES if t in FILE_LEVEL)
+FILE_TYPES = tuple(t for t in ERROR_TYPES if t in FILE_LEVEL and t not in DERIVED)
 DEFAULT_ROWS = (3, 10)  # the default mix injects between 3 and 10 rows of each row type
 
 # Where each (error type, column) was injected: 0-based rows of the output file.
