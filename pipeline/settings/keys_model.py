@@ -1,0 +1,107 @@
+"""Settings rows: the model, the holdout split and the retraining policy."""
+
+from __future__ import annotations
+
+from pipeline.settings.setting import CLASSIFICATION_METRICS, REGRESSION_METRICS, Setting
+
+MODEL: tuple[Setting, ...] = (
+    Setting(
+        "model.task",
+        "classification",
+        "choice",
+        "classification or regression.",
+        choices=("classification", "regression"),
+    ),
+    Setting(
+        "model.estimator",
+        "sklearn.linear_model.LogisticRegression",
+        "str",
+        "Import path of any scikit-learn estimator; wrapped in impute, scale and one-hot steps.",
+    ),
+    Setting("model.params", {}, "dict", "Keyword arguments for the estimator."),
+    Setting(
+        "model.metric",
+        "f1",
+        "choice",
+        "f1, accuracy, roc_auc, precision, recall (classification); mae, rmse, r2 (regression).",
+        choices=CLASSIFICATION_METRICS + REGRESSION_METRICS,
+    ),
+    Setting("model.random_seed", 42, "int", "Seed for the estimator, splits and bootstrap."),
+    Setting(
+        "split.holdout_fraction",
+        0.2,
+        "float",
+        "Share of the rows held out to compare champion and challenger.",
+        minimum=0.01,
+        maximum=0.9,
+    ),
+    Setting(
+        "split.holdout",
+        "newest",
+        "choice",
+        "newest: the holdout is the newest rows (what production faces next); random: a "
+        "seeded random sample.",
+        choices=("newest", "random"),
+    ),
+    Setting(
+        "policy.tolerance",
+        0.02,
+        "float",
+        "A drop of the production metric counts only beyond this (absolute, metric units).",
+        minimum=0,
+    ),
+    Setting(
+        "policy.require_interval",
+        True,
+        "bool",
+        "A drop counts only when it is clear of noise: the interval of the difference between "
+        "the new score and the recorded one (both bootstrapped) excludes zero.",
+    ),
+    Setting(
+        "policy.confidence",
+        0.95,
+        "float",
+        "Confidence level of the bootstrap interval.",
+        minimum=0.5,
+        maximum=1,
+        exclusive_max=True,
+    ),
+    Setting(
+        "policy.bootstrap_samples",
+        1000,
+        "int",
+        "Bootstrap resamples for the interval.",
+        minimum=50,
+    ),
+    Setting(
+        "policy.bootstrap_max_rows",
+        100000,
+        "int",
+        "Above this many rows, metrics that need every row are bootstrapped m-out-of-n and "
+        "the interval rescaled by sqrt(m/n); count-based metrics are always exact.",
+        minimum=1000,
+    ),
+    Setting(
+        "policy.min_rows",
+        30,
+        "int",
+        "Fewer new labelled rows than this: no retrain decision is taken on them.",
+        minimum=1,
+    ),
+    Setting(
+        "policy.promote_margin",
+        0.0,
+        "float",
+        "The challenger is promoted when it is at most this much worse than the champion on "
+        "the same holdout (0: not worse).",
+        minimum=0,
+    ),
+    Setting(
+        "policy.trigger",
+        "metric",
+        "choice",
+        "What triggers a retrain: metric (a clear drop of the metric), drift (data drift), "
+        "either, or both.",
+        choices=("metric", "drift", "either", "both"),
+    ),
+)

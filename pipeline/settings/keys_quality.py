@@ -1,0 +1,85 @@
+"""Settings rows: the data quality gate and its alerts."""
+
+from __future__ import annotations
+
+from pipeline.settings.setting import Setting
+
+QUALITY: tuple[Setting, ...] = (
+    Setting(
+        "quality.criticality",
+        {},
+        "dict",
+        "Criticality (low, medium, high) per error type, overriding the defaults, e.g. "
+        '{ extra_column = "medium" }.',
+    ),
+    Setting(
+        "quality.range_margin",
+        0.5,
+        "float",
+        "Contract inference widens each numeric range by this share of it on both sides.",
+        minimum=0,
+    ),
+    Setting(
+        "quality.missing_margin",
+        0.05,
+        "float",
+        "Contract inference allows this much more missing share than the training data had.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
+        "quality.missing_significance",
+        0.001,
+        "float",
+        "A file is flagged for missing values in a nullable column only when its missing share is "
+        "above the contract's at this significance (so a few rows never trip it).",
+        minimum=1e-12,
+        maximum=0.5,
+    ),
+    Setting(
+        "quality.max_invalid_share",
+        0.05,
+        "float",
+        "A file whose share of quarantined rows is above this gets an invalid_share issue, "
+        "criticality high by default (so it alerts); 1: never.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
+        "alerts.webhook_url",
+        "",
+        "secret",
+        "Incoming-webhook URL (Slack or Microsoft Teams) for data-quality alerts; empty: none.",
+        env="RISKWATCH_WEBHOOK_URL",
+    ),
+    Setting(
+        "alerts.report_base_url",
+        "",
+        "secret",
+        "Public URL of the riskwatch app; alerts then link to <url>/quality/<id>.html. Empty: "
+        "they name the report's file path.",
+        env="RISKWATCH_PUBLIC_URL",
+    ),
+    Setting(
+        "alerts.min_criticality",
+        "high",
+        "choice",
+        "A file whose problems reach this criticality raises an alert.",
+        choices=("low", "medium", "high"),  # pipeline.vocabulary's order; a test holds them equal
+    ),
+    Setting(
+        "alerts.timeout_seconds",
+        5.0,
+        "float",
+        "Per-attempt timeout of a webhook call.",
+        minimum=0.1,
+    ),
+    Setting("alerts.retries", 3, "int", "Retries of a failed webhook call.", minimum=0),
+    Setting(
+        "alerts.deadline_seconds",
+        15.0,
+        "float",
+        "Most time all attempts of one alert may take: a dead webhook never stalls a run.",
+        minimum=0.1,
+    ),
+)

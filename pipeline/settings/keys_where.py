@@ -1,0 +1,55 @@
+"""Settings rows: where things live (paths, the database) and what the data holds."""
+
+from __future__ import annotations
+
+from pipeline.settings.setting import Setting
+
+WHERE: tuple[Setting, ...] = (
+    Setting("paths.source", "sourcedata", "path", "The inbox: new data files are dropped here."),
+    Setting("paths.ingested", "ingesteddata", "path", "Ingested data (Parquet) and quarantine."),
+    Setting("paths.models", "models", "path", "The model registry: one folder per version."),
+    Setting("paths.reports", "reports", "path", "PDF reports, one per run, and API call records."),
+    Setting(
+        "paths.test_data",
+        "testdata/testdata.csv",
+        "path",
+        "Labelled test file used for diagnostics (predictions, confusion matrix).",
+    ),
+    Setting("paths.logs", "logs", "path", "Log files written by execute_fullprocess.sh."),
+    Setting("paths.lock", ".riskwatch.lock", "path", "Lock file that keeps two runs apart."),
+    Setting(
+        "paths.contract",
+        "contract.toml",
+        "path",
+        "The data contract incoming files are checked against (`riskwatch contract infer`).",
+    ),
+    Setting(
+        "database.url",
+        "sqlite:///riskwatch.db",
+        "str",
+        "SQLAlchemy URL; a relative SQLite path resolves against the settings file's folder. "
+        "DATABASE_URL overrides it (postgres:// accepted).",
+        env="DATABASE_URL",
+    ),
+    Setting("data.target", "exited", "str", "The label column."),
+    Setting("data.id_columns", ["corporation"], "list", "Identifier columns, never features."),
+    Setting(
+        "data.features",
+        [],
+        "list",
+        "Feature columns; empty means every column but the target and ids, from the first data.",
+    ),
+    Setting(
+        "data.categorical",
+        [],
+        "list",
+        "Features to one-hot encode; empty means every non-numeric feature.",
+    ),
+    Setting(
+        "data.min_file_age_seconds",
+        0.0,
+        "float",
+        "A source file must be unchanged for this long before it is taken.",
+        minimum=0,
+    ),
+)
