@@ -72,7 +72,8 @@ def score_only(settings: Settings, data: Path | None = None) -> dict[str, Any]:
 
 
 def train_only(settings: Settings) -> dict[str, Any]:
-    """Train a challenger on everything ingested and promote it if the policy says so."""
+    """Train a challenger on the training window and promote it if the policy says so (without
+    a holdout, it is deployed outright)."""
     from pipeline.model.estimator import import_estimator
 
     import_estimator(settings["model.estimator"])  # a typo fails before the run is recorded
