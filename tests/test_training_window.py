@@ -254,3 +254,26 @@ def test_a_window_of_quarantined_files_only_says_so(tmp_path: Path) -> None:
             training_data(run)  # type: ignore[arg-type]
     finally:
         engine.dispose()
+
+
+def test_versions_registered_before_the_window_read_as_holdout_scored_on_all_rows(
+    engine: sa.Engine,
+) -> None:
+    from pipeline.storage import db
+
+    db.downgrade(engine, "0004")
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO model_versions (version, created_at, artifact, sha256, estimator, "
+                "params, features, metric, holdout_score, train_rows, holdout_rows, "
+                "training_files) VALUES (1, :t, '1/model.joblib', :h, 'x', '{}', '{}', 'f1', "
+                "0.7, 80, 20, '[]')"
+            ),
+            {"t": now.replace(tzinfo=None), "h": "0" * 64},
+        )
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(tables.model_versions)).one()
+    assert (row.score_source, row.score_rows, row.training_window) == ("holdout", 20, "all")

@@ -85,7 +85,7 @@ class Challenger:
     version: int
     holdout: pd.DataFrame  # empty without a holdout
     held: Score | None  # its score on the holdout; None without one
-    pred: np.ndarray  # its predictions on the holdout
+    pred: np.ndarray  # its predictions on the holdout (without one: on the rows checked)
     recorded: Recorded  # the metric its version records, and where it comes from
 
 
@@ -108,16 +108,17 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
     model = fit(s, features, train)
     memory.release()
     failpoint("after_fit")
-    pred, proba = predict(model, features, holdout)
     held = None
     if len(holdout):
+        pred, proba = predict(model, features, holdout)
         held = score_predictions(s, holdout[s["data.target"]].to_numpy(), pred, proba)
     recorded = recorded_score(s, model, features, data.frame, held)
     # Rows the model did not learn from check its file and give drift its reference
     # predictions: the holdout, else the test file, else (no holdout, no test file) the
     # training rows themselves.
     check = holdout if len(holdout) else recorded.test if recorded.test is not None else train
-    check_pred, check_proba = (pred, proba) if len(holdout) else predict(model, features, check)
+    if not len(holdout):
+        pred, proba = predict(model, features, check)
     score = recorded.score
     version = registry.register(
         run.engine,
@@ -134,12 +135,12 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
         training_files=data.files,
         run_id=run.run_id,
         contract_version=_contract_version(s),
-        extra_files=_drift_files(s, model, features, train, check, check_pred, check_proba),
+        extra_files=_drift_files(s, model, features, train, check, pred, proba),
         score_source=recorded.source,
         score_rows=score.n_rows,
         training_window=str(data.window),
     )
-    _check_round_trip(run, version, check, check_pred)
+    _check_round_trip(run, version, check, pred)
     return Challenger(version, holdout, held, pred, recorded)
 
 
