@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 import pypdf
 import pytest
+import sqlalchemy as sa
 
 from pipeline.model.metrics import Score, fold_ids
 from pipeline.model.policy import deploy_without_holdout, promote_decision, retrain_decision
+from pipeline.storage import reads
 from pipeline.tools.sampledata import write_sample_data
 from tests.e2e import drop, invoke, rows, run_json
 
@@ -199,6 +201,12 @@ def test_a_small_holdout_gives_a_cross_validated_metric_with_its_interval(
 
     status = invoke(project, "status", database_url=database_url)
     assert "(5-fold CV of 60 rows)" in status.stdout
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:  # what GET /scoring serves
+            assert reads.latest_scores(conn, 1)["score_source"] == "cv:5"
+    finally:
+        engine.dispose()
     scoring = invoke(project, "report", database_url=database_url)
     assert scoring.returncode == 0, scoring.stderr
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(scoring.stdout.strip()).pages)
