@@ -219,3 +219,42 @@ def test_a_small_holdout_gives_a_cross_validated_metric_with_its_interval(
     assert "a weak comparison: 12 holdout rows" in promotion["reason"]
     v2 = _version(database_url, 2)
     assert (v2["holdout_score"], v2["holdout_ci_low"], v2["holdout_ci_high"]) == (value, low, high)
+
+
+def _cv_settings(tmp_path: Path, folds: int = 5):  # type: ignore[no-untyped-def]
+    from pipeline.settings import load_settings
+
+    (tmp_path / "riskwatch.toml").write_text(QUICK + f"cv_folds = {folds}\n")
+    return load_settings(tmp_path / "riskwatch.toml", environ={})
+
+
+@pytest.mark.parametrize("folds", [3, 5])
+def test_cross_validation_pools_out_of_fold_predictions(
+    tmp_path: Path, sample: Path, folds: int
+) -> None:
+    from pipeline.model.features import infer_features
+    from pipeline.run.evaluation import cross_validated
+
+    settings = _cv_settings(tmp_path, folds)
+    window = pd.read_csv(sample / "sourcedata" / "clients_batch_01.csv").head(40)
+    features = infer_features(window, settings)
+    result = cross_validated(settings, features, window)
+    assert result is not None
+    score, source = result
+    assert source == f"cv:{folds}" and score.n_rows == 40 and score.metric == "f1"
+    assert score.ci_low is not None and score.ci_high is not None
+    assert cross_validated(settings, features, window) == result  # seeded
+
+
+def test_a_fold_that_cannot_be_fitted_gives_no_cross_validated_score(
+    tmp_path: Path, sample: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pipeline.model.features import infer_features
+    from pipeline.run.evaluation import cross_validated
+
+    settings = _cv_settings(tmp_path)
+    window = pd.read_csv(sample / "sourcedata" / "clients_batch_01.csv").head(30)
+    window["exited"] = [1] + [0] * 29  # the fold holding the lone 1 trains on one class
+    features = infer_features(window, settings)
+    assert cross_validated(settings, features, window) is None
+    assert "cannot be fitted" in caplog.text
