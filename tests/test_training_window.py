@@ -26,6 +26,7 @@ QUICK = "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples
         ("files:3", Window("files", 3)),
         ("rows:100000", Window("rows", 100000)),
         ("days:30", Window("days", 30)),
+        ("runs:1", Window("runs", 1)),
         (" Days : 7 ", Window("days", 7)),
     ],
 )
@@ -277,3 +278,36 @@ def test_versions_registered_before_the_window_read_as_holdout_scored_on_all_row
     with engine.connect() as conn:
         row = conn.execute(sa.select(tables.model_versions)).one()
     assert (row.score_source, row.score_rows, row.training_window) == ("holdout", 20, "all")
+
+
+def test_a_runs_window_is_the_files_of_the_newest_ingesting_runs(engine: sa.Engine) -> None:
+    """runs:N: the files the newest N runs that ingested anything brought, whatever their sizes
+    or times; a run that only quarantined files is not one of them."""
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    batches = [("a", ["ingested", "ingested"]), ("b", ["ingested"]), ("c", ["quarantined"])]
+    with engine.begin() as conn:
+        for run, statuses in batches:
+            conn.execute(
+                tables.runs.insert().values(id=run * 32, kind="run", started_at=now, status="x")
+            )
+            for i, status in enumerate(statuses):
+                conn.execute(
+                    tables.ingested_files.insert().values(
+                        run_id=run * 32,
+                        sha256=f"{run}{i}".ljust(64, "0"),
+                        name=f"{run}{i}-{status}.csv",
+                        size_bytes=1,
+                        status=status,
+                        rows=5,
+                        data_path=f"data/{run}.parquet",
+                        ingested_at=now,
+                    )
+                )
+        ids = {r.name: r.id for r in conn.execute(sa.select(tables.ingested_files))}
+    with engine.connect() as conn:
+        latest = [r.run_id for r in writes.window_files(conn, "runs", 1)]
+        both = [r.run_id for r in writes.window_files(conn, "runs", 2)]
+        many = [r.id for r in writes.window_files(conn, "runs", 9)]
+    assert latest == ["b" * 32]
+    assert both == ["a" * 32, "a" * 32, "b" * 32]
+    assert ids["c0-quarantined.csv"] not in many and len(many) == 3

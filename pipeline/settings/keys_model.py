@@ -32,8 +32,9 @@ MODEL: tuple[Setting, ...] = (
         "all",
         "str",
         'The rows a model is trained on: "all" (every ingested row), "files:N" (the newest N '
-        'ingested files), "rows:N" (the newest N rows) or "days:N" (the files ingested in the '
-        "N days up to the newest ingestion). Only the window's files are read.",
+        'ingested files), "rows:N" (the newest N rows), "days:N" (the files ingested in the '
+        'N days up to the newest ingestion) or "runs:N" (the files the newest N runs that '
+        'ingested any brought; "runs:1" is the latest batch). Only the window\'s files are read.',
     ),
     Setting(
         "split.holdout_fraction",

@@ -1,7 +1,8 @@
 """The training window: which ingested rows a model is trained on (`training.window`).
 
 "all" (every ingested row), "files:N" (the newest N ingested files), "rows:N" (the newest N
-rows) or "days:N" (the files ingested in the N days up to the newest ingestion). One string,
+rows), "days:N" (the files ingested in the N days up to the newest ingestion) or "runs:N" (the
+files the newest N ingesting runs brought: "runs:1" trains on the latest batch only). One string,
 so it reads the same in riskwatch.toml, in `riskwatch settings` and in a version's metadata.
 """
 
@@ -11,13 +12,13 @@ from dataclasses import dataclass
 
 from pipeline.errors import ConfigError
 
-KINDS = ("files", "rows", "days")
-SYNTAX = '"all", "files:N", "rows:N" or "days:N" with N a whole number of at least 1'
+KINDS = ("files", "rows", "days", "runs")
+SYNTAX = '"all", "files:N", "rows:N", "days:N" or "runs:N" with N a whole number of at least 1'
 
 
 @dataclass(frozen=True)
 class Window:
-    kind: str  # all, files, rows, days
+    kind: str  # all, files, rows, days, runs
     size: int | None  # None for all
 
     def __str__(self) -> str:

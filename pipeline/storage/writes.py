@@ -147,8 +147,8 @@ def ingested_rows(conn: sa.Connection, *, pending_only: bool) -> list[sa.Row]:
 def window_files(conn: sa.Connection, kind: str, size: int | None) -> list[sa.Row]:
     """Ingested files with good rows in a training window, oldest first (see
     `pipeline.settings.window`): all of them, the newest `size` files, the newest files that
-    hold `size` rows (the oldest of them may hold more), or those ingested in the `size` days up
-    to the newest ingestion."""
+    hold `size` rows (the oldest of them may hold more), those ingested in the `size` days up
+    to the newest ingestion, or those the newest `size` runs that ingested any brought."""
     t = tables.ingested_files
     query = sa.select(t).where(t.c.status == "ingested")
     if kind == "all" or size is None:
@@ -163,6 +163,15 @@ def window_files(conn: sa.Connection, kind: str, size: int | None) -> list[sa.Ro
             return []
         since = newest - timedelta(days=size)
         return list(conn.execute(query.where(t.c.ingested_at >= since).order_by(t.c.id)))
+    if kind == "runs":
+        newest_runs = (
+            sa.select(t.c.run_id)
+            .where(t.c.status == "ingested")
+            .group_by(t.c.run_id)
+            .order_by(sa.func.max(t.c.id).desc())
+            .limit(size)
+        )
+        return list(conn.execute(query.where(t.c.run_id.in_(newest_runs)).order_by(t.c.id)))
     if kind != "rows":
         raise ValueError(f"unknown training window kind {kind!r}")
     picked, total = [], 0
