@@ -91,29 +91,40 @@ class DataSummary:
 def summarise(
     frame: pd.DataFrame, *, categorical: Sequence[str] = (), target: str | None = None
 ) -> DataSummary:
-    """Summarise one file's frame; the target's label values are listed when `target` is given."""
+    """Summarise one file's frame; the target's label values are listed when `target` is given.
+
+    Cheap on a two-row file as on a million rows: a few array operations per column, no
+    per-call pandas machinery that a thousand small files would pay a thousand times.
+    """
     listed = set(categorical)
-    columns = {str(name): _column(frame[name], str(name) in listed) for name in frame.columns}
+    columns = {str(name): _column(s, str(name) in listed) for name, s in frame.items()}
     labels: frozenset[Any] = frozenset()
     if target is not None and target in frame.columns:
-        labels = frozenset(plain(v) for v in frame[target].dropna().unique().tolist())
+        labels = frozenset(plain(v) for v in _distinct(frame[target]))
     return DataSummary(len(frame), 1, columns, labels)
 
 
 def _column(s: pd.Series, listed: bool) -> ColumnSummary:
     n = len(s)
-    present = s.notna()
-    missing = n - int(present.sum())
+    dtype = s.dtype
+    numeric = isinstance(dtype, np.dtype) and dtype.kind in "iuf"
+    if not numeric and not (isinstance(dtype, np.dtype) and dtype.kind == "b"):
+        numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if not numeric:
+        missing = int(s.array.isna().sum())
+        if missing == n:
+            return ColumnSummary(rows=n, missing=missing)
+        kind = "bool" if pd.api.types.is_bool_dtype(dtype) else "text"
+        return ColumnSummary(n, missing, kind, values=_texts(s))
+    values = s.to_numpy(dtype="float64", na_value=np.nan)
+    nan = np.isnan(values)
+    missing = int(nan.sum())
     if missing == n:
         return ColumnSummary(rows=n, missing=missing)
-    if pd.api.types.is_bool_dtype(s):
-        return ColumnSummary(n, missing, "bool", values=_texts(s))
-    if not pd.api.types.is_numeric_dtype(s):
-        return ColumnSummary(n, missing, "text", values=_texts(s))
-    values = s.to_numpy(dtype="float64", na_value=np.nan)
     finite = values[np.isfinite(values)]
+    texts = _texts(s) if listed else None
     if not len(finite):
-        return ColumnSummary(n, missing, "numeric", values=_texts(s) if listed else None)
+        return ColumnSummary(n, missing, "numeric", values=texts)
     return ColumnSummary(
         n,
         missing,
@@ -122,12 +133,18 @@ def _column(s: pd.Series, listed: bool) -> ColumnSummary:
         low=float(finite.min()),
         high=float(finite.max()),
         whole=bool((finite == np.round(finite)).all()),
-        values=_texts(s) if listed else None,
+        values=texts,
     )
 
 
+def _distinct(s: pd.Series) -> list[Any]:
+    """The distinct values present in the column, as Python values."""
+    unique = s.array.unique()
+    return list(unique[~unique.isna()].tolist())
+
+
 def _texts(s: pd.Series) -> frozenset[str]:
-    return frozenset(str(v) for v in s.dropna().unique().tolist())
+    return frozenset(str(v) for v in _distinct(s))
 
 
 def merge(summaries: Iterable[DataSummary]) -> DataSummary:

@@ -78,9 +78,9 @@ def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, st
     """Infer a contract from every new file that can be read and has the target and ids.
 
     Each file is summarised as it is read and the summaries merged (issue 9): the contract
-    sees all the first tick's rows, never all at once. Files are read newest-last-ingested
-    first, so the frame kept for certain is the first one ingestion takes; others are kept
-    while they fit in KEEP_READ_BYTES.
+    sees all the first tick's rows, never all at once. Files are read in reverse order, so
+    the frame kept for certain is the first one ingestion takes (one big file is read once);
+    others are kept while they fit in KEEP_READ_BYTES, and read again by ingestion beyond.
     """
     from pipeline.errors import DataError
     from pipeline.ingest import contract as contracts
@@ -91,7 +91,7 @@ def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, st
     needed = [s["data.target"], *s["data.id_columns"]]
     text = frozenset([*s["data.categorical"], *s["data.id_columns"]])
     target = s["data.target"] if s["model.task"] == "classification" else None
-    summaries, names, kept = [], [], 0
+    summary, names, kept = contracts.DataSummary(), [], 0
     for i, source in reversed(list(enumerate(found.new))):
         try:
             frame = read_table(source.path, source.format, tuple(sorted(text)))
@@ -99,19 +99,18 @@ def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, st
             continue
         if any(c not in frame.columns for c in needed):
             continue
-        summaries.append(
-            contracts.summarise(frame, categorical=s["data.categorical"], target=target)
-        )
+        part = contracts.summarise(frame, categorical=s["data.categorical"], target=target)
+        summary = contracts.merge([summary, part])
         names.append(source.name)
-        size = int(frame.memory_usage(deep=False).sum())
+        size = frame.shape[0] * frame.shape[1] * 8  # about: 8 bytes a value (text: more)
         if i == 0 or kept + size <= KEEP_READ_BYTES:
             found.read[source.sha256] = (frame, text)
             kept += size
         del frame
-    if not summaries:
+    if not names:
         return None, None
     try:
-        current = contract_from_summary(contracts.merge(summaries), s)
+        current = contract_from_summary(summary, s)
     except RiskwatchError:
         found.read.clear()
         return None, None
