@@ -38,7 +38,9 @@ def url(request: pytest.FixtureRequest, project: Path) -> str:
     return database
 
 
-def test_a_thousand_two_row_files_are_all_ingested_and_trained_on(project: Path, url: str):
+def test_a_thousand_two_row_files_are_all_ingested_and_trained_on(project: Path):
+    # SQLite only: the storage is the tail test's (both backends); this one is about inference.
+    url = f"sqlite:///{project / 'riskwatch.db'}"
     _testdata(project)
     batch = generate_batch(1, 2000)
     for i in range(1000):
@@ -57,6 +59,10 @@ def test_a_thousand_two_row_files_are_all_ingested_and_trained_on(project: Path,
     top = float(batch["number_of_employees"].max())
     line = contract.split("[columns.number_of_employees]")[1].split("[columns.")[0]
     assert float(line.split("\nmax = ")[1].split("\n")[0]) >= top
+    # `contract infer` over the ingested data (1,000 Parquet files, one at a time) agrees
+    again = invoke(project, "contract", "infer", "--force", database_url=url)
+    assert again.returncode == 0, again.stderr
+    assert (project / "contract.toml").read_text() == contract
 
 
 def _beyond(frame: pd.DataFrame, column: str, n: int) -> pd.DataFrame:

@@ -157,6 +157,15 @@ def test_a_learned_range_or_category_flags_the_row_and_keeps_it():
     assert "invalid_share" not in result.errors_by_type
 
 
+def test_a_file_with_kept_rows_only_still_has_their_criticality_for_alerts():
+    contract = _infer(_frame(300, 0))
+    late = _frame(3, 5)
+    late.loc[1, "employees"] = 10_000
+    result = check_frame(late, contract, {"out_of_range": "high"})
+    assert (result.rows_invalid, result.criticality) == (0, "high")
+    assert result.rows_read == result.rows_valid + result.rows_invalid
+
+
 def test_enforce_true_quarantines_what_the_learned_rule_finds():
     contract = contracts.enforced(_infer(_frame(300, 0)), ["employees"])
     assert contract.columns["employees"].enforce and not contract.columns["industry"].enforce
