@@ -146,7 +146,7 @@ def _check_text(r: dict[str, Any]) -> str:
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 def contract_check(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
-    """Check files against the contract without ingesting them; exit 1 if any row is bad."""
+    """Check files against the contract without ingesting them; exit 1 on any finding."""
     from pipeline.ingest.contract_tools import check_files
 
     report = check_files(settings_of(ctx), list(files))
