@@ -140,3 +140,25 @@ def test_contract_enforce_refuses_what_it_cannot_do(project: Path):
     every = invoke(project, "contract", "enforce", "--all", "--json")
     assert every.returncode == 0, every.stderr
     assert json.loads(every.stdout)["not_enforced"] == []
+
+
+def test_the_first_tick_reads_each_file_once(project: Path, monkeypatch: pytest.MonkeyPatch):
+    from pipeline.ingest import ingestion, readers
+
+    _testdata(project)
+    batch = generate_batch(1, 600)
+    for i in range(3):
+        _write(batch.iloc[200 * i : 200 * i + 200], project / "sourcedata" / f"part_{i}.csv")
+    reads: list[str] = []
+    real = readers.read_table
+
+    def counted(path: Path, *args, **kw):
+        reads.append(path.name)
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(readers, "read_table", counted)
+    monkeypatch.setattr(ingestion, "read_table", counted)
+    tick = run_json(project, f"sqlite:///{project / 'riskwatch.db'}")
+    assert tick["quality"]["rows_valid"] == 600
+    inbox = [r for r in reads if r.startswith("part_")]
+    assert sorted(inbox) == ["part_0.csv", "part_1.csv", "part_2.csv"]
