@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -184,10 +184,3 @@ def evidence_rows(missing_margin: float, alpha: float) -> float:
     if missing_margin >= 1:
         return 1
     return math.ceil(math.log(alpha) / math.log1p(-missing_margin))
-
-
-def without(summary: DataSummary, names: Iterable[str]) -> DataSummary:
-    """The summary without these columns."""
-    drop = set(names)
-    kept = {k: v for k, v in summary.columns.items() if k not in drop}
-    return replace(summary, columns=kept)
