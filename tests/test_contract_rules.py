@@ -274,3 +274,24 @@ def test_an_inferred_contract_says_enforce_false_and_explains_it():
     assert 'sign = "non-negative"' in text
     assert "riskwatch contract enforce" in text and "Structural rules quarantine" in text
     assert contracts.from_toml(text).columns == contract.columns
+
+
+@pytest.mark.parametrize("unique", [True, False])
+def test_unique_ids_come_from_the_setting_and_decide_duplicate_ids(unique: bool) -> None:
+    """data.unique_ids = false: a client may come back with other values (kept), while an exact
+    copy of a row is still a duplicate_row."""
+    frame = pd.DataFrame({"id": ["a", "b", "a", "b"], "x": [1.0, 2.0, 3.0, 2.0], "y": [0, 1, 0, 1]})
+    contract = contracts.infer(
+        frame,
+        target="y",
+        id_columns=["id"],
+        features=["x"],
+        categorical=[],
+        task="classification",
+        unique_ids=unique,
+    )
+    assert contract.unique_ids is unique
+    assert f"unique_ids = {str(unique).lower()}" in contract.text
+    result = check_frame(frame, contract)
+    assert result.errors_by_type.get("duplicate_row") == 1  # row 4 copies row 2
+    assert result.errors_by_type.get("duplicate_id") == (1 if unique else None)  # row 3

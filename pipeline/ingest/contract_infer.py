@@ -48,6 +48,7 @@ def infer_summary(
     missing_margin: float = default("quality.missing_margin"),
     missing_significance: float = default("quality.missing_significance"),
     evidence: float | None = None,
+    unique_ids: bool = default("data.unique_ids"),
 ) -> Contract:
     """Derive a contract from the summary of training data: structural rules where the data
     has enough rows to say so, learned ranges (widened by a margin) and category lists, not
@@ -56,7 +57,7 @@ def infer_summary(
 
     `evidence`: the rows without a missing value (a fraction, a sign change) needed to infer
     a non-nullable (integer, signed) column; None: `evidence_rows(missing_margin,
-    missing_significance)`.
+    missing_significance)`. `unique_ids`: may an id name one row only (with id columns).
     """
     enough = evidence_rows(missing_margin, missing_significance) if evidence is None else evidence
     rules: dict[str, ColumnRule] = {}
@@ -76,7 +77,9 @@ def infer_summary(
             rules[col] = _numeric_rule(col, s, required, base, enough, range_margin)
     label_values = _label_values(summary.labels) if task == "classification" else None
     rules[target] = ColumnRule(target, "label")
-    contract = Contract(target, tuple(id_columns), bool(id_columns), label_values, rules)
+    contract = Contract(
+        target, tuple(id_columns), unique_ids and bool(id_columns), label_values, rules
+    )
     return replace(contract, text=to_toml(contract))
 
 

@@ -80,6 +80,7 @@ def contract_from_summary(summary: contracts.DataSummary, settings: Settings) ->
         range_margin=settings["quality.range_margin"],
         missing_margin=settings["quality.missing_margin"],
         missing_significance=settings["quality.missing_significance"],
+        unique_ids=settings["data.unique_ids"],
     )
 
 
