@@ -10,12 +10,11 @@ from typing import Any
 import click
 
 from pipeline.cli.root import database, emit, engine_command, main, read, settings_of
+from pipeline.formatting import fmt_drift
 
 
 def _drift_text(d: dict[str, Any]) -> str:
-    head = f"data set drift: {'yes' if d['dataset_drift'] else 'no'} "
-    head += f"(share of drifted features {d['drifted_share']:.2f})"
-    lines = [head]
+    lines = [f"data set drift: {fmt_drift(d)}"]
     for c in d["columns"]:
         eff = "n/a" if c["effect_size"] is None else f"{c['effect_size']:.3f}"
         p = "n/a" if c["p_adjusted"] is None else f"{c['p_adjusted']:.2g}"
@@ -52,7 +51,7 @@ def drift(
 
         doc = read(ctx, lambda conn, _: drift_step.latest(conn, run_id))
     else:
-        from pipeline.drift.step import compare_files
+        from pipeline.drift.adhoc import compare_files
 
         doc = json.loads(compare_files(reference, current).to_json())
     emit(doc, as_json, _drift_text)

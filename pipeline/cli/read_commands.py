@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.root import emit, engine_command, main, read, settings_of
-from pipeline.formatting import fmt_metric, fmt_score_source, fmt_version
+from pipeline.formatting import fmt_drift, fmt_metric, fmt_score_source, fmt_version
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -60,6 +60,8 @@ def _status_text(s: dict[str, Any]) -> str:
     out.append(
         "last run: none" if not last else f"last run: {last['id']} {last['kind']} {last['status']}"
     )
+    drift = s.get("drift")
+    out.append(f"drift: {fmt_drift(drift)} (run {drift['run_id']})" if drift else "drift: none yet")
     return "\n".join(out)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pipeline.cli.root import emit, engine_command, main, settings_of
-from pipeline.formatting import fmt_metric, fmt_score_source, fmt_version
+from pipeline.formatting import fmt_drift, fmt_metric, fmt_score_source, fmt_version
 
 
 def _run_text(s: dict[str, Any]) -> str:
@@ -43,11 +43,11 @@ def _tick_lines(s: dict[str, Any]) -> list[str]:
         )
     if s.get("drift"):
         d = s["drift"]
-        moved = ", ".join(d["drifted_columns"]) or "none"
-        lines.append(
-            f"data drift: {'yes' if d['confirmed'] else 'no'} "
-            f"(share {d['drifted_share']:.2f}; drifted: {moved})"
-        )
+        line = f"data drift: {fmt_drift(d)}"
+        m, n = d.get("persistence") or (1, 1)
+        if (m, n) != (1, 1):
+            line += f"; {m} of the last {n} runs: {'confirmed' if d['confirmed'] else 'no'}"
+        lines.append(line)
     lines.append(
         f"retrain: {'yes' if s['decision']['retrain'] else 'no'} — {s['decision']['reason']}"
     )

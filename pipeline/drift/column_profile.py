@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.drift.columns import CATEGORICAL, NUMERIC, finite_or_none, share_of
+from pipeline.drift.columns import CATEGORICAL, NUMERIC, finite_or_none, share_of, sorted_finite
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,10 +136,7 @@ ColumnProfile = NumericProfile | CategoricalProfile
 def fit_numeric(values: np.ndarray, exact_max: int, grid: int, psi_bins: int) -> NumericProfile:
     """Profile one numeric column: exact up to `exact_max` finite values, a sketch above."""
     n_rows = len(values)
-    finite = np.isfinite(values)
-    n_missing = int(np.isnan(values).sum())
-    x = values[finite]  # a copy, sorted in place
-    x.sort()
+    x, n_missing = sorted_finite(values)
     n = len(x)
     if n == 0:
         nothing, none = np.empty(0, np.float64), np.empty(0, np.int64)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-from pipeline.formatting import fmt_metric, fmt_score_source
+from pipeline.formatting import fmt_drift, fmt_metric, fmt_score_source
 from pipeline.model.metrics import Score, higher_is_better
 
 # 0.80 - 0.78 is 0.020000000000000018 in floating point: a drop exactly at the tolerance, or a
@@ -202,19 +202,19 @@ def with_trigger(trigger: str, metric: Decision, drift: dict[str, Any] | None) -
     """Combine the metric decision with data drift as `policy.trigger` says.
 
     metric: the metric decision alone; drift: confirmed data drift alone; either: one of them;
-    both: the two together. Without drift results (drift off, no profile), drift counts as no.
+    both: the two together. Without drift results (drift off, no profile), drift counts as no;
+    a data set too small to test counts as no too, and the reason says it was not tested.
     """
     drifted = bool(drift and drift.get("confirmed"))
     evidence = {**metric.evidence, "trigger": trigger, "data_drift": drift}
     if drift is None:
         drift_why = "drift was not computed"
+    elif drift.get("status") == "not_tested":
+        drift_why = f"data drift {fmt_drift(drift)} (counted as no drift)"
     elif drifted:
-        drift_why = (
-            f"data drift: share {drift['drifted_share']:.2f} of the features "
-            f"({', '.join(drift['drifted_columns']) or 'none'})"
-        )
+        drift_why = f"data drift: {fmt_drift(drift)}"
     else:
-        drift_why = f"no confirmed data drift (share {drift['drifted_share']:.2f})"
+        drift_why = f"no confirmed data drift: {fmt_drift(drift)}"
     outcome = {
         "metric": metric.outcome,
         "drift": drifted,
