@@ -10,7 +10,10 @@ its own process (bench/drift_tools.py), interleaved round by round:
   others must);
 - riskwatch, warm: the profile already stored (fitted once beforehand, timed apart): read it,
   read the current file, detect. This is what the cron job does on every run;
-- the floor: read both files and `np.sort` every numeric column of each once;
+- the riskwatch drift CLI: `riskwatch drift --reference R --current C --json`, the console
+  script as a user runs it (bench/drift_floor.py);
+- the floor: read both files, `np.sort` every numeric column of each once and count every
+  categorical column of each once;
 - Evidently 0.7: `Report([DataDriftPreset()])` run on the two files, with a `DataDefinition`
   naming the numeric and categorical columns; defaults otherwise;
 - NannyML: `UnivariateDriftCalculator` with Kolmogorov-Smirnov and Wasserstein (numeric),
@@ -25,11 +28,15 @@ reference's processing included). Memory: each process's peak RSS (wait4). Media
 Targets (issue 4), cold, whole process: riskwatch at least 20x faster than Evidently, at least
 4x faster than NannyML, within 1.5x of the floor; its peak RSS at most half of Evidently's.
 The warm path is reported beside them. What each tool flagged is printed against the truth.
+Issue 9: the CLI within 1.5x of the floor too, and on a second data shape (`--shape const14`,
+run after the first by default: 14 columns written by pandas, one constant; the floor,
+riskwatch cold and the CLI only).
 
 bench/.venv-drift is made from bench/requirements-drift.txt on the first run (and again when
 that file changes); the project's .venv never gets either tool.
 
     .venv/bin/python bench/bench_drift.py [--quick] [--rows N] [--repeat N] [--results FILE]
+        [--shape both|mixed20|const14]
 """
 
 from __future__ import annotations

@@ -71,6 +71,8 @@ def test_a_tiny_reference_is_not_tested_everywhere(
     assert latest["status"] == "not_tested" and latest["dataset_drift"] is None
     assert latest["reason"] == REASON
 
+    runs_text = invoke(project, "runs", database_url=database_url).stdout
+    assert f"drift: not tested: {REASON}" in runs_text.splitlines()[0]
     status = json.loads(invoke(project, "status", "--json", database_url=database_url).stdout)
     assert status["drift"]["status"] == "not_tested" and status["drift"]["reason"] == REASON
     status_text = invoke(project, "status", database_url=database_url).stdout

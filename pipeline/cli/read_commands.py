@@ -24,6 +24,7 @@ def _runs_text(rows: list[dict[str, Any]]) -> str:
         f"files={r['new_files']} rows={r['rows_ingested']} "
         f"quarantined: files={r['files_quarantined']} rows={r['rows_quarantined']} "
         f"prod={fmt_version(r['production_version'])}"
+        + (f"  drift: {fmt_drift(r['drift'])}" if r.get("drift") else "")
         for r in rows
     )
 
