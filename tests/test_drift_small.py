@@ -106,3 +106,22 @@ def test_the_drift_trigger_treats_not_tested_as_not_drifted_and_says_so(trigger)
     assert decision.outcome is False
     assert "not tested: the reference has 21 rows, drift.min_rows is 50" in decision.reason
     assert "counted as no drift" in decision.reason
+
+
+def test_a_summary_stored_before_the_status_reads_from_its_boolean():
+    from pipeline.storage.reads import drift_of
+
+    old = {
+        "dataset_drift": False,
+        "drifted_share": 0.0,
+        "reference_rows": 21,
+        "current_rows": 500,
+        "thresholds": {"alpha": 0.05},
+    }
+    doc = drift_of(old)
+    assert doc["status"] == "not_drifted" and doc["dataset_drift"] is False
+    assert doc["features_tested"] is None
+    assert fmt_drift(doc) == "no drift (share 0.00)"
+    new = {**old, "thresholds": {"dataset": run_like(21, 500).summary()}}
+    assert drift_of(new)["dataset_drift"] is None  # the tri-state comes back from the JSON
+    assert drift_of(new)["drifted_share"] is None
