@@ -42,7 +42,8 @@ def _status_text(s: dict[str, Any]) -> str:
     for v in s["model_versions"]:
         out.append(
             f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])}  "
-            f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows"
+            f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows  "
+            f"model: {v['model']}"
         )
     out.append(f"ingested files: {len(s['ingested_files'])}")
     for f in s["ingested_files"]:
@@ -68,7 +69,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from pipeline.storage import reads
 
     def production_status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
-        return reads.status(conn, registry.production_version(settings))
+        doc = reads.status(conn, registry.production_version(settings))
+        for v in doc["model_versions"]:
+            # How each version was built: preprocessing standard or none, or model.pipeline's
+            # factory (issue 9), with a line for the text output.
+            v.update(registry.model_kind(v["features"], v["estimator"]))
+            v["model"] = registry.describe(v["features"], v["estimator"])
+        return doc
 
     emit(read(ctx, production_status), as_json, _status_text)
 

@@ -29,7 +29,7 @@ from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
-    from sklearn.pipeline import Pipeline
+    from sklearn.base import BaseEstimator
 
     from pipeline.model.features import FeatureSpec
 
@@ -41,7 +41,7 @@ POINTER = "production.json"
 @dataclass(frozen=True)
 class LoadedModel:
     version: int
-    model: Pipeline  # fitted
+    model: BaseEstimator  # fitted: a Pipeline, or whatever model.pipeline's factory built
     features: FeatureSpec
     metric: str
     holdout_score: float | None
@@ -73,7 +73,7 @@ def _next_version(conn: sa.Connection, root: Path) -> int:
 def register(
     engine: sa.Engine,
     settings: Settings,
-    model: Pipeline,
+    model: BaseEstimator,
     *,
     features: FeatureSpec,
     metric: str,
@@ -108,8 +108,10 @@ def register(
                 "created_at": tables.utcnow(),
                 "artifact": f"{version}/{ARTIFACT}",
                 "sha256": digest,
-                "estimator": settings["model.estimator"],
-                "params": settings["model.params"],
+                # What was fitted: the estimator class and its parameters, or model.pipeline's
+                # factory (its parameters are its own); features.preprocessing says which.
+                "estimator": settings["model.pipeline"] or settings["model.estimator"],
+                "params": {} if settings["model.pipeline"] else settings["model.params"],
                 "features": features.to_json(),
                 "metric": metric,
                 "holdout_score": holdout_score,
@@ -142,7 +144,7 @@ def _fresh_staging(root: Path) -> Path:
 
 
 def _write_files(
-    staging: Path, model: Pipeline, extra_files: dict[str, bytes]
+    staging: Path, model: BaseEstimator, extra_files: dict[str, bytes]
 ) -> tuple[str, dict[str, str]]:
     """Write the artifact (fsynced) and the extra files; return their SHA-256s."""
     import joblib
@@ -187,6 +189,7 @@ def _metadata(
         "task": settings["model.task"],
         "estimator": row["estimator"],
         "params": row["params"],
+        **model_kind(row["features"], row["estimator"]),
         "features": row["features"],
         "target": settings["data.target"],
         "metric": row["metric"],
@@ -200,6 +203,24 @@ def _metadata(
         "files": extras,
         "library_versions": libraries,
     }
+
+
+def model_kind(features: dict[str, Any], estimator: str) -> dict[str, str | None]:
+    """How a version's model was built, from its row: `preprocessing` (standard, none, or
+    pipeline) and `pipeline` (model.pipeline's factory, or None)."""
+    preprocessing = str(features.get("preprocessing", "standard"))
+    return {
+        "preprocessing": preprocessing,
+        "pipeline": estimator if preprocessing == "pipeline" else None,
+    }
+
+
+def describe(features: dict[str, Any], estimator: str) -> str:
+    """One line saying how a version's model was built, as `riskwatch status` shows it."""
+    kind = model_kind(features, estimator)
+    if kind["pipeline"]:
+        return f"pipeline {kind['pipeline']}"
+    return f"{estimator}, preprocessing {kind['preprocessing']}"
 
 
 def deploy(
@@ -272,7 +293,17 @@ def unpickle(path: Path) -> Any:
     for old, new in MOVED_MODULES.items():
         if old not in sys.modules:
             sys.modules[old] = importlib.import_module(new)
-    return joblib.load(path)
+    try:
+        return joblib.load(path)
+    except (ImportError, AttributeError) as exc:
+        # A model from model.pipeline names its factory's module (or a class in it): the module
+        # must be importable wherever the model is loaded, not only where it was trained.
+        missing = getattr(exc, "name", None) or str(exc)
+        raise ModelIntegrityError(
+            f"the model in {path} cannot be loaded: it needs {missing!r}, which cannot be "
+            f"imported here ({type(exc).__name__}: {exc}); a model built by model.pipeline "
+            "needs its module importable by every riskwatch process that loads it"
+        ) from exc
 
 
 def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:

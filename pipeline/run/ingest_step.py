@@ -1,6 +1,7 @@
 """The discover and ingest steps: new files found by content, the data contract (inferred from
-the first readable file when there is none), each file through the gate into ingesteddata/ or
-quarantine, its quality page, its record and, when it is bad enough, an alert.
+the first readable file when there is none; features made required when the model takes them
+unimputed), each file through the gate into ingesteddata/ or quarantine, its quality page, its
+record and, when it is bad enough, an alert.
 
 Discovery is light (the no-op tick runs it); everything that reads data is imported inside the
 functions that need it.
@@ -19,6 +20,7 @@ from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
 from pipeline.run.record import Run
+from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
@@ -63,7 +65,28 @@ def contract(run: Run, found: Discovery) -> Contract | None:
         contracts.save(current, path)
         log.info("no data contract yet: inferred %s from %s", path, origin)
     writes.record_contract(run.engine, run.run_id, current, str(path))
-    return current
+    return features_required(current, run.settings)
+
+
+def features_required(current: Contract, settings: Settings) -> Contract:
+    """The contract the gate applies: as written, except that with model.preprocessing = "none"
+    (nothing imputes) a missing feature value is structural, whatever the file says: the row is
+    quarantined as missing_value rather than reaching the estimator as NaN.
+
+    Only the gate's copy changes; the file, and the version recorded from its text, do not.
+    """
+    import dataclasses
+
+    if settings["model.preprocessing"] != "none" or settings["model.pipeline"]:
+        return current
+    wanted = set(settings["data.features"] or current.features)
+    columns = {
+        name: dataclasses.replace(rule, nullable=False, max_missing_share=0.0)
+        if name in wanted and rule.kind not in ("id", "label")
+        else rule
+        for name, rule in current.columns.items()
+    }
+    return dataclasses.replace(current, columns=columns)
 
 
 def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, str | None]:

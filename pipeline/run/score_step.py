@@ -6,7 +6,9 @@ pandas, numpy and scikit-learn are imported inside the functions: a no-op tick n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.infra import memory
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from pipeline.model.metrics import Score
     from pipeline.model.registry import LoadedModel
 
+log = logging.getLogger("riskwatch")
+
 
 def load_rows(run: Run, files: Sequence[sa.Row]) -> pd.DataFrame:
     """The good rows of ingested files (rows of `ingested_files`), as one frame, in order."""
@@ -36,6 +40,28 @@ def load_rows(run: Run, files: Sequence[sa.Row]) -> pd.DataFrame:
     del frames
     memory.release()
     return out
+
+
+def read_scorable(path: Path, loaded: LoadedModel) -> pd.DataFrame:
+    """A labelled file (the test file) for scoring, read as the model's features want it.
+
+    The file does not pass the gate; a model that takes its features as they are
+    (model.preprocessing = "none") cannot take a row missing one, so such rows are left out of
+    its score, as the gate would quarantine them, and the log says how many.
+    """
+    from pipeline.ingest.readers import read_file
+    from pipeline.model.features import complete_rows
+
+    frame, left_out = complete_rows(read_file(path, loaded.features.categorical), loaded.features)
+    if left_out:
+        log.warning(
+            "%s: %d row(s) lack a feature value, which model v%d (model.preprocessing = "
+            '"none") cannot take: left out of its score',
+            path,
+            left_out,
+            loaded.version,
+        )
+    return frame
 
 
 def score_predictions(

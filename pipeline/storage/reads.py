@@ -241,6 +241,8 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
                 mv.c.holdout_score,
                 mv.c.train_rows,
                 mv.c.holdout_rows,
+                mv.c.estimator,
+                mv.c.features,
             ).order_by(mv.c.version)
         )
     ]
