@@ -233,7 +233,9 @@ class AsIs(TransformerMixin, BaseEstimator):
         missing = [c for c in self.numeric if c not in X.columns]
         if missing:
             raise ValueError(f"columns missing from the data: {missing}")
-        out = np.empty((len(X), len(self.numeric)))
+        # Column-major, as a frame of float columns converts: the estimator's arithmetic then
+        # runs in the same order, and so rounds the same, as on the file's columns directly.
+        out = np.empty((len(X), len(self.numeric)), order="F")
         for j, name in enumerate(self.numeric):
             out[:, j] = _floats(X[name])
             absent = np.flatnonzero(np.isnan(out[:, j]))

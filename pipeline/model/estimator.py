@@ -84,9 +84,10 @@ def build_from_factory(settings: Settings) -> BaseEstimator:
             f"setting {FACTORY_KEY!r}: {path}() raised {type(exc).__name__}: {exc}"
         ) from exc
     if inspect.isclass(model) or not (hasattr(model, "fit") and hasattr(model, "predict")):
+        what = f"the class {model.__name__}" if inspect.isclass(model) else type(model).__name__
         raise ConfigError(
-            f"setting {FACTORY_KEY!r}: {path}() returned {type(model).__name__}, not an unfitted "
-            "scikit-learn estimator or Pipeline (an object with fit and predict)"
+            f"setting {FACTORY_KEY!r}: {path}() returned {what}, not an unfitted scikit-learn "
+            "estimator or Pipeline (an object with fit and predict)"
         )
     _check_task(settings, path, model)
     return model
@@ -183,14 +184,14 @@ def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> BaseE
     return model
 
 
-def _stages(model: Any) -> tuple[Any | None, Any]:
-    """(the transforming steps or None, the final estimator): a Pipeline of several steps is
-    split, so its transforms run once per slice for both predictions and probabilities."""
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(model, Pipeline) and len(model.steps) > 1:
-        return model[:-1], model[-1]
-    return None, model
+def _stages(model: Any, features: FeatureSpec) -> tuple[Any | None, Any]:
+    """(the preprocessing or None, what predicts). riskwatch's own Pipeline is split, so its
+    design matrix is built once per slice for both predictions and probabilities; a user's
+    model is applied whole, as it was built (a Pipeline's head alone may refuse to transform:
+    a stateless step looks unfitted to scikit-learn)."""
+    if features.preprocessing == "pipeline":
+        return None, model
+    return model[:-1], model[-1]
 
 
 def predict(
@@ -201,7 +202,7 @@ def predict(
     `model` is any fitted estimator or Pipeline that takes the feature frame. A row it refuses
     (a ValueError, as scikit-learn raises for a missing value it cannot take) is a DataError.
     """
-    prepare, estimator = _stages(model)
+    prepare, estimator = _stages(model, features)
     binary = hasattr(estimator, "predict_proba") and len(getattr(model, "classes_", [])) == 2
     if len(frame) == 0:  # scikit-learn refuses zero rows; there is nothing to predict
         return np.empty(0), np.empty(0) if binary else None
