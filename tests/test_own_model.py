@@ -237,6 +237,13 @@ def test_a_bad_factory_is_a_config_error_naming_the_key(
     assert message in str(caught.value)
 
 
+def test_a_factory_without_probabilities_for_roc_auc_is_a_config_error(tmp_path: Path) -> None:
+    factory = "tests.model_factories:logistic_no_proba"
+    with pytest.raises(ConfigError, match=r"Pipeline, which has no predict_proba, and model.m"):
+        check_model(_settings(tmp_path, model__pipeline=factory, model__metric="roc_auc"))
+    check_model(_settings(tmp_path, model__pipeline=factory))  # f1 needs labels only
+
+
 def test_a_good_factory_passes_the_start_check(tmp_path: Path) -> None:
     check_model(_settings(tmp_path, model__pipeline="pipeline.model.examples:scaled_forest"))
     check_model(_settings(tmp_path))  # model.estimator, as before

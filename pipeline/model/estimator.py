@@ -94,7 +94,8 @@ def build_from_factory(settings: Settings) -> BaseEstimator:
 
 
 def _check_task(settings: Settings, path: str, model: object) -> None:
-    """A regressor for a classification task (or the other way round) is a bad setting."""
+    """A regressor for a classification task (or the other way round), or a model without
+    probabilities for a metric that needs them, is a bad setting."""
     from sklearn.base import is_classifier, is_regressor
 
     task = settings["model.task"]
@@ -107,6 +108,11 @@ def _check_task(settings: Settings, path: str, model: object) -> None:
             f"setting {FACTORY_KEY!r}: {path}() returned a "
             f"{'regressor' if task == 'classification' else 'classifier'} "
             f"({type(model).__name__}), but model.task is {task!r}"
+        )
+    if settings["model.metric"] == "roc_auc" and not hasattr(model, "predict_proba"):
+        raise ConfigError(
+            f"setting {FACTORY_KEY!r}: {path}() returned {type(model).__name__}, which has no "
+            "predict_proba, and model.metric 'roc_auc' needs predicted probabilities"
         )
 
 
