@@ -123,6 +123,25 @@ def test_none_quarantines_a_row_missing_a_feature_at_the_gate(
     assert answered.get_json()["probabilities"] == [loaded.model[-1].predict_proba(x)[0, 1]]
 
 
+def test_a_production_model_without_preprocessing_keeps_the_gate_strict(
+    project: Path, sample: Path
+) -> None:
+    """Settings back to "standard": until a standard model is in production, the rows that the
+    production model predicts still need every one of its features, so the tick never fails."""
+    _project(project, sample, NONE)
+    run_json(project)
+    toml = project / "riskwatch.toml"
+    toml.write_text(toml.read_text().replace('preprocessing = "none"', ""))
+    drop(project, sample / "sourcedata" / "clients_batch_02.csv")
+    batch = pd.read_csv(sample / "sourcedata" / "clients_batch_02.csv")
+    holes = int(batch[NUMERIC].isna().any(axis=1).sum())
+    assert holes > 0
+    second = run_json(project)
+    assert second["status"] == "succeeded"
+    [quality] = second["quality"]["files"]
+    assert quality["errors_by_type"].get("missing_value") == holes
+
+
 def test_none_leaves_test_file_rows_it_cannot_take_out_of_the_score(
     project: Path, sample: Path
 ) -> None:

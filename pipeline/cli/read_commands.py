@@ -66,6 +66,7 @@ def _status_text(s: dict[str, Any]) -> str:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Production version, model versions, ingested and quarantined files, the last run."""
     from pipeline.model import registry
+    from pipeline.model.kind import describe, model_kind
     from pipeline.storage import reads
 
     def production_status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
@@ -73,8 +74,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         for v in doc["model_versions"]:
             # How each version was built: preprocessing standard or none, or model.pipeline's
             # factory (issue 9), with a line for the text output.
-            v.update(registry.model_kind(v["features"], v["estimator"]))
-            v["model"] = registry.describe(v["features"], v["estimator"])
+            v.update(model_kind(v["features"], v["estimator"]))
+            v["model"] = describe(v["features"], v["estimator"])
         return doc
 
     emit(read(ctx, production_status), as_json, _status_text)

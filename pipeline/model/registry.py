@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from pipeline.errors import InvalidArgument, ModelIntegrityError, NoProductionModel, NotFound
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import atomic_write_bytes, fsync_dir, sha256_of
+from pipeline.model.kind import model_kind
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
@@ -205,24 +206,6 @@ def _metadata(
     }
 
 
-def model_kind(features: dict[str, Any], estimator: str) -> dict[str, str | None]:
-    """How a version's model was built, from its row: `preprocessing` (standard, none, or
-    pipeline) and `pipeline` (model.pipeline's factory, or None)."""
-    preprocessing = str(features.get("preprocessing", "standard"))
-    return {
-        "preprocessing": preprocessing,
-        "pipeline": estimator if preprocessing == "pipeline" else None,
-    }
-
-
-def describe(features: dict[str, Any], estimator: str) -> str:
-    """One line saying how a version's model was built, as `riskwatch status` shows it."""
-    kind = model_kind(features, estimator)
-    if kind["pipeline"]:
-        return f"pipeline {kind['pipeline']}"
-    return f"{estimator}, preprocessing {kind['preprocessing']}"
-
-
 def deploy(
     engine: sa.Engine,
     settings: Settings,
@@ -333,12 +316,20 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
     )
 
 
+def metadata(settings: Settings, version: int) -> dict[str, Any] | None:
+    """A version's metadata.json; None when the version has no folder (or no metadata)."""
+    try:
+        doc: dict[str, Any] = json.loads((_root(settings) / str(version) / METADATA).read_text())
+    except FileNotFoundError:
+        return None
+    return doc
+
+
 def read_extra(settings: Settings, version: int, name: str) -> bytes | None:
     """An extra file of a version, checked against the SHA-256 in its metadata; None if absent."""
     folder = _root(settings) / str(version)
-    try:
-        meta = json.loads((folder / METADATA).read_text())
-    except FileNotFoundError:
+    meta = metadata(settings, version)
+    if meta is None:
         return None
     expected = meta.get("files", {}).get(name)
     if expected is None:

@@ -19,6 +19,7 @@ from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
+from pipeline.model import registry
 from pipeline.run.record import Run
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
@@ -51,7 +52,8 @@ def discover(run: Run) -> Discovery:
 
 
 def contract(run: Run, found: Discovery) -> Contract | None:
-    """The data contract in force; inferred from the first readable new file when there is none."""
+    """The data contract in force, as the gate applies it (`features_required`); inferred from
+    the first readable new file when there is none."""
     from pipeline.ingest import contract as contracts
 
     path = run.settings.path("paths.contract")
@@ -69,17 +71,19 @@ def contract(run: Run, found: Discovery) -> Contract | None:
 
 
 def features_required(current: Contract, settings: Settings) -> Contract:
-    """The contract the gate applies: as written, except that with model.preprocessing = "none"
-    (nothing imputes) a missing feature value is structural, whatever the file says: the row is
-    quarantined as missing_value rather than reaching the estimator as NaN.
+    """The contract the gate applies: as written, except that when the model takes its features
+    as they are (model.preprocessing = "none" in the settings, or in the production model's
+    version, which predicts the rows this tick lets in), a missing feature value is structural,
+    whatever the file says: the row is quarantined as missing_value rather than reaching the
+    estimator as NaN.
 
     Only the gate's copy changes; the file, and the version recorded from its text, do not.
     """
     import dataclasses
 
-    if settings["model.preprocessing"] != "none" or settings["model.pipeline"]:
+    wanted = _unimputed(settings, current)
+    if not wanted:
         return current
-    wanted = set(settings["data.features"] or current.features)
     columns = {
         name: dataclasses.replace(rule, nullable=False, max_missing_share=0.0)
         if name in wanted and rule.kind not in ("id", "label")
@@ -87,6 +91,19 @@ def features_required(current: Contract, settings: Settings) -> Contract:
         for name, rule in current.columns.items()
     }
     return dataclasses.replace(current, columns=columns)
+
+
+def _unimputed(settings: Settings, current: Contract) -> set[str]:
+    """The features that a model imputing nothing takes: the next one trained, when the
+    settings say "none", and the production model, when its version says so."""
+    wanted: set[str] = set()
+    if settings["model.preprocessing"] == "none" and not settings["model.pipeline"]:
+        wanted.update(settings["data.features"] or current.features)
+    version = registry.production_version(settings)
+    meta = None if version is None else registry.metadata(settings, version)
+    if meta is not None and meta.get("preprocessing") == "none":
+        wanted.update(meta["features"]["numeric"])
+    return wanted
 
 
 def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, str | None]:

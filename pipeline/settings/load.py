@@ -216,8 +216,8 @@ def _check_import_path(key: str, path: str) -> None:
 
     Only what needs no import is checked here: settings are loaded by every tick, and importing
     the estimator's module would import scikit-learn, which the no-op tick must not (issue 9).
-    The class itself is imported as soon as a run has work, before anything else is done
-    (pipeline/run/tick.py), and by `riskwatch train` at its start.
+    The class (or model.pipeline's factory) is imported by `pipeline.model.estimator.check_model`
+    as soon as a run has work, before anything else is done, and by `riskwatch train` at once.
     """
     import importlib.util
 
