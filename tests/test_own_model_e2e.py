@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from pypdf import PdfReader
 
 from app import create_app
 from pipeline.model import registry
@@ -102,6 +103,10 @@ def test_none_quarantines_a_row_missing_a_feature_at_the_gate(
     assert "model: sklearn.linear_model.LogisticRegression, preprocessing none" in status
     meta = json.loads((project / "models" / "1" / "metadata.json").read_text())
     assert (meta["preprocessing"], meta["pipeline"], meta["params"]) == ("none", None, PARAMS)
+    first_page = PdfReader(summary["report"]).pages[0].extract_text()
+    assert "version 1 (sklearn.linear_model.LogisticRegression, preprocessing none)" in " ".join(
+        first_page.split()
+    )
 
     settings = _settings(project, database_url)
     null = {**RECORD, "lastyear_activity": None}
@@ -172,6 +177,8 @@ def test_a_pipeline_of_ones_own_trains_scores_weighs_drift_and_predicts(
     assert version["model"] == f"pipeline {factory}"
     meta = json.loads((project / "models" / "1" / "metadata.json").read_text())
     assert (meta["estimator"], meta["params"], meta["pipeline"]) == (factory, {}, factory)
+    first_page = PdfReader(first["report"]).pages[0].extract_text()
+    assert f"version 1 (pipeline {factory})" in " ".join(first_page.split())
     importance = json.loads((project / "models" / "1" / "importance.json").read_text())
     assert set(importance) == {*NUMERIC, "years_as_client", "support_tickets", "industry", "region"}
 
