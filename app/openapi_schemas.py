@@ -90,7 +90,16 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "model_version": {"type": ["integer", "null"]},
             "metric": {"type": ["string", "null"]},
-            "holdout_score": {"type": ["number", "null"]},
+            "holdout_score": {
+                "type": ["number", "null"],
+                "description": "The production metric the version is held to.",
+            },
+            "score_source": {
+                "type": ["string", "null"],
+                "description": "Where holdout_score comes from: holdout, test (the test file, "
+                "for a version trained without a holdout), cv:K (K-fold cross-validation on "
+                "the training window, the holdout being too small) or none.",
+            },
             "run_id": {"type": ["string", "null"]},
             "scores": {
                 "type": "array",

@@ -51,6 +51,16 @@ def fmt_score(value: float | None, low: float | None, high: float | None) -> str
     return text
 
 
+def fmt_score_source(source: str | None, rows: int | None = None) -> str:
+    """Where a recorded metric comes from: 'holdout of 40 rows', 'test file', '5-fold CV'."""
+    source = source or "holdout"  # versions registered before sources were recorded
+    if source.startswith("cv:"):
+        shown = f"{source[3:]}-fold CV"
+    else:
+        shown = {"test": "test file", "none": "no score"}.get(source, source)
+    return shown if rows is None or source == "none" else f"{shown} of {rows:,} rows"
+
+
 def fmt_time(value: datetime | None) -> str:
     """A moment in UTC, to the second."""
     if value is None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.root import emit, engine_command, main, read, settings_of
-from pipeline.formatting import fmt_metric, fmt_version
+from pipeline.formatting import fmt_metric, fmt_score_source, fmt_version
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -40,10 +40,11 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 def _status_text(s: dict[str, Any]) -> str:
     out = [f"production model: {fmt_version(s['production_version'])}"]
     for v in s["model_versions"]:
+        source = fmt_score_source(v["score_source"], v["score_rows"])
         out.append(
-            f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])}  "
-            f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows  "
-            f"model: {v['model']}"
+            f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])} ({source})  "
+            f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows "
+            f"(window {v['training_window'] or 'all'})  model: {v['model']}"
         )
     out.append(f"ingested files: {len(s['ingested_files'])}")
     for f in s["ingested_files"]:

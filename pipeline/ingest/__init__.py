@@ -1,5 +1,6 @@
 """Ingestion and the quality gate: finding new files (`discovery`), reading them (`readers`), the
-data contract (`contract_rules`, pure; `contract`, its file), the checks (`checks`, `violations`,
+data contract (`contract_rules`, `contract_infer`, `contract_summary`, `contract_toml`, pure;
+`contract`, its file), the checks (`checks`, `violations`,
 pure), keeping good rows and quarantining bad ones (`ingestion`), the gate's own commands
 (`contract_tools`), and alerts about bad files (`alerts`, `webhook`).
 

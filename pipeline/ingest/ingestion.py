@@ -55,6 +55,7 @@ def ingest_file(
     overrides: Mapping[str, str] | None = None,
     missing_alpha: float = default("quality.missing_significance"),
     max_invalid_share: float = default("quality.max_invalid_share"),
+    frame: pd.DataFrame | None = None,
 ) -> Ingested:
     """Read, check against the contract and store one file; never raises for bad data.
 
@@ -62,6 +63,7 @@ def ingest_file(
     number, to `quarantine/<hash>-rows.parquet`; a file with no usable row is copied to
     `quarantine/` byte for byte with a `.reason.txt`. Good + quarantined rows = rows read. More
     than `max_invalid_share` of the rows bad is an `invalid_share` issue of the file.
+    `frame`: the file already read as this would read it (it is not read again).
     """
     from pipeline.ingest.checks import check_frame, file_problem, flag_invalid_share
 
@@ -69,9 +71,8 @@ def ingest_file(
     text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
     if not contract.numeric_label:
         text += (contract.target,)
-    frame = None
     try:
-        frame = read_table(source.path, source.format, text)
+        frame = read_table(source.path, source.format, text) if frame is None else frame
     except DataError as exc:
         result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
     else:

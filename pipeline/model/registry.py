@@ -48,6 +48,7 @@ class LoadedModel:
     holdout_score: float | None
     holdout_ci: tuple[float, float] | None
     sha256: str
+    score_source: str = "holdout"  # where holdout_score comes from: holdout, test or cv:K
 
 
 def _root(settings: Settings) -> Path:
@@ -87,6 +88,9 @@ def register(
     metrics: dict[str, Any] | None = None,
     contract_version: str | None = None,
     extra_files: dict[str, bytes] | None = None,
+    score_source: str = "holdout",
+    score_rows: int | None = None,
+    training_window: str = "all",
 ) -> int:
     """Write a new immutable version and record it; return its number.
 
@@ -122,6 +126,9 @@ def register(
                 "holdout_rows": holdout_rows,
                 "training_files": training_files,
                 "contract_version": contract_version,
+                "score_source": score_source,
+                "score_rows": holdout_rows if score_rows is None else score_rows,
+                "training_window": training_window,
             }
             meta = _metadata(row, settings, metrics or {}, extras, library_versions())
             _publish(staging, root / str(version), meta)
@@ -196,10 +203,13 @@ def _metadata(
         "metric": row["metric"],
         "holdout_score": row["holdout_score"],
         "holdout_ci": None if low is None or high is None else [low, high],
+        "score_source": row["score_source"],
+        "score_rows": row["score_rows"],
         "metrics": metrics,
         "train_rows": row["train_rows"],
         "holdout_rows": row["holdout_rows"],
         "training_files": row["training_files"],
+        "training_window": row["training_window"],
         "contract_version": row["contract_version"],
         "files": extras,
         "library_versions": libraries,
@@ -313,6 +323,7 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
         if row.holdout_ci_low is None or row.holdout_ci_high is None
         else (row.holdout_ci_low, row.holdout_ci_high),
         sha256=digest,
+        score_source=row.score_source or "holdout",
     )
 
 

@@ -194,7 +194,9 @@ def section_history(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     png = history_chart(history, data["metric"])
     note = doc.para(
         "Line: the production model on each run's new labelled rows. Diamonds: each model "
-        "version's score on its holdout when it was registered. Dashed lines: deployments.",
+        "version's recorded score when it was registered (on its holdout, on the test file "
+        "without a holdout, or cross-validated; see the promote decision). Dashed lines: "
+        "deployments.",
         doc.note,
     )
     return [doc.KeepTogether([heading, doc.image(png), note])]

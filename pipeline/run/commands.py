@@ -70,7 +70,8 @@ def score_only(settings: Settings, data: Path | None = None) -> dict[str, Any]:
 
 
 def train_only(settings: Settings) -> dict[str, Any]:
-    """Train a challenger on everything ingested and promote it if the policy says so."""
+    """Train a challenger on the training window and promote it if the policy says so (without
+    a holdout, it is deployed outright)."""
     from pipeline.model.estimator import check_model
 
     check_model(settings)  # a typo or a broken factory fails before the run is recorded

@@ -165,6 +165,7 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
             **score_doc(result),
             "model_version": production.version,
             "production_metric": production.holdout_score,
+            "production_metric_source": production.score_source,
         }
     drift_doc = None
     if s["drift.enabled"]:
@@ -180,6 +181,7 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
             result,
             production.holdout_score,
             baseline_ci=production.holdout_ci,
+            baseline_source=production.score_source,
             tolerance=s["policy.tolerance"],
             require_interval=s["policy.require_interval"],
             min_rows=s["policy.min_rows"],

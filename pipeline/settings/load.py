@@ -21,6 +21,7 @@ from pipeline.settings.table import (
     SETTINGS,
     Setting,
 )
+from pipeline.settings.window import parse_window
 
 CONFIG_ENV = "RISKWATCH_CONFIG"
 CONFIG_NAME = "riskwatch.toml"
@@ -206,6 +207,7 @@ def _check_consistency(values: Mapping[str, Any]) -> None:
     _check_criticality(values["quality.criticality"])
     _check_import_path("model.estimator", values["model.estimator"])
     _check_model_choice(values)
+    parse_window(values["training.window"])
     url = values["alerts.webhook_url"]
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError("setting 'alerts.webhook_url': expected an http:// or https:// URL")

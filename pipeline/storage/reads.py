@@ -171,6 +171,7 @@ def latest_scores(conn: sa.Connection, version: int | None) -> dict[str, Any]:
         "model_version": version,
         "metric": None,
         "holdout_score": None,
+        "score_source": None,
         "run_id": None,
         "scores": [],
     }
@@ -178,10 +179,14 @@ def latest_scores(conn: sa.Connection, version: int | None) -> dict[str, Any]:
         return doc
     mv = tables.model_versions
     model = conn.execute(
-        sa.select(mv.c.metric, mv.c.holdout_score).where(mv.c.version == version)
+        sa.select(mv.c.metric, mv.c.holdout_score, mv.c.score_source).where(mv.c.version == version)
     ).first()
     if model is not None:
-        doc.update(metric=model.metric, holdout_score=model.holdout_score)
+        doc.update(
+            metric=model.metric,
+            holdout_score=model.holdout_score,
+            score_source=model.score_source or "holdout",
+        )
     s, r = tables.scores, tables.runs
     run_id = conn.execute(
         sa.select(s.c.run_id)
@@ -239,8 +244,11 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
                 mv.c.sha256,
                 mv.c.metric,
                 mv.c.holdout_score,
+                mv.c.score_source,
+                mv.c.score_rows,
                 mv.c.train_rows,
                 mv.c.holdout_rows,
+                mv.c.training_window,
                 mv.c.estimator,
                 mv.c.features,
             ).order_by(mv.c.version)
