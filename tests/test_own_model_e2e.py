@@ -161,6 +161,18 @@ def test_none_leaves_test_file_rows_it_cannot_take_out_of_the_score(
     assert f"{len(test) - complete} row(s) lack a feature value" in proc.stderr
 
 
+def test_without_a_holdout_the_recorded_score_is_on_the_test_rows_it_can_take(
+    project: Path, sample: Path
+) -> None:
+    _project(project, sample, NONE + "\n[split]\nholdout_fraction = 0\n")
+    summary = run_json(project)
+    assert summary["production_version"] == 1
+    test = pd.read_csv(sample / "testdata" / "testdata.csv")
+    complete = int(test[NUMERIC].notna().all(axis=1).sum())
+    meta = json.loads((project / "models" / "1" / "metadata.json").read_text())
+    assert (meta["score_source"], meta["score_rows"]) == ("test", complete)
+
+
 @pytest.mark.parametrize(
     "factory", ["pipeline.model.examples:scaled_forest", "tests.model_factories:logistic_no_proba"]
 )
