@@ -45,7 +45,7 @@ def _status_text(s: dict[str, Any]) -> str:
         out.append(
             f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])} ({source})  "
             f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows "
-            f"(window {v['training_window'] or 'all'})"
+            f"(window {v['training_window'] or 'all'})  model: {v['model']}"
         )
     out.append(f"ingested files: {len(s['ingested_files'])}")
     for f in s["ingested_files"]:
@@ -70,10 +70,17 @@ def _status_text(s: dict[str, Any]) -> str:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Production version, model versions, ingested and quarantined files, the last run."""
     from pipeline.model import registry
+    from pipeline.model.kind import describe, model_kind
     from pipeline.storage import reads
 
     def production_status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
-        return reads.status(conn, registry.production_version(settings))
+        doc = reads.status(conn, registry.production_version(settings))
+        for v in doc["model_versions"]:
+            # How each version was built: preprocessing standard or none, or model.pipeline's
+            # factory (issue 9), with a line for the text output.
+            v.update(model_kind(v["features"], v["estimator"]))
+            v["model"] = describe(v["features"], v["estimator"])
+        return doc
 
     emit(read(ctx, production_status), as_json, _status_text)
 

@@ -25,11 +25,12 @@ import sqlalchemy as sa
 from pipeline.errors import InvalidArgument, ModelIntegrityError, NoProductionModel, NotFound
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import atomic_write_bytes, fsync_dir, sha256_of
+from pipeline.model.kind import model_kind
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
-    from sklearn.pipeline import Pipeline
+    from sklearn.base import BaseEstimator
 
     from pipeline.model.features import FeatureSpec
 
@@ -41,7 +42,7 @@ POINTER = "production.json"
 @dataclass(frozen=True)
 class LoadedModel:
     version: int
-    model: Pipeline  # fitted
+    model: BaseEstimator  # fitted: a Pipeline, or whatever model.pipeline's factory built
     features: FeatureSpec
     metric: str
     holdout_score: float | None
@@ -74,7 +75,7 @@ def _next_version(conn: sa.Connection, root: Path) -> int:
 def register(
     engine: sa.Engine,
     settings: Settings,
-    model: Pipeline,
+    model: BaseEstimator,
     *,
     features: FeatureSpec,
     metric: str,
@@ -112,8 +113,10 @@ def register(
                 "created_at": tables.utcnow(),
                 "artifact": f"{version}/{ARTIFACT}",
                 "sha256": digest,
-                "estimator": settings["model.estimator"],
-                "params": settings["model.params"],
+                # What was fitted: the estimator class and its parameters, or model.pipeline's
+                # factory (its parameters are its own); features.preprocessing says which.
+                "estimator": settings["model.pipeline"] or settings["model.estimator"],
+                "params": {} if settings["model.pipeline"] else settings["model.params"],
                 "features": features.to_json(),
                 "metric": metric,
                 "holdout_score": holdout_score,
@@ -149,7 +152,7 @@ def _fresh_staging(root: Path) -> Path:
 
 
 def _write_files(
-    staging: Path, model: Pipeline, extra_files: dict[str, bytes]
+    staging: Path, model: BaseEstimator, extra_files: dict[str, bytes]
 ) -> tuple[str, dict[str, str]]:
     """Write the artifact (fsynced) and the extra files; return their SHA-256s."""
     import joblib
@@ -194,6 +197,7 @@ def _metadata(
         "task": settings["model.task"],
         "estimator": row["estimator"],
         "params": row["params"],
+        **model_kind(row["features"], row["estimator"]),
         "features": row["features"],
         "target": settings["data.target"],
         "metric": row["metric"],
@@ -282,7 +286,17 @@ def unpickle(path: Path) -> Any:
     for old, new in MOVED_MODULES.items():
         if old not in sys.modules:
             sys.modules[old] = importlib.import_module(new)
-    return joblib.load(path)
+    try:
+        return joblib.load(path)
+    except (ImportError, AttributeError) as exc:
+        # A model from model.pipeline names its factory's module (or a class in it): the module
+        # must be importable wherever the model is loaded, not only where it was trained.
+        missing = getattr(exc, "name", None) or str(exc)
+        raise ModelIntegrityError(
+            f"the model in {path} cannot be loaded: it needs {missing!r}, which cannot be "
+            f"imported here ({type(exc).__name__}: {exc}); a model built by model.pipeline "
+            "needs its module importable by every riskwatch process that loads it"
+        ) from exc
 
 
 def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
@@ -313,12 +327,20 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
     )
 
 
+def metadata(settings: Settings, version: int) -> dict[str, Any] | None:
+    """A version's metadata.json; None when the version has no folder (or no metadata)."""
+    try:
+        doc: dict[str, Any] = json.loads((_root(settings) / str(version) / METADATA).read_text())
+    except FileNotFoundError:
+        return None
+    return doc
+
+
 def read_extra(settings: Settings, version: int, name: str) -> bytes | None:
     """An extra file of a version, checked against the SHA-256 in its metadata; None if absent."""
     folder = _root(settings) / str(version)
-    try:
-        meta = json.loads((folder / METADATA).read_text())
-    except FileNotFoundError:
+    meta = metadata(settings, version)
+    if meta is None:
         return None
     expected = meta.get("files", {}).get(name)
     if expected is None:

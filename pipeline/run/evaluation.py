@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.errors import DataError
-from pipeline.run.score_step import score_predictions
+from pipeline.run.score_step import scorable, score_predictions
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def test_frame(settings: Settings, features: FeatureSpec) -> pd.DataFrame | None
     if missing:
         log.warning("test file %s lacks column(s) %s: the metric is cross-validated", path, missing)
         return None
-    return test
+    return scorable(test, features, path)
 
 
 def cross_validated(

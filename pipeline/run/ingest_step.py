@@ -1,6 +1,7 @@
 """The discover and ingest steps: new files found by content, the data contract (inferred from
-every readable new file when there is none), each file through the gate into ingesteddata/ or
-quarantine, its quality page, its record and, when it is bad enough, an alert.
+every readable new file when there is none; features made required when the model takes them
+unimputed), each file through the gate into ingesteddata/ or quarantine, its quality page, its
+record and, when it is bad enough, an alert.
 
 Discovery is light (the no-op tick runs it); everything that reads data is imported inside the
 functions that need it.
@@ -18,7 +19,9 @@ from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
+from pipeline.model import registry
 from pipeline.run.record import Run
+from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
@@ -52,7 +55,8 @@ def discover(run: Run) -> Discovery:
 
 
 def contract(run: Run, found: Discovery) -> Contract | None:
-    """The data contract in force; inferred from every readable new file when there is none."""
+    """The data contract in force, as the gate applies it (`features_required`); inferred from
+    every readable new file when there is none."""
     from pipeline.ingest import contract as contracts
 
     path = run.settings.path("paths.contract")
@@ -66,7 +70,43 @@ def contract(run: Run, found: Discovery) -> Contract | None:
         contracts.save(current, path)
         log.info("no data contract yet: inferred %s from %s", path, origin)
     writes.record_contract(run.engine, run.run_id, current, str(path))
-    return current
+    return features_required(current, run.settings)
+
+
+def features_required(current: Contract, settings: Settings) -> Contract:
+    """The contract the gate applies: as written, except that when the model takes its features
+    as they are (model.preprocessing = "none" in the settings, or in the production model's
+    version, which predicts the rows this tick lets in), a missing feature value is structural,
+    whatever the file says: the row is quarantined as missing_value rather than reaching the
+    estimator as NaN.
+
+    Only the gate's copy changes; the file, and the version recorded from its text, do not.
+    """
+    import dataclasses
+
+    wanted = _unimputed(settings, current)
+    if not wanted:
+        return current
+    columns = {
+        name: dataclasses.replace(rule, nullable=False, max_missing_share=0.0)
+        if name in wanted and rule.kind not in ("id", "label")
+        else rule
+        for name, rule in current.columns.items()
+    }
+    return dataclasses.replace(current, columns=columns)
+
+
+def _unimputed(settings: Settings, current: Contract) -> set[str]:
+    """The features that a model imputing nothing takes: the next one trained, when the
+    settings say "none", and the production model, when its version says so."""
+    wanted: set[str] = set()
+    if settings["model.preprocessing"] == "none" and not settings["model.pipeline"]:
+        wanted.update(settings["data.features"] or current.features)
+    version = registry.production_version(settings)
+    meta = None if version is None else registry.metadata(settings, version)
+    if meta is not None and meta.get("preprocessing") == "none":
+        wanted.update(meta["features"]["numeric"])
+    return wanted
 
 
 # Frames of the first tick's files kept for ingestion after inference, besides the first file's

@@ -16,9 +16,29 @@ MODEL: tuple[Setting, ...] = (
         "model.estimator",
         "sklearn.linear_model.LogisticRegression",
         "str",
-        "Import path of any scikit-learn estimator; wrapped in impute, scale and one-hot steps.",
+        "Import path of any scikit-learn estimator class; fed as model.preprocessing says.",
     ),
     Setting("model.params", {}, "dict", "Keyword arguments for the estimator."),
+    Setting(
+        "model.preprocessing",
+        "standard",
+        "choice",
+        "standard: numeric features median-imputed and standardised, categorical ones "
+        "mode-imputed and one-hot encoded; none: the numeric features exactly as they are in "
+        "the file (no categorical feature; a row missing a feature value is quarantined at "
+        "the gate, a prediction request with one refused).",
+        choices=("standard", "none"),
+    ),
+    Setting(
+        "model.pipeline",
+        "",
+        "text",
+        "package.module:function returning an unfitted scikit-learn estimator or Pipeline, "
+        "called with no arguments and fitted on the feature columns as a pandas DataFrame; "
+        "it replaces model.estimator, model.params and model.preprocessing (setting those too "
+        "is an error). Its module must be importable wherever riskwatch trains, scores or "
+        "serves. Empty: not used.",
+    ),
     Setting(
         "model.metric",
         "f1",

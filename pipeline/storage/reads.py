@@ -297,6 +297,8 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
                 mv.c.train_rows,
                 mv.c.holdout_rows,
                 mv.c.training_window,
+                mv.c.estimator,
+                mv.c.features,
             ).order_by(mv.c.version)
         )
     ]
