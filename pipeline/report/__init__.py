@@ -6,7 +6,8 @@ lay them out with the styles of `pdf_doc`, and `run_pdf.build_report` writes the
 `reports` row. The per-file page: `file_page`, rendered from `templates/` by Jinja. It may
 import storage, settings, the vocabulary, formatting, infra and the model's `kind` (how a
 version was built), never the run or the CLI;
-reportlab, matplotlib and Jinja are imported inside the functions that draw or render.
+reportlab and Jinja are imported inside the functions that draw or render (the charts are
+reportlab drawings: `charts`, `timeline`, made of `plot`'s shapes).
 """
 
 # The modules other packages may import (tests/test_layout.py holds every import to this list);

@@ -1,21 +1,18 @@
-"""Colours and charts shared by the reports: PNG charts for the PDF, drawn with matplotlib.
+"""Colours and charts shared by the reports: vector charts for the PDF, drawn with reportlab.
 
-matplotlib is imported inside the functions that draw: importing this module stays cheap.
+Each chart is a reportlab `Drawing` (a flowable, placed by `Doc.chart`) built from rectangles,
+lines and strings, sized in points, its text in the report's own font. No matplotlib and no
+raster image: drawing a chart costs milliseconds, and the PDF's text stays text. reportlab is
+imported inside the functions that draw (through `pipeline.report.plot`): importing this module
+stays cheap. The metric history over time is drawn by `pipeline.report.timeline`.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
-from datetime import UTC, timedelta
-from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-    from pipeline.report.load import History
+    from reportlab.graphics.shapes import Drawing
 
 # Colours shared by tables and charts.
 INK = "#1f2933"
@@ -25,8 +22,13 @@ STRIPE = "#f1f4f7"
 RULE = "#c8d0d8"
 BAD = "#b3261e"
 GOOD = "#2e7d32"
+GRID = "#e3e7eb"
+GREY_BAR = "#9aa5b1"
 # One colour per criticality, in the PDF and in the HTML data-quality reports.
 CRITICALITY_COLOURS = {"high": BAD, "medium": "#b85c00", "low": "#7d6608"}
+# The sequential blues of a heat map, light to dark (ColorBrewer's Blues).
+BLUES = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c",
+         "#08306b")  # fmt: skip
 
 
 def _sort_key(label: str) -> tuple[int, float, str]:
@@ -40,169 +42,155 @@ def short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _figure(width: float, height: float) -> tuple[Figure, Axes]:
-    # A bare Figure draws with Agg when saved to PNG and never touches pyplot's global
-    # state, so reports can be built in a web worker's threads and nothing needs closing.
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig, fig.subplots()
-
-
-def _png(fig: Figure) -> BytesIO:
-    buf = BytesIO()
-    with warnings.catch_warnings():
-        # A label with a character DejaVu Sans lacks is drawn as a box; not worth failing.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
-        fig.savefig(buf, format="png", dpi=150)
-    fig.clear()
-    buf.seek(0)
-    return buf
+def blue(share: float) -> str:
+    """The heat-map colour of a share in [0, 1], interpolated between the blues."""
+    share = min(1.0, max(0.0, share)) * (len(BLUES) - 1)
+    i = min(int(share), len(BLUES) - 2)
+    a, b = BLUES[i], BLUES[i + 1]
+    frac = share - i
+    mixed = [
+        round(int(a[k : k + 2], 16) * (1 - frac) + int(b[k : k + 2], 16) * frac) for k in (1, 3, 5)
+    ]
+    return "#" + "".join(f"{c:02x}" for c in mixed)
 
 
-def confusion_chart(cells: list[dict[str, Any]], title: str) -> BytesIO:
-    """Draw a confusion matrix heatmap with the counts written in the cells."""
+def confusion_chart(cells: list[dict[str, Any]], title: str, font: str = "Helvetica") -> Drawing:
+    """Draw a confusion matrix heat map with the counts written in the cells."""
+    from pipeline.report import plot
+
     labels = sorted({c["actual"] for c in cells} | {c["predicted"] for c in cells}, key=_sort_key)
     index = {label: i for i, label in enumerate(labels)}
     counts = [[0] * len(labels) for _ in labels]
     for cell in cells:
         counts[index[cell["actual"]]][index[cell["predicted"]]] += cell["count"]
-    side = min(6.0, 2.4 + 0.45 * len(labels))
-    fig, ax = _figure(side + 0.6, side)
-    top = max(max(row) for row in counts) or 1
-    image = ax.imshow(counts, cmap="Blues", vmin=0, vmax=top)
-    size = 10 if len(labels) <= 6 else 7
-    for i, row in enumerate(counts):
-        for j, count in enumerate(row):
-            colour = "white" if count > top / 2 else INK
-            ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour, fontsize=size)
+    n = len(labels)
     ticks = [short(label, 16) for label in labels]
-    ax.set_xticks(range(len(labels)), ticks, fontsize=8)
-    ax.set_yticks(range(len(labels)), ticks, fontsize=8)
-    ax.set_xlabel("Predicted", fontsize=9)
-    ax.set_ylabel("Actual", fontsize=9)
-    ax.set_title(title, fontsize=9, color=INK)
-    fig.colorbar(image, ax=ax, shrink=0.8).ax.tick_params(labelsize=7)
-    return _png(fig)
+    cell_side = max(18.0, min(60.0, 260.0 / n))
+    left = 22 + max(plot.width(t, font, 7) for t in ticks) + 6
+    bottom = 26.0 + 10
+    side = cell_side * n
+    d = plot.drawing(left + side + 64, bottom + side + 20)
+    top = max(max(row) for row in counts) or 1
+    size = 9 if n <= 6 else 6
+    for i, row in enumerate(counts):
+        y = bottom + side - (i + 1) * cell_side
+        for j, count in enumerate(row):
+            x = left + j * cell_side
+            d.add(plot.rect(x, y, cell_side, cell_side, blue(count / top), stroke="#ffffff"))
+            colour = "#ffffff" if count > top / 2 else INK
+            d.add(plot.text(x + cell_side / 2, y + cell_side / 2 - size / 3, f"{count:,}", font,
+                            size, colour, "middle"))  # fmt: skip
+        d.add(plot.text(left - 4, y + cell_side / 2 - 2.5, ticks[i], font, 7, INK, "end"))
+    for j, tick in enumerate(ticks):
+        d.add(plot.text(left + (j + 0.5) * cell_side, bottom - 10, tick, font, 7, INK, "middle"))
+    d.add(plot.text(left + side / 2, 6, "Predicted", font, 8, INK, "middle"))
+    d.add(plot.text(8, bottom + side / 2, "Actual", font, 8, INK, "middle", angle=90))
+    d.add(plot.text(left + side / 2, bottom + side + 8, title, font, 8, INK, "middle"))
+    _colour_bar(d, left + side + 12, bottom, side, top, font)
+    return d
 
 
-def history_chart(history: History, metric: str) -> BytesIO:
-    """Draw the production metric over runs, holdout scores of models and deployments."""
-    import matplotlib.dates as mdates
+def _colour_bar(d: Drawing, x: float, y: float, height: float, top: int, font: str) -> None:
+    from pipeline.report import plot
 
-    fig, ax = _figure(7.0, 2.9)
-    # Times as Any: matplotlib draws datetimes through its unit converters, but its type
-    # stubs take floats only.
-    production: list[tuple[Any, float, int]] = [
-        (x, y, v) for x, y, v in history["production"] if math.isfinite(y)
-    ]
-    holdout: list[tuple[Any, float, int]] = [
-        (x, y, v) for x, y, v in history["holdout"] if math.isfinite(y)
-    ]
-    deployments: list[tuple[Any, int]] = history["deployments"]
-    if production:
-        ax.plot(
-            [p[0] for p in production],
-            [p[1] for p in production],
-            marker="o",
-            markersize=4,
-            color=ACCENT,
-            label="production model on new data",
-        )
-    if holdout:
-        ax.scatter(
-            [p[0] for p in holdout],
-            [p[1] for p in holdout],
-            marker="D",
-            s=28,
-            color="#e07b39",
-            zorder=3,
-            label="recorded score at registration",
-        )
-        for x, y, version in holdout:
-            ax.annotate(
-                f"v{version}", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7
-            )
-    for i, (when, version) in enumerate(deployments):
-        ax.axvline(
-            when,
-            color=MUTED,
-            linestyle="--",
-            linewidth=0.8,
-            label="model version change" if i == 0 else None,
-        )
-        ax.annotate(
-            f"→ v{version}",
-            (when, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, -10),
-            textcoords="offset points",
-            fontsize=7,
-            color=MUTED,
-        )
-    times = [p[0] for p in production + holdout] + [d[0] for d in deployments]
-    if times and max(times) - min(times) < timedelta(hours=1):
-        # One point (or one moment) only: show the day around it, not an autoscaled decade.
-        ax.set_xlim(min(times) - timedelta(hours=12), max(times) + timedelta(hours=12))
-    locator = mdates.AutoDateLocator(tz=UTC)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-    ax.set_ylabel(metric, fontsize=9)
-    ax.set_xlabel("time (UTC)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(True, color="#e3e7eb", linewidth=0.6)
-    ax.legend(fontsize=7, loc="best", frameon=False)
-    return _png(fig)
+    steps = 32
+    for k in range(steps):
+        d.add(plot.rect(x, y + k * height / steps, 9, height / steps + 0.3, blue(k / (steps - 1))))
+    d.add(plot.rect(x, y, 9, height, None, stroke=RULE))
+    for value in plot.nice_ticks(0, top, 4):
+        if 0 <= value <= top:
+            at = y + height * value / top
+            d.add(plot.line(x + 9, at, x + 12, at, MUTED))
+            d.add(plot.text(x + 14, at - 2.3, plot.tick_text(value), font, 6.5, INK))
 
 
-def steps_chart(steps: list[dict[str, Any]]) -> BytesIO:
+def bar_chart(
+    bars: list[tuple[str, float, str, str]], axis_label: str, font: str = "Helvetica"
+) -> Drawing:
+    """Horizontal bars, top to bottom: (label, value, colour, text written at the bar's end)."""
+    from pipeline.report import plot
+
+    width, row = 504.0, 20.0
+    left = max((plot.width(label, font, 8) for label, *_ in bars), default=0) + 10
+    bottom = 28.0
+    height = bottom + row * len(bars) + 6
+    d = plot.drawing(width, height)
+    top = max((value for _, value, _, _ in bars), default=0) or 1.0
+    ticks = [t for t in plot.nice_ticks(0, top * 1.18, 5) if t <= top * 1.18]
+    span = max(ticks[-1], top * 1.18) if ticks else top * 1.18
+    plot_w = width - left - 8
+    for tick in ticks:
+        x = left + plot_w * tick / span
+        d.add(plot.line(x, bottom, x, bottom - 3, MUTED))
+        d.add(plot.text(x, bottom - 11, plot.tick_text(tick), font, 7, INK, "middle"))
+    d.add(plot.line(left, bottom, left + plot_w, bottom, MUTED))
+    d.add(plot.line(left, bottom, left, height - 4, MUTED))
+    for i, (label, value, colour, note) in enumerate(bars):
+        y = height - 6 - (i + 1) * row
+        w = plot_w * max(0.0, value) / span
+        d.add(plot.rect(left, y + 3, w, row - 6, colour))
+        d.add(plot.text(left - 5, y + row / 2 - 2.8, label, font, 8, INK, "end"))
+        d.add(plot.text(left + w + 3, y + row / 2 - 2.5, note, font, 7, INK))
+    d.add(plot.text(left + plot_w / 2, 3, axis_label, font, 8, INK, "middle"))
+    return d
+
+
+def steps_chart(steps: list[dict[str, Any]], font: str = "Helvetica") -> Drawing:
     """Draw one horizontal bar per step, in the order the steps ran."""
     colours = {"succeeded": ACCENT, "failed": BAD}
-    fig, ax = _figure(7.0, 0.8 + 0.28 * len(steps))
-    seconds = [s["seconds"] or 0.0 for s in steps]
-    names = [short(s["name"], 24) for s in steps]
-    ax.barh(range(len(steps)), seconds, color=[colours.get(s["status"], "#9aa5b1") for s in steps])
-    ax.set_yticks(range(len(steps)), names, fontsize=8)
-    ax.invert_yaxis()
-    for i, value in enumerate(seconds):
-        ax.text(value, i, f" {value:.2f} s", va="center", fontsize=7, color=INK)
-    ax.set_xlim(0, (max(seconds) or 1.0) * 1.18)
-    ax.set_xlabel("seconds", fontsize=8)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+    bars = [
+        (
+            short(s["name"], 24),
+            s["seconds"] or 0.0,
+            colours.get(s["status"], GREY_BAR),
+            f"{s['seconds'] or 0.0:.2f} s",
+        )
+        for s in steps
+    ]
+    return bar_chart(bars, "seconds", font)
 
 
-def quality_chart(bars: list[tuple[str, int, str]]) -> BytesIO:
+def quality_chart(bars: list[tuple[str, int, str]], font: str = "Helvetica") -> Drawing:
     """Draw offending rows per error type: (label, rows, criticality), one bar each, in order."""
-    fig, ax = _figure(7.0, 0.8 + 0.28 * len(bars))
-    counts = [count for _, count, _ in bars]
-    colours = [CRITICALITY_COLOURS.get(level, MUTED) for _, _, level in bars]
-    ax.barh(range(len(bars)), counts, color=colours)
-    ax.set_yticks(range(len(bars)), [short(label, 28) for label, _, _ in bars], fontsize=8)
-    ax.invert_yaxis()
-    for i, value in enumerate(counts):
-        ax.text(value, i, f" {value:,}", va="center", fontsize=7, color=INK)
-    ax.set_xlim(0, (max(counts, default=0) or 1) * 1.18)
-    ax.set_xlabel("offending rows", fontsize=8)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+    return bar_chart(
+        [
+            (short(label, 28), count, CRITICALITY_COLOURS.get(level, MUTED), f"{count:,}")
+            for label, count, level in bars
+        ],
+        "offending rows",
+        font,
+    )
 
 
-def distribution_chart(column: str, dist: dict[str, Any]) -> BytesIO:
+def distribution_chart(column: str, dist: dict[str, Any], font: str = "Helvetica") -> Drawing:
     """Reference and new shares side by side, on the profile's bins or categories."""
-    import numpy as np
+    from pipeline.report import plot
 
     labels = [short(str(x), 18) for x in dist["labels"]]
-    fig, ax = _figure(3.4, 2.2)
-    x = np.arange(len(labels))
-    ax.bar(x - 0.2, dist["reference"], width=0.4, color="#9aa5b1", label="reference")
-    ax.bar(x + 0.2, dist["current"], width=0.4, color=ACCENT, label="new")
-    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=6)
-    ax.tick_params(axis="y", labelsize=6)
-    ax.set_ylabel("share", fontsize=7)
-    ax.set_title(short(column, 40), fontsize=8)
-    ax.legend(fontsize=6, frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+    reference, current = list(dist["reference"]), list(dist["current"])
+    width, height = 245.0, 160.0
+    drop = max((plot.width(label, font, 6) for label in labels), default=0) * 0.71
+    left, bottom, top_pad = 34.0, 10 + drop, 24.0
+    plot_w, plot_h = width - left - 6, height - bottom - top_pad
+    d = plot.drawing(width, height)
+    top = max([*reference, *current, 0.0]) or 1.0
+    ticks = [t for t in plot.nice_ticks(0, top * 1.05, 4) if t <= top * 1.05]
+    span = max(ticks[-1], top * 1.05) if ticks else top * 1.05
+    for tick in ticks:
+        y = bottom + plot_h * tick / span
+        d.add(plot.line(left, y, left - 3, y, MUTED))
+        d.add(plot.text(left - 5, y - 2, plot.tick_text(tick), font, 6, INK, "end"))
+    d.add(plot.line(left, bottom, left + plot_w, bottom, MUTED))
+    d.add(plot.line(left, bottom, left, bottom + plot_h, MUTED))
+    slot = plot_w / max(1, len(labels))
+    for i, label in enumerate(labels):
+        x = left + i * slot
+        for k, (values, colour) in enumerate(((reference, GREY_BAR), (current, ACCENT))):
+            share = values[i] if i < len(values) else 0.0
+            h = plot_h * max(0.0, share or 0.0) / span
+            d.add(plot.rect(x + slot * (0.1 + 0.4 * k), bottom, slot * 0.4, h, colour))
+        d.add(plot.text(x + slot / 2 + 2, bottom - 5, label, font, 6, INK, "end", angle=45))
+    d.add(plot.text(9, bottom + plot_h / 2, "share", font, 7, INK, "middle", angle=90))
+    d.add(plot.text(left + plot_w / 2, height - 10, short(column, 40), font, 8, INK, "middle"))
+    plot.legend(d, left + plot_w, height - 20, [("reference", GREY_BAR), ("new", ACCENT)], font)
+    return d

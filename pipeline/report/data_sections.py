@@ -116,7 +116,7 @@ def _gate_chart(doc: Doc, issues: list[dict[str, Any]]) -> list[Flowable]:
         "(red high, orange medium, olive low). A row with two problems counts under both.",
         doc.note,
     )
-    chart = doc.image(quality_chart(bars))
+    chart = doc.chart(quality_chart(bars, doc.sans))
     return [doc.KeepTogether([doc.Spacer(1, 6), chart, note])]
 
 
@@ -207,8 +207,8 @@ def _drift_plots(doc: Doc, results: list[dict[str, Any]]) -> list[Flowable]:
     if not ranked:
         return []
     images = [
-        doc.image(
-            distribution_chart(r["column_name"], r["details"]["distribution"]),
+        doc.chart(
+            distribution_chart(r["column_name"], r["details"]["distribution"], doc.sans),
             max_width=doc.width * 0.48,
         )
         for r in ranked

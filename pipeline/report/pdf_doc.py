@@ -1,14 +1,15 @@
-"""The PDF's building blocks: fonts, one set of styles, and escaped paragraphs, tables, images.
+"""The PDF's building blocks: fonts, one set of styles, and escaped paragraphs, tables, charts.
 
 Every text that goes into the PDF passes through `Doc.para` (or a heading), which escapes it:
 reportlab parses Paragraph text as markup, and file names and values are hostile input.
-reportlab and matplotlib are imported inside the functions that need them.
+reportlab is imported inside the functions that need them. The fonts are DejaVu, from
+matplotlib's package data, found without importing matplotlib, and registered once a process.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
-from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
@@ -16,10 +17,12 @@ from xml.sax.saxutils import escape
 from pipeline.report.charts import ACCENT, BAD, INK, MUTED, RULE, STRIPE, short
 
 if TYPE_CHECKING:
+    from reportlab.graphics.shapes import Drawing
     from reportlab.lib.styles import ParagraphStyle
-    from reportlab.platypus import Flowable, Paragraph, Table
+    from reportlab.platypus import Paragraph, Table
 
 NOT_COMPUTED = "not computed in this run"
+CELL_PADDING = 4  # points left and right of a table cell's text
 # A table cell taller than a page cannot be laid out; nobody reads past this many characters.
 MAX_CELL_CHARS = 1000
 
@@ -39,20 +42,28 @@ def label(key: str) -> str:
     return key.replace("_", " ")
 
 
+def _font_folder() -> Path | None:
+    """matplotlib's folder of TrueType fonts, found without importing matplotlib (0.3 s)."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"
+
+
 def _fonts() -> tuple[str, str, str]:
     """Register DejaVu (shipped with matplotlib, covers 'Zürich ✓'); Helvetica otherwise."""
-    import matplotlib
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
     if "RW-Sans" in pdfmetrics.getRegisteredFontNames():
         return "RW-Sans", "RW-Sans-Bold", "RW-Mono"
-    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    folder = _font_folder()
+    if folder is None:
+        return "Helvetica", "Helvetica-Bold", "Courier"
     files = {
         "RW-Sans": "DejaVuSans.ttf",
         "RW-Sans-Bold": "DejaVuSans-Bold.ttf",
         "RW-Sans-Oblique": "DejaVuSans-Oblique.ttf",
-        "RW-Sans-BoldOblique": "DejaVuSans-BoldOblique.ttf",
         "RW-Mono": "DejaVuSansMono.ttf",
     }
     if not all((folder / name).is_file() for name in files.values()):
@@ -65,7 +76,7 @@ def _fonts() -> tuple[str, str, str]:
         normal="RW-Sans",
         bold="RW-Sans-Bold",
         italic="RW-Sans-Oblique",
-        boldItalic="RW-Sans-BoldOblique",
+        boldItalic="RW-Sans-Bold",  # never used: not worth parsing a fifth font file
     )
     return "RW-Sans", "RW-Sans-Bold", "RW-Mono"
 
@@ -80,9 +91,12 @@ class Doc:
         from reportlab.lib.units import mm
 
         self.colors, self.pagesize, self.mm = colors, A4, mm
-        self.Image, self.KeepTogether = platypus.Image, platypus.KeepTogether
+        self.KeepTogether = platypus.KeepTogether
         self.Paragraph, self.Spacer = platypus.Paragraph, platypus.Spacer
         self.Table, self.TableStyle = platypus.Table, platypus.TableStyle
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        self.stringWidth = stringWidth
         self.SimpleDocTemplate = platypus.SimpleDocTemplate
         self.margin = 16 * mm
         self.width = A4[0] - 2 * self.margin
@@ -176,22 +190,27 @@ class Doc:
         mono: tuple[int, ...] = (),
         bold: tuple[int, ...] = (),
     ) -> Table:
-        """A striped table; widths are fractions of the text width; every cell wraps."""
+        """A striped table; widths are fractions of the text width; every cell wraps.
 
-        def cell(value: object, col: int) -> Paragraph:
+        A cell whose text fits on one line is a plain string in its column's font (the table's
+        style says which); only the others are Paragraphs, which cost a parse and a line break
+        each: a report's tables have hundreds of cells.
+        """
+
+        def cell(value: object, col: int, style: ParagraphStyle) -> str | Paragraph:
             text = short(str(value), MAX_CELL_CHARS)
-            if col in right:
-                style = self.cell_right
-            elif col in mono:
-                style = self.cell_mono
-            else:
-                style = self.cell_key if col in bold else self.cell
+            room = widths[col] * self.width - 2 * CELL_PADDING
+            if "\n" not in text and self.stringWidth(text, style.fontName, style.fontSize) <= room:
+                return text
             return self.para(text, style)
 
-        data = [[cell(v, i) for i, v in enumerate(row)] for row in rows]
+        styles = [self._column_style(i, right, mono, bold) for i in range(len(widths))]
+        data: list[list[str | Paragraph]] = [
+            [cell(v, i, styles[i]) for i, v in enumerate(row)] for row in rows
+        ]
         if header is not None:
-            styles = [self.head_right if i in right else self.head for i in range(len(header))]
-            data.insert(0, [self.para(h, st) for h, st in zip(header, styles, strict=True)])
+            heads = [self.head_right if i in right else self.head for i in range(len(header))]
+            data.insert(0, [cell(h, i, heads[i]) for i, h in enumerate(header)])
         first = 0 if header is None else 1
         table = self.Table(
             data, colWidths=[w * self.width for w in widths], repeatRows=first, hAlign="LEFT"
@@ -202,17 +221,35 @@ class Doc:
             ("LINEBELOW", (0, 0), (-1, -1), 0.3, c.HexColor(RULE)),
             ("TOPPADDING", (0, 0), (-1, -1), 2.5),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 4),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+            ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+            ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+            ("FONTSIZE", (0, 0), (-1, -1), self.cell.fontSize),
+            ("LEADING", (0, 0), (-1, -1), self.cell.leading),
+            ("TEXTCOLOR", (0, 0), (-1, -1), self.cell.textColor),
         ]
+        for i, st in enumerate(styles):  # the fonts and alignment of the plain-string cells
+            style.append(("FONTNAME", (i, first), (i, -1), st.fontName))
+            if i in right:
+                style.append(("ALIGN", (i, 0), (i, -1), "RIGHT"))
         if header is not None:
             style.append(("BACKGROUND", (0, 0), (-1, 0), c.HexColor(ACCENT)))
+            style.append(("FONTNAME", (0, 0), (-1, 0), self.head.fontName))
+            style.append(("TEXTCOLOR", (0, 0), (-1, 0), self.head.textColor))
         style += [
             ("BACKGROUND", (0, i), (-1, i), c.HexColor(STRIPE))
             for i in range(first + 1, len(data), 2)
         ]
         table.setStyle(self.TableStyle(style))
         return table
+
+    def _column_style(
+        self, col: int, right: tuple[int, ...], mono: tuple[int, ...], bold: tuple[int, ...]
+    ) -> ParagraphStyle:
+        if col in right:
+            return self.cell_right
+        if col in mono:
+            return self.cell_mono
+        return self.cell_key if col in bold else self.cell
 
     def key_values(self, pairs: Sequence[tuple[str, object]], key_width: float = 0.32) -> Table:
         """A two-column table without a header; keys in bold."""
@@ -222,12 +259,10 @@ class Doc:
         table.setStyle(self.TableStyle([("LINEABOVE", (0, 0), (-1, 0), 0.3, rule)]))
         return table
 
-    def image(self, png: BytesIO, max_width: float | None = None) -> Flowable:
-        from reportlab.lib.utils import ImageReader
-
-        pixels_w, pixels_h = ImageReader(png).getSize()
-        png.seek(0)
-        width = pixels_w / 150 * 72  # charts are saved at 150 dpi
-        height = pixels_h / 150 * 72
-        scale = min(1.0, (max_width or self.width) / width)
-        return self.Image(png, width=width * scale, height=height * scale, hAlign="LEFT")
+    def chart(self, drawing: Drawing, max_width: float | None = None) -> Drawing:
+        """A chart of `pipeline.report.charts`, shrunk to fit `max_width` (the text width)."""
+        scale = min(1.0, (max_width or self.width) / drawing.width)
+        if scale < 1.0:
+            drawing.scale(scale, scale)
+            drawing.width, drawing.height = drawing.width * scale, drawing.height * scale
+        return drawing

@@ -4,8 +4,8 @@ The report is built from what the database holds (`load`), never from the memory
 `riskwatch report RUN_ID` gives the same document as the run itself. The sections are laid out
 by `sections` (the run and its model) and `data_sections` (data quality and drift) with the
 styles of `pdf_doc`. `build_report` writes the file atomically and records it in the `reports`
-table, the one write of the report. reportlab and matplotlib are imported inside the functions
-that need them: importing this module stays cheap.
+table, the one write of the report. reportlab is imported inside the functions that need it:
+importing this module stays cheap.
 """
 
 from __future__ import annotations

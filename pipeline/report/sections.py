@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from pipeline.formatting import fmt_duration, fmt_num, fmt_score, fmt_time, fmt_value
-from pipeline.report.charts import GOOD, MUTED, confusion_chart, history_chart, short, steps_chart
+from pipeline.report.charts import GOOD, MUTED, confusion_chart, short, steps_chart
 from pipeline.report.pdf_doc import Doc, flatten, label
+from pipeline.report.timeline import history_chart
 from pipeline.storage import tables as t
 
 if TYPE_CHECKING:
@@ -180,8 +181,8 @@ def section_confusion(doc: Doc, cells: list[dict[str, Any]], run: dict[str, Any]
         chosen = [c for c in chosen if c["model_version"] == version]
         total = sum(c["count"] for c in chosen)
         title = f"model v{version} on the {dataset} data ({total:,} rows)"
-        png = confusion_chart(chosen, title)
-        return [doc.KeepTogether([heading, doc.image(png, max_width=doc.width * 0.62)])]
+        chart = doc.chart(confusion_chart(chosen, title, doc.sans), max_width=doc.width * 0.62)
+        return [doc.KeepTogether([heading, chart])]
     return [heading, doc.placeholder("Confusion matrix")]
 
 
@@ -191,7 +192,7 @@ def section_history(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     history = data["history"]
     if not history["production"] and not history["holdout"]:
         return [heading, doc.placeholder("Metric history")]
-    png = history_chart(history, data["metric"])
+    chart = doc.chart(history_chart(history, data["metric"], doc.sans))
     note = doc.para(
         "Line: the production model on each run's new labelled rows. Diamonds: each model "
         "version's recorded score when it was registered (on its holdout, on the test file "
@@ -199,7 +200,7 @@ def section_history(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
         "deployments.",
         doc.note,
     )
-    return [doc.KeepTogether([heading, doc.image(png), note])]
+    return [doc.KeepTogether([heading, chart, note])]
 
 
 def section_steps(doc: Doc, steps: list[dict[str, Any]]) -> list[Flowable]:
@@ -221,7 +222,7 @@ def section_steps(doc: Doc, steps: list[dict[str, Any]]) -> list[Flowable]:
     rows.append(["total", "", "", fmt_num(total), ""])
     header = ["Step", "Status", "Started", "Seconds", "Detail"]
     table = doc.table(header, rows, [0.16, 0.12, 0.25, 0.11, 0.36], right=(3,))
-    return [heading, table, doc.Spacer(1, 6), doc.image(steps_chart(steps))]
+    return [heading, table, doc.Spacer(1, 6), doc.chart(steps_chart(steps, doc.sans))]
 
 
 def section_diagnostics(doc: Doc, diagnostics: list[dict[str, Any]]) -> list[Flowable]:

@@ -1,0 +1,141 @@
+"""The metric history chart: the production metric over runs, holdout scores at registration,
+and deployments, on a time axis in UTC. Drawn with reportlab shapes (`pipeline.report.plot`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pipeline.report.charts import ACCENT, GRID, INK, MUTED
+
+if TYPE_CHECKING:
+    from reportlab.graphics.shapes import Drawing
+
+    from pipeline.report.load import History
+
+HOLDOUT = "#e07b39"
+# Tick steps of a time axis, in seconds, with the format of their labels.
+_STEPS = (
+    (60, "%H:%M"),
+    (300, "%H:%M"),
+    (900, "%H:%M"),
+    (1800, "%H:%M"),
+    (3600, "%H:%M"),
+    (3 * 3600, "%d %b %H:%M"),
+    (6 * 3600, "%d %b %H:%M"),
+    (12 * 3600, "%d %b %H:%M"),
+    (86400, "%d %b"),
+    (2 * 86400, "%d %b"),
+    (7 * 86400, "%d %b"),
+    (14 * 86400, "%d %b"),
+    (30 * 86400, "%b %Y"),
+    (91 * 86400, "%b %Y"),
+    (365 * 86400, "%Y"),
+)
+
+
+def _stamp(when: datetime) -> float:
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def time_ticks(low: float, high: float, most: int = 7) -> list[tuple[float, str]]:
+    """Ticks of a UTC time axis from `low` to `high` (seconds): (position, label)."""
+    span = max(high - low, 1.0)
+    step, fmt = next(((s, f) for s, f in _STEPS if span / s <= most), (span / most, "%Y"))
+    first = math.ceil(low / step) * step
+    ticks = []
+    at = first
+    while at <= high:
+        ticks.append((at, datetime.fromtimestamp(at, UTC).strftime(fmt)))
+        at += step
+    return ticks
+
+
+def history_chart(history: History, metric: str, font: str = "Helvetica") -> Drawing:
+    """Draw the production metric over runs, holdout scores of models and deployments."""
+    from pipeline.report import plot
+
+    production = [(_stamp(x), y, v) for x, y, v in history["production"] if math.isfinite(y)]
+    holdout = [(_stamp(x), y, v) for x, y, v in history["holdout"] if math.isfinite(y)]
+    deployments = [(_stamp(x), v) for x, v in history["deployments"]]
+    times = [p[0] for p in production + holdout] + [d[0] for d in deployments]
+    values = [p[1] for p in production + holdout]
+    t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
+    if t1 - t0 < 3600:  # one moment only: show the day around it, not an empty line
+        t0, t1 = t0 - 12 * 3600, t1 + 12 * 3600
+    pad = (t1 - t0) * 0.04
+    t0, t1 = t0 - pad, t1 + pad
+    low, high = min(values, default=0.0), max(values, default=1.0)
+    if high - low < 1e-9:  # one value: a band around it
+        low, high = low - 0.05, high + 0.05
+    y_ticks = plot.nice_ticks(low, high, 4)
+    y0, y1 = y_ticks[0], y_ticks[-1]
+    width, height = 504.0, 209.0
+    left = 14 + max(plot.width(plot.tick_text(v), font, 7) for v in y_ticks) + 8
+    bottom, top = 34.0, height - 24
+    plot_w, plot_h = width - left - 10, top - bottom
+    d = plot.drawing(width, height)
+
+    def x_of(t: float) -> float:
+        return left + plot_w * (t - t0) / (t1 - t0)
+
+    def y_of(v: float) -> float:
+        return bottom + plot_h * (v - y0) / (y1 - y0)
+
+    for v in y_ticks:
+        d.add(plot.line(left, y_of(v), left + plot_w, y_of(v), GRID))
+        d.add(plot.text(left - 4, y_of(v) - 2.4, plot.tick_text(v), font, 7, INK, "end"))
+    for at, name in time_ticks(t0, t1):
+        d.add(plot.line(x_of(at), bottom, x_of(at), top, GRID))
+        d.add(plot.text(x_of(at), bottom - 10, name, font, 7, INK, "middle"))
+    d.add(plot.rect(left, bottom, plot_w, plot_h, None, stroke=MUTED))
+    _marks(d, font, production, holdout, deployments, x_of, y_of, (bottom, top))
+    d.add(plot.text(8, bottom + plot_h / 2, metric, font, 8, INK, "middle", angle=90))
+    d.add(plot.text(left + plot_w / 2, 6, "time (UTC)", font, 7.5, INK, "middle"))
+    entries = [
+        (name, colour)
+        for name, colour, shown in (
+            ("production model on new data", ACCENT, production),
+            ("recorded score at registration", HOLDOUT, holdout),
+            ("model version change", MUTED, deployments),
+        )
+        if shown
+    ]
+    plot.legend(d, left + plot_w, height - 12, entries, font)
+    return d
+
+
+def _marks(
+    d: Drawing,
+    font: str,
+    production: list[tuple[float, float, int]],
+    holdout: list[tuple[float, float, int]],
+    deployments: list[tuple[float, int]],
+    x_of: Callable[[float], float],
+    y_of: Callable[[float], float],
+    span: tuple[float, float],
+) -> None:
+    """The deployments' dashed lines, the production line and its points, the diamonds."""
+    from reportlab.graphics.shapes import Circle, PolyLine
+    from reportlab.lib.colors import HexColor
+
+    from pipeline.report import plot
+
+    bottom, top = span
+    for when, version in deployments:
+        x = x_of(when)
+        d.add(plot.line(x, bottom, x, top, MUTED, 0.8, (3, 2)))
+        d.add(plot.text(x + 3, top - 9, f"→ v{version}", font, 7, MUTED))
+    points = [(x_of(t), y_of(v)) for t, v, _ in production]
+    if len(points) > 1:
+        flat = [c for p in points for c in p]
+        d.add(PolyLine(flat, strokeColor=HexColor(ACCENT), strokeWidth=1.2))
+    for x, y in points:
+        d.add(Circle(x, y, 2.2, fillColor=HexColor(ACCENT), strokeColor=None, strokeWidth=0))
+    for t, v, version in holdout:
+        x, y = x_of(t), y_of(v)
+        d.add(plot.diamond(x, y, 3.2, HOLDOUT))
+        d.add(plot.text(x + 4, y + 4, f"v{version}", font, 7))
