@@ -69,10 +69,18 @@ def drift_selftest(
 ) -> None:
     """False-alarm rate and detection power of the drift settings at the real batch size."""
     from pipeline.drift.step import selftest
+    from pipeline.infra.progress import Progress
 
     settings = settings_of(ctx)
-    with database(settings) as engine:
-        out = selftest(engine, settings, batch_size, runs, seed)
+    with database(settings) as engine, Progress("drift selftest", runs, unit="runs") as bar:
+        out = selftest(
+            engine,
+            settings,
+            batch_size,
+            runs,
+            seed,
+            progress=lambda done, total, phase: bar.update(done, total, note=phase),
+        )
     emit(out, as_json, lambda o: json.dumps(o, indent=2, default=str))
 
 
@@ -225,15 +233,19 @@ def sample_data(
     test_rows: int,
 ) -> None:
     """Write the corporate-client attrition sample: DIR/sourcedata/*.csv and DIR/testdata/."""
-    from pipeline.tools.sampledata import write_sample_data
+    from pipeline.infra.progress import Progress
+    from pipeline.tools.sampledata import sample_rows, write_sample_data
 
-    paths = write_sample_data(
-        directory,
-        seed=seed,
-        batches=batches,
-        rows=rows,
-        drift_from=drift_from,
-        test_rows=test_rows,
-    )
+    total = sample_rows(batches, rows, test_rows)
+    with Progress("sample-data", total, unit="rows") as bar:
+        paths = write_sample_data(
+            directory,
+            seed=seed,
+            batches=batches,
+            rows=rows,
+            drift_from=drift_from,
+            test_rows=test_rows,
+            progress=lambda done, name: bar.update(done, note=f"wrote {name}"),
+        )
     for p in paths:
         click.echo(str(p))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 import click
 
 from pipeline.errors import InvalidArgument, RiskwatchError
+from pipeline.infra import progress
 
 if TYPE_CHECKING:  # the no-op tick imports the CLI: sqlalchemy only when a command needs it
     import sqlalchemy as sa
@@ -41,6 +42,10 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
     def stream(self, _value: TextIO) -> None:
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        progress.interrupt()  # a log line never lands after a half-drawn progress line
+        super().emit(record)
+
 
 def _setup_logging(quiet: bool) -> None:
     if not log.handlers:
@@ -49,6 +54,7 @@ def _setup_logging(quiet: bool) -> None:
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(logging.WARNING if quiet else logging.INFO)
+    progress.configure(enabled=not quiet)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

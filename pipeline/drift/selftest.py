@@ -8,7 +8,7 @@ Pure computation on numpy; the random draws are seeded.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,6 +19,9 @@ from pipeline.drift.compare import ColumnResult, compare_categorical, compare_nu
 from pipeline.drift.decision import apply_rule
 from pipeline.drift.profile import ReferenceProfile, check_fitted
 from pipeline.drift.thresholds import DriftThresholds
+
+# Told (runs done, runs, phase) as the self-test goes: the CLI draws it as progress.
+Progress = Callable[[int, int, str], None]
 
 
 def selftest(
@@ -31,6 +34,7 @@ def selftest(
     weights: Mapping[str, float] | None = None,
     mean_shift: float = 0.5,
     scale_change: float = 1.5,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Estimate the current settings' false-alarm rate and power at a batch size.
 
@@ -42,7 +46,8 @@ def selftest(
     most frequent categories' shares. Every batch goes through the same comparison and decision
     as `detect`. A batch drawn from the reference itself is slightly closer to it than fresh
     data would be; when the batch is more than a few per cent of the reference, the false-alarm
-    rate is an underestimate (``notes`` says so).
+    rate is an underestimate (``notes`` says so). ``progress``, if given, is called with
+    (runs done, runs, phase) as the batches are drawn, then as they are decided.
     """
     check_fitted(profile)
     th = thresholds or DriftThresholds()
@@ -51,7 +56,7 @@ def selftest(
     if not isinstance(runs, int) or runs < 1:
         raise ValueError(f"runs must be an integer >= 1, got {runs!r}")
     rng = np.random.default_rng(seed)
-    sim = _simulate(profile, batch_size, runs, rng, th, mean_shift, scale_change)
+    sim = _simulate(profile, batch_size, runs, rng, th, mean_shift, scale_change, progress)
     min_effect = np.array([th.min_effect(k) for k in sim.kinds])
     weight = np.array([1.0 if weights is None else float(weights.get(c, 0.0)) for c in sim.names])
 
@@ -60,15 +65,16 @@ def selftest(
 
     null_flags = np.zeros((runs, len(sim.names)), dtype=bool)
     dataset_alarms = 0
+    power_hits = np.zeros(len(sim.shifts))
     for r in range(runs):
         null_flags[r], dataset = decide_row(sim.null[r])
         dataset_alarms += dataset
-    power_hits = np.zeros(len(sim.shifts))
-    for r in range(runs):
         for si, (ci, _) in enumerate(sim.shifts):
             row = list(sim.null[r])
             row[ci] = sim.shifted[r, si]
             power_hits[si] += decide_row(row)[0][ci]
+        if progress is not None:
+            progress(r + 1, runs, "deciding")
     return {
         "batch_size": batch_size,
         "runs": runs,
@@ -105,6 +111,7 @@ def _simulate(
     th: DriftThresholds,
     mean_shift: float,
     scale_change: float,
+    progress: Progress | None,
 ) -> _Simulation:
     names = list(profile.columns_)
     kinds = [profile.columns_[c].kind for c in names]
@@ -119,6 +126,8 @@ def _simulate(
         null[r] = [results[0] for results in drawn]
         for si, (ci, shift) in enumerate(shifts):
             shifted[r, si] = drawn[ci][1 + _shifts(profile.columns_[names[ci]]).index(shift)]
+        if progress is not None:
+            progress(r + 1, runs, "drawing batches")
     return _Simulation(names, kinds, shifts, null, shifted)
 
 

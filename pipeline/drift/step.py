@@ -9,7 +9,7 @@ files. The statistics and the decision are pure and live in the package's other 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -312,7 +312,12 @@ def latest(conn: sa.Connection, run_id: str | None = None) -> dict[str, Any]:
 
 
 def selftest(
-    engine: sa.Engine, settings: Settings, batch_size: int | None, runs: int, seed: int
+    engine: sa.Engine,
+    settings: Settings,
+    batch_size: int | None,
+    runs: int,
+    seed: int,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
     """False-alarm rate and power of the current thresholds on the production profile."""
     from pipeline.drift.profile import ReferenceProfile
@@ -342,5 +347,6 @@ def selftest(
         seed=seed,
         thresholds=thresholds(settings),
         weights={c: 1.0 for c in features},
+        progress=progress,
     )
     return {"model_version": version, "batch_size": batch_size, **out}

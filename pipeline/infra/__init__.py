@@ -1,6 +1,7 @@
 """The operating-system edge: atomic files and file hashes (`files`), the run lock (`lock`),
 memory hand-back (`memory`), crash points for the kill tests (`failpoints`), the versions of
-the libraries in use (`versions`) and pip's cached list of outdated packages (`outdated`).
+the libraries in use (`versions`), pip's cached list of outdated packages (`outdated`) and
+the progress of long work on a terminal or in a log (`progress`).
 
 Standard library only (memory also talks to pyarrow when it is already loaded): the no-op tick
 imports it. It imports nothing else of riskwatch but `pipeline.errors`.
@@ -14,5 +15,6 @@ __all__ = [
     "lock",
     "memory",
     "outdated",
+    "progress",
     "versions",
 ]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.errors import ConfigError, RiskwatchError
 from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
+from pipeline.infra.progress import Progress
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
 from pipeline.model import registry
@@ -186,6 +187,7 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
     overrides = s["quality.criticality"]
     items = []
     total = len(found.new)
+    bar = Progress("ingest", total, unit="files", plain=False, keep=False).start()
     for i, source in enumerate(found.new, 1):
         if current is None:  # nothing new could be read: no contract to check against
             why = "no data contract, and no new file could be read to infer one"
@@ -217,6 +219,8 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
         else:
             log.warning("[%d/%d] %s quarantined: %s", i, total, source.name, item.reason)
         items.append(item)
+        bar.advance(note=f"{sum(it.rows for it in items):,} rows")
+    bar.close()
     return items
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.infra.lock import RunLock
+from pipeline.infra.progress import Progress
 from pipeline.settings import Settings
 from pipeline.storage import db, tables, writes
 
@@ -64,17 +65,20 @@ class Run:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        """Time the block and record it as step `name`, failed if it raises."""
+        """Time the block and record it as step `name`, failed if it raises; on a terminal, a
+        spinner with the time elapsed (and the step's phase) while it runs."""
         started = tables.utcnow()
         t0 = time.perf_counter()
         log.info("%s …", name)
         status, detail = "succeeded", None
+        spinner = Progress(name, plain=False, ticking=True, keep=False).start()
         try:
             yield
         except BaseException as exc:
             status, detail = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            spinner.close()
             seconds = time.perf_counter() - t0
             self.timings[name] = round(seconds, 4)
             writes.record_step(self.engine, self.run_id, name, started, seconds, status, detail)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
+from pipeline.infra.progress import current_phase
 from pipeline.model import registry
 from pipeline.run.evaluation import Recorded, recorded_score
 from pipeline.run.record import Run
@@ -105,9 +106,11 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
         len(holdout),
     )
     _record_training_data(run, features, train)
+    current_phase(f"fitting on {len(train):,} rows")
     model = fit(s, features, train)
     memory.release()
     failpoint("after_fit")
+    current_phase("scoring the holdout" if len(holdout) else "scoring without a holdout")
     held = None
     if len(holdout):
         pred, proba = predict(model, features, holdout)
@@ -187,6 +190,7 @@ def train(
     from pipeline.model.policy import deploy_without_holdout, promote_decision
 
     s = run.settings
+    current_phase("loading the training window")
     data = training_data(run, new_frame, new_ids)
     challenger = _challenger(run, data)
     version, recorded = challenger.version, challenger.recorded

@@ -21,6 +21,7 @@ module (for its column names, or by the CLI) stays cheap.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -192,8 +193,13 @@ def write_sample_data(
     rows: int = 2000,
     drift_from: int = 3,
     test_rows: int = 1000,
+    progress: Callable[[int, str], None] | None = None,
 ) -> list[Path]:
-    """Write the batches to ``directory/sourcedata``, the test set to ``directory/testdata``."""
+    """Write the batches to ``directory/sourcedata``, the test set to ``directory/testdata``.
+
+    ``progress``, if given, is called after each file with the rows written so far and the
+    file's name (`sample_rows` is the total).
+    """
     # Check everything before writing anything, so a bad argument leaves no partial set behind.
     batches = _check_int("batches", batches, 1, MAX_BATCH)
     rows = _check_int("rows", rows, 1, MAX_ROWS)
@@ -207,10 +213,19 @@ def write_sample_data(
         path = directory / "sourcedata" / f"clients_batch_{batch:02d}.csv"
         _write_csv(path, generate_batch(batch, rows, seed=seed, drift_from=drift_from))
         written.append(path)
+        if progress is not None:
+            progress(batch * rows, path.name)
     path = directory / "testdata" / "testdata.csv"
     _write_csv(path, generate_test(test_rows, seed=seed))
     written.append(path)
+    if progress is not None:
+        progress(sample_rows(batches, rows, test_rows), path.name)
     return written
+
+
+def sample_rows(batches: int, rows: int, test_rows: int) -> int:
+    """The rows `write_sample_data` writes in all: every batch and the test set."""
+    return batches * rows + test_rows
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> None:
