@@ -110,6 +110,11 @@ def test_nice_ticks(low, high, expected) -> None:
     assert plot.nice_ticks(low, high, 5) == pytest.approx(expected)
 
 
+def test_counts_are_ticked_at_whole_numbers() -> None:
+    assert plot.nice_ticks(0, 1.18, 5, whole=True) == [0, 1, 2]
+    assert "0.25" not in texts(quality_chart([("out_of_range", 1, "medium")]))
+
+
 def test_time_ticks_of_a_week_are_days() -> None:
     low = T0.timestamp()
     ticks = time_ticks(low, low + 6 * 86400)

@@ -105,9 +105,13 @@ def _colour_bar(d: Drawing, x: float, y: float, height: float, top: int, font: s
 
 
 def bar_chart(
-    bars: list[tuple[str, float, str, str]], axis_label: str, font: str = "Helvetica"
+    bars: list[tuple[str, float, str, str]],
+    axis_label: str,
+    font: str = "Helvetica",
+    whole: bool = False,
 ) -> Drawing:
-    """Horizontal bars, top to bottom: (label, value, colour, text written at the bar's end)."""
+    """Horizontal bars, top to bottom: (label, value, colour, text written at the bar's end);
+    `whole`: the values are counts, ticked at whole numbers."""
     from pipeline.report import plot
 
     width, row = 504.0, 20.0
@@ -116,7 +120,7 @@ def bar_chart(
     height = bottom + row * len(bars) + 6
     d = plot.drawing(width, height)
     top = max((value for _, value, _, _ in bars), default=0) or 1.0
-    ticks = [t for t in plot.nice_ticks(0, top * 1.18, 5) if t <= top * 1.18]
+    ticks = [t for t in plot.nice_ticks(0, top * 1.18, 5, whole) if t <= top * 1.18]
     span = max(ticks[-1], top * 1.18) if ticks else top * 1.18
     plot_w = width - left - 8
     for tick in ticks:
@@ -159,6 +163,7 @@ def quality_chart(bars: list[tuple[str, int, str]], font: str = "Helvetica") -> 
         ],
         "offending rows",
         font,
+        whole=True,
     )
 
 

@@ -89,7 +89,7 @@ def diamond(x: float, y: float, r: float, fill: str) -> Polygon:
                    strokeColor=None, strokeWidth=0)  # fmt: skip
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def nice_ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list[float]:
     """Ticks at round steps (1, 2, 2.5 or 5 times a power of ten), the first <= `low`, the
     last >= `high`."""
     if not (math.isfinite(low) and math.isfinite(high)):
@@ -99,6 +99,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / max(1, count)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if whole:  # counts: no tick between two whole numbers
+        step = max(1.0, math.ceil(step))
     first = math.floor(low / step + 1e-9) * step
     ticks = [round(first, 12)]
     while ticks[-1] < high - step * 1e-9:

@@ -71,11 +71,13 @@ def history_chart(history: History, metric: str, font: str = "Helvetica") -> Dra
     low, high = min(values, default=0.0), max(values, default=1.0)
     if high - low < 1e-9:  # one value: a band around it
         low, high = low - 0.05, high + 0.05
+    room = (high - low) * 0.08  # the points and their labels stay inside the frame
+    low, high = low - room, high + room
     y_ticks = plot.nice_ticks(low, high, 4)
     y0, y1 = y_ticks[0], y_ticks[-1]
     width, height = 504.0, 209.0
     left = 14 + max(plot.width(plot.tick_text(v), font, 7) for v in y_ticks) + 8
-    bottom, top = 34.0, height - 24
+    bottom, top = 34.0, height - 26
     plot_w, plot_h = width - left - 10, top - bottom
     d = plot.drawing(width, height)
 
@@ -89,8 +91,10 @@ def history_chart(history: History, metric: str, font: str = "Helvetica") -> Dra
         d.add(plot.line(left, y_of(v), left + plot_w, y_of(v), GRID))
         d.add(plot.text(left - 4, y_of(v) - 2.4, plot.tick_text(v), font, 7, INK, "end"))
     for at, name in time_ticks(t0, t1):
-        d.add(plot.line(x_of(at), bottom, x_of(at), top, GRID))
-        d.add(plot.text(x_of(at), bottom - 10, name, font, 7, INK, "middle"))
+        x, half = x_of(at), plot.width(name, font, 7) / 2
+        anchor = "end" if x + half > width else "start" if x - half < 0 else "middle"
+        d.add(plot.line(x, bottom, x, top, GRID))
+        d.add(plot.text(x, bottom - 10, name, font, 7, INK, anchor))
     d.add(plot.rect(left, bottom, plot_w, plot_h, None, stroke=MUTED))
     _marks(d, font, production, holdout, deployments, x_of, y_of, (bottom, top))
     d.add(plot.text(8, bottom + plot_h / 2, metric, font, 8, INK, "middle", angle=90))
