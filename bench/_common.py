@@ -44,6 +44,7 @@ class Child:
     max_rss_bytes: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system: less moved than wall time by other work
 
     def check(self, what: str) -> Child:
         if self.returncode != 0:
@@ -79,6 +80,7 @@ def run_child(
             max_rss_bytes=usage.ru_maxrss * 1024,  # Linux reports KiB
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
         )
 
 

@@ -78,12 +78,16 @@ def outdated_reason(stderr: str) -> str:
 STEPS_S: dict[str, list[dict[str, float]]] = {"tick1": [], "tick2": []}
 
 
+CPU_S: dict[str, list[float]] = {"floor": [], "tick1": [], "tick2": []}  # user + system
+
+
 def tick(project: Path, csv_file: Path, name: str = "") -> tuple[float, str]:
     shutil.copy(csv_file, project / "sourcedata" / csv_file.name)
     child = run_child([*riskwatch_command(), "run", "--json"], cwd=project).check("the tick")
     assert child.json()["status"] == "succeeded", child.stdout
     if name:
         STEPS_S[name].append(child.json()["timings"])
+        CPU_S[name].append(child.cpu_seconds)
     return child.seconds, outdated_reason(child.stderr)
 
 
@@ -230,6 +234,7 @@ def main() -> None:
             project = new_default_project(where / "project", cache)
             floor = run_child([PYTHON, str(HERE / "floor_pandas_sklearn.py"), str(csvs[0])],
                               cwd=project).check("the floor")  # fmt: skip
+            CPU_S["floor"].append(floor.cpu_seconds)
             tick1, why1 = tick(project, csvs[0], "tick1")
             tick2, why2 = tick(project, csvs[1], "tick2")
             first, later = server_times(project, records, hook=True)
@@ -290,6 +295,14 @@ def main() -> None:
         print(
             f"  {name}: {med[key]:.2f} s = {ratio:.2f}x the floor (target <= 2x: {yes(ratio <= 2)})"
         )
+    cpu = {k: median(v) for k, v in CPU_S.items()}
+    results["cpu_s"] = cpu
+    results["cpu_ratio"] = {k: cpu[k] / cpu["floor"] for k in ("tick1", "tick2")}
+    print(
+        f"  CPU time (user + system, medians; moved less by other work on the machine): floor "
+        f"{cpu['floor']:.2f} s, tick 1 {cpu['tick1']:.2f} s = {cpu['tick1'] / cpu['floor']:.2f}x, "
+        f"tick 2 {cpu['tick2']:.2f} s = {cpu['tick2'] / cpu['floor']:.2f}x"
+    )
     results["steps_s"] = {k: step_medians(v) for k, v in STEPS_S.items()}
     results["report_step_s"] = {k: v.get("report") for k, v in results["steps_s"].items()}
     for k, steps in results["steps_s"].items():
