@@ -1,9 +1,10 @@
 """Make the README's images from the real app: three ticks on the sample, then headless Chromium.
 
-    .venv/bin/python screenshots/make_screenshots.py
+    .venv/bin/python screenshots/make_screenshots.py [--report-only]
 
 Needs Debian's `chromium` and `pdftoppm` (poppler-utils). Writes screenshots/index.png and
-screenshots/report-page-2.png from a throw-away project in a temporary folder.
+screenshots/report-page-2.png from a throw-away project in a temporary folder; with
+`--report-only`, the report's page alone (pdftoppm only).
 """
 
 from __future__ import annotations
@@ -60,33 +61,16 @@ def build_demo(project: Path) -> str:
 
 
 def main() -> None:
+    report_only = "--report-only" in sys.argv[1:]
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium or not shutil.which("pdftoppm"):
+    if not shutil.which("pdftoppm") or not (chromium or report_only):
         sys.exit("needs chromium and pdftoppm: apt-get install chromium poppler-utils")
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
         report = build_demo(project)
-        settings = load_settings(project / "riskwatch.toml", environ={})
-        server = make_server("127.0.0.1", 0, create_app({"RISKWATCH_SETTINGS": settings}))
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            url = f"http://127.0.0.1:{server.server_port}/"
-            subprocess.run(
-                [
-                    chromium,
-                    *CHROMIUM_FLAGS,
-                    f"--user-data-dir={project / 'chrome'}",
-                    "--window-size=1280,720",
-                    f"--screenshot={HERE / 'index.png'}",
-                    url,
-                ],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-        finally:
-            server.shutdown()
+        if not report_only:
+            assert chromium is not None
+            _screenshot_index(chromium, project)
         subprocess.run(
             [
                 "pdftoppm",
@@ -104,6 +88,31 @@ def main() -> None:
         )
     for png in sorted(HERE.glob("*.png")):
         print(png)
+
+
+def _screenshot_index(chromium: str, project: Path) -> None:
+    """The run list, as headless Chromium shows it, served by the real app."""
+    settings = load_settings(project / "riskwatch.toml", environ={})
+    server = make_server("127.0.0.1", 0, create_app({"RISKWATCH_SETTINGS": settings}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"
+        subprocess.run(
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={project / 'chrome'}",
+                "--window-size=1280,720",
+                f"--screenshot={HERE / 'index.png'}",
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
 
 
 if __name__ == "__main__":
