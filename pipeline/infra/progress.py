@@ -11,7 +11,10 @@ phase, at most one every `PLAIN_EVERY` seconds in between, and one when it ends;
 
 `render` is the pure part (tested with a fake clock); the rest never raises: a closed or broken
 stream turns the progress off. A log handler that writes to the same terminal calls
-`interrupt()` first, so that a log line never lands after a half-drawn bar.
+`interrupt()` first, so that a log line never lands after a half-drawn bar. Progress nests:
+on a terminal only the newest open one draws (a run step's spinner waits while the step's own
+bar runs), and `current_phase` names the phase of the newest one, so that code deep in a step
+can say "fitting" without being handed the progress.
 
 Standard library only: the CLI imports it.
 """
@@ -44,7 +47,7 @@ BAR_WIDTH = 24
 SPINNER = "|/-\\"
 GREEN, RESET = "\x1b[32m", "\x1b[0m"
 
-_active: list[Progress] = []  # progress lines drawn on a terminal now, newest last
+_active: list[Progress] = []  # the progress started and not closed yet, newest last
 _lock = threading.RLock()
 _enabled = True  # False: no progress at all (riskwatch --quiet)
 
@@ -94,7 +97,8 @@ def render(
         head.append(f"{share:.0%} {_count(done)}/{_count(total)}{unit_text}")
     elif done:
         head.append(f"{_count(done)}{unit_text}")
-    elif terminal:
+    spinning = terminal and not total and not done
+    if spinning:
         head.append(SPINNER[frame % len(SPINNER)])
     tail = [note] if note else []
     rate = done / elapsed if elapsed > 0 else 0.0
@@ -103,7 +107,7 @@ def render(
     tail.append(f"{_clock_text(elapsed)} elapsed")
     if total and 0 < done < total and rate > 0:
         tail.append(f"{_clock_text((total - done) / rate)} left")
-    counted = len(head) > 1 and head[-1] not in SPINNER
+    counted = len(head) > 1 and not spinning
     return " ".join(head) + (", " if counted else " ") + ", ".join(tail)
 
 
