@@ -259,3 +259,16 @@ def test_library_versions_live_in_infra_and_need_no_library():
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
     assert diagnostics.library_versions is versions.library_versions
+
+
+def test_the_refresh_and_pip_run_at_the_lowest_cpu_priority(tmp_path: Path):
+    script = tmp_path / "nice_pip.py"  # answers with its own niceness as a package's version
+    script.write_text(
+        "import json, os\n"
+        'print(json.dumps([{"name": "nice", "version": str(os.nice(0)), "latest_version": "x"}]))\n'
+    )
+    cache = tmp_path / "outdated.json"
+    first = check(cache, [sys.executable, str(script)])
+    assert first.refresh_pid is not None
+    os.waitpid(first.refresh_pid, 0)
+    assert check(cache, []).result() == [{"name": "nice", "installed": "19", "latest": "x"}]

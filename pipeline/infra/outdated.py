@@ -14,6 +14,7 @@ Standard library only: the no-op tick may import it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -169,6 +170,10 @@ def refresh(cache: Path, command: Sequence[str], timeout: float) -> None:
 
 if __name__ == "__main__":  # the detached refresh: CACHE LOCK_FD TIMEOUT -- COMMAND...
     _cache, _fd, _timeout, _sep, *_command = sys.argv[1:]
+    # The lowest CPU priority, for pip too: the refresh must not slow the tick that started it
+    # (pip's answer takes seconds of CPU; on two busy cores it took a second off the tick).
+    with contextlib.suppress(OSError):
+        os.nice(19)
     try:
         refresh(Path(_cache), _command, float(_timeout))
     finally:
