@@ -239,6 +239,7 @@ def _in_a_log(args: list[str], cwd: Path) -> tuple[str, str]:
     return done.stdout, done.stderr
 
 
+@pytest.mark.slow
 def test_sample_data_and_a_run_draw_bars_on_a_terminal_and_plain_lines_in_a_log(tmp_path):
     sample = ["sample-data", ".", "--batches", "2", "--rows", "300", "--test-rows", "100"]
     stdout, terminal = _on_a_terminal(sample, tmp_path)

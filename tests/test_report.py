@@ -622,3 +622,22 @@ def test_the_report_has_no_raster_image(engine, settings) -> None:
     assert all(not page.images for page in reader.pages)
     text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
     assert "Predicted" in text and "offending rows" in text and "time (UTC)" in text
+
+
+def test_a_cell_that_fits_on_one_line_is_a_plain_string_and_the_others_wrap() -> None:
+    from reportlab.platypus import Paragraph
+
+    from pipeline.report.pdf_doc import Doc
+
+    doc = Doc()
+    table = doc.table(
+        ["Name", "Reason"],
+        [["short <b>", "word " * 200], ["tab\there", "Zürich ✓"]],
+        [0.3, 0.7],
+        right=(1,),
+    )
+    header, first, second = table._cellvalues
+    assert header == ["Name", "Reason"]
+    assert first[0] == "short <b>"  # a string is never parsed as markup: no escaping needed
+    assert isinstance(first[1], Paragraph)  # too long for one line: it wraps
+    assert isinstance(second[0], Paragraph) and second[1] == "Zürich ✓"

@@ -200,7 +200,11 @@ class Doc:
         def cell(value: object, col: int, style: ParagraphStyle) -> str | Paragraph:
             text = short(str(value), MAX_CELL_CHARS)
             room = widths[col] * self.width - 2 * CELL_PADDING
-            if "\n" not in text and self.stringWidth(text, style.fontName, style.fontSize) <= room:
+            # One printable line (no line break, tab or control character) that fits as it is.
+            if (
+                text.isprintable()
+                and self.stringWidth(text, style.fontName, style.fontSize) <= room
+            ):
                 return text
             return self.para(text, style)
 
