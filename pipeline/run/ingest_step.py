@@ -23,7 +23,7 @@ from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
     from pipeline.ingest.contract import Contract
-    from pipeline.ingest.ingestion import Ingested
+    from pipeline.ingest.ingestion import Ingested, RowIndex
 
 log = logging.getLogger("riskwatch")
 
@@ -88,6 +88,7 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
     s = run.settings
     ingested_dir = s.path("paths.ingested")
     overrides = s["quality.criticality"]
+    history = _history(run, ingested_dir, current) if found.new else None
     items = []
     total = len(found.new)
     for i, source in enumerate(found.new, 1):
@@ -103,6 +104,7 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
                 overrides,
                 s["quality.missing_significance"],
                 s["quality.max_invalid_share"],
+                history,
             )
         memory.release()  # the file's frame is gone; its buffers need not outlive it
         failpoint("after_file_written")
@@ -121,6 +123,19 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
             log.warning("[%d/%d] %s quarantined: %s", i, total, source.name, item.reason)
         items.append(item)
     return items
+
+
+def _history(run: Run, ingested_dir: Path, current: Contract | None) -> RowIndex | None:
+    """The index of earlier files' rows with quality.duplicates = "history" (else None), brought
+    up to date first: files ingested while it was "file" are indexed once, from their Parquet."""
+    from pipeline.ingest.ingestion import RowIndex, index_earlier_files
+
+    if run.settings["quality.duplicates"] != "history" or current is None:
+        return None
+    rows = index_earlier_files(run.engine, ingested_dir, current)
+    if rows:
+        log.info('quality.duplicates = "history": indexed %d rows of earlier files (once)', rows)
+    return RowIndex(run.engine)
 
 
 def _record(run: Run, item: Ingested, current: Contract | None) -> int:
@@ -148,6 +163,7 @@ def _record(run: Run, item: Ingested, current: Contract | None) -> int:
         contract_version=None if current is None else current.version,
         report_path=rel,
         checked_at=checked_at,
+        index=item.index,
     )
 
 
