@@ -67,12 +67,17 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _text(values: np.ndarray) -> np.ndarray:
-    """SipHash-2-4 (under HASH_KEY) of each value's text, uint64; values are str, or become it."""
-    if not all(isinstance(v, str) for v in values):
+def _text(values: np.ndarray, checked: bool = False) -> np.ndarray:
+    """SipHash-2-4 (under HASH_KEY) of each value's text, uint64; values are str (`checked`: the
+    caller knows), or become it."""
+    if not checked and not all(isinstance(v, str) for v in values):
         values = np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
-    hashed: np.ndarray = pd.util.hash_array(values, hash_key=HASH_KEY, categorize=True)
-    return hashed
+    # Hashing each distinct value once pays when values repeat (categories), not for ids.
+    codes, distinct = pd.factorize(values)
+    if len(distinct) * 2 < len(values):
+        hashed = pd.util.hash_array(np.asarray(distinct, dtype=object), hash_key=HASH_KEY)
+        return np.asarray(hashed[codes], dtype=np.uint64)
+    return np.asarray(pd.util.hash_array(values, hash_key=HASH_KEY, categorize=False))
 
 
 def _name(column: str) -> np.uint64:
@@ -98,29 +103,29 @@ def column_hash(series: pd.Series, name: str, numeric: bool) -> np.ndarray:
     else:
         missing = series.isna().to_numpy()
         values = series.to_numpy(dtype=object, na_value="")
-        hashed = _mix(_text(values) ^ _name(name))
+        text = pd.api.types.is_string_dtype(series.dtype) and series.dtype != object
+        hashed = _mix(_text(values, checked=text) ^ _name(name))
     hashed[missing] = 0
     return hashed
-
-
-def _combine(frame: pd.DataFrame, columns: list[str], numeric: set[str]) -> np.ndarray:
-    total = np.zeros(len(frame), dtype=np.uint64)
-    for name in columns:
-        if name in frame.columns:
-            total += column_hash(frame[name], name, name in numeric)  # wraps at 2**64
-    return total
 
 
 def hash_frame(frame: pd.DataFrame, contract: Contract) -> Hashes:
     """The hash of every row of `frame` over the contract's columns, and of its id."""
     numeric = numeric_columns(contract)
-    rows = _combine(frame, list(contract.columns), numeric).view(np.int64)
-    ids = [c for c in contract.id_columns if c in frame.columns]
-    if not ids:
-        none = np.zeros(len(frame), dtype=np.int64)
-        return Hashes(rows, none, np.zeros(len(frame), dtype=bool))
-    has_id = frame[ids].notna().all(axis=1).to_numpy()
-    return Hashes(rows, _combine(frame, ids, numeric).view(np.int64), has_id)
+    each = {
+        name: column_hash(frame[name], name, name in numeric)
+        for name in contract.columns
+        if name in frame.columns
+    }
+    rows = np.zeros(len(frame), dtype=np.uint64)
+    for hashed in each.values():
+        rows += hashed  # wraps at 2**64
+    ids = [c for c in contract.id_columns if c in each]
+    id_hashes = np.zeros(len(frame), dtype=np.uint64)
+    for name in ids:
+        id_hashes += each[name]
+    has_id = frame[ids].notna().all(axis=1).to_numpy() if ids else np.zeros(len(frame), bool)
+    return Hashes(rows.view(np.int64), id_hashes.view(np.int64), has_id)
 
 
 def _found(hashes: np.ndarray, seen: Mapping[int, int]) -> np.ndarray:

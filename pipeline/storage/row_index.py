@@ -40,19 +40,22 @@ def _batches(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 
 def lookup(conn: sa.Connection, kind: str, hashes: Sequence[int]) -> dict[int, int]:
-    """The hashes of `hashes` (sorted) that the index holds, each with its first file's id."""
-    table = KINDS[kind]
+    """The hashes of `hashes` (sorted) that the index holds, each with its first file's id.
+
+    Plain SQL through the driver: SQLAlchemy's expanding IN costs three times the query itself
+    at 30,000 values.
+    """
+    table = KINDS[kind].name
     found: dict[int, int] = {}
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        from sqlalchemy.dialects import postgresql
-    for chunk in _batches(hashes, POSTGRES_BATCH if postgres else SQLITE_BATCH):
-        if postgres:
-            values = sa.bindparam("hashes", list(chunk), type_=postgresql.ARRAY(sa.BigInteger))
-            where = table.c.hash == sa.any_(values)
-        else:
-            where = table.c.hash.in_(list(chunk))
-        found.update(conn.execute(sa.select(table.c.hash, table.c.file_id).where(where)).all())
+    if conn.dialect.name == "postgresql":
+        sql = f"SELECT hash, file_id FROM {table} WHERE hash = ANY(%s::bigint[])"
+        for chunk in _batches(hashes, POSTGRES_BATCH):
+            found.update(conn.exec_driver_sql(sql, (list(chunk),)).all())
+        return found
+    for chunk in _batches(hashes, SQLITE_BATCH):
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT hash, file_id FROM {table} WHERE hash IN ({marks})"
+        found.update(conn.exec_driver_sql(sql, tuple(chunk)).all())
     return found
 
 

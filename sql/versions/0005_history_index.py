@@ -20,7 +20,7 @@ def upgrade() -> None:
         op.create_table(
             name,
             sa.Column("hash", HASH, primary_key=True, autoincrement=False),
-            sa.Column("file_id", sa.Integer(), sa.ForeignKey("ingested_files.id"), nullable=False),
+            sa.Column("file_id", sa.Integer(), nullable=False),  # no foreign key: see tables.py
         )
     op.create_table(
         "history_files",
