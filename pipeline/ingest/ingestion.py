@@ -68,10 +68,10 @@ class RowIndex:
 
 
 def _seen(conn: sa.Connection, hashes: Hashes) -> Seen:
-    from pipeline.ingest.history import Seen
+    from pipeline.ingest.history import Seen, distinct
 
-    rows = row_index.lookup(conn, "row", np.unique(hashes.rows).tolist())
-    ids = row_index.lookup(conn, "id", np.unique(hashes.ids[hashes.has_id]).tolist())
+    rows = row_index.lookup(conn, "row", distinct(hashes.rows).tolist())
+    ids = row_index.lookup(conn, "id", distinct(hashes.ids[hashes.has_id]).tolist())
     return Seen(rows, ids, row_index.file_names(conn, {*rows.values(), *ids.values()}))
 
 
