@@ -20,7 +20,8 @@ project's as a template):
 finds neither. Ratios: history / file and history / floor, time and memory.
 
     .venv/bin/python bench/bench_history_duplicates.py [--quick] [--history-rows N]
-        [--repeat N] [--sqlite-only] [--pg-url URL] [--workdir DIR] [--results FILE]
+        [--repeat N] [--sqlite-only | --postgres-only] [--pg-url URL] [--workdir DIR]
+        [--results FILE]
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ def main() -> None:
     parser.add_argument("--history-rows", type=int, help="rows ingested before (10,000,000)")
     parser.add_argument("--repeat", type=int, help="rounds per file size (default 2)")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--pg-url", default=os.environ.get("RISKWATCH_TEST_PG_URL", PG_ADMIN))
     parser.add_argument("--workdir", help="keep the scratch projects under this folder")
     parser.add_argument("--results", help="write the figures to this JSON file")
@@ -245,7 +247,7 @@ def main() -> None:
                     str(COPIES),
                 ]
             ).check("new file")
-        backends = [Backend("sqlite", None)]
+        backends = [] if args.postgres_only else [Backend("sqlite", None)]
         if not args.sqlite_only:
             backends.append(Backend("postgres", args.pg_url))
         for backend in backends:
