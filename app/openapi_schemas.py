@@ -90,7 +90,16 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "model_version": {"type": ["integer", "null"]},
             "metric": {"type": ["string", "null"]},
-            "holdout_score": {"type": ["number", "null"]},
+            "holdout_score": {
+                "type": ["number", "null"],
+                "description": "The production metric the version is held to.",
+            },
+            "score_source": {
+                "type": ["string", "null"],
+                "description": "Where holdout_score comes from: holdout, test (the test file, "
+                "for a version trained without a holdout), cv:K (K-fold cross-validation on "
+                "the training window, the holdout being too small) or none.",
+            },
             "run_id": {"type": ["string", "null"]},
             "scores": {
                 "type": "array",
@@ -158,16 +167,49 @@ SCHEMAS: dict[str, Any] = {
                         },
                         "production_version": {"type": ["integer", "null"]},
                         "has_report": {"type": "boolean"},
+                        "drift": ref("DriftSummary"),
                     },
                 },
             }
         },
     },
+    "DriftSummary": {
+        "type": ["object", "null"],
+        "description": "The run's data-set drift (null when the run computed none). Counts and "
+        "share are over the tested features; the prediction and the label are in `outputs`.",
+        "required": ["status", "dataset_drift", "reason", "drifted_share"],
+        "properties": {
+            "status": {"enum": ["drifted", "not_drifted", "not_tested"]},
+            "dataset_drift": {
+                "type": ["boolean", "null"],
+                "description": "null when the data set was not tested (see reason).",
+            },
+            "reason": {
+                "type": ["string", "null"],
+                "description": "Why the data set was not tested, with the rows needed.",
+            },
+            "drifted_share": {"type": ["number", "null"]},
+            "features_tested": {"type": ["integer", "null"]},
+            "features_drifted": {"type": ["integer", "null"]},
+            "drifted_features": {"type": "array", "items": {"type": "string"}},
+            "outputs": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Other tested columns (prediction, label): drifted, not_drifted "
+                "or their column status.",
+            },
+            "weights": {"type": ["string", "null"]},
+            "min_rows": {"type": ["integer", "null"]},
+            "reference_rows": {"type": "integer"},
+            "current_rows": {"type": "integer"},
+        },
+    },
     "Run": {
         "type": "object",
         "description": "A run with its steps, files, scores, decisions, deployments, statistics, "
-        "diagnostics and reports.",
+        "diagnostics, reports and drift summary.",
         "required": ["id", "kind", "status", "started_at"],
+        "properties": {"drift": ref("DriftSummary")},
     },
     "Health": {
         "type": "object",

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 
 from app import get_connection, state
 from pipeline.errors import DatabaseNotReady, DatabaseUnreachable
+from pipeline.formatting import fmt_drift
 from pipeline.model import registry
 from pipeline.storage import reads
 
@@ -24,4 +25,6 @@ def index() -> str | tuple[str, int]:
     except (DatabaseNotReady, DatabaseUnreachable) as exc:
         page = render_template("pages/index.html", runs=[], production=production, problem=exc)
         return page, 503
+    for run in runs:  # the drift summary reads as everywhere else (fmt_drift)
+        run["drift_text"] = fmt_drift(run["drift"]) if run["drift"] else None
     return render_template("pages/index.html", runs=runs, production=production, problem=None)

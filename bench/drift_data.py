@@ -2,14 +2,17 @@
 
 Run as its own process in the project's environment (bench_drift.py does), so the timing
 parent never holds the data (see wide_data.py). In OUTDIR it writes `reference.parquet` and
-`current.parquet` (N rows each, 20 columns, LAYOUT) and prints the truth as JSON: which
-columns drift, how, and the rest unchanged.
+`current.parquet` (N rows each) and prints the truth as JSON: which columns drift, how, and
+the rest unchanged. Two shapes:
 
-    python bench/drift_data.py OUTDIR --rows N [--seed S]
+- `mixed20` (LAYOUT): 20 columns written by pyarrow itself (snappy, no pandas metadata), so each
+  tool's `pandas.read_parquet` makes its own default dtypes of them: float64 and int64 for the
+  numbers, its pandas' string dtype for the categories;
+- `const14` (LAYOUT_CONST14, `drift_data_const14.py`): 14 columns as a user's pandas writes them
+  (`DataFrame.to_parquet`, pandas metadata and index kept): float64, float32, int64 and int32
+  numbers, a column holding one value, a `category` column and a text one.
 
-Both files are written by pyarrow itself (snappy, no pandas metadata), so each tool's
-`pandas.read_parquet` makes its own default dtypes of them: float64 and int64 for the numbers,
-its pandas' string dtype for the categories.
+    python bench/drift_data.py OUTDIR --rows N [--seed S] [--shape mixed20|const14]
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ LAYOUT = (
     "in the five normal ones; counts are int64), 5 categorical segment (3 levels), region (6), "
     "industry (12), plan (25), channel (30)"
 )
+
+SHAPES = ("mixed20", "const14")
 
 
 def kind_of(k: int) -> str:
@@ -104,7 +109,8 @@ def truth() -> dict:
     }
 
 
-def make(outdir: Path, rows: int, seed: int) -> dict:
+def make(outdir: Path, rows: int, seed: int, shape: str = "mixed20") -> dict:
+    import drift_data_const14
     import pyarrow.parquet as pq
 
     outdir.mkdir(parents=True, exist_ok=True)
@@ -112,10 +118,14 @@ def make(outdir: Path, rows: int, seed: int) -> dict:
     for name, side_seed, current in (("reference", seed, False), ("current", seed + 1, True)):
         path = outdir / f"{name}.parquet"
         tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(make_table(rows, side_seed, current), tmp)
+        if shape == "const14":
+            drift_data_const14.make_frame(rows, side_seed, current).to_parquet(tmp)
+        else:
+            pq.write_table(make_table(rows, side_seed, current), tmp)
         os.replace(tmp, path)
         sizes[f"{name}_bytes"] = path.stat().st_size
-    return {"rows": rows, "seed": seed, **sizes, **truth()}
+    facts = drift_data_const14.truth() if shape == "const14" else truth()
+    return {"rows": rows, "seed": seed, "shape": shape, **sizes, **facts}
 
 
 def main() -> None:
@@ -123,8 +133,9 @@ def main() -> None:
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--shape", choices=SHAPES, default="mixed20")
     args = parser.parse_args()
-    print(json.dumps(make(args.outdir, args.rows, args.seed)))
+    print(json.dumps(make(args.outdir, args.rows, args.seed, args.shape)))
 
 
 if __name__ == "__main__":

@@ -55,19 +55,23 @@ def make(outdir: Path, rows: int, seed: int) -> dict:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from pipeline.ingest.contract import infer, save
+    from pipeline.ingest.contract import enforced, infer, save
 
     outdir.mkdir(parents=True, exist_ok=True)
     clean = outdir / "clean.csv"
     write_csv(clean, rows, seed)
 
-    contract = infer(
-        read(clean),
-        target=TARGET,
-        id_columns=[ID],
-        features=FEATURES,
-        categorical=list(CATEGORIES),
-        task="classification",
+    # Enforced: every tool compared quarantines what breaks a range or a category list.
+    contract = enforced(
+        infer(
+            read(clean),
+            target=TARGET,
+            id_columns=[ID],
+            features=FEATURES,
+            categorical=list(CATEGORIES),
+            task="classification",
+        ),
+        None,
     )
     save(contract, outdir / "contract.toml")
 

@@ -1,15 +1,18 @@
 """How numbers, shares, scores, times and durations read, wherever a person sees them.
 
 The CLI, the PDF, the per-file HTML page and the policy's reasons format their numbers, shares,
-scores, times and durations through here (a plain count is Python's own `f"{n:,}"`), so the same
-value reads the same everywhere. Standard library only: the no-op tick may import it.
+scores, times and durations through here (a plain count is Python's own `f"{n:,}"`), and a
+run's data-set drift through `fmt_drift`, so the same value reads the same everywhere.
+Standard library only: the no-op tick may import it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 MISSING = "n/a"
 
@@ -49,6 +52,16 @@ def fmt_score(value: float | None, low: float | None, high: float | None) -> str
     if value is not None and low is not None and high is not None:
         text += f" [{fmt_num(low)}, {fmt_num(high)}]"
     return text
+
+
+def fmt_score_source(source: str | None, rows: int | None = None) -> str:
+    """Where a recorded metric comes from: 'holdout of 40 rows', 'test file', '5-fold CV'."""
+    source = source or "holdout"  # versions registered before sources were recorded
+    if source.startswith("cv:"):
+        shown = f"{source[3:]}-fold CV"
+    else:
+        shown = {"test": "test file", "none": "no score"}.get(source, source)
+    return shown if rows is None or source == "none" else f"{shown} of {rows:,} rows"
 
 
 def fmt_time(value: datetime | None) -> str:
@@ -97,3 +110,28 @@ def fmt_value(value: object, decimals: int = 4) -> str:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, default=str)
     return fmt_num(value, decimals)
+
+
+def fmt_drift(summary: Mapping[str, Any]) -> str:
+    """A run's data-set drift in one line, the same wherever it is printed.
+
+    `summary` is `DriftResult.summary()` (or what the database gives back of it): the counts and
+    the share are over the tested features only; other columns (the prediction, the label) are
+    named apart; a data set that could not be tested says so, and why.
+    """
+    if summary.get("status") == "not_tested":
+        return f"not tested: {summary.get('reason') or 'no feature could be tested'}"
+    verdict = "drifted" if summary.get("dataset_drift") else "no drift"
+    share = summary.get("drifted_share")
+    words = f"share {MISSING if share is None else f'{share:.2f}'}"
+    if summary.get("weights") == "importance":
+        words = "importance-weighted " + words
+    tested, drifted = summary.get("features_tested"), summary.get("features_drifted")
+    text = verdict if tested is None else f"{verdict}: {drifted} of {tested} tested features"
+    text += f" drifted ({words})" if tested is not None else f" ({words})"
+    if summary.get("drifted_features"):
+        text += ": " + ", ".join(summary["drifted_features"])
+    outputs = summary.get("outputs") or {}
+    if outputs:
+        text += "; " + ", ".join(f"{k} {v.replace('_', ' ')}" for k, v in outputs.items())
+    return text

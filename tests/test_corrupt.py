@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.errors import DataError, InvalidArgument
 from pipeline.ingest.checks import QualityResult, check_frame, file_problem
-from pipeline.ingest.contract import Contract, ContractError, infer, save
+from pipeline.ingest.contract import Contract, ContractError, enforced, infer, save
 from pipeline.ingest.discovery import FORMATS
 from pipeline.ingest.readers import read_file
 from pipeline.settings import load_settings
@@ -40,7 +40,8 @@ ROWS = 400
 
 
 def _contract(frame: pd.DataFrame, task: str = "classification") -> Contract:
-    return infer(
+    """The inferred contract with its learned rules enforced: every injected row is bad."""
+    inferred = infer(
         frame,
         target=TARGET,
         id_columns=[ID_COLUMN],
@@ -48,6 +49,7 @@ def _contract(frame: pd.DataFrame, task: str = "classification") -> Contract:
         categorical=FEATURES_CATEGORICAL,
         task=task,
     )
+    return enforced(inferred, None)
 
 
 @pytest.fixture(scope="module")

@@ -78,7 +78,7 @@ def assert_json_clean(result) -> dict:
     json.dumps(result.to_dict(), allow_nan=False)
     body = json.loads(result.to_json())
     assert math.isfinite(result.drifted_share)
-    assert isinstance(result.dataset_drift, bool)
+    assert isinstance(result.dataset_drift, bool) or result.status == "not_tested"
     for column in result.columns:
         assert isinstance(column.drifted, bool)
         for value in (column.statistic, column.p_value, column.p_adjusted, column.effect_size):
@@ -261,10 +261,12 @@ def test_a_new_batch_stuck_at_one_value_is_tested_and_flagged():
     assert column.drifted
 
 
-def test_nothing_testable_gives_no_drift_and_an_empty_family():
+def test_nothing_testable_is_not_tested_and_an_empty_family():
     profile = ReferenceProfile().fit({"x": np.full(100, 1.0)})
     result = detect(profile, {"x": np.full(100, 1.0)})
-    assert result.n_tested == 0 and result.drifted_share == 0.0 and not result.dataset_drift
+    assert result.n_tested == 0 and result.drifted_share == 0.0
+    assert result.dataset_drift is None and result.status == "not_tested"  # not "no drift"
+    assert result.reason == "no feature could be tested: x is constant"
     assert json.loads(result.to_json())["columns"][0]["status"] == "constant"
 
 
@@ -583,7 +585,7 @@ def test_the_package_exports_its_pure_api_lazily():
     script = (
         "import sys, pipeline.drift as drift\n"
         "assert 'numpy' not in sys.modules\n"
-        "assert drift.__all__ == [*sorted(drift._EXPORTS), 'step']  # step: the I/O module\n"
+        "assert set(drift.__all__) == {*drift._EXPORTS, 'adhoc', 'step'}  # the I/O modules\n"
         "for name in drift._EXPORTS:\n"
         "    assert getattr(drift, name).__module__.startswith('pipeline.drift.'), name\n"
         "import pipeline.drift.selftest, pipeline.drift.special\n"
@@ -601,7 +603,10 @@ def test_the_package_exports_its_pure_api_lazily():
 
 def test_json_has_exactly_the_issue_s_keys(data):
     body = json.loads(detect(data[1_000]["profile"], data[1_000]["shifted"]).to_json())
-    assert set(body) == {"dataset_drift", "drifted_share", "columns"}
+    assert set(body) == {
+        "status", "dataset_drift", "reason", "drifted_share", "features_tested",
+        "features_drifted", "drifted_features", "outputs", "weighted", "min_rows", "columns",
+    }  # fmt: skip
     assert set(body["columns"][0]) == {
         "column", "kind", "test", "statistic", "p_value", "p_adjusted", "effect_size", "status",
         "drifted",
@@ -783,9 +788,28 @@ def test_drift_columns_are_converted_when_read_not_all_at_once() -> None:
         data["nope"]
 
 
+def test_comparing_two_files_imports_no_database_code(tmp_path: Path) -> None:
+    """`riskwatch drift --reference --current` starts fast: no SQLAlchemy, storage or model."""
+    for name, rows in (("reference", "1,x\n2,y\n3,x\n"), ("current", "2,x\n3,y\n4,y\n")):
+        (tmp_path / f"{name}.csv").write_text("a,b\n" + rows)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from pipeline.cli import main\n"
+        "from pipeline.drift.adhoc import compare_files\n"
+        f"result = compare_files(Path({str(tmp_path / 'reference.csv')!r}), "
+        f"Path({str(tmp_path / 'current.csv')!r}))\n"
+        "assert result.status == 'not_tested', result.status\n"
+        "io = ('sqlalchemy', 'pipeline.storage', 'pipeline.model', 'sklearn')\n"
+        "loaded = [m for m in sys.modules if m.startswith(io)]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO)
+
+
 def test_comparing_files_whose_column_changes_kind_names_the_file(tmp_path: Path) -> None:
     """A numeric column that holds text in the other file is bad data, not a crash."""
-    from pipeline.drift.step import compare_files
+    from pipeline.drift.adhoc import compare_files
     from pipeline.errors import DataError
 
     reference, current = tmp_path / "reference.csv", tmp_path / "current.csv"

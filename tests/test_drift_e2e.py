@@ -36,10 +36,11 @@ def test_drift_is_measured_and_recorded_each_run(project: Path, sample: Path, da
     _first(project, sample, database_url)
     drop(project, sample / "sourcedata" / "clients_batch_02.csv")
     like = run_json(project, database_url)
-    assert like["drift"]["dataset_drift"] is False and like["drift"]["drifted_columns"] == []
+    assert like["drift"]["dataset_drift"] is False and like["drift"]["drifted_features"] == []
+    assert like["drift"]["status"] == "not_drifted" and like["drift"]["reason"] is None
     drop(project, sample / "sourcedata" / "clients_batch_03.csv")
     moved = run_json(project, database_url)
-    assert "region" in moved["drift"]["drifted_columns"]
+    assert "region" in moved["drift"]["drifted_features"]
     assert moved["drift"]["drifted_share"] > 0
 
     latest = json.loads(invoke(project, "drift", "--json", database_url=database_url).stdout)
@@ -99,7 +100,7 @@ def test_ad_hoc_comparison_needs_no_run_and_no_settings(tmp_path: Path, sample: 
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert set(doc) == {"dataset_drift", "drifted_share", "columns"}
+    assert {"dataset_drift", "drifted_share", "status", "reason", "columns"} <= set(doc)
     flagged = {c["column"] for c in doc["columns"] if c["drifted"]}
     assert "region" in flagged and "industry" not in flagged
     same = invoke(
@@ -141,7 +142,15 @@ def test_selftest_reports_false_alarms_and_power(project: Path, sample: Path):
     ],
 )
 def test_the_trigger_combines_metric_and_drift(trigger, metric, confirmed, expected):
-    drift = {"confirmed": confirmed, "drifted_share": 0.5, "drifted_columns": ["region"]}
+    drift = {
+        "status": "drifted",
+        "dataset_drift": True,
+        "confirmed": confirmed,
+        "drifted_share": 0.5,
+        "features_tested": 2,
+        "features_drifted": 1,
+        "drifted_features": ["region"],
+    }
     decision = with_trigger(trigger, Decision(metric, "metric says so"), drift)
     assert decision.outcome is expected
     assert decision.evidence["trigger"] == trigger
@@ -168,7 +177,8 @@ def test_importance_weights_are_stored_and_used(project: Path, sample: Path):
     assert all(v >= 0 for v in importance.values()) and sum(importance.values()) > 0
     drop(project, sample / "sourcedata" / "clients_batch_03.csv")
     drift = run_json(project)["drift"]
-    drifted = set(drift["drifted_columns"]) - {"__prediction__", "__target__"}
+    drifted = set(drift["drifted_features"])
+    assert not drifted & {"__prediction__", "__target__"}
     expected = sum(importance[c] for c in drifted) / sum(importance.values())
     assert drift["drifted_share"] == pytest.approx(expected)
 

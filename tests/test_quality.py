@@ -26,8 +26,8 @@ def _training() -> pd.DataFrame:
     )
 
 
-@pytest.fixture
-def contract():
+def _inferred(**kw) -> contracts.Contract:
+    """The contract of `_training()`, its structural rules inferred from its four rows."""
     return contracts.infer(
         _training(),
         target="exited",
@@ -36,7 +36,15 @@ def contract():
         categorical=["industry"],
         task="classification",
         range_margin=0.5,
+        evidence=1,
+        **kw,
     )
+
+
+@pytest.fixture
+def contract():
+    """The inferred contract with every learned rule enforced, as a person would after review."""
+    return contracts.enforced(_inferred(), None)
 
 
 def test_inferred_contract_reads_like_the_data(contract):

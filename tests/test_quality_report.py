@@ -64,14 +64,18 @@ EXPECTED = [
 
 @pytest.fixture(scope="module")
 def contract() -> C.Contract:
-    return C.infer(
+    """The inferred contract, its learned rules enforced and its structure inferred from a few
+    rows, so each bad row below is quarantined."""
+    inferred = C.infer(
         TRAIN,
         target="exited",
         id_columns=["id"],
         features=["employees", "revenue", "industry"],
         categorical=["industry"],
         task="classification",
+        evidence=1,
     )
+    return C.enforced(inferred, None)
 
 
 class Page(HTMLParser):

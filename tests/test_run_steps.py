@@ -93,7 +93,7 @@ def test_a_random_holdout_is_seeded_and_disjoint(split_settings) -> None:
 
 
 def test_too_few_rows_to_train_and_hold_out(split_settings) -> None:
-    with pytest.raises(DataError, match="only 2 labelled rows ingested"):
+    with pytest.raises(DataError, match="only 2 labelled rows in the training window"):
         split(split_settings("newest"), pd.DataFrame({"x": [1, 2]}))
 
 

@@ -348,15 +348,16 @@ def test_the_criticality_choices_are_the_vocabularys() -> None:
 
 
 def _parameter_defaults() -> list[tuple[object, str, str]]:
-    from pipeline.ingest import alerts, checks, contract_rules, ingestion
+    from pipeline.ingest import alerts, checks, contract_infer, ingestion
     from pipeline.model import metrics
 
     return [
         (metrics.score_with_interval, "samples", "policy.bootstrap_samples"),
         (metrics.score_with_interval, "confidence", "policy.confidence"),
         (metrics.score_with_interval, "max_rows", "policy.bootstrap_max_rows"),
-        (contract_rules.infer, "range_margin", "quality.range_margin"),
-        (contract_rules.infer, "missing_margin", "quality.missing_margin"),
+        (contract_infer.infer_summary, "range_margin", "quality.range_margin"),
+        (contract_infer.infer_summary, "missing_margin", "quality.missing_margin"),
+        (contract_infer.infer_summary, "missing_significance", "quality.missing_significance"),
         (checks.check_frame, "missing_alpha", "quality.missing_significance"),
         (ingestion.ingest_file, "missing_alpha", "quality.missing_significance"),
         (ingestion.ingest_file, "max_invalid_share", "quality.max_invalid_share"),

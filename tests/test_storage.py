@@ -104,7 +104,12 @@ def test_register_deploy_load_and_rollback(engine: sa.Engine, settings: Settings
     v2 = _register(engine, settings, trained)
     assert (v1, v2) == (1, 2)
     meta = json.loads((settings.path("paths.models") / "2" / "metadata.json").read_text())
-    assert meta["features"] == {"numeric": ["employees"], "categorical": ["industry"]}
+    assert meta["features"] == {
+        "numeric": ["employees"],
+        "categorical": ["industry"],
+        "preprocessing": "standard",
+    }
+    assert (meta["preprocessing"], meta["pipeline"]) == ("standard", None)
     assert meta["library_versions"]["scikit-learn"]
     assert meta["training_files"][0]["name"] == "a.csv"
     registry.deploy(engine, settings, v1, kind="initial", reason="first", run_id=None)

@@ -10,12 +10,11 @@ from typing import Any
 import click
 
 from pipeline.cli.root import database, emit, engine_command, main, read, settings_of
+from pipeline.formatting import fmt_drift
 
 
 def _drift_text(d: dict[str, Any]) -> str:
-    head = f"data set drift: {'yes' if d['dataset_drift'] else 'no'} "
-    head += f"(share of drifted features {d['drifted_share']:.2f})"
-    lines = [head]
+    lines = [f"data set drift: {fmt_drift(d)}"]
     for c in d["columns"]:
         eff = "n/a" if c["effect_size"] is None else f"{c['effect_size']:.3f}"
         p = "n/a" if c["p_adjusted"] is None else f"{c['p_adjusted']:.2g}"
@@ -52,7 +51,7 @@ def drift(
 
         doc = read(ctx, lambda conn, _: drift_step.latest(conn, run_id))
     else:
-        from pipeline.drift.step import compare_files
+        from pipeline.drift.adhoc import compare_files
 
         doc = json.loads(compare_files(reference, current).to_json())
     emit(doc, as_json, _drift_text)
@@ -98,6 +97,31 @@ def contract_infer(ctx: click.Context, source: Path | None, force: bool) -> None
     click.echo(f"wrote {path} (contract version {version[:12]})")
 
 
+def _enforce_text(r: dict[str, Any]) -> str:
+    if not r["changed"]:
+        return f"{r['contract']}: already enforced: {', '.join(r['enforced']) or 'nothing'}"
+    lines = [
+        f"wrote {r['contract']} (contract version {r['version'][:12]}, "
+        f"was {r['previous_version'][:12]})",
+        f"  enforced: {', '.join(r['enforced'])}",
+    ]
+    if r["not_enforced"]:
+        lines.append(f"  still not enforced: {', '.join(r['not_enforced'])}")
+    return "\n".join(lines)
+
+
+@engine_command(contract_group, "enforce", json=True)
+@click.argument("columns", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every column with a learned rule.")
+def contract_enforce(
+    ctx: click.Context, columns: tuple[str, ...], every: bool, as_json: bool
+) -> None:
+    """Quarantine rows outside these columns' learned ranges and category lists from now on."""
+    from pipeline.ingest.contract_tools import enforce_contract
+
+    emit(enforce_contract(settings_of(ctx), list(columns), every=every), as_json, _enforce_text)
+
+
 def _check_text(r: dict[str, Any]) -> str:
     out = []
     for f in r["files"]:
@@ -106,6 +130,13 @@ def _check_text(r: dict[str, Any]) -> str:
             f"criticality {f['criticality'] or 'none'}"
         )
         out += [f"  {t}: {n}" for t, n in f["errors_by_type"].items()]
+        kept = [i for i in f["issues"] if i["kept"]]
+        if kept:
+            out.append(
+                f"  {f['rows_kept_with_findings']} row(s) kept with learned-rule findings "
+                "(not enforced; `riskwatch contract enforce` quarantines them):"
+            )
+            out += [f"    {i['error_type']} {i['column']}: {i['message']}" for i in kept]
     return "\n".join(out)
 
 
@@ -114,7 +145,7 @@ def _check_text(r: dict[str, Any]) -> str:
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 def contract_check(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
-    """Check files against the contract without ingesting them; exit 1 if any row is bad."""
+    """Check files against the contract without ingesting them; exit 1 on any finding."""
     from pipeline.ingest.contract_tools import check_files
 
     report = check_files(settings_of(ctx), list(files))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.root import emit, engine_command, main, read, settings_of
-from pipeline.formatting import fmt_metric, fmt_version
+from pipeline.formatting import fmt_drift, fmt_metric, fmt_score_source, fmt_version
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -24,6 +24,7 @@ def _runs_text(rows: list[dict[str, Any]]) -> str:
         f"files={r['new_files']} rows={r['rows_ingested']} "
         f"quarantined: files={r['files_quarantined']} rows={r['rows_quarantined']} "
         f"prod={fmt_version(r['production_version'])}"
+        + (f"  drift: {fmt_drift(r['drift'])}" if r.get("drift") else "")
         for r in rows
     )
 
@@ -40,9 +41,11 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 def _status_text(s: dict[str, Any]) -> str:
     out = [f"production model: {fmt_version(s['production_version'])}"]
     for v in s["model_versions"]:
+        source = fmt_score_source(v["score_source"], v["score_rows"])
         out.append(
-            f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])}  "
-            f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows"
+            f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])} ({source})  "
+            f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows "
+            f"(window {v['training_window'] or 'all'})  model: {v['model']}"
         )
     out.append(f"ingested files: {len(s['ingested_files'])}")
     for f in s["ingested_files"]:
@@ -58,6 +61,8 @@ def _status_text(s: dict[str, Any]) -> str:
     out.append(
         "last run: none" if not last else f"last run: {last['id']} {last['kind']} {last['status']}"
     )
+    drift = s.get("drift")
+    out.append(f"drift: {fmt_drift(drift)} (run {drift['run_id']})" if drift else "drift: none yet")
     return "\n".join(out)
 
 
@@ -65,10 +70,17 @@ def _status_text(s: dict[str, Any]) -> str:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Production version, model versions, ingested and quarantined files, the last run."""
     from pipeline.model import registry
+    from pipeline.model.kind import describe, model_kind
     from pipeline.storage import reads
 
     def production_status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
-        return reads.status(conn, registry.production_version(settings))
+        doc = reads.status(conn, registry.production_version(settings))
+        for v in doc["model_versions"]:
+            # How each version was built: preprocessing standard or none, or model.pipeline's
+            # factory (issue 9), with a line for the text output.
+            v.update(model_kind(v["features"], v["estimator"]))
+            v["model"] = describe(v["features"], v["estimator"])
+        return doc
 
     emit(read(ctx, production_status), as_json, _status_text)
 

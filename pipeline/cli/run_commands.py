@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pipeline.cli.root import emit, engine_command, main, settings_of
-from pipeline.formatting import fmt_metric, fmt_version
+from pipeline.formatting import fmt_drift, fmt_metric, fmt_score_source, fmt_version
 
 
 def _run_text(s: dict[str, Any]) -> str:
@@ -38,15 +38,16 @@ def _tick_lines(s: dict[str, Any]) -> list[str]:
             f"production v{sc['model_version']} on new rows: {sc['metric']} "
             f"{fmt_metric(sc['value'])} "
             f"[{fmt_metric(sc['ci_low'])}, {fmt_metric(sc['ci_high'])}] "
-            f"(n={sc['n_rows']}, recorded {fmt_metric(sc['production_metric'])})"
+            f"(n={sc['n_rows']}, recorded {fmt_metric(sc['production_metric'])}, "
+            f"{fmt_score_source(sc.get('production_metric_source'))})"
         )
     if s.get("drift"):
         d = s["drift"]
-        moved = ", ".join(d["drifted_columns"]) or "none"
-        lines.append(
-            f"data drift: {'yes' if d['confirmed'] else 'no'} "
-            f"(share {d['drifted_share']:.2f}; drifted: {moved})"
-        )
+        line = f"data drift: {fmt_drift(d)}"
+        m, n = d.get("persistence") or (1, 1)
+        if (m, n) != (1, 1):
+            line += f"; {m} of the last {n} runs: {'confirmed' if d['confirmed'] else 'no'}"
+        lines.append(line)
     lines.append(
         f"retrain: {'yes' if s['decision']['retrain'] else 'no'} — {s['decision']['reason']}"
     )
@@ -102,12 +103,16 @@ def score(ctx: click.Context, data: Path | None, as_json: bool) -> None:
 
 def _train_text(s: dict[str, Any]) -> str:
     p = s["promotion"]
-    return f"challenger v{p['challenger_version']}: promoted={p['promoted']} — {p['reason']}"
+    return (
+        f"challenger v{p['challenger_version']} (training.window {p['training_window']}, "
+        f"{p['training_rows']:,} rows; recorded {fmt_metric(p['recorded_score'])}, "
+        f"{fmt_score_source(p['score_source'])}): promoted={p['promoted']} — {p['reason']}"
+    )
 
 
 @engine_command(main, "train", json=True)
 def train(ctx: click.Context, as_json: bool) -> None:
-    """Train a challenger on all ingested data; promote it if it is not worse."""
+    """Train a challenger on the training window; promote it if it is not worse."""
     from pipeline.run import train_only
 
     emit(train_only(settings_of(ctx)), as_json, _train_text)

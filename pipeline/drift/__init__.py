@@ -14,11 +14,12 @@ it loaded), no file or database I/O, in dependency order:
   `DriftResult`) and the M-of-N persistence rule.
 - `selftest`: false-alarm rate and power of the thresholds at a batch size.
 
-The I/O edge is `step`: the profile stored with each model version, the run's results recorded
-per column (with `shares`, the reference and new shares the report plots), the latest results,
-ad-hoc comparison of two files and the self-test on the production profile. The run and the
-CLI import it as a module (`from pipeline.drift import step`); it may import SQLAlchemy,
-`pipeline.storage`, `pipeline.model`, `pipeline.ingest`, `pipeline.settings` and
+The I/O edges are `step`: the profile stored with each model version, the run's results
+recorded per column (with `shares`, the reference and new shares the report plots), the latest
+results and the self-test on the production profile; and `adhoc`: two files compared, with no
+settings and no database (so no SQLAlchemy import). The run and the CLI import them as modules
+(`from pipeline.drift import step`); they may import SQLAlchemy, `pipeline.storage`,
+`pipeline.model`, `pipeline.ingest`, `pipeline.settings`, `pipeline.formatting` and
 `pipeline.errors`. The pure modules import only `pipeline.settings.table` of riskwatch.
 
 The pure API is exported here lazily (`from pipeline.drift import ReferenceProfile, detect`):
@@ -55,6 +56,7 @@ __all__ = [
     "DriftThresholds",
     "ReferenceProfile",
     "Status",
+    "adhoc",  # two files compared, no database (`from pipeline.drift import adhoc`)
     "category_key",
     "decide",
     "detect",

@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.drift.columns import CATEGORICAL, NUMERIC, finite_or_none, share_of
+from pipeline.drift.columns import (
+    CATEGORICAL,
+    NUMERIC,
+    finite_or_none,
+    mean_std,
+    share_of,
+    sorted_finite,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,10 +143,7 @@ ColumnProfile = NumericProfile | CategoricalProfile
 def fit_numeric(values: np.ndarray, exact_max: int, grid: int, psi_bins: int) -> NumericProfile:
     """Profile one numeric column: exact up to `exact_max` finite values, a sketch above."""
     n_rows = len(values)
-    finite = np.isfinite(values)
-    n_missing = int(np.isnan(values).sum())
-    x = values[finite]  # a copy, sorted in place
-    x.sort()
+    x, n_missing = sorted_finite(values)
     n = len(x)
     if n == 0:
         nothing, none = np.empty(0, np.float64), np.empty(0, np.int64)
@@ -178,6 +182,7 @@ def fit_numeric(values: np.ndarray, exact_max: int, grid: int, psi_bins: int) ->
         gaps = cum_lt[1:] - cum_le[:-1]  # values strictly between consecutive knots
         ks_bound = float(gaps.max() / n) if len(gaps) else 0.0
         w_bound = float(np.sum(np.diff(knots) * gaps) / n)
+    mean, std = mean_std(x)
     # PSI bins: the reference's deciles (numpy's "inverted_cdf" quantiles), fitted on raw data.
     idx = np.ceil(np.arange(1, psi_bins) * n / psi_bins).astype(np.int64) - 1
     edges = x[idx]
@@ -191,8 +196,8 @@ def fit_numeric(values: np.ndarray, exact_max: int, grid: int, psi_bins: int) ->
         cum_le=cum_le.astype(np.int64),
         cum_lt=cum_lt.astype(np.int64),
         sketch=sketch,
-        mean=finite_or_none(x.mean()),
-        std=finite_or_none(x.std(ddof=1)) if n > 1 else 0.0,
+        mean=finite_or_none(mean),
+        std=finite_or_none(std),
         q25=_sorted_quantile(x, 0.25),
         q75=_sorted_quantile(x, 0.75),
         psi_edges=edges,

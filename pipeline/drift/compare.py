@@ -32,7 +32,14 @@ from typing import Any
 import numpy as np
 
 from pipeline.drift.column_profile import CategoricalProfile, NumericProfile
-from pipeline.drift.columns import CATEGORICAL, NUMERIC, finite_or_none, json_safe, share_of
+from pipeline.drift.columns import (
+    CATEGORICAL,
+    NUMERIC,
+    finite_or_none,
+    json_safe,
+    mean_std,
+    share_of,
+)
 from pipeline.drift.thresholds import DriftThresholds
 from pipeline.drift.twosample import (
     chi2_homogeneity,
@@ -146,13 +153,14 @@ def compare_numeric(
     bins = np.searchsorted(new_sorted, prof.psi_edges, side="right")
     new_bins = np.diff(np.concatenate([[0], bins, [n_new]]))
     psi = population_stability(prof.psi_counts / n_ref, new_bins / n_new, thresholds.psi_epsilon)
+    new_mean, new_std = mean_std(new_sorted)
     details.update(
         ks_method=method,
         wasserstein=w1,
         reference_mean=prof.mean,
         reference_std=prof.std,
-        new_mean=float(new_sorted.mean()),
-        new_std=float(new_sorted.std(ddof=1)) if n_new > 1 else 0.0,
+        new_mean=new_mean,
+        new_std=new_std,
         new_constant=bool(new_sorted[0] == new_sorted[-1]),
     )
     effect = None

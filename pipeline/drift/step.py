@@ -1,5 +1,6 @@
 """Drift in the life of a model: the reference profile stored with each version, the run's
-comparison recorded per column, the latest results, ad-hoc comparisons and the self-test.
+comparison recorded per column, the latest results and the self-test (ad-hoc comparisons of two
+files are `adhoc`'s: they need no database, so they import none).
 
 This is the I/O edge of pipeline.drift: it reads and writes the registry, the database and data
 files. The statistics and the decision are pure and live in the package's other modules.
@@ -9,16 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, MutableMapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from pipeline.drift.shares import distribution
-from pipeline.errors import DataError, NotFound
+from pipeline.errors import NotFound
+from pipeline.formatting import fmt_drift
 from pipeline.model import registry
 from pipeline.settings import Settings
-from pipeline.storage import tables, writes
+from pipeline.storage import reads, tables, writes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -184,24 +185,16 @@ def detect_for_run(
     weights = _weights(settings, production.version, weights)
     result = detect(profile, data, thresholds(settings), weights=weights)
     m, n = settings["drift.persistence"]
-    history = [*_earlier_decisions(engine, n - 1), result.dataset_drift]
-    confirmed = persistent(history, m, n)
-    _record(engine, run_id, production.version, profile, result, len(frame), [m, n])
+    history = [*_earlier_decisions(engine, n - 1), bool(result.dataset_drift)]
+    confirmed = persistent(history, m, n)  # not tested counts as not drifted, and says so
+    summary = {**result.summary(), "weights": settings["drift.weights"]}
+    _record(engine, run_id, production.version, profile, result, len(frame), [m, n], summary)
     _record_columns(engine, run_id, profile, result, data)
-    drifted = result.drifted_columns
-    log.info(
-        "drift: %d of %d tested columns drifted (share %.2f)%s",
-        result.n_drifted,
-        result.n_tested,
-        result.drifted_share,
-        f": {', '.join(drifted)}" if drifted else "",
-    )
+    log.info("drift: %s", fmt_drift(summary))
     return {
-        "dataset_drift": result.dataset_drift,
+        **summary,
         "confirmed": confirmed,
         "persistence": [m, n],
-        "drifted_share": result.drifted_share,
-        "drifted_columns": drifted,
         "excluded": result.excluded,
     }
 
@@ -230,18 +223,27 @@ def _record(
     result: DriftResult,
     current_rows: int,
     persistence: list[int],
+    summary: dict[str, Any],
 ) -> None:
-    """The run's drift summary: the decision, the sizes and the thresholds it was taken with."""
+    """The run's drift summary: the decision, the sizes and the thresholds it was taken with.
+
+    A data set that was not tested is stored as not drifted (what the persistence rule counts)
+    with its status and reason in the JSON, which every reader turns back into the tri-state.
+    """
     writes.record_drift_summary(
         engine,
         run_id,
         {
             "model_version": version,
-            "dataset_drift": result.dataset_drift,
+            "dataset_drift": bool(result.dataset_drift),
             "drifted_share": result.drifted_share,
             "reference_rows": profile.n_rows_,
             "current_rows": current_rows,
-            "thresholds": {**result.to_dict()["thresholds"], "persistence": persistence},
+            "thresholds": {
+                **result.to_dict()["thresholds"],
+                "persistence": persistence,
+                reads.DATASET_KEY: summary,
+            },
         },
     )
 
@@ -291,8 +293,7 @@ def latest(conn: sa.Connection, run_id: str | None = None) -> dict[str, Any]:
     return {
         "run_id": summary.run_id,
         "model_version": summary.model_version,
-        "dataset_drift": summary.dataset_drift,
-        "drifted_share": summary.drifted_share,
+        **reads.drift_of(summary._mapping),
         "columns": [
             {
                 "column": c.column_name,
@@ -308,31 +309,6 @@ def latest(conn: sa.Connection, run_id: str | None = None) -> dict[str, Any]:
             for c in columns
         ],
     }
-
-
-def compare_files(
-    reference: Path, current: Path, thresholds: DriftThresholds | None = None
-) -> DriftResult:
-    """An ad-hoc comparison of two files: no run, no settings; columns are the files'."""
-    from pipeline.drift.decision import detect
-    from pipeline.drift.profile import ReferenceProfile
-    from pipeline.ingest.readers import read_file
-
-    frames = []
-    for path in (reference, current):
-        try:
-            frames.append(read_file(path))
-        except DataError as exc:
-            raise DataError(f"{path}: {exc}") from exc
-    # The pure code says what is wrong with the data (a ValueError); the user learns which file.
-    try:
-        profile = ReferenceProfile().fit(frames[0])
-    except ValueError as exc:
-        raise DataError(f"{reference}: {exc}") from exc
-    try:
-        return detect(profile, frames[1], thresholds)
-    except ValueError as exc:
-        raise DataError(f"{current}: {exc}") from exc
 
 
 def selftest(

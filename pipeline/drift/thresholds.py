@@ -51,7 +51,7 @@ class DriftThresholds:
         1,000 rows a side averages 0.055 and rarely passes 0.15; a real 0.5-std shift scores
         0.4 or more there (simulated, 600 runs each).
     min_jensen_shannon: smallest Jensen-Shannon distance (base 2) for a categorical column.
-    dataset_share: the data set drifts when at least this (weighted) share of tested columns does.
+    dataset_share: the data set drifts when at least this (weighted) share of tested features does.
     min_rows: fewer non-missing values than this on either side gives ``too_few_rows``.
     psi_epsilon: share used for an empty PSI bin (or category) so the logarithm stays finite.
     """

@@ -1,8 +1,8 @@
 """Ingestion and the quality gate: finding new files (`discovery`), reading them (`readers`), the
-data contract (`contract_rules`, pure; `contract`, its file), the checks (`checks`, `violations`,
-pure; `history`, duplicates across files, pure), keeping good rows and quarantining bad ones
-(`ingestion`), the gate's own commands (`contract_tools`), and alerts about bad files (`alerts`,
-`webhook`).
+data contract (`contract_rules`, `contract_infer`, `contract_summary`, `contract_toml`, pure;
+`contract`, its file), the checks (`checks`, `violations`, pure; `history`, duplicates across
+files, pure), keeping good rows and quarantining bad ones (`ingestion`), the gate's own commands
+(`contract_tools`), and alerts about bad files (`alerts`, `webhook`).
 
 `discovery` is standard library only: the no-op tick uses it. The gate's words (error types,
 criticality, verdicts) are `pipeline.vocabulary`, below settings. This package may import

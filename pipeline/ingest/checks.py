@@ -2,9 +2,11 @@
 
 Pure computation on a DataFrame, no I/O. Row checks are vectorised over whole columns (no Python
 loop per row). File-level problems (unreadable, empty, a missing, extra, duplicated or renamed
-column) are found from the header; row-level ones (wrong type, missing value, out of range,
-unknown category, duplicate row or id, invalid label, infinite value) mark rows bad, and a bad
-row never reaches training, scoring or drift.
+column) are found from the header; row-level ones (wrong type, missing value, a sign crossed,
+duplicate row or id, invalid label, infinite value) mark rows bad, and a bad row never reaches
+training, scoring or drift. A learned rule (a range, a category list) that is not enforced
+finds rows too (`out_of_range`, `unknown_category`), but keeps them: the violation is counted,
+reported and alerted, with `kept` set, and its rows are not bad.
 """
 
 from __future__ import annotations
@@ -42,10 +44,13 @@ def _row_violation(
     values: pd.Series,
     message: str,
     overrides: Mapping[str, str] | None,
+    kept: bool = False,
 ) -> Violation | None:
     rows = np.nonzero(mask)[0]
     if not len(rows):
         return None
+    if kept:
+        message += " (learned rule, not enforced: rows kept)"
     return Violation(
         error_type,
         column,
@@ -54,6 +59,7 @@ def _row_violation(
         f"{len(rows)} row(s): {message}",
         rows,
         _examples(values.iloc[rows]),
+        kept,
     )
 
 
@@ -123,7 +129,8 @@ def check_frame(
             continue  # an optional column that is absent
         for v in _check_column(frame[rule.name], rule, contract, overrides, missing_alpha):
             violations.append(v)
-            bad[v.rows] = True
+            if not v.kept:
+                bad[v.rows] = True
 
     key = [c for c in contract.columns if c in frame.columns]
     ids = [c for c in contract.id_columns if c in frame.columns]
@@ -235,8 +242,9 @@ def _check_column(
         known = series.astype(str).isin(rule.categories).to_numpy()
         message = f"category not among the {len(rule.categories)} known for {rule.name!r}"
         unknown = ~missing & ~known
+        kept = not rule.enforce
         out.append(
-            _row_violation("unknown_category", rule.name, unknown, series, message, overrides)
+            _row_violation("unknown_category", rule.name, unknown, series, message, overrides, kept)
         )
     return [v for v in out if v is not None]
 
@@ -266,6 +274,7 @@ def _check_missing(
         int(missing.sum()),
         f"{share:.1%} of rows lack {rule.name!r}, more than the contract's "
         f"{rule.max_missing_share:.1%} (rows kept)",
+        kept=True,
     )
 
 
@@ -298,9 +307,17 @@ def _check_numbers(
         bad = ok & ~np.isin(values, allowed)
         out.append(_row_violation("invalid_label", rule.name, bad, series, message, overrides))
         return out
+    if rule.sign is not None:
+        crossed = ok & ((values < 0) if rule.sign == "non-negative" else (values > 0))
+        word = "negative" if rule.sign == "non-negative" else "positive"
+        message = f"{rule.name!r} is {word}, against the contract's sign = {rule.sign!r}"
+        out.append(_row_violation("out_of_range", rule.name, crossed, series, message, overrides))
+        ok = ok & ~crossed  # one finding per row: the sign, not also the range
     low = rule.min if rule.min is not None else -np.inf
     high = rule.max if rule.max is not None else np.inf
     message = f"{rule.name!r} outside [{low:g}, {high:g}]"
     bad = ok & ((values < low) | (values > high))
-    out.append(_row_violation("out_of_range", rule.name, bad, series, message, overrides))
+    out.append(
+        _row_violation("out_of_range", rule.name, bad, series, message, overrides, not rule.enforce)
+    )
     return out

@@ -3,32 +3,35 @@
 `riskwatch contract infer` writes it as TOML (`contract.toml` by default) for review in git. Its
 version is the SHA-256 of the file's text, so any edit is a new, recorded contract version.
 
-The rules themselves (types, inference, TOML) are `contract_rules`, pure and re-exported here;
-this module adds reading and writing the file.
+The rules themselves are `contract_rules`, their inference `contract_infer` (from the per-file
+summaries of `contract_summary`), their TOML text `contract_toml`: pure, and re-exported here.
+This module adds reading and writing the file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.ingest.contract_rules import (
-    ColumnRule,
-    Contract,
-    ContractError,
-    Label,
-    from_toml,
-    infer,
-)
+from pipeline.ingest.contract_infer import infer, infer_summary
+from pipeline.ingest.contract_rules import ColumnRule, Contract, ContractError, Label
+from pipeline.ingest.contract_summary import DataSummary, merge, summarise
+from pipeline.ingest.contract_toml import enforced, from_toml, to_toml
 
 __all__ = [
     "ColumnRule",
     "Contract",
     "ContractError",
+    "DataSummary",
     "Label",
+    "enforced",
     "from_toml",
     "infer",
+    "infer_summary",
     "load",
+    "merge",
     "save",
+    "summarise",
+    "to_toml",
 ]
 
 

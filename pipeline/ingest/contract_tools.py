@@ -1,11 +1,12 @@
-"""The quality gate's own commands: infer the contract from training data, check files."""
+"""The quality gate's own commands: infer the contract from training data, enforce its learned
+rules, check files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import DataError, RiskwatchError
+from pipeline.errors import DataError, InvalidArgument, RiskwatchError
 from pipeline.ingest import contract as contracts
 from pipeline.settings import Settings
 from pipeline.storage import db, writes
@@ -13,9 +14,15 @@ from pipeline.storage import db, writes
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pipeline.ingest.violations import QualityResult
+
 
 def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> tuple[Path, str]:
-    """Write paths.contract inferred from `source`, or from all ingested data; return it."""
+    """Write paths.contract inferred from `source`, or from all ingested data; return it.
+
+    Ingested data is summarised one file at a time and the summaries merged: all of history
+    is never in memory at once.
+    """
     import pandas as pd
 
     from pipeline.ingest.readers import read_file
@@ -24,31 +31,47 @@ def infer_contract(settings: Settings, source: Path | None, *, force: bool) -> t
     if path.exists() and not force:
         raise RiskwatchError(f"{path} exists; review it, or pass --force to replace it")
     if source is not None:
-        frame = read_file(source, settings["data.categorical"])
+        summaries = [_summary(read_file(source, settings["data.categorical"]), settings)]
     else:
         with db.opened(settings.database_url) as engine, engine.connect() as conn:
             rows = writes.ingested_rows(conn, pending_only=False)
         if not rows:
             raise DataError("no ingested data to infer a contract from: pass --from FILE")
         base = settings.path("paths.ingested")
-        frame = pd.concat([pd.read_parquet(base / r.data_path) for r in rows], ignore_index=True)
-    contract = contract_from_frame(frame, settings)
+        summaries = [_summary(pd.read_parquet(base / r.data_path), settings) for r in rows]
+    contract = contract_from_summary(contracts.merge(summaries), settings)
     contracts.save(contract, path)
     return path, contract.version
 
 
+def _summary(frame: pd.DataFrame, settings: Settings) -> contracts.DataSummary:
+    classification = settings["model.task"] == "classification"
+    return contracts.summarise(
+        frame,
+        categorical=settings["data.categorical"],
+        target=settings["data.target"] if classification else None,
+    )
+
+
 def contract_from_frame(frame: pd.DataFrame, settings: Settings) -> contracts.Contract:
     """The contract the settings imply for this data; DataError when target or ids are absent."""
+    return contract_from_summary(_summary(frame, settings), settings)
+
+
+def contract_from_summary(summary: contracts.DataSummary, settings: Settings) -> contracts.Contract:
+    """The contract the settings imply for the summarised data (one file or many merged)."""
     from pipeline.model.features import infer_features
 
     missing = [
-        c for c in [settings["data.target"], *settings["data.id_columns"]] if c not in frame.columns
+        c
+        for c in [settings["data.target"], *settings["data.id_columns"]]
+        if c not in summary.columns
     ]
     if missing:
         raise DataError(f"cannot infer a contract: column(s) {missing} missing from the data")
-    features = infer_features(frame, settings)
-    return contracts.infer(
-        frame,
+    features = infer_features(summary.stand_in(), settings)
+    return contracts.infer_summary(
+        summary,
         target=settings["data.target"],
         id_columns=settings["data.id_columns"],
         features=features.columns,
@@ -56,7 +79,34 @@ def contract_from_frame(frame: pd.DataFrame, settings: Settings) -> contracts.Co
         task=settings["model.task"],
         range_margin=settings["quality.range_margin"],
         missing_margin=settings["quality.missing_margin"],
+        missing_significance=settings["quality.missing_significance"],
+        unique_ids=settings["data.unique_ids"],
     )
+
+
+def enforce_contract(settings: Settings, columns: list[str], *, every: bool) -> dict[str, Any]:
+    """Set `enforce = true` on these columns' learned rules (or on all) in paths.contract.
+
+    The file is rewritten in place (a person's comments stay); its new text is a new contract
+    version, which the next run records.
+    """
+    path = settings.path("paths.contract")
+    if bool(columns) == every:
+        raise InvalidArgument("name the columns to enforce, or pass --all (not both)")
+    before = contracts.load(path)
+    after = contracts.enforced(before, None if every else columns, str(path))
+    if after.text != before.text:
+        contracts.save(after, path)
+    return {
+        "contract": str(path),
+        "previous_version": before.version,
+        "version": after.version,
+        "changed": after.text != before.text,
+        "enforced": sorted(r.name for r in after.columns.values() if r.learned and r.enforce),
+        "not_enforced": sorted(
+            r.name for r in after.columns.values() if r.learned and not r.enforce
+        ),
+    }
 
 
 def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
@@ -87,10 +137,21 @@ def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
                 "criticality": result.criticality,
                 "rejected": result.rejected.message if result.rejected else None,
                 "errors_by_type": result.errors_by_type,
-                "issues": [v.summary() for v in result.violations],
+                "rows_kept_with_findings": _rows_kept(result),
+                "issues": [{**v.summary(), "kept": v.kept} for v in result.violations],
             }
         )
     return {"contract_version": contract.version, **summarise(files)}
+
+
+def _rows_kept(result: QualityResult) -> int:
+    """Rows kept although a learned rule found something in them."""
+    import numpy as np
+
+    flagged = np.zeros(result.rows_read, dtype=bool)
+    for v in result.kept:
+        flagged[v.rows] = True
+    return int((flagged & ~result.bad).sum())
 
 
 def summarise(files: list[dict[str, Any]]) -> dict[str, Any]:

@@ -40,6 +40,10 @@ class Discovery:
     deferred: list[tuple[str, str]] = field(default_factory=list)
     known: int = 0  # files whose content was taken before
     hashes: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # cache updates
+    # Frames already read (by content hash, with the columns read as text), when the first
+    # tick's contract was inferred from the new files: ingestion takes them instead of
+    # reading those files again.
+    read: dict[str, tuple[object, frozenset[str]]] = field(default_factory=dict)
 
 
 def is_candidate(path: Path) -> bool:

@@ -121,6 +121,7 @@ def ingest_file(
     overrides: Mapping[str, str] | None = None,
     missing_alpha: float = default("quality.missing_significance"),
     max_invalid_share: float = default("quality.max_invalid_share"),
+    frame: pd.DataFrame | None = None,
     history: RowIndex | None = None,
 ) -> Ingested:
     """Read, check against the contract and store one file; never raises for bad data.
@@ -128,7 +129,8 @@ def ingest_file(
     Good rows go to `data/<hash>.parquet`; bad rows, each with its errors and its data-row
     number, to `quarantine/<hash>-rows.parquet`; a file with no usable row is copied to
     `quarantine/` byte for byte with a `.reason.txt`. Good + quarantined rows = rows read. More
-    than `max_invalid_share` of the rows bad is an `invalid_share` issue of the file. With
+    than `max_invalid_share` of the rows bad is an `invalid_share` issue of the file.
+    `frame`: the file already read as this would read it (it is not read again). With
     `history`, rows and ids that earlier files brought are duplicates too.
     """
     from pipeline.ingest.checks import check_frame, file_problem, flag_invalid_share
@@ -137,10 +139,9 @@ def ingest_file(
     text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
     if not contract.numeric_label:
         text += (contract.target,)
-    frame = None
     repeats: tuple[Hashes, Seen] | None = None  # with history: the file's hashes, what is known
     try:
-        frame = read_table(source.path, source.format, text)
+        frame = read_table(source.path, source.format, text) if frame is None else frame
     except DataError as exc:
         result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
     else:

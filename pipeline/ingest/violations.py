@@ -35,6 +35,9 @@ class Violation:
     message: str
     rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
     examples: tuple[str, ...] = ()
+    # A learned rule's finding (a range, a category list, a missing share not enforced): the
+    # rows are named and counted, and kept; they are not in the result's `bad`.
+    kept: bool = False
 
     @property
     def level(self) -> str:
@@ -66,6 +69,11 @@ class QualityResult:
     def rejected(self) -> Violation | None:
         """The violation that makes the whole file unusable, if any."""
         return next((v for v in self.violations if v.error_type in REJECTING), None)
+
+    @property
+    def kept(self) -> list[Violation]:
+        """The learned rules' findings, whose rows are kept."""
+        return [v for v in self.violations if v.kept]
 
     @property
     def rows_invalid(self) -> int:
@@ -107,7 +115,7 @@ class QualityResult:
         positions = np.nonzero(self.bad)[0]
         text = pd.Series("", index=positions, dtype=object)
         for v in self.violations:
-            if v.level == "row" and len(v.rows):
+            if v.level == "row" and len(v.rows) and not v.kept:
                 text.loc[v.rows] = text.loc[v.rows] + f"{v.error_type}:{v.column}; "
         return text.str.rstrip("; ")
 

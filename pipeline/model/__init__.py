@@ -1,18 +1,23 @@
 """The model: `features` (which columns, of which kind, their dtypes), `design` (the design
-matrix: impute, scale, one-hot), `estimator` (build, fit and apply any scikit-learn estimator),
-`metrics` (scores with bootstrap intervals), `policy` (retrain and promote decisions), and
-`registry` (versions on disk, the production pointer, verified loads).
+matrix: impute, scale, one-hot, or the numbers as they are), `estimator` (build, fit and apply
+any scikit-learn estimator, or the user's own pipeline), `examples` (factories for
+model.pipeline), `kind` (how a version was built), `metrics` (scores with bootstrap
+intervals), `policy` (retrain and promote decisions), and `registry` (versions on disk, the
+production pointer, verified loads).
 
-`features`, `design`, `metrics` and `policy` are pure computation; `registry` does the file I/O
-of versions and records them through `pipeline.storage.writes`. The package may import storage,
-settings and the base (infra, formatting, errors); never ingestion, drift, the run or the CLI.
+`features`, `design`, `kind`, `metrics` and `policy` are pure computation; `registry` does the
+file I/O of versions and records them through `pipeline.storage.writes`. The package may import
+storage, settings and the base (infra, formatting, errors); never ingestion, drift, the run or
+the CLI.
 """
 
 # The modules other packages may import (tests/test_layout.py holds every import to this list);
 # the rest are this package's own.
 __all__ = [
     "estimator",
+    "examples",
     "features",
+    "kind",
     "metrics",
     "policy",
     "registry",

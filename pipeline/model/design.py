@@ -1,4 +1,5 @@
-"""The design matrix: impute, scale and one-hot encode, fitted by column, built by row chunk.
+"""The design matrix: impute, scale and one-hot encode, fitted by column, built by row chunk
+(`Preprocessor`), or the numeric columns as they are (`AsIs`, model.preprocessing = "none").
 
 `Preprocessor` computes what scikit-learn's
 
@@ -32,6 +33,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+
+from pipeline.errors import DataError
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -203,6 +206,51 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         for name, levels in zip(self.categorical, self.categories_, strict=True):
             names.extend(f"categorical__{name}_{level}" for level in levels)
         return np.asarray(names, dtype=object)
+
+
+class AsIs(TransformerMixin, BaseEstimator):
+    """The numeric columns exactly as they are, in order, as a float64 matrix (model.preprocessing
+    = "none"): nothing is imputed, scaled or encoded, so an estimator behind it is fitted on the
+    same numbers as one given the file's columns directly.
+
+    A missing value (or one that is not a number) has no stand-in here: it raises DataError
+    naming the column and the row, in fitting and in transforming, rather than reaching the
+    estimator as NaN.
+    """
+
+    def __init__(self, numeric: Sequence[str] = ()) -> None:
+        self.numeric = numeric
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> AsIs:
+        self.transform(X, fitting=True)
+        self.n_features_in_ = len(self.numeric)
+        self.feature_names_in_ = np.asarray(list(self.numeric), dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame, fitting: bool = False) -> np.ndarray:
+        if not fitting:
+            check_is_fitted(self, "n_features_in_")
+        missing = [c for c in self.numeric if c not in X.columns]
+        if missing:
+            raise ValueError(f"columns missing from the data: {missing}")
+        # Column-major, as a frame of float columns converts: the estimator's arithmetic then
+        # runs in the same order, and so rounds the same, as on the file's columns directly.
+        out = np.empty((len(X), len(self.numeric)), order="F")
+        for j, name in enumerate(self.numeric):
+            out[:, j] = _floats(X[name])
+            absent = np.flatnonzero(np.isnan(out[:, j]))
+            if len(absent):
+                raise DataError(
+                    f"feature column {name!r} has no number in {len(absent)} of {len(X)} rows: "
+                    'with model.preprocessing = "none" nothing imputes, so every feature value '
+                    "is needed",
+                    column=name,
+                    error_type="missing_value",
+                )
+        return out
+
+    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> np.ndarray:
+        return np.asarray(list(self.numeric), dtype=object)
 
 
 def reference_transformer(

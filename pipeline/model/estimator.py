@@ -1,13 +1,21 @@
-"""Build, fit and apply the model: any scikit-learn estimator behind impute, scale, one-hot.
+"""Build, fit and apply the model, in one of three ways the settings choose:
 
-The features it is fitted on are `pipeline.model.features`' `FeatureSpec`.
+- `model.estimator` behind today's impute, scale and one-hot (`model.preprocessing =
+  "standard"`, `pipeline.model.design.Preprocessor`);
+- `model.estimator` on the numeric features exactly as they are (`"none"`, `design.AsIs`);
+- `model.pipeline`, the user's own factory of an unfitted estimator or Pipeline, fitted on the
+  feature frame (`features.feature_frame`: the feature columns, numeric then categorical).
+
+Whichever it is, `predict` applies it the same way, a slice of rows at a time. The features it
+is fitted on are `pipeline.model.features`' `FeatureSpec`, which records the way.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,9 +26,9 @@ from pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
-    from sklearn.pipeline import Pipeline
 
 PREDICT_CHUNK_ROWS = 100_000  # bounds the memory of scoring, not its result
+FACTORY_KEY = "model.pipeline"
 
 
 def import_estimator(path: str) -> type:
@@ -32,6 +40,91 @@ def import_estimator(path: str) -> type:
     if not (inspect.isclass(cls) and hasattr(cls, "fit") and hasattr(cls, "predict")):
         raise ConfigError(f"setting 'model.estimator': {path!r} is not an estimator class")
     return cls
+
+
+def import_factory(path: str) -> Callable[[], Any]:
+    """The function `model.pipeline` names ('package.module:function'), callable with no
+    arguments; ConfigError naming the key otherwise."""
+    module_name, _, name = path.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(
+            f"setting {FACTORY_KEY!r}: cannot import {path!r} ({exc}); the module must be "
+            "importable by riskwatch's Python (installed, or on PYTHONPATH)"
+        ) from exc
+    except Exception as exc:  # the user's module itself failed while importing
+        raise ConfigError(
+            f"setting {FACTORY_KEY!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if inspect.isclass(factory) or not callable(factory):
+        raise ConfigError(
+            f"setting {FACTORY_KEY!r}: {path!r} is not a function returning an estimator"
+        )
+    try:
+        inspect.signature(factory).bind()
+    except TypeError as exc:
+        raise ConfigError(
+            f"setting {FACTORY_KEY!r}: {path!r} must be callable with no arguments, but its "
+            f"signature is {name}{inspect.signature(factory)} ({exc})"
+        ) from exc
+    except ValueError:
+        pass  # a builtin without a signature: calling it will tell
+    return factory
+
+
+def build_from_factory(settings: Settings) -> BaseEstimator:
+    """The unfitted estimator or Pipeline that model.pipeline's factory returns, checked."""
+    path = settings[FACTORY_KEY]
+    factory = import_factory(path)
+    try:
+        model = factory()
+    except Exception as exc:  # the user's code: whatever it raises is a bad setting
+        raise ConfigError(
+            f"setting {FACTORY_KEY!r}: {path}() raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if inspect.isclass(model) or not (hasattr(model, "fit") and hasattr(model, "predict")):
+        what = f"the class {model.__name__}" if inspect.isclass(model) else type(model).__name__
+        raise ConfigError(
+            f"setting {FACTORY_KEY!r}: {path}() returned {what}, not an unfitted scikit-learn "
+            "estimator or Pipeline (an object with fit and predict)"
+        )
+    _check_task(settings, path, model)
+    return model
+
+
+def _check_task(settings: Settings, path: str, model: object) -> None:
+    """A regressor for a classification task (or the other way round), or a model without
+    probabilities for a metric that needs them, is a bad setting."""
+    from sklearn.base import is_classifier, is_regressor
+
+    task = settings["model.task"]
+    try:
+        wrong = is_regressor(model) if task == "classification" else is_classifier(model)
+    except Exception:  # an estimator without scikit-learn's tags: nothing to compare
+        return
+    if wrong:
+        raise ConfigError(
+            f"setting {FACTORY_KEY!r}: {path}() returned a "
+            f"{'regressor' if task == 'classification' else 'classifier'} "
+            f"({type(model).__name__}), but model.task is {task!r}"
+        )
+    if settings["model.metric"] == "roc_auc" and not hasattr(model, "predict_proba"):
+        raise ConfigError(
+            f"setting {FACTORY_KEY!r}: {path}() returned {type(model).__name__}, which has no "
+            "predict_proba, and model.metric 'roc_auc' needs predicted probabilities"
+        )
+
+
+def check_model(settings: Settings) -> None:
+    """Import (and for model.pipeline, call) what the settings name; ConfigError naming the key.
+
+    Settings load checks the import paths without importing them (the no-op tick must not
+    import scikit-learn); a run calls this as soon as it has work, `riskwatch train` at once."""
+    if settings[FACTORY_KEY]:
+        build_from_factory(settings)
+    else:
+        import_estimator(settings["model.estimator"])
 
 
 def build_estimator(settings: Settings) -> BaseEstimator:
@@ -54,44 +147,84 @@ def takes_sparse(estimator: BaseEstimator) -> bool:
     return bool(get_tags(estimator).input_tags.sparse)
 
 
-def build_pipeline(settings: Settings, features: FeatureSpec) -> Pipeline:
-    """Return an unfitted Pipeline: impute+scale numbers, impute+one-hot categories, estimator."""
+def build_model(settings: Settings, features: FeatureSpec) -> BaseEstimator:
+    """The unfitted model: the user's pipeline, or the estimator behind the preprocessing."""
     from sklearn.pipeline import Pipeline
 
-    from pipeline.model.design import Preprocessor
+    from pipeline.model.design import AsIs, Preprocessor
 
+    if features.preprocessing == "pipeline":
+        return build_from_factory(settings)
     estimator = build_estimator(settings)
+    if features.preprocessing == "none":
+        if features.categorical:
+            raise DataError(
+                f"feature column {features.categorical[0]!r} is categorical, and "
+                'model.preprocessing = "none" takes numeric features only; leave it out of '
+                'data.features, or use model.preprocessing = "standard" or model.pipeline',
+                column=features.categorical[0],
+            )
+        return Pipeline([("prepare", AsIs(features.numeric)), ("estimator", estimator)])
     prepare = Preprocessor(features.numeric, features.categorical, sparse=takes_sparse(estimator))
     return Pipeline([("prepare", prepare), ("estimator", estimator)])
 
 
-def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> Pipeline:
+def fit(settings: Settings, features: FeatureSpec, frame: pd.DataFrame) -> BaseEstimator:
     target = settings["data.target"]
-    model = build_pipeline(settings, features)
+    model = build_model(settings, features)
     y = frame[target].to_numpy()
     if settings["model.task"] == "classification" and len(np.unique(y)) < 2:
         raise DataError(f"cannot train a classifier: the target {target!r} has one class only")
-    # The preprocessing reads the frame's columns itself, a column or a slice of rows at a
-    # time: no converted copy of the training rows is made first.
-    model.fit(frame, y)
+    if features.preprocessing != "pipeline":
+        # The preprocessing reads the frame's columns itself, a column or a slice of rows at a
+        # time: no converted copy of the training rows is made first.
+        model.fit(frame, y)
+        return model
+    try:
+        model.fit(feature_frame(frame, features), y)
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"the model of {FACTORY_KEY} {settings[FACTORY_KEY]!r} could not be fitted on the "
+            f"training rows: {type(exc).__name__}: {exc}"
+        ) from exc
     return model
 
 
+def _stages(model: Any, features: FeatureSpec) -> tuple[Any | None, Any]:
+    """(the preprocessing or None, what predicts). riskwatch's own Pipeline is split, so its
+    design matrix is built once per slice for both predictions and probabilities; a user's
+    model is applied whole, as it was built (a Pipeline's head alone may refuse to transform:
+    a stateless step looks unfitted to scikit-learn)."""
+    if features.preprocessing == "pipeline":
+        return None, model
+    return model[:-1], model[-1]
+
+
 def predict(
-    model: Pipeline, features: FeatureSpec, frame: pd.DataFrame
+    model: Any, features: FeatureSpec, frame: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return predictions and, for binary classifiers, P(larger class); else None."""
+    """Return predictions and, for binary classifiers, P(larger class); else None.
+
+    `model` is any fitted estimator or Pipeline that takes the feature frame. A row it refuses
+    (a ValueError, as scikit-learn raises for a missing value it cannot take) is a DataError.
+    """
+    prepare, estimator = _stages(model, features)
+    binary = hasattr(estimator, "predict_proba") and len(getattr(model, "classes_", [])) == 2
+    if len(frame) == 0:  # scikit-learn refuses zero rows; there is nothing to predict
+        return np.empty(0), np.empty(0) if binary else None
     # Rows are independent: transform a slice at a time, once for both outputs, so scoring a
     # million rows never holds a million-row design matrix (or two).
-    if len(frame) == 0:
-        return model.predict(feature_frame(frame, features)), None
-    prepare, estimator = model[:-1], model[-1]
-    binary = hasattr(model, "predict_proba") and len(getattr(model, "classes_", [])) == 2
     preds, probas = [], []
-    for start in range(0, len(frame), PREDICT_CHUNK_ROWS):
-        chunk = frame.iloc[start : start + PREDICT_CHUNK_ROWS]
-        x = prepare.transform(feature_frame(chunk, features))
-        preds.append(estimator.predict(x))
-        if binary:
-            probas.append(estimator.predict_proba(x)[:, 1])
+    try:
+        for start in range(0, len(frame), PREDICT_CHUNK_ROWS):
+            x = feature_frame(frame.iloc[start : start + PREDICT_CHUNK_ROWS], features)
+            if prepare is not None:
+                x = prepare.transform(x)
+            preds.append(estimator.predict(x))
+            if binary:
+                probas.append(estimator.predict_proba(x)[:, 1])
+    except ValueError as exc:
+        raise DataError(
+            f"the model cannot predict these rows: {type(exc).__name__}: {exc}"[:500]
+        ) from exc
     return np.concatenate(preds), np.concatenate(probas) if binary else None

@@ -7,8 +7,9 @@ records, a past prediction's row) into the model's columns the same way everywhe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,24 +17,43 @@ import pandas as pd
 from pipeline.errors import ConfigError, DataError
 from pipeline.settings import Settings
 
+# How the features reach the estimator: the settings' model.preprocessing ("standard", "none"),
+# or "pipeline" when model.pipeline, the user's own, takes the feature frame as it is.
+PREPROCESSING = ("standard", "none", "pipeline")
+
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """The columns a model was trained on, by kind, in order."""
+    """The columns a model was trained on, by kind, in order, and how they reach the estimator
+    (`preprocessing`, one of PREPROCESSING; versions saved before it existed are "standard")."""
 
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
+    preprocessing: str = "standard"
 
     @property
     def columns(self) -> list[str]:
         return [*self.numeric, *self.categorical]
 
-    def to_json(self) -> dict[str, list[str]]:
-        return {"numeric": list(self.numeric), "categorical": list(self.categorical)}
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "numeric": list(self.numeric),
+            "categorical": list(self.categorical),
+            "preprocessing": self.preprocessing,
+        }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Sequence[str]]) -> FeatureSpec:
-        return cls(tuple(doc["numeric"]), tuple(doc["categorical"]))
+    def from_json(cls, doc: Mapping[str, Any]) -> FeatureSpec:
+        return cls(
+            tuple(doc["numeric"]),
+            tuple(doc["categorical"]),
+            str(doc.get("preprocessing", "standard")),
+        )
+
+
+def preprocessing_of(settings: Settings) -> str:
+    """How the settings feed features to the estimator: one of PREPROCESSING."""
+    return "pipeline" if settings["model.pipeline"] else str(settings["model.preprocessing"])
 
 
 def infer_features(frame: pd.DataFrame, settings: Settings) -> FeatureSpec:
@@ -55,6 +75,7 @@ def infer_features(frame: pd.DataFrame, settings: Settings) -> FeatureSpec:
     return FeatureSpec(
         tuple(c for c in wanted if c not in categorical),
         tuple(c for c in wanted if c in categorical),
+        preprocessing_of(settings),
     )
 
 
@@ -77,6 +98,17 @@ def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
     return out
 
 
+def complete_rows(frame: pd.DataFrame, features: FeatureSpec) -> tuple[pd.DataFrame, int]:
+    """The rows a model without preprocessing ("none") can take, and how many were left out:
+    those missing a feature value (or holding one that is not a number). Other models take
+    every row."""
+    if features.preprocessing != "none" or not set(features.columns) <= set(frame.columns):
+        return frame, 0  # a column missing altogether is the caller's to report
+    complete = feature_frame(frame, features).notna().all(axis=1).to_numpy()
+    left_out = int(len(frame) - complete.sum())
+    return (frame[complete] if left_out else frame), left_out
+
+
 def records_frame(records: object, features: FeatureSpec, max_records: int) -> pd.DataFrame:
     """Validate prediction records (a list of objects) and return them as a frame.
 
@@ -89,6 +121,8 @@ def records_frame(records: object, features: FeatureSpec, max_records: int) -> p
     if len(records) > max_records:
         raise DataError(f"{len(records)} records; at most {max_records} per request")
     numeric = set(features.numeric)
+    # Without preprocessing nothing imputes: a missing value would reach the estimator.
+    nullable = features.preprocessing != "none"
     rows = []
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
@@ -98,6 +132,12 @@ def records_frame(records: object, features: FeatureSpec, max_records: int) -> p
             if col not in rec:
                 raise DataError(f"record {i}: feature column {col!r} is missing", column=col)
             value = rec[col]
+            if value is None and not nullable:
+                raise DataError(
+                    f"record {i}: feature column {col!r} is null; this model takes its "
+                    'features as they are (model.preprocessing = "none"): every value is needed',
+                    column=col,
+                )
             if col in numeric:
                 ok = value is None or (
                     isinstance(value, int | float)

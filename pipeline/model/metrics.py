@@ -1,4 +1,4 @@
-"""Model metrics and their bootstrap confidence intervals. Pure computation: no I/O.
+"""Model metrics, their bootstrap confidence intervals and k-fold assignment. Pure: no I/O.
 
 Count-based metrics (accuracy, precision, recall, F1) depend on the rows only through the
 confusion matrix, so resampling rows with replacement is exactly a multinomial draw of the
@@ -167,3 +167,23 @@ def score_with_interval(
         shrink = np.sqrt(m / n)
         low, high = value - (value - low) * shrink, value + (high - value) * shrink
     return Score(metric, value, float(low), float(high), n)
+
+
+def fold_ids(y: np.ndarray, k: int, seed: int, *, stratified: bool) -> np.ndarray:
+    """The fold (0 to k-1) of each row for k-fold cross-validation, seeded.
+
+    Stratified, each class's rows are shuffled and dealt out to the folds in turn, one deal
+    continuing where the previous class's ended, so every fold holds each class in proportion
+    (to within one row) and fold sizes differ by at most one row.
+    """
+    y = np.asarray(y)
+    if k < 2:
+        raise ValueError(f"k-fold cross-validation needs k >= 2, got {k}")
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratified else [np.arange(len(y))]
+    folds = np.empty(len(y), dtype=np.int64)
+    dealt = 0
+    for rows in groups:
+        folds[rng.permutation(rows)] = (dealt + np.arange(len(rows))) % k
+        dealt += len(rows)
+    return folds

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-from pipeline.formatting import fmt_metric
+from pipeline.formatting import fmt_drift, fmt_metric, fmt_score_source
 from pipeline.model.metrics import Score, higher_is_better
 
 # 0.80 - 0.78 is 0.020000000000000018 in floating point: a drop exactly at the tolerance, or a
@@ -31,8 +31,12 @@ def retrain_decision(
     min_rows: int,
     confidence: float,
     baseline_ci: tuple[float, float] | None = None,
+    baseline_source: str = "holdout",
 ) -> Decision:
     """Retrain when the production metric on new data fell below its recorded value.
+
+    The recorded value is the production version's score where `baseline_source` says: on its
+    holdout, on the test file (trained without a holdout) or cross-validated (cv:K).
 
     A drop counts only when it exceeds `tolerance` and, with `require_interval`, when it is clear
     of noise: the recorded value (measured on a holdout, so uncertain too) and the new score
@@ -45,6 +49,7 @@ def retrain_decision(
         "metric": metric,
         "production_metric": baseline,
         "production_ci": list(baseline_ci) if baseline_ci else None,
+        "production_score_source": baseline_source,
         "new_score": new.value,
         "ci_low": new.ci_low,
         "ci_high": new.ci_high,
@@ -73,7 +78,7 @@ def retrain_decision(
     where = (
         f"{metric} {fmt_metric(new.value)} [{fmt_metric(new.ci_low)}, {fmt_metric(new.ci_high)}] "
         f"on {new.n_rows} "
-        f"new rows vs production {fmt_metric(baseline)}"
+        f"new rows vs production {fmt_metric(baseline)} ({fmt_score_source(baseline_source)})"
     )
     if drop <= tolerance + _FLOAT_SLACK:
         if drop <= _FLOAT_SLACK:
@@ -124,30 +129,48 @@ def _drop_is_clear(
     return drop - half > 0
 
 
-def promote_decision(champion: Score | None, challenger: Score, *, margin: float) -> Decision:
-    """Promote the challenger unless it is worse than the champion by more than `margin`."""
+def promote_decision(
+    champion: Score | None, challenger: Score, *, margin: float, min_rows: int = 1
+) -> Decision:
+    """Promote the challenger unless it is worse than the champion by more than `margin`.
+
+    Both are scored on the same holdout. A holdout of fewer than `min_rows` rows still decides
+    (there is nothing better to compare the two on: the champion cannot be cross-validated
+    without refitting it), but the decision says the comparison is weak.
+    """
     metric = challenger.metric
+    weak = challenger.n_rows < min_rows
     evidence: dict[str, Any] = {
         "metric": metric,
+        "compared": champion is not None,
         "champion": None if champion is None else champion.value,
         "challenger": challenger.value,
         "champion_ci": None if champion is None else [champion.ci_low, champion.ci_high],
         "challenger_ci": [challenger.ci_low, challenger.ci_high],
         "holdout_rows": challenger.n_rows,
+        "min_rows": min_rows,
+        "weak": weak,
         "margin": margin,
     }
     if champion is None:
         return Decision(True, "no production model yet: the first model is deployed", evidence)
+    caveat = (
+        f" (a weak comparison: {challenger.n_rows} holdout rows, fewer than "
+        f"policy.min_rows={min_rows})"
+        if weak
+        else ""
+    )
     if challenger.value is None:
-        return Decision(False, f"challenger's {metric} is undefined on the holdout", evidence)
+        why = f"challenger's {metric} is undefined on the holdout{caveat}"
+        return Decision(False, why, evidence)
     if champion.value is None:
-        return Decision(True, f"champion's {metric} is undefined on the holdout", evidence)
+        return Decision(True, f"champion's {metric} is undefined on the holdout{caveat}", evidence)
     up = higher_is_better(metric)
     gain = (challenger.value - champion.value) if up else (champion.value - challenger.value)
     evidence["gain"] = gain
     both = (
         f"challenger {fmt_metric(challenger.value)} vs champion {fmt_metric(champion.value)} "
-        f"({metric}, same holdout of {challenger.n_rows} rows)"
+        f"({metric}, same holdout of {challenger.n_rows} rows){caveat}"
     )
     if gain >= -margin - _FLOAT_SLACK:
         return Decision(True, f"challenger is not worse: {both}", evidence)
@@ -155,23 +178,43 @@ def promote_decision(champion: Score | None, challenger: Score, *, margin: float
     return Decision(False, why, evidence)
 
 
+def deploy_without_holdout(first: bool, recorded: Score, source: str) -> Decision:
+    """split.holdout_fraction = 0: the retrained model is deployed, compared with nothing (as
+    the original system did); its recorded score, from `source`, is what later ticks face."""
+    evidence: dict[str, Any] = {
+        "metric": recorded.metric,
+        "compared": False,
+        "holdout_rows": 0,
+        "recorded_score": recorded.value,
+        "recorded_ci": [recorded.ci_low, recorded.ci_high],
+        "score_source": source,
+    }
+    what = "the first model is deployed" if first else "the retrained model is deployed"
+    why = (
+        f"no holdout (split.holdout_fraction = 0): {what} without comparison with the "
+        f"champion; its {recorded.metric} {fmt_metric(recorded.value)} on "
+        f"{recorded.n_rows} rows ({fmt_score_source(source)}) is the production metric from now on"
+    )
+    return Decision(True, why, evidence)
+
+
 def with_trigger(trigger: str, metric: Decision, drift: dict[str, Any] | None) -> Decision:
     """Combine the metric decision with data drift as `policy.trigger` says.
 
     metric: the metric decision alone; drift: confirmed data drift alone; either: one of them;
-    both: the two together. Without drift results (drift off, no profile), drift counts as no.
+    both: the two together. Without drift results (drift off, no profile), drift counts as no;
+    a data set too small to test counts as no too, and the reason says it was not tested.
     """
     drifted = bool(drift and drift.get("confirmed"))
     evidence = {**metric.evidence, "trigger": trigger, "data_drift": drift}
     if drift is None:
         drift_why = "drift was not computed"
+    elif drift.get("status") == "not_tested":
+        drift_why = f"data drift {fmt_drift(drift)} (counted as no drift)"
     elif drifted:
-        drift_why = (
-            f"data drift: share {drift['drifted_share']:.2f} of the features "
-            f"({', '.join(drift['drifted_columns']) or 'none'})"
-        )
+        drift_why = f"data drift: {fmt_drift(drift)}"
     else:
-        drift_why = f"no confirmed data drift (share {drift['drifted_share']:.2f})"
+        drift_why = f"no confirmed data drift: {fmt_drift(drift)}"
     outcome = {
         "metric": metric.outcome,
         "drift": drifted,

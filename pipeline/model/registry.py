@@ -25,11 +25,12 @@ import sqlalchemy as sa
 from pipeline.errors import InvalidArgument, ModelIntegrityError, NoProductionModel, NotFound
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import atomic_write_bytes, fsync_dir, sha256_of
+from pipeline.model.kind import model_kind
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
-    from sklearn.pipeline import Pipeline
+    from sklearn.base import BaseEstimator
 
     from pipeline.model.features import FeatureSpec
 
@@ -41,12 +42,13 @@ POINTER = "production.json"
 @dataclass(frozen=True)
 class LoadedModel:
     version: int
-    model: Pipeline  # fitted
+    model: BaseEstimator  # fitted: a Pipeline, or whatever model.pipeline's factory built
     features: FeatureSpec
     metric: str
     holdout_score: float | None
     holdout_ci: tuple[float, float] | None
     sha256: str
+    score_source: str = "holdout"  # where holdout_score comes from: holdout, test or cv:K
 
 
 def _root(settings: Settings) -> Path:
@@ -73,7 +75,7 @@ def _next_version(conn: sa.Connection, root: Path) -> int:
 def register(
     engine: sa.Engine,
     settings: Settings,
-    model: Pipeline,
+    model: BaseEstimator,
     *,
     features: FeatureSpec,
     metric: str,
@@ -86,6 +88,9 @@ def register(
     metrics: dict[str, Any] | None = None,
     contract_version: str | None = None,
     extra_files: dict[str, bytes] | None = None,
+    score_source: str = "holdout",
+    score_rows: int | None = None,
+    training_window: str = "all",
 ) -> int:
     """Write a new immutable version and record it; return its number.
 
@@ -108,8 +113,10 @@ def register(
                 "created_at": tables.utcnow(),
                 "artifact": f"{version}/{ARTIFACT}",
                 "sha256": digest,
-                "estimator": settings["model.estimator"],
-                "params": settings["model.params"],
+                # What was fitted: the estimator class and its parameters, or model.pipeline's
+                # factory (its parameters are its own); features.preprocessing says which.
+                "estimator": settings["model.pipeline"] or settings["model.estimator"],
+                "params": {} if settings["model.pipeline"] else settings["model.params"],
                 "features": features.to_json(),
                 "metric": metric,
                 "holdout_score": holdout_score,
@@ -119,6 +126,9 @@ def register(
                 "holdout_rows": holdout_rows,
                 "training_files": training_files,
                 "contract_version": contract_version,
+                "score_source": score_source,
+                "score_rows": holdout_rows if score_rows is None else score_rows,
+                "training_window": training_window,
             }
             meta = _metadata(row, settings, metrics or {}, extras, library_versions())
             _publish(staging, root / str(version), meta)
@@ -142,7 +152,7 @@ def _fresh_staging(root: Path) -> Path:
 
 
 def _write_files(
-    staging: Path, model: Pipeline, extra_files: dict[str, bytes]
+    staging: Path, model: BaseEstimator, extra_files: dict[str, bytes]
 ) -> tuple[str, dict[str, str]]:
     """Write the artifact (fsynced) and the extra files; return their SHA-256s."""
     import joblib
@@ -187,15 +197,19 @@ def _metadata(
         "task": settings["model.task"],
         "estimator": row["estimator"],
         "params": row["params"],
+        **model_kind(row["features"], row["estimator"]),
         "features": row["features"],
         "target": settings["data.target"],
         "metric": row["metric"],
         "holdout_score": row["holdout_score"],
         "holdout_ci": None if low is None or high is None else [low, high],
+        "score_source": row["score_source"],
+        "score_rows": row["score_rows"],
         "metrics": metrics,
         "train_rows": row["train_rows"],
         "holdout_rows": row["holdout_rows"],
         "training_files": row["training_files"],
+        "training_window": row["training_window"],
         "contract_version": row["contract_version"],
         "files": extras,
         "library_versions": libraries,
@@ -272,7 +286,17 @@ def unpickle(path: Path) -> Any:
     for old, new in MOVED_MODULES.items():
         if old not in sys.modules:
             sys.modules[old] = importlib.import_module(new)
-    return joblib.load(path)
+    try:
+        return joblib.load(path)
+    except (ImportError, AttributeError) as exc:
+        # A model from model.pipeline names its factory's module (or a class in it): the module
+        # must be importable wherever the model is loaded, not only where it was trained.
+        missing = getattr(exc, "name", None) or str(exc)
+        raise ModelIntegrityError(
+            f"the model in {path} cannot be loaded: it needs {missing!r}, which cannot be "
+            f"imported here ({type(exc).__name__}: {exc}); a model built by model.pipeline "
+            "needs its module importable by every riskwatch process that loads it"
+        ) from exc
 
 
 def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
@@ -299,15 +323,24 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
         if row.holdout_ci_low is None or row.holdout_ci_high is None
         else (row.holdout_ci_low, row.holdout_ci_high),
         sha256=digest,
+        score_source=row.score_source or "holdout",
     )
+
+
+def metadata(settings: Settings, version: int) -> dict[str, Any] | None:
+    """A version's metadata.json; None when the version has no folder (or no metadata)."""
+    try:
+        doc: dict[str, Any] = json.loads((_root(settings) / str(version) / METADATA).read_text())
+    except FileNotFoundError:
+        return None
+    return doc
 
 
 def read_extra(settings: Settings, version: int, name: str) -> bytes | None:
     """An extra file of a version, checked against the SHA-256 in its metadata; None if absent."""
     folder = _root(settings) / str(version)
-    try:
-        meta = json.loads((folder / METADATA).read_text())
-    except FileNotFoundError:
+    meta = metadata(settings, version)
+    if meta is None:
         return None
     expected = meta.get("files", {}).get(name)
     if expected is None:

@@ -117,7 +117,7 @@ def history_chart(history: History, metric: str) -> BytesIO:
             s=28,
             color="#e07b39",
             zorder=3,
-            label="holdout score at registration",
+            label="recorded score at registration",
         )
         for x, y, version in holdout:
             ax.annotate(

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from pipeline.formatting import fmt_num, fmt_share, fmt_value
+from pipeline.formatting import fmt_drift, fmt_num, fmt_share, fmt_value
 from pipeline.report.charts import distribution_chart, quality_chart, short
 from pipeline.report.pdf_doc import Doc
 from pipeline.report.sections import DATASET_ORDER
+from pipeline.storage import reads
 from pipeline.vocabulary import VERDICT_WORDS, criticality_rank, file_verdict
 
 if TYPE_CHECKING:
@@ -166,15 +167,15 @@ def section_drift(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     if not data["drift_summaries"]:
         return [*story, doc.placeholder("Drift")]
     summary = data["drift_summaries"][0]
-    verdict = "drifted" if summary["dataset_drift"] else "did not drift"
+    thresholds = {k: v for k, v in summary["thresholds"].items() if k != reads.DATASET_KEY}
     story.append(
         doc.para(
             f"Against model v{summary['model_version']}'s reference profile "
-            f"({summary['reference_rows']:,} rows), the {summary['current_rows']:,} new rows "
-            f"{verdict}: {fmt_share(summary['drifted_share'])} of the tested features drifted. A "
+            f"({summary['reference_rows']:,} rows), the {summary['current_rows']:,} new rows: "
+            f"{fmt_drift(reads.drift_of(summary))}. A "
             "column drifts when its Benjamini-Hochberg adjusted p-value is below alpha and its "
             "effect size (Wasserstein / reference std, or Jensen-Shannon distance) is above the "
-            f"minimum; thresholds: {escape(str(summary['thresholds']))}."
+            f"minimum; thresholds: {escape(str(thresholds))}."
         )
     )
     header = ["Column", "Kind", "Test", "Statistic", "p adj.", "Effect", "PSI", "Status", "Drift"]

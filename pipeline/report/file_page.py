@@ -250,6 +250,14 @@ def _detail(kind: str, result: QualityResult, file_issues: int) -> str:
         ),
         "rejected": "No row of this file is used: the whole file is quarantined.",
     }[kind]
+    kept = sum(v.count for v in result.kept if v.level == "row" and len(v.rows))
+    if kind == "clean" and kept:
+        detail = "No row was quarantined; all of them go on to ingestion."
+    if kind != "rejected" and kept:
+        detail += (
+            f" {kept:,} finding(s) of learned rules (a range or a category list not enforced) "
+            "are listed below; their rows are kept."
+        )
     if kind != "rejected" and file_issues:
         detail += f" {file_issues:,} file-level issue(s) are listed below."
     return detail

@@ -54,10 +54,20 @@ def load_run(engine: sa.Engine, run_id: str, metric: str) -> dict[str, Any]:
             return [dict(row) for row in conn.execute(query).mappings()]
 
         data: dict[str, Any] = {"run": dict(run), "metric": metric}
+        data["run"]["production_model"] = _model_built(conn, run["production_version"])
         for table in RUN_TABLES:
             data[table.name] = of_run(table)
         data["history"] = load_history(conn, run["finished_at"], metric)
     return data
+
+
+def _model_built(conn: sa.Connection, version: int | None) -> str | None:
+    """How the production model was built (`pipeline.model.kind.describe`); None if none."""
+    from pipeline.model.kind import describe
+
+    m = t.model_versions.c
+    row = conn.execute(sa.select(m.estimator, m.features).where(m.version == version)).first()
+    return None if row is None else describe(row.features, row.estimator)
 
 
 def load_history(conn: sa.Connection, until: datetime | None, metric: str) -> History:

@@ -42,7 +42,7 @@ def section_run(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
                 ("Started", fmt_time(started)),
                 ("Finished", fmt_time(finished)),
                 ("Duration", fmt_duration(duration)),
-                ("Production model", "none" if version is None else f"version {version}"),
+                ("Production model", _production_model(version, run.get("production_model"))),
                 ("New files", fmt_num(run["new_files"])),
                 ("Rows ingested", fmt_num(run["rows_ingested"])),
                 ("Files quarantined", fmt_num(run["files_quarantined"])),
@@ -55,6 +55,13 @@ def section_run(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
         error = short(run["error"] or "no error text recorded", MAX_ERROR_CHARS)
         story.append(doc.para(f"Error: {error}", doc.error))
     return story
+
+
+def _production_model(version: int | None, built: str | None) -> str:
+    """'version 3 (sklearn...LogisticRegression, preprocessing none)', or 'none'."""
+    if version is None:
+        return "none"
+    return f"version {version}" + (f" ({built})" if built else "")
 
 
 _OUTCOME = {
@@ -187,7 +194,9 @@ def section_history(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     png = history_chart(history, data["metric"])
     note = doc.para(
         "Line: the production model on each run's new labelled rows. Diamonds: each model "
-        "version's score on its holdout when it was registered. Dashed lines: deployments.",
+        "version's recorded score when it was registered (on its holdout, on the test file "
+        "without a holdout, or cross-validated; see the promote decision). Dashed lines: "
+        "deployments.",
         doc.note,
     )
     return [doc.KeepTogether([heading, doc.image(png), note])]

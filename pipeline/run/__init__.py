@@ -3,7 +3,9 @@ report, each recorded under the run's id; and the one-step commands (`ingest`, `
 
 `record` keeps the run's row, its steps and its log; one module per step (`ingest_step`,
 `score_step`, `train_step`, `diagnose_step`, `report_step`; drift's step is
-`pipeline.drift.step`); `tick` orchestrates a whole run and `commands` the one-step runs.
+`pipeline.drift.step`), with the train step's `training_data` (the rows of `training.window`)
+and `evaluation` (a version's recorded metric: holdout, test file or k-fold cross-validation);
+`tick` orchestrates a whole run and `commands` the one-step runs.
 The steps call storage (`pipeline.storage.writes` for every row they add), the registry and
 the pure computations; nothing here imports the CLI or the app. What the CLI, the app and the
 tests use is exported below.

@@ -11,7 +11,7 @@ from pipeline.model import registry
 from pipeline.run import ingest_step
 from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import recorded
-from pipeline.run.score_step import record_scored, score, score_doc
+from pipeline.run.score_step import read_scorable, record_scored, score, score_doc
 from pipeline.run.train_step import train
 from pipeline.settings import Settings
 from pipeline.storage import db, reads
@@ -51,13 +51,11 @@ def ingest_only(settings: Settings) -> dict[str, Any]:
 
 def score_only(settings: Settings, data: Path | None = None) -> dict[str, Any]:
     """Score the production model on a labelled file (the test file by default) and record it."""
-    from pipeline.ingest.readers import read_file
-
     with recorded(settings, "score") as run:
         with run.step("score"):
             loaded = registry.load_production(run.engine, settings)
             path = data or settings.path("paths.test_data")
-            frame = read_file(path, loaded.features.categorical)
+            frame = read_scorable(path, loaded)
             result, pred, _ = score(run, loaded, frame)
             record_scored(run, loaded.version, "production", "test", frame, result, pred)
         run.summary.update(
@@ -72,10 +70,11 @@ def score_only(settings: Settings, data: Path | None = None) -> dict[str, Any]:
 
 
 def train_only(settings: Settings) -> dict[str, Any]:
-    """Train a challenger on everything ingested and promote it if the policy says so."""
-    from pipeline.model.estimator import import_estimator
+    """Train a challenger on the training window and promote it if the policy says so (without
+    a holdout, it is deployed outright)."""
+    from pipeline.model.estimator import check_model
 
-    import_estimator(settings["model.estimator"])  # a typo fails before the run is recorded
+    check_model(settings)  # a typo or a broken factory fails before the run is recorded
     with recorded(settings, "train") as run:
         production = None
         if registry.production_version(settings) is not None:

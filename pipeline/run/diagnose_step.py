@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pipeline.infra.outdated import OutdatedPackages
 from pipeline.model import registry
 from pipeline.run.record import Run
-from pipeline.run.score_step import record_scored, score
+from pipeline.run.score_step import read_scorable, record_scored, score
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
@@ -37,7 +37,6 @@ def outdated_check(settings: Settings) -> OutdatedPackages | None:
 
 def diagnose(run: Run, new_frame: pd.DataFrame | None, outdated: OutdatedPackages | None) -> None:
     """Record the diagnostics of the production model, and the outdated packages if asked."""
-    from pipeline.ingest.readers import read_file
     from pipeline.report import diagnostics
 
     s = run.settings
@@ -59,7 +58,7 @@ def diagnose(run: Run, new_frame: pd.DataFrame | None, outdated: OutdatedPackage
         )
     test_path = s.path("paths.test_data")
     if test_path.is_file():
-        test = read_file(test_path, features.categorical)
+        test = read_scorable(test_path, loaded)
         missing = [c for c in [*features.columns, s["data.target"]] if c not in test.columns]
         if missing:
             log.warning("test file %s lacks column(s) %s: not scored", test_path, missing)

@@ -1,6 +1,7 @@
 """The discover and ingest steps: new files found by content, the data contract (inferred from
-the first readable file when there is none), each file through the gate into ingesteddata/ or
-quarantine, its quality page, its record and, when it is bad enough, an alert.
+every readable new file when there is none; features made required when the model takes them
+unimputed), each file through the gate into ingesteddata/ or quarantine, its quality page, its
+record and, when it is bad enough, an alert.
 
 Discovery is light (the no-op tick runs it); everything that reads data is imported inside the
 functions that need it.
@@ -18,11 +19,16 @@ from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
+from pipeline.model import registry
 from pipeline.run.record import Run
+from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pipeline.ingest.contract import Contract
+    from pipeline.ingest.discovery import SourceFile
     from pipeline.ingest.ingestion import Ingested, RowIndex
 
 log = logging.getLogger("riskwatch")
@@ -49,7 +55,8 @@ def discover(run: Run) -> Discovery:
 
 
 def contract(run: Run, found: Discovery) -> Contract | None:
-    """The data contract in force; inferred from the first readable new file when there is none."""
+    """The data contract in force, as the gate applies it (`features_required`); inferred from
+    every readable new file when there is none."""
     from pipeline.ingest import contract as contracts
 
     path = run.settings.path("paths.contract")
@@ -63,21 +70,110 @@ def contract(run: Run, found: Discovery) -> Contract | None:
         contracts.save(current, path)
         log.info("no data contract yet: inferred %s from %s", path, origin)
     writes.record_contract(run.engine, run.run_id, current, str(path))
-    return current
+    return features_required(current, run.settings)
+
+
+def features_required(current: Contract, settings: Settings) -> Contract:
+    """The contract the gate applies: as written, except that when the model takes its features
+    as they are (model.preprocessing = "none" in the settings, or in the production model's
+    version, which predicts the rows this tick lets in), a missing feature value is structural,
+    whatever the file says: the row is quarantined as missing_value rather than reaching the
+    estimator as NaN.
+
+    Only the gate's copy changes; the file, and the version recorded from its text, do not.
+    """
+    import dataclasses
+
+    wanted = _unimputed(settings, current)
+    if not wanted:
+        return current
+    columns = {
+        name: dataclasses.replace(rule, nullable=False, max_missing_share=0.0)
+        if name in wanted and rule.kind not in ("id", "label")
+        else rule
+        for name, rule in current.columns.items()
+    }
+    return dataclasses.replace(current, columns=columns)
+
+
+def _unimputed(settings: Settings, current: Contract) -> set[str]:
+    """The features that a model imputing nothing takes: the next one trained, when the
+    settings say "none", and the production model, when its version says so."""
+    wanted: set[str] = set()
+    if settings["model.preprocessing"] == "none" and not settings["model.pipeline"]:
+        wanted.update(settings["data.features"] or current.features)
+    version = registry.production_version(settings)
+    meta = None if version is None else registry.metadata(settings, version)
+    if meta is not None and meta.get("preprocessing") == "none":
+        wanted.update(meta["features"]["numeric"])
+    return wanted
+
+
+# Frames of the first tick's files kept for ingestion after inference, besides the first file's
+# (always kept: ingestion holds one frame at a time anyway): beyond this, files are read again.
+KEEP_READ_BYTES = 256 << 20
 
 
 def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, str | None]:
-    """Infer a contract from the first new file that can be read and has target and ids."""
-    from pipeline.ingest.contract_tools import contract_from_frame
+    """Infer a contract from every new file that can be read and has the target and ids.
+
+    Each file is summarised as it is read and the summaries merged (issue 9): the contract
+    sees all the first tick's rows, never all at once. Files are read in reverse order, so
+    the frame kept for certain is the first one ingestion takes (one big file is read once);
+    others are kept while they fit in KEEP_READ_BYTES, and read again by ingestion beyond.
+    """
+    from pipeline.errors import DataError
+    from pipeline.ingest import contract as contracts
+    from pipeline.ingest.contract_tools import contract_from_summary
     from pipeline.ingest.readers import read_table
 
-    for source in found.new:
+    s = run.settings
+    needed = [s["data.target"], *s["data.id_columns"]]
+    text = frozenset([*s["data.categorical"], *s["data.id_columns"]])
+    target = s["data.target"] if s["model.task"] == "classification" else None
+    summary, names, kept = contracts.DataSummary(), [], 0
+    for i, source in reversed(list(enumerate(found.new))):
         try:
-            frame = read_table(source.path, source.format, tuple(run.settings["data.categorical"]))
-            return contract_from_frame(frame, run.settings), source.name
-        except RiskwatchError:
+            frame = read_table(source.path, source.format, tuple(sorted(text)))
+        except DataError:
             continue
-    return None, None
+        if any(c not in frame.columns for c in needed):
+            continue
+        part = contracts.summarise(frame, categorical=s["data.categorical"], target=target)
+        summary = contracts.merge([summary, part])
+        names.append(source.name)
+        size = frame.shape[0] * frame.shape[1] * 8  # about: 8 bytes a value (text: more)
+        if i == 0 or kept + size <= KEEP_READ_BYTES:
+            found.read[source.sha256] = (frame, text)
+            kept += size
+        del frame
+    if not names:
+        return None, None
+    try:
+        current = contract_from_summary(summary, s)
+    except RiskwatchError:
+        found.read.clear()
+        return None, None
+    names.reverse()
+    origin = names[0] if len(names) == 1 else f"{len(names)} files ({names[0]}, ...)"
+    return current, origin
+
+
+def _already_read(found: Discovery, source: SourceFile, current: Contract) -> pd.DataFrame | None:
+    """The frame inference read of this file, if ingestion would read it the same way."""
+    import pandas as pd
+
+    frame, text = found.read.pop(source.sha256, (None, frozenset()))
+    if not isinstance(frame, pd.DataFrame):
+        return None
+    wanted = {c.name for c in current.columns.values() if c.kind in ("categorical", "id")}
+    if not current.numeric_label:
+        wanted.add(current.target)
+    if source.format == "csv":  # only CSV reading depends on the text columns
+        for name in wanted - text:
+            if name in frame.columns and not pd.api.types.is_string_dtype(frame[name]):
+                return None
+    return frame
 
 
 def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingested]:
@@ -104,7 +200,8 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
                 overrides,
                 s["quality.missing_significance"],
                 s["quality.max_invalid_share"],
-                history,
+                frame=_already_read(found, source, current),
+                history=history,
             )
         memory.release()  # the file's frame is gone; its buffers need not outlive it
         failpoint("after_file_written")

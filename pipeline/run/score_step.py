@@ -6,7 +6,9 @@ pandas, numpy and scikit-learn are imported inside the functions: a no-op tick n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.infra import memory
@@ -19,8 +21,11 @@ if TYPE_CHECKING:
     import pandas as pd
     import sqlalchemy as sa
 
+    from pipeline.model.features import FeatureSpec
     from pipeline.model.metrics import Score
     from pipeline.model.registry import LoadedModel
+
+log = logging.getLogger("riskwatch")
 
 
 def load_rows(run: Run, files: Sequence[sa.Row]) -> pd.DataFrame:
@@ -36,6 +41,31 @@ def load_rows(run: Run, files: Sequence[sa.Row]) -> pd.DataFrame:
     del frames
     memory.release()
     return out
+
+
+def read_scorable(path: Path, loaded: LoadedModel) -> pd.DataFrame:
+    """A labelled file (the test file) for scoring `loaded`, read as its features want it."""
+    from pipeline.ingest.readers import read_file
+
+    return scorable(read_file(path, loaded.features.categorical), loaded.features, path)
+
+
+def scorable(frame: pd.DataFrame, features: FeatureSpec, path: Path) -> pd.DataFrame:
+    """The rows of a file that did not pass the gate (the test file) that a model with these
+    features can be scored on. A model that takes its features as they are (model.preprocessing
+    = "none") cannot take a row missing one: such rows are left out of its score, as the gate
+    would quarantine them, and the log says how many."""
+    from pipeline.model.features import complete_rows
+
+    frame, left_out = complete_rows(frame, features)
+    if left_out:
+        log.warning(
+            "%s: %d row(s) lack a feature value, which a model with model.preprocessing = "
+            '"none" cannot take: left out of its score',
+            path,
+            left_out,
+        )
+    return frame
 
 
 def score_predictions(

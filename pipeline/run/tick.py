@@ -47,11 +47,12 @@ def run_once(settings: Settings) -> dict[str, Any]:
             pending = _pending(run)
         if not found.new and not pending:
             return _noop(run, found)
-        # Settings load checked model.estimator without importing it (the no-op tick must not
-        # import scikit-learn); now that there is work, a typo fails before anything is done.
-        from pipeline.model.estimator import import_estimator
+        # Settings load checked model.estimator and model.pipeline without importing them (the
+        # no-op tick must not import scikit-learn); now that there is work, a typo or a broken
+        # factory fails before anything is done.
+        from pipeline.model.estimator import check_model
 
-        import_estimator(s["model.estimator"])
+        check_model(s)
 
         outdated = outdated_check(s)
         production = None
@@ -164,6 +165,7 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
             **score_doc(result),
             "model_version": production.version,
             "production_metric": production.holdout_score,
+            "production_metric_source": production.score_source,
         }
     drift_doc = None
     if s["drift.enabled"]:
@@ -179,6 +181,7 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
             result,
             production.holdout_score,
             baseline_ci=production.holdout_ci,
+            baseline_source=production.score_source,
             tolerance=s["policy.tolerance"],
             require_interval=s["policy.require_interval"],
             min_rows=s["policy.min_rows"],

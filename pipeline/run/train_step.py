@@ -1,26 +1,29 @@
-"""The train step: a challenger trained on everything ingested but the holdout, scored on the
-holdout before it is registered (so its version row and its metadata.json carry the same score),
-compared with the champion on the same rows, and promoted if the policy says so.
+"""The train step: a challenger trained on the training window (`training.window`) but its
+holdout, scored before it is registered (so its version row and its metadata.json carry the same
+score and say where it comes from: `evaluation`), compared with the champion on the same holdout
+and promoted if the policy says so; without a holdout, deployed without comparison.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.model import registry
+from pipeline.run.evaluation import Recorded, recorded_score
 from pipeline.run.record import Run
-from pipeline.run.score_step import load_rows, record_scored, score, score_predictions
+from pipeline.run.score_step import record_scored, score, score_predictions
+from pipeline.run.training_data import TrainingData, training_data
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    import sqlalchemy as sa
     from sklearn.pipeline import Pipeline
 
     from pipeline.model.features import FeatureSpec
@@ -30,16 +33,19 @@ log = logging.getLogger("riskwatch")
 
 
 def split(settings: Settings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training rows and the holdout: the newest rows, or a seeded random sample."""
+    """Training rows and the holdout: the newest rows, or a seeded random sample; with
+    `split.holdout_fraction = 0`, every row and an empty holdout."""
     import numpy as np
 
     n = len(frame)
-    n_hold = max(1, round(n * settings["split.holdout_fraction"]))
+    fraction = settings["split.holdout_fraction"]
+    n_hold = 0 if fraction == 0 else max(1, round(n * fraction))
     if n - n_hold < 2:
         from pipeline.errors import DataError
 
-        raise DataError(f"only {n} labelled rows ingested: too few to train and hold out")
-    if settings["split.holdout"] == "newest":
+        held = " and hold out" if n_hold else ""
+        raise DataError(f"only {n} labelled rows in the training window: too few to train{held}")
+    if settings["split.holdout"] == "newest" or n_hold == 0:
         return frame.iloc[: n - n_hold], frame.iloc[n - n_hold :]
     rng = np.random.default_rng(settings["model.random_seed"])
     hold = np.zeros(n, dtype=bool)
@@ -74,42 +80,68 @@ def _drift_files(
     return extra
 
 
-def _challenger(
-    run: Run, files: Sequence[sa.Row], data: pd.DataFrame
-) -> tuple[int, Score, pd.DataFrame, np.ndarray]:
-    """Fit, score on the holdout, register: (version, holdout Score, holdout, its predictions)."""
+@dataclass(frozen=True)
+class Challenger:
+    version: int
+    holdout: pd.DataFrame  # empty without a holdout
+    held: Score | None  # its score on the holdout; None without one
+    pred: np.ndarray  # its predictions on the holdout (without one: on the rows checked)
+    recorded: Recorded  # the metric its version records, and where it comes from
+
+
+def _challenger(run: Run, data: TrainingData) -> Challenger:
+    """Fit on the window less its holdout, score, register: the Challenger."""
     from pipeline.model.estimator import fit, predict
     from pipeline.model.features import infer_features
 
     s = run.settings
-    train, holdout = split(s, data)
-    features = infer_features(data, s)
-    log.info("training on %d rows, holding out %d", len(train), len(holdout))
+    train, holdout = split(s, data.frame)
+    features = infer_features(data.frame, s)
+    log.info(
+        "training on %d rows of %d file(s) (training.window = %s), holding out %d",
+        len(train),
+        len(data.files),
+        data.window,
+        len(holdout),
+    )
     _record_training_data(run, features, train)
     model = fit(s, features, train)
     memory.release()
     failpoint("after_fit")
-    pred, proba = predict(model, features, holdout)
-    held = score_predictions(s, holdout[s["data.target"]].to_numpy(), pred, proba)
+    held = None
+    if len(holdout):
+        pred, proba = predict(model, features, holdout)
+        held = score_predictions(s, holdout[s["data.target"]].to_numpy(), pred, proba)
+    recorded = recorded_score(s, model, features, data.frame, held)
+    # Rows the model did not learn from check its file and give drift its reference
+    # predictions: the holdout, else the test file, else (no holdout, no test file) the
+    # training rows themselves.
+    check = holdout if len(holdout) else recorded.test if recorded.test is not None else train
+    if not len(holdout):
+        pred, proba = predict(model, features, check)
+    score = recorded.score
     version = registry.register(
         run.engine,
         s,
         model,
         features=features,
         metric=s["model.metric"],
-        holdout_score=held.value,
+        holdout_score=score.value,
         holdout_ci=None
-        if held.ci_low is None or held.ci_high is None
-        else (held.ci_low, held.ci_high),
+        if score.ci_low is None or score.ci_high is None
+        else (score.ci_low, score.ci_high),
         train_rows=len(train),
         holdout_rows=len(holdout),
-        training_files=[{"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files],
+        training_files=data.files,
         run_id=run.run_id,
         contract_version=_contract_version(s),
-        extra_files=_drift_files(s, model, features, train, holdout, pred, proba),
+        extra_files=_drift_files(s, model, features, train, check, pred, proba),
+        score_source=recorded.source,
+        score_rows=score.n_rows,
+        training_window=str(data.window),
     )
-    _check_round_trip(run, version, holdout, pred)
-    return version, held, holdout, pred
+    _check_round_trip(run, version, check, pred)
+    return Challenger(version, holdout, held, pred, recorded)
 
 
 def _record_training_data(run: Run, features: FeatureSpec, train: pd.DataFrame) -> None:
@@ -151,27 +183,40 @@ def train(
     new_frame: pd.DataFrame | None = None,
     new_ids: Sequence[int] = (),
 ) -> dict[str, Any]:
-    """Train a challenger on all ingested data but the holdout, compare, promote by policy."""
-    from pipeline.model.policy import promote_decision
+    """Train a challenger on the training window less its holdout, compare, promote by policy."""
+    from pipeline.model.policy import deploy_without_holdout, promote_decision
 
     s = run.settings
-    with run.engine.connect() as conn:
-        files = writes.ingested_rows(conn, pending_only=False)
-    if new_frame is not None and [f.id for f in files] == list(new_ids):
-        data = new_frame  # every ingested row is new and already loaded: no second copy
-    else:
-        data = load_rows(run, files)
-    version, challenger_score, holdout, pred = _challenger(run, files, data)
-    record_scored(run, version, "challenger", "holdout", holdout, challenger_score, pred)
+    data = training_data(run, new_frame, new_ids)
+    challenger = _challenger(run, data)
+    version, recorded = challenger.version, challenger.recorded
+    _record_challenger_scores(run, challenger)
     champion_score = None
-    if champion is not None:
-        champion_score, _, _ = score(run, champion, holdout)
-        writes.record_score(
-            run.engine, run.run_id, champion.version, "champion", "holdout", champion_score
+    if challenger.held is None:
+        decision = deploy_without_holdout(champion is None, recorded.score, recorded.source)
+    else:
+        if champion is not None:
+            champion_score, _, _ = score(run, champion, challenger.holdout)
+            writes.record_score(
+                run.engine, run.run_id, champion.version, "champion", "holdout", champion_score
+            )
+        decision = promote_decision(
+            champion_score,
+            challenger.held,
+            margin=s["policy.promote_margin"],
+            min_rows=s["policy.min_rows"],
         )
-    decision = promote_decision(champion_score, challenger_score, margin=s["policy.promote_margin"])
-    decision.evidence["challenger_version"] = version
-    decision.evidence["champion_version"] = None if champion is None else champion.version
+    decision.evidence.update(
+        challenger_version=version,
+        champion_version=None if champion is None else champion.version,
+        training_window=str(data.window),
+        training_files=len(data.files),
+        training_rows=len(data.frame),
+        recorded_score=recorded.score.value,
+        recorded_ci=[recorded.score.ci_low, recorded.score.ci_high],
+        score_source=recorded.source,
+        score_rows=recorded.score.n_rows,
+    )
     writes.record_decision(run.engine, run.run_id, "promote", decision)
     log.info("promote: %s — %s", decision.outcome, decision.reason)
     if decision.outcome:
@@ -187,6 +232,35 @@ def train(
         "promoted": decision.outcome,
         "reason": decision.reason,
         "challenger_version": version,
-        "challenger": challenger_score.value,
+        "challenger": None if challenger.held is None else challenger.held.value,
         "champion": None if champion_score is None else champion_score.value,
+        "compared": challenger.held is not None and champion is not None,
+        "training_window": str(data.window),
+        "training_rows": len(data.frame),
+        "recorded_score": recorded.score.value,
+        "score_source": recorded.source,
     }
+
+
+def _record_challenger_scores(run: Run, challenger: Challenger) -> None:
+    """The challenger's score on its holdout, and its recorded one when that came from
+    elsewhere (the test file, or cross-validation: dataset cv:K)."""
+    recorded, version = challenger.recorded, challenger.version
+    if challenger.held is not None:
+        record_scored(
+            run,
+            version,
+            "challenger",
+            "holdout",
+            challenger.holdout,
+            challenger.held,
+            challenger.pred,
+        )
+    if recorded.source == "test" and recorded.test is not None and recorded.test_pred is not None:
+        record_scored(
+            run, version, "challenger", "test", recorded.test, recorded.score, recorded.test_pred
+        )
+    elif recorded.source.startswith("cv:"):
+        writes.record_score(
+            run.engine, run.run_id, version, "challenger", recorded.source, recorded.score
+        )

@@ -3,7 +3,7 @@
 Every key a user may set is a row of SETTINGS (name, default, kind, help) in `table`. The
 README's settings table and `riskwatch settings` are derived from it, and a test fails when a key
 is undocumented. `load` finds, reads and validates the file: a wrong value stops riskwatch at
-start with the key's name and what was expected.
+start with the key's name and what was expected. `window` parses `training.window`.
 
 Standard library only (the no-op tick imports it); it may import `pipeline.errors` and, inside
 the one check that needs it, `pipeline.vocabulary`.
@@ -11,6 +11,7 @@ the one check that needs it, `pipeline.vocabulary`.
 
 from pipeline.settings.load import CONFIG_ENV, Settings, load_settings
 from pipeline.settings.table import BY_KEY, SETTINGS, Setting, markdown_table
+from pipeline.settings.window import Window, parse_window
 
 __all__ = [
     "BY_KEY",
@@ -18,7 +19,9 @@ __all__ = [
     "SETTINGS",
     "Setting",
     "Settings",
+    "Window",
     "load_settings",
     "markdown_table",
+    "parse_window",
     "table",
 ]

@@ -1,4 +1,4 @@
-"""Settings rows: the model, the holdout split and the retraining policy."""
+"""Settings rows: the model, the training window, the holdout split and the retraining policy."""
 
 from __future__ import annotations
 
@@ -16,9 +16,29 @@ MODEL: tuple[Setting, ...] = (
         "model.estimator",
         "sklearn.linear_model.LogisticRegression",
         "str",
-        "Import path of any scikit-learn estimator; wrapped in impute, scale and one-hot steps.",
+        "Import path of any scikit-learn estimator class; fed as model.preprocessing says.",
     ),
     Setting("model.params", {}, "dict", "Keyword arguments for the estimator."),
+    Setting(
+        "model.preprocessing",
+        "standard",
+        "choice",
+        "standard: numeric features median-imputed and standardised, categorical ones "
+        "mode-imputed and one-hot encoded; none: the numeric features exactly as they are in "
+        "the file (no categorical feature; a row missing a feature value is quarantined at "
+        "the gate, a prediction request with one refused).",
+        choices=("standard", "none"),
+    ),
+    Setting(
+        "model.pipeline",
+        "",
+        "text",
+        "package.module:function returning an unfitted scikit-learn estimator or Pipeline, "
+        "called with no arguments and fitted on the feature columns as a pandas DataFrame; "
+        "it replaces model.estimator, model.params and model.preprocessing (setting those too "
+        "is an error). Its module must be importable wherever riskwatch trains, scores or "
+        "serves. Empty: not used.",
+    ),
     Setting(
         "model.metric",
         "f1",
@@ -28,11 +48,22 @@ MODEL: tuple[Setting, ...] = (
     ),
     Setting("model.random_seed", 42, "int", "Seed for the estimator, splits and bootstrap."),
     Setting(
+        "training.window",
+        "all",
+        "str",
+        'The rows a model is trained on: "all" (every ingested row), "files:N" (the newest N '
+        'ingested files), "rows:N" (the newest N rows), "days:N" (the files ingested in the '
+        'N days up to the newest ingestion) or "runs:N" (the files the newest N runs that '
+        'ingested any brought; "runs:1" is the latest batch). Only the window\'s files are read.',
+    ),
+    Setting(
         "split.holdout_fraction",
         0.2,
         "float",
-        "Share of the rows held out to compare champion and challenger.",
-        minimum=0.01,
+        "Share of the training window held out to compare champion and challenger. 0: no "
+        "holdout; a retrained model is deployed without comparison, and its recorded metric is "
+        "its score on paths.test_data (k-fold cross-validation when there is no test file).",
+        minimum=0,
         maximum=0.9,
     ),
     Setting(
@@ -85,8 +116,20 @@ MODEL: tuple[Setting, ...] = (
         "policy.min_rows",
         30,
         "int",
-        "Fewer new labelled rows than this: no retrain decision is taken on them.",
+        "Fewer new labelled rows than this: no retrain decision is taken on them. A holdout "
+        "smaller than this is too small to give a version's recorded metric (see "
+        "policy.cv_folds).",
         minimum=1,
+    ),
+    Setting(
+        "policy.cv_folds",
+        5,
+        "int",
+        "When the holdout has fewer rows than policy.min_rows, a version's recorded metric "
+        "comes from k-fold cross-validation on the training window (k folds, stratified for "
+        "classification, seeded by model.random_seed): its pooled out-of-fold predictions "
+        "and their bootstrap interval.",
+        minimum=2,
     ),
     Setting(
         "policy.promote_margin",

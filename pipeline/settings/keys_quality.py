@@ -23,7 +23,9 @@ QUALITY: tuple[Setting, ...] = (
         "quality.missing_margin",
         0.05,
         "float",
-        "Contract inference allows this much more missing share than the training data had.",
+        "Contract inference allows this much more missing share than the training data had; "
+        "with quality.missing_significance it also sets how many rows make a column "
+        "non-nullable, integer or signed (135 with the defaults; see the gate's section).",
         minimum=0,
         maximum=1,
     ),

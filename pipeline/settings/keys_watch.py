@@ -34,7 +34,7 @@ WATCH: tuple[Setting, ...] = (
         "drift.dataset_share",
         0.5,
         "float",
-        "The data set drifts when at least this share of the tested columns drifts.",
+        "The data set drifts when at least this share of the tested features drifts.",
         minimum=0.01,
         maximum=1,
     ),
@@ -42,7 +42,8 @@ WATCH: tuple[Setting, ...] = (
         "drift.min_rows",
         30,
         "int",
-        "Fewer values than this on either side: the column gets status too_few_rows.",
+        "Fewer values than this on either side: the column gets status too_few_rows; with "
+        "no feature testable, the data set is 'not tested' (never 'no drift').",
         minimum=1,
     ),
     Setting(

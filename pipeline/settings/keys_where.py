@@ -34,6 +34,14 @@ WHERE: tuple[Setting, ...] = (
     Setting("data.target", "exited", "str", "The label column."),
     Setting("data.id_columns", ["corporation"], "list", "Identifier columns, never features."),
     Setting(
+        "data.unique_ids",
+        True,
+        "bool",
+        "An id names one row: a row reusing an earlier row's id is a duplicate_id. false: ids "
+        "may repeat (a client seen again in a later batch); exact copies are still duplicates. "
+        "Written into the contract when it is inferred.",
+    ),
+    Setting(
         "data.features",
         [],
         "list",

@@ -21,6 +21,7 @@ from pipeline.settings.table import (
     SETTINGS,
     Setting,
 )
+from pipeline.settings.window import parse_window
 
 CONFIG_ENV = "RISKWATCH_CONFIG"
 CONFIG_NAME = "riskwatch.toml"
@@ -132,6 +133,7 @@ def _flatten(doc: Mapping[str, Any], origin: Path) -> dict[str, Any]:
 _CHECKS: dict[str, Callable[[object], bool]] = {
     "path": lambda v: isinstance(v, str) and v != "",
     "str": lambda v: isinstance(v, str) and v != "",
+    "text": lambda v: isinstance(v, str),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
     "bool": lambda v: isinstance(v, bool),
@@ -150,6 +152,7 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
 _EXPECTED = {
     "path": "a non-empty path string",
     "str": "a non-empty string",
+    "text": "a string",
     "int": "an integer",
     "float": "a finite number",
     "bool": "true or false",
@@ -203,6 +206,8 @@ def _check_consistency(values: Mapping[str, Any]) -> None:
         raise ConfigError(f"setting 'data.features': {sorted(overlap)} are also id columns")
     _check_criticality(values["quality.criticality"])
     _check_import_path("model.estimator", values["model.estimator"])
+    _check_model_choice(values)
+    parse_window(values["training.window"])
     url = values["alerts.webhook_url"]
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError("setting 'alerts.webhook_url': expected an http:// or https:// URL")
@@ -213,8 +218,8 @@ def _check_import_path(key: str, path: str) -> None:
 
     Only what needs no import is checked here: settings are loaded by every tick, and importing
     the estimator's module would import scikit-learn, which the no-op tick must not (issue 9).
-    The class itself is imported as soon as a run has work, before anything else is done
-    (pipeline/run/tick.py), and by `riskwatch train` at its start.
+    The class (or model.pipeline's factory) is imported by `pipeline.model.estimator.check_model`
+    as soon as a run has work, before anything else is done, and by `riskwatch train` at once.
     """
     import importlib.util
 
@@ -226,6 +231,54 @@ def _check_import_path(key: str, path: str) -> None:
         )
     if importlib.util.find_spec(parts[0]) is None:
         raise ConfigError(f"setting {key!r}: cannot import {path!r} (no module {parts[0]!r})")
+
+
+def _check_model_choice(values: Mapping[str, Any]) -> None:
+    """Raise ConfigError when the model's settings contradict one another.
+
+    model.pipeline replaces the estimator, its parameters and the preprocessing: one of those
+    set beside it would be silently ignored, so it is refused, naming both keys.
+    """
+    if values["model.preprocessing"] == "none" and values["data.categorical"]:
+        raise ConfigError(
+            "setting 'model.preprocessing': \"none\" takes numeric features only, and "
+            f'data.categorical names {values["data.categorical"]}; use "standard" (one-hot '
+            "encoding) or model.pipeline"
+        )
+    factory = values["model.pipeline"]
+    if not factory:
+        return
+    _check_factory_path("model.pipeline", factory)
+    replaced = [
+        key
+        for key in ("model.estimator", "model.params", "model.preprocessing")
+        if values[key] != BY_KEY[key].default
+    ]
+    if replaced:
+        raise ConfigError(
+            f"setting 'model.pipeline': the pipeline {factory!r} replaces "
+            f"{', '.join(replaced)}; remove {'it' if len(replaced) == 1 else 'them'} from the "
+            "settings, or leave model.pipeline empty"
+        )
+
+
+def _check_factory_path(key: str, path: str) -> None:
+    """Raise ConfigError unless `path` is 'package.module:function' whose top-level package
+    exists (nothing is imported here: see `_check_import_path`)."""
+    import importlib.util
+
+    module, _, name = path.partition(":")
+    parts = module.split(".")
+    if not name.isidentifier() or not all(part.isidentifier() for part in parts):
+        raise ConfigError(
+            f"setting {key!r}: expected 'package.module:function' such as "
+            f"'pipeline.model.examples:liblinear_logistic', got {path!r}"
+        )
+    if importlib.util.find_spec(parts[0]) is None:
+        raise ConfigError(
+            f"setting {key!r}: cannot import {path!r} (no module {parts[0]!r}; the module must "
+            "be importable by riskwatch's Python: installed, or on PYTHONPATH)"
+        )
 
 
 def _check_criticality(levels: Mapping[str, object]) -> None:

@@ -15,7 +15,7 @@ class Setting:
 
     key: str
     default: Any  # a value of the row's kind: text, number, bool, list or table
-    kind: str  # path, str, int, float, bool, list, dict, choice
+    kind: str  # path, str (non-empty), text (may be empty), int, float, bool, list, dict, choice
     help: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None

@@ -5,6 +5,7 @@ Every query the app makes, its health check included, is a function of this modu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +26,51 @@ def row_dict(row: sa.Row) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in row._mapping.items()}
 
 
+DATASET_KEY = "dataset"  # drift_summaries.thresholds[DATASET_KEY]: the data-set summary
+
+
+def drift_of(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A drift_summaries row as the data-set summary every printer shows (`fmt_drift`).
+
+    The status is three-way: ``drifted``, ``not_drifted``, or ``not_tested`` with its reason
+    (``dataset_drift`` None then). Rows recorded before the status was stored are read from
+    their boolean, without counts.
+    """
+    stored = dict((row["thresholds"] or {}).get(DATASET_KEY) or {})
+    status = stored.get("status") or ("drifted" if row["dataset_drift"] else "not_drifted")
+    tested = status != "not_tested"
+    return {
+        "status": status,
+        "dataset_drift": bool(row["dataset_drift"]) if tested else None,
+        "reason": stored.get("reason"),
+        "drifted_share": row["drifted_share"] if tested else None,
+        "features_tested": stored.get("features_tested"),
+        "features_drifted": stored.get("features_drifted"),
+        "drifted_features": stored.get("drifted_features", []),
+        "outputs": stored.get("outputs", {}),
+        "weights": stored.get("weights"),
+        "min_rows": stored.get("min_rows"),
+        "reference_rows": row["reference_rows"],
+        "current_rows": row["current_rows"],
+    }
+
+
+def _drift_by_run(conn: sa.Connection, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    s = tables.drift_summaries
+    rows = conn.execute(sa.select(s).where(s.c.run_id.in_(run_ids)).order_by(s.c.id))
+    return {row.run_id: drift_of(row._mapping) for row in rows}
+
+
+def latest_drift(conn: sa.Connection) -> dict[str, Any] | None:
+    """The newest run's drift summary with its run id, or None before any."""
+    s = tables.drift_summaries
+    query = sa.select(s).order_by(s.c.created_at.desc(), s.c.id.desc()).limit(1)
+    row = conn.execute(query).first()
+    return None if row is None else {"run_id": row.run_id, **drift_of(row._mapping)}
+
+
 def list_runs(conn: sa.Connection, limit: int = 50) -> list[dict[str, Any]]:
-    """Runs, newest first, without their logs."""
+    """Runs, newest first, without their logs; each with its drift summary (None if none)."""
     r = tables.runs
     cols = [c for c in r.c if c.name not in ("log", "summary")]
     query = sa.select(*cols).order_by(r.c.started_at.desc()).limit(limit)
@@ -38,8 +82,10 @@ def list_runs(conn: sa.Connection, limit: int = 50) -> list[dict[str, Any]]:
                 sa.select(rep.c.run_id).where(rep.c.run_id.in_([x["id"] for x in runs]))
             ).scalars()
         )
+        drift = _drift_by_run(conn, [x["id"] for x in runs])
         for x in runs:
             x["has_report"] = x["id"] in have
+            x["drift"] = drift.get(x["id"])
     return runs
 
 
@@ -91,6 +137,7 @@ def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
         "reports",
     ):
         doc[name] = _for_run(conn, tables.metadata.tables[name], run_id)
+    doc["drift"] = _drift_by_run(conn, [run_id]).get(run_id)
     return doc
 
 
@@ -171,6 +218,7 @@ def latest_scores(conn: sa.Connection, version: int | None) -> dict[str, Any]:
         "model_version": version,
         "metric": None,
         "holdout_score": None,
+        "score_source": None,
         "run_id": None,
         "scores": [],
     }
@@ -178,10 +226,14 @@ def latest_scores(conn: sa.Connection, version: int | None) -> dict[str, Any]:
         return doc
     mv = tables.model_versions
     model = conn.execute(
-        sa.select(mv.c.metric, mv.c.holdout_score).where(mv.c.version == version)
+        sa.select(mv.c.metric, mv.c.holdout_score, mv.c.score_source).where(mv.c.version == version)
     ).first()
     if model is not None:
-        doc.update(metric=model.metric, holdout_score=model.holdout_score)
+        doc.update(
+            metric=model.metric,
+            holdout_score=model.holdout_score,
+            score_source=model.score_source or "holdout",
+        )
     s, r = tables.scores, tables.runs
     run_id = conn.execute(
         sa.select(s.c.run_id)
@@ -213,7 +265,8 @@ def latest_diagnostic(conn: sa.Connection, name: str) -> dict[str, Any] | None:
 
 def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any]:
     """Production version (the registry's pointer, read by the caller), model versions, ingested
-    and quarantined files with their quarantined rows and the totals, the last run."""
+    and quarantined files with their quarantined rows and the totals, the last run, the latest
+    drift summary."""
     f = tables.ingested_files
     files = [row_dict(x) for x in conn.execute(sa.select(f).order_by(f.c.id))]
     last = conn.execute(
@@ -239,8 +292,13 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
                 mv.c.sha256,
                 mv.c.metric,
                 mv.c.holdout_score,
+                mv.c.score_source,
+                mv.c.score_rows,
                 mv.c.train_rows,
                 mv.c.holdout_rows,
+                mv.c.training_window,
+                mv.c.estimator,
+                mv.c.features,
             ).order_by(mv.c.version)
         )
     ]
@@ -267,4 +325,5 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
         "rows_read": sum(x["rows"] for x in files) + quarantined,
         "rows_quarantined": quarantined,
         "last_run": row_dict(last) if last else None,
+        "drift": latest_drift(conn),
     }

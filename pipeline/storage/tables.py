@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 metadata = sa.MetaData()
 
@@ -130,6 +130,11 @@ model_versions = sa.Table(
     sa.Column("holdout_rows", sa.Integer, nullable=False),
     sa.Column("training_files", sa.JSON, nullable=False),  # [{"name", "sha256", "rows"}]
     sa.Column("contract_version", sa.String(64)),  # the data contract it was trained under
+    # Where holdout_score comes from: holdout, test (paths.test_data, no holdout) or cv:K
+    # (K-fold cross-validation on the window, the holdout being too small); and its rows.
+    sa.Column("score_source", sa.String(20)),
+    sa.Column("score_rows", sa.Integer),
+    sa.Column("training_window", sa.String(40)),  # training.window when it was trained
 )
 
 deployments = sa.Table(

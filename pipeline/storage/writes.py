@@ -5,14 +5,14 @@ decisions, confusion_matrices, feature_stats, missing_values, diagnostics, alert
 drift_summaries, drift_results, reports, api_returns and predictions (the run's, and the app's
 on-demand ones); model_versions and deployments, which only `pipeline.model.registry` calls, so
 a version's row and its folder agree. Also the few reads a run needs to know what is new
-(`known_hashes`, `hash_cache`, `ingested_rows`).
+(`known_hashes`, `hash_cache`, `ingested_rows`, `window_files`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -148,6 +148,45 @@ def ingested_rows(conn: sa.Connection, *, pending_only: bool) -> list[sa.Row]:
     if pending_only:
         query = query.where(t.c.processed_run_id.is_(None))
     return list(conn.execute(query))
+
+
+def window_files(conn: sa.Connection, kind: str, size: int | None) -> list[sa.Row]:
+    """Ingested files with good rows in a training window, oldest first (see
+    `pipeline.settings.window`): all of them, the newest `size` files, the newest files that
+    hold `size` rows (the oldest of them may hold more), those ingested in the `size` days up
+    to the newest ingestion, or those the newest `size` runs that ingested any brought."""
+    t = tables.ingested_files
+    query = sa.select(t).where(t.c.status == "ingested")
+    if kind == "all" or size is None:
+        return list(conn.execute(query.order_by(t.c.id)))
+    if kind == "files":
+        return list(reversed(conn.execute(query.order_by(t.c.id.desc()).limit(size)).all()))
+    if kind == "days":
+        newest = conn.execute(
+            sa.select(sa.func.max(t.c.ingested_at)).where(t.c.status == "ingested")
+        ).scalar()
+        if newest is None:
+            return []
+        since = newest - timedelta(days=size)
+        return list(conn.execute(query.where(t.c.ingested_at >= since).order_by(t.c.id)))
+    if kind == "runs":
+        newest_runs = (
+            sa.select(t.c.run_id)
+            .where(t.c.status == "ingested")
+            .group_by(t.c.run_id)
+            .order_by(sa.func.max(t.c.id).desc())
+            .limit(size)
+        )
+        return list(conn.execute(query.where(t.c.run_id.in_(newest_runs)).order_by(t.c.id)))
+    if kind != "rows":
+        raise ValueError(f"unknown training window kind {kind!r}")
+    picked, total = [], 0
+    for row in conn.execute(query.where(t.c.rows > 0).order_by(t.c.id.desc())):
+        picked.append(row)
+        total += row.rows
+        if total >= size:
+            break
+    return list(reversed(picked))
 
 
 def mark_processed(engine: sa.Engine, run_id: str, file_ids: Iterable[int]) -> None:
