@@ -1,7 +1,7 @@
 """Ingestion and the quality gate: finding new files (`discovery`), reading them (`readers`), the
 data contract (`contract_rules`, `contract_infer`, `contract_summary`, `contract_toml`, pure;
-`contract`, its file), the checks (`checks`, `violations`,
-pure), keeping good rows and quarantining bad ones (`ingestion`), the gate's own commands
+`contract`, its file), the checks (`checks`, `violations`, pure; `history`, duplicates across
+files, pure), keeping good rows and quarantining bad ones (`ingestion`), the gate's own commands
 (`contract_tools`), and alerts about bad files (`alerts`, `webhook`).
 
 `discovery` is standard library only: the no-op tick uses it. The gate's words (error types,
@@ -17,6 +17,7 @@ __all__ = [
     "contract",
     "contract_tools",
     "discovery",
+    "history",
     "ingestion",
     "readers",
 ]

@@ -4,6 +4,10 @@ A file that cannot be read, is empty, lacks (or renamed, or repeats) a required 
 row that passes is quarantined whole: its bytes are copied to the quarantine folder with the
 reason. Rows that break the contract go to a Parquet file beside it, each with its errors. The
 source file is only ever read.
+
+With `quality.duplicates = "history"`, the file's row and id hashes are looked up in the
+database's index of earlier files (`RowIndex`) and repeats are quarantined too; the file's new
+hashes travel on its `Ingested` to the transaction that records it.
 """
 
 from __future__ import annotations
@@ -16,18 +20,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import DataError
+from pipeline.errors import DataError, RiskwatchError
 from pipeline.infra.files import atomic_copy, atomic_write
 from pipeline.ingest.contract import Contract
 from pipeline.ingest.discovery import SourceFile
 from pipeline.ingest.readers import read_table
 from pipeline.settings.table import default
+from pipeline.storage import row_index
 from pipeline.vocabulary import DERIVED
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import sqlalchemy as sa
 
     from pipeline.ingest.checks import QualityResult
+    from pipeline.ingest.history import Hashes, Seen
 
 DATA_DIR = "data"
 QUARANTINE_DIR = "quarantine"
@@ -46,6 +53,65 @@ class Ingested:
     quarantine_path: str | None = None
     quality: QualityResult = field(kw_only=True, repr=False)  # the gate's verdict, always
     report: str | None = None  # the HTML quality report, absolute path
+    index: row_index.Entries | None = None  # its new hashes, with quality.duplicates = history
+
+
+@dataclass
+class RowIndex:
+    """The database's index of rows and ids of earlier files, as the gate asks it."""
+
+    engine: sa.Engine
+
+    def seen(self, hashes: Hashes) -> Seen:
+        with self.engine.connect() as conn:
+            return _seen(conn, hashes)
+
+
+def _seen(conn: sa.Connection, hashes: Hashes) -> Seen:
+    from pipeline.ingest.history import Seen, distinct
+
+    rows = row_index.lookup(conn, "row", distinct(hashes.rows).tolist())
+    ids = row_index.lookup(conn, "id", distinct(hashes.ids[hashes.has_id]).tolist())
+    return Seen(rows, ids, row_index.file_names(conn, {*rows.values(), *ids.values()}))
+
+
+def _entries(hashes: Hashes, seen: Seen, keep: np.ndarray) -> row_index.Entries:
+    from pipeline.ingest.history import new_entries
+
+    rows = new_entries(hashes.rows, keep, seen.rows).tolist()
+    ids = new_entries(hashes.ids, keep & hashes.has_id, seen.ids).tolist()
+    return row_index.Entries(rows, ids, int(keep.sum()))
+
+
+def index_earlier_files(engine: sa.Engine, ingested_dir: Path, contract: Contract) -> int:
+    """Index the good rows of every ingested file the index does not cover yet, oldest first,
+    from its Parquet file, one transaction per file; return how many rows were indexed.
+
+    A tick does this once, when `quality.duplicates` becomes "history" on a database with files
+    ingested before: later files are indexed as they are recorded.
+    """
+    from pipeline.ingest.history import hash_frame
+
+    with engine.connect() as conn:
+        todo = row_index.unindexed(conn)
+    total = 0
+    for file in todo:
+        path = ingested_dir / file.data_path
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise RiskwatchError(
+                f'quality.duplicates = "history" needs the rows of every ingested file, and '
+                f"{path} (ingested file {file.id}, {file.name!r}) cannot be read: {exc}; restore "
+                'it, or set quality.duplicates = "file"'
+            ) from exc
+        hashes = hash_frame(frame, contract)
+        with engine.begin() as conn:
+            keep = np.ones(len(frame), dtype=bool)
+            row_index.add(conn, file.id, _entries(hashes, _seen(conn, hashes), keep))
+        total += len(frame)
+        del frame
+    return total
 
 
 def ingest_file(
@@ -56,6 +122,7 @@ def ingest_file(
     missing_alpha: float = default("quality.missing_significance"),
     max_invalid_share: float = default("quality.max_invalid_share"),
     frame: pd.DataFrame | None = None,
+    history: RowIndex | None = None,
 ) -> Ingested:
     """Read, check against the contract and store one file; never raises for bad data.
 
@@ -63,7 +130,8 @@ def ingest_file(
     number, to `quarantine/<hash>-rows.parquet`; a file with no usable row is copied to
     `quarantine/` byte for byte with a `.reason.txt`. Good + quarantined rows = rows read. More
     than `max_invalid_share` of the rows bad is an `invalid_share` issue of the file.
-    `frame`: the file already read as this would read it (it is not read again).
+    `frame`: the file already read as this would read it (it is not read again). With
+    `history`, rows and ids that earlier files brought are duplicates too.
     """
     from pipeline.ingest.checks import check_frame, file_problem, flag_invalid_share
 
@@ -71,12 +139,19 @@ def ingest_file(
     text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
     if not contract.numeric_label:
         text += (contract.target,)
+    repeats: tuple[Hashes, Seen] | None = None  # with history: the file's hashes, what is known
     try:
         frame = read_table(source.path, source.format, text) if frame is None else frame
     except DataError as exc:
         result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
     else:
         result = check_frame(frame, contract, overrides, missing_alpha)
+        if history is not None:
+            from pipeline.ingest.history import flag_repeats, hash_frame
+
+            hashes = hash_frame(frame, contract)
+            repeats = hashes, history.seen(hashes)
+            flag_repeats(result, frame, contract, *repeats, overrides)
         flag_invalid_share(result, max_invalid_share, overrides)
 
     if frame is None or result.rejected or result.rows_valid == 0:
@@ -102,6 +177,8 @@ def ingest_file(
         item.rows_quarantined = result.rows_invalid
         del bad
     keep = ~result.bad
+    if repeats is not None:
+        item.index = _entries(*repeats, keep)
     columns = [c for c in contract.columns if c in frame.columns]
     good = _typed(frame, keep, columns, _column_types(frame, keep, contract))
     item.rows = int(keep.sum())

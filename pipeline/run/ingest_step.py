@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from pipeline.ingest.contract import Contract
     from pipeline.ingest.discovery import SourceFile
-    from pipeline.ingest.ingestion import Ingested
+    from pipeline.ingest.ingestion import Ingested, RowIndex
 
 log = logging.getLogger("riskwatch")
 
@@ -185,6 +185,7 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
     s = run.settings
     ingested_dir = s.path("paths.ingested")
     overrides = s["quality.criticality"]
+    history = _history(run, ingested_dir, current) if found.new else None
     items = []
     total = len(found.new)
     bar = Progress("ingest", total, unit="files", plain=False, keep=False).start()
@@ -202,6 +203,7 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
                 s["quality.missing_significance"],
                 s["quality.max_invalid_share"],
                 frame=_already_read(found, source, current),
+                history=history,
             )
         memory.release()  # the file's frame is gone; its buffers need not outlive it
         failpoint("after_file_written")
@@ -222,6 +224,19 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
         bar.advance(note=f"{sum(it.rows for it in items):,} rows")
     bar.close()
     return items
+
+
+def _history(run: Run, ingested_dir: Path, current: Contract | None) -> RowIndex | None:
+    """The index of earlier files' rows with quality.duplicates = "history" (else None), brought
+    up to date first: files ingested while it was "file" are indexed once, from their Parquet."""
+    from pipeline.ingest.ingestion import RowIndex, index_earlier_files
+
+    if run.settings["quality.duplicates"] != "history" or current is None:
+        return None
+    rows = index_earlier_files(run.engine, ingested_dir, current)
+    if rows:
+        log.info('quality.duplicates = "history": indexed %d rows of earlier files (once)', rows)
+    return RowIndex(run.engine)
 
 
 def _record(run: Run, item: Ingested, current: Contract | None) -> int:
@@ -249,6 +264,7 @@ def _record(run: Run, item: Ingested, current: Contract | None) -> int:
         contract_version=None if current is None else current.version,
         report_path=rel,
         checked_at=checked_at,
+        index=item.index,
     )
 
 

@@ -48,6 +48,15 @@ QUALITY: tuple[Setting, ...] = (
         maximum=1,
     ),
     Setting(
+        "quality.duplicates",
+        "file",
+        "choice",
+        "Where duplicate_row and duplicate_id look for the earlier row: in the same file only, "
+        'or also in every file ingested before ("history", through an index of row and id '
+        "hashes in the database, built from the ingested files on first use).",
+        choices=("file", "history"),
+    ),
+    Setting(
         "alerts.webhook_url",
         "",
         "secret",

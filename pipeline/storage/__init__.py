@@ -1,5 +1,6 @@
 """Storage: the schema (`tables`), engines and migrations (`db`), what runs write (`writes`),
-what people read (`reads`), and the Protocols naming what `writes` reads of the objects it
+what people read (`reads`), the index of ingested rows for duplicates across files
+(`row_index`), and the Protocols naming what `writes` reads of the objects it
 records (`shapes`).
 
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
@@ -11,6 +12,7 @@ SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipel
 __all__ = [
     "db",
     "reads",
+    "row_index",
     "tables",
     "writes",
 ]

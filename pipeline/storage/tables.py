@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 metadata = sa.MetaData()
 
@@ -363,4 +363,32 @@ drift_results = sa.Table(
     sa.Column("status", sa.String(30), nullable=False),
     sa.Column("drifted", sa.Boolean, nullable=False),
     sa.Column("details", sa.JSON, nullable=False),
+)
+
+
+def _hash_table(name: str) -> sa.Table:
+    # SQLite's INTEGER PRIMARY KEY is the row id itself (64-bit): no second B-tree for the key.
+    hash_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("hash", hash_type, primary_key=True, autoincrement=False),
+        # ingested_files.id, without a foreign key: PostgreSQL would run a check per hash (a
+        # 1,000,000-row COPY took 28 s instead of 3); history_files, written in the same
+        # transaction, holds the key.
+        sa.Column("file_id", sa.Integer, nullable=False),
+    )
+
+
+# quality.duplicates = "history": a hash of every ingested good row and id, with the first file
+# that held it (pipeline.ingest.history). No run id: the file's row has it.
+history_rows = _hash_table("history_rows")
+history_ids = _hash_table("history_ids")
+# The ingested files those two cover; any other is indexed from its Parquet before it is used.
+history_files = sa.Table(
+    "history_files",
+    metadata,
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("ingested_files.id"), primary_key=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),  # good rows of the file, indexed
+    sa.Column("indexed_at", UTCDateTime, nullable=False),
 )

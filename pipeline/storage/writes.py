@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from pipeline.infra.failpoints import failpoint
-from pipeline.storage import tables
+from pipeline.storage import row_index, tables
 
 if TYPE_CHECKING:
     from pipeline.storage.shapes import ContractLike, DecisionLike, IngestedLike, ScoreLike
@@ -109,14 +109,18 @@ def record_ingested(
     contract_version: str | None,
     report_path: str | None,
     checked_at: datetime,
+    index: row_index.Entries | None = None,
 ) -> int:
-    """Record one taken file and the gate's verdict on it, in one transaction.
+    """Record one taken file and the gate's verdict on it, in one transaction; with `index`
+    (quality.duplicates = "history"), its rows' and ids' hashes too, in the same transaction.
 
     Its sha256 is never taken again. Returns the verdict's quality_files id.
     """
     with engine.begin() as conn:
-        conn.execute(
-            tables.ingested_files.insert().values(
+        ingested_id = conn.execute(
+            tables.ingested_files.insert()
+            .returning(tables.ingested_files.c.id)
+            .values(
                 run_id=run_id,
                 sha256=item.source.sha256,
                 name=item.source.name,
@@ -129,7 +133,9 @@ def record_ingested(
                 quarantine_path=item.quarantine_path,
                 ingested_at=checked_at,
             )
-        )
+        ).scalar_one()
+        if index is not None:
+            row_index.add(conn, ingested_id, index)
         file_id = _insert_quality(conn, run_id, item, contract_version, report_path, checked_at)
     failpoint("after_file_recorded")
     return file_id
