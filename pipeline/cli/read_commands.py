@@ -100,13 +100,22 @@ def _settings_text(rows: list[dict[str, Any]]) -> str:
     return "\n".join(f"{r['key']} = {r['value']!r}\n    {r['help']}" for r in rows)
 
 
-# --markdown is declared above the command so that `--help` lists it after --json.
+# --markdown and --profile are declared above the command so that `--help` lists them after
+# --json.
 @click.option("--markdown", is_flag=True, help="The README's table of every setting.")
+@click.option(
+    "--profile",
+    metavar="NAME",
+    help="Print the settings file of a profile (e.g. original) to start a project from.",
+)
 @engine_command(main, "settings", json=True)
-def show_settings(ctx: click.Context, as_json: bool, markdown: bool) -> None:
+def show_settings(ctx: click.Context, as_json: bool, markdown: bool, profile: str | None) -> None:
     """Every setting with its value in force, default and meaning."""
-    from pipeline.settings import SETTINGS, markdown_table
+    from pipeline.settings import SETTINGS, markdown_table, profile_text
 
+    if profile is not None:
+        click.echo(profile_text(profile), nl=False)
+        return
     if markdown:
         click.echo(markdown_table())
         return

@@ -10,6 +10,7 @@ the one check that needs it, `pipeline.vocabulary`.
 """
 
 from pipeline.settings.load import CONFIG_ENV, Settings, load_settings
+from pipeline.settings.profiles import profile_names, profile_text
 from pipeline.settings.table import BY_KEY, SETTINGS, Setting, markdown_table
 from pipeline.settings.window import Window, parse_window
 
@@ -23,5 +24,7 @@ __all__ = [
     "load_settings",
     "markdown_table",
     "parse_window",
+    "profile_names",
+    "profile_text",
     "table",
 ]
