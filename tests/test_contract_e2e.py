@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from pipeline.tools.sampledata import generate_batch, generate_test
+from tests.conftest import reset_pg
 from tests.e2e import count, invoke, rows, run_json
 
 pytestmark = pytest.mark.slow
@@ -35,6 +36,7 @@ def url(request: pytest.FixtureRequest, project: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{project / 'riskwatch.db'}"
     database: str = request.getfixturevalue("pg_database")
+    reset_pg(database)  # the worker's database: another test's files must not be in it
     return database
 
 
