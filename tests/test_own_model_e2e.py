@@ -95,6 +95,19 @@ def test_none_quarantines_a_row_missing_a_feature_at_the_gate(
     assert summary["rows_ingested"] == len(batch) - holes
     # The inferred contract file still says what the data showed; only the gate's copy is strict.
     assert "nullable = true" in (project / "contract.toml").read_text()
+    # `contract check` gives the gate's verdict: the same rows would be quarantined.
+    check = invoke(
+        project,
+        "contract",
+        "check",
+        "--json",
+        str(sample / "sourcedata" / "clients_batch_02.csv"),
+        database_url=database_url,
+    )
+    later = pd.read_csv(sample / "sourcedata" / "clients_batch_02.csv")
+    verdict = json.loads(check.stdout)
+    assert verdict["rows_quarantined"] >= int(later[NUMERIC].isna().any(axis=1).sum()) > 0
+    assert verdict["errors_by_type"]["missing_value"] >= int(later[NUMERIC].isna().sum().sum())
 
     [version] = _status_versions(project, database_url)
     assert (version["preprocessing"], version["pipeline"]) == ("none", None)

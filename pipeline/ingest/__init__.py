@@ -6,7 +6,8 @@ files, pure), keeping good rows and quarantining bad ones (`ingestion`), the gat
 
 `discovery` is standard library only: the no-op tick uses it. The gate's words (error types,
 criticality, verdicts) are `pipeline.vocabulary`, below settings. This package may import
-storage, the model's features, settings, infra, formatting and vocabulary; nothing above it.
+storage, the model's features and registry (how the production model takes its features),
+settings, infra, formatting and vocabulary; nothing above it.
 """
 
 # The modules other packages may import (tests/test_layout.py holds every import to this list);

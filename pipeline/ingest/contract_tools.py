@@ -14,6 +14,7 @@ from pipeline.storage import db, writes
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pipeline.ingest.contract import Contract
     from pipeline.ingest.violations import QualityResult
 
 
@@ -114,7 +115,7 @@ def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
     from pipeline.ingest.checks import check_frame, file_problem, flag_invalid_share
     from pipeline.ingest.readers import read_file
 
-    contract = contracts.load(settings.path("paths.contract"))
+    contract = features_required(contracts.load(settings.path("paths.contract")), settings)
     overrides = settings["quality.criticality"]
     text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
     files = []
@@ -167,3 +168,41 @@ def summarise(files: list[dict[str, Any]]) -> dict[str, Any]:
         "errors_by_type": dict(sorted(by_type.items())),
         "files": files,
     }
+
+
+def features_required(current: Contract, settings: Settings) -> Contract:
+    """The contract the gate applies: as written, except that when the model takes its features
+    as they are (model.preprocessing = "none" in the settings, or in the production model's
+    version, which predicts the rows this tick lets in), a missing feature value is structural,
+    whatever the file says: the row is quarantined as missing_value rather than reaching the
+    estimator as NaN.
+
+    Only the gate's copy changes; the file, and the version recorded from its text, do not.
+    """
+    import dataclasses
+
+    wanted = _unimputed(settings, current)
+    if not wanted:
+        return current
+    columns = {
+        name: dataclasses.replace(rule, nullable=False, max_missing_share=0.0)
+        if name in wanted and rule.kind not in ("id", "label")
+        else rule
+        for name, rule in current.columns.items()
+    }
+    return dataclasses.replace(current, columns=columns)
+
+
+def _unimputed(settings: Settings, current: Contract) -> set[str]:
+    """The features that a model imputing nothing takes: the next one trained, when the
+    settings say "none", and the production model, when its version says so."""
+    wanted: set[str] = set()
+    if settings["model.preprocessing"] == "none" and not settings["model.pipeline"]:
+        wanted.update(settings["data.features"] or current.features)
+    from pipeline.model import registry
+
+    version = registry.production_version(settings)
+    meta = None if version is None else registry.metadata(settings, version)
+    if meta is not None and meta.get("preprocessing") == "none":
+        wanted.update(meta["features"]["numeric"])
+    return wanted

@@ -18,11 +18,10 @@ from pipeline.errors import ConfigError, RiskwatchError
 from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.progress import Progress
+from pipeline.ingest.contract_tools import features_required
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
-from pipeline.model import registry
 from pipeline.run.record import Run
-from pipeline.settings import Settings
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
@@ -72,42 +71,6 @@ def contract(run: Run, found: Discovery) -> Contract | None:
         log.info("no data contract yet: inferred %s from %s", path, origin)
     writes.record_contract(run.engine, run.run_id, current, str(path))
     return features_required(current, run.settings)
-
-
-def features_required(current: Contract, settings: Settings) -> Contract:
-    """The contract the gate applies: as written, except that when the model takes its features
-    as they are (model.preprocessing = "none" in the settings, or in the production model's
-    version, which predicts the rows this tick lets in), a missing feature value is structural,
-    whatever the file says: the row is quarantined as missing_value rather than reaching the
-    estimator as NaN.
-
-    Only the gate's copy changes; the file, and the version recorded from its text, do not.
-    """
-    import dataclasses
-
-    wanted = _unimputed(settings, current)
-    if not wanted:
-        return current
-    columns = {
-        name: dataclasses.replace(rule, nullable=False, max_missing_share=0.0)
-        if name in wanted and rule.kind not in ("id", "label")
-        else rule
-        for name, rule in current.columns.items()
-    }
-    return dataclasses.replace(current, columns=columns)
-
-
-def _unimputed(settings: Settings, current: Contract) -> set[str]:
-    """The features that a model imputing nothing takes: the next one trained, when the
-    settings say "none", and the production model, when its version says so."""
-    wanted: set[str] = set()
-    if settings["model.preprocessing"] == "none" and not settings["model.pipeline"]:
-        wanted.update(settings["data.features"] or current.features)
-    version = registry.production_version(settings)
-    meta = None if version is None else registry.metadata(settings, version)
-    if meta is not None and meta.get("preprocessing") == "none":
-        wanted.update(meta["features"]["numeric"])
-    return wanted
 
 
 # Frames of the first tick's files kept for ingestion after inference, besides the first file's
