@@ -18,7 +18,6 @@ from pipeline.errors import ConfigError, RiskwatchError
 from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.progress import Progress
-from pipeline.ingest.contract_tools import features_required
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
 from pipeline.run.record import Run
@@ -58,6 +57,7 @@ def contract(run: Run, found: Discovery) -> Contract | None:
     """The data contract in force, as the gate applies it (`features_required`); inferred from
     every readable new file when there is none."""
     from pipeline.ingest import contract as contracts
+    from pipeline.ingest.contract_tools import features_required  # pandas: a tick with work
 
     path = run.settings.path("paths.contract")
     current: Contract | None
