@@ -73,7 +73,9 @@ def diagnose(run: Run, new_frame: pd.DataFrame | None, outdated: OutdatedPackage
         writes.record_diagnostic(run.engine, run.run_id, "outdated_packages", outdated.result())
         status = outdated.status()
         writes.record_diagnostic(run.engine, run.run_id, "outdated_packages_checked", status)
-        log.info("outdated packages: %s (checked at %s)", status["reason"], status["checked_at"])
+        when = status["checked_at"]
+        checked = f"checked at {when}" if when else "never checked yet"
+        log.info("outdated packages: %s (%s)", status["reason"], checked)
 
 
 def _on_test_file(run: Run, loaded: registry.LoadedModel, test: pd.DataFrame) -> None:
