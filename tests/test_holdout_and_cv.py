@@ -258,3 +258,39 @@ def test_a_fold_that_cannot_be_fitted_gives_no_cross_validated_score(
     features = infer_features(window, settings)
     assert cross_validated(settings, features, window) is None
     assert "cannot be fitted" in caplog.text
+
+
+def test_a_retrained_model_without_any_recorded_score_is_not_deployed() -> None:
+    """Deployed with no recorded metric, production could never be judged again: the champion
+    stays. The first model has no champion to keep, so it is deployed as before."""
+    nothing = Score("f1", None, None, None, 0)
+    kept = deploy_without_holdout(False, nothing, "none")
+    assert kept.outcome is False and "the champion stays" in kept.reason
+    assert deploy_without_holdout(True, nothing, "none").outcome is True
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02binary\xff\xfe", b"a,b\n1,2\n"])
+def test_a_test_file_that_cannot_be_used_falls_back_to_cross_validation(
+    tmp_path: Path, content: bytes
+) -> None:
+    from pipeline.model.features import FeatureSpec
+    from pipeline.run.evaluation import recorded_score, test_frame
+    from pipeline.settings import load_settings
+
+    (tmp_path / "testdata").mkdir()
+    (tmp_path / "testdata" / "testdata.csv").write_bytes(content)
+    (tmp_path / "riskwatch.toml").write_text(
+        '[data]\ntarget = "y"\nid_columns = []\n\n[split]\nholdout_fraction = 0\n'
+        "\n[policy]\nbootstrap_samples = 50\n"
+    )
+    settings = load_settings(tmp_path / "riskwatch.toml", environ={})
+    features = FeatureSpec(("x",), ())
+    assert test_frame(settings, features) is None
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    window = pd.DataFrame({"x": x, "y": (x + rng.normal(size=60) > 0).astype(int)})
+    from pipeline.model.estimator import fit
+
+    model = fit(settings, features, window)
+    recorded = recorded_score(settings, model, features, window, None)
+    assert recorded.source == "cv:5" and recorded.score.value is not None

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from pipeline.settings import load_settings, profile_names, profile_text
-from tests.e2e import drop, invoke, run_json
+from tests.e2e import drop, invoke, rows, run_json
 
 FEATURES = ["lastmonth_activity", "lastyear_activity", "number_of_employees"]
 COLUMNS = ["corporation", *FEATURES, "exited"]
@@ -170,4 +170,37 @@ def test_the_profile_reproduces_the_original_system(tmp_path: Path, drops: dict[
             v for v in status["model_versions"] if v["version"] == got["production_version"]
         )
         assert production["score_source"] == "test"
+        # The test file's confusion counts of the run's production model, each row once.
+        [counted] = rows(
+            settings.database_url,
+            "SELECT SUM(count) AS n FROM confusion_matrices WHERE dataset = 'test' "
+            f"AND run_id = '{got['run_id']}' AND model_version = {got['production_version']}",
+        )
+        assert counted["n"] == len(test)
         assert production["holdout_score"] == pytest.approx(want["latestscore"], abs=1e-12)
+
+
+def test_a_drop_that_cannot_train_a_model_keeps_production_and_the_cron_going(
+    tmp_path: Path, drops: dict[str, Path]
+) -> None:
+    """With training on the latest drop alone, a drop of one class only (every client stayed)
+    drops F1 and asks for a retrain no classifier can do: production stays, the run succeeds,
+    and the next tick has nothing left to do rather than failing on the same rows forever."""
+    project = _project(tmp_path, drops)
+    for name in ("dataset1", "dataset2"):
+        drop(project, drops[name], f"{name}.csv")
+    assert run_json(project)["production_version"] == 1
+    stayed = pd.read_csv(drops["dataset3"]).assign(exited=0)
+    stayed["lastmonth_activity"] = 0  # clients the model thinks leave: F1 0 on this drop
+    stayed.to_csv(tmp_path / "stayed.csv", index=False)
+    drop(project, tmp_path / "stayed.csv", "dataset5.csv")
+    got = run_json(project)
+    assert got["status"] == "succeeded"
+    assert got["decision"]["retrain"] is True, got["decision"]["reason"]
+    assert got["promotion"]["challenger_version"] is None
+    assert "one class only" in got["promotion"]["reason"]
+    assert "production v1 stays" in got["promotion"]["reason"]
+    assert got["production_version"] == 1
+    text = invoke(project, "runs").stdout
+    assert "failed" not in text
+    assert run_json(project)["status"] == "noop"

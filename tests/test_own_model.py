@@ -244,6 +244,13 @@ def test_a_factory_without_probabilities_for_roc_auc_is_a_config_error(tmp_path:
     check_model(_settings(tmp_path, model__pipeline=factory))  # f1 needs labels only
 
 
+def test_an_estimator_without_probabilities_for_roc_auc_is_a_config_error(tmp_path: Path) -> None:
+    svc = "sklearn.svm.LinearSVC"
+    with pytest.raises(ConfigError, match=r"'model.estimator': sklearn.svm.LinearSVC has no pre"):
+        check_model(_settings(tmp_path, model__estimator=svc, model__metric="roc_auc"))
+    check_model(_settings(tmp_path, model__estimator=svc))  # f1 needs labels only
+
+
 def test_a_good_factory_passes_the_start_check(tmp_path: Path) -> None:
     check_model(_settings(tmp_path, model__pipeline="pipeline.model.examples:scaled_forest"))
     check_model(_settings(tmp_path))  # model.estimator, as before

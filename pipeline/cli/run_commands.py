@@ -54,7 +54,10 @@ def _tick_lines(s: dict[str, Any]) -> list[str]:
     if s.get("promotion"):
         p = s["promotion"]
         word = "promoted" if p["promoted"] else "kept the champion"
-        lines.append(f"challenger v{p['challenger_version']}: {word} — {p['reason']}")
+        if p["challenger_version"] is None:
+            lines.append(f"no challenger: {p['reason']}")
+        else:
+            lines.append(f"challenger v{p['challenger_version']}: {word} — {p['reason']}")
     return lines
 
 

@@ -123,8 +123,13 @@ def check_model(settings: Settings) -> None:
     import scikit-learn); a run calls this as soon as it has work, `riskwatch train` at once."""
     if settings[FACTORY_KEY]:
         build_from_factory(settings)
-    else:
-        import_estimator(settings["model.estimator"])
+        return
+    cls = import_estimator(settings["model.estimator"])
+    if settings["model.metric"] == "roc_auc" and not hasattr(cls, "predict_proba"):
+        raise ConfigError(
+            f"setting 'model.estimator': {settings['model.estimator']} has no predict_proba, "
+            "and model.metric 'roc_auc' needs predicted probabilities"
+        )
 
 
 def build_estimator(settings: Settings) -> BaseEstimator:

@@ -189,6 +189,14 @@ def deploy_without_holdout(first: bool, recorded: Score, source: str) -> Decisio
         "recorded_ci": [recorded.ci_low, recorded.ci_high],
         "score_source": source,
     }
+    if recorded.value is None and not first:
+        # Deployed, it could never be held to anything again: the metric trigger would be dead.
+        why = (
+            "no holdout (split.holdout_fraction = 0) and no recorded "
+            f"{recorded.metric} could be had for the retrained model (no usable test file, "
+            "and cross-validation failed): the champion stays"
+        )
+        return Decision(False, why, evidence)
     what = "the first model is deployed" if first else "the retrained model is deployed"
     why = (
         f"no holdout (split.holdout_fraction = 0): {what} without comparison with the "

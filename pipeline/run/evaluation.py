@@ -55,7 +55,15 @@ def recorded_score(
 
             pred, proba = predict(model, features, test)
             y = test[settings["data.target"]].to_numpy()
-            return Recorded(score_predictions(settings, y, pred, proba), "test", test, pred)
+            on_test = score_predictions(settings, y, pred, proba)
+            if on_test.value is not None:
+                return Recorded(on_test, "test", test, pred)
+            log.warning(
+                "%s is undefined on the test file's %d usable row(s): the recorded metric is "
+                "cross-validated",
+                settings["model.metric"],
+                on_test.n_rows,
+            )
     cv = cross_validated(settings, features, window)
     if cv is not None:
         return Recorded(*cv)
@@ -72,7 +80,11 @@ def test_frame(settings: Settings, features: FeatureSpec) -> pd.DataFrame | None
     if not path.is_file():
         log.info("no holdout and no test file at %s: the recorded metric is cross-validated", path)
         return None
-    test = read_file(path, features.categorical)
+    try:
+        test = read_file(path, features.categorical)
+    except DataError as exc:
+        log.warning("test file %s cannot be read (%s): the metric is cross-validated", path, exc)
+        return None
     missing = [c for c in [*features.columns, settings["data.target"]] if c not in test.columns]
     if missing:
         log.warning("test file %s lacks column(s) %s: the metric is cross-validated", path, missing)
@@ -103,10 +115,10 @@ def cross_validated(
         inside = folds == fold
         try:
             model = fit(settings, features, window[~inside])
-        except DataError as exc:
+            pred, proba = predict(model, features, window[inside])
+        except (DataError, ValueError) as exc:  # ValueError: an estimator refusing a fold
             log.warning("%d-fold cross-validation: fold %d cannot be fitted (%s)", k, fold, exc)
             return None
-        pred, proba = predict(model, features, window[inside])
         rows.append(np.flatnonzero(inside))
         preds.append(pred)
         if proba is not None:

@@ -193,5 +193,22 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
     promotion = None
     if decision.outcome:
         with run.step("train"):
-            promotion = train(run, production)
+            promotion = _retrain(run, production)
     return decision, score_json, promotion
+
+
+def _retrain(run: Run, production: registry.LoadedModel) -> dict[str, Any]:
+    """Train a challenger; when the window's data cannot make one (one class only, rows the
+    model cannot take), production stays and the run goes on: the same rows would fail the
+    same way at every later tick, and the files must still be marked processed."""
+    from pipeline.errors import DataError
+    from pipeline.model.policy import Decision
+
+    try:
+        return train(run, production)
+    except DataError as exc:
+        reason = f"no challenger could be trained ({exc}): production v{production.version} stays"
+        decision = Decision(False, reason, {"error": str(exc), "error_type": exc.error_type})
+        writes.record_decision(run.engine, run.run_id, "promote", decision)
+        log.warning("promote: False — %s", reason)
+        return {"promoted": False, "reason": reason, "challenger_version": None}

@@ -260,10 +260,10 @@ def _record_challenger_scores(run: Run, challenger: Challenger) -> None:
             challenger.held,
             challenger.pred,
         )
-    if recorded.source == "test" and recorded.test is not None and recorded.test_pred is not None:
-        record_scored(
-            run, version, "challenger", "test", recorded.test, recorded.score, recorded.test_pred
-        )
+    if recorded.source == "test":
+        # The score only: the diagnose step records the test file's confusion counts of the
+        # version in production, and this one is deployed (counted twice, the PDF doubled them).
+        writes.record_score(run.engine, run.run_id, version, "challenger", "test", recorded.score)
     elif recorded.source.startswith("cv:"):
         writes.record_score(
             run.engine, run.run_id, version, "challenger", recorded.source, recorded.score
