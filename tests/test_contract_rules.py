@@ -6,6 +6,7 @@ that keep rows until enforced, and the TOML keys for them. Pure, on small litera
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -295,3 +296,56 @@ def test_unique_ids_come_from_the_setting_and_decide_duplicate_ids(unique: bool)
     result = check_frame(frame, contract)
     assert result.errors_by_type.get("duplicate_row") == 1  # row 4 copies row 2
     assert result.errors_by_type.get("duplicate_id") == (1 if unique else None)  # row 3
+
+
+def test_a_few_text_values_in_one_file_keep_a_numeric_column_numeric_and_checked() -> None:
+    """One file with "12,5" among 200 files' worth of numbers: the column stays numeric (the
+    stray rows are wrong_type at the gate), not a categorical that nothing checks."""
+    from pipeline.ingest.contract_summary import merge, summarise
+
+    numbers = pd.DataFrame({"x": np.arange(200.0), "y": [0, 1] * 100})
+    stray = pd.DataFrame({"x": ["12,5", "7"], "y": [0, 1]})
+    summary = merge([summarise(numbers, target="y"), summarise(stray, target="y")])
+    assert summary.columns["x"].kind == "numeric"
+    assert (summary.columns["x"].rows, summary.columns["x"].files) == (202, 2)
+    contract = contracts.infer_summary(
+        summary, target="y", id_columns=[], features=["x"], categorical=[], task="classification"
+    )
+    assert contract.columns["x"].kind in ("numeric", "integer")
+    result = check_frame(stray, contract)
+    assert result.errors_by_type.get("wrong_type") == 1  # "12,5"; "7" is a number
+    mostly_text = pd.DataFrame({"x": [f"v{i}" for i in range(300)], "y": [0, 1] * 150})
+    merged = merge([summarise(numbers, target="y"), summarise(mostly_text, target="y")])
+    assert merged.columns["x"].kind == "text"
+
+
+def test_a_model_taking_features_as_they_are_needs_every_one_in_every_file(
+    tmp_path: Path,
+) -> None:
+    """model.preprocessing = "none": an optional feature is required at the gate, so a file
+    without it is refused rather than reaching the estimator as a column of NaN."""
+    from pipeline.ingest.contract_tools import features_required
+    from pipeline.settings import load_settings
+
+    frame = pd.DataFrame({"x": [1.0, 2.0], "z": [3.0, 4.0], "y": [0, 1]})
+    contract = contracts.infer(
+        frame,
+        target="y",
+        id_columns=[],
+        features=["x", "z"],
+        categorical=[],
+        task="classification",
+    )
+    import dataclasses
+
+    optional = dataclasses.replace(contract.columns["z"], required=False)
+    contract = dataclasses.replace(contract, columns={**contract.columns, "z": optional})
+    (tmp_path / "riskwatch.toml").write_text(
+        '[data]\ntarget = "y"\nid_columns = []\nfeatures = ["x", "z"]\n\n'
+        '[model]\npreprocessing = "none"\n\n[paths]\nmodels = "models"\n'
+    )
+    settings = load_settings(tmp_path / "riskwatch.toml", environ={})
+    strict = features_required(contract, settings)
+    assert strict.columns["z"].required and not strict.columns["z"].nullable
+    verdict = check_frame(frame[["x", "y"]], strict)
+    assert verdict.rejected is not None and verdict.rejected.error_type == "missing_column"

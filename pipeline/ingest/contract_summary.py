@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -43,8 +43,22 @@ class ColumnSummary:
     files: int = 1  # how many files have this column
 
     def merged(self, other: ColumnSummary) -> ColumnSummary:
-        """This summary and `other` as one: what the two files' rows together say."""
+        """This summary and `other` as one: what the two files' rows together say.
+
+        Numbers in most of the rows and text in a few (a file with a stray word, or "12,5")
+        stay a numeric column: the few are then wrong_type at the gate, rather than the column
+        becoming a categorical one that nothing checks.
+        """
         kinds = {self.kind, other.kind} - {"none"}
+        if kinds == {"numeric", "text"}:
+            num, text = (self, other) if self.kind == "numeric" else (other, self)
+            if num.rows - num.missing > text.rows - text.missing:
+                return replace(
+                    num,
+                    rows=self.rows + other.rows,
+                    missing=self.missing + other.missing,
+                    files=self.files + other.files,
+                )
         kind = kinds.pop() if len(kinds) == 1 else ("none" if not kinds else "text")
         if self.kind == "none":
             values = other.values

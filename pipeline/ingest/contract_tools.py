@@ -175,7 +175,7 @@ def features_required(current: Contract, settings: Settings) -> Contract:
     as they are (model.preprocessing = "none" in the settings, or in the production model's
     version, which predicts the rows this tick lets in), a missing feature value is structural,
     whatever the file says: the row is quarantined as missing_value rather than reaching the
-    estimator as NaN.
+    estimator as NaN; and a file without the column is missing a required one.
 
     Only the gate's copy changes; the file, and the version recorded from its text, do not.
     """
@@ -185,7 +185,7 @@ def features_required(current: Contract, settings: Settings) -> Contract:
     if not wanted:
         return current
     columns = {
-        name: dataclasses.replace(rule, nullable=False, max_missing_share=0.0)
+        name: dataclasses.replace(rule, required=True, nullable=False, max_missing_share=0.0)
         if name in wanted and rule.kind not in ("id", "label")
         else rule
         for name, rule in current.columns.items()
