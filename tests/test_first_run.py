@@ -238,3 +238,31 @@ def test_a_missing_inbox_is_an_error_naming_the_path(
     runs = _runs(fresh_url)
     assert [(kind, status) for kind, status, _ in runs] == [("run", "failed"), ("ingest", "failed")]
     assert all(str(inbox) in error for _, _, error in runs)
+
+
+def test_settings_that_do_not_fit_the_first_data_fail_the_run_and_keep_the_files_new(
+    tmp_path: Path,
+) -> None:
+    """A data.features entry that no file has: the run fails saying so, and nothing is
+    quarantined, so the files are taken once the settings are fixed."""
+    from pipeline.tools.sampledata import write_sample_data
+    from tests.e2e import invoke
+
+    sample = tmp_path / "sample"
+    write_sample_data(sample, batches=1, rows=200, test_rows=50)
+    project = tmp_path / "project"
+    (project / "sourcedata").mkdir(parents=True)
+    (project / "sourcedata" / "b.csv").write_bytes(
+        (sample / "sourcedata" / "clients_batch_01.csv").read_bytes()
+    )
+    toml = project / "riskwatch.toml"
+    base = "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
+    toml.write_text(base + '\n[data]\nfeatures = ["no_such_column"]\n')
+    failed = invoke(project, "run")
+    assert failed.returncode != 0
+    assert "no_such_column" in failed.stderr
+    assert not [p for p in (project / "ingesteddata").rglob("*") if p.is_file()]
+    toml.write_text(base)
+    fixed = invoke(project, "run", "--json")
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(fixed.stdout)["rows_ingested"] == 200

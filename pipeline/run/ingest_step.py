@@ -116,8 +116,11 @@ def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, st
     try:
         current = contract_from_summary(summary, s)
     except RiskwatchError:
+        # The data could be read; the settings do not fit it (a data.features entry that is
+        # not a column, say). The run fails with that reason and the files stay new for the
+        # next tick, rather than being quarantined for good as "unreadable".
         found.read.clear()
-        return None, None
+        raise
     names.reverse()
     origin = names[0] if len(names) == 1 else f"{len(names)} files ({names[0]}, ...)"
     return current, origin
