@@ -17,7 +17,6 @@ from pipeline.run.score_step import scorable, score_predictions
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
@@ -32,7 +31,6 @@ class Recorded:
     score: Score  # the recorded metric, with its interval and the rows it was measured on
     source: str  # holdout, test, cv:K; none when no score could be had
     test: pd.DataFrame | None = None  # the test file's rows, when source is test
-    test_pred: np.ndarray | None = None  # the model's predictions on them
 
 
 def recorded_score(
@@ -57,7 +55,7 @@ def recorded_score(
             y = test[settings["data.target"]].to_numpy()
             on_test = score_predictions(settings, y, pred, proba)
             if on_test.value is not None:
-                return Recorded(on_test, "test", test, pred)
+                return Recorded(on_test, "test", test)
             log.warning(
                 "%s is undefined on the test file's %d usable row(s): the recorded metric is "
                 "cross-validated",
