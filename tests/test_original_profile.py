@@ -128,6 +128,13 @@ def test_the_profile_is_shipped_and_loads() -> None:
     assert 'preprocessing = "none"' in text and "holdout_fraction = 0" in text
 
 
+def test_an_unknown_profile_is_an_error_listing_the_profiles(tmp_path: Path) -> None:
+    proc = invoke(tmp_path, "settings", "--profile", "udacity")
+    assert proc.returncode == 2
+    assert "no settings profile 'udacity'; the profiles are: original" in proc.stderr
+    assert proc.stdout == ""
+
+
 def test_the_profile_reproduces_the_original_system(tmp_path: Path, drops: dict[str, Path]) -> None:
     from pipeline.model import registry
     from pipeline.model.estimator import predict
