@@ -22,7 +22,7 @@ EDITABLE_NOTICE := PYTHONWARNINGS="ignore:Editable installation"
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==$$(sed -n 's/^pip==//p' requirements.lock)"
-	$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev,experiments]"
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -52,7 +52,7 @@ bench: $(STAMP)
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet ".[dev]"
+	.lock-venv/bin/python -m pip install --quiet ".[dev,experiments]"
 	( echo "# Pinned versions for the riskwatch environment (make lock regenerates it)."; \
 	  echo "pip==$$(.lock-venv/bin/python -m pip --version | cut -d' ' -f2)"; \
 	  .lock-venv/bin/python -m pip freeze --exclude riskwatch ) > requirements.lock

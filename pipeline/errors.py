@@ -80,3 +80,8 @@ class LockHeld(RiskwatchError):
         super().__init__(f"another riskwatch run holds the lock {path} ({holder}); exiting")
         self.path = path
         self.holder = holder
+
+
+class ToolError(RiskwatchError):
+    """An outside tool riskwatch drives (DVC, git) is missing or failed; the message says which
+    command and what it printed."""

@@ -34,6 +34,7 @@ from pipeline.errors import (
     NoProductionModel,
     NotFound,
     RiskwatchError,
+    ToolError,
 )
 from pipeline.infra.lock import LockHeld as LockHeldFromLock
 from pipeline.settings import CONFIG_ENV, SETTINGS
@@ -50,6 +51,7 @@ RAISED: list[tuple[RiskwatchError, int]] = [
     (NoProductionModel("no model in production yet"), 1),
     (NotFound("no run 'abc'"), 1),
     (LockHeld(Path("/srv/riskwatch/.riskwatch.lock"), "pid 12 since 2026-01-01T00:00:00"), 0),
+    (ToolError("`dvc add experiments/data` failed (exit 1): no space left"), 1),
 ]
 
 

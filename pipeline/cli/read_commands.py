@@ -46,6 +46,7 @@ def _status_text(s: dict[str, Any]) -> str:
             f"  v{v['version']}  {v['metric']}={fmt_metric(v['holdout_score'])} ({source})  "
             f"sha256={v['sha256'][:12]}  trained on {v['train_rows']} rows "
             f"(window {v['training_window'] or 'all'})  model: {v['model']}"
+            + (f"  experiment: {v['experiment']}" if v.get("experiment") else "")
         )
     out.append(f"ingested files: {len(s['ingested_files'])}")
     for f in s["ingested_files"]:

@@ -10,6 +10,7 @@ imports it. It imports nothing else of riskwatch but `pipeline.errors`.
 # The modules other packages may import (tests/test_layout.py holds every import to this list);
 # the rest are this package's own.
 __all__ = [
+    "dvc",
     "failpoints",
     "files",
     "lock",

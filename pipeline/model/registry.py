@@ -91,6 +91,7 @@ def register(
     score_source: str = "holdout",
     score_rows: int | None = None,
     training_window: str = "all",
+    provenance: dict[str, Any] | None = None,
 ) -> int:
     """Write a new immutable version and record it; return its number.
 
@@ -129,6 +130,7 @@ def register(
                 "score_source": score_source,
                 "score_rows": holdout_rows if score_rows is None else score_rows,
                 "training_window": training_window,
+                "provenance": provenance,
             }
             meta = _metadata(row, settings, metrics or {}, extras, library_versions())
             _publish(staging, root / str(version), meta)
@@ -211,6 +213,7 @@ def _metadata(
         "training_files": row["training_files"],
         "training_window": row["training_window"],
         "contract_version": row["contract_version"],
+        "provenance": row["provenance"],
         "files": extras,
         "library_versions": libraries,
     }

@@ -10,10 +10,11 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pipeline.infra import dvc
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.model import registry
-from pipeline.run import ingest_step
+from pipeline.run import ingest_step, snapshot_step
 from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import Run, recorded
 from pipeline.run.report_step import report
@@ -73,6 +74,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
                 diagnose(run, new_frame, outdated)
         writes.mark_processed(run.engine, run.run_id, [r.id for r in pending])
         failpoint("after_processed")
+        _snapshot(run)
         run.summary.update(
             status="succeeded",
             score=score_json,
@@ -85,6 +87,14 @@ def run_once(settings: Settings) -> dict[str, Any]:
             run.summary["report"] = report(run)
         run.summary["timings"] = run.timings
         return run.summary
+
+
+def _snapshot(run: Run) -> None:
+    """experiments.snapshot = "tick" in a DVC project: refresh the experiments' data snapshot."""
+    s = run.settings
+    if s["experiments.snapshot"] == "tick" and dvc.initialised(s.base_dir):
+        with run.step("snapshot"):
+            run.summary["snapshot"] = snapshot_step.after_tick(run.engine, s)
 
 
 def _pending(run: Run) -> list[sa.Row]:

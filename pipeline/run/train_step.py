@@ -20,6 +20,7 @@ from pipeline.run.record import Run
 from pipeline.run.score_step import record_scored, score, score_predictions
 from pipeline.run.training_data import TrainingData, training_data
 from pipeline.settings import Settings
+from pipeline.settings.provenance import provenance
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class Challenger:
     held: Score | None  # its score on the holdout; None without one
     pred: np.ndarray  # its predictions on the holdout (without one: on the rows checked)
     recorded: Recorded  # the metric its version records, and where it comes from
+    provenance: dict[str, Any]  # its settings, their fingerprint, the experiment they came from
 
 
 def _challenger(run: Run, data: TrainingData) -> Challenger:
@@ -123,6 +125,9 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
     if not len(holdout):
         pred, proba = predict(model, features, check)
     score = recorded.score
+    prov = provenance(s)
+    if prov["experiment"] is not None:
+        log.info("settings of DVC experiment %s", prov["experiment"]["name"] or "(unnamed)")
     version = registry.register(
         run.engine,
         s,
@@ -142,9 +147,10 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
         score_source=recorded.source,
         score_rows=score.n_rows,
         training_window=str(data.window),
+        provenance=prov,
     )
     _check_round_trip(run, version, check, pred)
-    return Challenger(version, holdout, held, pred, recorded)
+    return Challenger(version, holdout, held, pred, recorded, prov)
 
 
 def _record_training_data(run: Run, features: FeatureSpec, train: pd.DataFrame) -> None:
@@ -243,6 +249,8 @@ def train(
         "training_rows": len(data.frame),
         "recorded_score": recorded.score.value,
         "score_source": recorded.source,
+        "settings_sha256": challenger.provenance["settings_sha256"],
+        "experiment": (challenger.provenance["experiment"] or {}).get("name"),
     }
 
 

@@ -9,7 +9,7 @@ Standard library only (the no-op tick imports it); it may import `pipeline.error
 the one check that needs it, `pipeline.vocabulary`.
 """
 
-from pipeline.settings.load import CONFIG_ENV, Settings, load_settings
+from pipeline.settings.load import CONFIG_ENV, Settings, from_document, load_settings
 from pipeline.settings.profiles import profile_names, profile_text
 from pipeline.settings.table import BY_KEY, SETTINGS, Setting, markdown_table
 from pipeline.settings.window import Window, parse_window
@@ -21,10 +21,12 @@ __all__ = [
     "Setting",
     "Settings",
     "Window",
+    "from_document",
     "load_settings",
     "markdown_table",
     "parse_window",
     "profile_names",
     "profile_text",
+    "provenance",
     "table",
 ]

@@ -112,6 +112,12 @@ def load_settings(
     return Settings(_validate(raw, base_dir), base_dir, config)
 
 
+def from_document(doc: Mapping[str, Any], base_dir: Path, origin: str) -> Settings:
+    """Settings from a parsed riskwatch.toml document (say, an experiment's parameters as
+    `dvc exp show` gives them), without the environment; ConfigError naming the bad key."""
+    return Settings(_validate(_flatten(doc, Path(origin)), base_dir), base_dir)
+
+
 def _flatten(doc: Mapping[str, Any], origin: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for section, body in doc.items():

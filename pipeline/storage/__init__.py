@@ -13,6 +13,7 @@ __all__ = [
     "db",
     "reads",
     "row_index",
+    "snapshot",
     "tables",
     "writes",
 ]

@@ -299,9 +299,14 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
                 mv.c.training_window,
                 mv.c.estimator,
                 mv.c.features,
+                mv.c.provenance,
             ).order_by(mv.c.version)
         )
     ]
+    for v in versions:  # what `status` shows of a version's provenance: its fingerprint, its
+        prov = v.pop("provenance") or {}  # DVC experiment (full record: metadata.json)
+        v["settings_sha256"] = prov.get("settings_sha256")
+        v["experiment"] = (prov.get("experiment") or {}).get("name")
     keep = ("name", "sha256", "rows", "rows_quarantined", "ingested_at", "run_id")
     quarantined = sum(x["rows_quarantined"] for x in files)
     return {

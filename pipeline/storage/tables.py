@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 metadata = sa.MetaData()
 
@@ -135,6 +135,9 @@ model_versions = sa.Table(
     sa.Column("score_source", sa.String(20)),
     sa.Column("score_rows", sa.Integer),
     sa.Column("training_window", sa.String(40)),  # training.window when it was trained
+    # The settings that trained it and the DVC experiment they came from (pipeline.settings.
+    # provenance); NULL for versions trained before it was recorded.
+    sa.Column("provenance", sa.JSON),
 )
 
 deployments = sa.Table(

@@ -1,0 +1,186 @@
+"""dvc.yaml's `train` stage (`riskwatch experiments train`): a challenger fitted on the training
+window of the experiments' snapshot with the settings in riskwatch.toml, written to
+experiments/model, never into the registry; its metric on the holdout the cron job would use,
+beside the production model's on the same rows, and whether the cron job's gate would promote it.
+
+It reads the snapshot only (experiments/data: its manifest stands in for the database), so it
+runs the same in the workspace and in the temporary folders of `dvc exp run --queue`, and
+nothing it does can move production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import RiskwatchError
+from pipeline.infra.files import atomic_write_bytes
+from pipeline.infra.progress import current_phase
+from pipeline.model import registry
+from pipeline.run.evaluation import recorded_score
+from pipeline.run.record import Run
+from pipeline.run.score_step import score, score_predictions
+from pipeline.run.snapshot_step import snapshot_dir
+from pipeline.run.train_step import split
+from pipeline.run.training_data import training_data
+from pipeline.settings import Settings
+from pipeline.settings.provenance import (
+    EXPERIMENT_RECORD,
+    experiments_dir,
+    fingerprint,
+    training_settings,
+)
+from pipeline.storage import snapshot
+
+if TYPE_CHECKING:
+    from pipeline.model.metrics import Score
+
+log = logging.getLogger("riskwatch")
+
+MODEL_DIR = "model"  # experiments/model: the challenger (a DVC-cached output)
+MODEL_FILE = "model.joblib"
+MODEL_META = "model.json"
+METRICS = "metrics.json"  # experiments/metrics.json: the stage's DVC metrics
+
+
+def snapshot_run(settings: Settings) -> Run:
+    """A Run over the snapshot: its manifest as the database, its folders as paths.ingested and
+    paths.models. Not recorded: an experiment writes nothing of riskwatch's state."""
+    folder = snapshot_dir(settings)
+    engine = snapshot.open_manifest(folder)
+    seen = settings.with_values(
+        paths__ingested=str(folder / snapshot.INGESTED),
+        paths__models=str(folder / snapshot.MODELS),
+    )
+    return Run(seen, engine, "experiment")
+
+
+def score_json(result: Score | None) -> dict[str, Any] | None:
+    """A score as DVC metrics: the metric under its own name, its interval and its rows."""
+    if result is None:
+        return None
+    return {
+        result.metric: result.value,
+        "ci_low": result.ci_low,
+        "ci_high": result.ci_high,
+        "rows": result.n_rows,
+    }
+
+
+def _production(run: Run, holdout: Any) -> tuple[dict[str, Any] | None, Score | None]:
+    """The snapshot's production model on the holdout: its metrics and Score (None without one,
+    or when it cannot score these rows: the reason is in the metrics)."""
+    version = registry.production_version(run.settings)
+    if version is None:
+        return None, None
+    try:
+        champion = registry.load(run.engine, run.settings, version)
+        if not len(holdout):
+            return {"version": version, "note": "no holdout to compare on"}, None
+        result, _, _ = score(run, champion, holdout)
+    except (RiskwatchError, KeyError, ValueError) as exc:
+        log.warning("production model v%d cannot be scored on the holdout: %s", version, exc)
+        return {"version": version, "error": str(exc)[:300]}, None
+    return {"version": version, **(score_json(result) or {})}, result
+
+
+def _would_promote(run: Run, held: Score | None, champion: Score | None, has_champion: bool) -> Any:
+    from pipeline.model.policy import promote_decision
+
+    s = run.settings
+    if held is None:  # no holdout: the cron job deploys by its recorded score (see the README)
+        return None
+    if has_champion and champion is None:
+        return None  # the champion could not be scored: the gate's answer is unknown
+    decision = promote_decision(
+        champion, held, margin=s["policy.promote_margin"], min_rows=s["policy.min_rows"]
+    )
+    return {"outcome": decision.outcome, "reason": decision.reason}
+
+
+def run_train_stage(settings: Settings) -> dict[str, Any]:
+    """Fit, score, write experiments/model, metrics.json and experiment.json; return the
+    metrics document."""
+    from pipeline.model.estimator import check_model, fit, predict
+    from pipeline.model.features import infer_features
+
+    check_model(settings)
+    run = snapshot_run(settings)
+    s = run.settings
+    current_phase("loading the training window")
+    data = training_data(run)
+    train, holdout = split(s, data.frame)
+    features = infer_features(data.frame, s)
+    log.info(
+        "experiment: training on %d rows (training.window = %s), holding out %d",
+        len(train),
+        data.window,
+        len(holdout),
+    )
+    current_phase(f"fitting on {len(train):,} rows")
+    model = fit(s, features, train)
+    held = None
+    if len(holdout):
+        pred, proba = predict(model, features, holdout)
+        held = score_predictions(s, holdout[s["data.target"]].to_numpy(), pred, proba)
+    recorded = recorded_score(s, model, features, data.frame, held)
+    production, champion = _production(run, holdout)
+    values = training_settings(settings)
+    would = _would_promote(run, held, champion, production is not None)
+    metrics: dict[str, Any] = {
+        "metric": s["model.metric"],
+        "challenger": score_json(held),
+        "production": production,
+        # The cron job's gate on these rows (None when it cannot be told: no holdout, or a
+        # production model that cannot score them); its reason is in experiment.json.
+        "would_promote": None if would is None else would["outcome"],
+        "train_rows": len(train),
+        "holdout_rows": len(holdout),
+    }
+    if recorded.source != "holdout":  # the score a version would record (test file, k-fold)
+        metrics["recorded"] = {**(score_json(recorded.score) or {}), "source": recorded.source}
+    out = experiments_dir(settings)
+    _write_model(out / MODEL_DIR, model, features.to_json(), values, data.files)
+    text = json.dumps(metrics, indent=2, default=str) + "\n"
+    atomic_write_bytes(out / METRICS, text.encode())
+    record = {
+        "name": os.environ.get("DVC_EXP_NAME"),
+        "baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV"),
+        "settings_sha256": fingerprint(values),
+        "settings": values,
+        "metrics": metrics,
+        "would_promote": would,
+        "training_window": str(data.window),
+        "training_files": data.files,
+    }
+    text = json.dumps(record, indent=2, default=str) + "\n"
+    atomic_write_bytes(out / EXPERIMENT_RECORD, text.encode())
+    return metrics
+
+
+def _write_model(
+    folder: Path,
+    model: Any,
+    features: dict[str, Any],
+    values: dict[str, Any],
+    files: list[dict[str, Any]],
+) -> None:
+    """experiments/model: the fitted model and what the evaluate stage needs to check and use
+    it (its SHA-256 and features)."""
+    import joblib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    artifact = folder / MODEL_FILE
+    joblib.dump(model, artifact)
+    digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
+    meta = {
+        "sha256": digest,
+        "features": features,
+        "settings_sha256": fingerprint(values),
+        "training_files": files,
+    }
+    atomic_write_bytes(folder / MODEL_META, (json.dumps(meta, indent=2) + "\n").encode())

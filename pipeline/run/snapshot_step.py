@@ -1,0 +1,109 @@
+"""The snapshot step: bring experiments/data up to the ingested data and the registry
+(`pipeline.storage.snapshot`), track it with DVC (`dvc add`), and push it to the project's
+default DVC remote, which is the folder `experiments.remote` unless the project has set another.
+
+`riskwatch experiments snapshot` calls it; a tick calls it when `experiments.snapshot = "tick"`
+and the project has .dvc/, and then a failure is a warning in the run's log, never a failed
+tick. Without .dvc/ the snapshot is written and nothing of DVC is called.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.errors import RiskwatchError, ToolError
+from pipeline.infra import dvc
+from pipeline.settings import Settings
+from pipeline.settings.provenance import experiments_dir
+from pipeline.storage import snapshot
+
+log = logging.getLogger("riskwatch")
+
+SNAPSHOT_DIR = "data"  # experiments/data: dvc.yaml's stages depend on it
+REMOTE_NAME = "riskwatch"
+
+
+def snapshot_dir(settings: Settings) -> Path:
+    return experiments_dir(settings) / SNAPSHOT_DIR
+
+
+def ensure_remote(settings: Settings) -> str:
+    """The project's default DVC remote; when it has none, the folder `experiments.remote`,
+    made the default in .dvc/config.local (this machine's, not committed)."""
+    root = settings.base_dir
+    try:
+        name = dvc.run("dvc", ["remote", "default"], root, timeout=60).stdout.strip()
+    except ToolError as exc:  # no default remote: DVC says so with a non-zero exit
+        if "No default remote" not in str(exc):
+            raise
+        name = ""
+    if name:
+        return name
+    folder = settings.path("experiments.remote").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    dvc.run(
+        "dvc",
+        ["remote", "add", "--local", "--default", "--force", REMOTE_NAME, str(folder)],
+        root,
+        timeout=60,
+    )
+    log.info("DVC remote %r is the folder %s", REMOTE_NAME, folder)
+    return REMOTE_NAME
+
+
+def refresh(engine: sa.Engine, settings: Settings, *, push: bool = True) -> dict[str, Any]:
+    """Write the snapshot; with .dvc/, `dvc add` it and (with `push`) push it. The caller holds
+    the run lock. Returns what `riskwatch experiments snapshot --json` prints."""
+    root = settings.base_dir
+    folder = snapshot_dir(settings)
+    written = snapshot.write(engine, settings, folder)
+    log.info(
+        "snapshot %s: %d ingested file(s), %d row(s), %d model version(s); %d file(s) added, "
+        "%d removed",
+        folder,
+        written.files,
+        written.rows,
+        written.versions,
+        written.added,
+        written.removed,
+    )
+    out: dict[str, Any] = {
+        "folder": str(folder),
+        "ingested_files": written.files,
+        "rows": written.rows,
+        "model_versions": written.versions,
+        "production_version": written.production_version,
+        "added": written.added,
+        "removed": written.removed,
+        "dvc": dvc.initialised(root),
+        "tracked": None,
+        "remote": None,
+        "pushed": False,
+    }
+    if not out["dvc"]:
+        log.info("no .dvc/ in %s: the snapshot is not tracked (riskwatch experiments init)", root)
+        return out
+    rel = folder.relative_to(root).as_posix()
+    dvc.run("dvc", ["add", rel], root)
+    out["tracked"] = f"{rel}.dvc"
+    if push:
+        out["remote"] = ensure_remote(settings)
+        dvc.run("dvc", ["push", "--remote", out["remote"], f"{rel}.dvc"], root)
+        out["pushed"] = True
+    return out
+
+
+def after_tick(engine: sa.Engine, settings: Settings) -> dict[str, Any] | None:
+    """The tick's snapshot (experiments.snapshot = "tick", .dvc/ present): never fails the tick."""
+    if settings["experiments.snapshot"] != "tick" or not dvc.initialised(settings.base_dir):
+        return None
+    try:
+        return refresh(engine, settings)
+    except (RiskwatchError, OSError) as exc:
+        kind = "DVC" if isinstance(exc, ToolError) else type(exc).__name__
+        log.warning("snapshot not refreshed (%s): %s", kind, exc)
+        return {"error": str(exc)}

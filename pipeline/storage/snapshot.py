@@ -1,0 +1,204 @@
+"""The experiments' data snapshot: what an experiment (dvc.yaml) trains and scores on, kept apart
+from production so that no DVC command can change the live data or the registry.
+
+`write` lays out, in one folder (experiments/data by default):
+
+- `ingested/`: every ingested file's Parquet, hard-linked (copied across file systems) from
+  `paths.ingested` under its own relative path;
+- `models/`: every registered version's folder and the production pointer, likewise;
+- `manifest.json`: the `ingested_files` rows of those files and the `model_versions` rows, so
+  the snapshot carries what the database knows of them (the training window is chosen from it,
+  each artifact is verified against its recorded SHA-256).
+
+The manifest holds no time of writing: an unchanged state writes the same bytes, so DVC sees an
+unchanged snapshot and `dvc repro` does nothing. Files are immutable once riskwatch writes them
+(a Parquet file per source file, a folder per version), so the snapshot is refreshed by adding
+what is new and removing what is gone.
+
+`open_manifest` loads a snapshot's manifest into an in-memory SQLite database with riskwatch's
+own tables, so the run's code (training window, registry checks) reads it as it reads the real
+database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.errors import DataError
+from pipeline.infra.files import atomic_write_bytes
+from pipeline.settings import Settings
+from pipeline.storage import tables
+
+MANIFEST = "manifest.json"
+INGESTED = "ingested"
+MODELS = "models"
+POINTER = "production.json"  # the registry's production pointer (pipeline.model.registry)
+FORMAT = 1  # the manifest's layout; a reader refuses another
+
+
+@dataclass(frozen=True)
+class Written:
+    folder: Path
+    files: int  # ingested files in the snapshot
+    rows: int  # their good rows
+    versions: int  # model versions
+    production_version: int | None
+    added: int  # files linked or copied this time
+    removed: int  # files no longer in the state, removed
+
+
+def _json_row(row: sa.Row) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row._mapping.items():
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def _wanted(settings: Settings, conn: sa.Connection) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The snapshot's files (relative path to source) and its manifest document."""
+    ingested_dir, models_dir = settings.path("paths.ingested"), settings.path("paths.models")
+    t, v = tables.ingested_files, tables.model_versions
+    files = [
+        _json_row(r)
+        for r in conn.execute(sa.select(t).where(t.c.status == "ingested").order_by(t.c.id))
+    ]
+    versions = [_json_row(r) for r in conn.execute(sa.select(v).order_by(v.c.version))]
+    wanted: dict[str, Path] = {}
+    for f in files:
+        source = ingested_dir / f["data_path"]
+        if not source.is_file():
+            raise DataError(
+                f"ingested file {f['name']!r}: its Parquet file {source} is missing, so the "
+                "snapshot cannot hold it; the ingested data must not be edited by hand"
+            )
+        wanted[f"{INGESTED}/{f['data_path']}"] = source
+    for row in versions:
+        folder = models_dir / str(row["version"])
+        if not folder.is_dir():
+            continue  # a version whose folder is gone cannot be trained on or served
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            wanted[f"{MODELS}/{path.relative_to(models_dir).as_posix()}"] = path
+    if (models_dir / POINTER).is_file():
+        wanted[f"{MODELS}/{POINTER}"] = models_dir / POINTER
+    manifest = {"format": FORMAT, "ingested_files": files, "model_versions": versions}
+    return wanted, manifest
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:  # another file system, or links not allowed: a copy
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
+
+
+def _same(source: Path, target: Path) -> bool:
+    """riskwatch never rewrites a file it wrote, so a file of the same size is the same file;
+    the production pointer is small and does change, so it is compared whole."""
+    try:
+        if target.samefile(source):
+            return True
+        if source.name == POINTER:
+            return target.read_bytes() == source.read_bytes()
+        return target.stat().st_size == source.stat().st_size
+    except FileNotFoundError:
+        return False
+
+
+def _existing(folder: Path) -> Iterator[str]:
+    for sub in (INGESTED, MODELS):
+        root = folder / sub
+        if root.is_dir():
+            for path in root.rglob("*"):
+                if path.is_file() or path.is_symlink():
+                    yield path.relative_to(folder).as_posix()
+
+
+def write(engine: sa.Engine, settings: Settings, folder: Path) -> Written:
+    """Bring the snapshot in `folder` up to the state in the database and on disk. The caller
+    holds the run lock, so no run adds a file while it is read."""
+    with engine.connect() as conn:
+        wanted, manifest = _wanted(settings, conn)
+    folder.mkdir(parents=True, exist_ok=True)
+    added = removed = 0
+    for rel, source in wanted.items():
+        target = folder / rel
+        if not _same(source, target):
+            _link(source, target)
+            added += 1
+    for rel in sorted(set(_existing(folder)) - set(wanted)):
+        (folder / rel).unlink()
+        removed += 1
+    for sub in (INGESTED, MODELS):  # folders emptied by the removals
+        for path in sorted((folder / sub).rglob("*"), reverse=True):
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    text = json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n"
+    atomic_write_bytes(folder / MANIFEST, text.encode())
+    pointer = folder / MODELS / POINTER
+    return Written(
+        folder=folder,
+        files=len(manifest["ingested_files"]),
+        rows=sum(f["rows"] for f in manifest["ingested_files"]),
+        versions=len(manifest["model_versions"]),
+        production_version=int(json.loads(pointer.read_text())["version"])
+        if pointer.is_file()
+        else None,
+        added=added,
+        removed=removed,
+    )
+
+
+def _parsed(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for column in table.columns:
+        value = row.get(column.name)
+        if isinstance(column.type, tables.UTCDateTime) and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        out[column.name] = value
+    return out
+
+
+def open_manifest(folder: Path) -> sa.Engine:
+    """An in-memory SQLite database holding the snapshot's `ingested_files` and `model_versions`
+    rows (with the schema's own tables), for code that reads them from a database."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise DataError(
+            f"no experiments snapshot at {folder} (no {MANIFEST}): run `riskwatch experiments "
+            "snapshot` first (and `dvc pull` for a snapshot pushed from elsewhere)"
+        )
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("format") != FORMAT:
+            raise ValueError(f"format {doc.get('format')!r}, this riskwatch reads {FORMAT}")
+        files, versions = list(doc["ingested_files"]), list(doc["model_versions"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"{path} is not a riskwatch snapshot manifest: {exc}") from exc
+    engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool)
+    chosen = [tables.runs, tables.ingested_files, tables.model_versions]
+    tables.metadata.create_all(engine, tables=chosen)
+    with engine.begin() as conn:
+        if files:
+            conn.execute(
+                tables.ingested_files.insert(),
+                [_parsed(tables.ingested_files, r) for r in files],
+            )
+        if versions:
+            conn.execute(
+                tables.model_versions.insert(),
+                [_parsed(tables.model_versions, r) for r in versions],
+            )
+    return engine
