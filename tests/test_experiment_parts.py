@@ -42,6 +42,7 @@ def test_snapshot_is_the_same_bytes_when_nothing_changed_and_follows_the_state(l
     assert again.added == 0 and again.removed == 0
     # Hard links, not copies: the snapshot costs no disk for the data.
     row = json.loads(manifest)["ingested_files"][0]
+    assert "processed_run_id" not in row  # filled in by a later run: not what the data is
     live_file = settings.path("paths.ingested") / row["data_path"]
     assert (folder / "ingested" / row["data_path"]).samefile(live_file)
     assert (folder / "models" / "production.json").is_file()

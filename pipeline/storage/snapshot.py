@@ -56,10 +56,16 @@ class Written:
     removed: int  # files no longer in the state, removed
 
 
+# Columns a later run fills in (the run that processed a file): left out, so that a snapshot
+# of unchanged data is the same bytes whether or not a run has processed it since.
+MUTABLE_COLUMNS = frozenset({"processed_run_id"})
+
+
 def _json_row(row: sa.Row) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in row._mapping.items():
-        out[key] = value.isoformat() if isinstance(value, datetime) else value
+        if key not in MUTABLE_COLUMNS:
+            out[key] = value.isoformat() if isinstance(value, datetime) else value
     return out
 
 
