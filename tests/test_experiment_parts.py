@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.errors import DataError, ToolError
 from pipeline.experiments.evaluate_stage import _plots
+from pipeline.model import registry
 from pipeline.run.record import Run
 from pipeline.run.snapshot_step import refresh, snapshot_dir
 from pipeline.run.training_data import training_data
@@ -37,7 +38,7 @@ def test_snapshot_is_the_same_bytes_when_nothing_changed_and_follows_the_state(l
     first = refresh(engine, settings)
     assert first["dvc"] is False and first["tracked"] is None  # no .dvc/: written, not tracked
     manifest = (folder / "manifest.json").read_bytes()
-    again = snapshot.write(engine, settings, folder)
+    again = snapshot.write(engine, settings, folder, pointer=registry.POINTER)
     assert (folder / "manifest.json").read_bytes() == manifest
     assert again.added == 0 and again.removed == 0
     # Hard links, not copies: the snapshot costs no disk for the data.
@@ -50,7 +51,7 @@ def test_snapshot_is_the_same_bytes_when_nothing_changed_and_follows_the_state(l
     stray = folder / "models" / "9" / "model.joblib"
     stray.parent.mkdir(parents=True)
     stray.write_bytes(b"not a model")
-    assert snapshot.write(engine, settings, folder).removed == 1
+    assert snapshot.write(engine, settings, folder, pointer=registry.POINTER).removed == 1
     assert not stray.parent.exists()
 
 
@@ -58,7 +59,7 @@ def test_the_window_from_the_snapshot_is_the_window_from_the_database(live) -> N
     from pipeline.experiments.train_stage import snapshot_run
 
     settings, engine = live
-    snapshot.write(engine, settings, snapshot_dir(settings))
+    snapshot.write(engine, settings, snapshot_dir(settings), pointer=registry.POINTER)
     for window in ("all", "files:1", "rows:50", "runs:1", "days:1"):
         s = settings.with_values(training__window=window)
         from_db = training_data(Run(s, engine, "test"))
@@ -72,7 +73,7 @@ def test_a_broken_snapshot_is_a_clear_error(live, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="riskwatch experiments snapshot"):
         snapshot.open_manifest(tmp_path / "nothing")
     folder = snapshot_dir(settings)
-    snapshot.write(engine, settings, folder)
+    snapshot.write(engine, settings, folder, pointer=registry.POINTER)
     for text in ("{", "[]", '{"format": 99}', '{"format": 1}', ""):
         (folder / "manifest.json").write_text(text)
         with pytest.raises(DataError, match="not a riskwatch snapshot manifest"):
@@ -82,7 +83,7 @@ def test_a_broken_snapshot_is_a_clear_error(live, tmp_path: Path) -> None:
     for parquet in settings.path("paths.ingested").rglob("*.parquet"):
         parquet.unlink()
     with pytest.raises(DataError, match=r"Parquet file .* is missing"):
-        snapshot.write(engine, settings, folder)
+        snapshot.write(engine, settings, folder, pointer=registry.POINTER)
 
 
 def test_train_stage_without_a_snapshot_fails_with_what_to_do(live) -> None:

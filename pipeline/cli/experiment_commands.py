@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pipeline.cli.root import emit, engine_command, main, settings_of
-from pipeline.formatting import fmt_metric
+from pipeline.formatting import fmt_metric, fmt_score_source
 
 
 def _params_text(changed: dict[str, Any]) -> str:
@@ -62,7 +62,8 @@ def _summary_text(doc: dict[str, Any]) -> str:
         came = f", from experiment {v['experiment']}" if v["experiment"] else ""
         lines.append(
             f"  v{v['version']}{where}: {v['metric']} {fmt_metric(v['score'])} "
-            f"({v['score_source'] or 'holdout'}), settings {str(v['settings_sha256'])[:12]}{came}"
+            f"({fmt_score_source(v['score_source'])}), settings {str(v['settings_sha256'])[:12]}"
+            f"{came}"
         )
     return "\n".join(lines)
 

@@ -17,9 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import DataError, ModelIntegrityError, RiskwatchError
-from pipeline.experiments.train_stage import MODEL_DIR, MODEL_FILE, MODEL_META, snapshot_run
+from pipeline.experiments.train_stage import (
+    MODEL_DIR,
+    MODEL_FILE,
+    MODEL_META,
+    snapshot_production,
+    snapshot_run,
+)
 from pipeline.infra.files import atomic_write_bytes
-from pipeline.model import registry
 from pipeline.run.evaluation import test_frame
 from pipeline.settings import Settings
 from pipeline.settings.provenance import experiments_dir
@@ -76,15 +81,15 @@ def _metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | Non
 
 
 def _production_on(settings: Settings, test_for: Any) -> dict[str, Any] | None:
-    run = snapshot_run(settings)
-    version = registry.production_version(run.settings)
+    from pipeline.model.estimator import predict
+
+    version, champion, error = snapshot_production(snapshot_run(settings))
     if version is None:
         return None
+    if champion is None:
+        return {"version": version, "error": error}
     try:
-        champion = registry.load(run.engine, run.settings, version)
         frame, y = test_for(champion.features)
-        from pipeline.model.estimator import predict
-
         pred, proba = predict(champion.model, champion.features, frame)
     except (RiskwatchError, KeyError, ValueError) as exc:
         return {"version": version, "error": str(exc)[:300]}

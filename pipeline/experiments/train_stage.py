@@ -10,7 +10,6 @@ nothing it does can move production.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import RiskwatchError
-from pipeline.infra.files import atomic_write_bytes
+from pipeline.infra.files import atomic_write, atomic_write_bytes, sha256_of
 from pipeline.infra.progress import current_phase
 from pipeline.model import registry
 from pipeline.run.evaluation import recorded_score
 from pipeline.run.record import Run
 from pipeline.run.score_step import score, score_predictions
-from pipeline.run.snapshot_step import snapshot_dir
+from pipeline.run.snapshot_step import snapshot_dir, snapshot_settings
 from pipeline.run.train_step import split
 from pipeline.run.training_data import training_data
 from pipeline.settings import Settings
@@ -50,13 +49,21 @@ METRICS = "metrics.json"  # experiments/metrics.json: the stage's DVC metrics
 def snapshot_run(settings: Settings) -> Run:
     """A Run over the snapshot: its manifest as the database, its folders as paths.ingested and
     paths.models. Not recorded: an experiment writes nothing of riskwatch's state."""
-    folder = snapshot_dir(settings)
-    engine = snapshot.open_manifest(folder)
-    seen = settings.with_values(
-        paths__ingested=str(folder / snapshot.INGESTED),
-        paths__models=str(folder / snapshot.MODELS),
-    )
-    return Run(seen, engine, "experiment")
+    engine = snapshot.open_manifest(snapshot_dir(settings))
+    return Run(snapshot_settings(settings), engine, "experiment")
+
+
+def snapshot_production(run: Run) -> tuple[int | None, registry.LoadedModel | None, str | None]:
+    """The snapshot's production model: (version, the model, None), or (version, None, why it
+    cannot be loaded), or (None, None, None) before the first deployment."""
+    version = registry.production_version(run.settings)
+    if version is None:
+        return None, None, None
+    try:
+        return version, registry.load(run.engine, run.settings, version), None
+    except RiskwatchError as exc:
+        log.warning("production model v%d of the snapshot cannot be loaded: %s", version, exc)
+        return version, None, str(exc)[:300]
 
 
 def score_json(result: Score | None) -> dict[str, Any] | None:
@@ -74,13 +81,14 @@ def score_json(result: Score | None) -> dict[str, Any] | None:
 def _production(run: Run, holdout: Any) -> tuple[dict[str, Any] | None, Score | None]:
     """The snapshot's production model on the holdout: its metrics and Score (None without one,
     or when it cannot score these rows: the reason is in the metrics)."""
-    version = registry.production_version(run.settings)
+    version, champion, error = snapshot_production(run)
     if version is None:
         return None, None
+    if champion is None:
+        return {"version": version, "error": error}, None
+    if not len(holdout):
+        return {"version": version, "note": "no holdout to compare on"}, None
     try:
-        champion = registry.load(run.engine, run.settings, version)
-        if not len(holdout):
-            return {"version": version, "note": "no holdout to compare on"}, None
         result, _, _ = score(run, champion, holdout)
     except (RiskwatchError, KeyError, ValueError) as exc:
         log.warning("production model v%d cannot be scored on the holdout: %s", version, exc)
@@ -173,10 +181,11 @@ def _write_model(
     it (its SHA-256 and features)."""
     import joblib
 
-    folder.mkdir(parents=True, exist_ok=True)
+    # A new file, renamed into place: DVC may have left the last one as a read-only hard link
+    # to its cache (cache.type hardlink), which must not be written through.
     artifact = folder / MODEL_FILE
-    joblib.dump(model, artifact)
-    digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
+    atomic_write(artifact, lambda tmp: joblib.dump(model, tmp))
+    digest = sha256_of(artifact)
     meta = {
         "sha256": digest,
         "features": features,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from pipeline.errors import RiskwatchError, ToolError
 from pipeline.infra import dvc
+from pipeline.model import registry
 from pipeline.settings import Settings
 from pipeline.settings.provenance import experiments_dir
 from pipeline.storage import snapshot
@@ -29,6 +30,16 @@ REMOTE_NAME = "riskwatch"
 
 def snapshot_dir(settings: Settings) -> Path:
     return experiments_dir(settings) / SNAPSHOT_DIR
+
+
+def snapshot_settings(settings: Settings) -> Settings:
+    """The settings with paths.ingested and paths.models in the snapshot: the registry's
+    functions read the snapshot's versions through them."""
+    folder = snapshot_dir(settings)
+    return settings.with_values(
+        paths__ingested=str(folder / snapshot.INGESTED),
+        paths__models=str(folder / snapshot.MODELS),
+    )
 
 
 def ensure_remote(settings: Settings) -> str:
@@ -60,7 +71,7 @@ def refresh(engine: sa.Engine, settings: Settings, *, push: bool = True) -> dict
     the run lock. Returns what `riskwatch experiments snapshot --json` prints."""
     root = settings.base_dir
     folder = snapshot_dir(settings)
-    written = snapshot.write(engine, settings, folder)
+    written = snapshot.write(engine, settings, folder, pointer=registry.POINTER)
     log.info(
         "snapshot %s: %d ingested file(s), %d row(s), %d model version(s); %d file(s) added, "
         "%d removed",
@@ -76,7 +87,7 @@ def refresh(engine: sa.Engine, settings: Settings, *, push: bool = True) -> dict
         "ingested_files": written.files,
         "rows": written.rows,
         "model_versions": written.versions,
-        "production_version": written.production_version,
+        "production_version": registry.production_version(snapshot_settings(settings)),
         "added": written.added,
         "removed": written.removed,
         "dvc": dvc.initialised(root),

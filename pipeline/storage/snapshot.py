@@ -5,7 +5,8 @@ from production so that no DVC command can change the live data or the registry.
 
 - `ingested/`: every ingested file's Parquet, hard-linked (copied across file systems) from
   `paths.ingested` under its own relative path;
-- `models/`: every registered version's folder and the production pointer, likewise;
+- `models/`: every registered version's folder and the registry's production pointer (its
+  file name given by the caller, who knows the registry), likewise;
 - `manifest.json`: the `ingested_files` rows of those files and the `model_versions` rows, so
   the snapshot carries what the database knows of them (the training window is chosen from it,
   each artifact is verified against its recorded SHA-256).
@@ -41,7 +42,6 @@ from pipeline.storage import tables
 MANIFEST = "manifest.json"
 INGESTED = "ingested"
 MODELS = "models"
-POINTER = "production.json"  # the registry's production pointer (pipeline.model.registry)
 FORMAT = 1  # the manifest's layout; a reader refuses another
 
 
@@ -51,7 +51,6 @@ class Written:
     files: int  # ingested files in the snapshot
     rows: int  # their good rows
     versions: int  # model versions
-    production_version: int | None
     added: int  # files linked or copied this time
     removed: int  # files no longer in the state, removed
 
@@ -69,7 +68,9 @@ def _json_row(row: sa.Row) -> dict[str, Any]:
     return out
 
 
-def _wanted(settings: Settings, conn: sa.Connection) -> tuple[dict[str, Path], dict[str, Any]]:
+def _wanted(
+    settings: Settings, conn: sa.Connection, pointer: str
+) -> tuple[dict[str, Path], dict[str, Any]]:
     """The snapshot's files (relative path to source) and its manifest document."""
     ingested_dir, models_dir = settings.path("paths.ingested"), settings.path("paths.models")
     t, v = tables.ingested_files, tables.model_versions
@@ -93,8 +94,8 @@ def _wanted(settings: Settings, conn: sa.Connection) -> tuple[dict[str, Path], d
             continue  # a version whose folder is gone cannot be trained on or served
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             wanted[f"{MODELS}/{path.relative_to(models_dir).as_posix()}"] = path
-    if (models_dir / POINTER).is_file():
-        wanted[f"{MODELS}/{POINTER}"] = models_dir / POINTER
+    if (models_dir / pointer).is_file():
+        wanted[f"{MODELS}/{pointer}"] = models_dir / pointer
     manifest = {"format": FORMAT, "ingested_files": files, "model_versions": versions}
     return wanted, manifest
 
@@ -110,13 +111,13 @@ def _link(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _same(source: Path, target: Path) -> bool:
+def _same(source: Path, target: Path, *, mutable: bool) -> bool:
     """riskwatch never rewrites a file it wrote, so a file of the same size is the same file;
-    the production pointer is small and does change, so it is compared whole."""
+    a `mutable` one (the production pointer: small, and it does change) is compared whole."""
     try:
         if target.samefile(source):
             return True
-        if source.name == POINTER:
+        if mutable:
             return target.read_bytes() == source.read_bytes()
         return target.stat().st_size == source.stat().st_size
     except FileNotFoundError:
@@ -132,16 +133,17 @@ def _existing(folder: Path) -> Iterator[str]:
                     yield path.relative_to(folder).as_posix()
 
 
-def write(engine: sa.Engine, settings: Settings, folder: Path) -> Written:
-    """Bring the snapshot in `folder` up to the state in the database and on disk. The caller
-    holds the run lock, so no run adds a file while it is read."""
+def write(engine: sa.Engine, settings: Settings, folder: Path, *, pointer: str) -> Written:
+    """Bring the snapshot in `folder` up to the state in the database and on disk; `pointer` is
+    the name of the registry's production pointer. The caller holds the run lock, so no run
+    adds a file while it is read."""
     with engine.connect() as conn:
-        wanted, manifest = _wanted(settings, conn)
+        wanted, manifest = _wanted(settings, conn, pointer)
     folder.mkdir(parents=True, exist_ok=True)
     added = removed = 0
     for rel, source in wanted.items():
         target = folder / rel
-        if not _same(source, target):
+        if not _same(source, target, mutable=rel == f"{MODELS}/{pointer}"):
             _link(source, target)
             added += 1
     for rel in sorted(set(_existing(folder)) - set(wanted)):
@@ -153,15 +155,11 @@ def write(engine: sa.Engine, settings: Settings, folder: Path) -> Written:
                 path.rmdir()
     text = json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n"
     atomic_write_bytes(folder / MANIFEST, text.encode())
-    pointer = folder / MODELS / POINTER
     return Written(
         folder=folder,
         files=len(manifest["ingested_files"]),
         rows=sum(f["rows"] for f in manifest["ingested_files"]),
         versions=len(manifest["model_versions"]),
-        production_version=int(json.loads(pointer.read_text())["version"])
-        if pointer.is_file()
-        else None,
         added=added,
         removed=removed,
     )
