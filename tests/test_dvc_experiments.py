@@ -297,3 +297,14 @@ def test_tick_with_snapshot_on_tick_refreshes_and_tracks_it(project: Path) -> No
     assert len(manifest["ingested_files"]) == 3
     status = sh(project, "git", "status", "--porcelain").stdout
     assert "experiments/data.dvc" in status  # the new snapshot, for the user to commit
+
+
+def test_the_snapshot_and_dvc_cache_share_the_live_files_on_disk(built: Path) -> None:
+    """cache.type hardlink: the data is on disk once, whether live, in the snapshot or cached
+    (the built repository itself: a copy of it would copy the files apart)."""
+    manifest = json.loads((built / "experiments" / "data" / "manifest.json").read_text())
+    live = built / "ingesteddata" / manifest["ingested_files"][0]["data_path"]
+    snap = built / "experiments" / "data" / "ingested" / manifest["ingested_files"][0]["data_path"]
+    cached = [p for p in (built / ".dvc" / "cache").rglob("*") if p.is_file()]
+    assert snap.stat().st_ino == live.stat().st_ino
+    assert live.stat().st_ino in {p.stat().st_ino for p in cached}

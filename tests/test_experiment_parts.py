@@ -207,6 +207,7 @@ def test_experiments_init_sets_up_a_git_project_that_has_no_dvc_yet(live, tmp_pa
     assert (root / ".dvc").is_dir() and (root / "dvc.yaml").is_file() and remote.is_dir()
     assert str(remote) in (root / ".dvc" / "config.local").read_text()
     assert "analytics = false" in (root / ".dvc" / "config").read_text()
+    assert 'type = "hardlink,copy"' in (root / ".dvc" / "config").read_text()
     settings_doc = tomllib.loads((root / "riskwatch.toml").read_text())
     assert settings_doc["training"] == {} and settings_doc["paths"]["test_data"]
     # Twice is harmless: nothing more to do.

@@ -1,7 +1,7 @@
 """`riskwatch experiments init`: make the project a DVC project for riskwatch's experiments.
 
 It needs git (DVC experiments are git commits). It runs `dvc init` when .dvc/ is missing, turns
-DVC's analytics off, writes dvc.yaml when the project has none, adds to riskwatch.toml the
+DVC's analytics off, makes DVC's cache hard links when the project has not chosen a cache type, writes dvc.yaml when the project has none, adds to riskwatch.toml the
 sections dvc.yaml reads as parameters when they are missing, and sets the folder
 `experiments.remote` as the default DVC remote when the project has none.
 """
@@ -62,6 +62,18 @@ def _complete_settings(path: Path) -> list[str]:
     return added
 
 
+def _cache_links(root: Path) -> None:
+    """Unless the project chose a cache type: hard links, so that the snapshot, its files in
+    DVC's cache and the live data are one file on disk (a copy across file systems). DVC then
+    makes those files read-only, which riskwatch never writes anyway: it replaces files."""
+    try:
+        chosen = dvc.run("dvc", ["config", "cache.type"], root, timeout=60).stdout.strip()
+    except ToolError:  # not set: DVC says so with a non-zero exit
+        chosen = ""
+    if not chosen:
+        dvc.run("dvc", ["config", "cache.type", "hardlink,copy"], root, timeout=60)
+
+
 def init(settings: Settings) -> dict[str, Any]:
     """Set the project up; return what was done (`--json`)."""
     root = settings.base_dir
@@ -75,6 +87,7 @@ def init(settings: Settings) -> dict[str, Any]:
     if created:
         dvc.run("dvc", ["init", "--quiet", *(["--subdir"] if top != root.resolve() else [])], root)
     dvc.run("dvc", ["config", "core.analytics", "false"], root, timeout=60)
+    _cache_links(root)
     wrote_pipeline = not (root / DVC_YAML).is_file()
     if wrote_pipeline:
         (root / DVC_YAML).write_text(pipeline_text(), encoding="utf-8")
