@@ -16,15 +16,17 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import DataError, ModelIntegrityError, RiskwatchError
+from pipeline.errors import DataError, LockHeld, ModelIntegrityError, RiskwatchError
 from pipeline.experiments.train_stage import (
     MODEL_DIR,
     MODEL_FILE,
     MODEL_META,
+    reading_snapshot,
     snapshot_production,
     snapshot_run,
 )
 from pipeline.infra.files import atomic_write_bytes
+from pipeline.model import registry
 from pipeline.run.evaluation import test_frame
 from pipeline.settings import Settings
 from pipeline.settings.provenance import experiments_dir
@@ -61,11 +63,8 @@ def load_challenger(settings: Settings) -> tuple[Any, FeatureSpec]:
             f"{folder / MODEL_FILE} has SHA-256 {digest[:12]}…, {MODEL_META} says "
             f"{str(meta.get('sha256'))[:12]}…; refusing to load it"
         )
-    import io
-
-    import joblib
-
-    return joblib.load(io.BytesIO(data)), FeatureSpec.from_json(meta["features"])
+    model = registry.unpickle(folder / MODEL_FILE, data)
+    return model, FeatureSpec.from_json(meta["features"])
 
 
 def _metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None) -> dict:
@@ -83,7 +82,11 @@ def _metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | Non
 def _production_on(settings: Settings, test_for: Any) -> dict[str, Any] | None:
     from pipeline.model.estimator import predict
 
-    version, champion, error = snapshot_production(snapshot_run(settings))
+    try:
+        with reading_snapshot(settings):
+            version, champion, error = snapshot_production(snapshot_run(settings))
+    except LockHeld as exc:
+        raise RiskwatchError(f"{exc}; run the experiment again when it has finished") from exc
     if version is None:
         return None
     if champion is None:

@@ -1,9 +1,10 @@
 """`riskwatch experiments init`: make the project a DVC project for riskwatch's experiments.
 
 It needs git (DVC experiments are git commits). It runs `dvc init` when .dvc/ is missing, turns
-DVC's analytics off, makes DVC's cache hard links when the project has not chosen a cache type, writes dvc.yaml when the project has none, adds to riskwatch.toml the
-sections dvc.yaml reads as parameters when they are missing, and sets the folder
-`experiments.remote` as the default DVC remote when the project has none.
+DVC's analytics off, makes DVC's cache hard links when the project has not chosen a cache type,
+writes dvc.yaml when the project has none, adds to riskwatch.toml the sections dvc.yaml reads as
+parameters when they are missing, and sets the folder `experiments.remote` as the default DVC
+remote when the project has none.
 """
 
 from __future__ import annotations

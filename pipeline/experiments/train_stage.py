@@ -16,16 +16,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import RiskwatchError
+from pipeline.errors import LockHeld, RiskwatchError
 from pipeline.infra.files import atomic_write, atomic_write_bytes, sha256_of
+from pipeline.infra.lock import RunLock
 from pipeline.infra.progress import current_phase
 from pipeline.model import registry
-from pipeline.run.evaluation import recorded_score
 from pipeline.run.record import Run
-from pipeline.run.score_step import score, score_predictions
+from pipeline.run.score_step import score
 from pipeline.run.snapshot_step import snapshot_dir, snapshot_settings
-from pipeline.run.train_step import split
-from pipeline.run.training_data import training_data
+from pipeline.run.train_step import fit_challenger, gate
+from pipeline.run.training_data import TrainingData, training_data
 from pipeline.settings import Settings
 from pipeline.settings.provenance import (
     EXPERIMENT_RECORD,
@@ -78,10 +78,32 @@ def score_json(result: Score | None) -> dict[str, Any] | None:
     }
 
 
-def _production(run: Run, holdout: Any) -> tuple[dict[str, Any] | None, Score | None]:
+def reading_snapshot(settings: Settings) -> RunLock:
+    """The run lock, held while a stage reads the snapshot: a tick with experiments.snapshot =
+    "tick" never rewrites it under the stage. (In a queued experiment's folder, the lock and
+    the snapshot are that folder's own copies.) A tick holding it fails the stage: DVC records
+    it as failed, and the experiment can be run again."""
+    return RunLock(settings.path("paths.lock"))
+
+
+def _loaded(settings: Settings) -> tuple[Run, TrainingData, int | None, Any, str | None]:
+    """The snapshot's training window and production model, read under the lock."""
+    try:
+        with reading_snapshot(settings):
+            run = snapshot_run(settings)
+            current_phase("loading the training window")
+            data = training_data(run)
+            version, champion, error = snapshot_production(run)
+    except LockHeld as exc:
+        raise RiskwatchError(f"{exc}; run the experiment again when it has finished") from exc
+    return run, data, version, champion, error
+
+
+def _production(
+    run: Run, holdout: Any, version: int | None, champion: Any, error: str | None
+) -> tuple[dict[str, Any] | None, Score | None]:
     """The snapshot's production model on the holdout: its metrics and Score (None without one,
     or when it cannot score these rows: the reason is in the metrics)."""
-    version, champion, error = snapshot_production(run)
     if version is None:
         return None, None
     if champion is None:
@@ -96,63 +118,33 @@ def _production(run: Run, holdout: Any) -> tuple[dict[str, Any] | None, Score | 
     return {"version": version, **(score_json(result) or {})}, result
 
 
-def _would_promote(run: Run, held: Score | None, champion: Score | None, has_champion: bool) -> Any:
-    from pipeline.model.policy import promote_decision
-
-    s = run.settings
-    if held is None:  # no holdout: the cron job deploys by its recorded score (see the README)
-        return None
-    if has_champion and champion is None:
-        return None  # the champion could not be scored: the gate's answer is unknown
-    decision = promote_decision(
-        champion, held, margin=s["policy.promote_margin"], min_rows=s["policy.min_rows"]
-    )
-    return {"outcome": decision.outcome, "reason": decision.reason}
-
-
 def run_train_stage(settings: Settings) -> dict[str, Any]:
     """Fit, score, write experiments/model, metrics.json and experiment.json; return the
     metrics document."""
-    from pipeline.model.estimator import check_model, fit, predict
-    from pipeline.model.features import infer_features
+    from pipeline.model.estimator import check_model
 
     check_model(settings)
-    run = snapshot_run(settings)
+    run, data, version, champion, error = _loaded(settings)
     s = run.settings
-    current_phase("loading the training window")
-    data = training_data(run)
-    train, holdout = split(s, data.frame)
-    features = infer_features(data.frame, s)
-    log.info(
-        "experiment: training on %d rows (training.window = %s), holding out %d",
-        len(train),
-        data.window,
-        len(holdout),
-    )
-    current_phase(f"fitting on {len(train):,} rows")
-    model = fit(s, features, train)
-    held = None
-    if len(holdout):
-        pred, proba = predict(model, features, holdout)
-        held = score_predictions(s, holdout[s["data.target"]].to_numpy(), pred, proba)
-    recorded = recorded_score(s, model, features, data.frame, held)
-    production, champion = _production(run, holdout)
+    fitted = fit_challenger(s, data)
+    production, champion_score = _production(run, fitted.holdout, version, champion, error)
+    # The cron job's gate on these rows; unknown when the production model cannot score them.
+    known = version is None or champion_score is not None or fitted.held is None
+    would = gate(s, fitted, version is None, champion_score) if known else None
     values = training_settings(settings)
-    would = _would_promote(run, held, champion, production is not None)
     metrics: dict[str, Any] = {
         "metric": s["model.metric"],
-        "challenger": score_json(held),
+        "challenger": score_json(fitted.held),
         "production": production,
-        # The cron job's gate on these rows (None when it cannot be told: no holdout, or a
-        # production model that cannot score them); its reason is in experiment.json.
-        "would_promote": None if would is None else would["outcome"],
-        "train_rows": len(train),
-        "holdout_rows": len(holdout),
+        "would_promote": None if would is None else would.outcome,  # its reason: experiment.json
+        "train_rows": len(fitted.train),
+        "holdout_rows": len(fitted.holdout),
     }
+    recorded = fitted.recorded
     if recorded.source != "holdout":  # the score a version would record (test file, k-fold)
         metrics["recorded"] = {**(score_json(recorded.score) or {}), "source": recorded.source}
     out = experiments_dir(settings)
-    _write_model(out / MODEL_DIR, model, features.to_json(), values, data.files)
+    _write_model(out / MODEL_DIR, fitted.model, fitted.features.to_json(), values, data.files)
     text = json.dumps(metrics, indent=2, default=str) + "\n"
     atomic_write_bytes(out / METRICS, text.encode())
     record = {
@@ -161,7 +153,9 @@ def run_train_stage(settings: Settings) -> dict[str, Any]:
         "settings_sha256": fingerprint(values),
         "settings": values,
         "metrics": metrics,
-        "would_promote": would,
+        "would_promote": None
+        if would is None
+        else {"outcome": would.outcome, "reason": would.reason},
         "training_window": str(data.window),
         "training_files": data.files,
     }

@@ -279,8 +279,9 @@ MOVED_MODULES = {
 }
 
 
-def unpickle(path: Path) -> Any:
-    """The model in an artifact file, whichever riskwatch release saved it (see MOVED_MODULES)."""
+def unpickle(path: Path, data: bytes | None = None) -> Any:
+    """The model in an artifact file, whichever riskwatch release saved it (see MOVED_MODULES);
+    from `data`, the file's bytes already read (and checked), when given."""
     import importlib
     import sys
 
@@ -290,6 +291,10 @@ def unpickle(path: Path) -> Any:
         if old not in sys.modules:
             sys.modules[old] = importlib.import_module(new)
     try:
+        if data is not None:
+            import io
+
+            return joblib.load(io.BytesIO(data))
         return joblib.load(path)
     except (ImportError, AttributeError) as exc:
         # A model from model.pipeline names its factory's module (or a class in it): the module

@@ -7,7 +7,7 @@ and promoted if the policy says so; without a holdout, deployed without comparis
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from pipeline.model.features import FeatureSpec
     from pipeline.model.metrics import Score
+    from pipeline.model.policy import Decision
 
 log = logging.getLogger("riskwatch")
 
@@ -83,21 +84,33 @@ def _drift_files(
 
 
 @dataclass(frozen=True)
-class Challenger:
-    version: int
+class Fitted:
+    """A challenger fitted on the window less its holdout, and scored: what the cron job's
+    retrain registers, and what dvc.yaml's train stage writes to experiments/ instead."""
+
+    model: Any
+    features: FeatureSpec
+    train: pd.DataFrame
     holdout: pd.DataFrame  # empty without a holdout
     held: Score | None  # its score on the holdout; None without one
-    pred: np.ndarray  # its predictions on the holdout (without one: on the rows checked)
-    recorded: Recorded  # the metric its version records, and where it comes from
-    provenance: dict[str, Any]  # its settings, their fingerprint, the experiment they came from
+    recorded: Recorded  # the metric its version would record, and where it comes from
+    check: pd.DataFrame  # rows it did not learn from (holdout, else test file, else training)
+    pred: np.ndarray  # its predictions on `check`
+    proba: np.ndarray | None
 
 
-def _challenger(run: Run, data: TrainingData) -> Challenger:
-    """Fit on the window less its holdout, score, register: the Challenger."""
+def fit_challenger(
+    settings: Settings,
+    data: TrainingData,
+    before_fit: Callable[[FeatureSpec, pd.DataFrame], None] | None = None,
+) -> Fitted:
+    """Split the window, fit on its training rows, score the holdout and the recorded metric.
+    `before_fit(features, train)` runs before the fit (the retrain records the training rows'
+    statistics there)."""
     from pipeline.model.estimator import fit, predict
     from pipeline.model.features import infer_features
 
-    s = run.settings
+    s = settings
     train, holdout = split(s, data.frame)
     features = infer_features(data.frame, s)
     log.info(
@@ -107,7 +120,8 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
         data.window,
         len(holdout),
     )
-    _record_training_data(run, features, train)
+    if before_fit is not None:
+        before_fit(features, train)
     current_phase(f"fitting on {len(train):,} rows")
     model = fit(s, features, train)
     memory.release()
@@ -124,6 +138,55 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
     check = holdout if len(holdout) else recorded.test if recorded.test is not None else train
     if not len(holdout):
         pred, proba = predict(model, features, check)
+    return Fitted(model, features, train, holdout, held, recorded, check, pred, proba)
+
+
+def gate(settings: Settings, fitted: Fitted, first: bool, champion: Score | None) -> Decision:
+    """The promotion decision: against the champion's score on the same holdout, or, without
+    a holdout, by the recorded score alone (`first`: there is no champion)."""
+    from pipeline.model.policy import deploy_without_holdout, promote_decision
+
+    if fitted.held is None:
+        return deploy_without_holdout(first, fitted.recorded.score, fitted.recorded.source)
+    return promote_decision(
+        champion,
+        fitted.held,
+        margin=settings["policy.promote_margin"],
+        min_rows=settings["policy.min_rows"],
+    )
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """A fitted challenger, registered as `version`."""
+
+    version: int
+    fitted: Fitted
+    provenance: dict[str, Any]  # its settings, their fingerprint, the experiment they came from
+
+    @property
+    def holdout(self) -> pd.DataFrame:
+        return self.fitted.holdout
+
+    @property
+    def held(self) -> Score | None:
+        return self.fitted.held
+
+    @property
+    def pred(self) -> np.ndarray:
+        return self.fitted.pred
+
+    @property
+    def recorded(self) -> Recorded:
+        return self.fitted.recorded
+
+
+def _challenger(run: Run, data: TrainingData) -> Challenger:
+    """Fit on the window less its holdout, score, register: the Challenger."""
+    s = run.settings
+    fitted = fit_challenger(s, data, lambda f, t: _record_training_data(run, f, t))
+    model, features, train, check = fitted.model, fitted.features, fitted.train, fitted.check
+    recorded = fitted.recorded
     score = recorded.score
     prov = provenance(s)
     if prov["experiment"] is not None:
@@ -139,18 +202,18 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
         if score.ci_low is None or score.ci_high is None
         else (score.ci_low, score.ci_high),
         train_rows=len(train),
-        holdout_rows=len(holdout),
+        holdout_rows=len(fitted.holdout),
         training_files=data.files,
         run_id=run.run_id,
         contract_version=_contract_version(s),
-        extra_files=_drift_files(s, model, features, train, check, pred, proba),
+        extra_files=_drift_files(s, model, features, train, check, fitted.pred, fitted.proba),
         score_source=recorded.source,
         score_rows=score.n_rows,
         training_window=str(data.window),
         provenance=prov,
     )
-    _check_round_trip(run, version, check, pred)
-    return Challenger(version, holdout, held, pred, recorded, prov)
+    _check_round_trip(run, version, check, fitted.pred)
+    return Challenger(version, fitted, prov)
 
 
 def _record_training_data(run: Run, features: FeatureSpec, train: pd.DataFrame) -> None:
@@ -193,8 +256,6 @@ def train(
     new_ids: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Train a challenger on the training window less its holdout, compare, promote by policy."""
-    from pipeline.model.policy import deploy_without_holdout, promote_decision
-
     s = run.settings
     current_phase("loading the training window")
     data = training_data(run, new_frame, new_ids)
@@ -202,20 +263,12 @@ def train(
     version, recorded = challenger.version, challenger.recorded
     _record_challenger_scores(run, challenger)
     champion_score = None
-    if challenger.held is None:
-        decision = deploy_without_holdout(champion is None, recorded.score, recorded.source)
-    else:
-        if champion is not None:
-            champion_score, _, _ = score(run, champion, challenger.holdout)
-            writes.record_score(
-                run.engine, run.run_id, champion.version, "champion", "holdout", champion_score
-            )
-        decision = promote_decision(
-            champion_score,
-            challenger.held,
-            margin=s["policy.promote_margin"],
-            min_rows=s["policy.min_rows"],
+    if challenger.held is not None and champion is not None:
+        champion_score, _, _ = score(run, champion, challenger.holdout)
+        writes.record_score(
+            run.engine, run.run_id, champion.version, "champion", "holdout", champion_score
         )
+    decision = gate(s, challenger.fitted, champion is None, champion_score)
     decision.evidence.update(
         challenger_version=version,
         champion_version=None if champion is None else champion.version,
