@@ -187,7 +187,19 @@ def test_exp_run_and_a_queued_grid_are_listed_with_params_and_metrics_beside_pro
 
 
 def test_applied_experiment_trains_the_next_tick_and_is_recorded(project: Path) -> None:
-    sh(project, "dvc", "exp", "run", "-n", "stronger", "-S", "riskwatch.toml:model.params.C=5")
+    # --temp: DVC runs it in a folder of its own (and names it there); the workspace is untouched.
+    sh(
+        project,
+        "dvc",
+        "exp",
+        "run",
+        "--temp",
+        "-n",
+        "stronger",
+        "-S",
+        "riskwatch.toml:model.params.C=5",
+    )
+    assert "C = 1.0" in (project / "riskwatch.toml").read_text()
     sh(project, "dvc", "exp", "apply", "stronger")
     doc = tomlkit.parse((project / "riskwatch.toml").read_text())
     assert doc["model"]["params"]["C"] == 5
@@ -202,7 +214,7 @@ def test_applied_experiment_trains_the_next_tick_and_is_recorded(project: Path) 
     assert meta["params"]["C"] == 5
     prov = meta["provenance"]
     assert prov["settings"]["model.params"] == {"C": 5, "max_iter": 1000}
-    assert prov["experiment"]["name"] is None or prov["experiment"]["name"] == "stronger"
+    assert prov["experiment"]["name"] == "stronger"
     record = json.loads((project / "experiments" / "experiment.json").read_text())
     assert prov["experiment"]["settings_sha256"] == record["settings_sha256"]
     assert prov["settings_sha256"] == record["settings_sha256"]
@@ -210,6 +222,12 @@ def test_applied_experiment_trains_the_next_tick_and_is_recorded(project: Path) 
     listed = json.loads(rw(project, "experiments", "--json").stdout)
     version = next(v for v in listed["versions"] if v["version"] == challenger)
     assert version["experiment"] == "stronger"
+    assert listed["uncommitted_settings"] is True  # applied: riskwatch.toml is not git's
+    status = json.loads(rw(project, "status", "--json").stdout)
+    assert {v["version"]: v["experiment"] for v in status["model_versions"]}[
+        challenger
+    ] == "stronger"
+    assert "experiment: stronger" in rw(project, "status").stdout
 
 
 def test_a_worse_experiment_applied_is_not_promoted(project: Path) -> None:
@@ -238,12 +256,17 @@ def test_repro_twice_does_nothing_and_a_change_reruns_only_what_depends_on_it(
     out = sh(project, "dvc", "repro").stdout
     assert "Running stage" not in out, out
     assert "Data and pipelines are up to date" in out
-    # The test file is the evaluate stage's alone.
+    # A setting that leaves the model as it was reruns train, and not evaluate: DVC finds the
+    # same model in experiments/model.
+    set_setting(project, "policy", "promote_margin", 0.01)
+    out = sh(project, "dvc", "repro").stdout
+    assert "Running stage 'train'" in out and "Running stage 'evaluate'" not in out, out
+    # The test file: evaluate scores on it, and train (its recorded score without a holdout).
     test_file = project / "testdata" / "testdata.csv"
     lines = test_file.read_text().splitlines(keepends=True)
     test_file.write_text("".join(lines[:-50]))
     out = sh(project, "dvc", "repro").stdout
-    assert "Running stage 'evaluate'" in out and "Running stage 'train'" not in out, out
+    assert "Running stage 'evaluate'" in out, out
     ev = json.loads((project / "experiments" / "evaluation.json").read_text())
     assert ev["challenger"]["rows"] == 350
     # A training setting reruns both.

@@ -74,10 +74,26 @@ def test_a_broken_snapshot_is_a_clear_error(live, tmp_path: Path) -> None:
         snapshot.open_manifest(tmp_path / "nothing")
     folder = snapshot_dir(settings)
     snapshot.write(engine, settings, folder, pointer=registry.POINTER)
-    for text in ("{", "[]", '{"format": 99}', '{"format": 1}', ""):
+    good = json.loads((folder / "manifest.json").read_text())
+    row = good["ingested_files"][0]
+    hostile = [
+        {**good, "ingested_files": "abc"},
+        {**good, "ingested_files": [5]},
+        {**good, "ingested_files": [{"bogus": 1}]},
+        {**good, "ingested_files": [{**row, "ingested_at": "yesterday"}]},
+        {**good, "ingested_files": [{**row, "ingested_at": 5}]},
+        {**good, "ingested_files": [{**row, "ingested_at": "2026-01-01T00:00:00"}]},
+        {**good, "ingested_files": [row, row]},
+        {**good, "model_versions": {"version": 1}},
+    ]
+    texts = [json.dumps(h) for h in hostile]
+    for text in ("{", "[]", '{"format": 99}', '{"format": 1}', "", "7", *texts):
         (folder / "manifest.json").write_text(text)
         with pytest.raises(DataError, match="not a riskwatch snapshot manifest"):
             snapshot.open_manifest(folder)
+    (folder / "manifest.json").write_bytes(b"\xff\xfe{")
+    with pytest.raises(DataError, match="not a riskwatch snapshot manifest"):
+        snapshot.open_manifest(folder)
     # A Parquet file gone from the live data: named, not a traceback.
     shutil.rmtree(folder)
     for parquet in settings.path("paths.ingested").rglob("*.parquet"):
@@ -213,3 +229,118 @@ def test_experiments_init_sets_up_a_git_project_that_has_no_dvc_yet(live, tmp_pa
     # Twice is harmless: nothing more to do.
     again = json.loads(invoke(root, "experiments", "init", "--json").stdout)
     assert not again["dvc_initialised"] and again["settings_added"] == []
+
+
+def _drop_new_batch(settings, tmp_path: Path) -> None:
+    from pipeline.tools.sampledata import write_sample_data
+
+    write_sample_data(tmp_path / "more", batches=2, rows=120, test_rows=10, seed=11)
+    newest = sorted((tmp_path / "more" / "sourcedata").glob("*.csv"))[-1]
+    shutil.copy2(newest, settings.path("paths.source") / "later.csv")
+
+
+@pytest.mark.parametrize("failure", ["dvc", "database"])
+def test_a_failing_tick_snapshot_is_a_warning_not_a_failed_tick(
+    built_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    import sqlalchemy as sa
+
+    settings = copy_project(built_project, tmp_path / "project")
+    toml = settings.base_dir / "riskwatch.toml"
+    toml.write_text(toml.read_text() + '\n[experiments]\nsnapshot = "tick"\n')
+    (settings.base_dir / ".dvc").mkdir()  # a DVC project to the tick, which dvc itself refuses
+    if failure == "database":
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+
+        monkeypatch.setattr(snapshot, "write", broken)
+    _drop_new_batch(settings, tmp_path)
+    proc = invoke(settings.base_dir, "run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == "succeeded" and summary["new_files"] == 1
+    expected = "ToolError" if failure == "dvc" else "OperationalError"
+    assert summary["snapshot"]["error"].startswith(expected), summary["snapshot"]
+    assert "snapshot not refreshed" in proc.stderr
+
+
+@pytest.mark.parametrize("remote", ["riskwatch.toml", "ingesteddata/remote", "."])
+def test_a_bad_experiments_remote_fails_init_before_anything_changes(live, remote: str) -> None:
+    import subprocess
+
+    settings, _ = live
+    root = settings.base_dir
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    toml = root / "riskwatch.toml"
+    toml.write_text(toml.read_text() + f'\n[experiments]\nremote = "{remote}"\n')
+    before = toml.read_text()
+    proc = invoke(root, "experiments", "init")
+    assert proc.returncode == 2, proc.stderr
+    assert "experiments.remote" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (root / ".dvc").exists() and not (root / "dvc.yaml").exists()
+    assert toml.read_text() == before
+
+
+def test_versions_without_a_fingerprint_are_not_given_an_experiment(
+    live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version from before provenance was recorded, and an experiment whose parameters are
+    not valid settings: neither has a fingerprint, and they are not matched to each other."""
+    import sqlalchemy as sa
+
+    from pipeline.experiments import summary as summary_module
+    from pipeline.infra import dvc
+    from pipeline.storage import tables
+
+    settings, engine = live
+    with engine.begin() as conn:
+        conn.execute(sa.update(tables.model_versions).values(provenance=None))
+    bad = {"kind": "experiment", "name": "bad-exp", "settings_sha256": None}
+    monkeypatch.setattr(dvc, "initialised", lambda root: True)
+    monkeypatch.setattr(summary_module, "experiments", lambda s: [dict(bad)])
+    monkeypatch.setattr(summary_module, "_uncommitted_settings", lambda s: False)
+    doc = summary_module.summary(settings)
+    assert doc["versions"][0]["experiment"] is None
+    assert doc["experiments"][0]["versions"] == []
+
+
+def test_snapshot_of_each_database_holds_its_rows_and_its_production_model(settings, engine):
+    """SQLite and PostgreSQL: times, JSON columns and the window come back from the manifest as
+    the database has them, and the production model loads from the snapshot, checked."""
+    import sqlalchemy as sa
+
+    from pipeline.experiments.train_stage import snapshot_production, snapshot_run
+    from pipeline.run import run_once
+    from pipeline.storage import tables
+    from pipeline.tools.sampledata import write_sample_data
+
+    write_sample_data(settings.base_dir, batches=2, rows=150, test_rows=50)
+    run_once(settings)
+    snapshot.write(engine, settings, snapshot_dir(settings), pointer=registry.POINTER)
+    run = snapshot_run(settings)
+    for table, key in ((tables.ingested_files, "id"), (tables.model_versions, "version")):
+        wanted = [c for c in table.columns if c.name != "processed_run_id"]
+        query = sa.select(*wanted).order_by(table.c[key])
+        with engine.connect() as live_conn, run.engine.connect() as snap_conn:
+            live_rows = [r._asdict() for r in live_conn.execute(query)]
+            if table is tables.ingested_files:
+                live_rows = [r for r in live_rows if r["status"] == "ingested"]
+            assert [r._asdict() for r in snap_conn.execute(query)] == live_rows
+    assert training_data(run).frame.equals(training_data(Run(settings, engine, "t")).frame)
+    version, champion, error = snapshot_production(run)
+    assert (version, error) == (1, None) and champion is not None
+
+
+def test_a_stage_fails_while_a_run_holds_the_lock(live) -> None:
+    """A tick may be rewriting the snapshot: the stage does not read it then, and says why."""
+    from pipeline.infra.lock import RunLock
+
+    settings, engine = live
+    snapshot.write(engine, settings, snapshot_dir(settings), pointer=registry.POINTER)
+    with RunLock(settings.path("paths.lock")):
+        proc = invoke(settings.base_dir, "experiments", "train")
+    assert proc.returncode == 1
+    assert "run the experiment again" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (settings.base_dir / "experiments" / "metrics.json").exists()
+    assert invoke(settings.base_dir, "experiments", "train").returncode == 0

@@ -23,6 +23,11 @@ def _summary_text(doc: dict[str, Any]) -> str:
     lines = []
     if doc["note"]:
         lines.append(f"experiments: {doc['note']}")
+    if doc["uncommitted_settings"]:
+        lines.append(
+            "riskwatch.toml has settings git has not committed (a workspace `dvc exp run` or "
+            "`dvc exp apply` leaves them there): the next retrain trains with them"
+        )
     rows = doc["experiments"]
     if rows:
         metric = next((r["metric"] for r in rows if r["metric"]), "metric")

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import DataError, LockHeld, ModelIntegrityError, RiskwatchError
+from pipeline.errors import DataError, ModelIntegrityError, RiskwatchError
 from pipeline.experiments.train_stage import (
     MODEL_DIR,
     MODEL_FILE,
@@ -82,11 +82,8 @@ def _metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | Non
 def _production_on(settings: Settings, test_for: Any) -> dict[str, Any] | None:
     from pipeline.model.estimator import predict
 
-    try:
-        with reading_snapshot(settings):
-            version, champion, error = snapshot_production(snapshot_run(settings))
-    except LockHeld as exc:
-        raise RiskwatchError(f"{exc}; run the experiment again when it has finished") from exc
+    with reading_snapshot(settings):
+        version, champion, error = snapshot_production(snapshot_run(settings))
     if version is None:
         return None
     if champion is None:

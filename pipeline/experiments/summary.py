@@ -12,14 +12,12 @@ import json
 import logging
 from typing import Any
 
-import sqlalchemy as sa
-
 from pipeline.errors import ConfigError, ToolError
 from pipeline.infra import dvc
 from pipeline.model import registry
 from pipeline.settings import Settings, from_document
 from pipeline.settings.provenance import TRAINING_SECTIONS, fingerprint, training_settings
-from pipeline.storage import db, tables
+from pipeline.storage import db, reads
 
 log = logging.getLogger("riskwatch")
 
@@ -91,28 +89,34 @@ def experiments(settings: Settings) -> list[dict[str, Any]]:
 
 
 def versions(settings: Settings) -> list[dict[str, Any]]:
-    """Every model version with the settings fingerprint and experiment it records."""
-    v = tables.model_versions
+    """Every model version with the settings fingerprint and experiment it records (the
+    versions `riskwatch status` lists)."""
     production = registry.production_version(settings)
     with db.opened(settings.database_url) as engine, engine.connect() as conn:
-        rows = conn.execute(sa.select(v).order_by(v.c.version)).all()
-    out = []
-    for r in rows:
-        prov = r.provenance or {}
-        exp = prov.get("experiment") or {}
-        out.append(
-            {
-                "version": r.version,
-                "created_at": r.created_at.isoformat(),
-                "metric": r.metric,
-                "score": r.holdout_score,
-                "score_source": r.score_source,
-                "production": r.version == production,
-                "settings_sha256": prov.get("settings_sha256"),
-                "experiment": exp.get("name"),
-            }
+        listed = reads.status(conn, production)["model_versions"]
+    keep = ("version", "created_at", "metric", "score_source", "settings_sha256", "experiment")
+    return [
+        {
+            **{k: v[k] for k in keep},
+            "score": v["holdout_score"],
+            "production": v["version"] == production,
+        }
+        for v in listed
+    ]
+
+
+def _uncommitted_settings(settings: Settings) -> bool | None:
+    """Whether riskwatch.toml differs from git's HEAD (a workspace `dvc exp run` or `dvc exp
+    apply` leaves its settings there: the next retrain trains with them); None without git."""
+    if settings.source is None:
+        return None
+    try:
+        done = dvc.run(
+            "git", ["status", "--porcelain", "--", settings.source.name], settings.base_dir
         )
-    return out
+    except ToolError:
+        return None
+    return bool(done.stdout.strip())
 
 
 def summary(settings: Settings) -> dict[str, Any]:
@@ -132,8 +136,19 @@ def summary(settings: Settings) -> dict[str, Any]:
         if m["settings_sha256"]:
             by_print.setdefault(m["settings_sha256"], []).append(m["version"])
     for e in listed:
-        e["versions"] = by_print.get(e["settings_sha256"] or "", [])
-    names = {e["settings_sha256"]: e["name"] for e in listed if e["kind"] == "experiment"}
+        e["versions"] = by_print.get(e["settings_sha256"], []) if e["settings_sha256"] else []
+    names = {
+        e["settings_sha256"]: e["name"]
+        for e in listed
+        if e["kind"] == "experiment" and e["settings_sha256"]
+    }
     for m in models:
-        m["experiment"] = m["experiment"] or names.get(m["settings_sha256"])
-    return {"dvc": note is None, "note": note, "experiments": listed, "versions": models}
+        if not m["experiment"] and m["settings_sha256"]:
+            m["experiment"] = names.get(m["settings_sha256"])
+    return {
+        "dvc": note is None,
+        "note": note,
+        "uncommitted_settings": _uncommitted_settings(settings) if note is None else None,
+        "experiments": listed,
+        "versions": models,
+    }

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,24 +80,29 @@ def score_json(result: Score | None) -> dict[str, Any] | None:
     }
 
 
-def reading_snapshot(settings: Settings) -> RunLock:
+@contextmanager
+def reading_snapshot(settings: Settings) -> Iterator[None]:
     """The run lock, held while a stage reads the snapshot: a tick with experiments.snapshot =
     "tick" never rewrites it under the stage. (In a queued experiment's folder, the lock and
-    the snapshot are that folder's own copies.) A tick holding it fails the stage: DVC records
-    it as failed, and the experiment can be run again."""
-    return RunLock(settings.path("paths.lock"))
+    the snapshot are that folder's own copies.) A run holding it fails the stage, which DVC
+    records as failed, to be run again."""
+    try:
+        with RunLock(settings.path("paths.lock")):
+            yield
+    except LockHeld as exc:
+        raise RiskwatchError(
+            f"another riskwatch run holds the lock {exc.path} ({exc.holder}) and may be "
+            "refreshing the snapshot: run the experiment again when it has finished"
+        ) from exc
 
 
 def _loaded(settings: Settings) -> tuple[Run, TrainingData, int | None, Any, str | None]:
     """The snapshot's training window and production model, read under the lock."""
-    try:
-        with reading_snapshot(settings):
-            run = snapshot_run(settings)
-            current_phase("loading the training window")
-            data = training_data(run)
-            version, champion, error = snapshot_production(run)
-    except LockHeld as exc:
-        raise RiskwatchError(f"{exc}; run the experiment again when it has finished") from exc
+    with reading_snapshot(settings):
+        run = snapshot_run(settings)
+        current_phase("loading the training window")
+        data = training_data(run)
+        version, champion, error = snapshot_production(run)
     return run, data, version, champion, error
 
 
@@ -144,7 +151,7 @@ def run_train_stage(settings: Settings) -> dict[str, Any]:
     if recorded.source != "holdout":  # the score a version would record (test file, k-fold)
         metrics["recorded"] = {**(score_json(recorded.score) or {}), "source": recorded.source}
     out = experiments_dir(settings)
-    _write_model(out / MODEL_DIR, fitted.model, fitted.features.to_json(), values, data.files)
+    _write_model(out / MODEL_DIR, fitted.model, fitted.features.to_json(), data.files)
     text = json.dumps(metrics, indent=2, default=str) + "\n"
     atomic_write_bytes(out / METRICS, text.encode())
     record = {
@@ -168,7 +175,6 @@ def _write_model(
     folder: Path,
     model: Any,
     features: dict[str, Any],
-    values: dict[str, Any],
     files: list[dict[str, Any]],
 ) -> None:
     """experiments/model: the fitted model and what the evaluate stage needs to check and use
@@ -180,10 +186,8 @@ def _write_model(
     artifact = folder / MODEL_FILE
     atomic_write(artifact, lambda tmp: joblib.dump(model, tmp))
     digest = sha256_of(artifact)
-    meta = {
-        "sha256": digest,
-        "features": features,
-        "settings_sha256": fingerprint(values),
-        "training_files": files,
-    }
+    # What the model is, not how it was chosen (experiment.json has the settings): a change of
+    # a setting that leaves the model as it was (policy.promote_margin) leaves this file as it
+    # was, and DVC does not rerun the evaluate stage for it.
+    meta = {"sha256": digest, "features": features, "training_files": files}
     atomic_write_bytes(folder / MODEL_META, (json.dumps(meta, indent=2) + "\n").encode())

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline.errors import RiskwatchError, ToolError
+from pipeline.errors import ConfigError, ToolError
 from pipeline.infra import dvc
 from pipeline.model import registry
 from pipeline.settings import Settings
@@ -42,6 +42,22 @@ def snapshot_settings(settings: Settings) -> Settings:
     )
 
 
+def remote_folder(settings: Settings) -> Path:
+    """`experiments.remote`, checked: a folder (or nothing yet) outside what riskwatch owns."""
+    folder = settings.path("experiments.remote").resolve()
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"setting 'experiments.remote': {folder} exists and is not a folder")
+    owned = [settings.path(k).resolve() for k in ("paths.ingested", "paths.models", "paths.source")]
+    owned.append(experiments_dir(settings).resolve())
+    for path in owned:
+        if folder == path or path in folder.parents or folder in path.parents:
+            raise ConfigError(
+                f"setting 'experiments.remote': {folder} overlaps {path}, which riskwatch or "
+                "DVC's stages own; the remote must be a folder of its own"
+            )
+    return folder
+
+
 def ensure_remote(settings: Settings) -> str:
     """The project's default DVC remote; when it has none, the folder `experiments.remote`,
     made the default in .dvc/config.local (this machine's, not committed)."""
@@ -54,8 +70,11 @@ def ensure_remote(settings: Settings) -> str:
         name = ""
     if name:
         return name
-    folder = settings.path("experiments.remote").resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = remote_folder(settings)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"setting 'experiments.remote': cannot make {folder}: {exc}") from exc
     dvc.run(
         "dvc",
         ["remote", "add", "--local", "--default", "--force", REMOTE_NAME, str(folder)],
@@ -108,13 +127,12 @@ def refresh(engine: sa.Engine, settings: Settings, *, push: bool = True) -> dict
     return out
 
 
-def after_tick(engine: sa.Engine, settings: Settings) -> dict[str, Any] | None:
-    """The tick's snapshot (experiments.snapshot = "tick", .dvc/ present): never fails the tick."""
-    if settings["experiments.snapshot"] != "tick" or not dvc.initialised(settings.base_dir):
-        return None
+def after_tick(engine: sa.Engine, settings: Settings) -> dict[str, Any]:
+    """The tick's snapshot (the tick checks experiments.snapshot = "tick" and .dvc/): its work
+    is done and recorded by then, so whatever fails here is a warning, never a failed tick."""
     try:
         return refresh(engine, settings)
-    except (RiskwatchError, OSError) as exc:
+    except Exception as exc:  # any failure of an optional step, after the tick's work
         kind = "DVC" if isinstance(exc, ToolError) else type(exc).__name__
         log.warning("snapshot not refreshed (%s): %s", kind, exc)
-        return {"error": str(exc)}
+        return {"error": f"{type(exc).__name__}: {exc}"}

@@ -165,12 +165,19 @@ def write(engine: sa.Engine, settings: Settings, folder: Path, *, pointer: str) 
     )
 
 
-def _parsed(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+def _parsed(table: sa.Table, row: object) -> dict[str, Any]:
+    """A manifest row as the table's columns; ValueError when it is not one."""
+    if not isinstance(row, dict):
+        raise ValueError(f"a {table.name} row is {type(row).__name__}, not an object")
     out = {}
     for column in table.columns:
         value = row.get(column.name)
-        if isinstance(column.type, tables.UTCDateTime) and isinstance(value, str):
+        if isinstance(column.type, tables.UTCDateTime) and value is not None:
+            if not isinstance(value, str):
+                raise ValueError(f"{table.name}.{column.name} is not a time: {value!r}")
             value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError(f"{table.name}.{column.name} has no time zone: {value}")
         out[column.name] = value
     return out
 
@@ -184,25 +191,34 @@ def open_manifest(folder: Path) -> sa.Engine:
             f"no experiments snapshot at {folder} (no {MANIFEST}): run `riskwatch experiments "
             "snapshot` first (and `dvc pull` for a snapshot pushed from elsewhere)"
         )
+    engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        if doc.get("format") != FORMAT:
-            raise ValueError(f"format {doc.get('format')!r}, this riskwatch reads {FORMAT}")
-        files, versions = list(doc["ingested_files"]), list(doc["model_versions"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DataError(f"{path} is not a riskwatch snapshot manifest: {exc}") from exc
-    engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool)
-    chosen = [tables.runs, tables.ingested_files, tables.model_versions]
-    tables.metadata.create_all(engine, tables=chosen)
-    with engine.begin() as conn:
-        if files:
-            conn.execute(
-                tables.ingested_files.insert(),
-                [_parsed(tables.ingested_files, r) for r in files],
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+            raise ValueError(f"format {found!r}, this riskwatch reads {FORMAT}")
+        rows = {
+            table: [_parsed(table, r) for r in _listed(doc, key)]
+            for table, key in (
+                (tables.ingested_files, "ingested_files"),
+                (tables.model_versions, "model_versions"),
             )
-        if versions:
-            conn.execute(
-                tables.model_versions.insert(),
-                [_parsed(tables.model_versions, r) for r in versions],
-            )
+        }
+        tables.metadata.create_all(
+            engine, tables=[tables.runs, tables.ingested_files, tables.model_versions]
+        )
+        with engine.begin() as conn:
+            for table, parsed in rows.items():
+                if parsed:
+                    conn.execute(table.insert(), parsed)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, sa.exc.SQLAlchemyError) as exc:
+        engine.dispose()
+        raise DataError(f"{path} is not a riskwatch snapshot manifest: {exc}"[:600]) from exc
     return engine
+
+
+def _listed(doc: dict[str, Any], key: str) -> list[Any]:
+    value = doc[key]
+    if not isinstance(value, list):
+        raise ValueError(f"{key} is {type(value).__name__}, not a list")
+    return value
