@@ -344,3 +344,21 @@ def test_a_stage_fails_while_a_run_holds_the_lock(live) -> None:
     assert "run the experiment again" in proc.stderr and "Traceback" not in proc.stderr
     assert not (settings.base_dir / "experiments" / "metrics.json").exists()
     assert invoke(settings.base_dir, "experiments", "train").returncode == 0
+
+
+def test_train_stage_without_a_holdout_says_what_the_cron_job_would_record_and_do(live):
+    settings, engine = live
+    snapshot.write(engine, settings, snapshot_dir(settings), pointer=registry.POINTER)
+    import tomlkit
+
+    toml = settings.base_dir / "riskwatch.toml"
+    doc = tomlkit.parse(toml.read_text())
+    doc.setdefault("split", tomlkit.table())["holdout_fraction"] = 0
+    toml.write_text(tomlkit.dumps(doc))
+    proc = invoke(settings.base_dir, "experiments", "train", "--json")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    assert metrics["holdout_rows"] == 0 and metrics["challenger"] is None
+    assert metrics["recorded"]["source"] == "test"  # the test file's score, as the retrain's
+    assert metrics["would_promote"] is True  # deployed without comparison, as the cron job would
+    assert metrics["production"] == {"version": 1, "note": "no holdout to compare on"}
