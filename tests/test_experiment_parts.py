@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.errors import DataError, ToolError
 from pipeline.experiments.evaluate_stage import _plots
+from pipeline.infra.files import sha256_of
 from pipeline.model import registry
 from pipeline.run.record import Run
 from pipeline.run.snapshot_step import refresh, snapshot_dir
@@ -362,3 +363,57 @@ def test_train_stage_without_a_holdout_says_what_the_cron_job_would_record_and_d
     assert metrics["recorded"]["source"] == "test"  # the test file's score, as the retrain's
     assert metrics["would_promote"] is True  # deployed without comparison, as the cron job would
     assert metrics["production"] == {"version": 1, "note": "no holdout to compare on"}
+
+
+class _RaisesOnLoad:
+    """Unpickles by calling int("not an int"): a ValueError, as scikit-learn raises for a model
+    pickled by an incompatible release."""
+
+    def __reduce__(self) -> tuple:
+        return (int, ("not an int",))
+
+
+def test_a_production_model_that_cannot_be_unpickled_is_reported_not_a_traceback(live) -> None:
+    import hashlib
+    import pickle
+
+    settings, engine = live
+    folder = snapshot_dir(settings)
+    snapshot.write(engine, settings, folder, pointer=registry.POINTER)
+    artifact = folder / "models" / "1" / "model.joblib"
+    artifact.unlink()  # a hard link to the live artifact: replaced, never written through
+    data = pickle.dumps(_RaisesOnLoad())
+    artifact.write_bytes(data)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["model_versions"][0]["sha256"] = hashlib.sha256(data).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    proc = invoke(settings.base_dir, "experiments", "train", "--json")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    assert metrics["production"]["version"] == 1
+    assert "invalid literal" in metrics["production"]["error"]
+    assert metrics["would_promote"] is None  # the gate's answer is unknown without the champion
+    proc = invoke(settings.base_dir, "experiments", "evaluate", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "invalid literal" in json.loads(proc.stdout)["production"]["error"]
+    # The live artifact is untouched.
+    live_artifact = settings.path("paths.models") / "1" / "model.joblib"
+    assert registry.load(engine, settings, 1).sha256 == sha256_of(live_artifact)
+
+
+def test_init_ignores_experiments_remote_when_the_project_has_a_default_remote(
+    live, tmp_path: Path
+) -> None:
+    import subprocess
+
+    settings, _ = live
+    root = settings.base_dir
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    toml = root / "riskwatch.toml"
+    base = toml.read_text()
+    toml.write_text(base + f'\n[experiments]\nremote = "{tmp_path / "remote"}"\n')
+    assert invoke(root, "experiments", "init").returncode == 0
+    toml.write_text(base + '\n[experiments]\nremote = "riskwatch.toml"\n')  # would be refused
+    proc = invoke(root, "experiments", "init", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["remote"] == "riskwatch"

@@ -149,15 +149,24 @@ def experiments_snapshot(ctx: click.Context, no_push: bool, as_json: bool) -> No
 def _train_text(m: dict[str, Any]) -> str:
     metric = m["metric"]
     ch, prod = m["challenger"] or {}, m["production"] or {}
-    lines = [
-        f"challenger on the holdout ({m['holdout_rows']} rows): {metric} "
-        f"{fmt_metric(ch.get(metric))}",
-    ]
-    if prod:
+    if m["holdout_rows"]:
+        lines = [
+            f"challenger on the holdout ({m['holdout_rows']} rows): {metric} "
+            f"{fmt_metric(ch.get(metric))}"
+        ]
+    else:
+        rec = m.get("recorded") or {}
+        lines = [
+            f"challenger without a holdout: {metric} {fmt_metric(rec.get(metric))} "
+            f"({fmt_score_source(rec.get('source'), rec.get('rows'))}), the score it would record"
+        ]
+    if prod and metric in prod:
         lines.append(
             f"production v{prod['version']} on the same rows: {metric} "
             f"{fmt_metric(prod.get(metric))}"
         )
+    elif prod:
+        lines.append(f"production v{prod['version']}: {prod.get('error') or prod.get('note')}")
     if m["would_promote"] is not None:
         lines.append(f"the cron job would {'promote' if m['would_promote'] else 'not promote'} it")
     return "\n".join(lines)

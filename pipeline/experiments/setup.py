@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError, ToolError
 from pipeline.infra import dvc
-from pipeline.run.snapshot_step import ensure_remote, remote_folder
+from pipeline.run.snapshot_step import default_remote, ensure_remote, remote_folder
 from pipeline.settings import Settings
 from pipeline.settings.provenance import TRAINING_SECTIONS
 from pipeline.settings.table import default
@@ -83,7 +83,8 @@ def init(settings: Settings) -> dict[str, Any]:
             f"no riskwatch.toml in {root}: DVC reads the experiments' parameters from it "
             "(start from the project's own, or from `riskwatch settings --profile NAME`)"
         )
-    remote_folder(settings)  # a bad experiments.remote fails before anything is changed
+    if not dvc.initialised(root) or not default_remote(root):
+        remote_folder(settings)  # the remote init will set: a bad one fails before any change
     top = _git_root(root)
     created = not dvc.initialised(root)
     if created:

@@ -63,7 +63,8 @@ def snapshot_production(run: Run) -> tuple[int | None, registry.LoadedModel | No
         return None, None, None
     try:
         return version, registry.load(run.engine, run.settings, version), None
-    except RiskwatchError as exc:
+    except (RiskwatchError, KeyError, ValueError) as exc:  # ValueError: a pickle of another
+        # scikit-learn; KeyError: features recorded in another shape
         log.warning("production model v%d of the snapshot cannot be loaded: %s", version, exc)
         return version, None, str(exc)[:300]
 

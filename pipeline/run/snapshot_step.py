@@ -58,16 +58,21 @@ def remote_folder(settings: Settings) -> Path:
     return folder
 
 
+def default_remote(root: Path) -> str:
+    """The DVC project's default remote, or "" when it has none."""
+    try:
+        return dvc.run("dvc", ["remote", "default"], root, timeout=60).stdout.strip()
+    except ToolError as exc:  # no default remote: DVC says so with a non-zero exit
+        if "No default remote" not in str(exc):
+            raise
+        return ""
+
+
 def ensure_remote(settings: Settings) -> str:
     """The project's default DVC remote; when it has none, the folder `experiments.remote`,
     made the default in .dvc/config.local (this machine's, not committed)."""
     root = settings.base_dir
-    try:
-        name = dvc.run("dvc", ["remote", "default"], root, timeout=60).stdout.strip()
-    except ToolError as exc:  # no default remote: DVC says so with a non-zero exit
-        if "No default remote" not in str(exc):
-            raise
-        name = ""
+    name = default_remote(root)
     if name:
         return name
     folder = remote_folder(settings)

@@ -10,8 +10,9 @@ EXPERIMENTS: tuple[Setting, ...] = (
         "../riskwatch-dvc-remote",
         "path",
         "Folder that serves as the DVC remote (`dvc push`, `dvc pull`, no network): set as the "
-        "project's default remote by `riskwatch experiments init` and `snapshot`. Relative to "
-        "this file's folder, so by default beside the checkout, outside git.",
+        "project's default remote by `riskwatch experiments init` and `snapshot` when it has "
+        "none. Relative to this file's folder, so by default beside the checkout, outside git; "
+        "not a file, nor inside the data, the registry, the inbox or experiments/.",
     ),
     Setting(
         "experiments.snapshot",
