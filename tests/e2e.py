@@ -32,7 +32,12 @@ def cli_env(
     project: Path, database_url: str | None = None, env: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """The environment a `riskwatch` command in `project` gets."""
-    full_env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        # Nor any setting a developer's shell gives (RISKWATCH_<SECTION>__<KEY>).
+        if k not in _NOT_INHERITED and not (k.startswith("RISKWATCH_") and "__" in k)
+    }
     full_env["RISKWATCH_CONFIG"] = str(project / "riskwatch.toml")
     if database_url:
         full_env["DATABASE_URL"] = database_url

@@ -278,11 +278,17 @@ def test_a_model_whose_module_cannot_be_imported_is_refused_when_loaded(
     _project(project, sample, '\n[model]\npipeline = "riskwatch_user_models:make"\n')
     assert run_json(project)["production_version"] == 1
     # Elsewhere (another machine, the app's process) the module is not installed, and the
-    # settings no longer name it (they would be refused at start: see the bad factories).
+    # settings no longer name it as model.pipeline (they would be refused at start: see the
+    # bad factories), only as trusted.
     monkeypatch.delitem(sys.modules, "riskwatch_user_models")
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(modules)])
     toml = project / "riskwatch.toml"
-    toml.write_text(toml.read_text().replace('pipeline = "riskwatch_user_models:make"', ""))
+    toml.write_text(
+        toml.read_text().replace(
+            'pipeline = "riskwatch_user_models:make"',
+            '\n[registry]\ntrusted_modules = ["riskwatch_user_models"]',
+        )
+    )
     needs = "cannot be loaded: it needs 'riskwatch_user_models', which cannot be imported here"
     for command in ("score", "run"):
         drop(project, sample / "sourcedata" / "clients_batch_02.csv")

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.settings import CONFIG_ENV, SETTINGS, load_settings
+from pipeline.settings.table import Setting, default
 
 
 @pytest.fixture(autouse=True)
@@ -376,3 +377,93 @@ def test_code_that_takes_a_setting_as_a_parameter_defaults_to_the_tables_value()
     for func, parameter, key in _parameter_defaults():
         found = inspect.signature(func).parameters[parameter].default  # type: ignore[arg-type]
         assert found == BY_KEY[key].default, (func, parameter, key)
+
+
+# --- every setting from the environment: RISKWATCH_<SECTION>__<KEY> (issue 11) --------------
+
+
+def _empty(folder: Path) -> Path:
+    (folder / "riskwatch.toml").write_text("")
+    return folder / "riskwatch.toml"
+
+
+TEXT_FROM_ENV = {
+    "database.url": "sqlite:///from-env.db",
+    "model.estimator": "sklearn.linear_model.RidgeClassifier",
+}
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=[s.key for s in SETTINGS])
+def test_every_setting_is_read_from_its_environment_variable(
+    setting: Setting, tmp_path: Path
+) -> None:
+    """Each key is set by its variable: the value arrives (text kinds as they are, the others
+    parsed as TOML), or the key's own check refuses it, naming the key or the variable."""
+    name = setting.env_var
+    assert name == "RISKWATCH_" + setting.key.replace(".", "__").upper()
+    text = TEXT_FROM_ENV.get(setting.key, "from-env-1" if setting.kind != "dict" else "{ a = 1 }")
+    try:
+        loaded = load_settings(_empty(tmp_path), environ={name: text})
+    except ConfigError as exc:
+        assert setting.key in str(exc) or name in str(exc)
+        return
+    expected = {"list": ["from-env-1"], "dict": {"a": 1}}.get(setting.kind, text)
+    got = loaded.values[setting.key]
+    assert got == expected or (setting.key == "database.url" and got.endswith("from-env.db"))
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value"),
+    [
+        ("{ C = 0.1, max_iter = 50 }", "model.params", {"C": 0.1, "max_iter": 50}),
+        ("false", "data.unique_ids", False),
+        ("0.25", "policy.tolerance", 0.25),
+        ('["id", "branch"]', "data.id_columns", ["id", "branch"]),
+        ("id, branch", "data.id_columns", ["id", "branch"]),
+        ("database", "registry.store", "database"),
+        ('{ duplicate_id = "high" }', "quality.criticality", {"duplicate_id": "high"}),
+    ],
+)
+def test_environment_values_are_typed_by_the_settings_kind(
+    text: str, key: str, value: object, tmp_path: Path
+) -> None:
+    (tmp_path / "riskwatch.toml").write_text("[policy]\ntolerance = 0.1\n")
+    name = "RISKWATCH_" + key.replace(".", "__").upper()
+    loaded = load_settings(tmp_path / "riskwatch.toml", environ={name: text})
+    assert loaded[key] == value
+
+
+def test_the_environment_beats_the_file_and_the_generic_name_beats_database_url(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "riskwatch.toml").write_text('[database]\nurl = "sqlite:///file.db"\n')
+    env = {"DATABASE_URL": "sqlite:///named.db"}
+    assert load_settings(tmp_path / "riskwatch.toml", environ=env).database_url.endswith("named.db")
+    env["RISKWATCH_DATABASE__URL"] = "sqlite:///generic.db"
+    loaded = load_settings(tmp_path / "riskwatch.toml", environ=env)
+    assert loaded.database_url.endswith("generic.db")
+
+
+@pytest.mark.parametrize(
+    ("env", "match"),
+    [
+        ({"RISKWATCH_POLICY__TOLERANCES": "1"}, "RISKWATCH_POLICY__TOLERANCES: no such setting; "),
+        ({"RISKWATCH_NOPE__X": "1"}, "RISKWATCH_NOPE__X: no such setting$"),
+        ({"RISKWATCH_POLICY__TOLERANCE": "abc"}, "RISKWATCH_POLICY__TOLERANCE .*finite number"),
+        ({"RISKWATCH_DATA__UNIQUE_IDS": "yes"}, "RISKWATCH_DATA__UNIQUE_IDS .*true or false"),
+        ({"RISKWATCH_MODEL__PARAMS": "[1]"}, "RISKWATCH_MODEL__PARAMS .*a table"),
+        ({"RISKWATCH_REGISTRY__STORE": "s3"}, "'registry.store': expected one of files"),
+    ],
+)
+def test_a_bad_environment_variable_names_itself(
+    env: dict[str, str], match: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_settings(_empty(tmp_path), environ=env)
+
+
+def test_riskwatch_variables_that_are_not_settings_are_left_alone(tmp_path: Path) -> None:
+    env = {"RISKWATCH_ENV": "production", "RISKWATCH_TOKEN": "x", "RISKWATCH_POLICY__TOLERANCE": ""}
+    assert load_settings(_empty(tmp_path), environ=env)["policy.tolerance"] == default(
+        "policy.tolerance"
+    )

@@ -268,7 +268,7 @@ def test_an_artifact_saved_before_the_engine_became_subpackages_still_loads() ->
     artifact = Path(__file__).parent / "data" / "model-7776dd8.joblib"
     assert b"pipeline.design" in artifact.read_bytes()
 
-    model = registry.unpickle(artifact)
+    model = registry.unpickle(artifact.read_bytes(), artifact)
 
     frame = pd.DataFrame({"x": [-2.0, 2.0], "c": ["a", "b"]})
     assert model.predict(frame).tolist() == [0, 1]

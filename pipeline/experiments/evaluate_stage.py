@@ -63,7 +63,7 @@ def load_challenger(settings: Settings) -> tuple[Any, FeatureSpec]:
             f"{folder / MODEL_FILE} has SHA-256 {digest[:12]}…, {MODEL_META} says "
             f"{str(meta.get('sha256'))[:12]}…; refusing to load it"
         )
-    model = registry.unpickle(folder / MODEL_FILE, data)
+    model = registry.unpickle(data, folder / MODEL_FILE, registry.trusted_modules(settings))
     return model, FeatureSpec.from_json(meta["features"])
 
 

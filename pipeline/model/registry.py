@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from pipeline.errors import InvalidArgument, ModelIntegrityError, NoProductionModel, NotFound
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import atomic_write_bytes, fsync_dir, sha256_of
+from pipeline.model import safe_pickle
 from pipeline.model.kind import model_kind
 from pipeline.settings import Settings
 from pipeline.storage import tables, writes
@@ -279,51 +281,91 @@ MOVED_MODULES = {
 }
 
 
-def unpickle(path: Path, data: bytes | None = None) -> Any:
-    """The model in an artifact file, whichever riskwatch release saved it (see MOVED_MODULES);
-    from `data`, the file's bytes already read (and checked), when given."""
+def trusted_modules(settings: Settings) -> tuple[str, ...]:
+    """The packages whose code a model artifact may name beyond what any fitted model needs
+    (see safe_pickle): `registry.trusted_modules`, `model.pipeline`'s factory module, and the
+    package of a `model.estimator` from outside scikit-learn (xgboost's, say)."""
+    trusted = list(settings["registry.trusted_modules"])
+    factory = settings["model.pipeline"]
+    if factory:
+        trusted.append(factory.split(":", 1)[0])
+    estimator_root = str(settings["model.estimator"]).split(".", 1)[0]
+    if estimator_root not in safe_pickle.CLASS_ROOTS:
+        trusted.append(estimator_root)
+    return tuple(trusted)
+
+
+def unpickle(data: bytes, origin: str | Path, trusted: tuple[str, ...] = ()) -> Any:
+    """The model in an artifact's bytes (already read once, and checked), whichever riskwatch
+    release saved it (see MOVED_MODULES), admitting only what a fitted model is made of
+    (safe_pickle) and the `trusted` packages; `origin` names the artifact in errors."""
     import importlib
     import sys
-
-    import joblib
 
     for old, new in MOVED_MODULES.items():
         if old not in sys.modules:
             sys.modules[old] = importlib.import_module(new)
     try:
-        if data is not None:
-            import io
-
-            return joblib.load(io.BytesIO(data))
-        return joblib.load(path)
+        return safe_pickle.load(data, trusted)
+    except safe_pickle.RefusedGlobal as exc:
+        package = exc.module.split(".", 1)[0]
+        if package in safe_pickle.CLASS_ROOTS or package in ("builtins", "os", "posix", "nt"):
+            why = "which a model artifact has no use for"
+        else:
+            why = (
+                f"from the package {package!r}, which riskwatch does not trust: if it is your "
+                "code, name it in registry.trusted_modules (or model.pipeline)"
+            )
+        raise ModelIntegrityError(
+            f"the model in {origin} names {exc}, {why}; refusing to load it (riskwatch admits "
+            "the classes scikit-learn, NumPy, SciPy and riskwatch models are made of, and the "
+            "packages of model.pipeline, model.estimator and registry.trusted_modules)"
+        ) from exc
     except (ImportError, AttributeError) as exc:
         # A model from model.pipeline names its factory's module (or a class in it): the module
         # must be importable wherever the model is loaded, not only where it was trained.
         missing = getattr(exc, "name", None) or str(exc)
         raise ModelIntegrityError(
-            f"the model in {path} cannot be loaded: it needs {missing!r}, which cannot be "
+            f"the model in {origin} cannot be loaded: it needs {missing!r}, which cannot be "
             f"imported here ({type(exc).__name__}: {exc}); a model built by model.pipeline "
             "needs its module importable by every riskwatch process that loads it"
         ) from exc
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError) as exc:
+        raise ModelIntegrityError(
+            f"the model in {origin} is not a readable model artifact ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def verified(data: bytes, expected: str, version: int, origin: str) -> str:
+    """The SHA-256 of `data`, after checking it is the one the registry recorded."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise ModelIntegrityError(
+            f"model version {version}: artifact {origin} has SHA-256 {digest[:12]}…, the "
+            f"registry recorded {expected[:12]}…; refusing to load a modified or partial artifact"
+        )
+    return digest
 
 
 def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
-    """Load a version after checking its artifact against the recorded SHA-256."""
+    """Load a version: its artifact's bytes are read once, checked against the recorded SHA-256,
+    and those same bytes are unpickled (a file swapped after the check is never opened)."""
     from pipeline.model.features import FeatureSpec
 
     row = _version_row(engine, version)
     path = _root(settings) / row.artifact
-    if not path.is_file():
-        raise ModelIntegrityError(f"model version {version}: artifact {path} is missing")
-    digest = sha256_of(path)
-    if digest != row.sha256:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ModelIntegrityError(f"model version {version}: artifact {path} is missing") from exc
+    except OSError as exc:
         raise ModelIntegrityError(
-            f"model version {version}: artifact {path} has SHA-256 {digest[:12]}…, the registry "
-            f"recorded {row.sha256[:12]}…; refusing to load a modified or partial artifact"
-        )
+            f"model version {version}: artifact {path} cannot be read ({exc.strerror or exc})"
+        ) from exc
+    digest = verified(data, row.sha256, version, str(path))
     return LoadedModel(
         version=version,
-        model=unpickle(path),
+        model=unpickle(data, path, trusted_modules(settings)),
         features=FeatureSpec.from_json(row.features),
         metric=row.metric,
         holdout_score=row.holdout_score,

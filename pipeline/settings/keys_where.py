@@ -31,6 +31,23 @@ WHERE: tuple[Setting, ...] = (
         "DATABASE_URL overrides it (postgres:// accepted).",
         env="DATABASE_URL",
     ),
+    Setting(
+        "registry.store",
+        "files",
+        "choice",
+        "Where model versions, the production pointer and the reports live: files (under "
+        "paths.models and paths.reports) or database (in database.url, so a web and a cron "
+        "process on different machines, such as Heroku dynos, share them).",
+        choices=("files", "database"),
+    ),
+    Setting(
+        "registry.trusted_modules",
+        [],
+        "list",
+        "Packages whose code a model artifact may name when it is loaded, beyond scikit-learn's, "
+        "NumPy's, SciPy's and riskwatch's classes (model.pipeline's and a non-scikit-learn "
+        "model.estimator's package are trusted already); any other global is refused.",
+    ),
     Setting("data.target", "exited", "str", "The label column."),
     Setting("data.id_columns", ["corporation"], "list", "Identifier columns, never features."),
     Setting(

@@ -101,15 +101,64 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config}: not valid TOML: {exc}") from exc
         raw.update(_flatten(doc, config))
-    for setting in SETTINGS:
-        if setting.env and environ.get(setting.env):
-            raw[setting.key] = environ[setting.env]
+    raw.update(from_environment(environ))
     if overrides:
         for key, value in overrides.items():
             if key not in BY_KEY:
                 raise ConfigError(f"unknown setting {key!r}")
             raw[key] = value
     return Settings(_validate(raw, base_dir), base_dir, config)
+
+
+ENV_PREFIX = "RISKWATCH_"
+ENV_NAMES = {s.env_var: s for s in SETTINGS}
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the environment gives: a setting's own variable (DATABASE_URL) and, over it,
+    RISKWATCH_<SECTION>__<KEY> for every key. Text kinds take the value as it is; the others a
+    TOML value (`true`, `0.5`, `["a", "b"]`, `{ C = 0.1 }`); a list may also be comma-separated.
+    An unknown RISKWATCH_X__Y is an error, as an unknown key in the file is."""
+    raw: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.env and environ.get(setting.env):
+            raw[setting.key] = environ[setting.env]
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
+            continue
+        known = ENV_NAMES.get(name)
+        if known is None:
+            near = sorted(n for n in ENV_NAMES if n.split("__")[0] == name.split("__")[0])
+            hint = f"; variables of that section: {', '.join(near)}" if near else ""
+            raise ConfigError(f"environment variable {name}: no such setting{hint}")
+        if value != "":
+            raw[known.key] = _env_value(name, known, value)
+    return raw
+
+
+TEXT_KINDS = ("path", "str", "text", "choice", "secret")
+
+
+def _env_value(name: str, setting: Setting, value: str) -> Any:
+    """An environment variable's text as a value of the setting's kind; ConfigError naming
+    the variable when it is not one."""
+    if setting.kind in TEXT_KINDS:
+        return value
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        if setting.kind != "list":
+            raise ConfigError(
+                f"environment variable {name} (setting {setting.key!r}): expected "
+                f"{_EXPECTED[setting.kind]} written as a TOML value, got {value!r}"
+            ) from None
+        parsed = [part.strip() for part in value.split(",") if part.strip()]
+    if not _CHECKS[setting.kind](parsed):
+        raise ConfigError(
+            f"environment variable {name} (setting {setting.key!r}): expected "
+            f"{_EXPECTED[setting.kind]}, got {value!r}"
+        )
+    return parsed
 
 
 def from_document(doc: Mapping[str, Any], base_dir: Path, origin: str) -> Settings:

@@ -23,6 +23,13 @@ class Setting:
     env: str | None = None
     exclusive_max: bool = False
 
+    @property
+    def env_var(self) -> str:
+        """The environment variable that sets the key: `model.params` is
+        RISKWATCH_MODEL__PARAMS (any key, beside the `env` some have of their own)."""
+        section, _, name = self.key.partition(".")
+        return f"RISKWATCH_{section.upper()}__{name.upper()}"
+
     def below_minimum(self, value: float) -> bool:
         return self.minimum is not None and value < self.minimum
 
