@@ -117,7 +117,7 @@ def production_model() -> registry.LoadedModel:
     served by the next request without a restart.
     """
     st = state()
-    version = registry.production_version(st.settings)
+    version = registry.production_version(st.settings, st.engine)
     if version is None:
         raise NoProductionModel("no model is deployed yet: run `riskwatch run` first")
     sha = reads.model_sha256(get_connection(), version)

@@ -8,10 +8,10 @@ Nothing here trains, ingests or deploys; scores and statistics are read from the
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,7 +30,7 @@ from pipeline.errors import (
     RiskwatchError,
 )
 from pipeline.model import registry
-from pipeline.storage import reads, tables, writes
+from pipeline.storage import blobs, reads, tables, writes
 
 log = logging.getLogger("riskwatch.app")
 
@@ -210,7 +210,7 @@ def prediction() -> dict[str, Any]:
 @bp.get("/scoring")
 def scoring() -> dict[str, Any]:
     """The production model's latest recorded scores (from the last run that scored it)."""
-    version = registry.production_version(state().settings)
+    version = registry.production_version(state().settings, state().engine)
     return reads.latest_scores(get_connection(), version)
 
 
@@ -221,7 +221,9 @@ def summarystats() -> dict[str, Any]:
     dataset = _dataset_param()
     conn = get_connection()
     if dataset == "training":
-        doc = reads.training_stats(conn, registry.production_version(state().settings))
+        doc = reads.training_stats(
+            conn, registry.production_version(state().settings, state().engine)
+        )
     else:
         doc = reads.latest_stats(conn, SUMMARY_DATASETS[dataset])
     return {"dataset": dataset, **doc}
@@ -261,12 +263,19 @@ def run(run_id: str) -> dict[str, Any]:
 def report(run_id: str) -> Response:
     """The run's PDF report."""
     settings = state().settings
-    path = Path(reads.report_path(get_connection(), settings, run_id)).resolve()
+    name = f"run-{run_id}.pdf"
+    rel = reads.report_relpath(get_connection(), run_id)
+    if registry.in_database(settings):
+        data = blobs.get(get_connection(), blobs.REPORTS, rel)
+        if data is None:
+            raise NotFound(f"the report of run {run_id!r} is missing from the database")
+        return send_file(io.BytesIO(data), mimetype="application/pdf", download_name=name)
     base = settings.path("paths.reports").resolve()
+    path = (base / rel).resolve()
     # The path comes from the database; still, never serve a file outside paths.reports.
     if not path.is_relative_to(base) or not path.is_file():
         raise NotFound(f"the report of run {run_id!r} is missing from {base}")
-    return send_file(path, mimetype="application/pdf", download_name=f"run-{run_id}.pdf")
+    return send_file(path, mimetype="application/pdf", download_name=name)
 
 
 @bp.get("/quality/<int:file_id>.html")
@@ -274,12 +283,18 @@ def quality_report(file_id: int) -> Response:
     """The HTML data-quality report of one checked source file."""
     settings = state().settings
     rel = reads.quality_report_path(get_connection(), file_id)
-    base = settings.path("paths.reports").resolve()
-    path = (base / rel).resolve() if rel else None
-    # The path comes from the database; still, never serve a file outside paths.reports.
-    if path is None or not path.is_relative_to(base) or not path.is_file():
-        raise NotFound(f"no quality report for checked file {file_id}")
-    response = send_file(path, mimetype="text/html")
+    if registry.in_database(settings):
+        data = None if rel is None else blobs.get(get_connection(), blobs.REPORTS, rel)
+        if data is None:
+            raise NotFound(f"no quality report for checked file {file_id}")
+        response = send_file(io.BytesIO(data), mimetype="text/html")
+    else:
+        base = settings.path("paths.reports").resolve()
+        path = (base / rel).resolve() if rel else None
+        # The path comes from the database; still, never serve a file outside paths.reports.
+        if path is None or not path.is_relative_to(base) or not path.is_file():
+            raise NotFound(f"no quality report for checked file {file_id}")
+        response = send_file(path, mimetype="text/html")
     # The page holds values from untrusted files; it needs nothing but its own inline styles.
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response
@@ -295,7 +310,7 @@ def health() -> dict[str, Any]:
         "ok": True,
         "database": "ok",
         "schema": revision,
-        "production_version": registry.production_version(st.settings),
+        "production_version": registry.production_version(st.settings, st.engine),
     }
 
 

@@ -19,7 +19,7 @@ INDEX_RUNS = 100
 @bp.get("/")
 def index() -> str | tuple[str, int]:
     """List runs, newest first, with links to their reports and records."""
-    production = registry.production_version(state().settings)
+    production = registry.production_version(state().settings, state().engine)
     try:
         runs = reads.list_runs(get_connection(), INDEX_RUNS)
     except (DatabaseNotReady, DatabaseUnreachable) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -241,24 +242,29 @@ def test_fresh_staging_clears_what_a_killed_run_left(tmp_path: Path):
     assert staging.is_dir() and staging.parent == tmp_path and not any(staging.iterdir())
 
 
-def test_write_files_returns_the_digests_and_refuses_a_bad_name(tmp_path: Path):
-    import hashlib
-
+def test_extra_file_names_are_checked():
     from pipeline.errors import InvalidArgument
 
-    digest, extras = registry._write_files(tmp_path, {"a": 1}, {"profile.json": b"{}"})
-    assert digest == hashlib.sha256((tmp_path / registry.ARTIFACT).read_bytes()).hexdigest()
-    assert extras == {"profile.json": hashlib.sha256(b"{}").hexdigest()}
-    with pytest.raises(InvalidArgument, match="not a valid extra file name"):
-        registry._write_files(tmp_path, {"a": 1}, {"../x": b""})
+    assert registry._checked_extras({"profile.json": b"{}"}) == {"profile.json": b"{}"}
+    for bad in ("../x", registry.ARTIFACT, registry.METADATA, ".hidden", ""):
+        with pytest.raises(InvalidArgument, match="not a valid extra file name"):
+            registry._checked_extras({bad: b""})
 
 
-def test_publish_writes_the_metadata_then_renames(tmp_path: Path):
+def test_the_artifact_bytes_are_joblibs_pickle_of_the_model():
+    import joblib
+
+    data = registry._dumped({"a": 1})
+    assert joblib.load(io.BytesIO(data)) == {"a": 1}
+
+
+def test_publish_writes_the_files_then_renames(tmp_path: Path):
     staging, final = tmp_path / ".staging-x", tmp_path / "7"
     staging.mkdir()
-    registry._publish(staging, final, {"version": 7})
+    registry._publish(staging, final, {registry.METADATA: b'{"version": 7}', "x.bin": b"\0"})
     assert not staging.exists()
     assert json.loads((final / registry.METADATA).read_text()) == {"version": 7}
+    assert (final / "x.bin").read_bytes() == b"\0"
 
 
 def test_an_artifact_saved_before_the_engine_became_subpackages_still_loads() -> None:

@@ -146,13 +146,15 @@ def importance_bytes(
     return json.dumps(dict(zip(features.columns, values.tolist(), strict=True))).encode()
 
 
-def _weights(settings: Settings, version: int, equal: dict[str, float]) -> dict[str, float]:
+def _weights(
+    engine: sa.Engine, settings: Settings, version: int, equal: dict[str, float]
+) -> dict[str, float]:
     """Equal weights, or the version's permutation importances when the settings ask for them."""
     import json
 
     if settings["drift.weights"] != "importance":
         return equal
-    raw = registry.read_extra(settings, version, IMPORTANCE)
+    raw = registry.read_extra(settings, version, IMPORTANCE, engine)
     importance = json.loads(raw) if raw else {}
     weights = {c: float(importance.get(c, 0.0)) for c in equal}
     if sum(weights.values()) <= 0:
@@ -174,7 +176,7 @@ def detect_for_run(
     from pipeline.drift.decision import detect, persistent
     from pipeline.drift.profile import ReferenceProfile
 
-    raw = registry.read_extra(settings, production.version, PROFILE)
+    raw = registry.read_extra(settings, production.version, PROFILE, engine)
     if raw is None:
         log.info(
             "model version %d has no reference profile: drift not computed", production.version
@@ -182,7 +184,7 @@ def detect_for_run(
         return None
     profile = ReferenceProfile.from_bytes(raw)
     data, _, weights = _columns(settings, production.features, frame, pred, proba)
-    weights = _weights(settings, production.version, weights)
+    weights = _weights(engine, settings, production.version, weights)
     result = detect(profile, data, thresholds(settings), weights=weights)
     m, n = settings["drift.persistence"]
     history = [*_earlier_decisions(engine, n - 1), bool(result.dataset_drift)]
@@ -323,10 +325,10 @@ def selftest(
     from pipeline.drift.profile import ReferenceProfile
     from pipeline.drift.selftest import selftest as run_selftest
 
-    version = registry.production_version(settings)
+    version = registry.production_version(settings, engine)
     if version is None:
         raise NotFound("no model is deployed yet: nothing to self-test against")
-    raw = registry.read_extra(settings, version, PROFILE)
+    raw = registry.read_extra(settings, version, PROFILE, engine)
     if raw is None:
         raise NotFound(f"model version {version} has no reference profile")
     if batch_size is None:  # the real batch size: the newest file's rows

@@ -58,7 +58,7 @@ def snapshot_run(settings: Settings) -> Run:
 def snapshot_production(run: Run) -> tuple[int | None, registry.LoadedModel | None, str | None]:
     """The snapshot's production model: (version, the model, None), or (version, None, why it
     cannot be loaded), or (None, None, None) before the first deployment."""
-    version = registry.production_version(run.settings)
+    version = registry.production_version(run.settings, run.engine)
     if version is None:
         return None, None, None
     try:

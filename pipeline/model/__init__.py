@@ -2,8 +2,10 @@
 matrix: impute, scale, one-hot, or the numbers as they are), `estimator` (build, fit and apply
 any scikit-learn estimator, or the user's own pipeline), `examples` (factories for
 model.pipeline), `kind` (how a version was built), `metrics` (scores with bootstrap
-intervals), `policy` (retrain and promote decisions), and `registry` (versions on disk, the
-production pointer, verified loads).
+intervals), `policy` (retrain and promote decisions), and `registry` (versions, the
+production pointer, verified loads), with `stored` (where a version's files are: folders or the
+database), `artifact` (checking and unpickling an artifact's bytes) and `safe_pickle` (the
+unpickler that admits only what fitted models are made of).
 
 `features`, `design`, `kind`, `metrics` and `policy` are pure computation; `registry` does the
 file I/O of versions and records them through `pipeline.storage.writes`. The package may import

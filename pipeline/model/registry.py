@@ -4,7 +4,12 @@ A version is written in a staging folder, fsynced, renamed into place, then reco
 database with its artifact's SHA-256; its metadata.json and its `model_versions` row are written
 once, from the same values. `models/production.json` names the production version; it is
 replaced atomically (write, fsync, rename), so a crash leaves either the old pointer or the new
-one. Every load checks the artifact against the recorded SHA-256 and refuses a mismatch.
+one. Every load reads the artifact once, checks those bytes against the recorded SHA-256 and
+unpickles the same bytes (safe_pickle: no global a model cannot need), refusing a mismatch.
+
+With registry.store = "database" the same files live in `stored_files`, written in the
+transaction that records the version, and the latest `deployments` row is the pointer: a web
+process and a cron process that share only the database (Heroku's dynos) share the registry.
 
 Only this module writes `model_versions` and `deployments` (through `pipeline.storage.writes`).
 """
@@ -14,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -25,19 +29,26 @@ import sqlalchemy as sa
 
 from pipeline.errors import InvalidArgument, ModelIntegrityError, NoProductionModel, NotFound
 from pipeline.infra.failpoints import failpoint
-from pipeline.infra.files import atomic_write_bytes, fsync_dir, sha256_of
-from pipeline.model import safe_pickle
+from pipeline.infra.files import atomic_write_bytes, fsync_dir
+from pipeline.model import stored
+from pipeline.model.artifact import MOVED_MODULES as MOVED_MODULES
+from pipeline.model.artifact import trusted_modules as trusted_modules
+from pipeline.model.artifact import unpickle as unpickle
+from pipeline.model.artifact import verified
 from pipeline.model.kind import model_kind
+from pipeline.model.stored import ARTIFACT as ARTIFACT
+from pipeline.model.stored import METADATA as METADATA
+from pipeline.model.stored import in_database as in_database
+from pipeline.model.stored import metadata as metadata
+from pipeline.model.stored import read_extra as read_extra
 from pipeline.settings import Settings
-from pipeline.storage import tables, writes
+from pipeline.storage import blobs, tables, writes
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
 
     from pipeline.model.features import FeatureSpec
 
-ARTIFACT = "model.joblib"
-METADATA = "metadata.json"
 POINTER = "production.json"
 
 
@@ -53,12 +64,19 @@ class LoadedModel:
     score_source: str = "holdout"  # where holdout_score comes from: holdout, test or cv:K
 
 
-def _root(settings: Settings) -> Path:
-    return settings.path("paths.models")
+_root = stored.root
 
 
-def production_version(settings: Settings) -> int | None:
-    """The version production.json names, or None before the first deployment."""
+def production_version(settings: Settings, engine: sa.Engine | None = None) -> int | None:
+    """The version in production, or None before the first deployment: the one production.json
+    names, or with registry.store = "database" the latest deployment's."""
+    if in_database(settings):
+        with stored.engine_for(settings, engine) as eng, eng.connect() as conn:
+            d = tables.deployments
+            found = conn.execute(
+                sa.select(d.c.to_version).order_by(d.c.id.desc()).limit(1)
+            ).scalar()
+        return None if found is None else int(found)
     pointer = _root(settings) / POINTER
     try:
         return int(json.loads(pointer.read_text())["version"])
@@ -68,9 +86,13 @@ def production_version(settings: Settings) -> int | None:
         raise ModelIntegrityError(f"{pointer} is not a valid production pointer: {exc}") from exc
 
 
-def _next_version(conn: sa.Connection, root: Path) -> int:
+def _next_version(conn: sa.Connection, root: Path, settings: Settings) -> int:
     in_db = conn.execute(sa.select(sa.func.max(tables.model_versions.c.version))).scalar() or 0
-    on_disk = max((int(p.name) for p in root.glob("[0-9]*") if p.name.isdigit()), default=0)
+    if in_database(settings):
+        folders = {p.split("/")[0] for p in blobs.paths(conn, blobs.MODELS)}
+        on_disk = max((int(f) for f in folders if f.isdigit()), default=0)
+    else:
+        on_disk = max((int(p.name) for p in root.glob("[0-9]*") if p.name.isdigit()), default=0)
     return max(in_db, on_disk) + 1
 
 
@@ -104,11 +126,15 @@ def register(
     from pipeline.infra.versions import library_versions
 
     root = _root(settings)
-    staging = _fresh_staging(root)
+    artifact = _dumped(model)
+    digest = hashlib.sha256(artifact).hexdigest()
+    files = {ARTIFACT: artifact, **_checked_extras(extra_files or {})}
+    extras = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    del extras[ARTIFACT]
+    staging = None if in_database(settings) else _fresh_staging(root)
     try:
-        digest, extras = _write_files(staging, model, extra_files or {})
         with engine.begin() as conn:
-            version = _next_version(conn, root)
+            version = _next_version(conn, root, settings)
             # One set of values for the row and the metadata, so the two never disagree.
             row = {
                 "version": version,
@@ -135,13 +161,37 @@ def register(
                 "provenance": provenance,
             }
             meta = _metadata(row, settings, metrics or {}, extras, library_versions())
-            _publish(staging, root / str(version), meta)
+            files[METADATA] = json.dumps(meta, indent=2, default=str).encode()
+            if staging is None:
+                # In the same transaction as the version's row: both, or neither.
+                for name, data in files.items():
+                    blobs.put(conn, blobs.MODELS, f"{version}/{name}", data)
+            else:
+                _publish(staging, root / str(version), files)
             failpoint("after_model_written")
             writes.record_model_version(conn, row)
         return version
     finally:
-        if staging.exists():
+        if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _dumped(model: BaseEstimator) -> bytes:
+    """The artifact's bytes: joblib's pickle of the fitted model."""
+    import io
+
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    return buffer.getvalue()
+
+
+def _checked_extras(extra_files: dict[str, bytes]) -> dict[str, bytes]:
+    for name in extra_files:
+        if "/" in name or name in (ARTIFACT, METADATA) or name.startswith(".") or not name:
+            raise InvalidArgument(f"not a valid extra file name for a model version: {name!r}")
+    return dict(extra_files)
 
 
 def _fresh_staging(root: Path) -> Path:
@@ -155,29 +205,13 @@ def _fresh_staging(root: Path) -> Path:
     return staging
 
 
-def _write_files(
-    staging: Path, model: BaseEstimator, extra_files: dict[str, bytes]
-) -> tuple[str, dict[str, str]]:
-    """Write the artifact (fsynced) and the extra files; return their SHA-256s."""
-    import joblib
-
-    artifact = staging / ARTIFACT
-    joblib.dump(model, artifact)
-    with artifact.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    digest = sha256_of(artifact)
-    extras: dict[str, str] = {}
-    for name, data in extra_files.items():
-        if "/" in name or name in (ARTIFACT, METADATA) or name.startswith("."):
-            raise InvalidArgument(f"not a valid extra file name for a model version: {name!r}")
-        (staging / name).write_bytes(data)
-        extras[name] = hashlib.sha256(data).hexdigest()
-    return digest, extras
-
-
-def _publish(staging: Path, final: Path, meta: dict[str, Any]) -> None:
-    """Write metadata.json, then rename the staging folder to `final`, durably."""
-    (staging / METADATA).write_text(json.dumps(meta, indent=2, default=str))
+def _publish(staging: Path, final: Path, files: dict[str, bytes]) -> None:
+    """Write the version's files (fsynced) in `staging`, then rename it to `final`, durably."""
+    for name, data in files.items():
+        with (staging / name).open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
     fsync_dir(staging)
     os.rename(staging, final)
     fsync_dir(final.parent)
@@ -230,9 +264,13 @@ def deploy(
     reason: str,
     run_id: str | None,
 ) -> None:
-    """Point production at `version` (atomically) and record the deployment."""
+    """Point production at `version` (atomically) and record the deployment; with
+    registry.store = "database" the deployment's row is the pointer."""
     row = _version_row(engine, version)
-    previous = production_version(settings)
+    previous = production_version(settings, engine)
+    if in_database(settings):
+        writes.record_deployment(engine, run_id, previous, version, kind, reason)
+        return
     pointer = {
         "version": version,
         "sha256": row.sha256,
@@ -246,10 +284,11 @@ def deploy(
 
 
 def reconcile(engine: sa.Engine, settings: Settings, run_id: str | None) -> int | None:
-    """Record a deployment that a killed run made on disk but not in the database."""
-    current = production_version(settings)
-    if current is None:
-        return None
+    """Record a deployment that a killed run made on disk but not in the database (in the
+    database store, the deployment is the pointer: nothing can differ)."""
+    current = production_version(settings, engine)
+    if current is None or in_database(settings):
+        return current
     with engine.connect() as conn:
         last = conn.execute(
             sa.select(tables.deployments.c.to_version)
@@ -272,97 +311,14 @@ def _version_row(engine: sa.Engine, version: int) -> sa.Row:
     return row
 
 
-# A pickle names the module of each class in it, so a module's path is part of the artifact's
-# format. These moved when the engine became subpackages (issue 8); artifacts saved before
-# still name the old paths, and still load.
-MOVED_MODULES = {
-    "pipeline.design": "pipeline.model.design",
-    "pipeline.modeling": "pipeline.model.estimator",
-}
-
-
-def trusted_modules(settings: Settings) -> tuple[str, ...]:
-    """The packages whose code a model artifact may name beyond what any fitted model needs
-    (see safe_pickle): `registry.trusted_modules`, `model.pipeline`'s factory module, and the
-    package of a `model.estimator` from outside scikit-learn (xgboost's, say)."""
-    trusted = list(settings["registry.trusted_modules"])
-    factory = settings["model.pipeline"]
-    if factory:
-        trusted.append(factory.split(":", 1)[0])
-    estimator_root = str(settings["model.estimator"]).split(".", 1)[0]
-    if estimator_root not in safe_pickle.CLASS_ROOTS:
-        trusted.append(estimator_root)
-    return tuple(trusted)
-
-
-def unpickle(data: bytes, origin: str | Path, trusted: tuple[str, ...] = ()) -> Any:
-    """The model in an artifact's bytes (already read once, and checked), whichever riskwatch
-    release saved it (see MOVED_MODULES), admitting only what a fitted model is made of
-    (safe_pickle) and the `trusted` packages; `origin` names the artifact in errors."""
-    import importlib
-    import sys
-
-    for old, new in MOVED_MODULES.items():
-        if old not in sys.modules:
-            sys.modules[old] = importlib.import_module(new)
-    try:
-        return safe_pickle.load(data, trusted)
-    except safe_pickle.RefusedGlobal as exc:
-        package = exc.module.split(".", 1)[0]
-        if package in safe_pickle.CLASS_ROOTS or package in ("builtins", "os", "posix", "nt"):
-            why = "which a model artifact has no use for"
-        else:
-            why = (
-                f"from the package {package!r}, which riskwatch does not trust: if it is your "
-                "code, name it in registry.trusted_modules (or model.pipeline)"
-            )
-        raise ModelIntegrityError(
-            f"the model in {origin} names {exc}, {why}; refusing to load it (riskwatch admits "
-            "the classes scikit-learn, NumPy, SciPy and riskwatch models are made of, and the "
-            "packages of model.pipeline, model.estimator and registry.trusted_modules)"
-        ) from exc
-    except (ImportError, AttributeError) as exc:
-        # A model from model.pipeline names its factory's module (or a class in it): the module
-        # must be importable wherever the model is loaded, not only where it was trained.
-        missing = getattr(exc, "name", None) or str(exc)
-        raise ModelIntegrityError(
-            f"the model in {origin} cannot be loaded: it needs {missing!r}, which cannot be "
-            f"imported here ({type(exc).__name__}: {exc}); a model built by model.pipeline "
-            "needs its module importable by every riskwatch process that loads it"
-        ) from exc
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError) as exc:
-        raise ModelIntegrityError(
-            f"the model in {origin} is not a readable model artifact ({type(exc).__name__}: {exc})"
-        ) from exc
-
-
-def verified(data: bytes, expected: str, version: int, origin: str) -> str:
-    """The SHA-256 of `data`, after checking it is the one the registry recorded."""
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != expected:
-        raise ModelIntegrityError(
-            f"model version {version}: artifact {origin} has SHA-256 {digest[:12]}…, the "
-            f"registry recorded {expected[:12]}…; refusing to load a modified or partial artifact"
-        )
-    return digest
-
-
 def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
     """Load a version: its artifact's bytes are read once, checked against the recorded SHA-256,
     and those same bytes are unpickled (a file swapped after the check is never opened)."""
     from pipeline.model.features import FeatureSpec
 
     row = _version_row(engine, version)
-    path = _root(settings) / row.artifact
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ModelIntegrityError(f"model version {version}: artifact {path} is missing") from exc
-    except OSError as exc:
-        raise ModelIntegrityError(
-            f"model version {version}: artifact {path} cannot be read ({exc.strerror or exc})"
-        ) from exc
-    digest = verified(data, row.sha256, version, str(path))
+    path, data = stored.artifact_bytes(engine, settings, version, row.artifact)
+    digest = verified(data, row.sha256, version, path)
     return LoadedModel(
         version=version,
         model=unpickle(data, path, trusted_modules(settings)),
@@ -377,34 +333,34 @@ def load(engine: sa.Engine, settings: Settings, version: int) -> LoadedModel:
     )
 
 
-def metadata(settings: Settings, version: int) -> dict[str, Any] | None:
-    """A version's metadata.json; None when the version has no folder (or no metadata)."""
-    try:
-        doc: dict[str, Any] = json.loads((_root(settings) / str(version) / METADATA).read_text())
-    except FileNotFoundError:
-        return None
-    return doc
-
-
-def read_extra(settings: Settings, version: int, name: str) -> bytes | None:
-    """An extra file of a version, checked against the SHA-256 in its metadata; None if absent."""
-    folder = _root(settings) / str(version)
-    meta = metadata(settings, version)
-    if meta is None:
-        return None
-    expected = meta.get("files", {}).get(name)
-    if expected is None:
-        return None
-    data = (folder / name).read_bytes()
-    if hashlib.sha256(data).hexdigest() != expected:
-        raise ModelIntegrityError(
-            f"model version {version}: {name} does not match the SHA-256 in its metadata"
-        )
-    return data
+def materialise(engine: sa.Engine, settings: Settings) -> int:
+    """With registry.store = "database", write the stored versions as folders under
+    paths.models (each file checked against its SHA-256, written once) and the production
+    pointer as production.json, for what reads the registry as files (the experiments'
+    snapshot); return the files written. Nothing to do for the files store."""
+    if not in_database(settings):
+        return 0
+    root, written = _root(settings), 0
+    with engine.connect() as conn:
+        for rel in blobs.paths(conn, blobs.MODELS):
+            target = root / rel
+            if target.is_file():
+                continue  # versions are immutable: a file there is the one stored
+            data = blobs.get(conn, blobs.MODELS, rel)
+            if data is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(target, data)
+                written += 1
+    version = production_version(settings, engine)
+    if version is not None:
+        row = _version_row(engine, version)
+        pointer = {"version": version, "sha256": row.sha256, "artifact": row.artifact}
+        atomic_write_bytes(root / POINTER, json.dumps(pointer, indent=2).encode())
+    return written
 
 
 def load_production(engine: sa.Engine, settings: Settings) -> LoadedModel:
-    version = production_version(settings)
+    version = production_version(settings, engine)
     if version is None:
         raise NoProductionModel("no model is deployed yet: run `riskwatch run` first")
     return load(engine, settings, version)
@@ -419,7 +375,7 @@ def rollback(
     run_id: str | None,
 ) -> int:
     """Put a previous version back in production: `to_version`, or the one before the current."""
-    current = production_version(settings)
+    current = production_version(settings, engine)
     if current is None:
         raise NoProductionModel("nothing to roll back: no model is deployed yet")
     if to_version is None:

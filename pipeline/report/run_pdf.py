@@ -26,7 +26,7 @@ from pipeline.report.charts import MUTED, RULE
 from pipeline.report.load import load_run
 from pipeline.report.pdf_doc import Doc
 from pipeline.settings import Settings
-from pipeline.storage import writes
+from pipeline.storage import blobs, writes
 
 if TYPE_CHECKING:
     from reportlab.pdfgen.canvas import Canvas
@@ -63,6 +63,7 @@ def build_report(engine: sa.Engine, settings: Settings, run_id: str) -> ReportRe
     atomic_write(target, write)
     size = target.stat().st_size
     relative = target.relative_to(settings.path("paths.reports")).as_posix()
+    blobs.publish_report(engine, settings, relative, target.read_bytes())
     writes.record_report(engine, run_id, relative, pages, size)
     return ReportResult(path=target, pages=pages, size_bytes=size)
 

@@ -77,7 +77,7 @@ def train_only(settings: Settings) -> dict[str, Any]:
     check_model(settings)  # a typo or a broken factory fails before the run is recorded
     with recorded(settings, "train") as run:
         production = None
-        if registry.production_version(settings) is not None:
+        if registry.production_version(settings, run.engine) is not None:
             production = registry.load_production(run.engine, settings)
         with run.step("train"):
             promotion = train(run, production)
@@ -85,7 +85,7 @@ def train_only(settings: Settings) -> dict[str, Any]:
             run_id=run.run_id,
             status="succeeded",
             promotion=promotion,
-            production_version=registry.production_version(settings),
+            production_version=registry.production_version(settings, run.engine),
             timings=run.timings,
         )
         return run.summary
@@ -100,7 +100,7 @@ def diagnose_only(settings: Settings) -> dict[str, Any]:
         run.summary.update(
             run_id=run.run_id,
             status="succeeded",
-            production_version=registry.production_version(settings),
+            production_version=registry.production_version(settings, run.engine),
             timings=run.timings,
         )
         return run.summary
@@ -123,7 +123,7 @@ def report_for(settings: Settings, run_id: str | None) -> str:
 def rollback(settings: Settings, to_version: int | None, reason: str) -> dict[str, Any]:
     """Put an earlier version back in production, recorded as a run of its own."""
     with recorded(settings, "rollback") as run:
-        previous = registry.production_version(settings)
+        previous = registry.production_version(settings, run.engine)
         version = registry.rollback(
             run.engine, settings, to_version, reason=reason, run_id=run.run_id
         )

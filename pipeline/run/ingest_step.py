@@ -21,7 +21,7 @@ from pipeline.infra.progress import Progress
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
 from pipeline.run.record import Run
-from pipeline.storage import tables, writes
+from pipeline.storage import blobs, tables, writes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -212,17 +212,17 @@ def _record(run: Run, item: Ingested, current: Contract | None) -> int:
     source = item.source
     checked_at = tables.utcnow()
     rel = relative_path(source.sha256)  # by content: a rewrite after a crash is the same page
-    item.report = str(
-        write_file_report(
-            run.settings.path("paths.reports") / rel,
-            file_name=source.name,
-            sha256=source.sha256,
-            result=item.quality,
-            contract=current,
-            run_id=run.run_id,
-            checked_at=checked_at,
-        )
+    page = write_file_report(
+        run.settings.path("paths.reports") / rel,
+        file_name=source.name,
+        sha256=source.sha256,
+        result=item.quality,
+        contract=current,
+        run_id=run.run_id,
+        checked_at=checked_at,
     )
+    item.report = str(page)
+    blobs.publish_report(run.engine, run.settings, rel, page.read_bytes())
     return writes.record_ingested(
         run.engine,
         run.run_id,

@@ -39,6 +39,7 @@ def snapshot_settings(settings: Settings) -> Settings:
     return settings.with_values(
         paths__ingested=str(folder / snapshot.INGESTED),
         paths__models=str(folder / snapshot.MODELS),
+        registry__store="files",  # the snapshot holds the versions as files, whatever the store
     )
 
 
@@ -95,6 +96,7 @@ def refresh(engine: sa.Engine, settings: Settings, *, push: bool = True) -> dict
     the run lock. Returns what `riskwatch experiments snapshot --json` prints."""
     root = settings.base_dir
     folder = snapshot_dir(settings)
+    registry.materialise(engine, settings)  # the database store's versions, as files to link
     written = snapshot.write(engine, settings, folder, pointer=registry.POINTER)
     log.info(
         "snapshot %s: %d ingested file(s), %d row(s), %d model version(s); %d file(s) added, "

@@ -57,7 +57,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
 
         outdated = outdated_check(s)
         production = None
-        if registry.production_version(s) is not None:
+        if registry.production_version(s, run.engine) is not None:
             production = registry.load_production(run.engine, s)
         with run.step("ingest"):
             contract = ingest_step.contract(run, found) if found.new else None
@@ -69,7 +69,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
             decision, score_json, promotion = _first_model(run, new_frame, pending)
         else:
             decision, score_json, promotion = _monitor(run, production, new_frame)
-        if registry.production_version(s) is not None:
+        if registry.production_version(s, run.engine) is not None:
             with run.step("diagnose"):
                 diagnose(run, new_frame, outdated)
         writes.mark_processed(run.engine, run.run_id, [r.id for r in pending])
@@ -80,7 +80,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
             score=score_json,
             decision={"retrain": decision.outcome, "reason": decision.reason},
             promotion=promotion,
-            production_version=registry.production_version(s),
+            production_version=registry.production_version(s, run.engine),
         )
         run.record_outcome()
         with run.step("report"):
@@ -119,7 +119,7 @@ def _noop(run: Run, found: Discovery) -> dict[str, Any]:
         rows_quarantined=0,
         score=None,
         decision={"retrain": False, "reason": "nothing new to process"},
-        production_version=registry.production_version(s),
+        production_version=registry.production_version(s, run.engine),
         report=None,
         deferred=_deferred(found),
         timings=run.timings,

@@ -1,6 +1,7 @@
 """Storage: the schema (`tables`), engines and migrations (`db`), what runs write (`writes`),
 what people read (`reads`), the index of ingested rows for duplicates across files
-(`row_index`), and the Protocols naming what `writes` reads of the objects it
+(`row_index`), files kept in the database when registry.store = "database" (`blobs`), the
+column types (`coltypes`), and the Protocols naming what `writes` reads of the objects it
 records (`shapes`).
 
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
@@ -10,6 +11,7 @@ SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipel
 # The modules other packages may import (tests/test_layout.py holds every import to this list);
 # the rest are this package's own.
 __all__ = [
+    "blobs",
     "db",
     "reads",
     "row_index",

@@ -149,15 +149,20 @@ def latest_finished_run(conn: sa.Connection) -> str | None:
     ).scalar()
 
 
-def report_path(conn: sa.Connection, settings: Settings, run_id: str) -> str:
-    """The absolute path of a run's PDF report; NotFound when it has none."""
+def report_relpath(conn: sa.Connection, run_id: str) -> str:
+    """A run's PDF report, relative to paths.reports; NotFound when it has none."""
     rep = tables.reports
     rel = conn.execute(
         sa.select(rep.c.path).where(rep.c.run_id == run_id).order_by(rep.c.id.desc()).limit(1)
     ).scalar()
     if rel is None:
         raise NotFound(f"run {run_id!r} has no report")
-    return str(settings.path("paths.reports") / rel)
+    return str(rel)
+
+
+def report_path(conn: sa.Connection, settings: Settings, run_id: str) -> str:
+    """The absolute path of a run's PDF report; NotFound when it has none."""
+    return str(settings.path("paths.reports") / report_relpath(conn, run_id))
 
 
 def _latest_run_with(conn: sa.Connection, table: sa.Table) -> str | None:

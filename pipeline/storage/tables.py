@@ -6,40 +6,15 @@ Every table a run writes carries the run's id. Times are timezone-aware UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
+
+from pipeline.storage.coltypes import UTCDateTime as UTCDateTime
+from pipeline.storage.coltypes import utcnow as utcnow
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0011"
 
 metadata = sa.MetaData()
-
-
-class UTCDateTime(TypeDecorator):
-    """A timestamp stored in UTC and always read back timezone-aware."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("riskwatch stores only timezone-aware times")
-        value = value.astimezone(UTC)
-        # SQLite has no time zones: store naive UTC, re-attach UTC when reading.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _run_fk(nullable: bool = False) -> sa.Column:
@@ -253,6 +228,20 @@ reports = sa.Table(
     sa.Column("path", sa.Text, nullable=False),  # relative to paths.reports
     sa.Column("pages", sa.Integer, nullable=False),
     sa.Column("size_bytes", sa.Integer, nullable=False),
+)
+
+# Files kept in the database when registry.store = "database": a model version's files under
+# `models` (path "<version>/model.joblib"), reports under `reports` (the path they have under
+# paths.reports). Written once, with their SHA-256; readers check it.
+stored_files = sa.Table(
+    "stored_files",
+    metadata,
+    sa.Column("area", sa.String(16), primary_key=True),  # models | reports
+    sa.Column("path", sa.String(512), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
 )
 
 api_returns = sa.Table(
