@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMedi
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from app import get_connection, production_model, state
+from app.limits import anonymous_role, charge_predictions
+from app.redact import stored_paths
 from pipeline.errors import (
     DatabaseNotReady,
     DatabaseUnreachable,
@@ -185,6 +187,7 @@ def prediction() -> dict[str, Any]:
     frame = records_frame(records, loaded.features, st.settings["api.max_records"])
     columns = loaded.features.columns
     predictions, probabilities = estimator.predict(loaded.model, loaded.features, frame)
+    charge_predictions(len(records))  # the daily cap per client (429): nothing stored beyond it
     writes.record_predictions(
         st.engine,
         [
@@ -248,13 +251,16 @@ def apireturns() -> dict[str, Any]:
 @bp.get("/runs")
 def runs() -> dict[str, Any]:
     """Runs, newest first."""
-    return {"runs": reads.list_runs(get_connection(), _limit_param())}
+    runs = reads.list_runs(get_connection(), _limit_param())
+    return {"runs": stored_paths(runs, state().settings.base_dir)}
 
 
 @bp.get("/runs/<run_id>")
 def run(run_id: str) -> dict[str, Any]:
-    """Everything recorded about one run."""
-    return reads.get_run(get_connection(), run_id)
+    """Everything recorded about one run, but its log (server-side detail)."""
+    doc = reads.get_run(get_connection(), run_id)
+    doc.pop("log", None)
+    return stored_paths(doc, state().settings.base_dir)
 
 
 @bp.get("/runs/<run_id>/report.pdf")
@@ -304,4 +310,4 @@ def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document of this app."""
     from app.openapi import document
 
-    return document()
+    return document(anonymous_role())
