@@ -171,6 +171,11 @@ def _request_records() -> Any:  # a JSON value: records_frame checks it is a lis
     return doc
 
 
+def _said(recorded: dict[str, Any]) -> dict[str, Any]:
+    """What a recorded API call was told: its body and error (not its endpoint, a route)."""
+    return {"body": recorded["body"], "error": recorded["error"]}
+
+
 # --- routes --------------------------------------------------------------------------------
 
 
@@ -235,7 +240,8 @@ def diagnostics() -> dict[str, Any]:
     """Step timings of the latest run, missing values, outdated packages, library versions."""
     conn = get_connection()
     return {
-        "steps": reads.latest_for(conn, tables.steps),
+        # A failed step's detail is its error's text: it may name a path.
+        "steps": stored_paths(reads.latest_for(conn, tables.steps), state().settings.base_dir),
         "missing_values": reads.latest_for(conn, tables.missing_values),
         "outdated_packages": reads.latest_diagnostic(conn, "outdated_packages"),
         "library_versions": reads.latest_diagnostic(conn, "library_versions"),
@@ -245,7 +251,9 @@ def diagnostics() -> dict[str, Any]:
 @bp.get("/apireturns")
 def apireturns() -> dict[str, Any]:
     """What `riskwatch apicalls` recorded, newest first."""
-    return {"api_returns": reads.api_returns(get_connection(), _limit_param())}
+    base = state().settings.base_dir  # a recorded error may name a path of the server
+    returns = reads.api_returns(get_connection(), _limit_param())
+    return {"api_returns": [{**r, **stored_paths(_said(r), base)} for r in returns]}
 
 
 @bp.get("/runs")

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,7 @@ from pipeline.storage import api_tables, db, tables, tokens
 from tests.conftest import REPO, copy_project
 from tests.e2e import invoke
 from tests.test_api import RECORD, assert_error, empty_project, make_app
+from tests.test_procfile import _call, _free_port, _opener, procfile, stop
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -365,3 +371,65 @@ def test_tokens_on_sqlite_and_postgres(settings: Settings, engine: sa.Engine) ->
         assert tokens.active_count(conn) == 0
         assert tokens.list_tokens(conn)[0]["status"] == "revoked"
     assert record["name"] == "pg"
+
+
+# --- under the Procfile's own gunicorn command, as on Heroku ---------------------------------
+
+
+def _web(settings: Settings, log: Path, port: int) -> subprocess.Popen[bytes]:
+    """The Procfile's web: command with DYNO set, as Heroku runs it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_CONCURRENCY")}
+    env.update(
+        PORT=str(port),
+        DYNO="web.1",
+        WEB_CONCURRENCY="1",
+        RISKWATCH_CONFIG=str(settings.source),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            ["bash", "-c", procfile()["web"]],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def test_on_heroku_gunicorn_does_not_boot_without_a_token_and_then_asks_for_it(
+    tmp_path: Path,
+) -> None:
+    settings = empty_project(tmp_path, migrate=True)
+    log = tmp_path / "gunicorn.log"
+    server = _web(settings, log, _free_port())
+    try:
+        server.wait(timeout=120)
+    finally:
+        stop(server)
+    text = log.read_text()
+    assert server.returncode != 0, text
+    assert "no API token exists" in text and "riskwatch token create" in text, text
+
+    secret = new_token(settings, "ops", "read")
+    port = _free_port()
+    server = _web(settings, tmp_path / "gunicorn-2.log", port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, (tmp_path / "gunicorn-2.log").read_text()
+            try:
+                assert _call(base + "/health")[0] == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "no answer in 60 s"
+                time.sleep(0.1)
+        status, body = _call(base + "/runs")
+        assert status == 401 and body["ok"] is False and body["status"] == 401
+        assert "DYNO is set" in body["error"]
+        request = urllib.request.Request(base + "/runs", headers=bearer(secret))
+        with _opener.open(request, timeout=10) as response:
+            assert response.status == 200 and json.loads(response.read()) == {"runs": []}
+    finally:
+        stop(server)

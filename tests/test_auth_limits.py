@@ -267,3 +267,38 @@ def test_openapi_declares_the_bearer_scheme_and_each_operations_security(
     retry = doc["components"]["responses"]["TooManyRequests"]["headers"]["Retry-After"]
     assert retry["schema"]["type"] == "integer"
     assert json.dumps(doc).count("WWW-Authenticate") == 1
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("/srv/app/reports/run-1.pdf", "reports/run-1.pdf"),
+        ("see /srv/app/models/1/model.joblib: modified", "see models/1/model.joblib: modified"),
+        ("/old/home/reports/run-1.pdf", "…/run-1.pdf"),
+        ("FileNotFoundError: /etc/riskwatch/x.csv", "FileNotFoundError: …/x.csv"),
+        ("1/2 of the rows, and/or more", "1/2 of the rows, and/or more"),
+        ("https://hooks.example/T0/B0 answered 404", "https://hooks.example/T0/B0 answered 404"),
+        ("no slash at all", "no slash at all"),
+    ],
+)
+def test_stored_text_shows_paths_relative_to_the_project(stored: str, shown: str) -> None:
+    from app.redact import stored_paths
+
+    base = Path("/srv/app")
+    assert stored_paths(stored, base) == shown
+    assert stored_paths({"a": [stored, 3, None]}, base) == {"a": [shown, 3, None]}
+
+
+def test_paths_outside_the_project_are_named_by_their_setting(walked: Settings) -> None:
+    from app.redact import replacements, scrub
+
+    settings = walked.with_values(paths__models="/var/lib/riskwatch/models")
+    pairs = replacements(settings)
+    base = str(settings.base_dir.resolve())
+    text = json.dumps(
+        {"error": f"{base}/reports/x.pdf and /var/lib/riskwatch/models/1/model.joblib; {base}"}
+    ).encode()
+    assert json.loads(scrub(text, pairs)) == {
+        "error": "reports/x.pdf and <paths.models>/1/model.joblib; ."
+    }
+    assert scrub(b'{"a": "/"}', pairs) == b'{"a": "/"}'
