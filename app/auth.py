@@ -103,11 +103,11 @@ def authenticate() -> None:
     if header is None:
         role = found.anonymous_role
         if role is None or needed == "admin" or not tokens.allows(role, needed):
-            why = f"auth is required ({found.reason})" if found.required else "anonymous"
+            why = f"; a token is required here: {found.reason}" if found.required else ""
             raise Refused(
                 401,
-                f"this route needs a token with role {needed} ({why}): send Authorization: "
-                "Bearer <token>",
+                f"this route needs a token with role {needed}: send Authorization: Bearer "
+                f"<token>{why}",
                 _challenge(),
             )
         client = Client(None, role)
