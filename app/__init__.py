@@ -3,8 +3,8 @@
 Gunicorn serves `app:create_app()` (see the Procfile) with `app.gunicorn_conf`, whose hook
 calls `warm_up` in each worker before its first request. Every route but /health, the OpenAPI
 document and the static files takes a token (`app.auth`, `app.limits`); no answer names a
-server path (`app.redact`). Nothing happens at import: settings
-are read, and the database engine made, when the factory is called.
+server path (`app.redact`). Nothing happens at import: settings are read, and the database
+engine made, when the factory is called.
 """
 
 from __future__ import annotations
