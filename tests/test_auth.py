@@ -9,8 +9,10 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -376,13 +378,13 @@ def test_tokens_on_sqlite_and_postgres(settings: Settings, engine: sa.Engine) ->
 # --- under the Procfile's own gunicorn command, as on Heroku ---------------------------------
 
 
-def _web(settings: Settings, log: Path, port: int) -> subprocess.Popen[bytes]:
+def _web(settings: Settings, log: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     """The Procfile's web: command with DYNO set, as Heroku runs it."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_CONCURRENCY")}
     env.update(
         PORT=str(port),
         DYNO="web.1",
-        WEB_CONCURRENCY="1",
+        WEB_CONCURRENCY=str(workers),
         RISKWATCH_CONFIG=str(settings.source),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
@@ -433,3 +435,59 @@ def test_on_heroku_gunicorn_does_not_boot_without_a_token_and_then_asks_for_it(
             assert response.status == 200 and json.loads(response.read()) == {"runs": []}
     finally:
         stop(server)
+
+
+def _wait_for(server: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.poll() is None, log.read_text()
+        try:
+            _call(base + "/health")
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"no answer in 60 s:\n{log.read_text()}"
+            time.sleep(0.1)
+
+
+def _predict(base: str, secret: str) -> int:
+    request = urllib.request.Request(
+        base + "/prediction",
+        data=json.dumps([RECORD]).encode(),
+        headers={"Content-Type": "application/json", **bearer(secret)},
+    )
+    try:
+        with _opener.open(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        with exc:
+            body = json.loads(exc.read())
+            assert body["status"] == exc.code and exc.headers["Retry-After"]
+            return exc.code
+
+
+def test_two_gunicorn_workers_share_the_daily_cap(tmp_path: Path, built_project: Path) -> None:
+    """Eight concurrent predictions against the Procfile's server with two workers and a cap of
+    five a day: five stored, three refused, whichever worker took each."""
+    settings = copy_project(built_project, tmp_path / "project")
+    assert settings.source is not None
+    with settings.source.open("a") as toml:
+        toml.write("\n[api]\npredictions_per_day = 5\nrequests_per_minute = 0\n")
+    settings = load_settings(settings.source, environ={})
+    secret = new_token(settings, "two-workers", "predict")
+    engine = db.make_engine(settings.database_url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(tables.predictions)).scalar()
+    port, log = _free_port(), tmp_path / "gunicorn.log"
+    server = _web(settings, log, port, workers=2)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(server, base, log)
+        with ThreadPoolExecutor(8) as pool:
+            statuses = sorted(pool.map(lambda _: _predict(base, secret), range(8)))
+    finally:
+        stop(server)
+    assert statuses == [200] * 5 + [429] * 3, log.read_text()
+    with engine.connect() as conn:
+        after = conn.execute(sa.select(sa.func.count()).select_from(tables.predictions)).scalar()
+    engine.dispose()
+    assert after == stored + 5
