@@ -1,8 +1,10 @@
 """riskwatch web app: the HTML index and the JSON API, built by `create_app()`.
 
 Gunicorn serves `app:create_app()` (see the Procfile) with `app.gunicorn_conf`, whose hook
-calls `warm_up` in each worker before its first request. Nothing happens at import: settings
-are read, and the database engine made, when the factory is called.
+calls `warm_up` in each worker before its first request. Every route but /health, the OpenAPI
+document and the static files takes a token (`app.auth`, `app.limits`); no answer names a
+server path (`app.redact`). Nothing happens at import: settings are read, and the database
+engine made, when the factory is called.
 """
 
 from __future__ import annotations
@@ -46,11 +48,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
         app.json.sort_keys = False  # answers keep the order the code builds them in
     app.extensions["riskwatch"] = AppState(settings, db.make_engine(settings.database_url))
 
-    from app import api, pages
+    from app import api, auth, pages, redact
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.teardown_appcontext(close_connection)
+    auth.install(app)  # ConfigError when a token is required and none exists: no boot
+    redact.install(app, settings)
     return app
 
 

@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMedi
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from app import get_connection, production_model, state
+from app.limits import anonymous_role, charge_predictions
+from app.redact import stored_paths
 from pipeline.errors import (
     DatabaseNotReady,
     DatabaseUnreachable,
@@ -169,6 +171,11 @@ def _request_records() -> Any:  # a JSON value: records_frame checks it is a lis
     return doc
 
 
+def _said(recorded: dict[str, Any]) -> dict[str, Any]:
+    """What a recorded API call was told: its body and error (not its endpoint, a route)."""
+    return {"body": recorded["body"], "error": recorded["error"]}
+
+
 # --- routes --------------------------------------------------------------------------------
 
 
@@ -185,6 +192,7 @@ def prediction() -> dict[str, Any]:
     frame = records_frame(records, loaded.features, st.settings["api.max_records"])
     columns = loaded.features.columns
     predictions, probabilities = estimator.predict(loaded.model, loaded.features, frame)
+    charge_predictions(len(records))  # the daily cap per client (429): nothing stored beyond it
     writes.record_predictions(
         st.engine,
         [
@@ -234,7 +242,8 @@ def diagnostics() -> dict[str, Any]:
     """Step timings of the latest run, missing values, outdated packages, library versions."""
     conn = get_connection()
     return {
-        "steps": reads.latest_for(conn, tables.steps),
+        # A failed step's detail is its error's text: it may name a path.
+        "steps": stored_paths(reads.latest_for(conn, tables.steps), state().settings.base_dir),
         "missing_values": reads.latest_for(conn, tables.missing_values),
         "outdated_packages": reads.latest_diagnostic(conn, "outdated_packages"),
         "library_versions": reads.latest_diagnostic(conn, "library_versions"),
@@ -244,19 +253,24 @@ def diagnostics() -> dict[str, Any]:
 @bp.get("/apireturns")
 def apireturns() -> dict[str, Any]:
     """What `riskwatch apicalls` recorded, newest first."""
-    return {"api_returns": reads.api_returns(get_connection(), _limit_param())}
+    base = state().settings.base_dir  # a recorded error may name a path of the server
+    returns = reads.api_returns(get_connection(), _limit_param())
+    return {"api_returns": [{**r, **stored_paths(_said(r), base)} for r in returns]}
 
 
 @bp.get("/runs")
 def runs() -> dict[str, Any]:
     """Runs, newest first."""
-    return {"runs": reads.list_runs(get_connection(), _limit_param())}
+    runs = reads.list_runs(get_connection(), _limit_param())
+    return {"runs": stored_paths(runs, state().settings.base_dir)}
 
 
 @bp.get("/runs/<run_id>")
 def run(run_id: str) -> dict[str, Any]:
-    """Everything recorded about one run."""
-    return reads.get_run(get_connection(), run_id)
+    """Everything recorded about one run, but its log (server-side detail)."""
+    doc = reads.get_run(get_connection(), run_id)
+    doc.pop("log", None)
+    return stored_paths(doc, state().settings.base_dir)
 
 
 @bp.get("/runs/<run_id>/report.pdf")
@@ -319,4 +333,4 @@ def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document of this app."""
     from app.openapi import document
 
-    return document()
+    return document(anonymous_role())

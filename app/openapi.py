@@ -6,11 +6,14 @@ against the one error shape, so the document cannot drift from the routes.
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
 from typing import Any
 
 from app.openapi_schemas import SCHEMAS
 from app.openapi_schemas import ref as _ref
+from app.roles import ROUTE_ROLES, UNDECIDED
+from pipeline.storage.tokens import allows
 
 __all__ = ["ERROR_REF", "SCHEMAS", "document"]
 
@@ -25,9 +28,12 @@ def _errors(*codes: int) -> dict[str, Any]:
     """Error responses by code, plus `default` (405, 500, ...), all in the one error shape."""
     names = {
         400: "BadRequest",
+        401: "Unauthorized",
+        403: "Forbidden",
         404: "NotFound",
         413: "PayloadTooLarge",
         415: "UnsupportedMediaType",
+        429: "TooManyRequests",
         503: "ServiceUnavailable",
     }
     out: dict[str, Any] = {str(c): {"$ref": f"#/components/responses/{names[c]}"} for c in codes}
@@ -79,11 +85,43 @@ RESPONSES = {
         "deployed yet."
     ),
     "Error": _error_response("Any other error (405 wrong method, 500 internal error)."),
+    "Unauthorized": {
+        **_error_response("No token where one is needed, or a token that is unknown or revoked."),
+        "headers": {
+            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer realm=..."}
+        },
+    },
+    "Forbidden": _error_response("The token's role is below the one the route needs."),
+    "TooManyRequests": {
+        **_error_response(
+            "Over api.requests_per_minute, or POST /prediction over api.predictions_per_day "
+            "(per token; anonymous clients share one count)."
+        ),
+        "headers": {
+            "Retry-After": {
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Seconds until the count starts again (absent when the request "
+                "alone is over the daily cap).",
+            }
+        },
+    },
+}
+
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token (`riskwatch token create --name N --role read|predict|"
+        "admin`) in `Authorization: Bearer <token>`. Roles: read (every GET), predict (also "
+        "POST /prediction), admin (everything). Each operation's `x-riskwatch-role` is the "
+        "least role it needs.",
+    }
 }
 
 
-def document() -> dict[str, Any]:
-    """Return the OpenAPI document."""
+def document(anonymous_role: str | None = None) -> dict[str, Any]:
+    """Return the OpenAPI document; `anonymous_role`: what a request without a token may do
+    in this app (app.auth's policy), None when every protected route needs a token."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -92,9 +130,40 @@ def document() -> dict[str, Any]:
             "description": "Predictions from the production model and what riskwatch's runs "
             "recorded. Every error has the shape of the Error schema.",
         },
-        "paths": {**_page_paths(), **_prediction_paths(), **_record_paths(), **_run_paths()},
-        "components": {"schemas": SCHEMAS, "responses": RESPONSES},
+        "paths": _secured(
+            {**_page_paths(), **_prediction_paths(), **_record_paths(), **_run_paths()},
+            anonymous_role,
+        ),
+        "components": {
+            "schemas": SCHEMAS,
+            "responses": RESPONSES,
+            "securitySchemes": SECURITY_SCHEMES,
+        },
+        "security": [{"bearer": []}],
     }
+
+
+def _secured(paths: dict[str, Any], anonymous_role: str | None) -> dict[str, Any]:
+    """Each operation with its security (none for public ones; a token optional for what an
+    anonymous client may call) and its 401, 403 and 429 responses."""
+    roles = {
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), method.lower()): role
+        for (rule, method), role in ROUTE_ROLES.items()
+    }
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            role = roles.get((path, method), UNDECIDED)
+            if role is None:
+                op["security"] = []
+                continue
+            anonymous = anonymous_role is not None and role != "admin"
+            anonymous = anonymous and allows(anonymous_role or "read", role)
+            op["security"] = [{"bearer": []}, *([{}] if anonymous else [])]
+            op["x-riskwatch-role"] = role
+            codes = (401, 429) if role == "read" else (401, 403, 429)
+            errors = {k: v for k, v in _errors(*codes).items() if k != "default"}
+            op["responses"] = {**op["responses"], **errors}
+    return paths
 
 
 def _version() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from app import get_connection, state
+from app.redact import stored_paths
 from pipeline.errors import DatabaseNotReady, DatabaseUnreachable
 from pipeline.formatting import fmt_drift
 from pipeline.model import registry
@@ -25,6 +26,7 @@ def index() -> str | tuple[str, int]:
     except (DatabaseNotReady, DatabaseUnreachable) as exc:
         page = render_template("pages/index.html", runs=[], production=production, problem=exc)
         return page, 503
+    runs = stored_paths(runs, state().settings.base_dir)  # no server path on the page
     for run in runs:  # the drift summary reads as everywhere else (fmt_drift)
         run["drift_text"] = fmt_drift(run["drift"]) if run["drift"] else None
     return render_template("pages/index.html", runs=runs, production=production, problem=None)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from pipeline.storage import db, tables
 from pipeline.tools.apicalls import call_all
 from tests.conftest import REPO, copy_project
 from tests.test_api import make_app
+from tests.test_auth import new_token
 
 ENDPOINTS = [
     ("GET", "/health"),
@@ -36,10 +38,10 @@ def project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Se
     return copy_project(built_project, tmp_path_factory.mktemp("apicalls"))
 
 
-@pytest.fixture
-def server(project: Settings) -> Iterator[str]:
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
     """The app served over real HTTP on loopback, by werkzeug in a thread."""
-    with make_app(project) as app:
+    with make_app(settings) as app:
         httpd = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=httpd.serve_forever, daemon=True)
         thread.start()
@@ -49,6 +51,25 @@ def server(project: Settings) -> Iterator[str]:
             httpd.shutdown()
             thread.join(10)
             httpd.server_close()
+
+
+@pytest.fixture
+def server(project: Settings) -> Iterator[str]:
+    with serving(project) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def secret(project: Settings) -> str:
+    """A predict token in the project's database."""
+    return new_token(project, "apicalls", "predict")
+
+
+@pytest.fixture
+def guarded(project: Settings, secret: str) -> Iterator[str]:
+    """The app over real HTTP with auth required: every call but /health needs the token."""
+    with serving(project.with_values(auth__required="true")) as url:
+        yield url
 
 
 def dead_url() -> str:
@@ -141,3 +162,45 @@ def test_the_entry_point_script_and_no_flask(project: Settings) -> None:
     code = "import sys, pipeline.tools.apicalls; print('flask' in sys.modules)"
     check = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert check.stdout.strip() == "False", check.stderr
+
+
+def test_the_token_is_sent_to_an_app_that_requires_one(
+    project: Settings, guarded: str, secret: str, tmp_path: Path
+) -> None:
+    # From the setting api.token (what RISKWATCH_TOKEN sets): every call answered.
+    out = tmp_path / "with.json"
+    result = call_all(project.with_values(api__token=secret), guarded, out)
+    assert result["failed"] == 0, out.read_text()
+    assert [c["status_code"] for c in json.loads(out.read_text())["calls"]] == [200] * 5
+
+    # Without one: /health (public) answers, the others are 401s, recorded as failures.
+    out = tmp_path / "without.json"
+    assert call_all(project, guarded, out)["failed"] == 4
+    calls = json.loads(out.read_text())["calls"]
+    assert [c["status_code"] for c in calls] == [200, 401, 401, 401, 401]
+    assert calls[1]["error"].startswith("HTTP 401: this route needs a token with role predict")
+
+    # An explicit token wins over the setting.
+    out = tmp_path / "wrong.json"
+    wrong = call_all(project.with_values(api__token=secret), guarded, out, token="rw_wrong")
+    assert wrong["failed"] == 4
+    assert "unknown API token" in json.loads(out.read_text())["calls"][2]["error"]
+
+
+@pytest.mark.parametrize("how", ["environment", "option"])
+def test_the_entry_point_sends_riskwatch_token(
+    project: Settings, guarded: str, secret: str, how: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "RISKWATCH_TOKEN")}
+    env["RISKWATCH_CONFIG"] = str(project.source)
+    args = [sys.executable, "apicalls.py", "--url", guarded]
+    if how == "environment":
+        env["RISKWATCH_TOKEN"] = secret
+    else:
+        args += ["--token", secret]
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "5 calls, 0 failed" in proc.stdout
+    rows = _returns(project, guarded)
+    assert [r.status_code for r in rows[-5:]] == [200] * 5
+    assert secret not in json.dumps([r.body for r in rows], default=str)

@@ -4,7 +4,7 @@
 of riskwatch's errors to exit codes, the database); the commands are grouped by area: the run
 and its steps (`run_commands`), reads (`read_commands`), the web app (`app_commands`), the data
 and its tools (`data_commands`), the schema (`db_commands`), DVC experiments
-(`experiment_commands`). `main` is the console script.
+(`experiment_commands`), the API's tokens (`token_commands`). `main` is the console script.
 
 It may import every other package of riskwatch, inside the commands that need them: the no-op
 tick imports the CLI, so pandas, numpy and scikit-learn are never imported at its top.
@@ -18,6 +18,7 @@ from pipeline.cli import (
     experiment_commands,
     read_commands,
     run_commands,
+    token_commands,
 )
 from pipeline.cli.root import main
 
@@ -29,4 +30,5 @@ __all__ = [
     "main",
     "read_commands",
     "run_commands",
+    "token_commands",
 ]

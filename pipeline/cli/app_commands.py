@@ -45,11 +45,16 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON file for the returns (default: <paths.reports>/apireturns.json).",
 )
-def apicalls(ctx: click.Context, url: str, out: Path | None) -> None:
+@click.option(
+    "--token",
+    help="API token to send as Bearer (default: $RISKWATCH_TOKEN, the setting api.token; "
+    "prefer it: a command line is visible to the machine's other users).",
+)
+def apicalls(ctx: click.Context, url: str, out: Path | None, token: str | None) -> None:
     """Call a running app's API and record what it returned (file and database)."""
     from pipeline.tools.apicalls import call_all
 
-    result = call_all(settings_of(ctx), url, out)
+    result = call_all(settings_of(ctx), url, out, token=token)
     click.echo(f"{result['calls']} calls, {result['failed']} failed; returns in {result['file']}")
     if result["failed"]:
         sys.exit(1)

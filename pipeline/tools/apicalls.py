@@ -64,10 +64,16 @@ def call(
     payload: object = None,
     *,
     timeout: float,
+    token: str = "",
 ) -> dict[str, Any]:
-    """One call: its method, endpoint, status code (None without an answer), time, body, error."""
+    """One call: its method, endpoint, status code (None without an answer), time, body, error.
+
+    A non-empty `token` is sent as `Authorization: Bearer <token>`.
+    """
     data = None if payload is None else json.dumps(payload).encode()
     headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     if data is not None:
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(base_url + endpoint, data=data, headers=headers, method=method)
@@ -103,11 +109,14 @@ def call_all(
     base_url: str,
     out: Path | None = None,
     timeout: float | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """Call /health, /prediction, /scoring, /summarystats and /diagnostics; record the returns.
 
-    The returns go to one JSON file (default `<paths.reports>/apireturns.json`, written
-    atomically) and to the api_returns table. Returns {"calls", "failed", "file"}.
+    Each call carries `token` (default: the setting api.token, from $RISKWATCH_TOKEN) as a
+    Bearer token when there is one. The returns go to one JSON file (default
+    `<paths.reports>/apireturns.json`, written atomically) and to the api_returns table.
+    Returns {"calls", "failed", "file"}.
     """
     parts = urllib.parse.urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -116,16 +125,21 @@ def call_all(
     opener = _opener(base_url)
     if timeout is None:
         timeout = settings["api.call_timeout_seconds"]
+    secret: str = settings["api.token"] if token is None else token
 
-    returns = [call(opener, base_url, "GET", "/health", timeout=timeout)]
+    def get(endpoint: str) -> dict[str, Any]:
+        return call(opener, base_url, "GET", endpoint, timeout=timeout, token=secret)
+
+    returns = [get("/health")]
     try:
         records = prediction_records(settings)
     except RiskwatchError as exc:
         returns.append(_not_sent("POST", "/prediction", f"no request sent: {exc}"))
     else:
-        returns.append(call(opener, base_url, "POST", "/prediction", records, timeout=timeout))
-    for endpoint in ("/scoring", "/summarystats", "/diagnostics"):
-        returns.append(call(opener, base_url, "GET", endpoint, timeout=timeout))
+        returns.append(
+            call(opener, base_url, "POST", "/prediction", records, timeout=timeout, token=secret)
+        )
+    returns += [get(endpoint) for endpoint in ("/scoring", "/summarystats", "/diagnostics")]
 
     failed = sum(r["error"] is not None for r in returns)
     target = out or settings.path("paths.reports") / RETURNS_FILE

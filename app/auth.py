@@ -1,0 +1,153 @@
+"""Who may call which route: `Authorization: Bearer <token>`, and when a token is needed.
+
+Each route's least role is in app.roles. Routing errors (404, 405) and OPTIONS answer without
+a token: they hold no data, and the OpenAPI document that lists the routes is public.
+
+`auth.required` ("auto": true when RISKWATCH_ENV=production or DYNO is set) decides what a
+request without a token gets: 401 when required, else `auth.anonymous_role` (never admin). A
+valid token's role always applies; an invalid or revoked token is always a 401. The app refuses
+to start while auth is required and no unrevoked token exists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, request
+
+from app import get_connection, state
+from app.api import error_response
+from app.limits import POLICY, Client, Refused, charge_request, set_client
+from app.roles import role_for
+from pipeline.errors import ConfigError, DatabaseNotReady, DatabaseUnreachable
+from pipeline.settings import Settings
+from pipeline.storage import reads, tables, tokens
+
+MAX_SECRET_CHARS = 200  # far above a real secret (46): longer is refused before it is hashed
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Whether a token is required, why, and the role of a request without one."""
+
+    required: bool
+    reason: str
+    anonymous_role: str | None  # None when a token is required
+
+
+def policy(settings: Settings, environ: Mapping[str, str]) -> Policy:
+    """Resolve auth.required ("auto": production or Heroku) against the environment."""
+    value = settings["auth.required"]
+    if value == "auto":
+        if environ.get("RISKWATCH_ENV") == "production":
+            required, reason = True, "RISKWATCH_ENV=production (auth.required = auto)"
+        elif environ.get("DYNO"):
+            required, reason = True, "DYNO is set: on Heroku (auth.required = auto)"
+        else:
+            required, reason = False, "neither RISKWATCH_ENV=production nor DYNO is set"
+    else:
+        required, reason = value == "true", f"auth.required = {value}"
+    return Policy(required, reason, None if required else settings["auth.anonymous_role"])
+
+
+def install(app: Flask, environ: Mapping[str, str] | None = None) -> Policy:
+    """Hook authentication into `app`; ConfigError when auth is required and no token exists."""
+    st = app.extensions["riskwatch"]
+    found = policy(st.settings, os.environ if environ is None else environ)
+    if found.required:
+        _check_a_token_exists(st.engine, found)
+    app.extensions[POLICY] = found
+    app.before_request(authenticate)
+    app.register_error_handler(Refused, _refused)
+    return found
+
+
+def _check_a_token_exists(engine: sa.Engine, found: Policy) -> None:
+    reads.check_database(engine)  # DatabaseNotReady: `riskwatch db upgrade` first
+    with engine.connect() as conn:
+        if tokens.active_count(conn) == 0:
+            raise ConfigError(
+                f"auth.required is true ({found.reason}) and no API token exists, so no one "
+                "could call the API: create one with `riskwatch token create --name NAME "
+                "--role admin` (on Heroku: heroku run riskwatch token create ...), or set "
+                'auth.required = "false"'
+            )
+
+
+def current_policy() -> Policy:
+    return current_app.extensions[POLICY]
+
+
+def needed_role() -> str | None:
+    """The least role this request's route needs; None when it needs none."""
+    if request.url_rule is None or request.routing_exception is not None:
+        return None  # 404 or 405: the routing error answers; no data behind it
+    return role_for(request.url_rule.rule, request.method)
+
+
+def _challenge(error: str | None = None) -> dict[str, str]:
+    value = 'Bearer realm="riskwatch"' + (f', error="{error}"' if error else "")
+    return {"WWW-Authenticate": value}
+
+
+def authenticate() -> None:
+    """Before each request: find its client and check its role; count the request."""
+    needed = needed_role()
+    if needed is None:
+        return
+    found = current_policy()
+    header = request.headers.get("Authorization")
+    if header is None:
+        role = found.anonymous_role
+        if role is None or needed == "admin" or not tokens.allows(role, needed):
+            why = f"; a token is required here: {found.reason}" if found.required else ""
+            raise Refused(
+                401,
+                f"this route needs a token with role {needed}: send Authorization: Bearer "
+                f"<token>{why}",
+                _challenge(),
+            )
+        client = Client(None, role)
+        try:
+            get_connection()  # the schema check: a database not ready answers 503 in the view
+        except (DatabaseNotReady, DatabaseUnreachable):
+            return
+    else:
+        token = _token(header)
+        if not tokens.allows(token.role, needed):
+            raise Refused(
+                403,
+                f"token {token.name!r} has role {token.role}; this route needs {needed}",
+                _challenge("insufficient_scope"),
+            )
+        client = Client(token, token.role)
+        tokens.touch(state().engine, token, tables.utcnow())
+    set_client(client)
+    charge_request(client)
+
+
+def _token(header: str) -> tokens.Token:
+    """The valid token of an Authorization header; Refused (401) for anything else."""
+    scheme, _, secret = header.strip().partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret or len(secret) > MAX_SECRET_CHARS:
+        raise Refused(
+            401,
+            "the Authorization header must be: Bearer <token>",
+            _challenge("invalid_request"),
+        )
+    token = tokens.find(get_connection(), secret)
+    if token is None:
+        raise Refused(401, "unknown API token", _challenge("invalid_token"))
+    if token.revoked_at is not None:
+        raise Refused(401, f"token {token.name!r} was revoked", _challenge("invalid_token"))
+    return token
+
+
+def _refused(exc: Refused) -> Response:
+    response = error_response(exc.status, str(exc))
+    response.headers.update(exc.headers)
+    return response

@@ -1,0 +1,104 @@
+"""No server path in an answer: the project's folder, riskwatch's own and Python's, and the
+database URL are cut out of every JSON and HTML answer the app builds (issue 11).
+
+Paths inside the project become relative to it (`/srv/app/reports/run-1.pdf` becomes
+`reports/run-1.pdf`); a path setting outside it becomes its key (`<paths.models>/1/...`); the
+database URL becomes `<database.url>`. Files served as they are (PDF reports, quality pages) are
+left alone. This is the last guard, not the only one: views leave logs out (GET /runs/<id>), and
+error messages name what a client can act on.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, Response
+
+from pipeline.settings import SETTINGS, Settings
+
+SCRUBBED_TYPES = ("application/json", "text/html")
+# An absolute path inside stored text: a "/" that follows no word, path or URL character, then
+# at least one folder ("/srv/app/reports/x.pdf"; not "1/2", "and/or", "https://host/path").
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/#~{}-])/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+
+def _forms(text: str) -> set[bytes]:
+    """`text` as it appears in a body: raw, inside a JSON string, escaped in HTML."""
+    return {text.encode(), json.dumps(text)[1:-1].encode(), html.escape(text).encode()}
+
+
+def replacements(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """(found, replacement) pairs, longest first, so a deeper path wins over its folder."""
+    base = settings.base_dir.resolve()
+    roots: dict[str, str] = {}
+    for s in SETTINGS:
+        if s.kind == "path":
+            path = settings.path(s.key).resolve()
+            if not path.is_relative_to(base):
+                roots[str(path)] = f"<{s.key}>"
+    package_root = Path(__file__).resolve().parents[1]
+    for path, name in ((package_root, "<riskwatch>"), (Path(sys.prefix), "<python>")):
+        roots.setdefault(str(path), name)
+    roots[str(base) + "/"] = ""
+    roots[str(base)] = "."
+    url = sa.make_url(settings.database_url)
+    for shown in (url.render_as_string(hide_password=True), settings.database_url):
+        roots[shown] = "<database.url>"
+    pairs = {
+        (form, new.encode())
+        for old, new in roots.items()
+        if len(Path(old).parts) > 1 or "://" in old  # never "/" alone
+        for form in _forms(old)
+    }
+    return sorted(pairs, key=lambda p: -len(p[0]))
+
+
+def scrub(data: bytes, pairs: list[tuple[bytes, bytes]]) -> bytes:
+    for old, new in pairs:
+        if old in data:
+            data = data.replace(old, new)
+    return data
+
+
+def _shown(path: str, base: Path) -> str:
+    """A stored absolute path as an answer shows it: relative inside the project, else its
+    file name alone (a project moved since the run: the old folder means nothing to a client)."""
+    p = Path(path)
+    if p.is_relative_to(base):
+        return str(p.relative_to(base)) or "."
+    return f"…/{p.name}"
+
+
+def stored_paths(value: Any, base: Path) -> Any:
+    """`value` (a run's record, as JSON) with every absolute path in its text shown relative
+    to the project `base`; used where stored text reaches an answer (GET /runs, the index)."""
+    if isinstance(value, str):
+        if "/" not in value:
+            return value
+        return ABSOLUTE_PATH.sub(lambda m: _shown(m.group(0), base), value)
+    if isinstance(value, dict):
+        return {k: stored_paths(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stored_paths(v, base) for v in value]
+    return value
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Scrub every JSON and HTML answer of `app` (not files it sends as they are)."""
+    pairs = replacements(settings)
+
+    @app.after_request
+    def _scrub(response: Response) -> Response:
+        if response.direct_passthrough or response.mimetype not in SCRUBBED_TYPES:
+            return response
+        data = response.get_data()
+        clean = scrub(data, pairs)
+        if clean is not data:
+            response.set_data(clean)
+        return response

@@ -1,0 +1,39 @@
+"""The decision for every route: public (None), or the least role that may call it.
+
+Roles are ordered read < predict < admin (pipeline.storage.tokens.ROLES): `read` for every GET
+that shows what riskwatch recorded (the index page too), `predict` for POST /prediction (it
+stores predictions), `admin` for anything that changes state. /health stays public (load
+balancers and uptime checks call it), and so do the static files and the OpenAPI document: it
+describes the API's shape, including how to authenticate, and holds no data.
+
+Keyed by the route's rule and method, so app.auth (per request) and app.openapi (per
+operation) read one table. A route missing here needs admin, and tests/test_auth.py fails
+until it is decided.
+"""
+
+from __future__ import annotations
+
+ROUTE_ROLES: dict[tuple[str, str], str | None] = {
+    ("/health", "GET"): None,
+    ("/openapi.json", "GET"): None,
+    ("/static/<path:filename>", "GET"): None,
+    ("/", "GET"): "read",
+    ("/scoring", "GET"): "read",
+    ("/summarystats", "GET"): "read",
+    ("/diagnostics", "GET"): "read",
+    ("/apireturns", "GET"): "read",
+    ("/runs", "GET"): "read",
+    ("/runs/<run_id>", "GET"): "read",
+    ("/runs/<run_id>/report.pdf", "GET"): "read",
+    ("/quality/<int:file_id>.html", "GET"): "read",
+    ("/prediction", "POST"): "predict",
+}
+UNDECIDED = "admin"  # a route without a decision: only an admin token reaches it
+
+
+def role_for(rule: str, method: str) -> str | None:
+    """The least role a request of `method` on the route `rule` needs; None: public."""
+    if method == "OPTIONS":
+        return None  # the Allow header only
+    method = "GET" if method == "HEAD" else method
+    return ROUTE_ROLES.get((rule, method), UNDECIDED)
