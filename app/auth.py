@@ -73,7 +73,7 @@ def _check_a_token_exists(engine: sa.Engine, found: Policy) -> None:
                 f"auth.required is true ({found.reason}) and no API token exists, so no one "
                 "could call the API: create one with `riskwatch token create --name NAME "
                 "--role admin` (on Heroku: heroku run riskwatch token create ...), or set "
-                'auth.required = "false"'
+                "auth.required = false"
             )
 
 

@@ -229,6 +229,8 @@ def _validate(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
 
 def _checked(s: Setting, value: Any) -> Any:
     """Return `value` for setting `s` (floats as float), or raise ConfigError naming the key."""
+    if s.kind == "choice" and isinstance(value, bool) and {"true", "false"} <= set(s.choices):
+        value = "true" if value else "false"  # `required = true` as well as "true"
     if not _CHECKS[s.kind](value):
         raise ConfigError(f"setting {s.key!r}: expected {_EXPECTED[s.kind]}, got {value!r}")
     if s.kind == "float":
