@@ -205,6 +205,7 @@ def test_a_web_process_serves_what_a_cron_process_on_another_disk_promoted(
         engine.dispose()
         page = client.get(f"/quality/{file_id}.html")
         assert page.status_code == 200 and b"<html" in page.data.lower()
+        app.extensions["riskwatch"].engine.dispose()
     finally:
         stop(server)
     assert not (web / "models").exists() and not (web / "reports").exists()
