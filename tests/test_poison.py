@@ -18,11 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.infra.failpoints import ENV as FAILPOINT
 from pipeline.ingest import intake
 from pipeline.ingest.ingestion import QUARANTINE_NAME_BYTES
 from pipeline.storage import db
 from tests.conftest import QUICK_SETTINGS
-from tests.e2e import RISKWATCH, cli_env, count, invoke, rows
+from tests.e2e import RISKWATCH, cli, cli_env, count, invoke, rows
 
 CONTRACT_TOML = """
 [contract]
@@ -354,3 +355,58 @@ def test_a_file_that_changes_while_the_tick_reads_it_is_never_taken_twice(
     third, _ = _ingest(project, sqlite_url)
     assert third["status"] == "noop"
     assert count(sqlite_url, "ingested_files", "WHERE name = 'moving.csv'") == len(expected)
+
+
+def test_a_run_killed_before_it_copies_a_file_takes_it_once_later(project: Path, sqlite_url: str):
+    """SIGKILL between discovery's hash and the copy: nothing recorded; the next tick takes
+    each file once, and removes a private copy a killed run left."""
+    _setup(project)
+    env = {FAILPOINT: "before_source_copy"}
+    killed = cli(project, "ingest", database_url=sqlite_url, env=env)
+    assert killed.returncode == -9
+    assert count(sqlite_url, "ingested_files") == 0
+    left = project / "ingesteddata" / "quarantine" / ".source-left.tmp"
+    left.parent.mkdir(parents=True, exist_ok=True)
+    left.write_text("half a copy")
+    summary, log = _ingest(project, sqlite_url)
+    assert [f["name"] for f in summary["files"]] == ["good.csv"]
+    assert not left.exists() and "removed 1 private cop" in log
+    assert count(sqlite_url, "ingested_files") == 1
+
+
+def _nested_parquet(path: Path) -> None:
+    table = pa.table(
+        {
+            "corporation": ["P1", "P2"],
+            "employees": [[1, 2], [3]],  # lists where numbers belong
+            "industry": [{"a": 1}, {"a": 2}],
+            "exited": [0, 1],
+        }
+    )
+    pq.write_table(table, path)
+
+
+ODD = [
+    ("nested.parquet", _nested_parquet),
+    ("nested.jsonl", '{"corporation": {"x": 1}, "employees": [1], "exited": 0}\n'),
+    ("deep.jsonl", '{"corporation": ' + "[" * 5000 + "]" * 5000 + ', "exited": 0}\n'),
+    ("huge-number.jsonl", '{"corporation": "Q1", "employees": 1' + "0" * 400 + ', "exited": 0}\n'),
+    ("no-header.csv", "\n\n\n"),
+    ("quote.csv", HEADER + 'Z1,"10,retail,0\n'),
+    ("not-parquet.parquet", b"PAR1" + b"\x00" * 64 + b"PAR1"),
+]
+
+
+@pytest.mark.parametrize(("name", "content"), ODD, ids=[o[0] for o in ODD])
+def test_other_odd_files_end_as_a_verdict_on_the_file_never_a_failed_tick(
+    project: Path, sqlite_url: str, name: str, content
+):
+    _setup(project)
+    if callable(content):
+        content(project / "sourcedata" / name)
+    else:
+        _write(project, name, content)
+    odd = _two_ticks(project, sqlite_url, name)
+    assert odd["status"] in ("ingested", "quarantined")
+    if odd["status"] == "quarantined":
+        assert odd["reason"] and "\n" not in odd["reason"]

@@ -26,6 +26,7 @@ from pipeline.infra.files import NotAFile, fsync_dir, open_regular
 from pipeline.ingest.discovery import SourceFile
 
 CHUNK = 1 << 20
+PREFIX = ".source-"  # the private copies' names: `.source-XXXXXXXX.tmp`
 
 
 class Moved(Exception):
@@ -47,14 +48,14 @@ def private_copy(source: SourceFile, work_dir: Path) -> Iterator[Path]:
     Raises `Moved` (or a subclass) when the file changed, vanished or cannot be read any more.
     The copy is removed on exit unless `keep` moved it.
     """
+    failpoint("before_source_copy")  # between discovery's hash and the read
     work_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".source-", suffix=".tmp", dir=work_dir)
+    fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=".tmp", dir=work_dir)
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), 0o644)
             digest = hashlib.sha256()
-            failpoint("before_source_copy")
             try:
                 with open_regular(source.read_path) as src:
                     while block := src.read(CHUNK):
@@ -80,3 +81,14 @@ def keep(copy: Path, target: Path) -> None:
         os.fsync(fh.fileno())
     os.replace(copy, target)
     fsync_dir(target.parent)
+
+
+def remove_leftovers(work_dir: Path) -> int:
+    """Remove private copies a killed run left in `work_dir` (the caller holds the run lock, so
+    no other run is copying); return how many."""
+    if not work_dir.is_dir():
+        return 0
+    left = list(work_dir.glob(f"{PREFIX}*.tmp"))
+    for path in left:
+        path.unlink(missing_ok=True)
+    return len(left)

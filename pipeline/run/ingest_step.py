@@ -171,9 +171,13 @@ def _already_read(found: Discovery, source: SourceFile, current: Contract) -> pd
 
 def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingested]:
     """Take each new file through the gate (against `current`, the contract) and record it."""
-    from pipeline.ingest.intake import Moved
+    from pipeline.ingest.ingestion import QUARANTINE_DIR
+    from pipeline.ingest.intake import Moved, remove_leftovers
 
-    history = _history(run, run.settings.path("paths.ingested"), current) if found.new else None
+    ingested_dir = run.settings.path("paths.ingested")
+    if left := remove_leftovers(ingested_dir / QUARANTINE_DIR):
+        log.info("removed %d private cop(ies) of source files a stopped run left", left)
+    history = _history(run, ingested_dir, current) if found.new else None
     items = []
     total = len(found.new)
     bar = Progress("ingest", total, unit="files", plain=False, keep=False).start()
