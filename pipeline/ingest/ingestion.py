@@ -259,6 +259,13 @@ def quarantine_copy(copy: Path, source: SourceFile, ingested_dir: Path, why: str
     return rel
 
 
+def discard_outputs(ingested_dir: Path, source: SourceFile) -> None:
+    """Remove what a file's failed ingestion may have written (no row refers to it)."""
+    stem = source.sha256[:16]
+    (ingested_dir / DATA_DIR / f"{stem}.parquet").unlink(missing_ok=True)
+    (ingested_dir / QUARANTINE_DIR / f"{stem}-rows.parquet").unlink(missing_ok=True)
+
+
 PARQUET_SLICE_ROWS = 250_000  # rows per row group: what the Parquet writer buffers at once
 
 

@@ -26,7 +26,7 @@ from pipeline.infra.files import NotAFile, fsync_dir, open_regular
 from pipeline.ingest.discovery import SourceFile
 
 CHUNK = 1 << 20
-PREFIX = ".source-"  # the private copies' names: `.source-XXXXXXXX.tmp`
+PREFIX = ".source-"  # the private copies' names: `.source-<hash>-XXXXXXXX.tmp`
 
 
 class Moved(Exception):
@@ -50,7 +50,8 @@ def private_copy(source: SourceFile, work_dir: Path) -> Iterator[Path]:
     """
     failpoint("before_source_copy")  # between discovery's hash and the read
     work_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=".tmp", dir=work_dir)
+    prefix = f"{PREFIX}{source.sha256[:16]}-"
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=work_dir)
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -22,7 +22,7 @@ from pipeline.infra.progress import Progress
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
 from pipeline.run.record import Run
-from pipeline.storage import tables, writes
+from pipeline.storage import inbox, tables, writes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,7 +61,7 @@ def discover(run: Run) -> Discovery:
         log.warning("%s vanished from the inbox while the tick looked at it: skipped", name)
     # Each skipped entry is said once, when it appears or changes (issue 11): a cron log does
     # not repeat it every tick; `status` and the summary list them all.
-    for entry in writes.sync_skipped(run.engine, run.run_id, found.skipped):
+    for entry in inbox.sync_skipped(run.engine, tables.skipped_sources, run.run_id, found.skipped):
         log.warning("skipped %s: %s", entry.name, entry.reason)
     run.summary["skipped"] = [
         {"name": e.name, "kind": e.kind, "reason": e.reason} for e in found.skipped
@@ -226,7 +226,7 @@ def _take(
     from sqlalchemy.exc import SQLAlchemyError
 
     from pipeline.ingest.checks import file_problem
-    from pipeline.ingest.ingestion import Ingested, ingest_file
+    from pipeline.ingest.ingestion import Ingested, discard_outputs, ingest_file
     from pipeline.ingest.intake import Moved
 
     s = run.settings
@@ -253,19 +253,10 @@ def _take(
         text = " ".join(str(exc).split())[:300]
         why = f"riskwatch could not process the file ({type(exc).__name__}: {text})"
         log.debug("%s: %s", source.name, why, exc_info=True)
-        _discard_outputs(ingested_dir, source)
+        discard_outputs(ingested_dir, source)
         item = Ingested(source, "quarantined", why, quality=file_problem("unreadable", why))
         _quarantine_copy(ingested_dir, item, why)
         return item
-
-
-def _discard_outputs(ingested_dir: Path, source: SourceFile) -> None:
-    """Remove what a file's failed ingestion may have written (no row refers to it)."""
-    from pipeline.ingest.ingestion import DATA_DIR, QUARANTINE_DIR
-
-    stem = source.sha256[:16]
-    (ingested_dir / DATA_DIR / f"{stem}.parquet").unlink(missing_ok=True)
-    (ingested_dir / QUARANTINE_DIR / f"{stem}-rows.parquet").unlink(missing_ok=True)
 
 
 def _history(run: Run, ingested_dir: Path, current: Contract | None) -> RowIndex | None:

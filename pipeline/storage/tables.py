@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
+from pipeline.storage.inbox import skipped_sources_table
+
 # The newest migration in sql/versions/; the run refuses a database at another revision.
 SCHEMA_REVISION = "0009"
 
@@ -395,19 +397,4 @@ history_files = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=False),  # good rows of the file, indexed
     sa.Column("indexed_at", UTCDateTime, nullable=False),
 )
-
-# What the inbox holds that riskwatch does not take (a symbolic link, a folder, a FIFO, a
-# device, a file it may not read: pipeline.ingest.discovery), as the last tick saw it. A tick
-# reports an entry once, when it appears or changes, and forgets it when it is gone.
-skipped_sources = sa.Table(
-    "skipped_sources",
-    metadata,
-    sa.Column("path", sa.Text, primary_key=True),  # names.path_key of its path
-    sa.Column("name", sa.Text, nullable=False),  # as shown (names.shown)
-    sa.Column("kind", sa.String(20), nullable=False),  # symlink, folder, fifo, device, unreadable
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("size_bytes", sa.BigInteger, nullable=False),  # of the entry itself (lstat)
-    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
-    _run_fk(),  # the run that reported it
-    sa.Column("seen_at", UTCDateTime, nullable=False),
-)
+skipped_sources = skipped_sources_table(metadata, _run_fk(), UTCDateTime)  # see `inbox`

@@ -1,6 +1,6 @@
 """Every row the engine writes goes through here; reads for people are in `reads`.
 
-Runs, steps, source_hashes, skipped_sources, ingested_files, quality_files, quality_issues,
+Runs, steps, source_hashes, ingested_files, quality_files, quality_issues,
 contracts, scores, decisions, confusion_matrices, feature_stats, missing_values, diagnostics,
 alerts, drift_summaries, drift_results, reports, api_returns and predictions (the run's, and
 the app's on-demand ones); model_versions and deployments, which only `pipeline.model.registry`
@@ -23,13 +23,7 @@ from pipeline.storage import row_index, tables
 from pipeline.storage.text import storable
 
 if TYPE_CHECKING:
-    from pipeline.storage.shapes import (
-        ContractLike,
-        DecisionLike,
-        IngestedLike,
-        ScoreLike,
-        SkippedLike,
-    )
+    from pipeline.storage.shapes import ContractLike, DecisionLike, IngestedLike, ScoreLike
 
 
 def start_run(engine: sa.Engine, kind: str) -> str:
@@ -114,45 +108,6 @@ def forget_hash(engine: sa.Engine, path: str) -> None:
     t = tables.source_hashes
     with engine.begin() as conn:
         conn.execute(t.delete().where(t.c.path == path))
-
-
-def sync_skipped(
-    engine: sa.Engine, run_id: str, skipped: Sequence[SkippedLike]
-) -> list[SkippedLike]:
-    """Make `skipped_sources` what the inbox skips now; return the entries new or changed since
-    the last tick (those a tick reports). Writes nothing when nothing changed."""
-    t = tables.skipped_sources
-    with engine.connect() as conn:
-        before = {r.path: (r.kind, r.size_bytes, r.mtime_ns) for r in conn.execute(sa.select(t))}
-    now = {s.key: s for s in skipped}
-    fresh = [s for k, s in now.items() if before.get(k) != (s.kind, s.size, s.mtime_ns)]
-    gone = [k for k in before if k not in now]
-    if fresh or gone:
-        seen_at = tables.utcnow()
-        with engine.begin() as conn:
-            stale = gone + [s.key for s in fresh]
-            for start in range(0, len(stale), 500):
-                conn.execute(t.delete().where(t.c.path.in_(stale[start : start + 500])))
-            if fresh:
-                conn.execute(
-                    t.insert(),
-                    [
-                        storable(
-                            {
-                                "path": s.key,
-                                "name": s.name,
-                                "kind": s.kind,
-                                "reason": s.reason,
-                                "size_bytes": s.size,
-                                "mtime_ns": s.mtime_ns,
-                                "run_id": run_id,
-                                "seen_at": seen_at,
-                            }
-                        )
-                        for s in fresh
-                    ],
-                )
-    return fresh
 
 
 def record_ingested(
