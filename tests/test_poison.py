@@ -410,3 +410,75 @@ def test_other_odd_files_end_as_a_verdict_on_the_file_never_a_failed_tick(
     assert odd["status"] in ("ingested", "quarantined")
     if odd["status"] == "quarantined":
         assert odd["reason"] and "\n" not in odd["reason"]
+
+
+# --- the pure parts: names shown, text stored, quarantine names, where UTF-8 stops -----------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("batch_01.csv", "batch_01.csv"),
+        ("été.csv", "été.csv"),
+        (os.fsdecode(b"caf\xe9.csv"), "caf\\xe9.csv"),
+        ("a\nb\r\tc.csv", "a\\nb\\r\\tc.csv"),
+        ("\x1b[31mred.csv", "\\x1b[31mred.csv"),
+        ("gpj\u202e.exe", "gpj\\u202e.exe"),
+        ("line\u2028sep.csv", "line\\u2028sep.csv"),
+    ],
+)
+def test_names_are_shown_on_one_printable_line_and_showing_twice_changes_nothing(
+    name: str, expected: str
+):
+    from pipeline.infra.names import shown
+
+    assert shown(name) == expected
+    assert shown(expected) == expected
+    assert expected.isprintable()
+
+
+def test_path_keys_are_storable_and_tell_every_path_apart():
+    from pipeline.infra.names import path_key
+
+    assert path_key("/in/a.csv") == "/in/a.csv"  # the keys saved before stay valid
+    odd = path_key(os.fsdecode(b"/in/caf\xe9.csv"))
+    assert odd == "bytes:" + b"/in/caf\xe9.csv".hex()
+    assert odd != path_key("/in/caf\\xe9.csv")
+
+
+def test_storable_escapes_nul_and_lone_surrogates_everywhere_in_a_value():
+    from pipeline.storage.text import storable
+
+    value = {"a\x00": ["x\udcff", ("y",), 3, None], "ok": "fine\n"}
+    assert storable(value) == {"a\\x00": ["x\\udcff", ["y"], 3, None], "ok": "fine\n"}
+    assert storable("plain") == "plain"
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("batch.csv", "batch.csv"),
+        ("a b:c?\\d.csv", "a_b_c__d.csv"),
+        (os.fsdecode(b"caf\xe9\n.csv"), "caf__.csv"),
+        ("x" * 300 + ".csv", "x" * QUARANTINE_NAME_BYTES + ".csv"),
+        ("é" * 100 + ".csv", "é" * (QUARANTINE_NAME_BYTES // 2) + ".csv"),
+    ],
+)
+def test_quarantine_names_are_safe_and_bounded(name: str, kept: str):
+    from pipeline.ingest.discovery import SourceFile
+    from pipeline.ingest.ingestion import quarantine_name
+
+    source = SourceFile(Path("/in") / name, 1, 1, "ab" * 32)
+    assert quarantine_name(source) == "abababababababab-" + kept
+
+
+@pytest.mark.parametrize("at", [0, 5, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20])
+def test_the_first_byte_that_is_not_utf8_is_found_at_its_offset(tmp_path: Path, at: int):
+    from pipeline.ingest.readers import _first_bad_utf8
+
+    text = ("é" * (at // 2 + 1)).encode()[:at] if at % 2 == 0 else b"a" + "é".encode() * (at // 2)
+    assert len(text) == at
+    path = tmp_path / "f.csv"
+    path.write_bytes(text + b"\xff" + b"\nmore\n")
+    lines = text.count(b"\n") + 1
+    assert _first_bad_utf8(path) == f"byte {at:,} (line {lines:,}): 0xff"
