@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from pipeline.errors import RiskwatchError
+
 
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -58,7 +60,7 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-class NotAFile(OSError):
+class NotAFile(RiskwatchError):
     """The path is not a regular file (a symbolic link, a folder, a FIFO, a device, a socket)."""
 
     def __init__(self, path: Path, kind: str) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.errors import RiskwatchError
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import NotAFile, fsync_dir, open_regular
 from pipeline.ingest.discovery import SourceFile
@@ -29,7 +30,7 @@ CHUNK = 1 << 20
 PREFIX = ".source-"  # the private copies' names: `.source-<hash>-XXXXXXXX.tmp`
 
 
-class Moved(Exception):
+class Moved(RiskwatchError):  # a state of the file, more than an error
     """The source file is no longer what discovery found: left for a later tick."""
 
 

@@ -222,7 +222,8 @@ def _take(
     """One file through the gate. The file's own failures end here (issue 11): whatever the
     engine raises on one file's content quarantines that file with the exception's type and
     message, and the tick goes on. The file moving under the tick raises `intake.Moved`; the
-    environment failing (a full disk, the database) raises as it is, and the file stays new."""
+    environment failing (a full disk, the database) raises as it is, and the file stays new, as
+    does riskwatch's own error (a bad file's is a DataError, already a verdict on the file)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from pipeline.ingest.checks import file_problem
@@ -247,7 +248,7 @@ def _take(
             frame=_already_read(found, source, current),
             history=history,
         )
-    except (Moved, OSError, SQLAlchemyError):
+    except (Moved, RiskwatchError, OSError, SQLAlchemyError):
         raise
     except Exception as exc:  # the per-file boundary: see the docstring
         text = " ".join(str(exc).split())[:300]
