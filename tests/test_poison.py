@@ -164,9 +164,12 @@ def test_text_no_database_can_store_as_it_is_is_stored_escaped(project: Path, da
         '{"corporation": "J1", "employees": 1, "industry": "re\\u0000tail", "exited": 0}\n'
         '{"corporation": "J2", "employees": 2, "industry": "energy", "exited": 3}\n',
     )
+    os.mkfifo(project / "sourcedata" / os.fsdecode(b"pipe\xff\n.csv"))  # skipped, stored
     first, log = _ingest(project, url)
     files = _files(first)
     assert files["caf\\xe9-latin1-name.csv"]["status"] == "ingested"
+    skipped = rows(url, "SELECT name FROM skipped_sources")
+    assert [r["name"] for r in skipped] == ["pipe\\xff\\n.csv"]
     assert files["nul-column.parquet"]["status"] == "ingested"  # an extra column, ignored
     assert files["nul-value.jsonl"]["status"] == "ingested"
     assert "caf\\xe9-latin1-name.csv" in log
@@ -177,6 +180,7 @@ def test_text_no_database_can_store_as_it_is_is_stored_escaped(project: Path, da
     status = invoke(project, "status", database_url=url)
     assert status.returncode == 0, status.stderr
     assert "caf\\xe9-latin1-name.csv" in status.stdout
+    assert "pipe\\xff\\n.csv: a FIFO" in status.stdout
     second, log = _ingest(project, url)
     assert second["status"] == "noop" and "latin1" not in log
     assert json.loads(invoke(project, "status", "--json", database_url=url).stdout)
