@@ -414,6 +414,7 @@ def test_other_odd_files_end_as_a_verdict_on_the_file_never_a_failed_tick(
     assert odd["status"] in ("ingested", "quarantined")
     if odd["status"] == "quarantined":
         assert odd["reason"] and "\n" not in odd["reason"]
+        assert ".source-" not in odd["reason"] and str(project) not in odd["reason"]
 
 
 # --- the pure parts: names shown, text stored, quarantine names, where UTF-8 stops -----------

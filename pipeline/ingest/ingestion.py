@@ -25,7 +25,7 @@ from pipeline.errors import DataError, RiskwatchError
 from pipeline.infra.files import atomic_write
 from pipeline.ingest.contract import Contract
 from pipeline.ingest.discovery import SourceFile
-from pipeline.ingest.intake import keep, private_copy
+from pipeline.ingest.intake import as_source, keep, private_copy
 from pipeline.ingest.readers import count_rows, read_table
 from pipeline.settings.table import default
 from pipeline.storage import row_index
@@ -177,7 +177,8 @@ def _ingest_copy(
             # An unsupported suffix is refused by name, before anything is read.
             frame = read_table(copy if source.format else source.path, source.format, text)
     except DataError as exc:
-        result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
+        why = as_source(str(exc), source)
+        result = file_problem(exc.error_type or "unreadable", why, overrides, exc.column)
         if exc.error_type != "empty":
             result.rows_read = exc.rows or count_rows(copy, source.format)
     else:

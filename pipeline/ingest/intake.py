@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,3 +95,10 @@ def remove_leftovers(work_dir: Path) -> int:
     for path in left:
         path.unlink(missing_ok=True)
     return len(left)
+
+
+def as_source(text: str, source: SourceFile) -> str:
+    """`text` (an error message) with the private copy's path, if it names it, as the source's
+    name: a reason speaks of the file a person dropped, not of riskwatch's temporary copy."""
+    pattern = rf"[^\s'\"]*{re.escape(PREFIX)}{source.sha256[:16]}-\w+\.tmp"
+    return re.sub(pattern, lambda _: source.name, text)

@@ -228,7 +228,7 @@ def _take(
 
     from pipeline.ingest.checks import file_problem
     from pipeline.ingest.ingestion import Ingested, discard_outputs, ingest_file
-    from pipeline.ingest.intake import Moved
+    from pipeline.ingest.intake import Moved, as_source
 
     s = run.settings
     ingested_dir = s.path("paths.ingested")
@@ -251,7 +251,7 @@ def _take(
     except (Moved, RiskwatchError, OSError, SQLAlchemyError):
         raise
     except Exception as exc:  # the per-file boundary: see the docstring
-        text = " ".join(str(exc).split())[:300]
+        text = " ".join(as_source(str(exc), source).split())[:300]
         why = f"riskwatch could not process the file ({type(exc).__name__}: {text})"
         log.debug("%s: %s", source.name, why, exc_info=True)
         discard_outputs(ingested_dir, source)
