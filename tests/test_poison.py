@@ -487,3 +487,28 @@ def test_the_first_byte_that_is_not_utf8_is_found_at_its_offset(tmp_path: Path, 
     path.write_bytes(text + b"\xff" + b"\nmore\n")
     lines = text.count(b"\n") + 1
     assert _first_bad_utf8(path) == f"byte {at:,} (line {lines:,}): 0xff"
+
+
+def test_a_full_tick_goes_on_past_poison_and_skipped_entries(tmp_path: Path, built_project: Path):
+    """`riskwatch run`, the cron tick, on a trained project: a poison file, a link to
+    /etc/passwd and a FIFO beside a new batch; the tick succeeds and says what it skipped."""
+    from pipeline.tools.sampledata import generate_batch
+    from tests.conftest import copy_project
+    from tests.e2e import drop, run_json
+
+    project = tmp_path / "project"
+    copy_project(built_project, project)
+    inbox = project / "sourcedata"
+    batch = tmp_path / "clients_batch_09.csv"
+    generate_batch(9, 200).to_csv(batch, index=False)
+    drop(project, batch)
+    _write(project, "reserved.csv", "client_id,_riskwatch_errors\nX,1\n")
+    (inbox / "passwd.csv").symlink_to("/etc/passwd")
+    os.mkfifo(inbox / "pipe.csv")
+    tick = run_json(project)
+    assert tick["status"] == "succeeded" and tick["new_files"] == 2
+    [quarantined] = tick["quarantined"]
+    assert quarantined["name"] == "reserved.csv" and "reserves" in quarantined["reason"]
+    assert {s["name"] for s in tick["skipped"]} == {"passwd.csv", "pipe.csv"}
+    again = run_json(project)
+    assert again["status"] == "noop" and len(again["skipped"]) == 2
