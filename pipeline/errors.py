@@ -47,11 +47,17 @@ class DataError(RiskwatchError):
     """Input data cannot be used: unreadable, empty, or without a required column."""
 
     def __init__(
-        self, message: str, *, column: str | None = None, error_type: str | None = None
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        error_type: str | None = None,
+        rows: int = 0,
     ) -> None:
         super().__init__(message)
         self.column = column
         self.error_type = error_type  # the quality gate's name for it: unreadable, empty, ...
+        self.rows = rows  # the rows the file has, when they could be counted (else 0)
 
 
 class ModelIntegrityError(RiskwatchError):

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.tools.sampledata import generate_batch, generate_test
 from tests.conftest import reset_pg
-from tests.e2e import count, invoke, rows, run_json
+from tests.e2e import count, invoke, rows, run_json, sha
 
 pytestmark = pytest.mark.slow
 
@@ -162,5 +162,7 @@ def test_the_first_tick_reads_each_file_once(project: Path, monkeypatch: pytest.
     monkeypatch.setattr(ingestion, "read_table", counted)
     tick = run_json(project, f"sqlite:///{project / 'riskwatch.db'}")
     assert tick["quality"]["rows_valid"] == 600
-    inbox = [r for r in reads if r.startswith("part_")]
-    assert sorted(inbox) == ["part_0.csv", "part_1.csv", "part_2.csv"]
+    # Each file is read from its private copy, `.source-<hash>-*.tmp` (pipeline.ingest.intake).
+    inbox = [r.split("-")[1] for r in reads if r.startswith(".source-")]
+    parts = [project / "sourcedata" / f"part_{i}.csv" for i in range(3)]
+    assert sorted(inbox) == sorted(sha(p)[:16] for p in parts)

@@ -469,7 +469,9 @@ def test_riskwatch_variables_that_are_not_settings_are_left_alone(tmp_path: Path
     )
 
 
-@pytest.mark.parametrize(("toml", "value"), [("true", "true"), ("false", "false"), ('"auto"', "auto")])
+@pytest.mark.parametrize(
+    ("toml", "value"), [("true", "true"), ("false", "false"), ('"auto"', "auto")]
+)
 def test_auth_required_takes_a_toml_boolean_or_auto(tmp_path: Path, toml: str, value: str) -> None:
     (tmp_path / "riskwatch.toml").write_text(f"[auth]\nrequired = {toml}\n")
     assert load_settings(tmp_path / "riskwatch.toml", environ={})["auth.required"] == value

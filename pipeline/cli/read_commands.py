@@ -9,6 +9,7 @@ import click
 
 from pipeline.cli.root import emit, engine_command, main, read, settings_of
 from pipeline.formatting import fmt_drift, fmt_metric, fmt_score_source, fmt_version
+from pipeline.infra.names import shown
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -51,12 +52,16 @@ def _status_text(s: dict[str, Any]) -> str:
     out.append(f"ingested files: {len(s['ingested_files'])}")
     for f in s["ingested_files"]:
         out.append(
-            f"  {f['name']}  {f['sha256'][:12]}  {f['rows']} rows, "
+            f"  {shown(f['name'])}  {f['sha256'][:12]}  {f['rows']} rows, "
             f"{f['rows_quarantined']} quarantined"
         )
     out.append(f"quarantined files: {len(s['quarantined_files'])}")
     for f in s["quarantined_files"]:
-        out.append(f"  {f['name']}: {f['rows_quarantined']} rows, {f['reason']}")
+        reason = shown(f["reason"] or "")
+        out.append(f"  {shown(f['name'])}: {f['rows_quarantined']} rows, {reason}")
+    if s.get("skipped_sources"):
+        out.append(f"skipped in the inbox: {len(s['skipped_sources'])}")
+        out += [f"  {shown(e['name'])}: {shown(e['reason'])}" for e in s["skipped_sources"]]
     out.append(f"quarantined rows: {s['rows_quarantined']} of {s['rows_read']} read")
     last = s["last_run"]
     out.append(

@@ -1,4 +1,5 @@
-"""The operating-system edge: atomic files and file hashes (`files`), the run lock (`lock`),
+"""The operating-system edge: atomic files and file hashes (`files`), file names as they may be
+shown and stored (`names`), the run lock (`lock`),
 memory hand-back (`memory`), crash points for the kill tests (`failpoints`), the versions of
 the libraries in use (`versions`), pip's cached list of outdated packages (`outdated`) and
 the progress of long work on a terminal or in a log (`progress`).
@@ -15,6 +16,7 @@ __all__ = [
     "files",
     "lock",
     "memory",
+    "names",
     "outdated",
     "progress",
     "versions",

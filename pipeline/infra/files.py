@@ -3,12 +3,17 @@ file hashes."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
+
+from pipeline.errors import RiskwatchError
 
 
 def fsync_dir(path: Path) -> None:
@@ -53,3 +58,51 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+class NotAFile(RiskwatchError):
+    """The path is not a regular file (a symbolic link, a folder, a FIFO, a device, a socket)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(f"{path} is a {kind}, not a regular file")
+        self.kind = kind
+
+
+def kind_of(mode: int) -> str:
+    """What a file-system entry is, from its st_mode: file, symlink, folder, fifo, device, ..."""
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open `path` for reading only if it is a regular file, itself (never through a link).
+
+    O_NOFOLLOW refuses a symbolic link put there since it was listed; O_NONBLOCK makes a FIFO
+    put there open at once (and then be refused) instead of blocking until a writer comes.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotAFile(path, "symlink") from exc
+        raise
+    try:
+        kind = kind_of(os.fstat(fd).st_mode)
+        if kind != "file":
+            raise NotAFile(path, kind)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

@@ -1,5 +1,6 @@
-"""Ingestion and the quality gate: finding new files (`discovery`), reading them (`readers`), the
-data contract (`contract_rules`, `contract_infer`, `contract_summary`, `contract_toml`, pure;
+"""Ingestion and the quality gate: finding new files (`discovery`), reading them (`readers`)
+from a private copy that holds the bytes their hash names (`intake`), the data contract
+(`contract_rules`, `contract_infer`, `contract_summary`, `contract_toml`, pure;
 `contract`, its file), the checks (`checks`, `violations`, pure; `history`, duplicates across
 files, pure), keeping good rows and quarantining bad ones (`ingestion`), the gate's own commands
 (`contract_tools`), and alerts about bad files (`alerts`, `webhook`).
@@ -20,5 +21,6 @@ __all__ = [
     "discovery",
     "history",
     "ingestion",
+    "intake",
     "readers",
 ]

@@ -12,6 +12,7 @@ hashes travel on its `Ingested` to the transaction that records it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import DataError, RiskwatchError
-from pipeline.infra.files import atomic_copy, atomic_write
+from pipeline.infra.files import atomic_write
 from pipeline.ingest.contract import Contract
 from pipeline.ingest.discovery import SourceFile
-from pipeline.ingest.readers import read_table
+from pipeline.ingest.intake import as_source, keep, private_copy
+from pipeline.ingest.readers import count_rows, read_table
 from pipeline.settings.table import default
 from pipeline.storage import row_index
 from pipeline.vocabulary import DERIVED
@@ -126,6 +128,10 @@ def ingest_file(
 ) -> Ingested:
     """Read, check against the contract and store one file; never raises for bad data.
 
+    What is read is a private copy whose hash is checked against `source.sha256`
+    (`intake.private_copy`): a file that changed, vanished or became unreadable since discovery
+    raises `intake.Moved`, and nothing of it is written.
+
     Good rows go to `data/<hash>.parquet`; bad rows, each with its errors and its data-row
     number, to `quarantine/<hash>-rows.parquet`; a file with no usable row is copied to
     `quarantine/` byte for byte with a `.reason.txt`. Good + quarantined rows = rows read. More
@@ -133,6 +139,32 @@ def ingest_file(
     `frame`: the file already read as this would read it (it is not read again). With
     `history`, rows and ids that earlier files brought are duplicates too.
     """
+    with private_copy(source, ingested_dir / QUARANTINE_DIR) as copy:
+        return _ingest_copy(
+            source,
+            copy,
+            ingested_dir,
+            contract,
+            overrides,
+            missing_alpha,
+            max_invalid_share,
+            frame,
+            history,
+        )
+
+
+def _ingest_copy(
+    source: SourceFile,
+    copy: Path,
+    ingested_dir: Path,
+    contract: Contract,
+    overrides: Mapping[str, str] | None,
+    missing_alpha: float,
+    max_invalid_share: float,
+    frame: pd.DataFrame | None,
+    history: RowIndex | None,
+) -> Ingested:
+    """`ingest_file` on `copy`, the private copy of `source` that holds the hashed bytes."""
     from pipeline.ingest.checks import check_frame, file_problem, flag_invalid_share
 
     stem = source.sha256[:16]
@@ -141,9 +173,14 @@ def ingest_file(
         text += (contract.target,)
     repeats: tuple[Hashes, Seen] | None = None  # with history: the file's hashes, what is known
     try:
-        frame = read_table(source.path, source.format, text) if frame is None else frame
+        if frame is None:
+            # An unsupported suffix is refused by name, before anything is read.
+            frame = read_table(copy if source.format else source.path, source.format, text)
     except DataError as exc:
-        result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
+        why = as_source(str(exc), source)
+        result = file_problem(exc.error_type or "unreadable", why, overrides, exc.column)
+        if exc.error_type != "empty":
+            result.rows_read = exc.rows or count_rows(copy, source.format)
     else:
         result = check_frame(frame, contract, overrides, missing_alpha)
         if history is not None:
@@ -161,9 +198,7 @@ def ingest_file(
             else "no row passed the checks: "
             + ", ".join(f"{t} ({n})" for t, n in result.errors_by_type.items() if t not in DERIVED)
         )
-        rel = f"{QUARANTINE_DIR}/{stem}-{source.name}"
-        atomic_copy(source.path, ingested_dir / rel)
-        atomic_write(ingested_dir / f"{rel}.reason.txt", lambda t: t.write_text(why + "\n"))
+        rel = quarantine_copy(copy, source, ingested_dir, why)
         return Ingested(source, "quarantined", why, 0, result.rows_read, None, rel, quality=result)
 
     item = Ingested(source, "ingested", quality=result)
@@ -193,6 +228,43 @@ def ingest_file(
     atomic_write(ingested_dir / rel, lambda tmp: write_parquet(good, tmp, rows_kept))
     item.data_path = rel
     return item
+
+
+# Bytes of the source's name kept in its quarantine copy's name (after the hash, before the
+# suffix): file systems allow 255 bytes a name, and ".reason.txt" goes after it.
+QUARANTINE_NAME_BYTES = 100
+
+
+def quarantine_name(source: SourceFile) -> str:
+    """`<hash>-<name>` for a file kept whole in quarantine: safe and bounded.
+
+    The name keeps what a person recognises of the original: characters that are not safe in a
+    file name (a separator, a control character, a byte that was not UTF-8: anything `shown`
+    escaped, and spaces) become `_`, and a long name is cut (its suffix kept) to
+    QUARANTINE_NAME_BYTES. The database keeps the full name (`ingested_files.name`).
+    """
+    safe = re.sub(r"[^\w.,+=@()\[\]-]", "_", source.path.name)  # \w: any letter or digit
+    suffix = Path(safe).suffix if len(Path(safe).suffix) <= 16 else ""
+    encoded = safe[: len(safe) - len(suffix)].encode("utf-8")  # no surrogate is left in it
+    base = encoded[:QUARANTINE_NAME_BYTES].decode("utf-8", "ignore")  # never half a character
+    return f"{source.sha256[:16]}-{base}{suffix}"
+
+
+def quarantine_copy(copy: Path, source: SourceFile, ingested_dir: Path, why: str) -> str:
+    """Keep the private copy of a file rejected whole in quarantine, `why` beside it; return its
+    path relative to `ingested_dir`."""
+    rel = f"{QUARANTINE_DIR}/{quarantine_name(source)}"
+    keep(copy, ingested_dir / rel)
+    note = f"{why}\nsource file: {source.name}\nsha256: {source.sha256}\n"
+    atomic_write(ingested_dir / f"{rel}.reason.txt", lambda t: t.write_text(note))
+    return rel
+
+
+def discard_outputs(ingested_dir: Path, source: SourceFile) -> None:
+    """Remove what a file's failed ingestion may have written (no row refers to it)."""
+    stem = source.sha256[:16]
+    (ingested_dir / DATA_DIR / f"{stem}.parquet").unlink(missing_ok=True)
+    (ingested_dir / QUARANTINE_DIR / f"{stem}-rows.parquet").unlink(missing_ok=True)
 
 
 PARQUET_SLICE_ROWS = 250_000  # rows per row group: what the Parquet writer buffers at once

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from pipeline.errors import ConfigError, RiskwatchError
 from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
+from pipeline.infra.names import path_key
 from pipeline.infra.progress import Progress
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
 from pipeline.run.record import Run
-from pipeline.storage import blobs, tables, writes
+from pipeline.storage import blobs, inbox, tables, writes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,10 +47,25 @@ def discover(run: Run) -> Discovery:
     with run.engine.connect() as conn:
         known = writes.known_hashes(conn)
         cache = writes.hash_cache(conn)
-    found = discover_files(source, known, cache, settings["data.min_file_age_seconds"])
+    found = discover_files(
+        source,
+        known,
+        cache,
+        settings["data.min_file_age_seconds"],
+        follow_symlinks=settings["ingest.follow_symlinks"],
+    )
     writes.save_hash_cache(run.engine, found.hashes)
     for name, why in found.deferred:
         log.info("left for a later tick: %s (%s)", name, why)
+    for name in found.vanished:
+        log.warning("%s vanished from the inbox while the tick looked at it: skipped", name)
+    # Each skipped entry is said once, when it appears or changes (issue 11): a cron log does
+    # not repeat it every tick; `status` and the summary list them all.
+    for entry in inbox.sync_skipped(run.engine, tables.skipped_sources, run.run_id, found.skipped):
+        log.warning("skipped %s: %s", entry.name, entry.reason)
+    run.summary["skipped"] = [
+        {"name": e.name, "kind": e.kind, "reason": e.reason} for e in found.skipped
+    ]
     return found
 
 
@@ -86,9 +102,13 @@ def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, st
     the frame kept for certain is the first one ingestion takes (one big file is read once);
     others are kept while they fit in KEEP_READ_BYTES, and read again by ingestion beyond.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from pipeline.errors import DataError
     from pipeline.ingest import contract as contracts
     from pipeline.ingest.contract_tools import contract_from_summary
+    from pipeline.ingest.ingestion import QUARANTINE_DIR
+    from pipeline.ingest.intake import Moved, private_copy
     from pipeline.ingest.readers import read_table
 
     s = run.settings
@@ -96,10 +116,16 @@ def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, st
     text = frozenset([*s["data.categorical"], *s["data.id_columns"]])
     target = s["data.target"] if s["model.task"] == "classification" else None
     summary, names, kept = contracts.DataSummary(), [], 0
+    work = s.path("paths.ingested") / QUARANTINE_DIR
     for i, source in reversed(list(enumerate(found.new))):
         try:
-            frame = read_table(source.path, source.format, tuple(sorted(text)))
-        except DataError:
+            with private_copy(source, work) as copy:  # the bytes of its hash, as ingestion
+                frame = read_table(copy, source.format, tuple(sorted(text)))
+        except (DataError, Moved):
+            continue
+        except (OSError, SQLAlchemyError):
+            raise
+        except Exception:  # ingestion says what it is, per file
             continue
         if any(c not in frame.columns for c in needed):
             continue
@@ -145,32 +171,26 @@ def _already_read(found: Discovery, source: SourceFile, current: Contract) -> pd
 
 def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingested]:
     """Take each new file through the gate (against `current`, the contract) and record it."""
-    from pipeline.ingest.checks import file_problem
-    from pipeline.ingest.ingestion import Ingested, ingest_file
+    from pipeline.ingest.ingestion import QUARANTINE_DIR
+    from pipeline.ingest.intake import Moved, remove_leftovers
 
-    s = run.settings
-    ingested_dir = s.path("paths.ingested")
-    overrides = s["quality.criticality"]
+    ingested_dir = run.settings.path("paths.ingested")
+    if left := remove_leftovers(ingested_dir / QUARANTINE_DIR):
+        log.info("removed %d private cop(ies) of source files a stopped run left", left)
     history = _history(run, ingested_dir, current) if found.new else None
     items = []
     total = len(found.new)
     bar = Progress("ingest", total, unit="files", plain=False, keep=False).start()
     for i, source in enumerate(found.new, 1):
-        if current is None:  # nothing new could be read: no contract to check against
-            why = "no data contract, and no new file could be read to infer one"
-            item = Ingested(source, "quarantined", why, quality=file_problem("unreadable", why))
-            _quarantine_copy(ingested_dir, item, why)
-        else:
-            item = ingest_file(
-                source,
-                ingested_dir,
-                current,
-                overrides,
-                s["quality.missing_significance"],
-                s["quality.max_invalid_share"],
-                frame=_already_read(found, source, current),
-                history=history,
-            )
+        try:
+            item = _take(run, found, source, current, history)
+        except Moved as exc:
+            # Nothing of it was written; its cached hash is dropped, so the next tick hashes
+            # what it holds then and takes that, once.
+            writes.forget_hash(run.engine, path_key(str(source.path)))
+            log.warning("[%d/%d] %s left for a later tick: %s", i, total, source.name, exc)
+            bar.advance()
+            continue
         memory.release()  # the file's frame is gone; its buffers need not outlive it
         failpoint("after_file_written")
         file_id = _record(run, item, current)
@@ -192,6 +212,54 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
     return items
 
 
+def _take(
+    run: Run,
+    found: Discovery,
+    source: SourceFile,
+    current: Contract | None,
+    history: RowIndex | None,
+) -> Ingested:
+    """One file through the gate. The file's own failures end here (issue 11): whatever the
+    engine raises on one file's content quarantines that file with the exception's type and
+    message, and the tick goes on. The file moving under the tick raises `intake.Moved`; the
+    environment failing (a full disk, the database) raises as it is, and the file stays new, as
+    does riskwatch's own error (a bad file's is a DataError, already a verdict on the file)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pipeline.ingest.checks import file_problem
+    from pipeline.ingest.ingestion import Ingested, discard_outputs, ingest_file
+    from pipeline.ingest.intake import Moved, as_source
+
+    s = run.settings
+    ingested_dir = s.path("paths.ingested")
+    if current is None:  # nothing new could be read: no contract to check against
+        why = "no data contract, and no new file could be read to infer one"
+        item = Ingested(source, "quarantined", why, quality=file_problem("unreadable", why))
+        _quarantine_copy(ingested_dir, item, why)
+        return item
+    try:
+        return ingest_file(
+            source,
+            ingested_dir,
+            current,
+            s["quality.criticality"],
+            s["quality.missing_significance"],
+            s["quality.max_invalid_share"],
+            frame=_already_read(found, source, current),
+            history=history,
+        )
+    except (Moved, RiskwatchError, OSError, SQLAlchemyError):
+        raise
+    except Exception as exc:  # the per-file boundary: see the docstring
+        text = " ".join(as_source(str(exc), source).split())[:300]
+        why = f"riskwatch could not process the file ({type(exc).__name__}: {text})"
+        log.debug("%s: %s", source.name, why, exc_info=True)
+        discard_outputs(ingested_dir, source)
+        item = Ingested(source, "quarantined", why, quality=file_problem("unreadable", why))
+        _quarantine_copy(ingested_dir, item, why)
+        return item
+
+
 def _history(run: Run, ingested_dir: Path, current: Contract | None) -> RowIndex | None:
     """The index of earlier files' rows with quality.duplicates = "history" (else None), brought
     up to date first: files ingested while it was "file" are indexed once, from their Parquet."""
@@ -211,18 +279,31 @@ def _record(run: Run, item: Ingested, current: Contract | None) -> int:
 
     source = item.source
     checked_at = tables.utcnow()
-    rel = relative_path(source.sha256)  # by content: a rewrite after a crash is the same page
-    page = write_file_report(
-        run.settings.path("paths.reports") / rel,
-        file_name=source.name,
-        sha256=source.sha256,
-        result=item.quality,
-        contract=current,
-        run_id=run.run_id,
-        checked_at=checked_at,
-    )
-    item.report = str(page)
-    blobs.publish_report(run.engine, run.settings, rel, page.read_bytes())
+    rel: str | None = relative_path(source.sha256)  # by content: a rewrite is the same page
+    try:
+        item.report = str(
+            write_file_report(
+                run.settings.path("paths.reports") / str(rel),
+                file_name=source.name,
+                sha256=source.sha256,
+                result=item.quality,
+                contract=current,
+                run_id=run.run_id,
+                checked_at=checked_at,
+            )
+        )
+    except OSError:
+        raise
+    except Exception as exc:  # a page the file's content breaks: the file is kept
+        log.warning(
+            "%s: its quality page could not be written (%s: %s)",
+            source.name,
+            type(exc).__name__,
+            " ".join(str(exc).split())[:200],
+        )
+        rel = None
+    if rel is not None and item.report is not None:
+        blobs.publish_report(run.engine, run.settings, rel, Path(item.report).read_bytes())
     return writes.record_ingested(
         run.engine,
         run.run_id,
@@ -286,18 +367,13 @@ def _alert(run: Run, item: Ingested, file_id: int) -> None:
 
 
 def _quarantine_copy(ingested_dir: Path, item: Ingested, why: str) -> None:
-    """Keep a copy of a file that could not be checked at all, with `why` beside it."""
-    from pipeline.infra.files import atomic_copy, atomic_write
-    from pipeline.ingest.ingestion import QUARANTINE_DIR
+    """Keep a copy of a file that could not be checked at all, with `why` beside it (the copy
+    is of the bytes its hash names: `intake.private_copy`)."""
+    from pipeline.ingest.ingestion import QUARANTINE_DIR, quarantine_copy
+    from pipeline.ingest.intake import private_copy
 
-    rel = f"{QUARANTINE_DIR}/{item.source.sha256[:16]}-{item.source.name}"
-    atomic_copy(item.source.path, ingested_dir / rel)
-
-    def reason(tmp: Path) -> None:
-        tmp.write_text(why + "\n")
-
-    atomic_write(ingested_dir / f"{rel}.reason.txt", reason)
-    item.quarantine_path = rel
+    with private_copy(item.source, ingested_dir / QUARANTINE_DIR) as copy:
+        item.quarantine_path = quarantine_copy(copy, item.source, ingested_dir, why)
 
 
 def quality_summary(items: Sequence[Ingested]) -> dict[str, Any]:

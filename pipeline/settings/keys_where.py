@@ -77,4 +77,11 @@ WHERE: tuple[Setting, ...] = (
         "A source file must be unchanged for this long before it is taken.",
         minimum=0,
     ),
+    Setting(
+        "ingest.follow_symlinks",
+        False,
+        "bool",
+        "Take a symbolic link in the inbox whose target is a file inside the inbox (else every "
+        "link is skipped, never opened).",
+    ),
 )

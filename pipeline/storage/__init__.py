@@ -1,8 +1,9 @@
 """Storage: the schema (`tables`), engines and migrations (`db`), what runs write (`writes`),
 what people read (`reads`), the index of ingested rows for duplicates across files
 (`row_index`), files kept in the database when registry.store = "database" (`blobs`), the
-column types (`coltypes`), the Protocols naming what `writes` reads of the objects it records
-(`shapes`), and the API's tokens and usage counters (`tokens`, on the tables of `api_tables`).
+column types (`coltypes`), what the inbox skips (`inbox`), text made storable (`text`), the
+Protocols naming what `writes` reads of the objects it records (`shapes`), and the API's tokens
+and usage counters (`tokens`, on the tables of `api_tables`).
 
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
 `pipeline.settings` and `pipeline.infra`; nothing above it.
@@ -17,10 +18,12 @@ __all__ = [
     "api_tables",
     "blobs",
     "db",
+    "inbox",
     "reads",
     "row_index",
     "snapshot",
     "tables",
+    "text",
     "tokens",
     "writes",
 ]

@@ -271,7 +271,7 @@ def latest_diagnostic(conn: sa.Connection, name: str) -> dict[str, Any] | None:
 def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any]:
     """Production version (the registry's pointer, read by the caller), model versions, ingested
     and quarantined files with their quarantined rows and the totals, the last run, the latest
-    drift summary."""
+    drift summary, what the inbox skips."""
     f = tables.ingested_files
     files = [row_dict(x) for x in conn.execute(sa.select(f).order_by(f.c.id))]
     last = conn.execute(
@@ -336,4 +336,12 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
         "rows_quarantined": quarantined,
         "last_run": row_dict(last) if last else None,
         "drift": latest_drift(conn),
+        # What the inbox holds that is not taken (links, folders, FIFOs, unreadable files), as
+        # the last tick saw it.
+        "skipped_sources": [
+            {"name": r.name, "kind": r.kind, "reason": r.reason, "seen_at": r.seen_at}
+            for r in conn.execute(
+                sa.select(tables.skipped_sources).order_by(tables.skipped_sources.c.name)
+            )
+        ],
     }

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from pipeline.storage.coltypes import UTCDateTime as UTCDateTime
 from pipeline.storage.coltypes import utcnow as utcnow
+from pipeline.storage.inbox import skipped_sources_table
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
 SCHEMA_REVISION = "0011"
@@ -384,3 +385,4 @@ history_files = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=False),  # good rows of the file, indexed
     sa.Column("indexed_at", UTCDateTime, nullable=False),
 )
+skipped_sources = skipped_sources_table(metadata, _run_fk(), UTCDateTime)  # see `inbox`

@@ -1,11 +1,12 @@
 """Every row the engine writes goes through here; reads for people are in `reads`.
 
-Runs, steps, source_hashes, ingested_files, quality_files, quality_issues, contracts, scores,
-decisions, confusion_matrices, feature_stats, missing_values, diagnostics, alerts,
-drift_summaries, drift_results, reports, api_returns and predictions (the run's, and the app's
-on-demand ones); model_versions and deployments, which only `pipeline.model.registry` calls, so
-a version's row and its folder agree. Also the few reads a run needs to know what is new
-(`known_hashes`, `hash_cache`, `ingested_rows`, `window_files`).
+Runs, steps, source_hashes, ingested_files, quality_files, quality_issues,
+contracts, scores, decisions, confusion_matrices, feature_stats, missing_values, diagnostics,
+alerts, drift_summaries, drift_results, reports, api_returns and predictions (the run's, and
+the app's on-demand ones); model_versions and deployments, which only `pipeline.model.registry`
+calls, so a version's row and its folder agree. Also the few reads a run needs to know what is
+new (`known_hashes`, `hash_cache`, `ingested_rows`, `window_files`). Text that came from a
+source file is made storable on the way (`text.storable`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 
 from pipeline.infra.failpoints import failpoint
 from pipeline.storage import row_index, tables
+from pipeline.storage.text import storable
 
 if TYPE_CHECKING:
     from pipeline.storage.shapes import ContractLike, DecisionLike, IngestedLike, ScoreLike
@@ -50,7 +52,7 @@ def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: object)
         conn.execute(
             tables.runs.update()
             .where(tables.runs.c.id == run_id)
-            .values(status=status, finished_at=tables.utcnow(), **values)
+            .values(status=status, finished_at=tables.utcnow(), **storable(values))
         )
 
 
@@ -72,7 +74,7 @@ def record_step(
                 finished_at=tables.utcnow(),
                 seconds=seconds,
                 status=status,
-                detail=detail,
+                detail=storable(detail),
             )
         )
 
@@ -101,6 +103,13 @@ def save_hash_cache(engine: sa.Engine, updates: Mapping[str, tuple[int, int, str
         )
 
 
+def forget_hash(engine: sa.Engine, path: str) -> None:
+    """Drop a path's cached hash (its file changed under a tick): the next tick hashes it."""
+    t = tables.source_hashes
+    with engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.path == path))
+
+
 def record_ingested(
     engine: sa.Engine,
     run_id: str,
@@ -123,14 +132,14 @@ def record_ingested(
             .values(
                 run_id=run_id,
                 sha256=item.source.sha256,
-                name=item.source.name,
+                name=storable(item.source.name),
                 size_bytes=item.source.size,
                 status=item.status,
-                reason=item.reason,
+                reason=storable(item.reason),
                 rows=item.rows,
                 rows_quarantined=item.rows_quarantined,
                 data_path=item.data_path,
-                quarantine_path=item.quarantine_path,
+                quarantine_path=storable(item.quarantine_path),
                 ingested_at=checked_at,
             )
         ).scalar_one()
@@ -238,7 +247,7 @@ def record_rows(
     """Insert rows that all belong to one run (feature stats, missing values, confusion, ...)."""
     if rows:
         with engine.begin() as conn:
-            conn.execute(table.insert(), [{"run_id": run_id, **r} for r in rows])
+            conn.execute(table.insert(), [{"run_id": run_id, **storable(r)} for r in rows])
 
 
 def record_diagnostic(engine: sa.Engine, run_id: str, name: str, value: object) -> None:
@@ -314,7 +323,7 @@ def _insert_quality(
             run_id=run_id,
             checked_at=checked_at,
             sha256=item.source.sha256,
-            file_name=item.source.name,
+            file_name=storable(item.source.name),
             contract_version=contract_version,
             rows_read=q.rows_read,
             rows_valid=item.rows,
@@ -329,7 +338,7 @@ def _insert_quality(
         issue = v.summary()
         issue["column_name"] = issue.pop("column")
         issue["rows_sample"] = issue.pop("rows")
-        issues.append({"run_id": run_id, "quality_file_id": file_id, **issue})
+        issues.append({"run_id": run_id, "quality_file_id": file_id, **storable(issue)})
     if issues:
         conn.execute(tables.quality_issues.insert(), issues)
     return file_id
