@@ -2,8 +2,9 @@
 
 Exit codes: 0 done (also "nothing new" and "another run holds the lock"), 1 failed, 2 a bad
 setting or usage (also a missing inbox), 3 the database needs `riskwatch db upgrade` (or holds
-another application's tables), 4 a model artifact failed its checksum, 5 the database cannot be
-reached or was lost mid-run. Each is the `exit_code` of the riskwatch error behind it
+another application's tables, or is a SQLite file that is not a database), 4 a model artifact
+failed its checksum (also `status` finding it modified), 5 the database cannot be reached or
+was lost mid-run. Each is the `exit_code` of the riskwatch error behind it
 (pipeline/errors.py), mapped here in one place, where a database error from anywhere (SQLAlchemy's
 or the driver's: a connection lost or never made, a SQLite file that is not a database) becomes
 its riskwatch error too (`pipeline.storage.db.as_riskwatch_error`): one line, never a traceback.

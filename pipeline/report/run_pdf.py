@@ -52,11 +52,13 @@ def build_report(
     """Write the PDF report of one run atomically and record it in the reports table.
 
     `status` is the one to show for a run that writes its own report: it is recorded as
-    `succeeded` only once the report is written (issue 11), so the database still says running.
+    `succeeded` only once the report is written (issue 11), so the database still says running
+    (and so does its report step, left out: the report cannot time itself).
     """
     data = load_run(engine, run_id, settings["model.metric"])
     if status is not None:
         data["run"]["status"] = status
+        data["steps"] = [s for s in data["steps"] if s["status"] != "running"]
     # Run ids are uuid4 hex; anything else must not become part of a file path.
     if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", run_id):
         raise RiskwatchError(f"run id {run_id!r} cannot name a report file")
