@@ -224,9 +224,10 @@ def as_riskwatch_error(
       closed, SQLite's file gone or locked): DatabaseUnreachable (exit 5);
     - a SQLite database.url that is not a database file: DatabaseNotReady (exit 3).
 
-    `exc` must be SQLAlchemy's or a driver's error; its chain is searched (a failure to record
-    a failure names the first one in its context). The reason is one line, without the SQL
-    statement or its parameters; `url` (password hidden) and `doing` say where and when.
+    `exc` must be SQLAlchemy's or a driver's error; its chain is searched, and the reason is
+    the first loss in it (a failure to record a failure has the first one in its context): one
+    line, without the SQL statement or its parameters; `url` (password hidden) and `doing` say
+    where and when.
     """
     lost, every = _driver_errors()
     if not isinstance(exc, (sa.exc.SQLAlchemyError, *every)):
@@ -235,6 +236,7 @@ def as_riskwatch_error(
     if url is not None:
         where = " " + sa.make_url(url).render_as_string(hide_password=True)
     seen: set[int] = set()
+    first_loss: BaseException | None = None
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
@@ -251,10 +253,12 @@ def as_riskwatch_error(
         if invalidated or isinstance(
             current, (sa.exc.OperationalError, sa.exc.InterfaceError, *lost)
         ):
-            return DatabaseUnreachable(
-                f"lost the connection to the database{where}{doing}: {_one_line(orig)}"
-                if doing
-                else f"cannot reach the database{where}: {_one_line(orig)}"
-            )
+            first_loss = orig
         current = current.__cause__ or current.__context__
-    return None
+    if first_loss is None:
+        return None
+    if doing:
+        return DatabaseUnreachable(
+            f"lost the connection to the database{where}{doing}: {_one_line(first_loss)}"
+        )
+    return DatabaseUnreachable(f"cannot reach the database{where}: {_one_line(first_loss)}")
