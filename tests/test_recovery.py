@@ -439,6 +439,27 @@ def test_leftovers_are_cleaned_up_with_a_log_line(trained: Path):
         alive.wait()
 
 
+def _status_importing_nothing_heavy(project: Path) -> str:
+    """`riskwatch status` in a fresh interpreter; its output, once sure it imported neither
+    scikit-learn nor joblib."""
+    probe = (
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        "try:\n"
+        "    main(['status'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('HEAVY=' + ','.join(m for m in ('sklearn', 'joblib') if m in sys.modules))\n"
+    )
+    env = {"RISKWATCH_CONFIG": str(project / "riskwatch.toml"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY=\n" in proc.stdout
+    return proc.stdout
+
+
 def test_status_verifies_the_production_artifact(trained: Path):
     proc = invoke(trained, "status", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -453,21 +474,7 @@ def test_status_verifies_the_production_artifact(trained: Path):
     text = invoke(trained, "status")
     assert f"production model: v1  (artifact verified: SHA-256 {digest[:12]}…" in text.stdout
     # Hashed, never unpickled: status imports no scikit-learn (nor joblib).
-    probe = (
-        "import sys\n"
-        "from pipeline.cli import main\n"
-        "try:\n"
-        "    main(['status'])\n"
-        "except SystemExit as exc:\n"
-        "    assert not exc.code, exc.code\n"
-        "print('HEAVY=' + ','.join(m for m in ('sklearn', 'joblib') if m in sys.modules))\n"
-    )
-    env = {"RISKWATCH_CONFIG": str(trained / "riskwatch.toml"), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [sys.executable, "-c", probe], cwd=trained, env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "artifact verified" in proc.stdout and "HEAVY=\n" in proc.stdout
+    assert "artifact verified" in _status_importing_nothing_heavy(trained)
 
     artifact = trained / "models" / "1" / "model.joblib"
     with artifact.open("ab") as fh:
@@ -492,7 +499,7 @@ def test_status_without_a_model_says_so(ready: Path):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["production_version"] is None and doc["production_artifact"] is None
-    assert invoke(ready, "status").stdout.startswith("production model: none\n")
+    assert _status_importing_nothing_heavy(ready).startswith("production model: none\n")
 
 
 def _free_port() -> int:

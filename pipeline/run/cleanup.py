@@ -31,7 +31,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipeline.errors import ModelIntegrityError
 from pipeline.infra.files import process_alive, temp_writer
+from pipeline.model import registry
 from pipeline.model.artifact_check import complete_version
 from pipeline.model.registry import ARTIFACT
 from pipeline.run.record import Run
@@ -82,8 +84,11 @@ def _temp_files(folder: Path, base: Path, *, recursive: bool) -> list[dict[str, 
             target, pid = writer
             if pid is not None and pid != os.getpid() and process_alive(pid):
                 continue  # a write going on in another process
-            size = path.stat().st_size
-            path.unlink(missing_ok=True)
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:  # its writer finished or failed meanwhile
+                continue
             who = "an earlier riskwatch" if pid is None else f"process {pid}, which is gone"
             why = f"the temporary file of a write of {target} that {who} never finished"
             log.warning("removed %s (%d bytes): %s", _shown(path, base), size, why)
@@ -104,11 +109,24 @@ def _staging(models: Path, base: Path) -> list[dict[str, str]]:
 def _unregistered(run: Run, models: Path) -> list[dict[str, str]]:
     with run.engine.connect() as conn:
         known = set(conn.execute(sa.select(tables.model_versions.c.version)).scalars())
+    try:
+        production = registry.production_version(run.settings)
+    except ModelIntegrityError:
+        production = None  # a broken pointer: the tick reports it; nothing is moved for it
     done = []
     folders = [p for p in models.iterdir() if p.name.isdigit() and p.is_dir()]
     for folder in sorted(folders, key=lambda p: int(p.name)):
-        if int(folder.name) not in known:
-            done.append(_adopt_or_move(run, folder))
+        if int(folder.name) in known:
+            continue
+        if int(folder.name) == production:
+            # Only by hand: deploying needs the row. Every load refuses it; a person decides.
+            log.warning(
+                "%s is what production.json names, but no model_versions row knows it: left "
+                "in place (every load refuses it)",
+                _shown(folder, run.settings.base_dir),
+            )
+            continue
+        done.append(_adopt_or_move(run, folder))
     return done
 
 
