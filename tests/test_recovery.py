@@ -310,6 +310,7 @@ def test_killed_in_the_report_step_is_failed_and_the_next_run_writes_its_report(
     [dead] = rows(_db(trained), "SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")
     # Its work is recorded, but it is not `succeeded`: it has no report.
     assert dead["status"] == "running" and dead["rows_ingested"] == 500
+    assert json.loads(dead["summary"])["status"] == "running"
     assert count(_db(trained), "reports", f"WHERE run_id = '{dead['id']}'") == 0
     [tmp] = (trained / "reports").glob(f".run-{dead['id']}.pdf.*.tmp")
     assert tmp.stat().st_size == 0  # the zero-byte PDF the issue found left behind
@@ -323,6 +324,7 @@ def test_killed_in_the_report_step_is_failed_and_the_next_run_writes_its_report(
     assert marked["error"].startswith("interrupted in its report step")
     assert "finished: discover, ingest, score" in marked["error"]
     assert marked["rows_ingested"] == 500  # what it finished is kept
+    assert json.loads(marked["summary"])["status"] == "failed"
     assert "report …" in marked["log"]  # its log up to the step it died in
     steps = rows(_db(trained), f"SELECT name, status FROM steps WHERE run_id = '{dead['id']}'")
     assert steps[-1] == {"name": "report", "status": "failed"}

@@ -60,14 +60,14 @@ class Run:
     current_step: str | None = None
     capture: LogCapture = field(default_factory=LogCapture)
 
-    def _counts(self) -> dict[str, object]:
+    def _counts(self, status: str) -> dict[str, object]:
         return {
             "new_files": self.summary.get("new_files", 0),
             "rows_ingested": self.summary.get("rows_ingested", 0),
             "files_quarantined": self.summary.get("files_quarantined", 0),
             "rows_quarantined": self.summary.get("rows_quarantined", 0),
             "production_version": self.summary.get("production_version"),
-            "summary": self.summary,
+            "summary": {**self.summary, "status": status},
         }
 
     def record_work(self) -> None:
@@ -77,7 +77,7 @@ class Run:
         writes.update_run(
             self.engine,
             self.run_id,
-            **self._counts(),
+            **self._counts("running"),
             finished_at=tables.utcnow(),
             log=self.capture.text(),
         )
@@ -85,7 +85,7 @@ class Run:
     def record_outcome(self, **values: object) -> None:
         """Write the status, the counts and the summary: the run's end."""
         status = self.summary.get("status", "succeeded")
-        writes.finish_run(self.engine, self.run_id, status=status, **self._counts(), **values)
+        writes.finish_run(self.engine, self.run_id, status=status, **self._counts(status), **values)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:

@@ -57,7 +57,9 @@ def mark_interrupted(engine: sa.Engine) -> list[dict[str, object]]:
     marked: list[dict[str, object]] = []
     with engine.begin() as conn:
         dead = conn.execute(
-            sa.select(r.c.id, r.c.kind).where(r.c.status == "running").order_by(r.c.started_at)
+            sa.select(r.c.id, r.c.kind, r.c.summary)
+            .where(r.c.status == "running")
+            .order_by(r.c.started_at)
         ).all()
         for run in dead:
             steps = conn.execute(
@@ -73,7 +75,9 @@ def mark_interrupted(engine: sa.Engine) -> list[dict[str, object]]:
                 f"before the run recorded its end; finished: {done}"
             )
             now = tables.utcnow()
-            values = {"status": "failed", "finished_at": now, "error": error}
+            values: dict[str, object] = {"status": "failed", "finished_at": now, "error": error}
+            if isinstance(run.summary, dict):  # the counts it recorded before its report
+                values["summary"] = {**run.summary, "status": "failed", "error": error}
             conn.execute(r.update().where(r.c.id == run.id).values(**values))
             conn.execute(
                 st.update()
