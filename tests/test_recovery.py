@@ -592,11 +592,13 @@ class _CutProxy:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def cut(self) -> None:
+    def cut(self, *, listen: bool = False) -> None:
+        """Close every connection; and the listener, unless `listen` (a server restarted)."""
         import socket
 
-        self._cut.set()
-        self._thread.join()  # the listener is closed: a new connection is refused
+        if not listen:
+            self._cut.set()
+            self._thread.join()  # the listener is closed: a new connection is refused
         with self._lock:
             for sock in self._sockets:
                 with contextlib.suppress(OSError):
@@ -654,3 +656,26 @@ def test_a_run_cut_off_from_postgresql_is_one_line_and_marked_by_the_next(
         assert after["status"] == "succeeded"
         assert count(pg_database, "reports", f"WHERE run_id = '{after['run_id']}'") == 1
     assert count(pg_database, "runs", "WHERE status = 'running'") == 0
+
+
+@pytest.mark.postgres
+def test_a_server_restart_between_statements_is_survived(
+    project: Path, batches: Path, pg_database: str
+):
+    """Connections closed while none is in use: the pool's ping finds them dead and reconnects."""
+    import sqlalchemy as sa
+
+    from pipeline.infra.failpoints import hooked
+    from tests.conftest import reset_pg
+
+    reset_pg(pg_database)
+    drop(project, batches / "sourcedata" / "clients_batch_01.csv")
+    drop(project, batches / "sourcedata" / "clients_batch_02.csv")
+    real = sa.make_url(pg_database)
+    proxy = _CutProxy(real.host or "127.0.0.1", real.port or 5432)
+    through = real.set(port=proxy.port).render_as_string(hide_password=False)
+    with hooked("after_file_recorded", lambda: proxy.cut(listen=True)):
+        summary = run_json(project, database_url=through)
+    proxy.cut()
+    assert summary["status"] == "succeeded" and summary["new_files"] == 2
+    assert count(pg_database, "runs", "WHERE status = 'succeeded'") == 1

@@ -193,10 +193,10 @@ def _raise_lost(run: Run, exc: Exception) -> None:
     # Stored with the run if the database answers again; stderr gets the CLI's one line only.
     run.capture.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, line, (), None))
     try:
-        writes.finish_run(
+        writes.fail_run(
             run.engine,
             run.run_id,
-            status="failed",
+            step_detail=f"DatabaseUnreachable: {mapped}",
             error=f"DatabaseUnreachable: {mapped}",
             summary={**run.summary, "run_id": run.run_id, "status": "failed", "error": str(mapped)},
             log=run.capture.text(),

@@ -79,13 +79,29 @@ def mark_interrupted(engine: sa.Engine) -> list[dict[str, object]]:
             if isinstance(run.summary, dict):  # the counts it recorded before its report
                 values["summary"] = {**run.summary, "status": "failed", "error": error}
             conn.execute(r.update().where(r.c.id == run.id).values(**values))
-            conn.execute(
-                st.update()
-                .where(st.c.run_id == run.id, st.c.status == "running")
-                .values(status="failed", finished_at=now, detail="interrupted")
-            )
+            _fail_open_steps(conn, run.id, "interrupted")
             marked.append({"id": run.id, "kind": run.kind, "step": step, "finished": finished})
     return marked
+
+
+def _fail_open_steps(conn: sa.Connection, run_id: str, detail: str) -> None:
+    st = tables.steps
+    conn.execute(
+        st.update()
+        .where(st.c.run_id == run_id, st.c.status == "running")
+        .values(status="failed", finished_at=tables.utcnow(), detail=detail)
+    )
+
+
+def fail_run(engine: sa.Engine, run_id: str, *, step_detail: str, **values: object) -> None:
+    """Record a run failed, and the step it was in (which could not record its own end)."""
+    with engine.begin() as conn:
+        conn.execute(
+            tables.runs.update()
+            .where(tables.runs.c.id == run_id)
+            .values(status="failed", finished_at=tables.utcnow(), **values)
+        )
+        _fail_open_steps(conn, run_id, step_detail)
 
 
 def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: object) -> None:
