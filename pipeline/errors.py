@@ -32,7 +32,8 @@ class InvalidArgument(RiskwatchError, ValueError):
 
 
 class DatabaseNotReady(RiskwatchError):
-    """The database has no schema, or an older one than this code needs."""
+    """The database has no schema, or an older one than this code needs, or is not riskwatch's
+    (another application's tables; a SQLite file that is not a database)."""
 
     exit_code = 3
 

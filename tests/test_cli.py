@@ -259,3 +259,62 @@ def test_reads_create_a_new_database_and_db_upgrade_an_older_one(_project: Path)
     assert json.loads(status.stdout)["production_version"] is None
     assert json.loads(invoke("runs", "--json").stdout) == []
     assert invoke("runs").stdout == "no runs yet\n"
+
+
+def _lost() -> Exception:
+    """SQLAlchemy's error for a PostgreSQL connection lost mid-statement, as psycopg words it."""
+    import psycopg
+    import sqlalchemy as sa
+
+    orig = psycopg.OperationalError(
+        "consuming input failed: server closed the connection unexpectedly\n"
+        "\tThis probably means the server terminated abnormally\n"
+        "\tbefore or while processing the request."
+    )
+    return sa.exc.OperationalError("INSERT INTO steps (run_id) VALUES (%(run_id)s)", {}, orig)
+
+
+def _pending_after_loss() -> Exception:
+    import sqlalchemy as sa
+
+    try:
+        raise _lost()
+    except sa.exc.OperationalError:
+        try:
+            raise sa.exc.PendingRollbackError("Can't reconnect until invalid transaction")
+        except sa.exc.PendingRollbackError as exc:
+            return exc
+
+
+def _raw_psycopg() -> Exception:
+    import psycopg
+
+    return psycopg.OperationalError("server closed the connection unexpectedly\n\tThis probably")
+
+
+@pytest.mark.parametrize("make", [_lost, _pending_after_loss, _raw_psycopg])
+def test_a_lost_database_from_anywhere_is_one_line_and_exit_5(
+    monkeypatch: pytest.MonkeyPatch, make
+) -> None:
+    def failing(_settings: object) -> dict[str, object]:
+        raise make()
+
+    monkeypatch.setattr(pipeline.run, "run_once", failing)
+    result = invoke("run")
+    assert result.exit_code == 5 == DatabaseUnreachable.exit_code
+    assert result.stderr.startswith("riskwatch: error: cannot reach the database: ")
+    assert "server closed the connection unexpectedly" in result.stderr
+    assert result.stderr.count("\n") == 1 and "INSERT" not in result.stderr
+
+
+def test_a_database_error_that_is_not_a_lost_connection_is_not_swallowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sqlalchemy as sa
+
+    def failing(_settings: object) -> dict[str, object]:
+        raise sa.exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+
+    monkeypatch.setattr(pipeline.run, "run_once", failing)
+    result = invoke("run")  # a bug of riskwatch's: a traceback, for its report
+    assert result.exit_code == 1 and isinstance(result.exception, sa.exc.IntegrityError)

@@ -78,3 +78,20 @@ def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
     target = tmp_path / "report.pdf"
     atomic_write_bytes(target, b"%PDF")
     assert stat.S_IMODE(target.stat().st_mode) & 0o044 == 0o044
+
+
+def test_the_temporary_file_names_its_writer(tmp_path: Path) -> None:
+    """What lets the next run tell a dead writer's leftover from a write going on (issue 11)."""
+    import os
+
+    from pipeline.infra.files import process_alive, temp_writer
+
+    seen: list[Path] = []
+    atomic_write(tmp_path / "run-ab12.pdf", lambda tmp: seen.append(tmp) or tmp.write_bytes(b"x"))
+    [tmp] = seen
+    assert tmp.parent == tmp_path and tmp.name.startswith(f".run-ab12.pdf.{os.getpid()}-")
+    assert temp_writer(tmp) == ("run-ab12.pdf", os.getpid())
+    assert process_alive(os.getpid())
+    assert temp_writer(Path(".run-ab12.pdf.k2j_9xq1.tmp")) == ("run-ab12.pdf", None)  # older
+    for other in ("run-ab12.pdf", "batch.csv.tmp", ".x.pdf.123-short.tmp", ".x.pdf.tmp"):
+        assert temp_writer(Path(other)) is None, other

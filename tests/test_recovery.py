@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from pipeline.storage import db
 from pipeline.storage.db import make_engine
 from pipeline.tools.sampledata import write_sample_data
 from tests.conftest import QUICK_SETTINGS, REPO
-from tests.e2e import RISKWATCH, cli, count, drop, invoke, rows, run_json
+from tests.e2e import RISKWATCH, cli, count, drop, invoke, rows, run_json, sha
 
 pytestmark = pytest.mark.slow
 
@@ -275,3 +277,405 @@ def test_fullprocess_py_is_one_run(ready: Path, batches: Path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["production_version"] == 1
+
+
+# Issue 11: runs tell the truth. A run is `succeeded` only once its report is written; a run
+# killed or cut off from its database is found and marked by the next one, with what it did
+# finish; a lost database is one line and exit 5; leftovers are cleaned up or adopted.
+
+
+def _run(project: Path, run_id: str) -> dict:
+    return rows(_db(project), f"SELECT * FROM runs WHERE id = '{run_id}'")[0]
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _stderr_is_log_lines_only(stderr: str) -> None:
+    """Every line on stderr is one of riskwatch's: no traceback, no multi-line reason."""
+    assert "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if not line.startswith("riskwatch: ")] == []
+
+
+def test_killed_in_the_report_step_is_failed_and_the_next_run_writes_its_report(
+    trained: Path, batches: Path
+):
+    drop(trained, batches / "sourcedata" / "clients_batch_03.csv")
+    killed = cli(trained, "run", env={"RISKWATCH_FAILPOINT": "report_rendering"})
+    assert killed.returncode == -9, killed.stderr
+    [dead] = rows(_db(trained), "SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")
+    # Its work is recorded, but it is not `succeeded`: it has no report.
+    assert dead["status"] == "running" and dead["rows_ingested"] == 500
+    assert json.loads(dead["summary"])["status"] == "running"
+    assert count(_db(trained), "reports", f"WHERE run_id = '{dead['id']}'") == 0
+    [tmp] = (trained / "reports").glob(f".run-{dead['id']}.pdf.*.tmp")
+    assert tmp.stat().st_size == 0  # the zero-byte PDF the issue found left behind
+
+    proc = invoke(trained, "run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    after = json.loads(proc.stdout)
+    assert after["status"] == "noop"  # the dead run had done all the work but its report
+    marked = _run(trained, dead["id"])
+    assert marked["status"] == "failed"
+    assert marked["error"].startswith("interrupted in its report step")
+    assert "finished: discover, ingest, score" in marked["error"]
+    assert marked["rows_ingested"] == 500  # what it finished is kept
+    assert json.loads(marked["summary"])["status"] == "failed"
+    assert "report …" in marked["log"]  # its log up to the step it died in
+    steps = rows(_db(trained), f"SELECT name, status FROM steps WHERE run_id = '{dead['id']}'")
+    assert steps[-1] == {"name": "report", "status": "failed"}
+    assert f"run {dead['id']} (run) had died: stopped in its report step" in proc.stderr
+    # The next run wrote the report the dead run should have written, and removed its
+    # zero-byte temporary file, saying so.
+    report = trained / "reports" / f"run-{dead['id']}.pdf"
+    assert report.read_bytes().startswith(b"%PDF")
+    assert after["recovered_reports"] == [str(report)]
+    assert count(_db(trained), "reports", f"WHERE run_id = '{dead['id']}'") == 1
+    assert not tmp.exists()
+    assert f"removed reports/{tmp.name} (0 bytes)" in proc.stderr
+    assert [c["path"] for c in after["cleanup"]] == [f"reports/{tmp.name}"]
+    # A run that writes its report is `succeeded`, and only then.
+    lines = (batches / "sourcedata" / "clients_batch_02.csv").read_text().splitlines(True)
+    (trained / "sourcedata" / "again.csv").write_text("".join(lines[:-1]))  # new content
+    ok = run_json(trained)
+    assert ok["status"] == "succeeded" and _run(trained, ok["run_id"])["status"] == "succeeded"
+    assert count(_db(trained), "reports", f"WHERE run_id = '{ok['run_id']}'") == 1
+
+
+def test_a_killed_version_folder_is_adopted_only_when_it_verifies(ready: Path, batches: Path):
+    drop(ready, batches / "sourcedata" / "clients_batch_01.csv")
+    drop(ready, batches / "sourcedata" / "clients_batch_02.csv")
+    killed = cli(ready, "run", env={"RISKWATCH_FAILPOINT": "after_model_written"})
+    assert killed.returncode == -9, killed.stderr
+    assert (ready / "models" / "1" / "model.joblib").is_file()
+    assert count(_db(ready), "model_versions") == 0
+    dead = rows(_db(ready), "SELECT id FROM runs")[0]["id"]
+
+    proc = invoke(ready, "run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    after = json.loads(proc.stdout)
+    assert "adopted models/1 as model version 1" in proc.stderr
+    assert after["cleanup"][0]["action"] == "adopted"
+    v1 = rows(_db(ready), "SELECT run_id, sha256, artifact FROM model_versions WHERE version = 1")
+    assert v1 == [{"run_id": dead, "sha256": sha(ready / "models" / "1" / "model.joblib"),
+                   "artifact": "1/model.joblib"}]  # fmt: skip
+    # Adopting never deploys: this run trained and deployed its own first model.
+    assert after["production_version"] == 2
+    assert [r["to_version"] for r in rows(_db(ready), "SELECT to_version FROM deployments")] == [2]
+
+
+def test_an_unverifiable_version_folder_is_moved_aside(trained: Path, batches: Path):
+    drop(trained, batches / "sourcedata" / "clients_batch_03.csv")
+    killed = cli(trained, "run", env={"RISKWATCH_FAILPOINT": "after_model_written"})
+    assert killed.returncode == -9, killed.stderr
+    artifact = trained / "models" / "2" / "model.joblib"
+    with artifact.open("ab") as fh:  # modified after it was written: never to be adopted
+        fh.write(b"\0")
+    tampered = artifact.read_bytes()
+
+    proc = invoke(trained, "run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    [aside] = (trained / "models").glob(".unregistered-2-*")
+    assert (aside / "model.joblib").read_bytes() == tampered  # kept, never deleted
+    assert "moved models/2 aside to models/.unregistered-2-" in proc.stderr
+    assert "does not match the SHA-256 in its metadata.json" in proc.stderr
+    where = f"WHERE sha256 = '{sha(aside / 'model.joblib')}'"
+    assert count(_db(trained), "model_versions", where) == 0
+    _assert_consistent(trained, expected_files=3)
+
+
+def test_leftovers_are_cleaned_up_with_a_log_line(trained: Path):
+    dead = _dead_pid()
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        leftovers = {
+            f"reports/.run-0123abcd.pdf.{dead}-abcd_123.tmp": b"",
+            "reports/quality/.page.html.zz99zz99.tmp": b"<html",  # before names had the pid
+            f"ingesteddata/data/{'a' * 64}.parquet": None,  # only to be sure the folder exists
+            f"ingesteddata/data/.{'b' * 64}.parquet.{dead}-parquet_.tmp": b"PAR1\x15\x04",
+            f"models/.production.json.{dead}-pointer_.tmp": b'{"vers',
+            "models/.staging-0f0f0f0f/model.joblib": b"\x80\x04partial",
+        }
+        kept = {
+            f"reports/.run-4567cdef.pdf.{alive.pid}-stillgo_.tmp": b"%PDF-1.4",  # a live writer
+            "reports/notes.tmp": b"someone's file",  # not a temporary file of riskwatch's
+            "ingesteddata/data/.hidden.txt": b"x",
+        }
+        for rel, data in {**leftovers, **kept}.items():
+            if data is not None:
+                (trained / rel).parent.mkdir(parents=True, exist_ok=True)
+                (trained / rel).write_bytes(data)
+        # A version folder no row knows, with no metadata: moved aside, never deleted.
+        (trained / "models" / "7").mkdir()
+        (trained / "models" / "7" / "model.joblib").write_bytes(b"not a model")
+
+        proc = invoke(trained, "run", "--json")
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads(proc.stdout)
+        assert summary["status"] == "noop"
+        removed = [rel for rel, data in leftovers.items() if data is not None]
+        for rel in removed:
+            shown = rel.rsplit("/", 1)[0] if "/.staging-" in rel else rel
+            assert not (trained / shown).exists(), rel
+            assert f"removed {shown}" in proc.stderr
+        assert f"process {dead}, which is gone" in proc.stderr
+        assert "an earlier riskwatch never finished" in proc.stderr
+        for rel, data in kept.items():
+            assert (trained / rel).read_bytes() == data, rel
+        [aside] = (trained / "models").glob(".unregistered-7-*")
+        assert (aside / "model.joblib").read_bytes() == b"not a model"
+        assert "it has no metadata.json" in proc.stderr
+        actions = {c["path"]: c["action"] for c in summary["cleanup"]}
+        assert len(actions) == 6 and actions["models/7"].startswith("moved to .unregistered-7-")
+        stored = _run(trained, summary["run_id"])["log"]
+        assert "removed models/.staging-0f0f0f0f" in stored and "moved models/7 aside" in stored
+        # Nothing left: the next tick finds nothing to clean.
+        again = run_json(trained)
+        assert "cleanup" not in again
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def _status_importing_nothing_heavy(project: Path) -> str:
+    """`riskwatch status` in a fresh interpreter; its output, once sure it imported neither
+    scikit-learn nor joblib."""
+    probe = (
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        "try:\n"
+        "    main(['status'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('HEAVY=' + ','.join(m for m in ('sklearn', 'joblib') if m in sys.modules))\n"
+    )
+    env = {"RISKWATCH_CONFIG": str(project / "riskwatch.toml"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY=\n" in proc.stdout
+    return proc.stdout
+
+
+def test_status_verifies_the_production_artifact(trained: Path):
+    proc = invoke(trained, "status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    check = json.loads(proc.stdout)["production_artifact"]
+    digest = sha(trained / "models" / "1" / "model.joblib")
+    assert check == {
+        "artifact": "1/model.joblib",
+        "status": "verified",
+        "sha256": digest,
+        "recorded_sha256": digest,
+    }
+    text = invoke(trained, "status")
+    assert f"production model: v1  (artifact verified: SHA-256 {digest[:12]}…" in text.stdout
+    # Hashed, never unpickled: status imports no scikit-learn (nor joblib).
+    assert "artifact verified" in _status_importing_nothing_heavy(trained)
+
+    artifact = trained / "models" / "1" / "model.joblib"
+    with artifact.open("ab") as fh:
+        fh.write(b"\0")
+    tampered = invoke(trained, "status", "--json")
+    assert tampered.returncode == 4  # a model artifact failed its checksum
+    doc = json.loads(tampered.stdout)  # the status is printed in full all the same
+    assert doc["production_artifact"]["status"] == "modified"
+    assert doc["production_artifact"]["sha256"] == sha(artifact) != digest
+    assert tampered.stderr == (
+        "riskwatch: error: production model v1: artifact modified (1/model.joblib); "
+        "it would be refused at load\n"
+    )
+    assert "ARTIFACT MODIFIED: 1/model.joblib has SHA-256" in invoke(trained, "status").stdout
+    artifact.unlink()
+    missing = invoke(trained, "status")
+    assert missing.returncode == 4 and "(ARTIFACT MISSING: 1/model.joblib)" in missing.stdout
+
+
+def test_status_without_a_model_says_so(ready: Path):
+    proc = invoke(ready, "status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["production_version"] is None and doc["production_artifact"] is None
+    assert _status_importing_nothing_heavy(ready).startswith("production model: none\n")
+
+
+def _free_port() -> int:
+    """A port on 127.0.0.1 where nothing listens."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [["run"], ["status"], ["runs", "--json"], ["ingest"]])
+def test_an_unreachable_database_is_one_line_and_exit_5(project: Path, command: list[str]):
+    url = f"postgresql+psycopg://riskwatch@127.0.0.1:{_free_port()}/riskwatch"
+    proc = invoke(project, *command, database_url=url)
+    assert proc.returncode == 5
+    assert proc.stdout == ""
+    assert proc.stderr.startswith(
+        "riskwatch: error: cannot reach the database postgresql+psycopg://riskwatch@127.0.0.1:"
+    )
+    assert "Connection refused" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"name,age\nann,41\n", b"SQLite format 2\x00" + b"\x07" * 200, bytes(range(256)) * 8],
+    ids=["csv", "bad-header", "binary"],
+)
+def test_a_database_url_that_is_not_sqlite_is_one_line_and_exit_3(project: Path, content: bytes):
+    path = project / "riskwatch.db"
+    path.write_bytes(content)
+    for command in (["run"], ["status", "--json"], ["db", "upgrade"]):
+        proc = cli(project, *command) if command == ["run"] else invoke(project, *command)
+        assert proc.returncode == 3, (command, proc.stderr)
+        assert proc.stderr == (
+            f"riskwatch: error: the database sqlite:///{path} is not an SQLite database (file is "
+            "not a database): riskwatch will not touch it; point database.url (or DATABASE_URL) "
+            "at riskwatch's database, or at a new file\n"
+        )
+    assert path.read_bytes() == content
+
+
+class _CutProxy:
+    """A TCP proxy on 127.0.0.1 to the PostgreSQL server: to the client, the real thing. `cut`
+    closes every connection and stops listening, as a server stopped or a network lost would
+    (the shared server itself is never stopped)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+        import threading
+
+        self._target = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._cut = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._cut.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+        self._listener.close()
+
+    @staticmethod
+    def _pump(src, dst) -> None:
+        import socket
+
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self, *, listen: bool = False) -> None:
+        """Close every connection; and the listener, unless `listen` (a server restarted)."""
+        import socket
+
+        if not listen:
+            self._cut.set()
+            self._thread.join()  # the listener is closed: a new connection is refused
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("point", "step"), [("after_file_recorded", "ingest"), ("report_rendering", "report")]
+)
+def test_a_run_cut_off_from_postgresql_is_one_line_and_marked_by_the_next(
+    project: Path, batches: Path, pg_database: str, point: str, step: str
+):
+    import sqlalchemy as sa
+
+    from pipeline.infra.failpoints import hooked
+    from tests.conftest import reset_pg
+
+    reset_pg(pg_database)
+    (project / "testdata").mkdir()
+    shutil.copyfile(batches / "testdata" / "testdata.csv", project / "testdata" / "testdata.csv")
+    drop(project, batches / "sourcedata" / "clients_batch_01.csv")
+    drop(project, batches / "sourcedata" / "clients_batch_02.csv")
+    real = sa.make_url(pg_database)
+    proxy = _CutProxy(real.host or "127.0.0.1", real.port or 5432)
+    through = real.set(port=proxy.port).render_as_string(hide_password=False)
+    with hooked(point, proxy.cut):
+        proc = invoke(project, "-q", "run", database_url=through)
+    assert proc.returncode == 5, proc.stderr
+    [line] = proc.stderr.splitlines()  # one line, no traceback
+    assert line.startswith(
+        f"riskwatch: error: lost the connection to the database {through} during run "
+    )
+    assert f", in its {step} step: " in line
+    assert line.endswith("; the run could not record its end: the next run marks it failed")
+    dead = line.split(" during run ", 1)[1].split(",", 1)[0]
+    assert rows(pg_database, f"SELECT status FROM runs WHERE id = '{dead}'") == [
+        {"status": "running"}  # it could not mark itself; never `succeeded`
+    ]
+
+    proc = invoke(project, "run", "--json", database_url=pg_database)
+    assert proc.returncode == 0, proc.stderr
+    after = json.loads(proc.stdout)
+    [marked] = rows(pg_database, f"SELECT status, error FROM runs WHERE id = '{dead}'")
+    assert marked["status"] == "failed"
+    assert marked["error"].startswith(f"interrupted in its {step} step")
+    assert count(pg_database, "ingested_files") == 2  # each file once
+    assert count(pg_database, "ingested_files", "WHERE processed_run_id IS NULL") == 0
+    assert after["production_version"] == 1
+    if step == "report":  # its work was done: the next run wrote its report
+        assert after["status"] == "noop"
+        assert count(pg_database, "reports", f"WHERE run_id = '{dead}'") == 1
+    else:
+        assert after["status"] == "succeeded"
+        assert count(pg_database, "reports", f"WHERE run_id = '{after['run_id']}'") == 1
+    assert count(pg_database, "runs", "WHERE status = 'running'") == 0
+
+
+@pytest.mark.postgres
+def test_a_server_restart_between_statements_is_survived(
+    project: Path, batches: Path, pg_database: str
+):
+    """Connections closed while none is in use: the pool's ping finds them dead and reconnects."""
+    import sqlalchemy as sa
+
+    from pipeline.infra.failpoints import hooked
+    from tests.conftest import reset_pg
+
+    reset_pg(pg_database)
+    drop(project, batches / "sourcedata" / "clients_batch_01.csv")
+    drop(project, batches / "sourcedata" / "clients_batch_02.csv")
+    real = sa.make_url(pg_database)
+    proxy = _CutProxy(real.host or "127.0.0.1", real.port or 5432)
+    through = real.set(port=proxy.port).render_as_string(hide_password=False)
+    with hooked("after_file_recorded", lambda: proxy.cut(listen=True)):
+        summary = run_json(project, database_url=through)
+    proxy.cut()
+    assert summary["status"] == "succeeded" and summary["new_files"] == 2
+    assert count(pg_database, "runs", "WHERE status = 'succeeded'") == 1

@@ -150,3 +150,36 @@ def test_a_registered_version_must_load_and_predict_as_trained(
     else:
         train_step._check_round_trip(run, 7, holdout, np.array([1, 1, 1]))
     assert calls == [7]
+
+
+def test_a_run_that_died_is_marked_by_the_next_with_what_it_finished(settings: Settings) -> None:
+    from pipeline.storage import db, writes
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        dead = writes.start_run(engine, "run")  # then killed in its ingest step
+        step = writes.start_step(engine, dead, "discover", tables.utcnow(), log="a")
+        writes.finish_step(engine, step, 0.1, "succeeded", run_id=dead, log="a\nb")
+        writes.start_step(engine, dead, "ingest", tables.utcnow(), log="a\nb\ningest …")
+    finally:
+        engine.dispose()
+    with recorded(settings, "ingest") as run:
+        run.summary.update(status="noop")
+    assert run.recovered == [
+        {"id": dead, "kind": "run", "step": "ingest", "finished": ["discover"]}
+    ]
+    engine = sa.create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(tables.runs).where(tables.runs.c.id == dead)).one()
+    finally:
+        engine.dispose()
+    assert row.status == "failed" and row.log == "a\nb\ningest …"
+    assert row.error == (
+        "interrupted in its ingest step: the process stopped (killed, or cut off from the "
+        "database) before the run recorded its end; finished: discover"
+    )
+    assert _steps(settings)[:2] == [
+        ("discover", "succeeded", None),
+        ("ingest", "failed", "interrupted"),
+    ]

@@ -39,8 +39,27 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
     emit(read(ctx, lambda conn, _: reads.list_runs(conn, limit)), as_json, _runs_text)
 
 
+def _artifact_text(check: dict[str, Any] | None) -> str:
+    if check is None:
+        return ""
+    recorded = check["recorded_sha256"]
+    if check["status"] == "verified":
+        return f"  (artifact verified: SHA-256 {recorded[:12]}… as the database recorded)"
+    if check["status"] == "missing":
+        return f"  (ARTIFACT MISSING: {check['artifact']})"
+    if check["status"] == "unknown":
+        return "  (NOT IN THE DATABASE: no model_versions row for the version production names)"
+    return (
+        f"  (ARTIFACT MODIFIED: {check['artifact']} has SHA-256 {check['sha256'][:12]}…, the "
+        f"database recorded {recorded[:12]}…)"
+    )
+
+
 def _status_text(s: dict[str, Any]) -> str:
-    out = [f"production model: {fmt_version(s['production_version'])}"]
+    out = [
+        f"production model: {fmt_version(s['production_version'])}"
+        + _artifact_text(s["production_artifact"])
+    ]
     for v in s["model_versions"]:
         source = fmt_score_source(v["score_source"], v["score_rows"])
         out.append(
@@ -74,21 +93,44 @@ def _status_text(s: dict[str, Any]) -> str:
 
 @engine_command(main, "status", json=True)
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Production version, model versions, ingested and quarantined files, the last run."""
+    """Production version (its artifact verified), model versions, ingested and quarantined
+    files, the last run."""
+    from pipeline.errors import ModelIntegrityError
     from pipeline.model import registry
+    from pipeline.model.artifact_check import artifact_status
     from pipeline.model.kind import describe, model_kind
     from pipeline.storage import reads
 
     def production_status(conn: sa.Connection, settings: Settings) -> dict[str, Any]:
-        doc = reads.status(conn, registry.production_version(settings))
+        production = registry.production_version(settings)
+        doc = reads.status(conn, production)
         for v in doc["model_versions"]:
             # How each version was built: preprocessing standard or none, or model.pipeline's
             # factory (issue 9), with a line for the text output.
             v.update(model_kind(v["features"], v["estimator"]))
             v["model"] = describe(v["features"], v["estimator"])
+        # The production artifact's bytes against the SHA-256 the database recorded (hashed,
+        # never unpickled: no scikit-learn here); None with no model in production.
+        doc["production_artifact"] = None
+        if production is not None:
+            row = next((v for v in doc["model_versions"] if v["version"] == production), None)
+            doc["production_artifact"] = (
+                {"artifact": None, "status": "unknown", "sha256": None, "recorded_sha256": None}
+                if row is None
+                else artifact_status(settings, conn, row["artifact"], row["sha256"])
+            )
         return doc
 
-    emit(read(ctx, production_status), as_json, _status_text)
+    doc = read(ctx, production_status)
+    emit(doc, as_json, _status_text)
+    check = doc["production_artifact"]
+    if check is not None and check["status"] != "verified":
+        # The status is printed in full; the exit code is a failed checksum's, as on a load.
+        raise ModelIntegrityError(
+            f"production model v{doc['production_version']}: artifact {check['status']}"
+            + ("" if check["artifact"] is None else f" ({check['artifact']})")
+            + "; it would be refused at load"
+        )
 
 
 def _shown(setting: Setting, values: Mapping[str, Any]) -> object:

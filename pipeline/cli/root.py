@@ -2,9 +2,13 @@
 
 Exit codes: 0 done (also "nothing new" and "another run holds the lock"), 1 failed, 2 a bad
 setting or usage (also a missing inbox), 3 the database needs `riskwatch db upgrade` (or holds
-another application's tables), 4 a model artifact failed its checksum, 5 the database cannot be
-reached. Each is the `exit_code` of the riskwatch error behind it (pipeline/errors.py), mapped
-here in one place. The reason goes to stderr; `--json` output goes to stdout.
+another application's tables, or is a SQLite file that is not a database), 4 a model artifact
+failed its checksum (also `status` finding it modified), 5 the database cannot be reached or
+was lost mid-run. Each is the `exit_code` of the riskwatch error behind it
+(pipeline/errors.py), mapped here in one place, where a database error from anywhere (SQLAlchemy's
+or the driver's: a connection lost or never made, a SQLite file that is not a database) becomes
+its riskwatch error too (`pipeline.storage.db.as_riskwatch_error`): one line, never a traceback.
+The reason goes to stderr; `--json` output goes to stdout.
 """
 
 from __future__ import annotations
@@ -110,6 +114,11 @@ def engine_command(
                 return fn(*args, **kwargs)
             except RiskwatchError as exc:
                 fail(exc)
+            except Exception as exc:
+                mapped_error = _database_error(exc)
+                if mapped_error is None:
+                    raise
+                fail(mapped_error)
 
         command = parent.command(name, **attrs)(click.pass_context(mapped))
         if json:
@@ -118,6 +127,16 @@ def engine_command(
         return command
 
     return decorate
+
+
+def _database_error(exc: Exception) -> RiskwatchError | None:
+    """The riskwatch error a database error means (a lost connection: DatabaseUnreachable), or
+    None; sqlalchemy is not imported for it: without it loaded, no database error can occur."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from pipeline.storage.db import as_riskwatch_error
+
+    return as_riskwatch_error(exc)
 
 
 def settings_of(ctx: click.Context) -> Settings:

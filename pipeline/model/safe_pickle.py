@@ -20,6 +20,8 @@ import pickle
 from collections.abc import Iterable
 from typing import Any
 
+from pipeline.errors import ModelIntegrityError
+
 # Module roots whose classes a fitted model may hold. For each, the classes that construct
 # something outside memory (a file, a cache folder, worker processes) are refused by name.
 CLASS_ROOTS = ("sklearn", "numpy", "scipy", "pipeline", "joblib", "pandas")
@@ -98,7 +100,7 @@ CYTHON_RECONSTRUCTOR = "__pyx_unpickle_"
 FUNCTION_MODULES = ("sklearn.feature_selection._univariate_selection", "sklearn.metrics")
 
 
-class RefusedGlobal(pickle.UnpicklingError):
+class RefusedGlobal(ModelIntegrityError, pickle.UnpicklingError):
     """The artifact names a global a model artifact has no business naming."""
 
     def __init__(self, module: str, name: str) -> None:

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from pipeline.errors import RiskwatchError
+from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import atomic_write
 from pipeline.report import data_sections as data_s
 from pipeline.report import sections as run_s
@@ -45,9 +46,19 @@ def report_path(settings: Settings, run_id: str) -> Path:
     return settings.path("paths.reports") / f"run-{run_id}.pdf"
 
 
-def build_report(engine: sa.Engine, settings: Settings, run_id: str) -> ReportResult:
-    """Write the PDF report of one run atomically and record it in the reports table."""
+def build_report(
+    engine: sa.Engine, settings: Settings, run_id: str, *, status: str | None = None
+) -> ReportResult:
+    """Write the PDF report of one run atomically and record it in the reports table.
+
+    `status` is the one to show for a run that writes its own report: it is recorded as
+    `succeeded` only once the report is written (issue 11), so the database still says running
+    (and so does its report step, left out: the report cannot time itself).
+    """
     data = load_run(engine, run_id, settings["model.metric"])
+    if status is not None:
+        data["run"]["status"] = status
+        data["steps"] = [s for s in data["steps"] if s["status"] != "running"]
     # Run ids are uuid4 hex; anything else must not become part of a file path.
     if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", run_id):
         raise RiskwatchError(f"run id {run_id!r} cannot name a report file")
@@ -57,6 +68,7 @@ def build_report(engine: sa.Engine, settings: Settings, run_id: str) -> ReportRe
     def write(tmp: Path) -> None:
         nonlocal pages
         with tmp.open("wb") as fh:
+            failpoint("report_rendering")
             pages = render(data, fh)
             fh.flush()
 

@@ -1,5 +1,11 @@
 """The record of a run: its row in `runs` (start, outcome, log) and one `steps` row per step.
 
+A step's row is written when it starts (status running) and completed when it ends, with the
+run's log so far; a run that dies, killed or cut off from the database, is thus found by the
+next one (`writes.mark_interrupted`, under the lock) with the step it died in and the steps it
+finished. A database lost mid-run ends the run as one DatabaseUnreachable (exit 5), never a
+traceback: the run marks itself failed if the database answers again, else the next run does.
+
 Standard library and SQLAlchemy only: the no-op tick goes through here.
 """
 
@@ -14,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipeline.errors import DatabaseUnreachable
 from pipeline.infra.lock import RunLock
 from pipeline.infra.progress import Progress
 from pipeline.settings import Settings
@@ -47,21 +54,38 @@ class Run:
     run_id: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    # Runs found dead at the start of this one (`writes.mark_interrupted`), and the step now
+    # running (what a lost database connection names).
+    recovered: list[dict[str, Any]] = field(default_factory=list)
+    current_step: str | None = None
+    capture: LogCapture = field(default_factory=LogCapture)
 
-    def record_outcome(self, **values: object) -> None:
-        """Write status and counts: before the report (which shows them) and at the end."""
-        writes.finish_run(
+    def _counts(self, status: str) -> dict[str, object]:
+        return {
+            "new_files": self.summary.get("new_files", 0),
+            "rows_ingested": self.summary.get("rows_ingested", 0),
+            "files_quarantined": self.summary.get("files_quarantined", 0),
+            "rows_quarantined": self.summary.get("rows_quarantined", 0),
+            "production_version": self.summary.get("production_version"),
+            "summary": {**self.summary, "status": status},
+        }
+
+    def record_work(self) -> None:
+        """Write the counts and the summary before the report (which shows them, and when the
+        work finished), the status left 'running': a run is `succeeded` only once its report
+        is written."""
+        writes.update_run(
             self.engine,
             self.run_id,
-            status=self.summary.get("status", "succeeded"),
-            new_files=self.summary.get("new_files", 0),
-            rows_ingested=self.summary.get("rows_ingested", 0),
-            files_quarantined=self.summary.get("files_quarantined", 0),
-            rows_quarantined=self.summary.get("rows_quarantined", 0),
-            production_version=self.summary.get("production_version"),
-            summary=self.summary,
-            **values,
+            **self._counts("running"),
+            finished_at=tables.utcnow(),
+            log=self.capture.text(),
         )
+
+    def record_outcome(self, **values: object) -> None:
+        """Write the status, the counts and the summary: the run's end."""
+        status = self.summary.get("status", "succeeded")
+        writes.finish_run(self.engine, self.run_id, status=status, **self._counts(status), **values)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -70,6 +94,10 @@ class Run:
         started = tables.utcnow()
         t0 = time.perf_counter()
         log.info("%s …", name)
+        step_id = writes.start_step(
+            self.engine, self.run_id, name, started, log=self.capture.text()
+        )
+        self.current_step = name
         status, detail = "succeeded", None
         spinner = Progress(name, plain=False, ticking=True, keep=False).start()
         try:
@@ -81,35 +109,100 @@ class Run:
             spinner.close()
             seconds = time.perf_counter() - t0
             self.timings[name] = round(seconds, 4)
-            writes.record_step(self.engine, self.run_id, name, started, seconds, status, detail)
             if status == "succeeded":
                 log.info("%s done in %.2f s", name, seconds)
+            writes.finish_step(
+                self.engine,
+                step_id,
+                seconds,
+                status,
+                detail,
+                run_id=self.run_id,
+                log=self.capture.text(),
+            )
+            self.current_step = None
 
 
 @contextmanager
 def recorded(settings: Settings, kind: str) -> Iterator[Run]:
-    """Hold the lock, record the run's start, its end and its log; mark it failed on error."""
+    """Hold the lock, record the run's start, its end and its log; mark it failed on error.
+
+    Runs that died before recording their end are marked first (`Run.recovered`).
+    """
     with RunLock(settings.path("paths.lock")), db.opened(settings.database_url) as engine:
         run = Run(settings, engine, kind)
-        run.run_id = writes.start_run(engine, kind)
-        capture = LogCapture()
+        capture = run.capture
+        try:
+            run.recovered = writes.mark_interrupted(engine)
+            run.run_id = writes.start_run(engine, kind)
+        except Exception as exc:
+            _raise_lost(run, exc)
+            raise
         log.addHandler(capture)
         log.info("run %s (%s) started", run.run_id, kind)
+        for dead in run.recovered:
+            log.warning("run %s (%s) had died: %s", dead["id"], dead["kind"], _died(dead))
         try:
             yield run
         except BaseException as exc:
+            if isinstance(exc, Exception):
+                _raise_lost(run, exc)  # a lost database: one line, exit 5
             log.error("run %s failed: %s", run.run_id, exc)
             run.summary.update(run_id=run.run_id, status="failed", error=str(exc))
-            writes.finish_run(
-                engine,
-                run.run_id,
-                status="failed",
-                error=f"{type(exc).__name__}: {exc}",
-                summary=run.summary,
-                log=capture.text(),
-            )
+            try:
+                writes.finish_run(
+                    engine,
+                    run.run_id,
+                    status="failed",
+                    error=f"{type(exc).__name__}: {exc}",
+                    summary=run.summary,
+                    log=capture.text(),
+                )
+            except Exception as lost:
+                _raise_lost(run, lost)
+                raise
             raise
         else:
-            run.record_outcome(log=capture.text())
+            try:
+                run.record_outcome(log=capture.text())
+            except Exception as exc:
+                _raise_lost(run, exc)
+                raise
         finally:
             log.removeHandler(capture)
+
+
+def _died(dead: dict[str, Any]) -> str:
+    where = f"in its {dead['step']} step" if dead["step"] else "before its first step"
+    done = ", ".join(dead["finished"]) or "no step"
+    return f"stopped {where} (finished: {done}); marked failed"
+
+
+def _raise_lost(run: Run, exc: Exception) -> None:
+    """Raise DatabaseUnreachable (one line, exit 5) if `exc` means the database is lost, after
+    recording the run failed if the database answers again, else saying the next run will; a
+    SQLite file that is not a database is DatabaseNotReady. Any other error: return."""
+    step = f", in its {run.current_step} step" if run.current_step else ""
+    doing = f" during run {run.run_id}{step}" if run.run_id else " as the run started"
+    mapped = db.as_riskwatch_error(exc, run.engine.url, doing)
+    if mapped is None:
+        return
+    if not isinstance(mapped, DatabaseUnreachable) or not run.run_id:
+        raise mapped from exc
+    line = f"run {run.run_id} failed: {mapped}"
+    # Stored with the run if the database answers again; stderr gets the CLI's one line only.
+    run.capture.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, line, (), None))
+    try:
+        writes.fail_run(
+            run.engine,
+            run.run_id,
+            step_detail=f"DatabaseUnreachable: {mapped}",
+            error=f"DatabaseUnreachable: {mapped}",
+            summary={**run.summary, "run_id": run.run_id, "status": "failed", "error": str(mapped)},
+            log=run.capture.text(),
+        )
+    except Exception:
+        raise DatabaseUnreachable(
+            f"{mapped}; the run could not record its end: the next run marks it failed"
+        ) from exc
+    raise DatabaseUnreachable(f"{mapped}; the run is recorded as failed") from exc

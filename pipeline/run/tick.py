@@ -14,10 +14,10 @@ from pipeline.infra import dvc
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.model import registry
-from pipeline.run import ingest_step, snapshot_step
+from pipeline.run import cleanup, ingest_step, snapshot_step
 from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import Run, recorded
-from pipeline.run.report_step import report
+from pipeline.run.report_step import report, report_of_dead_runs
 from pipeline.run.score_step import load_rows, record_scored, score, score_doc
 from pipeline.run.train_step import train
 from pipeline.settings import Settings
@@ -42,6 +42,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
     with recorded(settings, "run") as run:
         s = run.settings
         run.summary.update(run_id=run.run_id, status="running")
+        _recover(run)
         with run.step("discover"):
             found = ingest_step.discover(run)
             registry.reconcile(run.engine, s, run.run_id)
@@ -82,11 +83,22 @@ def run_once(settings: Settings) -> dict[str, Any]:
             promotion=promotion,
             production_version=registry.production_version(s, run.engine),
         )
-        run.record_outcome()
+        run.record_work()  # `succeeded` is recorded only once the report is written
         with run.step("report"):
             run.summary["report"] = report(run)
         run.summary["timings"] = run.timings
         return run.summary
+
+
+def _recover(run: Run) -> None:
+    """Clean up what dead runs left (their runs were marked failed as this one started), and
+    write the report of a run that died writing it (issue 11)."""
+    done = cleanup.leftovers(run)
+    if done:
+        run.summary["cleanup"] = done
+    if any(dead["step"] == "report" for dead in run.recovered):
+        with run.step("recover"):
+            run.summary["recovered_reports"] = report_of_dead_runs(run)
 
 
 def _snapshot(run: Run) -> None:

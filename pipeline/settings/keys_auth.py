@@ -9,7 +9,7 @@ AUTH: tuple[Setting, ...] = (
         "auth.required",
         "auto",
         "choice",
-        'Whether every API route but /health and /openapi.json needs a token: true, false, '
+        "Whether every API route but /health and /openapi.json needs a token: true, false, "
         'or "auto" (true when RISKWATCH_ENV=production or DYNO is set, as on Heroku). When '
         "true, the app refuses to start while no unrevoked token exists.",
         choices=("auto", "true", "false"),

@@ -1,8 +1,11 @@
-"""Database access: one engine per URL, the schema check, and migrations (sql/)."""
+"""Database access: one engine per URL, the schema check, migrations (sql/), and what a lost
+connection or a file that is not a database becomes (`as_riskwatch_error`)."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,16 +138,17 @@ def _inspect(engine: sa.Engine) -> tuple[str | None, list[str]]:
     Raise DatabaseUnreachable when it cannot be connected to at all.
     """
     try:
-        conn = engine.connect()
-    except sa.exc.DBAPIError as exc:
-        reason = " ".join(str(exc.orig).split())  # psycopg's reasons span lines
-        raise DatabaseUnreachable(f"cannot reach the database {_where(engine)}: {reason}") from exc
-    with conn:
-        names = sa.inspect(conn).get_table_names()
-        revision = None
-        if "alembic_version" in names:
-            query = sa.text("SELECT version_num FROM alembic_version")
-            revision = conn.execute(query).scalar()
+        with engine.connect() as conn:
+            names = sa.inspect(conn).get_table_names()
+            revision = None
+            if "alembic_version" in names:
+                query = sa.text("SELECT version_num FROM alembic_version")
+                revision = conn.execute(query).scalar()
+    except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+        mapped = as_riskwatch_error(exc, engine.url)
+        if mapped is None:
+            raise
+        raise mapped from exc
     return revision, sorted(n for n in names if n != "alembic_version")
 
 
@@ -188,3 +192,73 @@ def downgrade(engine: sa.Engine, revision: str) -> str:
     with engine.begin() as conn:
         command.downgrade(_alembic_config(engine, conn), revision)
     return current_revision(engine) or ""
+
+
+# SQLite's words for a file that is not a database (or one it cannot decrypt).
+_NOT_SQLITE = ("file is not a database", "file is encrypted or is not a database")
+
+
+def _driver_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """The drivers' classes for (a connection lost or never made, any error of theirs), of the
+    drivers this process has loaded (none is imported here)."""
+    lost: list[type[BaseException]] = [sqlite3.OperationalError, sqlite3.InterfaceError]
+    every: list[type[BaseException]] = [sqlite3.Error]
+    for name in ("psycopg", "psycopg2"):
+        module = sys.modules.get(name)
+        if module is not None:
+            lost += [module.OperationalError, module.InterfaceError]
+            every.append(module.Error)
+    return tuple(lost), tuple(every)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())  # psycopg's reasons span lines
+
+
+def as_riskwatch_error(
+    exc: BaseException, url: sa.URL | str | None = None, doing: str = ""
+) -> RiskwatchError | None:
+    """What a database error means for the user, or None when it is not one of these:
+
+    - the connection lost mid-work, or never made (server stopped or unreachable, a socket
+      closed, SQLite's file gone or locked): DatabaseUnreachable (exit 5);
+    - a SQLite database.url that is not a database file: DatabaseNotReady (exit 3).
+
+    `exc` must be SQLAlchemy's or a driver's error; its chain is searched, and the reason is
+    the first loss in it (a failure to record a failure has the first one in its context): one
+    line, without the SQL statement or its parameters; `url` (password hidden) and `doing` say
+    where and when.
+    """
+    lost, every = _driver_errors()
+    if not isinstance(exc, (sa.exc.SQLAlchemyError, *every)):
+        return None
+    where = ""
+    if url is not None:
+        where = " " + sa.make_url(url).render_as_string(hide_password=True)
+    seen: set[int] = set()
+    first_loss: BaseException | None = None
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        orig: BaseException = current
+        if isinstance(current, sa.exc.DBAPIError) and current.orig is not None:
+            orig = current.orig
+        if isinstance(orig, sqlite3.DatabaseError) and str(orig) in _NOT_SQLITE:
+            return DatabaseNotReady(
+                f"the database{where} is not an SQLite database ({orig}): riskwatch will not "
+                "touch it; point database.url (or DATABASE_URL) at riskwatch's database, or at a "
+                "new file"
+            )
+        invalidated = isinstance(current, sa.exc.DBAPIError) and current.connection_invalidated
+        if invalidated or isinstance(
+            current, (sa.exc.OperationalError, sa.exc.InterfaceError, *lost)
+        ):
+            first_loss = orig
+        current = current.__cause__ or current.__context__
+    if first_loss is None:
+        return None
+    if doing:
+        return DatabaseUnreachable(
+            f"lost the connection to the database{where}{doing}: {_one_line(first_loss)}"
+        )
+    return DatabaseUnreachable(f"cannot reach the database{where}: {_one_line(first_loss)}")

@@ -295,6 +295,7 @@ def status(conn: sa.Connection, production_version: int | None) -> dict[str, Any
                 mv.c.created_at,
                 mv.c.run_id,
                 mv.c.sha256,
+                mv.c.artifact,
                 mv.c.metric,
                 mv.c.holdout_score,
                 mv.c.score_source,
