@@ -7,10 +7,13 @@ against the one error shape, so the document cannot drift from the routes.
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.openapi_schemas import SCHEMAS
+from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
+
+if TYPE_CHECKING:
+    from pipeline.model.features import FeatureSpec
 
 __all__ = ["ERROR_REF", "SCHEMAS", "document"]
 
@@ -56,8 +59,8 @@ RUN_ID = {
     "name": "run_id",
     "in": "path",
     "required": True,
-    "description": "The run's hex id.",
-    "schema": {"type": "string"},
+    "description": "The run's id: 32 lowercase hex digits (any other is a 404).",
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
 }
 
 
@@ -82,8 +85,17 @@ RESPONSES = {
 }
 
 
-def document() -> dict[str, Any]:
-    """Return the OpenAPI document."""
+def document(features: FeatureSpec | None = None, max_records: int | None = None) -> dict[str, Any]:
+    """Return the OpenAPI document; with the production model's `features`, its Record schema
+    names them, all required (without, any record is described), and with `max_records` the
+    request says how many records it may carry (setting api.max_records)."""
+    schemas = dict(SCHEMAS)
+    if features is not None:
+        schemas["Record"] = record_schema(
+            features.numeric, features.categorical, nullable=features.preprocessing != "none"
+        )
+    if max_records is not None:
+        schemas["PredictionRequest"] = prediction_request(max_records)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -93,7 +105,7 @@ def document() -> dict[str, Any]:
             "recorded. Every error has the shape of the Error schema.",
         },
         "paths": {**_page_paths(), **_prediction_paths(), **_record_paths(), **_run_paths()},
-        "components": {"schemas": SCHEMAS, "responses": RESPONSES},
+        "components": {"schemas": schemas, "responses": RESPONSES},
     }
 
 
@@ -198,8 +210,8 @@ def _run_paths() -> dict[str, Any]:
     """The runs, their reports, the quality pages, and the service's own routes."""
     file_id = _path_param(
         "file_id",
-        {"type": "integer"},
-        "The id of the file's quality verdict (quality_files.id).",
+        {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+        "The id of the file's quality verdict (quality_files.id; any other is a 404).",
     )
     return {
         "/runs": _get(
