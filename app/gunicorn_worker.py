@@ -72,9 +72,11 @@ class DeadlineSocket:
         if self.deadline is None or prior == 0.0:  # no deadline, or a non-blocking read
             return read(*args)
         remaining = self.deadline - time.monotonic()
-        if prior is None and remaining <= 0:
-            raise BodyDeadline(self.what, self.seconds, self.setting)
-        self._sock.settimeout(max(remaining, 0.001) if prior is None else min(prior, remaining))
+        if remaining <= 0:
+            if prior is None:
+                raise BodyDeadline(self.what, self.seconds, self.setting)
+            raise TimeoutError("timed out")  # as the socket itself says it
+        self._sock.settimeout(remaining if prior is None else min(prior, remaining))
         try:
             return read(*args)
         except TimeoutError:
@@ -106,6 +108,16 @@ class ThreadWorker(gthread.ThreadWorker):
         if isinstance(conn.sock, DeadlineSocket):
             conn.sock.start("body", self.body_seconds, "api.body_timeout_seconds")
         return super().handle_request(req, conn)
+
+    def _keepalive_after(self, conn: Any, keepalive: Any) -> bool:
+        # gunicorn drains a body the app did not read after the answer went out; a malformed
+        # chunk found there would make gunicorn write a second answer (its 400) on the same
+        # connection. The answer was given: the connection just closes.
+        try:
+            return bool(super()._keepalive_after(conn, keepalive))
+        except Exception as exc:  # gunicorn's parse errors, BodyDeadline: any, the same way
+            self.log.debug("Closing connection: its unread body is malformed (%s)", exc)
+            return False
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         if isinstance(exc, BodyDeadline):

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestTimeout
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from pipeline.errors import DataError
 
@@ -35,7 +35,18 @@ def read_body(environ: Mapping[str, Any], limit: int) -> bytes:
     truncated body (then "not valid JSON", 400); here one byte more is asked for, so a body
     over the limit is a 413 whatever its framing.
     """
-    stream = environ["wsgi.input"]
+    try:
+        return _read(environ["wsgi.input"], environ, limit)
+    except HTTPException:  # 408 (BodyDeadline), 413, 400 as raised
+        raise
+    except OSError as exc:
+        raise BadRequest(f"the client stopped sending the body ({exc})") from exc
+    except Exception as exc:  # the server's parser refusing the framing: a malformed chunk
+        # (gunicorn's own exception classes; this module stays free of any one server)
+        raise BadRequest(f"the request body is malformed: {exc}"[:300]) from exc
+
+
+def _read(stream: Any, environ: Mapping[str, Any], limit: int) -> bytes:
     raw_length = environ.get("CONTENT_LENGTH") or None
     if raw_length is not None:
         try:
