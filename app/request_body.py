@@ -13,14 +13,15 @@ from typing import Any
 
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, RequestTimeout
 
-from pipeline.errors import DataError
+from pipeline.errors import DataError, RiskwatchError
 
 
-class BodyDeadline(RequestTimeout):
+class BodyDeadline(RiskwatchError, RequestTimeout):
     """The client did not send its request (headers or body) within the deadline: 408.
 
-    A werkzeug HTTPException, not an OSError: werkzeug turns an OSError from the input stream
-    into "client disconnected" (400), and this must reach the error handler as itself.
+    A werkzeug HTTPException (the app's handler answers it), not an OSError: werkzeug turns an
+    OSError from the input stream into "client disconnected" (400), and gunicorn logs one from
+    a socket as its own failure.
     """
 
     def __init__(self, what: str, seconds: float, setting: str | None = None) -> None:

@@ -16,10 +16,12 @@ import hypothesis
 import hypothesis.errors
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from flask import Flask
 from schemathesis import GenerationMode
 
 from pipeline.settings import Settings
+from pipeline.storage import tables
 from tests.conftest import copy_project, reset_pg
 from tests.test_api import build_project, make_app
 
@@ -52,13 +54,18 @@ def fuzz_headers() -> dict[str, str]:
     return {}
 
 
+# schemathesis' WSGI transport reads a response without closing it: a served file's handle is
+# then closed by the garbage collector (a ResourceWarning), which a real server never leaves.
+UNCLOSED_BY_THE_TRANSPORT = pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+
+
 # schemathesis' own pytest integration (`from_fixture(...).parametrize()`) reads a private
 # attribute that pytest 9 no longer has; the operations are run here through hypothesis instead,
 # with the strategies schemathesis makes and all of its checks.
 @pytest.mark.parametrize("mode", list(GenerationMode))
-# schemathesis' WSGI transport reads a response without closing it: a served file's handle is
-# then closed by the garbage collector (a ResourceWarning), which a real server never leaves.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@UNCLOSED_BY_THE_TRANSPORT
 def test_the_api_holds_against_its_own_openapi_document(
     fuzz_app: Flask, fuzz_headers: dict[str, str], mode: GenerationMode
 ) -> None:
@@ -87,3 +94,37 @@ def test_the_api_holds_against_its_own_openapi_document(
         except Exception as exc:  # every operation's failure is reported, not just the first
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
+
+
+@UNCLOSED_BY_THE_TRANSPORT
+def test_answers_about_real_records_match_the_document(
+    fuzz_app: Flask, fuzz_headers: dict[str, str]
+) -> None:
+    """Generated ids name nothing (404s); these name the project's real run, report and file,
+    so the 200 answers of every GET are checked against their schemas too."""
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzz_app)
+    engine = fuzz_app.extensions["riskwatch"].engine
+    with engine.connect() as conn:
+        run_id = conn.execute(sa.select(tables.runs.c.id)).scalar_one()
+        file_id = conn.execute(sa.select(tables.quality_files.c.id)).scalars().first()
+    assert file_id is not None, "the sample run checked its files"
+    params = {"run_id": run_id, "file_id": file_id, "filename": "style.css"}
+    checked = set()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.method.upper() != "GET":
+            continue
+        names = {p.name for p in operation.path_parameters}
+        queries = (
+            [{}]
+            if operation.path != "/summarystats"
+            else [{"dataset": d} for d in ("training", "latest", "test")]
+        )
+        for query in queries:
+            case = operation.Case(
+                path_parameters={n: params[n] for n in names}, query=query or None
+            )
+            response = case.call_and_validate(headers=fuzz_headers)
+            assert response.status_code == 200, (operation.label, response.text[:300])
+            checked.add(operation.path)
+    assert len(checked) >= 11

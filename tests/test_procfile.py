@@ -362,6 +362,23 @@ def test_errors_gunicorn_answers_itself_are_in_the_one_shape(
     assert "<" not in error  # no HTML
 
 
+def test_slow_headers_end_in_a_json_408(hostile_server: int) -> None:
+    import threading
+
+    from app.gunicorn_worker import HEADER_SECONDS
+
+    with _connect(hostile_server) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        sender = threading.Thread(
+            target=_trickle, args=(sock, time.monotonic() + HEADER_SECONDS + 5), daemon=True
+        )
+        sender.start()
+        error = _assert_json_error(_answer(sock), 408)
+        sock.shutdown(socket.SHUT_RDWR)  # the sender stops at its next byte
+        sender.join()
+    assert error == f"the request line and headers did not arrive within {HEADER_SECONDS:g} s"
+
+
 def test_a_deadline_socket_ends_a_trickle_at_its_deadline_not_per_read() -> None:
     """Each read waits at most what is left of the total: a byte every 0.1 s does not extend it."""
     import threading
