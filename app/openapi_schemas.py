@@ -225,9 +225,11 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-# What a float holds: a number past it (1e400, a 400-digit integer) is refused with its column.
-FLOAT_MAX = 1.7976931348623157e308
-_NUMBER = {"type": "number", "minimum": -FLOAT_MAX, "maximum": FLOAT_MAX}
+# The largest magnitude a feature's number may have (pipeline.model.features.NUMBER_LIMIT):
+# 1e308, not the float maximum, whose shortest decimal form (1.7976931348623157e308) is not its
+# exact value, so that this document and the app's check agree on every integer too.
+NUMBER_LIMIT = 1e308
+_NUMBER = {"type": "number", "minimum": -NUMBER_LIMIT, "maximum": NUMBER_LIMIT}
 # Strings the databases store as text: no NUL (a lone surrogate cannot be written in UTF-8).
 _TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
 
@@ -251,6 +253,7 @@ def record_schema(
         f"{kinds}. A missing key is an error; keys that are not features are ignored.",
         "required": [*numeric, *categorical],
         "properties": props,
+        "additionalProperties": True,  # ignored, whatever they hold
     }
 
 

@@ -7,7 +7,6 @@ records, a past prediction's row) into the model's columns the same way everywhe
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,13 @@ import pandas as pd
 
 from pipeline.errors import ConfigError, DataError
 from pipeline.settings import Settings
+
+# The largest magnitude a number feature may have: what a float holds, rounded down to 1e308
+# so that it is exact in decimal (the float maximum's shortest form, 1.7976931348623157e308, is
+# not its value): the OpenAPI document states the same bound, and a JSON Schema validator
+# reads it as the decimal number it is written as.
+NUMBER_LIMIT = 1e308
+_INT_LIMIT = 10**308
 
 # How the features reach the estimator: the settings' model.preprocessing ("standard", "none"),
 # or "pipeline" when model.pipeline, the user's own, takes the feature frame as it is.
@@ -143,7 +149,7 @@ def records_frame(records: object, features: FeatureSpec, max_records: int) -> p
                 if not (value is None or _finite_number(value)):
                     raise DataError(
                         f"record {i}: feature column {col!r} must be a finite number (at most "
-                        f"{sys.float_info.max:.4g} in size) or null, got {_shown(value)}",
+                        f"{NUMBER_LIMIT:g} in size) or null, got {_shown(value)}",
                         column=col,
                     )
             elif value is not None and not (
@@ -166,13 +172,13 @@ def records_frame(records: object, features: FeatureSpec, max_records: int) -> p
 
 
 def _finite_number(value: object) -> bool:
-    """A JSON number that a float holds: not a bool, not NaN or an infinity (Python's parser
-    reads 1e400 as one), not an integer beyond float range (a 400-digit one)."""
+    """A JSON number of at most NUMBER_LIMIT in size: not a bool, not NaN or an infinity
+    (Python's parser reads 1e400 as one), not an integer beyond float range (a 400-digit one)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     if isinstance(value, int):
-        return abs(value) <= sys.float_info.max  # exact: no float conversion that overflows
-    return math.isfinite(value)
+        return abs(value) <= _INT_LIMIT  # exact: no float conversion that overflows
+    return abs(value) <= NUMBER_LIMIT  # False for NaN and the infinities
 
 
 def _storable(text: str) -> bool:
