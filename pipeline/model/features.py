@@ -6,7 +6,6 @@ records, a past prediction's row) into the model's columns the same way everywhe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
