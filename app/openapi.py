@@ -29,6 +29,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     names = {
         400: "BadRequest",
         404: "NotFound",
+        408: "RequestTimeout",
         413: "PayloadTooLarge",
         415: "UnsupportedMediaType",
         503: "ServiceUnavailable",
@@ -75,6 +76,9 @@ def _error_response(description: str) -> dict[str, Any]:
 RESPONSES = {
     "BadRequest": _error_response("Bad input: malformed JSON, a bad record or parameter."),
     "NotFound": _error_response("No such route, run or report."),
+    "RequestTimeout": _error_response(
+        "The body did not arrive within api.body_timeout_seconds (under gunicorn)."
+    ),
     "PayloadTooLarge": _error_response("The body is larger than api.max_request_bytes."),
     "UnsupportedMediaType": _error_response("The body is not sent as application/json."),
     "ServiceUnavailable": _error_response(
@@ -168,7 +172,7 @@ def _prediction_paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(_ref("PredictionResponse"), "One prediction per record."),
-                    **_errors(400, 413, 415, 503),
+                    **_errors(400, 408, 413, 415, 503),
                 },
             }
         },

@@ -541,7 +541,7 @@ def test_openapi_describes_every_route_and_the_error_shape(sqlite_client: FlaskC
                     assert schema == {"$ref": ERROR_REF}, (path, method, code)
     prediction = doc["paths"]["/prediction"]["post"]
     assert prediction["requestBody"]["required"] is True
-    assert {"400", "413", "415", "503"} <= prediction["responses"].keys()
+    assert {"400", "408", "413", "415", "503"} <= prediction["responses"].keys()
     assert _resolve(doc, {"$ref": ERROR_REF}) == SCHEMAS["Error"]
 
 
