@@ -26,6 +26,10 @@ graceful_timeout = 25
 # An idle kept-alive connection waits in the worker's poller, not in a thread; 5 s lets a
 # client (or Heroku's router) reuse it for its next request.
 keepalive = 5
+# gunicorn's control socket (for `gunicornc`) is one fixed path in $HOME, which every server
+# started by the same user would share (the tests start several at once); riskwatch has no use
+# for it.
+control_socket_disable = True
 
 
 def post_worker_init(worker: Any) -> None:  # gunicorn's Worker: untyped

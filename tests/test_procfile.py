@@ -205,6 +205,8 @@ def test_the_web_command_serves_the_api(project: Settings, tmp_path: Path) -> No
     assert server.returncode == 0, text
     assert "Shutting down: Master" in text
     assert '"POST /prediction HTTP/1.1" 200' in text  # the access log goes to stdout
+    assert "Using worker: app.gunicorn_worker.ThreadWorker" in text  # gthread, with deadlines
+    assert "Control socket" not in text  # no socket in $HOME shared by every server started
 
 
 # --- slow and hostile clients, against the real server ---------------------------------------
