@@ -44,6 +44,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
     if settings is None:
         settings = load_settings()
     app.config["MAX_CONTENT_LENGTH"] = settings["api.max_request_bytes"]
+    # Read by app.gunicorn_worker, which enforces it on the socket (a WSGI app cannot).
+    app.config["RISKWATCH_BODY_TIMEOUT"] = settings["api.body_timeout_seconds"]
     if isinstance(app.json, DefaultJSONProvider):
         app.json.sort_keys = False  # answers keep the order the code builds them in
     app.extensions["riskwatch"] = AppState(settings, db.make_engine(settings.database_url))

@@ -9,7 +9,6 @@ Nothing here trains, ingests or deploys; scores and statistics are read from the
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 from typing import Any
@@ -22,6 +21,7 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 from app import get_connection, production_model, state
 from app.limits import anonymous_role, charge_predictions
 from app.redact import stored_paths
+from app.request_body import parse_json, read_body
 from pipeline.errors import (
     DatabaseNotReady,
     DatabaseUnreachable,
@@ -155,15 +155,13 @@ def _request_records() -> Any:  # a JSON value: records_frame checks it is a lis
         raise UnsupportedMediaType(
             f"expected Content-Type: application/json, got {request.mimetype or 'none'}"
         )
-    raw = request.get_data(cache=False)
+    settings = state().settings
+    raw = read_body(request.environ, settings["api.max_request_bytes"])
     if not raw.strip():
         raise DataError(
             'the request body is empty; expected a JSON array of records or {"records": [...]}'
         )
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise DataError(f"the request body is not valid JSON: {exc}") from exc
+    doc = parse_json(raw, settings["api.max_json_depth"])
     if isinstance(doc, dict):
         if "records" not in doc:
             raise DataError("expected a JSON array of records, or an object with a 'records' array")
@@ -174,6 +172,19 @@ def _request_records() -> Any:  # a JSON value: records_frame checks it is a lis
 def _said(recorded: dict[str, Any]) -> dict[str, Any]:
     """What a recorded API call was told: its body and error (not its endpoint, a route)."""
     return {"body": recorded["body"], "error": recorded["error"]}
+
+
+# A run's id is the hex of a uuid4 (pipeline.storage.writes); a checked file's id is an
+# INTEGER row id (32 bits on PostgreSQL). Anything else names nothing: 404 before the database
+# sees it (a NUL, or an integer past the column's range, is an error there, not a miss).
+RUN_ID = re.compile(r"[0-9a-f]{32}")
+MAX_ROW_ID = 2**31 - 1
+
+
+def _run_id(raw: str) -> str:
+    if not RUN_ID.fullmatch(raw):
+        raise NotFound(f"no run with id {raw[:40]!r} (a run id is 32 lowercase hex digits)")
+    return raw
 
 
 # --- routes --------------------------------------------------------------------------------
@@ -268,7 +279,7 @@ def runs() -> dict[str, Any]:
 @bp.get("/runs/<run_id>")
 def run(run_id: str) -> dict[str, Any]:
     """Everything recorded about one run, but its log (server-side detail)."""
-    doc = reads.get_run(get_connection(), run_id)
+    doc = reads.get_run(get_connection(), _run_id(run_id))
     doc.pop("log", None)
     return stored_paths(doc, state().settings.base_dir)
 
@@ -278,7 +289,7 @@ def report(run_id: str) -> Response:
     """The run's PDF report."""
     settings = state().settings
     name = f"run-{run_id}.pdf"
-    rel = reads.report_relpath(get_connection(), run_id)
+    rel = reads.report_relpath(get_connection(), _run_id(run_id))
     if registry.in_database(settings):
         data = blobs.get(get_connection(), blobs.REPORTS, rel)
         if data is None:
@@ -288,13 +299,15 @@ def report(run_id: str) -> Response:
     path = (base / rel).resolve()
     # The path comes from the database; still, never serve a file outside paths.reports.
     if not path.is_relative_to(base) or not path.is_file():
-        raise NotFound(f"the report of run {run_id!r} is missing from {base}")
+        raise NotFound(f"the report of run {run_id!r} is missing from paths.reports")
     return send_file(path, mimetype="application/pdf", download_name=name)
 
 
 @bp.get("/quality/<int:file_id>.html")
 def quality_report(file_id: int) -> Response:
     """The HTML data-quality report of one checked source file."""
+    if file_id > MAX_ROW_ID:
+        raise NotFound(f"no quality report for checked file {file_id}")
     settings = state().settings
     rel = reads.quality_report_path(get_connection(), file_id)
     if registry.in_database(settings):
@@ -330,7 +343,11 @@ def health() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of this app."""
+    """The OpenAPI 3.1 document of this app, with the production model's features."""
     from app.openapi import document
 
-    return document(anonymous_role())
+    try:
+        features = production_model().features
+    except (RiskwatchError, sa.exc.SQLAlchemyError, OSError):
+        features = None  # no model (or database) yet: any record is described
+    return document(anonymous_role(), features, state().settings["api.max_records"])

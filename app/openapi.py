@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.openapi_schemas import SCHEMAS
+from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
 from pipeline.storage.tokens import allows
+
+if TYPE_CHECKING:
+    from pipeline.model.features import FeatureSpec
 
 __all__ = ["ERROR_REF", "SCHEMAS", "document"]
 
@@ -31,6 +34,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Unauthorized",
         403: "Forbidden",
         404: "NotFound",
+        408: "RequestTimeout",
         413: "PayloadTooLarge",
         415: "UnsupportedMediaType",
         429: "TooManyRequests",
@@ -62,8 +66,8 @@ RUN_ID = {
     "name": "run_id",
     "in": "path",
     "required": True,
-    "description": "The run's hex id.",
-    "schema": {"type": "string"},
+    "description": "The run's id: 32 lowercase hex digits (any other is a 404).",
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
 }
 
 
@@ -78,6 +82,9 @@ def _error_response(description: str) -> dict[str, Any]:
 RESPONSES = {
     "BadRequest": _error_response("Bad input: malformed JSON, a bad record or parameter."),
     "NotFound": _error_response("No such route, run or report."),
+    "RequestTimeout": _error_response(
+        "The body did not arrive within api.body_timeout_seconds (under gunicorn)."
+    ),
     "PayloadTooLarge": _error_response("The body is larger than api.max_request_bytes."),
     "UnsupportedMediaType": _error_response("The body is not sent as application/json."),
     "ServiceUnavailable": _error_response(
@@ -119,9 +126,23 @@ SECURITY_SCHEMES = {
 }
 
 
-def document(anonymous_role: str | None = None) -> dict[str, Any]:
+def document(
+    anonymous_role: str | None = None,
+    features: FeatureSpec | None = None,
+    max_records: int | None = None,
+) -> dict[str, Any]:
     """Return the OpenAPI document; `anonymous_role`: what a request without a token may do
-    in this app (app.auth's policy), None when every protected route needs a token."""
+    in this app (app.auth's policy), None when every protected route needs a token. With the
+    production model's `features`, its Record schema names them, all required (without, any
+    record is described), and with `max_records` the request says how many records it may
+    carry (setting api.max_records)."""
+    schemas = dict(SCHEMAS)
+    if features is not None:
+        schemas["Record"] = record_schema(
+            features.numeric, features.categorical, nullable=features.preprocessing != "none"
+        )
+    if max_records is not None:
+        schemas["PredictionRequest"] = prediction_request(max_records)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -135,7 +156,7 @@ def document(anonymous_role: str | None = None) -> dict[str, Any]:
             anonymous_role,
         ),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "responses": RESPONSES,
             "securitySchemes": SECURITY_SCHEMES,
         },
@@ -225,7 +246,7 @@ def _prediction_paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(_ref("PredictionResponse"), "One prediction per record."),
-                    **_errors(400, 413, 415, 503),
+                    **_errors(400, 408, 413, 415, 503),
                 },
             }
         },
@@ -267,8 +288,8 @@ def _run_paths() -> dict[str, Any]:
     """The runs, their reports, the quality pages, and the service's own routes."""
     file_id = _path_param(
         "file_id",
-        {"type": "integer"},
-        "The id of the file's quality verdict (quality_files.id).",
+        {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+        "The id of the file's quality verdict (quality_files.id; any other is a 404).",
     )
     return {
         "/runs": _get(

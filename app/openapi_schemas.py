@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -67,7 +68,7 @@ SCHEMAS: dict[str, Any] = {
             {
                 "type": "object",
                 "required": ["records"],
-                "properties": {"records": {"type": "array", "items": ref("Record")}},
+                "properties": {"records": {"type": "array", "items": ref("Record"), "minItems": 1}},
             },
         ],
     },
@@ -222,3 +223,46 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
+
+
+# The largest magnitude a feature's number may have (pipeline.model.features.NUMBER_LIMIT):
+# 1e308, not the float maximum, whose shortest decimal form (1.7976931348623157e308) is not its
+# exact value, so that this document and the app's check agree on every integer too.
+NUMBER_LIMIT = 1e308
+_NUMBER = {"type": "number", "minimum": -NUMBER_LIMIT, "maximum": NUMBER_LIMIT}
+# Strings the databases store as text: no NUL (a lone surrogate cannot be written in UTF-8).
+_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
+
+
+def record_schema(
+    numeric: Sequence[str], categorical: Sequence[str], nullable: bool
+) -> dict[str, Any]:
+    """The Record schema of a production model: every feature required, with its kind."""
+    null = [{"type": "null"}] if nullable else []
+    props: dict[str, Any] = {c: {"anyOf": [_NUMBER, *null]} for c in numeric}
+    props.update({c: {"anyOf": [_TEXT, _NUMBER, {"type": "boolean"}, *null]} for c in categorical})
+    kinds = "Numeric features take a number" + (" or null" if nullable else "")
+    kinds += "; categorical features a string, number or boolean" + (
+        " or null. Missing values (null) are imputed"
+        if nullable
+        else ". Every value is needed: this model takes its features as they are"
+    )
+    return {
+        **SCHEMAS["Record"],
+        "description": "One row of the production model's features, by column name. "
+        f"{kinds}. A missing key is an error; keys that are not features are ignored.",
+        "required": [*numeric, *categorical],
+        "properties": props,
+        "additionalProperties": True,  # ignored, whatever they hold
+    }
+
+
+def prediction_request(max_records: int) -> dict[str, Any]:
+    """The PredictionRequest schema with the most records one request may carry."""
+    array = {"type": "array", "items": ref("Record"), "minItems": 1, "maxItems": max_records}
+    return {
+        "oneOf": [
+            array,
+            {"type": "object", "required": ["records"], "properties": {"records": array}},
+        ]
+    }

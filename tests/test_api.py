@@ -541,7 +541,7 @@ def test_openapi_describes_every_route_and_the_error_shape(sqlite_client: FlaskC
                     assert schema == {"$ref": ERROR_REF}, (path, method, code)
     prediction = doc["paths"]["/prediction"]["post"]
     assert prediction["requestBody"]["required"] is True
-    assert {"400", "413", "415", "503"} <= prediction["responses"].keys()
+    assert {"400", "408", "413", "415", "503"} <= prediction["responses"].keys()
     assert _resolve(doc, {"$ref": ERROR_REF}) == SCHEMAS["Error"]
 
 
@@ -563,3 +563,163 @@ def test_openapi_path_groups_do_not_overlap_and_path_params_are_required() -> No
         "description": "an x",
         "schema": {"type": "string"},
     }
+
+
+# --- hostile input: 4xx in the one shape, never a 500 or a 503 ------------------------------
+
+
+def _post_raw(client: FlaskClient, body: str) -> Any:
+    return client.post("/prediction", data=body, content_type="application/json")
+
+
+@pytest.mark.parametrize("depth", [33, 2_000, 100_000])
+def test_json_nested_too_deep_is_a_400_naming_the_limit(client: FlaskClient, depth: int) -> None:
+    # 33: over the limit (32) but parsed; 2,000 and 100,000: past Python's recursion limit.
+    body = assert_error(_post_raw(client, "[" * depth + "]" * depth), 400)
+    assert body["error"] == (
+        "the request body nests arrays and objects deeper than 32 levels "
+        "(setting api.max_json_depth)"
+    )
+
+
+def test_json_nested_within_the_limit_is_accepted(client: FlaskClient) -> None:
+    nested: Any = 1
+    for _ in range(29):  # with the array and the record: 31 levels
+        nested = [nested]
+    response = client.post("/prediction", json=[{**RECORD, "unused": nested}])
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("column", "literal"),
+    [
+        ("lastmonth_activity", "1" * 400),  # a 400-digit integer (OverflowError once)
+        ("lastmonth_activity", "-" + "9" * 400),
+        ("number_of_employees", "1e400"),  # read as an infinity
+        ("number_of_employees", "-1e400"),
+        ("industry", "1" * 400),  # categorical: also a number past float range
+        ("region", "1e400"),
+    ],
+)
+def test_numbers_beyond_float_range_are_a_400_naming_the_column(
+    client: FlaskClient, column: str, literal: str
+) -> None:
+    record = json.dumps({**RECORD, column: 0})
+    record = record.replace(f'"{column}": 0', f'"{column}": {literal}')
+    body = assert_error(_post_raw(client, f"[{record}]"), 400)
+    assert body["column"] == column
+    assert body["error"].startswith(f"record 0: feature column {column!r} must be")
+    assert len(body["error"]) < 300  # the 400 digits are not echoed
+
+
+def test_numbers_up_to_1e308_are_accepted_and_beyond_it_refused(client: FlaskClient) -> None:
+    """1e308, exact in decimal, is the bound, for floats and integers alike (the document's)."""
+    big = {**RECORD, "lastmonth_activity": 1e308, "support_tickets": -(10**308)}
+    response = client.post("/prediction", json=[big])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    for column, value in [("lastmonth_activity", 1.5e308), ("support_tickets", -(10**308) - 1)]:
+        body = assert_error(client.post("/prediction", json=[{**RECORD, column: value}]), 400)
+        assert body["column"] == column
+        assert "must be a finite number (at most 1e+308 in size) or null" in body["error"]
+
+
+def test_nan_and_infinity_literals_are_refused_only_in_a_feature(client: FlaskClient) -> None:
+    """They are not JSON; a careless client writes them. A feature holding one is a 400
+    naming it; a key that is not a feature is ignored, as any other."""
+    record = json.dumps({**RECORD, "unused": 0}).replace('"unused": 0', '"unused": NaN')
+    assert _post_raw(client, f"[{record}]").status_code == 200
+    record = json.dumps(RECORD).replace('"support_tickets": 1', '"support_tickets": -Infinity')
+    assert assert_error(_post_raw(client, f"[{record}]"), 400)["column"] == "support_tickets"
+
+
+@pytest.mark.parametrize("text", ['"fin\\u0000ance"', '"\\ud800"', '"a\\udfffb"'])
+def test_text_no_database_stores_is_a_400_naming_the_column(
+    client: FlaskClient, built: Settings, text: str
+) -> None:
+    before = len(_api_predictions(built))
+    record = json.dumps(RECORD).replace('"finance"', text)
+    body = assert_error(_post_raw(client, f"[{record}]"), 400)
+    assert body["column"] == "industry"
+    assert "NUL character or a lone surrogate" in body["error"]
+    assert len(_api_predictions(built)) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/quality/{2**64}.html",  # past 64 bits: 500 on SQLite once
+        f"/quality/{2**31}.html",  # past PostgreSQL's INTEGER: 503 there once
+        "/quality/99999.html",
+        "/runs/%00",  # NUL: 503 on PostgreSQL once
+        "/runs/%00/report.pdf",
+        "/runs/not-hex",
+        "/runs/0123456789ABCDEF0123456789ABCDEF",  # ids are lowercase
+        "/runs/0123456789abcdef0123456789abcdef0",  # 33 digits
+        "/runs/%F0%9F%98%80",
+        "/runs/" + "a" * 5000,
+    ],
+)
+def test_ids_in_paths_are_checked_before_the_database(client: FlaskClient, path: str) -> None:
+    assert_error(client.get(path), 404)
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(sqlite_project: Settings) -> None:
+    """A body without Content-Length (chunked; the server ends the stream) is measured too."""
+    import io
+
+    settings = sqlite_project.with_values(api__max_request_bytes=1024)
+    with make_app(settings) as app:
+        client = app.test_client()
+
+        def chunked(data: bytes) -> Any:
+            return client.post(
+                "/prediction",
+                input_stream=io.BytesIO(data),
+                content_type="application/json",
+                environ_overrides={"wsgi.input_terminated": True},
+            )
+
+        body = assert_error(chunked(json.dumps([RECORD] * 12).encode()), 413)
+        assert "larger than 1024 bytes (setting api.max_request_bytes)" in body["error"]
+        exactly = json.dumps([RECORD]).encode().ljust(1024)  # the limit itself is allowed
+        assert chunked(exactly).status_code == 200
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400(sqlite_client: FlaskClient) -> None:
+    import io
+
+    data = json.dumps([RECORD]).encode()
+    response = sqlite_client.post(
+        "/prediction",
+        input_stream=io.BytesIO(data),
+        content_type="application/json",
+        environ_overrides={"CONTENT_LENGTH": str(len(data) + 10)},
+    )
+    body = assert_error(response, 400)
+    assert body["error"] == (
+        f"the body ended after {len(data)} of the {len(data) + 10} bytes its Content-Length "
+        "announced"
+    )
+
+
+def test_openapi_record_names_the_production_features_all_required(
+    sqlite_client: FlaskClient, sqlite_project: Settings
+) -> None:
+    doc = sqlite_client.get("/openapi.json").get_json()
+    record = doc["components"]["schemas"]["Record"]
+    engine = sqlite_client.application.extensions["riskwatch"].engine
+    loaded = registry.load(engine, sqlite_project, 1).features
+    assert record["required"] == loaded.columns == list(RECORD)
+    assert set(record["properties"]) == set(RECORD)
+    number = record["properties"]["lastmonth_activity"]["anyOf"][0]
+    assert number == {"type": "number", "minimum": -1e308, "maximum": 1e308}
+    assert record["additionalProperties"] is True  # other keys are ignored, whatever they hold
+    assert {"type": "null"} in record["properties"]["industry"]["anyOf"]  # imputed
+    array = doc["components"]["schemas"]["PredictionRequest"]["oneOf"][0]
+    assert array["maxItems"] == sqlite_project["api.max_records"]
+
+
+def test_openapi_without_a_model_describes_any_record(tmp_path: Path) -> None:
+    with make_app(empty_project(tmp_path, migrate=True)) as app:
+        doc = app.test_client().get("/openapi.json").get_json()
+    assert doc["components"]["schemas"]["Record"] == SCHEMAS["Record"]

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +139,16 @@ def stop(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
         proc.wait(timeout=grace)
 
 
-def test_the_web_command_serves_the_api(project: Settings, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def serving(
+    settings: Settings, tmp_path: Path
+) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
+    """The Procfile's web: command, run as Heroku would, until every worker loaded model v1."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_CONCURRENCY")}
     env.update(
         PORT=str(port),
-        RISKWATCH_CONFIG=str(project.source),
+        RISKWATCH_CONFIG=str(settings.source),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
     log = tmp_path / "gunicorn.log"
@@ -156,17 +161,32 @@ def test_the_web_command_serves_the_api(project: Settings, tmp_path: Path) -> No
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             assert server.poll() is None, f"gunicorn exited:\n{log.read_text()}"
             try:
-                status, health = _call(base + "/health")
+                _call(f"http://127.0.0.1:{port}/health")
                 break
             except OSError:
                 assert time.monotonic() < deadline, f"no answer in 30 s:\n{log.read_text()}"
                 time.sleep(0.1)
+        # Every worker gunicorn boots loads the model in its post_worker_init hook, which runs
+        # before that worker accepts a connection: its first prediction finds the model loaded.
+        # (/health may come from one worker while the other is still loading: wait for both.)
+        deadline = time.monotonic() + 60
+        while not _all_warmed(log.read_text()):
+            assert time.monotonic() < deadline, f"workers not warmed in 60 s:\n{log.read_text()}"
+            time.sleep(0.1)
+        yield port, server, log
+    finally:
+        stop(server)
+
+
+def test_the_web_command_serves_the_api(project: Settings, tmp_path: Path) -> None:
+    with serving(project, tmp_path) as (port, server, log):
+        base = f"http://127.0.0.1:{port}"
+        status, health = _call(base + "/health")
         assert status == 200
         assert health == {
             "ok": True,
@@ -175,23 +195,219 @@ def test_the_web_command_serves_the_api(project: Settings, tmp_path: Path) -> No
             "production_version": 1,
         }
 
-        # Every worker gunicorn boots loads the model in its post_worker_init hook, which runs
-        # before that worker accepts a connection: its first prediction finds the model loaded.
-        # (/health may come from one worker while the other is still loading: wait for both.)
-        deadline = time.monotonic() + 60
-        while not _all_warmed(log.read_text()):
-            assert time.monotonic() < deadline, f"workers not warmed in 60 s:\n{log.read_text()}"
-            time.sleep(0.1)
-
         status, body = _call(base + "/prediction", {"records": [RECORD, RECORD]})
         assert status == 200, body
         assert len(body["predictions"]) == 2 and body["model_version"] == 1
 
         status, body = _call(base + "/prediction", [{"industry": "finance"}])
         assert status == 400 and body["ok"] is False and body["column"]
-    finally:
-        stop(server)
     text = log.read_text()
     assert server.returncode == 0, text
     assert "Shutting down: Master" in text
     assert '"POST /prediction HTTP/1.1" 200' in text  # the access log goes to stdout
+    assert "Using worker: app.gunicorn_worker.ThreadWorker" in text  # gthread, with deadlines
+    assert "Control socket" not in text  # no socket in $HOME shared by every server started
+
+
+# --- slow and hostile clients, against the real server ---------------------------------------
+
+BODY_SECONDS = 2.0  # api.body_timeout_seconds of the hostile project: a quick test
+MAX_BYTES = 4096  # api.max_request_bytes of the hostile project
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Iterator[int]:
+    """The web: command serving a project with a short body deadline and a small body limit."""
+    settings = copy_project(built_project, tmp_path_factory.mktemp("hostile"))
+    with (settings.source).open("a") as f:
+        f.write(
+            f"\n[api]\nbody_timeout_seconds = {BODY_SECONDS}\nmax_request_bytes = {MAX_BYTES}\n"
+        )
+    settings = load_settings(settings.source, environ={})
+    with serving(settings, tmp_path_factory.mktemp("hostile-log")) as (port, _server, _log):
+        yield port
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    return sock
+
+
+def _answer(sock: socket.socket) -> tuple[int, dict[str, str], Any]:
+    """Read one HTTP answer until the server closes the connection: status, headers, JSON."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, json.loads(body)
+
+
+def _assert_json_error(answer: tuple[int, dict[str, str], Any], status: int) -> str:
+    code, headers, body = answer
+    assert code == status, body
+    assert headers["Content-Type"] == "application/json"
+    assert body.keys() == {"ok", "error", "status"}
+    assert body["ok"] is False and body["status"] == status and body["error"]
+    return str(body["error"])
+
+
+def _trickle(sock: socket.socket, stop_at: float) -> None:
+    """Send a body one byte every 0.1 s until `stop_at` (or until the server hangs up)."""
+    with contextlib.suppress(OSError):
+        while time.monotonic() < stop_at:
+            sock.sendall(b" ")
+            time.sleep(0.1)
+
+
+POST_HEAD = (
+    "POST /prediction HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    "Content-Length: {length}\r\n\r\n"
+)
+
+
+def test_slow_bodies_do_not_delay_health_and_end_in_a_408(hostile_server: int) -> None:
+    import threading
+
+    port = hostile_server
+    slow = [_connect(port) for _ in range(2)]
+    stop_at = time.monotonic() + BODY_SECONDS + 3
+    for sock in slow:
+        sock.sendall(POST_HEAD.format(length=MAX_BYTES - 10).encode() + b"[")
+    threads = [threading.Thread(target=_trickle, args=(s, stop_at), daemon=True) for s in slow]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)  # both bodies are on their way, each holding a server thread
+        for _ in range(5):
+            started = time.monotonic()
+            status, body = _call(f"http://127.0.0.1:{port}/health")
+            took = time.monotonic() - started
+            assert status == 200 and body["ok"] is True
+            assert took < 1.0, f"/health took {took:.2f} s while two bodies trickled in"
+            time.sleep(0.2)
+        # The trickling clients are cut off at their deadline, with an answer in the one shape.
+        for sock in slow:
+            error = _assert_json_error(_answer(sock), 408)
+            assert error == (
+                f"the request body did not arrive within {BODY_SECONDS:g} s "
+                "(setting api.body_timeout_seconds)"
+            )
+    finally:
+        for sock in slow:
+            sock.close()
+        for t in threads:
+            t.join()
+
+
+def test_a_lying_content_length_is_a_json_408_not_a_held_worker(hostile_server: int) -> None:
+    with _connect(hostile_server) as sock:
+        sock.sendall(POST_HEAD.format(length=1000).encode() + b'[{"industry": ')
+        error = _assert_json_error(_answer(sock), 408)  # then the server closes the connection
+    assert "(setting api.body_timeout_seconds)" in error
+    # The worker is free again: a whole request on the same server is answered.
+    status, body = _call(f"http://127.0.0.1:{hostile_server}/prediction", [RECORD])
+    assert status == 200, body
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(hostile_server: int) -> None:
+    data = json.dumps([RECORD] * 40).encode()
+    assert len(data) > MAX_BYTES
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (data[:3000], data[3000:]))
+    with _connect(hostile_server) as sock:
+        sock.sendall(
+            b"POST /prediction HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks + b"0\r\n\r\n"
+        )
+        error = _assert_json_error(_answer(sock), 413)
+    assert (
+        error
+        == f"the request body is larger than {MAX_BYTES} bytes (setting api.max_request_bytes)"
+    )
+
+
+CHUNKED_HEAD = (
+    b"POST /prediction HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "says"),
+    [
+        (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "URI Too Long: "),
+        (b"NOT A REQUEST LINE\r\n\r\n", 400, "Bad Request: "),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400, "Bad Request: "),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", 431, ""),
+        (CHUNKED_HEAD + b"zz\r\n", 400, "the request body is malformed: "),  # read by the app
+        (CHUNKED_HEAD.replace(b"Content-Type", b"X") + b"zz\r\n", 415, "expected Content"),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n", 400, "Bad Request: "),
+    ],
+    ids=[
+        "uri-too-long",
+        "bad-request-line",
+        "bad-header",
+        "too-many-headers",
+        "bad-chunk",
+        "bad-chunk-unread",
+        "bad-length",
+    ],
+)
+def test_errors_gunicorn_answers_itself_are_in_the_one_shape(
+    hostile_server: int, request_bytes: bytes, status: int, says: str
+) -> None:
+    with _connect(hostile_server) as sock:
+        sock.sendall(request_bytes)
+        error = _assert_json_error(_answer(sock), status)
+    assert error.startswith(says)
+    assert "<" not in error  # no HTML
+
+
+def test_slow_headers_end_in_a_json_408(hostile_server: int) -> None:
+    import threading
+
+    from app.gunicorn_worker import HEADER_SECONDS
+
+    with _connect(hostile_server) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        sender = threading.Thread(
+            target=_trickle, args=(sock, time.monotonic() + HEADER_SECONDS + 5), daemon=True
+        )
+        sender.start()
+        error = _assert_json_error(_answer(sock), 408)
+        sock.shutdown(socket.SHUT_RDWR)  # the sender stops at its next byte
+        sender.join()
+    assert error == f"the request line and headers did not arrive within {HEADER_SECONDS:g} s"
+
+
+def test_a_deadline_socket_ends_a_trickle_at_its_deadline_not_per_read() -> None:
+    """Each read waits at most what is left of the total: a byte every 0.1 s does not extend it."""
+    import threading
+
+    from app.gunicorn_worker import DeadlineSocket
+    from app.request_body import BodyDeadline
+
+    server_end, client_end = socket.socketpair()
+    with server_end, client_end:
+        sock = DeadlineSocket(server_end)
+        sock.start("line and headers", 0.5)
+        stop_at = time.monotonic() + 3
+        sender = threading.Thread(target=_trickle, args=(client_end, stop_at), daemon=True)
+        sender.start()
+        got = b""
+        with pytest.raises(
+            BodyDeadline, match=r"request line and headers did not arrive within 0\.5 s"
+        ):
+            while True:
+                got += sock.recv(1024)
+        assert got.strip(b" ") == b"" and 1 <= len(got) <= 10
+        assert server_end.gettimeout() is None  # the socket is left blocking, as gunicorn had it
+        # A read its caller bounds itself (gunicorn's drain) raises its own TimeoutError.
+        server_end.settimeout(0.05)
+        with pytest.raises(TimeoutError) as raised:
+            sock.recv(1024)
+            sock.recv(1024)
+        assert not isinstance(raised.value, BodyDeadline)
+        client_end.shutdown(socket.SHUT_WR)
+        sender.join()

@@ -6,7 +6,6 @@ records, a past prediction's row) into the model's columns the same way everywhe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,13 @@ import pandas as pd
 
 from pipeline.errors import ConfigError, DataError
 from pipeline.settings import Settings
+
+# The largest magnitude a number feature may have: what a float holds, rounded down to 1e308
+# so that it is exact in decimal (the float maximum's shortest form, 1.7976931348623157e308, is
+# not its value): the OpenAPI document states the same bound, and a JSON Schema validator
+# reads it as the decimal number it is written as.
+NUMBER_LIMIT = 1e308
+_INT_LIMIT = 10**308
 
 # How the features reach the estimator: the settings' model.preprocessing ("standard", "none"),
 # or "pipeline" when model.pipeline, the user's own, takes the feature frame as it is.
@@ -139,24 +145,54 @@ def records_frame(records: object, features: FeatureSpec, max_records: int) -> p
                     column=col,
                 )
             if col in numeric:
-                ok = value is None or (
-                    isinstance(value, int | float)
-                    and not isinstance(value, bool)
-                    and math.isfinite(value)  # JSON has no NaN or Infinity; Python's parser does
-                )
-                if not ok:
+                if not (value is None or _finite_number(value)):
                     raise DataError(
-                        f"record {i}: feature column {col!r} must be a finite number or null, "
-                        f"got {value!r}"[:300],
+                        f"record {i}: feature column {col!r} must be a finite number (at most "
+                        f"{NUMBER_LIMIT:g} in size) or null, got {_shown(value)}",
                         column=col,
                     )
             elif value is not None and not (
-                isinstance(value, str | int | bool)
-                or (isinstance(value, float) and math.isfinite(value))
+                isinstance(value, bool) or _finite_number(value) or isinstance(value, str)
             ):
                 raise DataError(
-                    f"record {i}: feature column {col!r} must be a string or null", column=col
+                    f"record {i}: feature column {col!r} must be a string, a finite number, a "
+                    f"boolean or null, got {_shown(value)}",
+                    column=col,
+                )
+            elif isinstance(value, str) and not _storable(value):
+                raise DataError(
+                    f"record {i}: feature column {col!r} holds a NUL character or a lone "
+                    "surrogate, which no database stores as text",
+                    column=col,
                 )
             row[col] = value
         rows.append(row)
     return pd.DataFrame(rows, columns=features.columns)
+
+
+def _finite_number(value: object) -> bool:
+    """A JSON number of at most NUMBER_LIMIT in size: not a bool, not NaN or an infinity
+    (Python's parser reads 1e400 as one), not an integer beyond float range (a 400-digit one)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= _INT_LIMIT  # exact: no float conversion that overflows
+    return abs(value) <= NUMBER_LIMIT  # False for NaN and the infinities
+
+
+def _storable(text: str) -> bool:
+    """Text that SQLite and PostgreSQL both store: no NUL, no lone surrogate (JSON's \\ud800)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(value: object) -> str:
+    """A bad value as an error message shows it: its type, and a short repr (a 400-digit
+    integer is not repeated whole)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "a huge integer"
+    return f"{type(value).__name__} {text[:60]}"

@@ -101,7 +101,23 @@ WATCH: tuple[Setting, ...] = (
         "api.max_request_bytes",
         10_000_000,
         "int",
-        "Largest request body the app accepts.",
+        "Largest request body the app accepts (413 above it, chunked or not).",
         minimum=1024,
+    ),
+    Setting(
+        "api.body_timeout_seconds",
+        10.0,
+        "float",
+        "Longest a client may take to send a request body, counted from its headers (408 "
+        "after it, under gunicorn): a slow or lying client holds a server thread no longer.",
+        minimum=0.1,
+    ),
+    Setting(
+        "api.max_json_depth",
+        32,
+        "int",
+        "Deepest nesting of arrays and objects a JSON request body may have (400 beyond).",
+        minimum=2,
+        maximum=500,
     ),
 )

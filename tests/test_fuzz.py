@@ -1,0 +1,145 @@
+"""The API fuzzed from its own /openapi.json with schemathesis, on SQLite and on PostgreSQL.
+
+Every operation gets generated requests, valid ones and invalid ones (bad types, missing and
+extra fields, odd strings, wrong content types), on a trained project, so /prediction has a
+model and the Record schema names its features. Every check schemathesis has must hold: no 5xx,
+every answer matches its schema (the one error shape for errors), valid requests are accepted
+and invalid ones refused. Examples are bounded so that the suite stays quick.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import hypothesis
+import hypothesis.errors
+import pytest
+import schemathesis
+import sqlalchemy as sa
+from flask import Flask
+from schemathesis import GenerationMode
+
+from pipeline.settings import Settings
+from pipeline.storage import db, tables, tokens
+from tests.conftest import copy_project, reset_pg
+from tests.test_api import build_project, make_app
+
+# Per operation and generation mode (valid, invalid): about 20 s for both databases on 2 cores.
+MAX_EXAMPLES = 25
+
+
+@pytest.fixture(scope="module")
+def fuzz_sqlite(tmp_path_factory: pytest.TempPathFactory, built_project: Any) -> Settings:
+    return copy_project(built_project, tmp_path_factory.mktemp("fuzz-sqlite"))
+
+
+@pytest.fixture(scope="module")
+def fuzz_postgres(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Settings:
+    reset_pg(pg_database)
+    return build_project(tmp_path_factory.mktemp("fuzz-postgres"), pg_database)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def fuzz_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app as it runs on the internet: a token required on every route but the public
+    ones, with an admin token for the fuzzer (schemathesis also calls without it, and checks
+    the 401s); no rate limit, which would turn the fuzz run into 429s."""
+    settings = request.getfixturevalue(f"fuzz_{request.param}").with_values(
+        auth__required="true", api__requests_per_minute=0, api__predictions_per_day=0
+    )
+    engine = db.make_engine(settings.database_url)
+    _row, secret = tokens.create(engine, f"fuzz-{uuid.uuid4().hex[:8]}", "admin")
+    engine.dispose()
+    with make_app(settings) as app:
+        app.config["FUZZ_HEADERS"] = {"Authorization": f"Bearer {secret}"}
+        yield app
+
+
+@pytest.fixture
+def fuzz_headers(fuzz_app: Flask) -> dict[str, str]:
+    """Headers every fuzzed request carries: the admin token."""
+    headers: dict[str, str] = fuzz_app.config["FUZZ_HEADERS"]
+    return headers
+
+
+# schemathesis' WSGI transport reads a response without closing it: a served file's handle is
+# then closed by the garbage collector (a ResourceWarning), which a real server never leaves.
+UNCLOSED_BY_THE_TRANSPORT = pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+
+
+# schemathesis' own pytest integration (`from_fixture(...).parametrize()`) reads a private
+# attribute that pytest 9 no longer has; the operations are run here through hypothesis instead,
+# with the strategies schemathesis makes and all of its checks.
+@pytest.mark.parametrize("mode", list(GenerationMode))
+@UNCLOSED_BY_THE_TRANSPORT
+def test_the_api_holds_against_its_own_openapi_document(
+    fuzz_app: Flask, fuzz_headers: dict[str, str], mode: GenerationMode
+) -> None:
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzz_app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 12, "every route of the app is in the document"
+    failures = []
+    for operation in operations:
+
+        @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
+        @hypothesis.settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            derandomize=True,  # the same examples on every run: a failure is reproducible
+            suppress_health_check=list(hypothesis.HealthCheck),
+            database=None,
+            phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],  # no shrinking
+        )
+        def fuzz(case: Any) -> None:
+            # A negative case may break the Authorization header on purpose: it is sent as it
+            # was generated (a 401 is what it must get); every other case carries the token.
+            broken = mode is GenerationMode.NEGATIVE and "Authorization" in (case.headers or {})
+            case.call_and_validate(headers={} if broken else fuzz_headers)
+
+        try:
+            fuzz()
+        except hypothesis.errors.Unsatisfiable:
+            assert mode is GenerationMode.NEGATIVE  # no parameter or body a request could break
+        except Exception as exc:  # every operation's failure is reported, not just the first
+            failures.append(f"{operation.label}: {exc}")
+    assert not failures, "\n\n".join(failures)
+
+
+@UNCLOSED_BY_THE_TRANSPORT
+def test_answers_about_real_records_match_the_document(
+    fuzz_app: Flask, fuzz_headers: dict[str, str]
+) -> None:
+    """Generated ids name nothing (404s); these name the project's real run, report and file,
+    so the 200 answers of every GET are checked against their schemas too."""
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzz_app)
+    engine = fuzz_app.extensions["riskwatch"].engine
+    with engine.connect() as conn:
+        run_id = conn.execute(sa.select(tables.runs.c.id)).scalar_one()
+        file_id = conn.execute(sa.select(tables.quality_files.c.id)).scalars().first()
+    assert file_id is not None, "the sample run checked its files"
+    params = {"run_id": run_id, "file_id": file_id, "filename": "style.css"}
+    checked = set()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.method.upper() != "GET":
+            continue
+        names = {p.name for p in operation.path_parameters}
+        queries = (
+            [{}]
+            if operation.path != "/summarystats"
+            else [{"dataset": d} for d in ("training", "latest", "test")]
+        )
+        for query in queries:
+            case = operation.Case(
+                path_parameters={n: params[n] for n in names}, query=query or None
+            )
+            response = case.call_and_validate(headers=fuzz_headers)
+            assert response.status_code == 200, (operation.label, response.text[:300])
+            checked.add(operation.path)
+    assert len(checked) >= 11
