@@ -120,6 +120,66 @@ def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(
     assert not (tmp_path / "joblib").exists()
 
 
+def _global_call(module: str, name: str, *args: str) -> bytes:
+    """A protocol-4 pickle that imports `module`/`name` (STACK_GLOBAL) and calls it with the
+    string `args`: what an attacker writes by hand."""
+
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        return b"X" + len(raw).to_bytes(4, "little") + raw
+
+    body = text(module) + text(name) + b"\x93"
+    body += b"(" + b"".join(text(a) for a in args) + b"tR"
+    return b"\x80\x04" + body + b"."
+
+
+def _chained_eval(marker: Path) -> bytes:
+    """`get_scorer.__builtins__.get("eval")(code)`: a dotted name reaches the builtins dict."""
+
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        return b"X" + len(raw).to_bytes(4, "little") + raw
+
+    code = f"open({str(marker)!r}, 'w')"
+    get = text("sklearn.metrics") + text("get_scorer.__builtins__.get") + b"\x93"
+    evaluate = get + b"(" + text("eval") + b"tR"
+    return b"\x80\x04" + evaluate + b"(" + text(code) + b"tR."
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "dotted name to the builtins",
+        "pandas' expression evaluator",
+        "numpy's test runner",
+        "pandas' Excel writer",
+        "a trusted module's re-export of os.system",
+    ],
+)
+def test_globals_that_reach_code_through_admitted_packages_are_refused(
+    forged: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "pwned"
+    trusted: tuple[str, ...] = ()
+    if forged == "dotted name to the builtins":
+        payload = _chained_eval(marker)
+    elif forged == "pandas' expression evaluator":
+        code = f"sys.modules.get('os').system('touch {marker}')"
+        payload = _global_call("pandas.core.computation.expr", "Expr", code, "python", "pandas")
+    elif forged == "numpy's test runner":
+        payload = _global_call("numpy._pytesttester", "PytestTester", "numpy")
+    elif forged == "pandas' Excel writer":
+        payload = _global_call("pandas", "ExcelWriter", str(marker))
+    else:
+        (tmp_path / "mylib.py").write_text("from os import system\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        trusted = ("mylib",)
+        payload = _global_call("mylib", "system", f"touch {marker}")
+    with pytest.raises(safe_pickle.RefusedGlobal):
+        safe_pickle.load(payload, trusted)
+    assert not marker.exists()
+
+
 def test_a_re_exported_class_is_judged_where_it_lives() -> None:
     """sklearn.utils.parallel imports joblib's Parallel machinery; naming joblib's classes
     through a scikit-learn module does not make them admissible."""

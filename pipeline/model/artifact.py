@@ -34,7 +34,7 @@ def trusted_modules(settings: Settings) -> tuple[str, ...]:
     if factory:
         trusted.append(factory.split(":", 1)[0])
     estimator_root = str(settings["model.estimator"]).split(".", 1)[0]
-    if estimator_root not in safe_pickle.CLASS_ROOTS:
+    if estimator_root not in safe_pickle.KNOWN_PACKAGES:
         trusted.append(estimator_root)
     return tuple(trusted)
 
@@ -53,7 +53,7 @@ def unpickle(data: bytes, origin: str | Path, trusted: tuple[str, ...] = ()) -> 
         return safe_pickle.load(data, trusted)
     except safe_pickle.RefusedGlobal as exc:
         package = exc.module.split(".", 1)[0]
-        if package in safe_pickle.CLASS_ROOTS or package in ("builtins", "os", "posix", "nt"):
+        if package in safe_pickle.KNOWN_PACKAGES or package in ("builtins", "os", "posix", "nt"):
             why = "which a model artifact has no use for"
         else:
             why = (

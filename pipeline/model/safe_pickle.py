@@ -22,22 +22,61 @@ from typing import Any
 
 from pipeline.errors import ModelIntegrityError
 
-# Module roots whose classes a fitted model may hold. For each, the classes that construct
-# something outside memory (a file, a cache folder, worker processes) are refused by name.
-CLASS_ROOTS = ("sklearn", "numpy", "scipy", "pipeline", "joblib", "pandas")
+# Where the classes a fitted model is made of live: modules (and their submodules) whose classes
+# are admitted. Each is named, not a whole package: pandas.core.computation evaluates text,
+# numpy.lib and scipy.io open files, sklearn.datasets downloads; none of those is here.
+CLASS_MODULES = (
+    "sklearn",  # every estimator and transformer, but the modules of EXCLUDED_MODULES
+    "numpy._core",
+    "numpy.core",
+    "numpy.dtypes",
+    "numpy.random",
+    "numpy.ma.core",
+    "scipy.sparse",
+    "scipy.stats",
+    "pandas.core.arrays",
+    "pandas.core.dtypes",
+    "pandas.core.frame",
+    "pandas.core.indexes",
+    "pandas.core.internals",
+    "pandas.core.series",
+    "pandas._libs.tslibs",
+    "pandas._libs.internals",
+    "pandas._libs.interval",
+    "pipeline.model",  # riskwatch's own transformers (pipeline.model.design)
+    "pipeline.design",  # their module before issue 8 (registry.MOVED_MODULES), in old pickles
+    "pipeline.modeling",
+)
+# The packages of the above: a model.estimator from one of them trusts nothing more.
+KNOWN_PACKAGES = ("sklearn", "numpy", "scipy", "pandas", "pipeline", "joblib")
+# Modules whose own classes are admitted, not their submodules': NumPy's and pandas' public
+# namespaces (ndarray, dtype, the scalar types; DataFrame, Index, Categorical, the dtypes).
+EXACT_CLASS_MODULES = ("numpy", "pandas")
+EXCLUDED_MODULES = (
+    "sklearn.datasets",  # downloads and writes files
+    "sklearn.externals",
+    "sklearn.utils._testing",
+    "sklearn.utils._show_versions",
+    "numpy.lib",
+    "numpy.testing",
+    "numpy.f2py",
+    "numpy.ctypeslib",
+)
+# Classes of admitted modules that construct something outside memory.
 REFUSED_CLASSES = {
     ("numpy", "memmap"),  # maps (and creates) a file
-    ("numpy", "DataSource"),  # opens paths and URLs
-    ("numpy.lib._datasource", "DataSource"),
-    ("numpy.lib._datasource", "Repository"),
-    ("numpy.lib._npyio_impl", "NpzFile"),
-    ("scipy.io", "FortranFile"),  # opens a file
-    ("scipy.io", "netcdf_file"),
+    ("numpy._core.memmap", "memmap"),
+    ("pandas", "ExcelFile"),  # open files
+    ("pandas", "ExcelWriter"),
+    ("pandas", "HDFStore"),
 }
+TEST_PARTS = ("tests", "_testing", "conftest", "_pytesttester")  # test helpers run test suites
 # Of joblib, only its array wrappers: Memory, Parallel and the rest do I/O or start processes.
-JOBLIB_CLASSES = {"NumpyArrayWrapper", "NDArrayWrapper", "ZNDArrayWrapper"}
-# Of pandas, only its data structures (pandas.core, pandas._libs): its io package opens files.
-PANDAS_PREFIXES = ("pandas.core.", "pandas._libs.", "pandas.arrays")
+JOBLIB_CLASSES = {
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+    ("joblib.numpy_pickle_compat", "NDArrayWrapper"),
+    ("joblib.numpy_pickle_compat", "ZNDArrayWrapper"),
+}
 
 # Builtins a model's state is made of; never `eval`, `exec`, `getattr`, `__import__`, `open`.
 SAFE_BUILTINS = {
@@ -87,6 +126,7 @@ SAFE_FUNCTIONS = {
     ("numpy.random._pickle", "__generator_ctor"),
     ("sklearn.neighbors._kd_tree", "newObj"),  # KDTree's and BallTree's `cls.__new__(cls)`
     ("sklearn.neighbors._ball_tree", "newObj"),
+    ("sklearn.metrics._dist_metrics", "newObj"),
     ("pandas._libs.internals", "_unpickle_block"),
     ("pandas.core.internals.blocks", "new_block"),
     ("pandas.core.indexes.base", "_new_Index"),
@@ -96,6 +136,7 @@ SAFE_FUNCTIONS = {
 # Cython's generated reconstructor of an extension type (`__pyx_unpickle_SeedSequence`): it
 # takes the class as an argument, and that class is a global checked like any other.
 CYTHON_RECONSTRUCTOR = "__pyx_unpickle_"
+CYTHON_MODULES = ("numpy", "scipy", "sklearn")
 # Pure functions an estimator may hold as a parameter (SelectKBest's score_func, a scorer).
 FUNCTION_MODULES = ("sklearn.feature_selection._univariate_selection", "sklearn.metrics")
 
@@ -109,61 +150,75 @@ class RefusedGlobal(ModelIntegrityError, pickle.UnpicklingError):
         self.name = name
 
 
-def _root(module: str) -> str:
-    return module.split(".", 1)[0]
-
-
 def _in(module: str, roots: Iterable[str]) -> bool:
     return any(module == r or module.startswith(r + ".") for r in roots)
 
 
+def _class_module(module: str) -> bool:
+    if any(part in TEST_PARTS for part in module.split(".")):
+        return False
+    if module in EXACT_CLASS_MODULES:
+        return True
+    return _in(module, CLASS_MODULES) and not _in(module, EXCLUDED_MODULES)
+
+
 def admits_name(module: str, name: str, trusted: Iterable[str] = ()) -> bool:
-    """Whether a global may be imported at all, judged by its names alone (before import)."""
+    """Whether a global may be imported at all, judged by its names alone (before import).
+
+    A name is one identifier: pickle resolves a dotted name (`f.__builtins__.get`) attribute
+    by attribute, which would reach anything from any admitted object."""
+    if not name.isidentifier():
+        return False
+    if (module, name) in SAFE_FUNCTIONS:
+        return True
+    if name.startswith("__") and not name.startswith(CYTHON_RECONSTRUCTOR):
+        return False
     if _in(module, trusted):
         return True
     if module == "builtins":
         return name in SAFE_BUILTINS
-    if (module, name) in SAFE_STDLIB or (module, name) in SAFE_FUNCTIONS:
+    if (module, name) in SAFE_STDLIB or (module, name) in JOBLIB_CLASSES:
         return True
-    if (module, name) in REFUSED_CLASSES or (name.startswith("__") and name.endswith("__")):
-        return False
     if name.startswith(CYTHON_RECONSTRUCTOR):
-        return _root(module) in ("numpy", "scipy", "sklearn")
-    if _root(module) == "joblib":
-        return name in JOBLIB_CLASSES
-    if _root(module) == "pandas":
-        return module.startswith(PANDAS_PREFIXES) or module == "pandas"
-    return _root(module) in CLASS_ROOTS
+        return _in(module, CYTHON_MODULES) and not _in(module, EXCLUDED_MODULES)
+    return _class_module(module) or _in(module, FUNCTION_MODULES)
 
 
 def admits_object(module: str, name: str, obj: Any, trusted: Iterable[str] = ()) -> bool:
-    """Whether the imported object may be used: a class where the module is one of classes, a
-    listed function, or anything of a trusted package. Judged by where it really lives too, so
-    a re-export (sklearn.utils re-exporting joblib.Memory) does not smuggle a refused class."""
-    if _in(module, trusted):
-        return True
+    """Whether the imported object may be used. Judged by what it is and where it really lives
+    (`__module__`), so a re-export (sklearn.utils re-exporting a joblib class, a trusted module
+    importing os.system) does not smuggle in what its home would not be admitted for."""
     if (module, name) in SAFE_FUNCTIONS or (module, name) in SAFE_STDLIB:
         return True
     if module == "builtins":
-        return isinstance(obj, type)
-    home = getattr(obj, "__module__", None) or module
+        return isinstance(obj, type) and obj.__module__ == "builtins"
+    home = getattr(obj, "__module__", None)
+    if not isinstance(home, str):
+        return False  # a bound method of a built-in, an instance: not a global of a module
     if isinstance(obj, type):
-        home_name = getattr(obj, "__name__", name)
-        return admits_name(home, home_name, trusted) and not _refused_class(obj)
-    if name.startswith(CYTHON_RECONSTRUCTOR):
-        return admits_name(module, name, trusted) and callable(obj)
+        if (home, obj.__name__) in JOBLIB_CLASSES:
+            return True
+        return (_in(home, trusted) or _class_module(home)) and not _refused_class(obj)
+    if _in(home, trusted) and _in(module, trusted):
+        return callable(obj)  # the user's own functions, where the user's code lives
     if _is_ufunc(obj):
-        return True  # NumPy's element-wise functions (np.log1p in a FunctionTransformer)
-    return callable(obj) and _in(home, FUNCTION_MODULES) and _in(module, FUNCTION_MODULES)
+        return module == "numpy"  # NumPy's element-wise functions (np.log1p)
+    if name.startswith(CYTHON_RECONSTRUCTOR):
+        return admits_name(module, name) and callable(obj)
+    return _is_function(obj) and _in(home, FUNCTION_MODULES) and _in(module, FUNCTION_MODULES)
+
+
+def _is_function(obj: Any) -> bool:
+    import types
+
+    return isinstance(obj, types.FunctionType | types.BuiltinFunctionType)
 
 
 def _refused_class(cls: type) -> bool:
     """A subclass of a refused class is refused too (a memmap by another name)."""
-    for base in cls.__mro__:
-        key = (getattr(base, "__module__", ""), base.__name__)
-        if key in REFUSED_CLASSES or (key[0] == "numpy" and key[1] == "memmap"):
-            return True
-    return False
+    return any(
+        (getattr(base, "__module__", ""), base.__name__) in REFUSED_CLASSES for base in cls.__mro__
+    )
 
 
 def _is_ufunc(obj: Any) -> bool:
