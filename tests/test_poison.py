@@ -24,28 +24,8 @@ from pipeline.ingest.ingestion import QUARANTINE_NAME_BYTES
 from pipeline.storage import db
 from tests.conftest import QUICK_SETTINGS
 from tests.e2e import RISKWATCH, cli, cli_env, count, invoke, rows
+from tests.test_history import CONTRACT_TOML
 
-CONTRACT_TOML = """
-[contract]
-target = "exited"
-id_columns = ["corporation"]
-label_values = [0, 1]
-unique_ids = true
-
-[columns.corporation]
-kind = "id"
-
-[columns.employees]
-kind = "numeric"
-nullable = true
-
-[columns.industry]
-kind = "categorical"
-nullable = true
-
-[columns.exited]
-kind = "label"
-"""
 HEADER = "corporation,employees,industry,exited\n"
 GOOD = HEADER + "C1,10,retail,0\nC2,20,retail,1\nC3,30,energy,0\n"
 
