@@ -6,11 +6,15 @@ a token: they hold no data, and the OpenAPI document that lists the routes is pu
 `auth.required` ("auto": true when RISKWATCH_ENV=production or DYNO is set) decides what a
 request without a token gets: 401 when required, else `auth.anonymous_role` (never admin). A
 valid token's role always applies; an invalid or revoked token is always a 401. The app refuses
-to start while auth is required and no unrevoked token exists.
+to start while auth is required and a reachable, migrated database holds no unrevoked token.
+When the database cannot say (unreachable, or not migrated yet: a blip while a dyno restarts),
+the app starts with a warning instead of a crash loop: requests get its usual 503 for the
+database, and none passes without a valid token.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,9 +26,11 @@ from app import get_connection, state
 from app.api import error_response
 from app.limits import POLICY, Client, Refused, charge_request, set_client
 from app.roles import role_for
-from pipeline.errors import ConfigError, DatabaseNotReady, DatabaseUnreachable
+from pipeline.errors import ConfigError, DatabaseNotReady, DatabaseUnreachable, RiskwatchError
 from pipeline.settings import Settings
-from pipeline.storage import reads, tables, tokens
+from pipeline.storage import db, reads, tables, tokens
+
+log = logging.getLogger("riskwatch.app")
 
 MAX_SECRET_CHARS = 200  # far above a real secret (46): longer is refused before it is hashed
 
@@ -54,7 +60,8 @@ def policy(settings: Settings, environ: Mapping[str, str]) -> Policy:
 
 
 def install(app: Flask, environ: Mapping[str, str] | None = None) -> Policy:
-    """Hook authentication into `app`; ConfigError when auth is required and no token exists."""
+    """Hook authentication into `app`; ConfigError when auth is required and the database holds
+    no token (a database that cannot say is a warning: see `_check_a_token_exists`)."""
     st = app.extensions["riskwatch"]
     found = policy(st.settings, os.environ if environ is None else environ)
     if found.required:
@@ -66,15 +73,32 @@ def install(app: Flask, environ: Mapping[str, str] | None = None) -> Policy:
 
 
 def _check_a_token_exists(engine: sa.Engine, found: Policy) -> None:
-    reads.check_database(engine)  # DatabaseNotReady: `riskwatch db upgrade` first
-    with engine.connect() as conn:
-        if tokens.active_count(conn) == 0:
-            raise ConfigError(
-                f"auth.required is true ({found.reason}) and no API token exists, so no one "
-                "could call the API: create one with `riskwatch token create --name NAME "
-                "--role admin` (on Heroku: heroku run riskwatch token create ...), or set "
-                "auth.required = false"
-            )
+    """ConfigError when the database is reachable, migrated, and holds no unrevoked token; a
+    warning, and no error, when it cannot be asked (requests then get the 503 they would)."""
+    try:
+        reads.check_database(engine)
+        with engine.connect() as conn:
+            count = tokens.active_count(conn)
+    except (DatabaseNotReady, DatabaseUnreachable, sa.exc.SQLAlchemyError) as exc:
+        mapped = exc if isinstance(exc, RiskwatchError) else db.as_riskwatch_error(exc, engine.url)
+        if mapped is None:
+            raise
+        log.warning(
+            "auth.required is true (%s) and whether an API token exists could not be checked "
+            "(%s: %s): starting anyway; requests get 503 until the database is ready, and none "
+            "passes without a valid token",
+            found.reason,
+            type(mapped).__name__,
+            " ".join(str(mapped).split()),
+        )
+        return
+    if count == 0:
+        raise ConfigError(
+            f"auth.required is true ({found.reason}) and no API token exists, so no one "
+            "could call the API: create one with `riskwatch token create --name NAME "
+            "--role admin` (on Heroku: heroku run riskwatch token create ...), or set "
+            "auth.required = false"
+        )
 
 
 def current_policy() -> Policy:

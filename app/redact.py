@@ -4,7 +4,9 @@ database URL are cut out of every JSON and HTML answer the app builds (issue 11)
 Paths inside the project become relative to it (`/srv/app/reports/run-1.pdf` becomes
 `reports/run-1.pdf`); a path setting outside it becomes its key (`<paths.models>/1/...`); the
 database URL becomes `<database.url>`. Files served as they are (PDF reports, quality pages) are
-left alone. This is the last guard, not the only one: views leave logs out (GET /runs/<id>), and
+left alone here: they are written without server paths (`pipeline.formatting.shown_paths`, the
+rule `stored_paths` applies too), and a PDF's text is compressed, beyond any replacement of
+bytes. This is the last guard, not the only one: views leave logs out (GET /runs/<id>), and
 error messages name what a client can act on.
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response
 
+from pipeline.formatting import shown_paths
 from pipeline.settings import SETTINGS, Settings
 
 SCRUBBED_TYPES = ("application/json", "text/html")
-# An absolute path inside stored text: a "/" that follows no word, path or URL character, then
-# at least one folder ("/srv/app/reports/x.pdf"; not "1/2", "and/or", "https://host/path").
-ABSOLUTE_PATH = re.compile(r"(?<![\w.:/#~{}-])/(?:[\w.@+-]+/)+[\w.@+-]*")
 
 
 def _forms(text: str) -> set[bytes]:
@@ -66,27 +65,12 @@ def scrub(data: bytes, pairs: list[tuple[bytes, bytes]]) -> bytes:
     return data
 
 
-def _shown(path: str, base: Path) -> str:
-    """A stored absolute path as an answer shows it: relative inside the project, else its
-    file name alone (a project moved since the run: the old folder means nothing to a client)."""
-    p = Path(path)
-    if p.is_relative_to(base):
-        return str(p.relative_to(base)) or "."
-    return f"…/{p.name}"
-
-
 def stored_paths(value: Any, base: Path) -> Any:
     """`value` (a run's record, as JSON) with every absolute path in its text shown relative
-    to the project `base`; used where stored text reaches an answer (GET /runs, the index)."""
-    if isinstance(value, str):
-        if "/" not in value:
-            return value
-        return ABSOLUTE_PATH.sub(lambda m: _shown(m.group(0), base), value)
-    if isinstance(value, dict):
-        return {k: stored_paths(v, base) for k, v in value.items()}
-    if isinstance(value, list):
-        return [stored_paths(v, base) for v in value]
-    return value
+    to the project `base` (else by its file name): `pipeline.formatting.shown_paths`, the rule
+    the PDF report and the quality pages apply too; used where stored text reaches an answer
+    (GET /runs, the index)."""
+    return shown_paths(value, base, base.resolve())
 
 
 def install(app: Flask, settings: Settings) -> None:

@@ -2,7 +2,9 @@
 
 The CLI, the PDF, the per-file HTML page and the policy's reasons format their numbers, shares,
 scores, times and durations through here (a plain count is Python's own `f"{n:,}"`), and a
-run's data-set drift through `fmt_drift`, so the same value reads the same everywhere.
+run's data-set drift through `fmt_drift`, so the same value reads the same everywhere. Stored
+text that may name a server path (a run's error, a step's detail) is shown through
+`shown_paths`, the one rule the API's answers, the PDF and the quality pages apply (issue 11).
 Standard library only: the no-op tick may import it.
 """
 
@@ -10,11 +12,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import PurePath, PurePosixPath
 from typing import Any
 
 MISSING = "n/a"
+# An absolute path inside stored text: a "/" that follows no word, path or URL character, then
+# at least one folder ("/srv/app/reports/x.pdf"; not "1/2", "and/or", "https://host/path").
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/#~{}-])/(?:[\w.@+-]+/)+[\w.@+-]*")
 
 
 def fmt_num(value: object, decimals: int = 3) -> str:
@@ -135,3 +142,29 @@ def fmt_drift(summary: Mapping[str, Any]) -> str:
     if outputs:
         text += "; " + ", ".join(f"{k} {v.replace('_', ' ')}" for k, v in outputs.items())
     return text
+
+
+def fmt_path(path: str, *bases: PurePath | str) -> str:
+    """An absolute path as a client or a reader of a report may see it: relative to the project
+    (the first of `bases`, its folder, that holds it), else its file name alone ("…/x.csv"):
+    a folder of the server, or an old one of a project moved since, means nothing to them."""
+    p = PurePosixPath(path)
+    for base in bases:
+        if p.is_relative_to(base):
+            return str(p.relative_to(base)) or "."
+    return f"…/{p.name}"
+
+
+def shown_paths(value: Any, *bases: PurePath | str) -> Any:
+    """`value` (text, or JSON-like lists and dicts of it) with every absolute path in its text
+    shown by `fmt_path`; other values as they are. No file system access: a caller that wants
+    the project's folder matched resolved as well passes both forms in `bases`."""
+    if isinstance(value, str):
+        if "/" not in value:
+            return value
+        return ABSOLUTE_PATH.sub(lambda m: fmt_path(m.group(0), *bases), value)
+    if isinstance(value, dict):
+        return {k: shown_paths(v, *bases) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shown_paths(v, *bases) for v in value]
+    return value

@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,9 @@ from werkzeug.serving import make_server
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from pipeline.storage import db, tables
-from pipeline.tools.apicalls import call_all
+from pipeline.tools.apicalls import SameOriginAuthorization, call_all, check_token_transport
 from tests.conftest import REPO, copy_project
+from tests.e2e import invoke
 from tests.test_api import make_app
 from tests.test_auth import new_token
 
@@ -204,3 +207,138 @@ def test_the_entry_point_sends_riskwatch_token(
     rows = _returns(project, guarded)
     assert [r.status_code for r in rows[-5:]] == [200] * 5
     assert secret not in json.dumps([r.body for r in rows], default=str)
+
+
+# --- the token stays with the app it is meant for ------------------------------------------
+
+
+@contextmanager
+def recording(redirect_to: str | None = None) -> Iterator[tuple[str, list[tuple[str, dict]]]]:
+    """A real HTTP server on 127.0.0.1 that records each request's (method + path, headers).
+
+    With `redirect_to`, it answers every request but those under /here/ with a 302 to that base
+    URL plus the same path (and /health with a 302 to its own /here/health, the same origin);
+    else it answers {"ok": true}.
+    """
+    seen: list[tuple[str, dict]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            seen.append((f"{self.command} {self.path}", dict(self.headers.items())))
+            if redirect_to is not None and not self.path.startswith("/here/"):
+                own = f"http://127.0.0.1:{self.server.server_address[1]}"
+                where = own + "/here/health" if self.path == "/health" else redirect_to + self.path
+                self.send_response(302)
+                self.send_header("Location", where)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b'{"ok": true}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        thread.join(10)
+        httpd.server_close()
+
+
+def test_a_redirect_to_another_port_gets_no_token(project: Settings, tmp_path: Path) -> None:
+    """Two real servers: the first redirects to the second, which records what it got. urllib's
+    own redirect handler would send the token on; here only the first origin sees it."""
+    secret = "rw_secret_for_the_first_server_only"
+    with recording() as (other, got), recording(redirect_to=other) as (first, asked):
+        result = call_all(project, first, tmp_path / "returns.json", timeout=10, token=secret)
+    assert result["failed"] == 0, (tmp_path / "returns.json").read_text()
+    # The first server got the token on each call, and on the redirect to its own origin.
+    assert [p for p, _ in asked] == [
+        "GET /health",
+        "GET /here/health",
+        "POST /prediction",
+        "GET /scoring",
+        "GET /summarystats",
+        "GET /diagnostics",
+    ]
+    assert all(h.get("Authorization") == f"Bearer {secret}" for _, h in asked), asked
+    # The other one got every redirected call (a 302 turns a POST into a GET), and no token.
+    assert [p for p, _ in got] == [
+        "GET /prediction",
+        "GET /scoring",
+        "GET /summarystats",
+        "GET /diagnostics",
+    ]
+    for path, headers in got:
+        assert not {k.lower() for k in headers} & {"authorization"}, (path, headers)
+        assert secret not in json.dumps(headers), path
+
+
+@pytest.mark.parametrize(
+    ("start", "target", "kept"),
+    [
+        ("https://api.example/x", "https://api.example/y", True),
+        ("https://api.example/x", "https://API.example:443/y", True),
+        ("http://127.0.0.1:8000/x", "http://127.0.0.1:8000/y", True),
+        ("https://api.example/x", "http://api.example/y", False),  # a downgrade to plain http
+        ("https://api.example/x", "https://api.example:8443/y", False),
+        ("https://api.example/x", "https://evil.example/y", False),
+        ("http://127.0.0.1:8000/x", "http://localhost:8000/y", False),
+    ],
+)
+def test_authorization_follows_only_a_redirect_to_the_same_origin(
+    start: str, target: str, kept: bool
+) -> None:
+    req = urllib.request.Request(start, headers={"Authorization": "Bearer t", "Accept": "x"})
+    new = SameOriginAuthorization().redirect_request(req, None, 302, "Found", {}, target)
+    assert new is not None and new.full_url == target
+    assert new.has_header("Authorization") is kept
+    assert new.get_header("Accept") == "x"  # the other headers follow as urllib's handler does
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://riskwatch.example.org", "http://10.0.0.5:8000", "http://[2001:db8::1]:8000/"],
+)
+def test_a_token_is_not_sent_over_plain_http_to_another_host(project: Settings, url: str) -> None:
+    with pytest.raises(ConfigError, match=r"refusing to send the API token over plain http://"):
+        call_all(project, url, token="rw_x")
+    assert _returns(project, url.rstrip("/")) == []  # refused before any call
+    check_token_transport(url, "rw_x", allow_http=True)  # allowed when told
+    check_token_transport(url, "")  # no token: nothing to protect
+    check_token_transport(url.replace("http://", "https://"), "rw_x")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9",
+                                 "http://127.0.0.2:9"])  # fmt: skip
+def test_plain_http_to_this_machine_takes_a_token(url: str) -> None:
+    check_token_transport(url, "rw_x")
+
+
+def test_the_cli_refuses_a_token_over_plain_http_unless_allowed(project: Settings) -> None:
+    url = "http://192.0.2.1:9"  # TEST-NET-1: documentation only, never answers
+    env = {"RISKWATCH_TOKEN": "rw_from_the_environment"}
+    refused = invoke(project.base_dir, "apicalls", "--url", url, env=env)
+    assert refused.returncode == 2, refused.stderr
+    assert "refusing to send the API token over plain http:// to 192.0.2.1" in refused.stderr
+    assert "--allow-http-token" in refused.stderr and "Traceback" not in refused.stderr
+    assert _returns(project, url) == []
+    # Allowed: the calls are made (and get no answer from the documentation address).
+    env["RISKWATCH_API__CALL_TIMEOUT_SECONDS"] = "0.5"
+    allowed = invoke(project.base_dir, "apicalls", "--url", url, "--allow-http-token", env=env)
+    assert allowed.returncode == 1, allowed.stderr
+    assert "5 calls, 5 failed" in allowed.stdout
+    assert len(_returns(project, url)) == 5

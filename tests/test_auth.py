@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from app import create_app
 from app.auth import policy
 from app.roles import ROUTE_ROLES
 from pipeline.cli import token_commands
-from pipeline.errors import ConfigError, DatabaseNotReady
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings, load_settings
 from pipeline.storage import api_tables, db, tables, tokens
 from tests.conftest import REPO, copy_project
@@ -278,12 +280,59 @@ def test_the_app_refuses_to_start_without_a_token_when_required(
         assert app.test_client().get("/runs").status_code == 200
 
 
-def test_a_required_token_on_an_unmigrated_database_says_migrate(
+@contextmanager
+def app_warnings() -> Iterator[list[str]]:
+    """The warning lines the app logs (on its own logger: the CLI's stops propagation)."""
+    lines: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("riskwatch.app")
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+
+
+def _boots_and_answers_503(settings: Settings, why: str) -> None:
+    """The app starts with one warning; /health and a request with a token get 503, one
+    without a token its 401: nothing passes without a valid token."""
+    with app_warnings() as lines, make_app(settings) as app:
+        client = app.test_client()
+        assert why in assert_error(client.get("/health"), 503)["error"]
+        body = assert_error(client.get("/runs", headers=bearer("rw_" + "x" * 43)), 503)
+        assert why in body["error"]
+        assert_error(client.get("/runs"), 401)
+        assert_error(client.post("/prediction", json=[RECORD]), 401)
+    assert len(lines) == 1, lines
+    assert "could not be checked" in lines[0] and why in lines[0], lines
+    assert "starting anyway" in lines[0] and "\n" not in lines[0]
+
+
+def test_a_required_token_on_an_unmigrated_database_boots_and_answers_503(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A release before `riskwatch db upgrade`: no crash loop; once migrated, with no token, the
+    running app lets nothing through, and a new start is refused."""
     monkeypatch.setenv("DYNO", "web.1")
-    with pytest.raises(DatabaseNotReady, match="riskwatch db upgrade"):
-        create_app({"RISKWATCH_SETTINGS": empty_project(tmp_path, migrate=False)})
+    settings = empty_project(tmp_path, migrate=False)
+    _boots_and_answers_503(settings, "riskwatch db upgrade")
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    engine.dispose()
+    with pytest.raises(ConfigError, match="no API token exists"):
+        create_app({"RISKWATCH_SETTINGS": settings})
+
+
+def test_a_required_token_with_the_database_down_boots_and_answers_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL that does not answer while the dyno restarts (nothing listens on the port):
+    the app starts, and answers 503 until the database is back."""
+    monkeypatch.setenv("DYNO", "web.1")
+    url = f"postgresql+psycopg://riskwatch@127.0.0.1:{_free_port()}/riskwatch"
+    settings = empty_project(tmp_path, migrate=False).with_values(database__url=url)
+    _boots_and_answers_503(settings, "cannot reach the database")
 
 
 # --- the CLI --------------------------------------------------------------------------------

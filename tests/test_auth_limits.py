@@ -3,6 +3,7 @@ no server path or traceback in any answer; the OpenAPI document's security (issu
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
+import pypdf
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -18,6 +20,7 @@ from app import limits
 from pipeline.settings import Settings
 from pipeline.storage import api_tables, db, tables, tokens
 from tests.conftest import copy_project, reset_pg
+from tests.e2e import invoke
 from tests.test_api import RECORD, assert_error, build_project, make_app
 from tests.test_auth import ROUTE_ROLES, ROUTES, bearer, call, concrete, new_token
 
@@ -174,8 +177,13 @@ def walked(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Set
 
 def _assert_clean(settings: Settings, what: str, data: bytes, *others: Path) -> None:
     """No path of the project (nor of `others`, where it was copied from), nor of riskwatch's
-    code, nor a traceback in `data`."""
-    text = data.decode("utf-8", "replace")
+    code, nor a traceback in `data`; a PDF's text (compressed in its bytes) is extracted first,
+    with its spaces taken out (a table cell may wrap a path anywhere)."""
+    if data.startswith(b"%PDF"):
+        pages = pypdf.PdfReader(io.BytesIO(data)).pages
+        text = "".join("".join(page.extract_text().split()) for page in pages)
+    else:
+        text = data.decode("utf-8", "replace")
     for root in (settings.base_dir, *others, Path(__file__).parents[1]):
         assert str(root.resolve()) not in text, f"{what}: {root} in {text[:2000]}"
     assert "Traceback" not in text, what
@@ -222,6 +230,36 @@ def test_no_answer_holds_a_server_path_or_a_traceback(
     body = assert_error(response, 503)
     _assert_clean(settings, "503 of a tampered artifact", response.get_data())
     assert "artifact models/1/model.joblib has SHA-256" in body["error"]
+
+
+def test_a_pdf_report_shows_no_server_path(tmp_path: Path, built_project: Path) -> None:
+    """A run whose error and steps name absolute paths (a tampered artifact, a temporary file):
+    its PDF, rebuilt by `riskwatch report`, served as it is written, names none (issue 11)."""
+    settings = copy_project(built_project, tmp_path / "project")
+    base = settings.base_dir.resolve()
+    artifact = base / "models" / "1" / "model.joblib"
+    engine = db.make_engine(settings.database_url)
+    with engine.begin() as conn:
+        run_id = conn.execute(sa.select(tables.runs.c.id)).scalar_one()
+        error = f"ModelIntegrityError: artifact {artifact} has SHA-256 0f0f, expected 1a1a"
+        conn.execute(sa.update(tables.runs).values(status="failed", error=error))
+        detail = f"wrote {tmp_path}/elsewhere/scratch.parquet; read {Path(__file__).resolve()}"
+        conn.execute(sa.update(tables.steps).where(tables.steps.c.name == "train").values(
+            detail=detail))  # fmt: skip
+    engine.dispose()
+    done = invoke(settings.base_dir, "report", "--run", run_id)
+    assert done.returncode == 0, done.stderr
+    admin = bearer(new_token(settings, "reader", "read"))
+    url = f"/runs/{run_id}/report.pdf"
+    with make_app(settings) as app, call(app.test_client(), "GET", url, admin) as response:
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+        data = response.get_data()
+    _assert_clean(settings, "the PDF of a failed run", data, built_project, tmp_path)
+    text = " ".join(
+        " ".join(page.extract_text().split()) for page in pypdf.PdfReader(io.BytesIO(data)).pages
+    )
+    assert "artifact models/1/model.joblib has SHA-256" in text
+    assert "…/scratch.parquet" in text and "…/test_auth_limits.py" in text
 
 
 def test_a_database_url_never_reaches_an_answer(walked: Settings) -> None:

@@ -315,6 +315,34 @@ def test_writing_is_atomic_and_replaces(tmp_path, contract) -> None:
     assert first != second and "Every row passed the contract" in second
 
 
+@pytest.mark.parametrize("with_base", [True, False])
+def test_a_rejection_naming_server_paths_shows_none(tmp_path, contract, with_base) -> None:
+    """The page is served as it is written (issue 11): a path of the project shows relative to
+    it, any other by its file name; without the project's folder, every one by its name."""
+    project = tmp_path / "project"
+    copy = project / "ingesteddata" / "quarantine" / ".source-5e5e-ab12.tmp"
+    library = Path(sys.prefix) / "lib" / "pyarrow" / "parquet.py"
+    why = f"cannot read as parquet: Could not open Parquet input source '{copy}' ({library})"
+    result = Q.file_problem("unreadable", why)
+    text = render(
+        file_name="bad.parquet",
+        sha256=SHA,
+        result=result,
+        contract=contract,
+        run_id=RUN_ID,
+        checked_at=CHECKED,
+        base=project if with_base else None,
+    )
+    page = parse(text)
+    for folder in (tmp_path, tmp_path.resolve(), Path(sys.prefix), REPO):
+        assert str(folder) not in text, folder
+    shown = "ingesteddata/quarantine/" if with_base else "…/"
+    shown += ".source-5e5e-ab12.tmp"
+    expected = f"Could not open Parquet input source '{shown}' (…/parquet.py)"
+    assert expected in page.text
+    assert page.text.count(expected) == 2  # why the file was rejected, and the violations table
+
+
 def test_time_is_shown_in_utc_and_must_be_aware(contract) -> None:
     result = Q.check_frame(BAD.iloc[[0]], contract)
     args = dict(file_name="x.csv", sha256=SHA, result=result, contract=contract, run_id=RUN_ID)

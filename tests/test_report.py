@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from pipeline.vocabulary import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+TMP = Path(tempfile.gettempdir()).resolve()
 T0 = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)
 RUN_1, RUN_2, RUN_3 = "a1" * 16, "b2" * 16, "c3" * 16
 RETRAIN_REASON = (
@@ -483,6 +485,60 @@ def test_hostile_text_is_escaped_not_parsed(engine, settings) -> None:
     assert "'<script>alert(1)</script" in flat  # the narrow cell may break the word
     assert "known for '<b>region</b>'" in flat
     assert "'A & \"B\" Zürich ✓'" in flat
+
+
+def test_the_pdf_shows_no_server_path(engine, settings) -> None:
+    """A run whose error, steps, decisions and reasons name absolute paths (issue 11): the PDF is
+    served as it is written, so its text shows them relative to the project, or by file name."""
+    base = settings.base_dir.resolve()
+    artifact = base / "models" / "3" / "model.joblib"
+    outside = "/srv/other/riskwatch/models/3/model.joblib"
+    add_run(
+        engine,
+        RUN_1,
+        T0,
+        status="failed",
+        error=f"ModelIntegrityError: artifact {artifact} has SHA-256 0f0f, the registry says 1a1a; "
+        f"see also {outside} and {REPO}/pipeline/run/steps.py",
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(t.steps).values(
+                run_id=RUN_1, name="train", started_at=T0, finished_at=T0, seconds=1.5,
+                status="failed", detail=f"cannot write {TMP}/scratch/x.parquet",
+            )
+        )  # fmt: skip
+        conn.execute(
+            sa.insert(t.decisions).values(
+                run_id=RUN_1, kind="promote", outcome=False,
+                reason=f"no challenger: {base}/models/4/model.joblib is missing",
+                evidence={"artifact": str(artifact)}, decided_at=T0,
+            )
+        )  # fmt: skip
+        conn.execute(
+            sa.insert(t.diagnostics).values(
+                run_id=RUN_1, name="interpreter", value={"python": f"{sys.prefix}/bin/python3"}
+            )
+        )
+        add_file(conn, RUN_1, T0, "bad.parquet", "1" * 64, 0, "quarantined",
+                 f"cannot read {base}/ingesteddata/quarantine/.source-1111-ab.tmp")  # fmt: skip
+        checked = add_checked_file(conn, RUN_1, T0, "bad.parquet", "1" * 64, 0, 0, "high", True)
+        add_issue(conn, RUN_1, checked, "unreadable", None, "high", 1,
+                  f"Could not open Parquet input source '{base}/sourcedata/bad.parquet'",
+                  ["'/a/b/c' is a value of the data"])  # fmt: skip
+    text = pdf_text(build_report(engine, settings, RUN_1).path)[1]
+    # A cell may wrap a long path anywhere: look for the folders with every space taken out.
+    solid = "".join(text.split())
+    for folder in (base, settings.base_dir, TMP, REPO, sys.prefix, "/srv/"):
+        assert str(folder) not in solid, f"{folder} in the PDF:\n{text}"
+    flat = " ".join(text.split())
+    assert "artifact models/3/model.joblib has SHA-256" in flat
+    assert "see also …/model.joblib and …/steps.py" in flat
+    assert "no challenger: models/4/model.joblib is missing" in flat
+    assert "…/x.parquet" in solid and "…/python3" in solid
+    assert "'sourcedata/bad.parquet'" in solid
+    assert "ingesteddata/quarantine/.source-1111-ab.tmp" in solid
+    assert "'/a/b/c'isavalueofthedata" in solid  # a value of the data is shown as it is
 
 
 def test_quality_issues_are_capped_per_file(engine, settings) -> None:

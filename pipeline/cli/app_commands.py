@@ -50,11 +50,19 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     help="API token to send as Bearer (default: $RISKWATCH_TOKEN, the setting api.token; "
     "prefer it: a command line is visible to the machine's other users).",
 )
-def apicalls(ctx: click.Context, url: str, out: Path | None, token: str | None) -> None:
+@click.option(
+    "--allow-http-token",
+    is_flag=True,
+    help="Send the token over plain http:// to a host other than this machine (refused "
+    "otherwise: anyone on the way could read it). Redirects to another origin never get it.",
+)
+def apicalls(
+    ctx: click.Context, url: str, out: Path | None, token: str | None, allow_http_token: bool
+) -> None:
     """Call a running app's API and record what it returned (file and database)."""
     from pipeline.tools.apicalls import call_all
 
-    result = call_all(settings_of(ctx), url, out, token=token)
+    result = call_all(settings_of(ctx), url, out, token=token, allow_http_token=allow_http_token)
     click.echo(f"{result['calls']} calls, {result['failed']} failed; returns in {result['file']}")
     if result["failed"]:
         sys.exit(1)

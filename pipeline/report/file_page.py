@@ -4,8 +4,11 @@ One page per checked file: the verdict, the numbers, two small bar charts and ev
 with examples of the offending values and their row numbers. Everything is inline (CSS, SVG):
 no script, no external address, so the page opens anywhere, offline, and prints. The markup is
 in templates/ (quality_page.html and its partials), rendered by Jinja with autoescaping: file
-names and values are hostile input and are escaped, always. This module computes what the page
-says; importing it loads neither Jinja, pandas nor numpy (the run imports it lazily).
+names and values are hostile input and are escaped, always. A message of riskwatch's (a reason
+the file was rejected) that names a server path shows it by `pipeline.formatting.shown_paths`,
+the rule of the API's answers (issue 11): the page is served as it is written. This module
+computes what the page says; importing it loads neither Jinja, pandas nor numpy (the run
+imports it lazily).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.formatting import fmt_part, fmt_time
+from pipeline.formatting import fmt_part, fmt_time, shown_paths
 from pipeline.infra.files import atomic_write
 from pipeline.report.charts import (
     ACCENT,
@@ -212,7 +215,8 @@ class ViolationRow:
     rows: str
 
     @classmethod
-    def of(cls, v: Violation) -> ViolationRow:
+    def of(cls, v: Violation, bases: Sequence[Path] = ()) -> ViolationRow:
+        """`v` as the table shows it; paths in its message by `shown_paths` against `bases`."""
         row_level = v.level == "row"
         return cls(
             criticality=v.criticality,
@@ -220,7 +224,7 @@ class ViolationRow:
             column=v.column,
             level=v.level,
             count=f"{v.count:,}" if row_level else "file",
-            message=v.message,
+            message=shown_paths(v.message, *bases),
             examples=v.examples,
             rows=row_numbers(v.rows, v.count) if row_level else "",
         )
@@ -307,10 +311,17 @@ def render(
     contract: Contract | None,
     run_id: str,
     checked_at: datetime,
+    base: Path | None = None,
 ) -> str:
-    """Return the HTML page of one file's quality check."""
+    """Return the HTML page of one file's quality check.
+
+    A path in a message shows relative to the project folder `base`, else (and without `base`)
+    by its file name: no server path on the page.
+    """
     if checked_at.tzinfo is None:
         raise ValueError("checked_at must be timezone-aware")
+    bases = () if base is None else (base, base.resolve())
+    rejected = None if result.rejected is None else shown_paths(result.rejected.message, *bases)
     kind = verdict_of(result)
     violations = _sorted(result.violations)
     file_issues = sum(1 for v in violations if v.level == "file")
@@ -324,6 +335,7 @@ def render(
             checked=fmt_time(checked_at),
             contract=contract,
             result=result,
+            rejected_message=rejected,
             verdict=VERDICT_WORDS[kind],
             verdict_colour=VERDICT_COLOURS[kind],
             detail=_detail(kind, result, file_issues),
@@ -331,7 +343,7 @@ def render(
             summary=_summary_line(result, len(violations)),
             charts=_charts(violations),
             legend=list(reversed(CRITICALITIES)),
-            violations=[ViolationRow.of(v) for v in violations],
+            violations=[ViolationRow.of(v, bases) for v in violations],
             rows_shown=ROW_NUMBERS_SHOWN,
         )
     )
@@ -346,8 +358,10 @@ def write_file_report(
     contract: Contract | None,
     run_id: str,
     checked_at: datetime,
+    base: Path | None = None,
 ) -> Path:
-    """Write one file's data-quality report to `path` atomically; return the path."""
+    """Write one file's data-quality report to `path` atomically; return the path. `base`: the
+    project folder, as for `render`."""
     page = render(
         file_name=file_name,
         sha256=sha256,
@@ -355,6 +369,7 @@ def write_file_report(
         contract=contract,
         run_id=run_id,
         checked_at=checked_at,
+        base=base,
     )
 
     def write(tmp: Path) -> None:

@@ -3,16 +3,24 @@
 The one module that reads the database for the report; the report is built from these rows,
 never from the memory of the run, so `riskwatch report RUN_ID` gives the same document as the
 run itself. No writes here (the report's own row is written by `run_pdf.build_report`).
+
+`without_server_paths` shows the rows as a reader of the report may see them (issue 11): a
+run's error, a step's detail, a reason naming `/srv/app/models/3/model.joblib` show it relative
+to the project (`models/3/model.joblib`), and a path outside it by its file name, the rule of
+`pipeline.formatting.shown_paths` that the API applies to its answers. A PDF is served as it
+is written (its text compressed), so this is where its paths are taken out.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypedDict
 
 import sqlalchemy as sa
 
 from pipeline.errors import NotFound
+from pipeline.formatting import shown_paths
 from pipeline.storage import tables as t
 
 
@@ -59,6 +67,33 @@ def load_run(engine: sa.Engine, run_id: str, metric: str) -> dict[str, Any]:
             data[table.name] = of_run(table)
         data["history"] = load_history(conn, run["finished_at"], metric)
     return data
+
+
+# Values and names that come from the source files, shown as they are: a category, a label or
+# a column named "/a/b" is data, not a path of the server. The rest is riskwatch's own text.
+FROM_THE_DATA = {
+    "ingested_files": frozenset({"name"}),
+    "quality_files": frozenset({"file_name"}),
+    "quality_issues": frozenset({"column_name", "examples"}),
+    "feature_stats": frozenset({"column_name"}),
+    "missing_values": frozenset({"column_name"}),
+    "confusion_matrices": frozenset({"actual", "predicted"}),
+    "drift_results": frozenset({"column_name", "details"}),
+}
+
+
+def without_server_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """`data` (of `load_run`) with every absolute path in riskwatch's text shown relative to
+    the project folder `base` (as given and resolved), or by its file name outside it."""
+    bases = (base, base.resolve())
+    shown = {**data, "run": shown_paths(data["run"], *bases)}
+    for table in RUN_TABLES:
+        kept = FROM_THE_DATA.get(table.name, frozenset())
+        shown[table.name] = [
+            {k: v if k in kept else shown_paths(v, *bases) for k, v in row.items()}
+            for row in data[table.name]
+        ]
+    return shown
 
 
 def _model_built(conn: sa.Connection, version: int | None) -> str | None:

@@ -1,9 +1,10 @@
 """The per-run PDF report: read the run back from the database, lay it out, write it.
 
 The report is built from what the database holds (`load`), never from the memory of the run, so
-`riskwatch report RUN_ID` gives the same document as the run itself. The sections are laid out
-by `sections` (the run and its model) and `data_sections` (data quality and drift) with the
-styles of `pdf_doc`. `build_report` writes the file atomically and records it in the `reports`
+`riskwatch report RUN_ID` gives the same document as the run itself, with no path of the server
+in it (`load.without_server_paths`: it is served as it is written). The sections are laid out by
+`sections` (the run and its model) and `data_sections` (data quality and drift) with the styles
+of `pdf_doc`. `build_report` writes the file atomically and records it in the `reports`
 table, the one write of the report. reportlab is imported inside the functions that need it:
 importing this module stays cheap.
 """
@@ -24,7 +25,7 @@ from pipeline.infra.files import atomic_write
 from pipeline.report import data_sections as data_s
 from pipeline.report import sections as run_s
 from pipeline.report.charts import MUTED, RULE
-from pipeline.report.load import load_run
+from pipeline.report.load import load_run, without_server_paths
 from pipeline.report.pdf_doc import Doc
 from pipeline.settings import Settings
 from pipeline.storage import blobs, writes
@@ -59,6 +60,7 @@ def build_report(
     if status is not None:
         data["run"]["status"] = status
         data["steps"] = [s for s in data["steps"] if s["status"] != "running"]
+    data = without_server_paths(data, settings.base_dir)  # a PDF is served as it is written
     # Run ids are uuid4 hex; anything else must not become part of a file path.
     if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", run_id):
         raise RiskwatchError(f"run id {run_id!r} cannot name a report file")

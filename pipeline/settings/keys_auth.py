@@ -11,7 +11,8 @@ AUTH: tuple[Setting, ...] = (
         "choice",
         "Whether every API route but /health and /openapi.json needs a token: true, false, "
         'or "auto" (true when RISKWATCH_ENV=production or DYNO is set, as on Heroku). When '
-        "true, the app refuses to start while no unrevoked token exists.",
+        "true, the app refuses to start while its database, reachable and migrated, holds no "
+        "unrevoked token (a database it cannot check: it starts, with a warning, and answers 503).",
         choices=("auto", "true", "false"),
     ),
     Setting(

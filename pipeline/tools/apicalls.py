@@ -3,11 +3,17 @@
 Standard library HTTP (urllib) only, and no Flask: this is a client of the app, not part of it.
 A call that gets no answer is recorded with its error and no status code; it never stops the
 other calls.
+
+The token stays with the app it is meant for (issue 11): a redirect to another scheme, host or
+port is followed without the Authorization header (urllib's own handler would forward it), and
+a token is not sent over plain http:// to a host other than this machine (127.0.0.0/8, ::1,
+localhost) unless the caller allows it (`--allow-http-token`): anyone on the way could read it.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import logging
 import time
@@ -15,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pipeline.errors import ConfigError, RiskwatchError
 from pipeline.infra.files import atomic_write
@@ -27,7 +33,7 @@ log = logging.getLogger("riskwatch")
 # The test file's first rows are sent to POST /prediction.
 PREDICTION_RECORDS = 20
 RETURNS_FILE = "apireturns.json"
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+ALLOW_HTTP_OPTION = "--allow-http-token"
 
 
 def prediction_records(settings: Settings, limit: int = PREDICTION_RECORDS) -> list[dict]:
@@ -44,11 +50,68 @@ def prediction_records(settings: Settings, limit: int = PREDICTION_RECORDS) -> l
     return json.loads(features.to_json(orient="records"))
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` (a URL's host name) is this machine: localhost, 127.0.0.0/8 or ::1."""
+    if host is None:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost: it may resolve anywhere
+        return False
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the port filled in for http and https."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: no origin of ours
+        port = -1
+    if port is None:
+        port = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+class SameOriginAuthorization(urllib.request.HTTPRedirectHandler):
+    """Follow redirects as urllib does, but send Authorization only to the origin (scheme, host
+    and port) that the request was made to: a redirect elsewhere goes without it."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(new.full_url) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
 def _opener(base_url: str) -> urllib.request.OpenerDirector:
+    handlers: list[urllib.request.BaseHandler] = [SameOriginAuthorization()]
     # A proxy from the environment must not see calls to this machine's own app.
-    if urllib.parse.urlsplit(base_url).hostname in _LOOPBACK:
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
+    if is_loopback(urllib.parse.urlsplit(base_url).hostname):
+        handlers.append(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener(*handlers)
+
+
+def check_token_transport(base_url: str, token: str, allow_http: bool = False) -> None:
+    """ConfigError when `token` would go over plain http:// to a host that is not this machine,
+    unless `allow_http`: anyone between the two could read it, and use it."""
+    parts = urllib.parse.urlsplit(base_url)
+    if not token or parts.scheme != "http" or allow_http or is_loopback(parts.hostname):
+        return
+    raise ConfigError(
+        f"--url: refusing to send the API token over plain http:// to {parts.hostname}, which is "
+        "not this machine (anyone on the way could read it): use https://, or pass "
+        f"{ALLOW_HTTP_OPTION} if the network between the two is trusted"
+    )
 
 
 def _parse(raw: bytes) -> Any:  # a JSON value
@@ -110,11 +173,14 @@ def call_all(
     out: Path | None = None,
     timeout: float | None = None,
     token: str | None = None,
+    allow_http_token: bool = False,
 ) -> dict[str, Any]:
     """Call /health, /prediction, /scoring, /summarystats and /diagnostics; record the returns.
 
     Each call carries `token` (default: the setting api.token, from $RISKWATCH_TOKEN) as a
-    Bearer token when there is one. The returns go to one JSON file (default
+    Bearer token when there is one: never over plain http:// to a host that is not this
+    machine unless `allow_http_token` (ConfigError before any call), and never to another
+    origin a redirect points at. The returns go to one JSON file (default
     `<paths.reports>/apireturns.json`, written atomically) and to the api_returns table.
     Returns {"calls", "failed", "file"}.
     """
@@ -122,10 +188,11 @@ def call_all(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"--url: expected an http:// or https:// URL, got {base_url!r}")
     base_url = base_url.rstrip("/")
+    secret: str = settings["api.token"] if token is None else token
+    check_token_transport(base_url, secret, allow_http_token)
     opener = _opener(base_url)
     if timeout is None:
         timeout = settings["api.call_timeout_seconds"]
-    secret: str = settings["api.token"] if token is None else token
 
     def get(endpoint: str) -> dict[str, Any]:
         return call(opener, base_url, "GET", endpoint, timeout=timeout, token=secret)
