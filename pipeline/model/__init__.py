@@ -5,7 +5,8 @@ model.pipeline), `kind` (how a version was built), `metrics` (scores with bootst
 intervals), `policy` (retrain and promote decisions), and `registry` (versions, the
 production pointer, verified loads), with `stored` (where a version's files are: folders or the
 database), `artifact` (checking and unpickling an artifact's bytes) and `safe_pickle` (the
-unpickler that admits only what fitted models are made of).
+unpickler that admits only what fitted models are made of), and `artifact_check` (a version's
+files against their SHA-256s, hashed, never unpickled: `status`, the cleanup).
 
 `features`, `design`, `kind`, `metrics` and `policy` are pure computation; `registry` does the
 file I/O of versions and records them through `pipeline.storage.writes`. The package may import
@@ -16,6 +17,7 @@ the CLI.
 # The modules other packages may import (tests/test_layout.py holds every import to this list);
 # the rest are this package's own.
 __all__ = [
+    "artifact_check",
     "estimator",
     "examples",
     "features",

@@ -290,6 +290,7 @@ def _record(run: Run, item: Ingested, current: Contract | None) -> int:
                 contract=current,
                 run_id=run.run_id,
                 checked_at=checked_at,
+                base=run.settings.base_dir,
             )
         )
     except OSError:
