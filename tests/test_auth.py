@@ -6,10 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -33,7 +30,7 @@ from pipeline.storage import api_tables, db, tables, tokens
 from tests.conftest import REPO, copy_project
 from tests.e2e import invoke
 from tests.test_api import RECORD, assert_error, empty_project, make_app
-from tests.test_procfile import _call, _free_port, _opener, procfile, stop
+from tests.test_procfile import _call, _free_port, _opener, stop, wait_for_health, web_process
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -427,25 +424,10 @@ def test_tokens_on_sqlite_and_postgres(settings: Settings, engine: sa.Engine) ->
 # --- under the Procfile's own gunicorn command, as on Heroku ---------------------------------
 
 
-def _web(settings: Settings, log: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+def _web(settings: Settings, log: Path, workers: int = 1) -> tuple[int, subprocess.Popen[bytes]]:
     """The Procfile's web: command with DYNO set, as Heroku runs it."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_CONCURRENCY")}
-    env.update(
-        PORT=str(port),
-        DYNO="web.1",
-        WEB_CONCURRENCY=str(workers),
-        RISKWATCH_CONFIG=str(settings.source),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    )
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            ["bash", "-c", procfile()["web"]],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    env = {"DYNO": "web.1", "WEB_CONCURRENCY": str(workers)}
+    return web_process({**env, "RISKWATCH_CONFIG": str(settings.source)}, log)
 
 
 def test_on_heroku_gunicorn_does_not_boot_without_a_token_and_then_asks_for_it(
@@ -453,7 +435,7 @@ def test_on_heroku_gunicorn_does_not_boot_without_a_token_and_then_asks_for_it(
 ) -> None:
     settings = empty_project(tmp_path, migrate=True)
     log = tmp_path / "gunicorn.log"
-    server = _web(settings, log, _free_port())
+    _port, server = _web(settings, log)
     try:
         server.wait(timeout=120)
     finally:
@@ -463,19 +445,10 @@ def test_on_heroku_gunicorn_does_not_boot_without_a_token_and_then_asks_for_it(
     assert "no API token exists" in text and "riskwatch token create" in text, text
 
     secret = new_token(settings, "ops", "read")
-    port = _free_port()
-    server = _web(settings, tmp_path / "gunicorn-2.log", port)
+    port, server = _web(settings, tmp_path / "gunicorn-2.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, (tmp_path / "gunicorn-2.log").read_text()
-            try:
-                assert _call(base + "/health")[0] == 200
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "no answer in 60 s"
-                time.sleep(0.1)
+        assert wait_for_health(server, port, tmp_path / "gunicorn-2.log")[0] == 200
         status, body = _call(base + "/runs")
         assert status == 401 and body["ok"] is False and body["status"] == 401
         assert "DYNO is set" in body["error"]
@@ -484,18 +457,6 @@ def test_on_heroku_gunicorn_does_not_boot_without_a_token_and_then_asks_for_it(
             assert response.status == 200 and json.loads(response.read()) == {"runs": []}
     finally:
         stop(server)
-
-
-def _wait_for(server: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert server.poll() is None, log.read_text()
-        try:
-            _call(base + "/health")
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"no answer in 60 s:\n{log.read_text()}"
-            time.sleep(0.1)
 
 
 def _predict(base: str, secret: str) -> int:
@@ -526,11 +487,11 @@ def test_two_gunicorn_workers_share_the_daily_cap(tmp_path: Path, built_project:
     engine = db.make_engine(settings.database_url)
     with engine.connect() as conn:
         stored = conn.execute(sa.select(sa.func.count()).select_from(tables.predictions)).scalar()
-    port, log = _free_port(), tmp_path / "gunicorn.log"
-    server = _web(settings, log, port, workers=2)
+    log = tmp_path / "gunicorn.log"
+    port, server = _web(settings, log, workers=2)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(server, base, log)
+        wait_for_health(server, port, log)
         with ThreadPoolExecutor(8) as pool:
             statuses = sorted(pool.map(lambda _: _predict(base, secret), range(8)))
     finally:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +23,9 @@ from pipeline.run import run_once
 from pipeline.settings import Settings, load_settings
 from pipeline.storage import blobs, db, tables
 from pipeline.tools.sampledata import write_sample_data
-from tests.conftest import REPO, reset_pg
+from tests.conftest import reset_pg
 from tests.test_api import CONFIG, RECORD
-from tests.test_procfile import _call, _free_port, procfile, stop
+from tests.test_procfile import _call, stop, wait_for_health, web_process
 
 STORE = '\n[registry]\nstore = "database"\n'
 
@@ -158,43 +155,23 @@ def test_a_web_process_serves_what_a_cron_process_on_another_disk_promoted(
     web = tmp_path / "web"
     web.mkdir()
     (web / "riskwatch.toml").write_text(CONFIG)  # no [registry]: the environment says it
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RISKWATCH_", "DATABASE"))}
-    env.update(
-        PORT=str(port),
-        WEB_CONCURRENCY="1",
-        DATABASE_URL=pg_database.replace("postgresql+psycopg://", "postgres://"),
-        RISKWATCH_CONFIG=str(web / "riskwatch.toml"),
-        RISKWATCH_REGISTRY__STORE="database",
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    )
     log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            ["bash", "-c", procfile()["web"]],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    env = {
+        "WEB_CONCURRENCY": "1",
+        "DATABASE_URL": pg_database.replace("postgresql+psycopg://", "postgres://"),
+        "RISKWATCH_CONFIG": str(web / "riskwatch.toml"),
+        "RISKWATCH_REGISTRY__STORE": "database",
+    }
+    port, server = web_process(env, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, f"gunicorn exited:\n{log.read_text()}"
-            try:
-                status, health = _call(base + "/health")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"no answer in 60 s:\n{log.read_text()}"
-                time.sleep(0.2)
+        status, health = wait_for_health(server, port, log)
         assert status == 200 and health["production_version"] == 1, health
         status, body = _call(base + "/prediction", [RECORD])
         assert status == 200 and body["model_version"] == 1, body
         status, runs = _call(base + "/runs")
         run_id = runs["runs"][0]["id"]
-        settings = load_settings(web / "riskwatch.toml", environ=env)
+        settings = load_settings(web / "riskwatch.toml", environ={**os.environ, **env})
         app = create_app({"TESTING": True, "RISKWATCH_SETTINGS": settings})
         client = app.test_client()
         pdf = client.get(f"/runs/{run_id}/report.pdf")

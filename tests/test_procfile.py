@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -139,38 +139,51 @@ def stop(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
         proc.wait(timeout=grace)
 
 
+def web_process(env: Mapping[str, str], log: Path) -> tuple[int, subprocess.Popen[bytes]]:
+    """Start the Procfile's web: command as Heroku would (its own session, output to `log`) on
+    a free port, with this environment (no DATABASE_URL or WEB_CONCURRENCY unless `env` says)."""
+    port = _free_port()
+    full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_CONCURRENCY")}
+    full.update(
+        PORT=str(port),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{full.get('PATH', '')}",
+    )
+    full.update(env)
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            ["bash", "-c", procfile()["web"]],
+            cwd=REPO,
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return port, server
+
+
+def wait_for_health(
+    server: subprocess.Popen[bytes], port: int, log: Path, seconds: float = 60
+) -> tuple[int, Any]:
+    """/health's answer, once the server gives one; fails if gunicorn exits or stays silent."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, f"gunicorn exited:\n{log.read_text()}"
+        try:
+            return _call(f"http://127.0.0.1:{port}/health")
+        except OSError:
+            assert time.monotonic() < deadline, f"no answer in {seconds} s:\n{log.read_text()}"
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def serving(
     settings: Settings, tmp_path: Path
 ) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
     """The Procfile's web: command, run as Heroku would, until every worker loaded model v1."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_CONCURRENCY")}
-    env.update(
-        PORT=str(port),
-        RISKWATCH_CONFIG=str(settings.source),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    )
     log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            ["bash", "-c", procfile()["web"]],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    port, server = web_process({"RISKWATCH_CONFIG": str(settings.source)}, log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, f"gunicorn exited:\n{log.read_text()}"
-            try:
-                _call(f"http://127.0.0.1:{port}/health")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"no answer in 30 s:\n{log.read_text()}"
-                time.sleep(0.1)
+        wait_for_health(server, port, log, 30)
         # Every worker gunicorn boots loads the model in its post_worker_init hook, which runs
         # before that worker accepts a connection: its first prediction finds the model loaded.
         # (/health may come from one worker while the other is still loading: wait for both.)
