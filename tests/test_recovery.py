@@ -292,7 +292,8 @@ def test_fullprocess_py_is_one_run(ready: Path, batches: Path):
 
 # Issue 11: runs tell the truth. A run is `succeeded` only once its report is written; a run
 # killed or cut off from its database is found and marked by the next one, with what it did
-# finish; a lost database is one line and exit 5; leftovers are cleaned up or adopted.
+# finish; a lost database is one line and exit 5; leftovers are cleaned up (a model folder that
+# no row knows is moved aside, never adopted).
 
 
 def _run(project: Path, run_id: str) -> dict:
