@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -114,11 +115,21 @@ def test_killed_first_tick_recovers(ready: Path, batches: Path, point: str):
     killed = cli(ready, "run", env={"RISKWATCH_FAILPOINT": point})
     assert killed.returncode == -9, killed.stderr
 
-    after = run_json(ready)
+    proc = invoke(ready, "run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    after = json.loads(proc.stdout)
     # Killed after the rows were processed, only the killed run's report was left to do.
     assert after["status"] == ("noop" if point == "after_processed" else "succeeded")
-    # A version folder written but never recorded keeps its number: numbers are never reused.
-    assert after["production_version"] == (2 if point == "after_model_written" else 1)
+    # A version folder written but never recorded is moved aside, never adopted: no row,
+    # deployment or pointer ever had its number, which the next version takes.
+    assert after["production_version"] == 1
+    if point == "after_model_written":
+        [aside] = (ready / "models").glob(".unregistered-1-*")
+        assert (aside / "model.joblib").is_file()
+        [v1] = rows(_db(ready), "SELECT run_id FROM model_versions")
+        assert v1["run_id"] == after["run_id"]  # the new run's own version 1
+    if point == "after_processed":  # every step it began had finished
+        assert "had died: stopped after its last step (finished: discover, ingest, " in proc.stderr
     _assert_consistent(ready, expected_files=2)
     assert run_json(ready)["status"] == "noop"
     died = rows(_db(ready), "SELECT status, error FROM runs ORDER BY started_at LIMIT 1")[0]
@@ -281,7 +292,8 @@ def test_fullprocess_py_is_one_run(ready: Path, batches: Path):
 
 # Issue 11: runs tell the truth. A run is `succeeded` only once its report is written; a run
 # killed or cut off from its database is found and marked by the next one, with what it did
-# finish; a lost database is one line and exit 5; leftovers are cleaned up or adopted.
+# finish; a lost database is one line and exit 5; leftovers are cleaned up (a model folder that
+# no row knows is moved aside, never adopted).
 
 
 def _run(project: Path, run_id: str) -> dict:
@@ -346,26 +358,83 @@ def test_killed_in_the_report_step_is_failed_and_the_next_run_writes_its_report(
     assert count(_db(trained), "reports", f"WHERE run_id = '{ok['run_id']}'") == 1
 
 
-def test_a_killed_version_folder_is_adopted_only_when_it_verifies(ready: Path, batches: Path):
+def test_a_version_folder_no_row_knows_is_moved_aside_even_when_it_verifies(
+    ready: Path, batches: Path
+):
     drop(ready, batches / "sourcedata" / "clients_batch_01.csv")
     drop(ready, batches / "sourcedata" / "clients_batch_02.csv")
     killed = cli(ready, "run", env={"RISKWATCH_FAILPOINT": "after_model_written"})
     assert killed.returncode == -9, killed.stderr
-    assert (ready / "models" / "1" / "model.joblib").is_file()
+    written = (ready / "models" / "1" / "model.joblib").read_bytes()
+    meta = json.loads((ready / "models" / "1" / "metadata.json").read_text())
     assert count(_db(ready), "model_versions") == 0
     dead = rows(_db(ready), "SELECT id FROM runs")[0]["id"]
+    assert meta["run_id"] == dead  # complete, matching its metadata, naming the dead run
 
     proc = invoke(ready, "run", "--json")
     assert proc.returncode == 0, proc.stderr
     after = json.loads(proc.stdout)
-    assert "adopted models/1 as model version 1" in proc.stderr
-    assert after["cleanup"][0]["action"] == "adopted"
-    v1 = rows(_db(ready), "SELECT run_id, sha256, artifact FROM model_versions WHERE version = 1")
-    assert v1 == [{"run_id": dead, "sha256": sha(ready / "models" / "1" / "model.joblib"),
-                   "artifact": "1/model.joblib"}]  # fmt: skip
-    # Adopting never deploys: this run trained and deployed its own first model.
-    assert after["production_version"] == 2
-    assert [r["to_version"] for r in rows(_db(ready), "SELECT to_version FROM deployments")] == [2]
+    [aside] = (ready / "models").glob(".unregistered-1-*")
+    assert (aside / "model.joblib").read_bytes() == written  # kept, never deleted
+    assert "moved models/1 aside to models/.unregistered-1-" in proc.stderr
+    assert "its files match its metadata.json" in proc.stderr
+    assert "a folder on disk is never adopted" in proc.stderr
+    assert "adopted" not in after["cleanup"][0]["action"]
+    assert after["cleanup"][0]["action"].startswith("moved to .unregistered-1-")
+    # The new run trained its own version 1 (the number was free), recorded and deployed.
+    [v1] = rows(_db(ready), "SELECT version, run_id, artifact FROM model_versions")
+    assert v1 == {"version": 1, "run_id": after["run_id"], "artifact": "1/model.joblib"}
+    assert after["production_version"] == 1
+    _assert_consistent(ready, expected_files=2)
+
+
+def test_a_forged_version_folder_is_never_trusted(trained: Path):
+    """Whoever can write models/ drops a version with its own model.joblib and a metadata.json
+    that matches it and names a failed run: no row is ever recorded from it, so nothing loads
+    it, even with the production pointer rewritten to name it."""
+    import sqlalchemy as sa
+
+    url = _db(trained)
+    engine = make_engine(url)
+    with engine.begin() as conn:  # a failed run, as any database has
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, kind, started_at, status) "
+                "VALUES ('f' || hex(randomblob(15)), 'run', '2020-01-01 00:00:00', 'failed')"
+            )
+        )
+    engine.dispose()
+    [failed] = rows(url, "SELECT id FROM runs WHERE status = 'failed'")
+    forged = trained / "models" / "2"
+    shutil.copytree(trained / "models" / "1", forged)
+    evil = b"\x80\x04an attacker's pickle"
+    (forged / "model.joblib").write_bytes(evil)
+    meta = json.loads((forged / "metadata.json").read_text())
+    meta.update(version=2, run_id=failed["id"], sha256=sha(forged / "model.joblib"))
+    meta["created_at"] = "2030-01-01T00:00:00+00:00"
+    (forged / "metadata.json").write_text(json.dumps(meta))
+
+    proc = invoke(trained, "run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "noop"
+    assert "moved models/2 aside" in proc.stderr and "never adopted" in proc.stderr
+    assert rows(url, "SELECT version FROM model_versions") == [{"version": 1}]
+    evil_sha = hashlib.sha256(evil).hexdigest()
+    assert count(url, "model_versions", f"WHERE sha256 = '{evil_sha}'") == 0
+
+    # Put back, and production pointed at it: still no row, so every load refuses it.
+    [aside] = (trained / "models").glob(".unregistered-2-*")
+    aside.rename(forged)
+    (trained / "models" / "production.json").write_text(json.dumps({"version": 2}))
+    again = invoke(trained, "run", "--json")  # nothing new: it loads no model
+    assert again.returncode == 0, again.stderr
+    assert "models/2 is what production.json names, but no model_versions row knows it" in (
+        again.stderr
+    )
+    assert "left in place (every load refuses it)" in again.stderr
+    assert count(url, "model_versions") == 1
+    score = cli(trained, "score")
+    assert score.returncode != 0 and "model version 2 is not in the registry" in score.stderr
 
 
 def test_an_unverifiable_version_folder_is_moved_aside(trained: Path, batches: Path):
@@ -679,3 +748,198 @@ def test_a_server_restart_between_statements_is_survived(
     proxy.cut()
     assert summary["status"] == "succeeded" and summary["new_files"] == 2
     assert count(pg_database, "runs", "WHERE status = 'succeeded'") == 1
+
+
+def test_folders_named_with_other_digits_are_not_versions(trained: Path, batches: Path):
+    """str.isdigit() is true of "²", "1²" and "٣" (int() refuses the first two, reads the last
+    as 3): none is a version folder, none stops a tick, none is moved or counted."""
+    odd = {name: trained / "models" / name for name in ("²", "1²", "٣", "１")}
+    for folder in odd.values():
+        folder.mkdir()
+        (folder / "note.txt").write_text("someone's folder")
+    drop(trained, batches / "sourcedata" / "clients_batch_03.csv")
+    proc = invoke(trained, "run", "--json")  # retrains: the registry picks the next number
+    assert proc.returncode == 0, proc.stderr
+    after = json.loads(proc.stdout)
+    assert after["status"] == "succeeded" and "cleanup" not in after
+    recorded = rows(_db(trained), "SELECT version FROM model_versions ORDER BY version")
+    versions = [r["version"] for r in recorded]
+    assert versions == [1, 2]
+    for folder in odd.values():
+        assert (folder / "note.txt").read_text() == "someone's folder"
+    assert not list((trained / "models").glob(".unregistered-*"))
+    assert run_json(trained)["status"] == "noop"
+
+
+@pytest.mark.parametrize(
+    ("step", "finished", "said"),
+    [
+        ("ingest", ["discover"], "stopped in its ingest step (finished: discover)"),
+        (None, [], "stopped before its first step (finished: no step)"),
+        (
+            None,
+            ["discover", "ingest", "score", "diagnose", "report"],
+            "stopped after its last step (finished: discover, ingest, score, diagnose, report)",
+        ),
+    ],
+)
+def test_a_dead_run_is_described_by_where_it_stopped(step, finished, said):
+    from pipeline.run.record import _died
+
+    dead = {"id": "x", "kind": "run", "step": step, "finished": finished}
+    assert _died(dead) == f"{said}; marked failed"
+
+
+def _on_postgresql(project: Path, batches: Path, pg_database: str) -> None:
+    """A project on an empty PostgreSQL database (migrated), with one batch in its inbox."""
+    from tests.conftest import reset_pg
+
+    reset_pg(pg_database)
+    assert invoke(project, "db", "upgrade", database_url=pg_database).returncode == 0
+    (project / "testdata").mkdir()
+    shutil.copyfile(batches / "testdata" / "testdata.csv", project / "testdata" / "testdata.csv")
+    drop(project, batches / "sourcedata" / "clients_batch_01.csv")
+
+
+@pytest.mark.postgres
+def test_a_run_on_another_machine_holding_the_database_lock_is_left_alone(
+    project: Path, batches: Path, pg_database: str
+):
+    """Another machine (its own lock file, here none at all) runs on the same database: this
+    run finds the database's lock held, exits 0 saying so, and marks nothing interrupted."""
+    import sqlalchemy as sa
+
+    from pipeline.infra.lock import DatabaseLock
+
+    _on_postgresql(project, batches, pg_database)
+    engine = make_engine(pg_database)
+    with engine.begin() as conn:  # the other machine's live run
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, kind, started_at, status) "
+                "VALUES ('0123456789abcdef0123456789abcdef', 'run', now(), 'running')"
+            )
+        )
+    try:
+        with DatabaseLock(engine):  # held by this process; the run is another, with its lock file
+            proc = cli(project, "run", database_url=pg_database)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.startswith("riskwatch: another riskwatch run holds the lock of the ")
+        held_by = f"advisory lock 8244247498279973987, held by riskwatch pid {os.getpid()} "
+        assert held_by in proc.stderr
+        assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+        assert not (project / ".riskwatch.lock").read_text()  # its file lock was free, and freed
+        assert rows(pg_database, "SELECT id, status FROM runs") == [
+            {"id": "0123456789abcdef0123456789abcdef", "status": "running"}
+        ]
+        assert count(pg_database, "ingested_files") == 0
+        # The lock released (the other machine's run died without recording its end): the
+        # next run marks it, and does the work.
+        after = run_json(project, database_url=pg_database)
+        assert after["status"] == "succeeded"
+        [dead] = rows(pg_database, "SELECT status FROM runs WHERE id LIKE '0123%'")
+        assert dead["status"] == "failed"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("taken_meanwhile", [False, True])
+def test_a_lost_lock_connection_is_taken_again_or_the_run_stops(
+    project: Path, batches: Path, pg_database: str, taken_meanwhile: bool
+):
+    """The connection holding the database's lock closes mid-run while the run's own reconnect
+    (a server restart between statements): the next step takes the lock again; if another
+    run took it meanwhile, this run stops (failed, exit 1), never running beside it."""
+    import sqlalchemy as sa
+
+    from pipeline.infra.failpoints import hooked
+    from pipeline.infra.lock import DatabaseLock
+
+    _on_postgresql(project, batches, pg_database)
+    real = sa.make_url(pg_database)
+    proxy = _CutProxy(real.host or "127.0.0.1", real.port or 5432)
+    through = real.set(port=proxy.port).render_as_string(hide_password=False)
+    other = make_engine(pg_database)
+    holder = DatabaseLock(other)
+
+    def restart() -> None:
+        proxy.cut(listen=True)
+        if taken_meanwhile:
+            holder.__enter__()  # another machine's run, straight to the server
+
+    try:
+        with hooked("after_file_recorded", restart):
+            proc = invoke(project, "run", "--json", database_url=through)
+    finally:
+        holder.__exit__(None, None, None)
+        other.dispose()
+        proxy.cut()
+    [run] = rows(pg_database, "SELECT status, error, log FROM runs")
+    if taken_meanwhile:
+        assert proc.returncode == 1
+        assert "the connection holding the database's run lock closed before the " in proc.stderr
+        assert f"riskwatch pid {os.getpid()} " in proc.stderr and "this run stops" in proc.stderr
+        assert run["status"] == "failed" and "DatabaseLockLost" in run["error"]
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert run["status"] == "succeeded"
+        assert "the lock is taken again (no other run took it meanwhile)" in run["log"]
+
+
+@pytest.mark.postgres
+def test_a_nul_in_a_log_line_is_stored_escaped_through_a_whole_run(
+    project: Path, batches: Path, pg_database: str
+):
+    """Every write of the run's log and summary makes its text storable, the counts' too
+    (`record_work`, before the report), on PostgreSQL, which refuses NUL in text."""
+    import logging
+
+    from pipeline.infra.failpoints import hooked
+
+    _on_postgresql(project, batches, pg_database)
+    name = os.fsdecode(b"caf\xe9 poison.csv")  # not UTF-8: a surrogate in the summary's name
+    (project / "sourcedata" / name).write_text("corporation,exited\n")  # rejected whole
+    seen: dict[str, object] = {}
+
+    def quote_a_file() -> None:  # a line quoting what a file holds, as a reason may
+        logging.getLogger("riskwatch").warning("a value from a file: 'a\x00b' and '\udcff'")
+
+    def look() -> None:  # the report being written: what record_work stored
+        seen.update(rows(pg_database, "SELECT status, summary, log FROM runs")[0])
+
+    with hooked("after_processed", quote_a_file), hooked("report_rendering", look):
+        proc = invoke(project, "run", "--json", database_url=pg_database)
+    assert proc.returncode == 0, proc.stderr
+    assert seen["status"] == "running"
+    assert "a value from a file: 'a\\x00b' and '\\udcff'" in str(seen["log"])
+    summary = seen["summary"] if isinstance(seen["summary"], dict) else json.loads(seen["summary"])
+    [quarantined] = summary["quarantined"]
+    assert quarantined["name"] == "caf\\xe9 poison.csv"
+    [run] = rows(pg_database, "SELECT status, log FROM runs")
+    assert run["status"] == "succeeded"
+    assert "a value from a file: 'a\\x00b' and '\\udcff'" in run["log"]
+
+
+@pytest.mark.postgres
+def test_experiments_snapshot_takes_the_database_lock_too(
+    project: Path, batches: Path, pg_database: str
+):
+    """The snapshot reads the database and the registry: no tick on any machine may change
+    them under it, so it takes the run lock the runs take, the database's included."""
+    from pipeline.infra.lock import DatabaseLock
+
+    _on_postgresql(project, batches, pg_database)
+    engine = make_engine(pg_database)
+    try:
+        with DatabaseLock(engine):
+            proc = invoke(project, "experiments", "snapshot", database_url=pg_database)
+        assert proc.returncode == 0, proc.stderr
+        assert "another riskwatch run holds the lock of the database " in proc.stderr
+        assert not (project / "experiments" / "data").exists()
+        done = invoke(project, "experiments", "snapshot", database_url=pg_database)
+        assert done.returncode == 0, done.stderr
+        assert "holds the lock" not in done.stderr
+        assert done.stdout.startswith("snapshot ")
+    finally:
+        engine.dispose()

@@ -135,13 +135,13 @@ def _snapshot_text(doc: dict[str, Any]) -> str:
 @click.option("--no-push", is_flag=True, help="Track the snapshot but do not `dvc push` it.")
 def experiments_snapshot(ctx: click.Context, no_push: bool, as_json: bool) -> None:
     """Copy the ingested data and the registry into experiments/data (hard links) and track it."""
-    from pipeline.infra.lock import RunLock
+    from pipeline.run.record import run_locked
     from pipeline.run.snapshot_step import refresh
-    from pipeline.storage import db
 
     settings = settings_of(ctx)
-    # The lock: no tick adds a file or a version while the snapshot reads them.
-    with RunLock(settings.path("paths.lock")), db.opened(settings.database_url) as engine:
+    # The run lock (the file's, and the database's on PostgreSQL): no tick, on this machine or
+    # another sharing the database, adds a file or a version while the snapshot reads them.
+    with run_locked(settings) as (engine, _lock):
         doc = refresh(engine, settings, push=not no_push)
     emit(doc, as_json, _snapshot_text)
 

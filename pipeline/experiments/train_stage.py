@@ -86,7 +86,9 @@ def reading_snapshot(settings: Settings) -> Iterator[None]:
     """The run lock, held while a stage reads the snapshot: a tick with experiments.snapshot =
     "tick" never rewrites it under the stage. (In a queued experiment's folder, the lock and
     the snapshot are that folder's own copies.) A run holding it fails the stage, which DVC
-    records as failed, to be run again."""
+    records as failed, to be run again. The file lock only, never the database's: the snapshot
+    is a folder of this machine, which only a tick of this machine rewrites, and the stage
+    never opens the database (queued experiments run side by side, each in its folder)."""
     try:
         with RunLock(settings.path("paths.lock")):
             yield

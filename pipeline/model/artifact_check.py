@@ -1,7 +1,8 @@
 """Check a registry folder's files against their recorded SHA-256s, without unpickling anything.
 
-What `riskwatch status` says of the production artifact, and what the next run checks before it
-adopts a version folder that no database row knows (`pipeline.run.cleanup`). Only hashes are
+What `riskwatch status` says of the production artifact, and what the next run says of a
+version folder that no database row knows when it moves it aside (`pipeline.run.cleanup`: a
+folder that matches its own metadata proves nothing, and is never adopted). Only hashes are
 read here: no scikit-learn, no joblib. It reads the registry's layout (`registry.ARTIFACT`,
 `registry.METADATA`) and does not write; loading stays `registry.load`'s.
 """

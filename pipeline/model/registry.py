@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -90,9 +91,11 @@ def _next_version(conn: sa.Connection, root: Path, settings: Settings) -> int:
     in_db = conn.execute(sa.select(sa.func.max(tables.model_versions.c.version))).scalar() or 0
     if in_database(settings):
         folders = {p.split("/")[0] for p in blobs.paths(conn, blobs.MODELS)}
-        on_disk = max((int(f) for f in folders if f.isdigit()), default=0)
+        names = folders
     else:
-        on_disk = max((int(p.name) for p in root.glob("[0-9]*") if p.name.isdigit()), default=0)
+        names = {p.name for p in root.glob("[0-9]*")}
+    # ASCII digits only: str.isdigit() admits "²" and other scripts' digits, which int() refuses
+    on_disk = max((int(n) for n in names if re.fullmatch(r"[0-9]+", n)), default=0)
     return max(in_db, on_disk) + 1
 
 

@@ -1,4 +1,4 @@
-"""What dead runs leave on disk, cleaned up (or adopted) by the next tick, under the run lock.
+"""What dead runs leave on disk, cleaned up by the next tick, under the run lock.
 
 - Temporary files of atomic writes (`.<name>.<pid>-<random>.tmp`, pipeline.infra.files) in
   `paths.reports`, `paths.ingested` and the top of `paths.models` (the production pointer's):
@@ -8,13 +8,14 @@
 - Registry staging folders (`models/.staging-*`): a version being written, never published.
 - A version folder (`models/<n>/`) that no `model_versions` row knows: the registry publishes
   a folder, then records its row in one transaction, so a run killed (or cut off from the
-  database) between the two leaves a complete version nobody knows. It is adopted (its row
-  recorded from its metadata.json, which was written from the same values) only when it is
-  complete and verifiable: every file matches the SHA-256 in its metadata, and the run it names
-  is a run of this database that failed or died, after which the folder was written. Anything
-  else (a partial or modified folder, one copied from elsewhere) is moved aside to
-  `models/.unregistered-<n>-<time>/` for a person to look at: never loaded, never deleted.
-  Adopting a folder never deploys it.
+  database) between the two leaves a version nobody knows. It is never adopted: a folder on
+  disk proves nothing (whoever can write `models/` can write a model.joblib and a metadata.json
+  that matches it, naming any run), and a row recorded from it would be an artifact trusted
+  from then on. It is moved aside to `models/.unregistered-<n>-<time>/` for a person to look
+  at: never loaded, never deleted. The log line says whether its files match its metadata (a
+  run killed between the two writes) or not. Its number is free again (no row, deployment or
+  pointer ever had it): the next version may take it. The one folder left in place is the one
+  `production.json` names (every load refuses it without its row; a person decides).
 
 Each action is a log line (stored with the run) and an entry of the run's summary (`cleanup`).
 Standard library and SQLAlchemy only: the no-op tick goes through here.
@@ -24,10 +25,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,14 +35,14 @@ from pipeline.errors import ModelIntegrityError
 from pipeline.infra.files import process_alive, temp_writer
 from pipeline.model import registry
 from pipeline.model.artifact_check import complete_version
-from pipeline.model.registry import ARTIFACT
+from pipeline.model.registry import METADATA
 from pipeline.run.record import Run
-from pipeline.storage import tables, writes
+from pipeline.storage import tables
 
 log = logging.getLogger("riskwatch")
 
 STAGING_PREFIX = ".staging-"  # the registry's staging folders (registry._fresh_staging)
-ASIDE_PREFIX = ".unregistered-"  # where an unverifiable version folder is moved
+ASIDE_PREFIX = ".unregistered-"  # where a version folder no row knows is moved
 
 
 def leftovers(run: Run) -> list[dict[str, str]]:
@@ -107,6 +107,12 @@ def _staging(models: Path, base: Path) -> list[dict[str, str]]:
     return done
 
 
+def version_number(name: str) -> int | None:
+    """The version a folder's name stands for: ASCII digits only (`str.isdigit` also admits
+    superscripts and other scripts' digits, which int() refuses or reads as another number)."""
+    return int(name) if re.fullmatch(r"[0-9]+", name) else None
+
+
 def _unregistered(run: Run, models: Path) -> list[dict[str, str]]:
     with run.engine.connect() as conn:
         known = set(conn.execute(sa.select(tables.model_versions.c.version)).scalars())
@@ -115,11 +121,12 @@ def _unregistered(run: Run, models: Path) -> list[dict[str, str]]:
     except ModelIntegrityError:
         production = None  # a broken pointer: the tick reports it; nothing is moved for it
     done = []
-    folders = [p for p in models.iterdir() if p.name.isdigit() and p.is_dir()]
-    for folder in sorted(folders, key=lambda p: int(p.name)):
-        if int(folder.name) in known:
+    numbered = [(version_number(p.name), p) for p in models.iterdir()]
+    folders = [(n, p) for n, p in numbered if n is not None and p.is_dir()]
+    for number, folder in sorted(folders, key=lambda item: (item[0], item[1].name)):
+        if number in known:
             continue
-        if int(folder.name) == production:
+        if number == production:
             # Only by hand: deploying needs the row. Every load refuses it; a person decides.
             log.warning(
                 "%s is what production.json names, but no model_versions row knows it: left "
@@ -127,29 +134,17 @@ def _unregistered(run: Run, models: Path) -> list[dict[str, str]]:
                 _shown(folder, run.settings.base_dir),
             )
             continue
-        done.append(_adopt_or_move(run, folder))
+        done.append(_move_aside(run, folder))
     return done
 
 
-def _adopt_or_move(run: Run, folder: Path) -> dict[str, str]:
+def _move_aside(run: Run, folder: Path) -> dict[str, str]:
     base = run.settings.base_dir
-    meta, why_not = complete_version(folder)
-    row = None
-    if meta is not None:
-        row, why_not = _row_of(run, folder, meta)
-    if row is not None:
-        with run.engine.begin() as conn:
-            writes.record_model_version(conn, row)
-        why = (
-            f"a complete version that run {row['run_id']} wrote and did not record before it "
-            f"stopped; its files match the SHA-256s in its metadata (not deployed)"
-        )
-        log.warning("adopted %s as model version %s: %s", _shown(folder, base), row["version"], why)
-        return {"path": _shown(folder, base), "action": "adopted", "why": why}
+    state = _described(folder)
     stamp = tables.utcnow().strftime("%Y%m%dT%H%M%S%fZ")
     aside = folder.with_name(f"{ASIDE_PREFIX}{folder.name}-{stamp}")
     os.rename(folder, aside)
-    why = f"no model_versions row knows it and it cannot be adopted: {why_not}"
+    why = f"no model_versions row knows it; {state}"
     log.warning(
         "moved %s aside to %s (never loaded, kept for a person to look at): %s",
         _shown(folder, base),
@@ -159,44 +154,18 @@ def _adopt_or_move(run: Run, folder: Path) -> dict[str, str]:
     return {"path": _shown(folder, base), "action": f"moved to {aside.name}", "why": why}
 
 
-def _row_of(run: Run, folder: Path, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    """The `model_versions` row a verified folder's metadata.json was written from (registry.
-    _metadata), when the run it names failed or died before the folder was written."""
-    runs = tables.runs
-    with run.engine.connect() as conn:
-        origin = conn.execute(
-            sa.select(runs.c.status, runs.c.started_at).where(runs.c.id == meta.get("run_id"))
-        ).first()
-    if origin is None or origin.status != "failed":
-        return None, "the run its metadata names is not a run of this database that failed"
+def _described(folder: Path) -> str:
+    """What a person looking at the folder would want to know first: whether its files match
+    its metadata.json (read only when it is a regular file: a FIFO would block the tick)."""
+    if not (folder / METADATA).is_file():
+        return f"it has no {METADATA} (or not a regular file)"
     try:
-        created = datetime.fromisoformat(meta["created_at"])
-        ci = meta["holdout_ci"]
-        row = {
-            "version": int(folder.name),
-            "run_id": meta["run_id"],
-            "created_at": created,
-            "artifact": f"{folder.name}/{ARTIFACT}",
-            "sha256": meta["sha256"],
-            "estimator": meta["estimator"],
-            "params": meta["params"],
-            "features": meta["features"],
-            "metric": meta["metric"],
-            "holdout_score": meta["holdout_score"],
-            "holdout_ci_low": None if ci is None else ci[0],
-            "holdout_ci_high": None if ci is None else ci[1],
-            "train_rows": int(meta["train_rows"]),
-            "holdout_rows": int(meta["holdout_rows"]),
-            "training_files": meta["training_files"],
-            "contract_version": meta["contract_version"],
-            "score_source": meta["score_source"],
-            "score_rows": meta["score_rows"],
-            "training_window": meta["training_window"],
-            "provenance": meta["provenance"],
-        }
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        what = f"{type(exc).__name__}: {exc}"
-        return None, f"its metadata.json lacks what the registry records ({what})"
-    if created.tzinfo is None or created < origin.started_at:
-        return None, "its metadata.json says it was made before the run it names started"
-    return row, ""
+        meta, mismatch = complete_version(folder)
+    except OSError as exc:  # unreadable: it is moved aside all the same
+        return f"its files cannot be read ({type(exc).__name__}: {exc})"
+    if meta is None:
+        return mismatch
+    return (
+        f"its files match its {METADATA} (a run killed between writing a version and recording "
+        "it?), which proves nothing: a folder on disk is never adopted"
+    )

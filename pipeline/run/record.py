@@ -3,8 +3,11 @@
 A step's row is written when it starts (status running) and completed when it ends, with the
 run's log so far; a run that dies, killed or cut off from the database, is thus found by the
 next one (`writes.mark_interrupted`, under the lock) with the step it died in and the steps it
-finished. A database lost mid-run ends the run as one DatabaseUnreachable (exit 5), never a
-traceback: the run marks itself failed if the database answers again, else the next run does.
+finished. The lock is the file lock and, on PostgreSQL, the database's advisory lock
+(pipeline.infra.lock): runs on other machines sharing the database are kept apart too, so the
+runs marked interrupted are dead ones, never one running elsewhere. A database lost mid-run
+ends the run as one DatabaseUnreachable (exit 5), never a traceback: the run marks itself
+failed if the database answers again, else the next run does.
 
 Standard library and SQLAlchemy only: the no-op tick goes through here.
 """
@@ -21,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.errors import DatabaseUnreachable
-from pipeline.infra.lock import RunLock
+from pipeline.infra.lock import DatabaseLock, DatabaseLockLost, LockHeld, RunLock
 from pipeline.infra.progress import Progress
 from pipeline.settings import Settings
 from pipeline.storage import db, tables, writes
@@ -59,6 +62,8 @@ class Run:
     recovered: list[dict[str, Any]] = field(default_factory=list)
     current_step: str | None = None
     capture: LogCapture = field(default_factory=LogCapture)
+    # The database's run lock (PostgreSQL), checked as each step starts.
+    lock: DatabaseLock | None = None
 
     def _counts(self, status: str) -> dict[str, object]:
         return {
@@ -91,6 +96,7 @@ class Run:
     def step(self, name: str) -> Iterator[None]:
         """Time the block and record it as step `name`, failed if it raises; on a terminal, a
         spinner with the time elapsed (and the step's phase) while it runs."""
+        self._check_lock(name)
         started = tables.utcnow()
         t0 = time.perf_counter()
         log.info("%s …", name)
@@ -122,6 +128,45 @@ class Run:
             )
             self.current_step = None
 
+    def _check_lock(self, step: str) -> None:
+        """Before a step: the database's lock is still held. Its connection may have closed
+        while the run's own reconnected (a server restart between statements); then it is
+        taken again, if no other run took it meanwhile and this run is still `running` (not
+        marked interrupted by a run that held it in between). Otherwise DatabaseLockLost."""
+        if self.lock is None or self.lock.held():
+            return
+        try:
+            self.lock.take_again()
+        except LockHeld as exc:
+            raise DatabaseLockLost(
+                f"the connection holding the database's run lock closed before the {step} "
+                f"step, and {exc.holder} holds the lock now: this run stops"
+            ) from exc
+        status = writes.run_status(self.engine, self.run_id) if self.run_id else "running"
+        if status != "running":
+            raise DatabaseLockLost(
+                f"the connection holding the database's run lock closed before the {step} "
+                f"step, and another run marked this one {status} meanwhile: this run stops"
+            )
+        log.warning(
+            "the connection holding the database's run lock closed before the %s step; the "
+            "lock is taken again (no other run took it meanwhile)",
+            step,
+        )
+
+
+@contextmanager
+def run_locked(settings: Settings) -> Iterator[tuple[sa.Engine, DatabaseLock]]:
+    """The run lock held and the database opened: the file lock (`paths.lock`, the runs of this
+    machine), then on PostgreSQL the database's advisory lock (the runs of every machine that
+    shares the database). Either held elsewhere: LockHeld (exit 0, saying which lock)."""
+    with (
+        RunLock(settings.path("paths.lock")),
+        db.opened(settings.database_url) as engine,
+        DatabaseLock(engine) as lock,
+    ):
+        yield engine, lock
+
 
 @contextmanager
 def recorded(settings: Settings, kind: str) -> Iterator[Run]:
@@ -129,8 +174,8 @@ def recorded(settings: Settings, kind: str) -> Iterator[Run]:
 
     Runs that died before recording their end are marked first (`Run.recovered`).
     """
-    with RunLock(settings.path("paths.lock")), db.opened(settings.database_url) as engine:
-        run = Run(settings, engine, kind)
+    with run_locked(settings) as (engine, lock):
+        run = Run(settings, engine, kind, lock=lock if lock.applies else None)
         capture = run.capture
         try:
             run.recovered = writes.mark_interrupted(engine)
@@ -173,7 +218,12 @@ def recorded(settings: Settings, kind: str) -> Iterator[Run]:
 
 
 def _died(dead: dict[str, Any]) -> str:
-    where = f"in its {dead['step']} step" if dead["step"] else "before its first step"
+    if dead["step"]:
+        where = f"in its {dead['step']} step"
+    elif dead["finished"]:  # every step it began had finished: it stopped between or after
+        where = "after its last step"
+    else:
+        where = "before its first step"
     done = ", ".join(dead["finished"]) or "no step"
     return f"stopped {where} (finished: {done}); marked failed"
 

@@ -101,9 +101,9 @@ def fail_run(engine: sa.Engine, run_id: str, *, step_detail: str, **values: obje
         conn.execute(
             tables.runs.update()
             .where(tables.runs.c.id == run_id)
-            .values(status="failed", finished_at=tables.utcnow(), **values)
+            .values(status="failed", finished_at=tables.utcnow(), **storable(values))
         )
-        _fail_open_steps(conn, run_id, step_detail)
+        _fail_open_steps(conn, run_id, storable(step_detail))
 
 
 def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: object) -> None:
@@ -118,7 +118,17 @@ def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: object)
 def update_run(engine: sa.Engine, run_id: str, **values: object) -> None:
     """Write a run's counts and summary while it still runs (its status stays as it is)."""
     with engine.begin() as conn:
-        conn.execute(tables.runs.update().where(tables.runs.c.id == run_id).values(**values))
+        conn.execute(
+            tables.runs.update().where(tables.runs.c.id == run_id).values(**storable(values))
+        )
+
+
+def run_status(engine: sa.Engine, run_id: str) -> str | None:
+    """A run's status (None if no such run)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(tables.runs.c.status).where(tables.runs.c.id == run_id)
+        ).scalar()
 
 
 def start_step(engine: sa.Engine, run_id: str, name: str, started: datetime, *, log: str) -> int:
