@@ -1,17 +1,17 @@
 """Every row the engine writes goes through here; reads for people are in `reads`.
 
-Runs, steps, source_hashes, ingested_files, quality_files, quality_issues,
-contracts, scores, decisions, confusion_matrices, feature_stats, missing_values, diagnostics,
-alerts, drift_summaries, drift_results, reports, api_returns and predictions (the run's, and
-the app's on-demand ones); model_versions and deployments, which only `pipeline.model.registry`
-calls, so a version's row and its folder agree. Also the few reads a run needs to know what is
-new (`known_hashes`, `hash_cache`, `ingested_rows`, `window_files`). Text that came from a
-source file is made storable on the way (`text.storable`).
+Runs and steps (their rows written by `run_writes`, offered here), source_hashes,
+ingested_files, quality_files, quality_issues, contracts, scores, decisions,
+confusion_matrices, feature_stats, missing_values, diagnostics, alerts, drift_summaries,
+drift_results, reports, api_returns and predictions (the run's, and the app's on-demand ones);
+model_versions and deployments, which only `pipeline.model.registry` calls, so a version's row
+and its folder agree. Also the few reads a run needs to know what is new (`known_hashes`,
+`hash_cache`, `ingested_rows`, `window_files`). Text that came from a source file is made
+storable on the way (`text.storable`).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -20,155 +20,18 @@ import sqlalchemy as sa
 
 from pipeline.infra.failpoints import failpoint
 from pipeline.storage import row_index, tables
+from pipeline.storage.run_writes import fail_run as fail_run
+from pipeline.storage.run_writes import finish_run as finish_run
+from pipeline.storage.run_writes import finish_step as finish_step
+from pipeline.storage.run_writes import mark_interrupted as mark_interrupted
+from pipeline.storage.run_writes import run_status as run_status
+from pipeline.storage.run_writes import start_run as start_run
+from pipeline.storage.run_writes import start_step as start_step
+from pipeline.storage.run_writes import update_run as update_run
 from pipeline.storage.text import storable
 
 if TYPE_CHECKING:
     from pipeline.storage.shapes import ContractLike, DecisionLike, IngestedLike, ScoreLike
-
-
-def start_run(engine: sa.Engine, kind: str) -> str:
-    """Record a new run; runs still 'running' died without finishing (the caller holds the lock:
-    `mark_interrupted` says what each did first, this only catches any left)."""
-    run_id = uuid.uuid4().hex
-    with engine.begin() as conn:
-        conn.execute(
-            tables.runs.update()
-            .where(tables.runs.c.status == "running")
-            .values(
-                status="failed",
-                finished_at=tables.utcnow(),
-                error="interrupted: the process stopped before the run finished",
-            )
-        )
-        conn.execute(
-            tables.runs.insert().values(
-                id=run_id, kind=kind, started_at=tables.utcnow(), status="running"
-            )
-        )
-    return run_id
-
-
-def mark_interrupted(engine: sa.Engine) -> list[dict[str, object]]:
-    """Mark failed every run still 'running' (killed, or cut off from the database, before it
-    recorded its end: the caller holds the run lock, so none is alive), saying in which step it
-    stopped and which steps it had finished; its unfinished step is marked failed too.
-
-    Returns one {"id", "kind", "step", "finished"} per run marked, oldest first.
-    """
-    r, st = tables.runs, tables.steps
-    marked: list[dict[str, object]] = []
-    with engine.begin() as conn:
-        dead = conn.execute(
-            sa.select(r.c.id, r.c.kind, r.c.summary)
-            .where(r.c.status == "running")
-            .order_by(r.c.started_at)
-        ).all()
-        for run in dead:
-            steps = conn.execute(
-                sa.select(st.c.name, st.c.status).where(st.c.run_id == run.id).order_by(st.c.id)
-            ).all()
-            finished = [s.name for s in steps if s.status == "succeeded"]
-            open_steps = [s.name for s in steps if s.status == "running"]
-            step = open_steps[-1] if open_steps else None
-            where = f" in its {step} step" if step else ""
-            done = ", ".join(finished) if finished else "no step"
-            error = (
-                f"interrupted{where}: the process stopped (killed, or cut off from the database) "
-                f"before the run recorded its end; finished: {done}"
-            )
-            now = tables.utcnow()
-            values: dict[str, object] = {"status": "failed", "finished_at": now, "error": error}
-            if isinstance(run.summary, dict):  # the counts it recorded before its report
-                values["summary"] = {**run.summary, "status": "failed", "error": error}
-            conn.execute(r.update().where(r.c.id == run.id).values(**values))
-            _fail_open_steps(conn, run.id, "interrupted")
-            marked.append({"id": run.id, "kind": run.kind, "step": step, "finished": finished})
-    return marked
-
-
-def _fail_open_steps(conn: sa.Connection, run_id: str, detail: str) -> None:
-    st = tables.steps
-    conn.execute(
-        st.update()
-        .where(st.c.run_id == run_id, st.c.status == "running")
-        .values(status="failed", finished_at=tables.utcnow(), detail=detail)
-    )
-
-
-def fail_run(engine: sa.Engine, run_id: str, *, step_detail: str, **values: object) -> None:
-    """Record a run failed, and the step it was in (which could not record its own end)."""
-    with engine.begin() as conn:
-        conn.execute(
-            tables.runs.update()
-            .where(tables.runs.c.id == run_id)
-            .values(status="failed", finished_at=tables.utcnow(), **storable(values))
-        )
-        _fail_open_steps(conn, run_id, storable(step_detail))
-
-
-def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: object) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            tables.runs.update()
-            .where(tables.runs.c.id == run_id)
-            .values(status=status, finished_at=tables.utcnow(), **storable(values))
-        )
-
-
-def update_run(engine: sa.Engine, run_id: str, **values: object) -> None:
-    """Write a run's counts and summary while it still runs (its status stays as it is)."""
-    with engine.begin() as conn:
-        conn.execute(
-            tables.runs.update().where(tables.runs.c.id == run_id).values(**storable(values))
-        )
-
-
-def run_status(engine: sa.Engine, run_id: str) -> str | None:
-    """A run's status (None if no such run)."""
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.select(tables.runs.c.status).where(tables.runs.c.id == run_id)
-        ).scalar()
-
-
-def start_step(engine: sa.Engine, run_id: str, name: str, started: datetime, *, log: str) -> int:
-    """Record a step as running when it starts, with the run's log so far, so that a run that
-    dies in it says where."""
-    with engine.begin() as conn:
-        conn.execute(
-            tables.runs.update().where(tables.runs.c.id == run_id).values(log=storable(log))
-        )
-        return int(
-            conn.execute(
-                tables.steps.insert()
-                .returning(tables.steps.c.id)
-                .values(run_id=run_id, name=name, started_at=started, status="running")
-            ).scalar_one()
-        )
-
-
-def finish_step(
-    engine: sa.Engine,
-    step_id: int,
-    seconds: float,
-    status: str,
-    detail: str | None = None,
-    *,
-    run_id: str,
-    log: str,
-) -> None:
-    """A step's end, and the run's log so far (a run that dies later keeps it)."""
-    with engine.begin() as conn:
-        conn.execute(
-            tables.steps.update()
-            .where(tables.steps.c.id == step_id)
-            .values(
-                finished_at=tables.utcnow(), seconds=seconds, status=status, detail=storable(detail)
-            )
-        )
-        conn.execute(
-            tables.runs.update().where(tables.runs.c.id == run_id).values(log=storable(log))
-        )
 
 
 def known_hashes(conn: sa.Connection) -> set[str]:
