@@ -180,6 +180,74 @@ def test_globals_that_reach_code_through_admitted_packages_are_refused(
     assert not marker.exists()
 
 
+def test_every_scikit_learn_classifier_and_regressor_loads() -> None:
+    """Fitted with its defaults, every estimator scikit-learn lists pickles to what the
+    unpickler admits: the allow-list leaves no default model out."""
+    import warnings
+
+    from sklearn.utils import all_estimators
+
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 3))
+    targets = {"classifier": (x[:, 0] > 0.5).astype(int), "regressor": x[:, 1]}
+    loaded, refused = 0, []
+    for kind, y in targets.items():
+        for name, cls in all_estimators(type_filter=kind):
+            with warnings.catch_warnings():  # deprecated estimators warn when built or loaded
+                warnings.simplefilter("ignore")
+                try:
+                    model = cls().fit(x, y)
+                except Exception:  # needs arguments, or other data: not a default model
+                    continue
+                try:
+                    safe_pickle.load(_dumped(model))
+                    loaded += 1
+                except safe_pickle.RefusedGlobal as exc:
+                    refused.append(f"{name}: {exc}")
+    assert not refused
+    assert loaded > 60
+
+
+@pytest.mark.parametrize(
+    ("kind", "make"),
+    [
+        # scipy.stats rebuilds a distribution with exec() over text from its state.
+        ("scipy.stats distribution", lambda m: _scipy_exec(m)),
+        # joblib's pre-0.10 wrapper reads the file it names and unpickles it unrestricted.
+        ("joblib's old array wrapper", lambda m: _old_joblib_wrapper(m)),
+        # scikit-learn's Parallel is joblib's, which starts processes.
+        ("scikit-learn's Parallel", lambda m: _global_call("sklearn.utils.parallel", "Parallel")),
+    ],
+)
+def test_admitted_packages_classes_that_run_code_on_load_are_refused(
+    kind: str, make: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    with pytest.raises(safe_pickle.RefusedGlobal):
+        safe_pickle.load(make(marker))
+    assert not marker.exists()
+
+
+def _scipy_exec(marker: Path) -> bytes:
+    import copy
+
+    import scipy.stats
+
+    dist = copy.deepcopy(scipy.stats.norm)
+    dist._parse_arg_template = (
+        f"import os; os.system('touch {marker}')\n" + dist._parse_arg_template
+    )
+    return _dumped(dist)
+
+
+def _old_joblib_wrapper(marker: Path) -> bytes:
+    from joblib.numpy_pickle_compat import NDArrayWrapper
+
+    payload = marker.with_name("payload.pkl")
+    payload.write_bytes(pickle.dumps(_Calls(os.system, f"touch {marker}")))
+    return pickle.dumps(NDArrayWrapper(str(payload), np.ndarray, allow_mmap=False), protocol=2)
+
+
 def test_a_re_exported_class_is_judged_where_it_lives() -> None:
     """sklearn.utils.parallel imports joblib's Parallel machinery; naming joblib's classes
     through a scikit-learn module does not make them admissible."""

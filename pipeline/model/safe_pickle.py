@@ -26,14 +26,13 @@ from pipeline.errors import ModelIntegrityError
 # are admitted. Each is named, not a whole package: pandas.core.computation evaluates text,
 # numpy.lib and scipy.io open files, sklearn.datasets downloads; none of those is here.
 CLASS_MODULES = (
-    "sklearn",  # every estimator and transformer, but the modules of EXCLUDED_MODULES
     "numpy._core",
     "numpy.core",
     "numpy.dtypes",
     "numpy.random",
     "numpy.ma.core",
     "scipy.sparse",
-    "scipy.stats",
+    "scipy.interpolate._bsplines",  # SplineTransformer's splines
     "pandas.core.arrays",
     "pandas.core.dtypes",
     "pandas.core.frame",
@@ -47,12 +46,30 @@ CLASS_MODULES = (
     "pipeline.design",  # their module before issue 8 (registry.MOVED_MODULES), in old pickles
     "pipeline.modeling",
 )
+# Of scikit-learn: its estimators (any subclass of BaseEstimator), and the classes their fitted
+# state holds, from these modules only (trees, losses, kernels, distance metrics, optimisers).
+# Not sklearn.callback (its __setstate__ opens a listener), nor sklearn.utils' Parallel.
+SKLEARN_STATE_MODULES = (
+    "sklearn._loss",
+    "sklearn.calibration",
+    "sklearn.cluster",
+    "sklearn.ensemble",
+    "sklearn.gaussian_process.kernels",
+    "sklearn.linear_model._sgd_fast",
+    "sklearn.metrics._dist_metrics",
+    "sklearn.metrics._scorer",
+    "sklearn.neighbors",
+    "sklearn.neural_network._stochastic_optimizers",
+    "sklearn.tree",
+    "sklearn.utils._bunch",
+)
 # The packages of the above: a model.estimator from one of them trusts nothing more.
 KNOWN_PACKAGES = ("sklearn", "numpy", "scipy", "pandas", "pipeline", "joblib")
 # Modules whose own classes are admitted, not their submodules': NumPy's and pandas' public
 # namespaces (ndarray, dtype, the scalar types; DataFrame, Index, Categorical, the dtypes).
 EXACT_CLASS_MODULES = ("numpy", "pandas")
 EXCLUDED_MODULES = (
+    "sklearn.callback",  # its __setstate__ opens a listener
     "sklearn.datasets",  # downloads and writes files
     "sklearn.externals",
     "sklearn.utils._testing",
@@ -71,12 +88,12 @@ REFUSED_CLASSES = {
     ("pandas", "HDFStore"),
 }
 TEST_PARTS = ("tests", "_testing", "conftest", "_pytesttester")  # test helpers run test suites
-# Of joblib, only its array wrappers: Memory, Parallel and the rest do I/O or start processes.
-JOBLIB_CLASSES = {
-    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
-    ("joblib.numpy_pickle_compat", "NDArrayWrapper"),
-    ("joblib.numpy_pickle_compat", "ZNDArrayWrapper"),
-}
+# Of joblib, only the array wrapper of its format since 0.10: Memory and Parallel do I/O or start
+# processes, and the older format's wrappers (numpy_pickle_compat) read a file the artifact
+# names and unpickle it unrestricted.
+JOBLIB_CLASSES = {("joblib.numpy_pickle", "NumpyArrayWrapper")}
+# Modules whose classes no admitted class may derive from: threads, processes, files, sockets.
+REFUSED_BASES = ("joblib", "threading", "multiprocessing", "concurrent", "subprocess", "io", "os")
 
 # Builtins a model's state is made of; never `eval`, `exec`, `getattr`, `__import__`, `open`.
 SAFE_BUILTINS = {
@@ -132,13 +149,28 @@ SAFE_FUNCTIONS = {
     ("pandas.core.indexes.base", "_new_Index"),
     ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"),
     ("pandas._libs.tslibs.timedeltas", "_timedelta_unpickle"),
+    # Functions fitted estimators keep as attributes: pooling and averaging, KMeans' algorithm.
+    ("numpy", "mean"),
+    ("numpy", "median"),
+    ("numpy", "average"),
+    ("numpy", "sum"),
+    ("numpy", "max"),
+    ("numpy", "min"),
+    ("sklearn.cluster._kmeans", "_kmeans_single_lloyd"),
+    ("sklearn.cluster._kmeans", "_kmeans_single_elkan"),
+    ("scipy._lib.array_api_compat.numpy._aliases", "asarray"),
 }
 # Cython's generated reconstructor of an extension type (`__pyx_unpickle_SeedSequence`): it
 # takes the class as an argument, and that class is a global checked like any other.
 CYTHON_RECONSTRUCTOR = "__pyx_unpickle_"
 CYTHON_MODULES = ("numpy", "scipy", "sklearn")
 # Pure functions an estimator may hold as a parameter (SelectKBest's score_func, a scorer).
-FUNCTION_MODULES = ("sklearn.feature_selection._univariate_selection", "sklearn.metrics")
+FUNCTION_MODULES = (
+    "sklearn.feature_selection._univariate_selection",
+    "sklearn.metrics._classification",
+    "sklearn.metrics._regression",
+    "sklearn.metrics._ranking",
+)
 
 
 class RefusedGlobal(ModelIntegrityError, pickle.UnpicklingError):
@@ -155,8 +187,12 @@ def _in(module: str, roots: Iterable[str]) -> bool:
 
 
 def _class_module(module: str) -> bool:
+    """Whether a module's classes may be admitted, before import (scikit-learn's are judged
+    once imported: see _admitted_class)."""
     if any(part in TEST_PARTS for part in module.split(".")):
         return False
+    if _in(module, ("sklearn",)):
+        return not _in(module, EXCLUDED_MODULES)
     if module in EXACT_CLASS_MODULES:
         return True
     return _in(module, CLASS_MODULES) and not _in(module, EXCLUDED_MODULES)
@@ -196,9 +232,7 @@ def admits_object(module: str, name: str, obj: Any, trusted: Iterable[str] = ())
     if not isinstance(home, str):
         return False  # a bound method of a built-in, an instance: not a global of a module
     if isinstance(obj, type):
-        if (home, obj.__name__) in JOBLIB_CLASSES:
-            return True
-        return (_in(home, trusted) or _class_module(home)) and not _refused_class(obj)
+        return _admitted_class(obj, home, trusted)
     if _in(home, trusted) and _in(module, trusted):
         return callable(obj)  # the user's own functions, where the user's code lives
     if _is_ufunc(obj):
@@ -214,11 +248,31 @@ def _is_function(obj: Any) -> bool:
     return isinstance(obj, types.FunctionType | types.BuiltinFunctionType)
 
 
+def _admitted_class(cls: type, home: str, trusted: Iterable[str]) -> bool:
+    if (home, cls.__name__) in JOBLIB_CLASSES:
+        return True
+    if _refused_class(cls):
+        return False
+    if _in(home, trusted):
+        return True
+    if _in(home, ("sklearn",)):
+        from sklearn.base import BaseEstimator
+
+        estimator = issubclass(cls, BaseEstimator) and not _in(home, EXCLUDED_MODULES)
+        return estimator or _in(home, SKLEARN_STATE_MODULES)
+    return _class_module(home)
+
+
 def _refused_class(cls: type) -> bool:
-    """A subclass of a refused class is refused too (a memmap by another name)."""
-    return any(
-        (getattr(base, "__module__", ""), base.__name__) in REFUSED_CLASSES for base in cls.__mro__
-    )
+    """A subclass of a refused class is refused too (a memmap by another name), and so is any
+    class built on threads, processes, files or sockets (sklearn's Parallel is joblib's)."""
+    for base in cls.__mro__:
+        module = getattr(base, "__module__", "") or ""
+        if (module, base.__name__) in REFUSED_CLASSES:
+            return True
+        if _in(module, REFUSED_BASES) and (module, base.__name__) not in JOBLIB_CLASSES:
+            return True
+    return False
 
 
 def _is_ufunc(obj: Any) -> bool:

@@ -44,9 +44,10 @@ WHERE: tuple[Setting, ...] = (
         "registry.trusted_modules",
         [],
         "list",
-        "Packages whose code a model artifact may name when it is loaded, beyond scikit-learn's, "
-        "NumPy's, SciPy's and riskwatch's classes (model.pipeline's and a non-scikit-learn "
-        "model.estimator's package are trusted already); any other global is refused.",
+        "Packages whose code a model artifact may name when it is loaded, beyond the classes "
+        "fitted models are made of (scikit-learn's, NumPy's, SciPy's, pandas', riskwatch's); "
+        "model.pipeline's and a non-scikit-learn model.estimator's package are trusted already. "
+        "Any other global is refused.",
     ),
     Setting("data.target", "exited", "str", "The label column."),
     Setting("data.id_columns", ["corporation"], "list", "Identifier columns, never features."),
