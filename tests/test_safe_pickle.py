@@ -21,13 +21,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.svm import LinearSVC
 
 from pipeline.errors import ModelIntegrityError
 from pipeline.model import registry, safe_pickle
@@ -60,6 +61,10 @@ MODELS = {
     "boosting": lambda: make_pipeline(_encoded(), HistGradientBoostingClassifier(max_iter=3)),
     "kbest-knn": lambda: make_pipeline(
         _encoded(), SelectKBest(f_classif, k=2), KNeighborsClassifier()
+    ),
+    "selector-svc": lambda: make_pipeline(
+        ColumnTransformer([("n", StandardScaler(), make_column_selector(dtype_include="number"))]),
+        LinearSVC(),
     ),
     "log1p-ridge": lambda: make_pipeline(
         ColumnTransformer([("n", FunctionTransformer(np.log1p), ["a"])]), Ridge()

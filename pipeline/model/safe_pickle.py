@@ -53,15 +53,21 @@ SKLEARN_STATE_MODULES = (
     "sklearn._loss",
     "sklearn.calibration",
     "sklearn.cluster",
+    "sklearn.compose",  # make_column_selector
     "sklearn.ensemble",
+    "sklearn.feature_selection",
+    "sklearn.impute",
     "sklearn.gaussian_process.kernels",
     "sklearn.linear_model._sgd_fast",
     "sklearn.metrics._dist_metrics",
     "sklearn.metrics._scorer",
     "sklearn.neighbors",
     "sklearn.neural_network._stochastic_optimizers",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
     "sklearn.tree",
     "sklearn.utils._bunch",
+    "sklearn.utils._metadata_requests",
 )
 # The packages of the above: a model.estimator from one of them trusts nothing more.
 KNOWN_PACKAGES = ("sklearn", "numpy", "scipy", "pandas", "pipeline", "joblib")
