@@ -148,7 +148,11 @@ def authenticate() -> None:
                 _challenge("insufficient_scope"),
             )
         client = Client(token, token.role)
-        tokens.touch(state().engine, token, tables.utcnow())
+        try:
+            tokens.touch(state().engine, token, tables.utcnow())
+        except sa.exc.DBAPIError as exc:  # best effort: a busy SQLite file must not fail a request
+            reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
+            log.warning("token %r: last_used_at not recorded (%s)", token.name, reason)
     set_client(client)
     charge_request(client)
 

@@ -501,3 +501,23 @@ def test_two_gunicorn_workers_share_the_daily_cap(tmp_path: Path, built_project:
         after = conn.execute(sa.select(sa.func.count()).select_from(tables.predictions)).scalar()
     engine.dispose()
     assert after == stored + 5
+
+
+def test_a_failed_last_used_write_does_not_fail_the_request(
+    served: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """last_used_at is best effort: SQLite busy (database is locked) while a run writes is one
+    warning line, and the valid request is answered as it would be."""
+    secret = new_token(served, "busy", "read")
+
+    def busy(*_args: object, **_kwargs: object) -> bool:
+        raise sa.exc.OperationalError(
+            "UPDATE api_tokens SET last_used_at=?", {}, Exception("database is locked")
+        )
+
+    monkeypatch.setattr(tokens, "touch", busy)
+    with make_app(served) as app, caplog.at_level(logging.WARNING, logger="riskwatch.app"):
+        response = app.test_client().get("/runs", headers=bearer(secret))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [line] = [r.getMessage() for r in caplog.records if "last_used_at" in r.getMessage()]
+    assert line == "token 'busy': last_used_at not recorded (database is locked)"

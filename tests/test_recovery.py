@@ -510,6 +510,59 @@ def test_leftovers_are_cleaned_up_with_a_log_line(trained: Path):
         alive.wait()
 
 
+def test_a_tick_lists_only_the_folders_atomic_writes_use(
+    trained: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A tick's cleanup lists the folders where a run's atomic writes put temporary files,
+    one level each: a deep tree of other folders under ingesteddata/ (all past ingestions'
+    worth) is never walked, whatever it holds."""
+    from pipeline.run import cleanup
+    from pipeline.run.record import Run
+
+    dead = _dead_pid()
+    deep = trained / "ingesteddata" / "archive"
+    for level in range(40):
+        deep = deep / f"level{level}"
+    deep.mkdir(parents=True)
+    buried = deep / f".old.parquet.{dead}-abcd_123.tmp"  # not where a run writes: left alone
+    buried.write_bytes(b"")
+    left = trained / "ingesteddata" / "quarantine" / f".x-rows.parquet.{dead}-abcd_123.tmp"
+    left.parent.mkdir(parents=True, exist_ok=True)
+    left.write_bytes(b"PAR1")
+    listed: list[Path] = []
+    real_listdir, real_scandir = os.listdir, os.scandir
+
+    def listdir(path: object = ".") -> list[str]:
+        listed.append(Path(os.fsdecode(path)))  # type: ignore[arg-type]
+        return real_listdir(path)  # type: ignore[arg-type]
+
+    def scandir(path: object = ".") -> object:
+        listed.append(Path(os.fsdecode(path)))  # type: ignore[arg-type]
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    def walk(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("a tick walks no tree")
+
+    settings = load_settings(trained / "riskwatch.toml", environ={})
+    with db.opened(settings.database_url) as engine:
+        monkeypatch.setattr(os, "listdir", listdir)
+        monkeypatch.setattr(os, "scandir", scandir)
+        monkeypatch.setattr(os, "walk", walk)
+        done = cleanup.leftovers(Run(settings, engine, "run"))
+        monkeypatch.undo()
+    named = {
+        trained / "reports",
+        trained / "reports" / "quality",
+        trained / "ingesteddata",
+        trained / "ingesteddata" / "data",
+        trained / "ingesteddata" / "quarantine",
+        trained / "models",
+    }
+    assert listed and set(listed) <= named, sorted(set(listed) - named)
+    assert [d["path"] for d in done] == [left.relative_to(trained).as_posix()]
+    assert not left.exists() and buried.exists()
+
+
 def _status_importing_nothing_heavy(project: Path) -> str:
     """`riskwatch status` in a fresh interpreter; its output, once sure it imported neither
     scikit-learn nor joblib."""
@@ -941,5 +994,171 @@ def test_experiments_snapshot_takes_the_database_lock_too(
         assert done.returncode == 0, done.stderr
         assert "holds the lock" not in done.stderr
         assert done.stdout.startswith("snapshot ")
+    finally:
+        engine.dispose()
+
+
+def _lock_session(url: str) -> int:
+    """The pid of the PostgreSQL session that holds the database's run lock."""
+    import sqlalchemy as sa
+
+    from pipeline.infra.lock import DATABASE_LOCK_KEY
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND objsubid = 1 AND classid = :high AND objid = :low AND database = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                    ),
+                    {"high": DATABASE_LOCK_KEY >> 32, "low": DATABASE_LOCK_KEY & 0xFFFFFFFF},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def _end_lock_session(url: str) -> None:
+    """Cut the run lock's connection, as a server restart or idle_session_timeout would: its
+    session ends (waited for), and the lock with it."""
+    import sqlalchemy as sa
+
+    pid = _lock_session(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            ended = conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+            assert ended.scalar() is True
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_lock_lost_in_the_report_step_never_ends_the_run_succeeded(
+    project: Path, batches: Path, pg_database: str
+):
+    """The lock's connection closes while the report is written; a run on another machine
+    takes the lock and marks this one failed. This run's end is not written over that mark:
+    it stops (exit 1), the run failed as the other run said."""
+    from pipeline.infra.failpoints import hooked
+    from pipeline.infra.lock import DatabaseLock
+    from pipeline.storage import writes
+
+    _on_postgresql(project, batches, pg_database)
+    other = make_engine(pg_database)
+    holder = DatabaseLock(other)
+
+    def lose() -> None:
+        _end_lock_session(pg_database)
+        holder.__enter__()  # another machine's run starts: it holds the lock, marks this one
+        assert len(writes.mark_interrupted(other)) == 1
+
+    try:
+        with hooked("report_rendering", lose):
+            proc = invoke(project, "run", "--json", database_url=pg_database)
+    finally:
+        holder.__exit__(None, None, None)
+        other.dispose()
+    assert proc.returncode == 1, proc.stderr
+    said = "the connection holding the database's run lock closed before the run recorded its end"
+    assert said in proc.stderr and "this run stops" in proc.stderr
+    [run] = rows(pg_database, "SELECT status, error FROM runs")
+    assert run["status"] == "failed"
+    assert run["error"].startswith("interrupted in its report step"), run["error"]
+    [report] = rows(pg_database, "SELECT status, detail FROM steps WHERE name = 'report'")
+    assert report == {"status": "failed", "detail": "interrupted"}
+
+
+@pytest.mark.postgres
+def test_a_lock_lost_before_the_deploy_leaves_production_unchanged(
+    project: Path, batches: Path, pg_database: str
+):
+    """The lock's connection closes while the first model trains, and another run takes it:
+    the run stops right before its deploy; production stays as it was (none)."""
+    from pipeline.infra.failpoints import hooked
+    from pipeline.infra.lock import DatabaseLock
+
+    _on_postgresql(project, batches, pg_database)
+    other = make_engine(pg_database)
+    holder = DatabaseLock(other)
+
+    def lose() -> None:
+        _end_lock_session(pg_database)
+        holder.__enter__()
+
+    try:
+        with hooked("after_fit", lose):
+            proc = invoke(project, "run", "--json", database_url=pg_database)
+    finally:
+        holder.__exit__(None, None, None)
+        other.dispose()
+    assert proc.returncode == 1, proc.stderr
+    assert "closed before the deploy of version 1, and riskwatch pid " in proc.stderr
+    assert count(pg_database, "deployments") == 0
+    assert not (project / "models" / "production.json").exists()
+    [run] = rows(pg_database, "SELECT status, error FROM runs")
+    assert run["status"] == "failed" and run["error"].startswith("DatabaseLockLost: ")
+
+
+@pytest.mark.postgres
+def test_the_lock_held_message_names_the_holders_session_and_how_to_end_it(pg_database: str):
+    import sqlalchemy as sa
+
+    from pipeline.infra.lock import DatabaseLock, DatabaseLockHeld
+
+    first, second = make_engine(pg_database), make_engine(pg_database)
+    try:
+        with DatabaseLock(first):
+            pid = _lock_session(pg_database)
+            with second.connect() as conn:
+                start = conn.execute(
+                    sa.text("SELECT backend_start FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": pid},
+                ).scalar_one()
+            with pytest.raises(DatabaseLockHeld) as held, DatabaseLock(second):
+                pytest.fail("two holders at once")
+        message = str(held.value)
+        assert held.value.pid == pid
+        assert f"PostgreSQL session {pid} " in message
+        assert f"connected since {start:%Y-%m-%dT%H:%M:%S%z}" in message
+        assert message.endswith(
+            "; if that session is stale (its machine gone without closing it), end it with "
+            f"SELECT pg_terminate_backend({pid}); exiting"
+        )
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_carry_tcp_keepalives(pg_database: str):
+    """Every connection of the engine, the run lock's included, asks libpq for TCP keepalives
+    (a holder whose machine vanished loses its session in about 1.5 minutes, not 2 hours); a
+    value set in the URL wins."""
+    from pipeline.infra.lock import DatabaseLock
+
+    expected = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10"}
+    expected["keepalives_count"] = "3"
+    engine = make_engine(pg_database)
+    try:
+        with engine.connect() as conn:
+            params = conn.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
+        assert {k: params.get(k) for k in expected} == expected
+        with DatabaseLock(engine) as lock:
+            assert lock._conn is not None
+            raw = lock._conn.connection.dbapi_connection
+            params = raw.info.get_parameters()  # type: ignore[union-attr]
+        assert {k: params.get(k) for k in expected} == expected
+    finally:
+        engine.dispose()
+    sep = "&" if "?" in pg_database else "?"
+    engine = make_engine(f"{pg_database}{sep}keepalives_idle=45")
+    try:
+        with engine.connect() as conn:
+            params = conn.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
+        assert {k: params.get(k) for k in expected} == {**expected, "keepalives_idle": "45"}
     finally:
         engine.dispose()

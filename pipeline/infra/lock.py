@@ -8,6 +8,14 @@ session-level advisory lock with riskwatch's fixed key, on a connection of its o
 holds for its whole life: the server releases it when that connection closes, as the kernel
 releases the file lock when its holder dies. SQLite (one machine: a file on a local disk) keeps
 the file lock only.
+
+The lock's connection comes from `pipeline.storage.db.make_engine`, with libpq's TCP keepalives:
+a holder whose machine vanished without closing its socket loses the session (and the lock)
+within about a minute and a half, not the two hours of the server's own keepalive. A run that
+finds the lock held is told since when the holder's session has been connected and how to end
+it (`pg_terminate_backend`) if it is stale. The lock can still be lost mid-run (a server
+restart, `idle_session_timeout`, a network cut): the run checks `held()` before each step,
+before recording its work and its end, and right before it deploys (pipeline.run.record).
 """
 
 from __future__ import annotations
@@ -72,15 +80,22 @@ class DatabaseLockHeld(LockHeld):
 
     A LockHeld like the file lock's: not a failure, exit 0, saying so."""
 
-    def __init__(self, where: str, holder: str) -> None:
+    def __init__(self, where: str, holder: str, pid: int | None = None) -> None:
+        stale = (
+            ""
+            if pid is None
+            else f"; if that session is stale (its machine gone without closing it), end it "
+            f"with SELECT pg_terminate_backend({pid})"
+        )
         RiskwatchError.__init__(
             self,
             f"another riskwatch run holds the lock of the database {where} (PostgreSQL advisory "
-            f"lock {DATABASE_LOCK_KEY}, held by {holder}); exiting",
+            f"lock {DATABASE_LOCK_KEY}, held by {holder}){stale}; exiting",
         )
         self.path = Path(where)
         self.where = where
         self.holder = holder
+        self.pid = pid
 
 
 class DatabaseLockLost(RiskwatchError):
@@ -135,7 +150,7 @@ class DatabaseLock:
             got = conn.execute(
                 sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": DATABASE_LOCK_KEY}
             ).scalar()
-            holder = None if got else self._holder(conn)
+            holder, pid = (None, None) if got else self._holder(conn)
             conn.commit()  # idle, not idle in a transaction, for the run's whole life
         except BaseException:
             conn.close()
@@ -143,22 +158,23 @@ class DatabaseLock:
         if not got:
             conn.close()
             where = self.engine.url.render_as_string(hide_password=True)
-            raise DatabaseLockHeld(where, holder or "unknown holder")
+            raise DatabaseLockHeld(where, holder or "unknown holder", pid)
         self._conn = conn
 
     @staticmethod
-    def _holder(conn: sa.Connection) -> str | None:
+    def _holder(conn: sa.Connection) -> tuple[str | None, int | None]:
+        """Who holds the lock, and its session's pid (None, None if it cannot be seen)."""
         import sqlalchemy as sa
 
         high, low = DATABASE_LOCK_KEY >> 32, DATABASE_LOCK_KEY & 0xFFFFFFFF
         row = conn.execute(sa.text(_HOLDER), {"high": high, "low": low}).first()
         if row is None:
-            return None  # released meanwhile, or a session this role may not see
+            return None, None  # released meanwhile, or a session this role may not see
         name = row.application_name or "a session that did not name itself"
         start = row.backend_start
-        since = "" if start is None else f", connected {start:%Y-%m-%dT%H:%M:%S%z}"
+        since = "" if start is None else f", connected since {start:%Y-%m-%dT%H:%M:%S%z}"
         addr = "" if row.client_addr is None else f" from {row.client_addr}"
-        return f"{name}: PostgreSQL session {row.pid}{addr}{since}"
+        return f"{name}: PostgreSQL session {row.pid}{addr}{since}", row.pid
 
     def held(self) -> bool:
         """True while the lock's connection is alive and holds the lock (always on SQLite)."""

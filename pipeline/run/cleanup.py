@@ -1,10 +1,15 @@
 """What dead runs leave on disk, cleaned up by the next tick, under the run lock.
 
-- Temporary files of atomic writes (`.<name>.<pid>-<random>.tmp`, pipeline.infra.files) in
-  `paths.reports`, `paths.ingested` and the top of `paths.models` (the production pointer's):
-  a zero-byte or partial PDF, Parquet file or pointer that a killed process never renamed into
-  place. One whose writer is still alive (a `riskwatch report` or `apicalls` of the moment,
-  which do not take the lock) is left alone.
+- Temporary files of atomic writes (`.<name>.<pid>-<random>.tmp`, pipeline.infra.files): a
+  zero-byte or partial PDF, Parquet file or pointer that a killed process never renamed into
+  place. Only the folders where a run's atomic writes put them are listed, each one level, never
+  a tree (a tick's cost must not grow with every file ever ingested): `paths.reports` (the
+  run PDFs, `apicalls`' returns) and its `quality/` (the files' quality pages),
+  `paths.ingested`, its `data/` (the Parquet files) and its `quarantine/` (rejected rows,
+  files kept whole and their reasons), and the top of `paths.models` (the production
+  pointer). A version's files are written in its staging folder (below). One whose writer is
+  still alive (a `riskwatch report` or `apicalls` of the moment, which do not take the lock)
+  is left alone.
 - Registry staging folders (`models/.staging-*`): a version being written, never published.
 - A version folder (`models/<n>/`) that no `model_versions` row knows: the registry publishes
   a folder, then records its row in one transaction, so a run killed (or cut off from the
@@ -41,6 +46,9 @@ from pipeline.storage import tables
 
 log = logging.getLogger("riskwatch")
 
+# The subfolders where atomic writes happen (pipeline.ingest.ingestion, report.file_page).
+DATA_DIR, QUARANTINE_DIR = "data", "quarantine"
+QUALITY_DIR = "quality"
 STAGING_PREFIX = ".staging-"  # the registry's staging folders (registry._fresh_staging)
 ASIDE_PREFIX = ".unregistered-"  # where a version folder no row knows is moved
 
@@ -52,11 +60,16 @@ def leftovers(run: Run) -> list[dict[str, str]]:
     """
     s = run.settings
     models = s.path("paths.models")
-    done = [
-        *_temp_files(s.path("paths.reports"), s.base_dir, recursive=True),
-        *_temp_files(s.path("paths.ingested"), s.base_dir, recursive=True),
-        *_temp_files(models, s.base_dir, recursive=False),
+    reports, ingested = s.path("paths.reports"), s.path("paths.ingested")
+    folders = [
+        reports,
+        reports / QUALITY_DIR,
+        ingested,
+        ingested / DATA_DIR,
+        ingested / QUARANTINE_DIR,
+        models,
     ]
+    done = [entry for folder in folders for entry in _temp_files(folder, s.base_dir)]
     if models.is_dir():
         done += _staging(models, s.base_dir)
         if not registry.in_database(s):  # there, folders are a copy of what the database holds
@@ -71,29 +84,30 @@ def _shown(path: Path, base: Path) -> str:
         return str(path)
 
 
-def _temp_files(folder: Path, base: Path, *, recursive: bool) -> list[dict[str, str]]:
+def _temp_files(folder: Path, base: Path) -> list[dict[str, str]]:
+    """The temporary files left in `folder` itself (its subfolders are not looked into)."""
     done: list[dict[str, str]] = []
-    if not folder.is_dir():
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
         return done
-    walked = os.walk(folder) if recursive else [(str(folder), [], os.listdir(folder))]
-    for parent, _dirs, names in walked:
-        for name in names:
-            path = Path(parent) / name
-            writer = temp_writer(path)
-            if writer is None or not path.is_file() or path.is_symlink():
-                continue
-            target, pid = writer
-            if pid is not None and pid != os.getpid() and process_alive(pid):
-                continue  # a write going on in another process
-            try:
-                size = path.stat().st_size
-                path.unlink()
-            except FileNotFoundError:  # its writer finished or failed meanwhile
-                continue
-            who = "an earlier riskwatch" if pid is None else f"process {pid}, which is gone"
-            why = f"the temporary file of a write of {target} that {who} never finished"
-            log.warning("removed %s (%d bytes): %s", _shown(path, base), size, why)
-            done.append({"path": _shown(path, base), "action": "removed", "why": why})
+    for name in names:
+        path = folder / name
+        writer = temp_writer(path)
+        if writer is None or not path.is_file() or path.is_symlink():
+            continue
+        target, pid = writer
+        if pid is not None and pid != os.getpid() and process_alive(pid):
+            continue  # a write going on in another process
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:  # its writer finished or failed meanwhile
+            continue
+        who = "an earlier riskwatch" if pid is None else f"process {pid}, which is gone"
+        why = f"the temporary file of a write of {target} that {who} never finished"
+        log.warning("removed %s (%d bytes): %s", _shown(path, base), size, why)
+        done.append({"path": _shown(path, base), "action": "removed", "why": why})
     return done
 
 

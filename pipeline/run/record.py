@@ -5,7 +5,12 @@ run's log so far; a run that dies, killed or cut off from the database, is thus 
 next one (`writes.mark_interrupted`, under the lock) with the step it died in and the steps it
 finished. The lock is the file lock and, on PostgreSQL, the database's advisory lock
 (pipeline.infra.lock): runs on other machines sharing the database are kept apart too, so the
-runs marked interrupted are dead ones, never one running elsewhere. A database lost mid-run
+runs marked interrupted are dead ones, never one running elsewhere. The lock's connection can
+close mid-run (a server restart, `idle_session_timeout`, a network cut) and another run take
+the lock and mark this one failed: the run checks the lock and its own status before each
+step, before it records its work and its end, and right before a deploy (`Run.check_lock`),
+and writes its counts and its end only over its own `running` (a mark found stays): either
+way DatabaseLockLost, the run stops failed (exit 1). A database lost mid-run
 ends the run as one DatabaseUnreachable (exit 5), never a traceback: the run marks itself
 failed if the database answers again, else the next run does.
 
@@ -62,7 +67,8 @@ class Run:
     recovered: list[dict[str, Any]] = field(default_factory=list)
     current_step: str | None = None
     capture: LogCapture = field(default_factory=LogCapture)
-    # The database's run lock (PostgreSQL), checked as each step starts.
+    # The database's run lock (PostgreSQL), checked as each step starts, before the run records
+    # its work and its end, and right before a deploy (`check_lock`).
     lock: DatabaseLock | None = None
 
     def _counts(self, status: str) -> dict[str, object]:
@@ -79,24 +85,38 @@ class Run:
         """Write the counts and the summary before the report (which shows them, and when the
         work finished), the status left 'running': a run is `succeeded` only once its report
         is written."""
-        writes.update_run(
+        self.check_lock("the run recorded its work")
+        written = writes.update_run(
             self.engine,
             self.run_id,
             **self._counts("running"),
             finished_at=tables.utcnow(),
             log=self.capture.text(),
         )
+        if not written:
+            raise self._marked("the run recorded its work")
 
     def record_outcome(self, **values: object) -> None:
-        """Write the status, the counts and the summary: the run's end."""
+        """Write the status, the counts and the summary: the run's end, over its own `running`
+        only (the lock checked first; a run marked meanwhile: DatabaseLockLost)."""
+        self.check_lock("the run recorded its end")
         status = self.summary.get("status", "succeeded")
-        writes.finish_run(self.engine, self.run_id, status=status, **self._counts(status), **values)
+        counts = self._counts(status)
+        if not writes.finish_run(self.engine, self.run_id, status=status, **counts, **values):
+            raise self._marked("the run recorded its end")
+
+    def _marked(self, before: str) -> DatabaseLockLost:
+        status = writes.run_status(self.engine, self.run_id)
+        return DatabaseLockLost(
+            f"the run lock was lost before {before}: another run marked this one {status} "
+            "meanwhile, and that mark stays: this run stops"
+        )
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         """Time the block and record it as step `name`, failed if it raises; on a terminal, a
         spinner with the time elapsed (and the step's phase) while it runs."""
-        self._check_lock(name)
+        self.check_lock(f"the {name} step")
         started = tables.utcnow()
         t0 = time.perf_counter()
         log.info("%s …", name)
@@ -128,30 +148,36 @@ class Run:
             )
             self.current_step = None
 
-    def _check_lock(self, step: str) -> None:
-        """Before a step: the database's lock is still held. Its connection may have closed
-        while the run's own reconnected (a server restart between statements); then it is
-        taken again, if no other run took it meanwhile and this run is still `running` (not
-        marked interrupted by a run that held it in between). Otherwise DatabaseLockLost."""
-        if self.lock is None or self.lock.held():
+    def check_lock(self, before: str) -> None:
+        """Before a step, before the run records its work and its end, right before a deploy
+        (`before` says which, "the train step"): the database's lock is still held, and this
+        run is still `running`. The lock's connection may have closed while the run's own
+        reconnected (a server restart between statements); then it is taken again, if no other
+        run took it meanwhile and this run is still `running` (not marked interrupted by a run
+        that held it in between). Otherwise DatabaseLockLost."""
+        if self.lock is None:
+            return
+        if self.lock.held():
+            if self.run_id and writes.run_status(self.engine, self.run_id) != "running":
+                raise self._marked(before)
             return
         try:
             self.lock.take_again()
         except LockHeld as exc:
             raise DatabaseLockLost(
-                f"the connection holding the database's run lock closed before the {step} "
-                f"step, and {exc.holder} holds the lock now: this run stops"
+                f"the connection holding the database's run lock closed before {before}, and "
+                f"{exc.holder} holds the lock now: this run stops"
             ) from exc
         status = writes.run_status(self.engine, self.run_id) if self.run_id else "running"
         if status != "running":
             raise DatabaseLockLost(
-                f"the connection holding the database's run lock closed before the {step} "
-                f"step, and another run marked this one {status} meanwhile: this run stops"
+                f"the connection holding the database's run lock closed before {before}, and "
+                f"another run marked this one {status} meanwhile: this run stops"
             )
         log.warning(
-            "the connection holding the database's run lock closed before the %s step; the "
-            "lock is taken again (no other run took it meanwhile)",
-            step,
+            "the connection holding the database's run lock closed before %s; the lock is "
+            "taken again (no other run took it meanwhile)",
+            before,
         )
 
 
@@ -192,29 +218,38 @@ def recorded(settings: Settings, kind: str) -> Iterator[Run]:
         except BaseException as exc:
             if isinstance(exc, Exception):
                 _raise_lost(run, exc)  # a lost database: one line, exit 5
-            log.error("run %s failed: %s", run.run_id, exc)
-            run.summary.update(run_id=run.run_id, status="failed", error=str(exc))
-            try:
-                writes.finish_run(
-                    engine,
-                    run.run_id,
-                    status="failed",
-                    error=f"{type(exc).__name__}: {exc}",
-                    summary=run.summary,
-                    log=capture.text(),
-                )
-            except Exception as lost:
-                _raise_lost(run, lost)
-                raise
+            _record_failed(run, exc)
             raise
         else:
             try:
                 run.record_outcome(log=capture.text())
+            except DatabaseLockLost as exc:
+                _record_failed(run, exc)  # only over its own `running`: a mark found stays
+                raise
             except Exception as exc:
                 _raise_lost(run, exc)
                 raise
         finally:
             log.removeHandler(capture)
+
+
+def _record_failed(run: Run, exc: BaseException) -> None:
+    """Record the run failed, if it is still `running` (a run that took the lock after this one
+    lost it may have marked it already: that mark stays)."""
+    log.error("run %s failed: %s", run.run_id, exc)
+    run.summary.update(run_id=run.run_id, status="failed", error=str(exc))
+    try:
+        writes.finish_run(
+            run.engine,
+            run.run_id,
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            summary=run.summary,
+            log=run.capture.text(),
+        )
+    except Exception as lost:
+        _raise_lost(run, lost)
+        raise
 
 
 def _died(dead: dict[str, Any]) -> str:

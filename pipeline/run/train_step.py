@@ -283,6 +283,9 @@ def train(
     writes.record_decision(run.engine, run.run_id, "promote", decision)
     log.info("promote: %s — %s", decision.outcome, decision.reason)
     if decision.outcome:
+        # The one switch of production: a run whose lock was lost while it trained (another
+        # run may hold it now) stops here, production as it was.
+        run.check_lock(f"the deploy of version {version}")
         registry.deploy(
             run.engine,
             s,

@@ -29,6 +29,17 @@ MIGRATIONS_FOLDER = "sql"
 # unless told (a `connect_timeout` in the URL's query wins over this).
 PG_CONNECT_TIMEOUT_SECONDS = 10
 
+# libpq's TCP keepalives on every PostgreSQL connection (each one set in the URL's query wins):
+# a client whose machine vanished without closing its socket (the run lock's holder among them)
+# is found dead by the server in 30 + 3 x 10 s, not after the kernel's two hours, so its
+# session and its advisory lock end with it.
+PG_KEEPALIVES: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
 log = logging.getLogger("riskwatch")
 
 
@@ -66,9 +77,11 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    connect_args = {}
-    if url.startswith("postgresql") and "connect_timeout" not in sa.make_url(url).query:
-        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
+    connect_args: dict[str, int] = {}
+    if url.startswith("postgresql"):
+        query = sa.make_url(url).query
+        wanted = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, **PG_KEEPALIVES}
+        connect_args = {key: value for key, value in wanted.items() if key not in query}
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 

@@ -83,32 +83,46 @@ def _fail_open_steps(conn: sa.Connection, run_id: str, detail: str) -> None:
     )
 
 
-def fail_run(engine: sa.Engine, run_id: str, *, step_detail: str, **values: object) -> None:
-    """Record a run failed, and the step it was in (which could not record its own end)."""
+def _still_running(run_id: str) -> sa.ColumnElement[bool]:
+    """A run's own row, while it is `running`: a run writes its outcome only over its own
+    `running`, never over the mark of a run that took the lock after this one lost it."""
+    return sa.and_(tables.runs.c.id == run_id, tables.runs.c.status == "running")
+
+
+def fail_run(engine: sa.Engine, run_id: str, *, step_detail: str, **values: object) -> bool:
+    """Record a run failed, and the step it was in (which could not record its own end).
+    False (nothing written) if the run was no longer `running`: another run marked it."""
     with engine.begin() as conn:
-        conn.execute(
+        done = conn.execute(
             tables.runs.update()
-            .where(tables.runs.c.id == run_id)
+            .where(_still_running(run_id))
             .values(status="failed", finished_at=tables.utcnow(), **storable(values))
-        )
-        _fail_open_steps(conn, run_id, storable(step_detail))
+        ).rowcount
+        if done:
+            _fail_open_steps(conn, run_id, storable(step_detail))
+    return bool(done)
 
 
-def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: object) -> None:
+def finish_run(engine: sa.Engine, run_id: str, *, status: str, **values: object) -> bool:
+    """Record a run's end. False (nothing written) if the run was no longer `running`: a run
+    that took the lock after this one lost it marked it failed, and that mark stays."""
     with engine.begin() as conn:
-        conn.execute(
+        done = conn.execute(
             tables.runs.update()
-            .where(tables.runs.c.id == run_id)
+            .where(_still_running(run_id))
             .values(status=status, finished_at=tables.utcnow(), **storable(values))
-        )
+        ).rowcount
+    return bool(done)
 
 
-def update_run(engine: sa.Engine, run_id: str, **values: object) -> None:
-    """Write a run's counts and summary while it still runs (its status stays as it is)."""
+def update_run(engine: sa.Engine, run_id: str, **values: object) -> bool:
+    """Write a run's counts and summary while it still runs (its status stays as it is).
+    False (nothing written) if the run was no longer `running`."""
     with engine.begin() as conn:
-        conn.execute(
-            tables.runs.update().where(tables.runs.c.id == run_id).values(**storable(values))
-        )
+        done = conn.execute(
+            tables.runs.update().where(_still_running(run_id)).values(**storable(values))
+        ).rowcount
+    return bool(done)
 
 
 def run_status(engine: sa.Engine, run_id: str) -> str | None:
@@ -149,7 +163,7 @@ def finish_step(
     with engine.begin() as conn:
         conn.execute(
             tables.steps.update()
-            .where(tables.steps.c.id == step_id)
+            .where(tables.steps.c.id == step_id, tables.steps.c.status == "running")
             .values(
                 finished_at=tables.utcnow(), seconds=seconds, status=status, detail=storable(detail)
             )
