@@ -177,11 +177,11 @@ def wait_for_health(
 
 @contextlib.contextmanager
 def serving(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
     """The Procfile's web: command, run as Heroku would, until every worker loaded model v1."""
     log = tmp_path / "gunicorn.log"
-    port, server = web_process({"RISKWATCH_CONFIG": str(settings.source)}, log)
+    port, server = web_process({"RISKWATCH_CONFIG": str(settings.source), **(env or {})}, log)
     try:
         wait_for_health(server, port, log, 30)
         # Every worker gunicorn boots loads the model in its post_worker_init hook, which runs
@@ -424,3 +424,136 @@ def test_a_deadline_socket_ends_a_trickle_at_its_deadline_not_per_read() -> None
         assert not isinstance(raised.value, BodyDeadline)
         client_end.shutdown(socket.SHUT_WR)
         sender.join()
+
+
+# --- answers nobody reads ---------------------------------------------------------------------
+
+RESPONSE_SECONDS = 2.0  # api.response_timeout_seconds of the unread project: a quick test
+
+
+@pytest.fixture(scope="module")
+def unread_server(
+    tmp_path_factory: pytest.TempPathFactory, built_project: Path
+) -> Iterator[tuple[int, Path, str]]:
+    """The web: command with ONE worker (8 threads) and a short write deadline: port, log, and
+    the path of the built run's PDF report."""
+    settings = copy_project(built_project, tmp_path_factory.mktemp("unread"))
+    with (settings.source).open("a") as f:
+        f.write(f"\n[api]\nresponse_timeout_seconds = {RESPONSE_SECONDS}\n")
+    settings = load_settings(settings.source, environ={})
+    from tests.test_api import _the_run
+
+    pdf = f"/runs/{_the_run(settings)}/report.pdf"
+    # The report is about 100 KB, which loopback's buffers take whole: pad it to more than
+    # they hold (4 MB sending, the tiny window receiving) so that writing it blocks.
+    (report,) = settings.path("paths.reports").rglob("*.pdf")
+    with report.open("ab") as f:
+        f.write(b"\n%" + b"x" * (8 << 20) + b"\n")
+    folder = tmp_path_factory.mktemp("unread-log")
+    with serving(settings, folder, {"WEB_CONCURRENCY": "1"}) as (port, _server, log):
+        yield port, log, pdf
+
+
+def _not_reading(port: int, path: str) -> socket.socket:
+    """A connection that asks for `path` with a tiny receive window, and then never reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # before connect: the window
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return sock
+
+
+def _closed_by_the_server(sock: socket.socket, seconds: float) -> int:
+    """Read what the server sent until it closes or resets the connection: the bytes read."""
+    got = 0
+    sock.settimeout(seconds)
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            got += len(chunk)
+    return got
+
+
+def test_answers_nobody_reads_do_not_take_the_server_down(
+    unread_server: tuple[int, Path, str],
+) -> None:
+    from app.gunicorn_conf import threads
+
+    port, log, pdf = unread_server
+    with _opener.open(f"http://127.0.0.1:{port}{pdf}", timeout=10) as whole:
+        size = len(whole.read())  # a client that reads gets all of it
+    assert whole.status == 200 and size > 8 << 20
+    stuck = [_not_reading(port, pdf) for _ in range(threads + 2)]  # more than one worker has
+    sent = time.monotonic()
+    try:
+        time.sleep(0.5)
+        # Every thread of the only worker is writing an answer nobody reads: /health waits.
+        with pytest.raises(TimeoutError):
+            _opener.open(f"http://127.0.0.1:{port}/health", timeout=0.5)
+        # The write deadline frees the threads: /health answers within a second after it.
+        with _opener.open(f"http://127.0.0.1:{port}/health", timeout=RESPONSE_SECONDS + 1) as r:
+            assert r.status == 200 and json.loads(r.read())["ok"] is True
+        took = time.monotonic() - sent
+        assert took < RESPONSE_SECONDS + 1.0, f"/health answered {took:.2f} s after"
+        # The two that waited for a thread are cut off in their turn; each stuck connection is
+        # closed by the server, its answer cut off.
+        deadline = time.monotonic() + 2 * RESPONSE_SECONDS + 5
+        while log.read_text().count("cut off, connection closed") < len(stuck):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        for sock in stuck:
+            assert _closed_by_the_server(sock, 5) < size
+    finally:
+        for sock in stuck:
+            sock.close()
+    assert (
+        f"[WARNING] Answer to ip=127.0.0.1 cut off, connection closed: the answer was not "
+        f"written within {RESPONSE_SECONDS:g} s (setting api.response_timeout_seconds)"
+        in log.read_text()
+    )
+    # The worker is well: a whole answer again.
+    with _opener.open(f"http://127.0.0.1:{port}{pdf}", timeout=10) as whole:
+        assert len(whole.read()) == size
+
+
+def _sipping(sock: socket.socket, done: Any) -> None:
+    """Read 4 KB every 0.05 s until `done` is set (10 s at most), then close: a reader that is
+    never quite stuck."""
+    stop_at = time.monotonic() + 10
+    with contextlib.suppress(OSError):
+        while time.monotonic() < stop_at and sock.recv(4096) and not done.wait(0.05):
+            pass
+    sock.close()
+
+
+@pytest.mark.parametrize("how", ["sendall", "sendfile"])
+def test_a_deadline_socket_ends_an_answer_at_its_total_deadline(tmp_path: Path, how: str) -> None:
+    """A reader taking a little now and then does not stretch the write deadline (each wait
+    would be short): the answer ends in WriteDeadline, not in a broken pipe once it closes."""
+    import threading
+
+    from app.gunicorn_worker import DeadlineSocket, WriteDeadline
+
+    big = tmp_path / "big"
+    with big.open("wb") as f:
+        f.truncate(64 << 20)  # minutes of sipping
+    server_end, client_end = socket.socketpair()
+    with server_end:
+        sock = DeadlineSocket(server_end)
+        sock.arm_writes(0.5)
+        sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")  # before the answer: not its clock's start
+        assert sock.write_deadline is None
+        done = threading.Event()
+        reader = threading.Thread(target=_sipping, args=(client_end, done), daemon=True)
+        reader.start()
+        with pytest.raises(WriteDeadline, match=r"not written within 0\.5 s \(setting api\.resp"):
+            if how == "sendall":
+                sock.sendall(b"x" * (64 << 20))
+            else:
+                with big.open("rb") as f:
+                    sock.sendfile(f, 0, 64 << 20)
+        assert server_end.gettimeout() is None  # left blocking, as gunicorn had it
+        with pytest.raises(WriteDeadline):  # the budget is spent: the next write ends at once
+            sock.sendall(b"x")
+        sock.arm_writes(None)  # no answer under way: writes are the socket's own
+        done.set()
+        reader.join()

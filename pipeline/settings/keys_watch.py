@@ -113,6 +113,14 @@ WATCH: tuple[Setting, ...] = (
         minimum=0.1,
     ),
     Setting(
+        "api.response_timeout_seconds",
+        30.0,
+        "float",
+        "Longest writing one answer may take under gunicorn, from its first byte: a client that "
+        "does not read it (a PDF) is cut off and its server thread freed.",
+        minimum=0.1,
+    ),
+    Setting(
         "api.max_json_depth",
         32,
         "int",
