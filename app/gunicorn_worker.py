@@ -40,6 +40,7 @@ from gunicorn import util
 from gunicorn.workers import gthread
 
 from app.request_body import BodyDeadline
+from pipeline.errors import RiskwatchError
 
 # Request line and headers are a few hundred bytes: a client that cannot send them in 10 s is
 # not a client we wait for (gthread's own wait for a new connection's first byte, up to 5 s in
@@ -54,11 +55,12 @@ RESPONSE_SETTING = "api.response_timeout_seconds"
 _SENDFILE_BLOCK = 1 << 30
 
 
-class WriteDeadline(TimeoutError):
+class WriteDeadline(RiskwatchError, TimeoutError):
     """The answer was not written within its deadline: the client is not reading it.
 
-    A TimeoutError, so an OSError: gunicorn passes it on from its request handler without
-    writing an error page or a traceback, and the worker closes the connection.
+    A riskwatch error (the one root), and a TimeoutError, so an OSError: gunicorn passes it on
+    from its request handler without writing an error page or a traceback, and the worker
+    closes the connection.
     """
 
     def __init__(self, seconds: float) -> None:
