@@ -5,8 +5,10 @@ file chooses, so `joblib.load` runs whatever a file says (`os.system`, `builtins
 A model artifact only needs to name *classes* (scikit-learn's estimators, NumPy's arrays and
 dtypes, SciPy's sparse matrices, riskwatch's own transformers) and a handful of functions that
 rebuild them (NumPy's array and scalar reconstructors, `copyreg._reconstructor`). `load` admits
-those and refuses every other global before it is imported, so a swapped or forged artifact
-that passed no checksum, or one written by a tool that could write `models/`, cannot run code.
+those and refuses every other global before anything can call it: by its name first (one
+identifier, from a named module), then by what the imported object is and where it really lives.
+So a swapped or forged artifact, or one written by whoever could write `models/`, cannot run
+code. Two reviews' bypasses are regression tests (tests/test_safe_pickle.py).
 
 Trusted packages (the package of `model.estimator`, of `model.pipeline`'s factory, and
 `registry.trusted_modules`) are the user's own code: their classes and functions are admitted,
