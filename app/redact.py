@@ -1,5 +1,5 @@
 """No server path in an answer: the project's folder, riskwatch's own and Python's, and the
-database URL are cut out of every JSON and HTML answer the app builds (issue 11).
+database URL and its host are cut out of every JSON and HTML answer the app builds (issue 11).
 
 Paths inside the project become relative to it (`/srv/app/reports/run-1.pdf` becomes
 `reports/run-1.pdf`); a path setting outside it becomes its key (`<paths.models>/1/...`); the
@@ -25,6 +25,7 @@ from pipeline.formatting import shown_paths
 from pipeline.settings import SETTINGS, Settings
 
 SCRUBBED_TYPES = ("application/json", "text/html")
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 def _forms(text: str) -> set[bytes]:
@@ -49,10 +50,14 @@ def replacements(settings: Settings) -> list[tuple[bytes, bytes]]:
     url = sa.make_url(settings.database_url)
     for shown in (url.render_as_string(hide_password=True), settings.database_url):
         roots[shown] = "<database.url>"
+    # A driver's reason names the server alone too ('could not translate host name "db.x"'):
+    # the database's host is the operator's business, a loopback one nobody's secret.
+    if url.host and url.host not in LOOPBACK and len(url.host) >= 4:
+        roots[url.host] = "<database host>"
     pairs = {
         (form, new.encode())
         for old, new in roots.items()
-        if len(Path(old).parts) > 1 or "://" in old  # never "/" alone
+        if len(Path(old).parts) > 1 or "://" in old or new == "<database host>"  # not "/" alone
         for form in _forms(old)
     }
     return sorted(pairs, key=lambda p: -len(p[0]))

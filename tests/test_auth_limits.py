@@ -273,6 +273,18 @@ def test_a_database_url_never_reaches_an_answer(walked: Settings) -> None:
     assert "<database.url>" in body["error"]
 
 
+def test_the_database_host_never_reaches_an_answer(walked: Settings) -> None:
+    """The driver's own reason names the server ('could not translate host name ...'): the
+    host is cut out of the answer too."""
+    host = "riskwatch-db.invalid"  # RFC 2606: never resolves, fails at once
+    settings = walked.with_values(database__url=f"postgresql+psycopg://someone@{host}:5432/db")
+    with make_app(settings) as app:
+        response = app.test_client().get("/health")
+    body = assert_error(response, 503)
+    assert host not in json.dumps(body)
+    assert "<database host>" in body["error"] or "<database.url>" in body["error"]
+
+
 # --- the OpenAPI document ----------------------------------------------------------------
 
 

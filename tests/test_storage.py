@@ -280,3 +280,30 @@ def test_an_artifact_saved_before_the_engine_became_subpackages_still_loads() ->
     assert model.predict(frame).tolist() == [0, 1]
     assert model.predict_proba(frame)[:, 1].round(6).tolist() == [0.001347, 0.998833]
     assert type(model[0]).__module__ == "pipeline.model.design"
+
+
+def test_a_pointer_to_a_version_no_row_knows_is_not_recorded_as_a_deployment(
+    built_project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only a hand (or a forger) points production.json at an unregistered version: reconcile
+    records no deployment for it (it would vouch for it), says so, and every load refuses it."""
+    from tests.conftest import copy_project
+
+    settings = copy_project(built_project, tmp_path / "p")
+    engine = db.make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            before = conn.execute(sa.select(sa.func.count()).select_from(tables.deployments))
+            deployments = before.scalar()
+        pointer = settings.path("paths.models") / registry.POINTER
+        pointer.write_text(json.dumps({"version": 99}))
+        with caplog.at_level("WARNING", logger="riskwatch"):
+            assert registry.reconcile(engine, settings, None) == 99
+        assert "names model version 99, which the registry database does not hold" in caplog.text
+        with engine.connect() as conn:
+            after = conn.execute(sa.select(sa.func.count()).select_from(tables.deployments))
+            assert after.scalar() == deployments
+        with pytest.raises(NotFound):
+            registry.load_production(engine, settings)
+    finally:
+        engine.dispose()

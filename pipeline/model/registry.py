@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -36,7 +37,6 @@ from pipeline.model.artifact import MOVED_MODULES as MOVED_MODULES
 from pipeline.model.artifact import trusted_modules as trusted_modules
 from pipeline.model.artifact import unpickle as unpickle
 from pipeline.model.artifact import verified
-from pipeline.model.kind import model_kind
 from pipeline.model.stored import ARTIFACT as ARTIFACT
 from pipeline.model.stored import METADATA as METADATA
 from pipeline.model.stored import in_database as in_database
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from pipeline.model.features import FeatureSpec
 
 POINTER = "production.json"
+
+log = logging.getLogger("riskwatch")
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,9 @@ def register(
                 "training_window": training_window,
                 "provenance": provenance,
             }
-            meta = _metadata(row, settings, metrics or {}, extras, library_versions())
+            meta = stored.metadata_document(
+                row, settings, metrics or {}, extras, library_versions()
+            )
             files[METADATA] = json.dumps(meta, indent=2, default=str).encode()
             if staging is None:
                 # In the same transaction as the version's row: both, or neither.
@@ -220,44 +224,6 @@ def _publish(staging: Path, final: Path, files: dict[str, bytes]) -> None:
     fsync_dir(final.parent)
 
 
-def _metadata(
-    row: dict[str, Any],
-    settings: Settings,
-    metrics: dict[str, Any],
-    extras: dict[str, str],
-    libraries: dict[str, str | None],
-) -> dict[str, Any]:
-    """metadata.json of a version: its `model_versions` row, and what only the folder keeps."""
-    low, high = row["holdout_ci_low"], row["holdout_ci_high"]
-    return {
-        "version": row["version"],
-        "created_at": row["created_at"].isoformat(),
-        "run_id": row["run_id"],
-        "artifact": ARTIFACT,
-        "sha256": row["sha256"],
-        "task": settings["model.task"],
-        "estimator": row["estimator"],
-        "params": row["params"],
-        **model_kind(row["features"], row["estimator"]),
-        "features": row["features"],
-        "target": settings["data.target"],
-        "metric": row["metric"],
-        "holdout_score": row["holdout_score"],
-        "holdout_ci": None if low is None or high is None else [low, high],
-        "score_source": row["score_source"],
-        "score_rows": row["score_rows"],
-        "metrics": metrics,
-        "train_rows": row["train_rows"],
-        "holdout_rows": row["holdout_rows"],
-        "training_files": row["training_files"],
-        "training_window": row["training_window"],
-        "contract_version": row["contract_version"],
-        "provenance": row["provenance"],
-        "files": extras,
-        "library_versions": libraries,
-    }
-
-
 def deploy(
     engine: sa.Engine,
     settings: Settings,
@@ -298,7 +264,21 @@ def reconcile(engine: sa.Engine, settings: Settings, run_id: str | None) -> int 
             .order_by(tables.deployments.c.id.desc())
             .limit(1)
         ).scalar()
-    if last != current:
+        known = conn.execute(
+            sa.select(tables.model_versions.c.version).where(
+                tables.model_versions.c.version == current
+            )
+        ).first()
+    if last != current and known is None:
+        # Only a hand (or a forger) points production at a version no row knows: a run
+        # registers before it deploys. Not recorded as a deployment; every load refuses it.
+        log.warning(
+            "%s names model version %d, which the registry database does not hold: not "
+            "recorded as a deployment (every load refuses it)",
+            POINTER,
+            current,
+        )
+    elif last != current:
         why = "production pointer was switched by a run that stopped before recording it"
         writes.record_deployment(engine, run_id, last, current, "recovered", why)
     return current

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.errors import ModelIntegrityError
+from pipeline.model.kind import model_kind
 from pipeline.settings import Settings
 from pipeline.storage import blobs
 
@@ -110,3 +111,41 @@ def read_extra(
             f"model version {version}: {name} does not match the SHA-256 in its metadata"
         )
     return data
+
+
+def metadata_document(
+    row: dict[str, Any],
+    settings: Settings,
+    metrics: dict[str, Any],
+    extras: dict[str, str],
+    libraries: dict[str, str | None],
+) -> dict[str, Any]:
+    """metadata.json of a version: its `model_versions` row, and what only the folder keeps."""
+    low, high = row["holdout_ci_low"], row["holdout_ci_high"]
+    return {
+        "version": row["version"],
+        "created_at": row["created_at"].isoformat(),
+        "run_id": row["run_id"],
+        "artifact": ARTIFACT,
+        "sha256": row["sha256"],
+        "task": settings["model.task"],
+        "estimator": row["estimator"],
+        "params": row["params"],
+        **model_kind(row["features"], row["estimator"]),
+        "features": row["features"],
+        "target": settings["data.target"],
+        "metric": row["metric"],
+        "holdout_score": row["holdout_score"],
+        "holdout_ci": None if low is None or high is None else [low, high],
+        "score_source": row["score_source"],
+        "score_rows": row["score_rows"],
+        "metrics": metrics,
+        "train_rows": row["train_rows"],
+        "holdout_rows": row["holdout_rows"],
+        "training_files": row["training_files"],
+        "training_window": row["training_window"],
+        "contract_version": row["contract_version"],
+        "provenance": row["provenance"],
+        "files": extras,
+        "library_versions": libraries,
+    }
