@@ -284,44 +284,40 @@ def run(run_id: str) -> dict[str, Any]:
     return stored_paths(doc, state().settings.base_dir)
 
 
+def _send_report(rel: str | None, missing: str, mimetype: str, name: str | None = None) -> Response:
+    """A report under paths.reports (relative path `rel`, from the database), from the database
+    with registry.store = "database", else from its file; NotFound(`missing`) when absent."""
+    settings = state().settings
+    if registry.in_database(settings):
+        data = None if rel is None else blobs.get(get_connection(), blobs.REPORTS, rel)
+        if data is None:
+            raise NotFound(missing)
+        return send_file(io.BytesIO(data), mimetype=mimetype, download_name=name)
+    base = settings.path("paths.reports").resolve()
+    path = (base / rel).resolve() if rel else None
+    # The path comes from the database; still, never serve a file outside paths.reports.
+    if path is None or not path.is_relative_to(base) or not path.is_file():
+        raise NotFound(missing)
+    return send_file(path, mimetype=mimetype, download_name=name)
+
+
 @bp.get("/runs/<run_id>/report.pdf")
 def report(run_id: str) -> Response:
     """The run's PDF report."""
-    settings = state().settings
-    name = f"run-{run_id}.pdf"
     rel = reads.report_relpath(get_connection(), _run_id(run_id))
-    if registry.in_database(settings):
-        data = blobs.get(get_connection(), blobs.REPORTS, rel)
-        if data is None:
-            raise NotFound(f"the report of run {run_id!r} is missing from the database")
-        return send_file(io.BytesIO(data), mimetype="application/pdf", download_name=name)
-    base = settings.path("paths.reports").resolve()
-    path = (base / rel).resolve()
-    # The path comes from the database; still, never serve a file outside paths.reports.
-    if not path.is_relative_to(base) or not path.is_file():
-        raise NotFound(f"the report of run {run_id!r} is missing from paths.reports")
-    return send_file(path, mimetype="application/pdf", download_name=name)
+    missing = f"the report of run {run_id!r} is missing"
+    return _send_report(rel, missing, "application/pdf", f"run-{run_id}.pdf")
 
 
 @bp.get("/quality/<int:file_id>.html")
 def quality_report(file_id: int) -> Response:
     """The HTML data-quality report of one checked source file."""
+    missing = f"no quality report for checked file {file_id}"
     if file_id > MAX_ROW_ID:
-        raise NotFound(f"no quality report for checked file {file_id}")
-    settings = state().settings
-    rel = reads.quality_report_path(get_connection(), file_id)
-    if registry.in_database(settings):
-        data = None if rel is None else blobs.get(get_connection(), blobs.REPORTS, rel)
-        if data is None:
-            raise NotFound(f"no quality report for checked file {file_id}")
-        response = send_file(io.BytesIO(data), mimetype="text/html")
-    else:
-        base = settings.path("paths.reports").resolve()
-        path = (base / rel).resolve() if rel else None
-        # The path comes from the database; still, never serve a file outside paths.reports.
-        if path is None or not path.is_relative_to(base) or not path.is_file():
-            raise NotFound(f"no quality report for checked file {file_id}")
-        response = send_file(path, mimetype="text/html")
+        raise NotFound(missing)
+    response = _send_report(
+        reads.quality_report_path(get_connection(), file_id), missing, "text/html"
+    )
     # The page holds values from untrusted files; it needs nothing but its own inline styles.
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

@@ -45,15 +45,10 @@ def _cron_project(root: Path, database_url: str) -> Settings:
     return settings
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def cron(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        url = request.getfixturevalue("pg_database")
-        reset_pg(url)
-    settings = _cron_project(tmp_path / "cron", url)
-    engine = db.make_engine(url)
+@pytest.fixture
+def cron(database_url: str, tmp_path: Path) -> Any:
+    settings = _cron_project(tmp_path / "cron", database_url)
+    engine = db.make_engine(database_url)
     yield settings, engine
     engine.dispose()
 
