@@ -66,6 +66,8 @@ def infer_features(frame: pd.DataFrame, settings: Settings) -> FeatureSpec:
     """Features from settings, or every column but target and ids; kinds from dtypes or settings."""
     target = settings["data.target"]
     ids = set(settings["data.id_columns"])
+    if settings["data.timestamp_column"]:
+        ids.add(settings["data.timestamp_column"])  # an event time is never a feature
     wanted = settings["data.features"] or [c for c in frame.columns if c != target and c not in ids]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:

@@ -60,6 +60,13 @@ WHERE: tuple[Setting, ...] = (
         "Written into the contract when it is inferred.",
     ),
     Setting(
+        "data.timestamp_column",
+        "",
+        "text",
+        "The column holding each row's event time (when the outcome's clock starts); empty: "
+        "none, and periods go by the time rows were ingested. Never a feature.",
+    ),
+    Setting(
         "data.features",
         [],
         "list",

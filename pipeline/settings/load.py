@@ -261,6 +261,11 @@ def _check_consistency(values: Mapping[str, Any]) -> None:
     overlap = set(values["data.id_columns"]) & set(values["data.features"])
     if overlap:
         raise ConfigError(f"setting 'data.features': {sorted(overlap)} are also id columns")
+    stamp = values["data.timestamp_column"]
+    if stamp and stamp in (target, *values["data.id_columns"], *values["data.features"]):
+        raise ConfigError(
+            f"setting 'data.timestamp_column': {stamp!r} is also the target, an id or a feature"
+        )
     _check_criticality(values["quality.criticality"])
     _check_import_path("model.estimator", values["model.estimator"])
     _check_model_choice(values)

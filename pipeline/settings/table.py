@@ -1,9 +1,10 @@
 """The table of settings: every key a user may set, with its default, kind, range and help.
 
 The rows live in one module per group (`keys_where`, `keys_model`, `keys_quality`,
-`keys_watch`, `keys_auth`, `keys_experiments`); this module joins them and holds what is derived
-from them (`default`, the README's table). It imports nothing of riskwatch outside `settings`,
-so any code may read a setting's default or range from here rather than writing it a second time.
+`keys_watch`, `keys_monitor`, `keys_auth`, `keys_experiments`); this module joins them and holds
+what is derived from them (`default`, the README's table). It imports nothing of riskwatch
+outside `settings`, so any code may read a setting's default or range from here rather than
+writing it a second time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from pipeline.settings.keys_auth import AUTH
 from pipeline.settings.keys_experiments import EXPERIMENTS
 from pipeline.settings.keys_model import MODEL
+from pipeline.settings.keys_monitor import MONITOR
 from pipeline.settings.keys_quality import QUALITY
 from pipeline.settings.keys_watch import WATCH
 from pipeline.settings.keys_where import WHERE
@@ -29,7 +31,7 @@ __all__ = [
     "markdown_table",
 ]
 
-SETTINGS: tuple[Setting, ...] = WHERE + MODEL + QUALITY + WATCH + AUTH + EXPERIMENTS
+SETTINGS: tuple[Setting, ...] = WHERE + MODEL + QUALITY + WATCH + MONITOR + AUTH + EXPERIMENTS
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 
 
