@@ -6,6 +6,9 @@ It may import storage, the model, settings and the base; the run, the CLI and th
 pandas, pyarrow and scikit-learn are imported inside the functions that need them.
 """
 
+from pipeline.predictions.files import unpredicted
+from pipeline.predictions.keys import row_key, row_keys
+from pipeline.predictions.scheduled import Columns, file_batches
 from pipeline.predictions.write import (
     SOURCES,
     Batch,
@@ -20,10 +23,15 @@ from pipeline.predictions.write import (
 __all__ = [
     "SOURCES",
     "Batch",
+    "Columns",
     "FileRun",
     "PredictionsError",
+    "file_batches",
     "is_marked",
     "probabilities_json",
     "record",
     "record_file",
+    "row_key",
+    "row_keys",
+    "unpredicted",
 ]
