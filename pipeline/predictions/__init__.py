@@ -1,13 +1,15 @@
-"""Predictions (issue 12): recording them (`write`: a few from the API, or a whole ingested file
-in bounded batches with its watermark, exactly once per model version), predicting an ingested
-file a batch at a time (`scheduled`, with the rows' keys from `keys` and the files to do from
+"""Predictions (issue 12): recording them (`write`: a few from the API, or a whole ingested file in
+bounded batches with its watermark, exactly once per model version), predicting an ingested file
+a batch at a time (`scheduled`, with the rows' keys from `keys` and the files to do from
 `files`), and reading them back: keyset pages newest first (`pages`, parameters checked by
-`params`) with every prediction's features (`features`: JSON, or the ingested Parquet rows).
+`params`; all of them as CSV: `export`) with every prediction's features (`features`: JSON, or
+the ingested Parquet rows).
 
 It may import storage, the model, settings and the base; the run, the CLI and the app call it.
 pandas, pyarrow and scikit-learn are imported inside the functions that need them.
 """
 
+from pipeline.predictions.export import write_csv
 from pipeline.predictions.features import attach_features, feature_columns, read_rows
 from pipeline.predictions.files import unpredicted
 from pipeline.predictions.keys import row_key, row_keys
@@ -68,4 +70,5 @@ __all__ = [
     "row_key",
     "row_keys",
     "unpredicted",
+    "write_csv",
 ]
