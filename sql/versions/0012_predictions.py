@@ -22,12 +22,22 @@ WHEN = sa.DateTime(timezone=True)
 INDEXES = {
     "ix_predictions_created_at_id": ["created_at", "id"],
     "ix_predictions_source_created_at_id": ["source", "created_at", "id"],
+    "ix_predictions_source_model_version_created_at_id": [
+        "source",
+        "model_version",
+        "created_at",
+        "id",
+    ],
     "ix_predictions_model_version_created_at_id": ["model_version", "created_at", "id"],
     "ix_predictions_row_key_created_at": ["row_key", "created_at"],
     "ix_predictions_file_id_row_number": ["file_id", "row_number"],
 }
 # Scheduled rows (most of them) are found by source through the index over everything.
-PARTIAL = {"ix_predictions_source_created_at_id": sa.text("source <> 'scheduled'")}
+NOT_SCHEDULED = sa.text("source <> 'scheduled'")
+PARTIAL = {
+    "ix_predictions_source_created_at_id": NOT_SCHEDULED,
+    "ix_predictions_source_model_version_created_at_id": NOT_SCHEDULED,
+}
 NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
 NEW_COLUMNS = {
     "file_id": sa.Integer,
