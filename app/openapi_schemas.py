@@ -160,6 +160,15 @@ SCHEMAS: dict[str, Any] = {
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
                         "new_files": {"type": "integer"},
                         "rows_ingested": {"type": "integer"},
+                        "rows_labelled": {
+                            "type": "integer",
+                            "description": "New rows the run took that carry a label.",
+                        },
+                        "rows_unlabelled": {
+                            "type": "integer",
+                            "description": "New rows without a label: inference data, "
+                            "predicted and measured for drift, never trained or scored on.",
+                        },
                         "files_quarantined": {"type": "integer"},
                         "rows_quarantined": {
                             "type": "integer",

@@ -13,7 +13,7 @@ from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 
 metadata = sa.MetaData()
 
@@ -39,6 +39,9 @@ runs = sa.Table(
     sa.Column("files_quarantined", sa.Integer, nullable=False, server_default="0"),
     # Rows that went to quarantine: bad rows of ingested files and the rows of rejected ones.
     sa.Column("rows_quarantined", sa.Integer, nullable=False, server_default="0"),
+    # The new rows the run processed, with a label and without (inference data).
+    sa.Column("rows_labelled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_unlabelled", sa.Integer, nullable=False, server_default="0"),
     sa.Column("production_version", sa.Integer),  # production model when the run finished
     sa.Column("summary", sa.JSON),  # the object `riskwatch run --json` prints
     sa.Column("log", sa.Text),  # the run's log lines
@@ -70,6 +73,8 @@ ingested_files = sa.Table(
     sa.Column("reason", sa.Text),  # why it was quarantined
     sa.Column("rows", sa.Integer, nullable=False, server_default="0"),  # good rows kept
     sa.Column("rows_quarantined", sa.Integer, nullable=False, server_default="0"),
+    # Good rows with a label; the others are inference data (predicted, never trained on).
+    sa.Column("labelled_rows", sa.Integer, nullable=False, server_default="0"),
     sa.Column("data_path", sa.Text),  # Parquet of good rows, relative to paths.ingested
     sa.Column("quarantine_path", sa.Text),  # copy or Parquet of the bad part
     sa.Column("ingested_at", UTCDateTime, nullable=False),
