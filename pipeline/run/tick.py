@@ -15,7 +15,7 @@ from pipeline.infra import dvc
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.model import registry
-from pipeline.run import cleanup, ingest_step, predict_step, snapshot_step
+from pipeline.run import cleanup, health_step, ingest_step, predict_step, snapshot_step
 from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import Run, recorded
 from pipeline.run.report_step import report, report_of_dead_runs
@@ -113,6 +113,8 @@ def _predict(run: Run, loaded: registry.LoadedModel) -> None:
     done = predict_step.step(run, loaded)
     if done is not None:
         run.summary["predictions"] = done
+        with run.step("health"):
+            run.summary["prediction_health"] = health_step.check(run)
 
 
 def _snapshot(run: Run) -> None:

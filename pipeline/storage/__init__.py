@@ -19,6 +19,7 @@ __all__ = [
     "api_tables",
     "blobs",
     "db",
+    "health",
     "inbox",
     "reads",
     "row_index",

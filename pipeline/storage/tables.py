@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pipeline.storage import prediction_tables
+from pipeline.storage import health_tables, prediction_tables
 from pipeline.storage.coltypes import UTCDateTime as UTCDateTime
 from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
@@ -319,6 +319,9 @@ alerts = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
 )
 
+
+# Prediction-health alert events: see `health_tables`.
+prediction_alerts = health_tables.build(metadata, _run_fk)
 
 # Drift of a run's new rows against the production model's reference profile.
 drift_summaries = sa.Table(

@@ -1,5 +1,5 @@
 """labelled rows: a file's good rows that carry a label (the others are inference data), and a
-run's new rows labelled and unlabelled
+run's new rows labelled and unlabelled; prediction-health alert events
 
 Revision ID: 0011
 Revises: 0010
@@ -30,8 +30,28 @@ def upgrade() -> None:
             sa.Column("rows_unlabelled", sa.Integer(), server_default="0", nullable=False)
         )
 
+    op.create_table(
+        "prediction_alerts",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period", sa.String(10), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("model_version", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("alert_id", sa.Integer(), sa.ForeignKey("alerts.id")),
+        sa.UniqueConstraint(
+            "period", "period_start", "model_version", "kind", name="uq_prediction_alerts_event"
+        ),
+    )
+    op.create_index("ix_prediction_alerts_run_id", "prediction_alerts", ["run_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_prediction_alerts_run_id", "prediction_alerts")
+    op.drop_table("prediction_alerts")
     with op.batch_alter_table("runs") as batch:
         batch.drop_column("rows_unlabelled")
         batch.drop_column("rows_labelled")
