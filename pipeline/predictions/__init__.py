@@ -7,6 +7,7 @@ pandas, pyarrow and scikit-learn are imported inside the functions that need the
 """
 
 from pipeline.predictions.files import unpredicted
+from pipeline.predictions.health import health_summary, period_health
 from pipeline.predictions.keys import row_key, row_keys
 from pipeline.predictions.scheduled import Columns, file_batches
 from pipeline.predictions.write import (
@@ -27,7 +28,9 @@ __all__ = [
     "FileRun",
     "PredictionsError",
     "file_batches",
+    "health_summary",
     "is_marked",
+    "period_health",
     "probabilities_json",
     "record",
     "record_file",

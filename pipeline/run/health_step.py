@@ -4,7 +4,8 @@ rows), the alerts those periods raise (`pipeline.monitor.health_alerts`), each r
 (period, version, kind) in `prediction_alerts` and delivered to the webhook as the data-quality
 alerts are (alerts.webhook_url, alerts.min_criticality, the same retries and deadline).
 
-Also what `GET /predictions/summary` answers (`summary`). pandas is imported inside.
+The periods' health is `pipeline.predictions.period_health` (also what `GET
+/predictions/summary` answers). pandas is imported inside.
 """
 
 from __future__ import annotations
@@ -13,82 +14,15 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pipeline import predictions
 from pipeline.monitor import Baseline, HealthAlert, PeriodHealth
 from pipeline.settings import Settings
 from pipeline.storage import health, tables
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
-
     from pipeline.run.record import Run
 
 log = logging.getLogger("riskwatch")
-
-
-def _by_event_time(settings: Settings) -> bool:
-    return bool(settings["data.timestamp_column"])
-
-
-def periods_of(
-    conn: sa.Connection,
-    settings: Settings,
-    *,
-    start: datetime | None,
-    end: datetime | None,
-    model_version: int | None = None,
-    source: str | None = None,
-) -> tuple[list[PeriodHealth], dict[tuple[int, datetime], Baseline]]:
-    """The health of the periods of predictions in [start, end), and each one's baseline."""
-    import pandas as pd
-
-    from pipeline.monitor import COLUMNS, health_by_period, positive_class
-
-    rows = health.predictions_between(
-        conn,
-        start=start,
-        end=end,
-        by_event_time=_by_event_time(settings),
-        model_version=model_version,
-        source=source,
-    )
-    if not rows:
-        return [], {}
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    task = settings["model.task"]
-    out: list[PeriodHealth] = []
-    baselines: dict[tuple[int, datetime], Baseline] = {}
-    for version, part in frame.groupby("model_version", sort=True):
-        version = int(version)
-        classes, predicted = health.holdout_predicted(conn, version)
-        positive = None
-        if task == "classification":
-            positive = positive_class(classes or health.classes_predicted(conn, version))
-        periods = health_by_period(part, settings["monitoring.period"], task, positive)
-        out += periods
-        for h in periods:
-            baselines[(version, h.period_start)] = _baseline(
-                conn, settings, version, positive, predicted, h.period_start
-            )
-    out.sort(key=lambda h: (h.period_start, h.model_version))
-    return out, baselines
-
-
-def _baseline(
-    conn: sa.Connection,
-    settings: Settings,
-    version: int,
-    positive: str | None,
-    holdout: dict[str, int],
-    before: datetime,
-) -> Baseline:
-    """The version's positive share on its holdout; without one, over its earlier predictions."""
-    if positive is None:
-        return Baseline(None, "none")
-    if holdout:
-        n = sum(holdout.values())
-        return Baseline(holdout.get(positive, 0) / n, "holdout", n)
-    total, hits = health.share_before(conn, version, positive, before, _by_event_time(settings))
-    return Baseline(hits / total if total else None, "earlier predictions", total)
 
 
 def _alerts(
@@ -115,13 +49,16 @@ def check(run: Run) -> dict[str, Any] | None:
     s = run.settings
     period = s["monitoring.period"]
     with run.engine.connect() as conn:
-        low, high, versions = health.run_span(conn, run.run_id, _by_event_time(s))
+        by_event_time = bool(s["data.timestamp_column"])
+        low, high, versions = health.run_span(conn, run.run_id, by_event_time)
         if low is None or high is None:
             return None
         start, end = period_start(low, period), period_end(period_start(high, period), period)
         periods, baselines = [], {}
         for version in versions:
-            got, base = periods_of(conn, s, start=start, end=end, model_version=version)
+            got, base = predictions.period_health(
+                conn, s, start=start, end=end, model_version=version
+            )
             periods += got
             baselines.update(base)
     found = _alerts(s, periods, baselines)
@@ -187,40 +124,3 @@ def _deliver(run: Run, alert: HealthAlert, event: int) -> None:
     }
     with run.engine.begin() as conn:
         health.add_delivery(conn, event, run.run_id, row)
-
-
-def summary(
-    conn: sa.Connection,
-    settings: Settings,
-    *,
-    start: datetime | None,
-    end: datetime | None,
-    model_version: int | None,
-    source: str | None,
-) -> dict[str, Any]:
-    """`GET /predictions/summary`: the health of every period of predictions in [start, end),
-    with the alerts recorded for those periods and what each would be compared with."""
-    periods, baselines = periods_of(
-        conn, settings, start=start, end=end, model_version=model_version, source=source
-    )
-    period = settings["monitoring.period"]
-    versions = sorted({h.model_version for h in periods})
-    docs = []
-    for h in periods:
-        doc = h.as_dict()
-        base = baselines.get((h.model_version, h.period_start))
-        doc["baseline"] = (
-            None
-            if base is None or base.share is None
-            else {"positive_share": base.share, "source": base.source, "rows": base.rows}
-        )
-        docs.append(doc)
-    first = periods[0].period_start if periods else None
-    return {
-        "period": period,
-        "time": "event_time" if _by_event_time(settings) else "created_at",
-        "min_rows": settings["monitoring.health_min_rows"],
-        "positive_share_tolerance": settings["monitoring.positive_share_tolerance"],
-        "periods": docs,
-        "alerts": health.alerts_between(conn, period, first, end, versions) if periods else [],
-    }

@@ -69,7 +69,8 @@ QUALITY: tuple[Setting, ...] = (
         "alerts.webhook_url",
         "",
         "secret",
-        "Incoming-webhook URL (Slack or Microsoft Teams) for data-quality alerts; empty: none.",
+        "Incoming-webhook URL (Slack or Microsoft Teams) for data-quality and prediction-health "
+        "alerts; empty: none.",
         env="RISKWATCH_WEBHOOK_URL",
     ),
     Setting(
