@@ -14,6 +14,7 @@ from pipeline.tools.sampledata import write_sample_data
 from tests.conftest import QUICK_SETTINGS, create_pg, drop_pg, ensure_postgres
 from tests.e2e import invoke, rows, run_json
 from tests.test_alerts import webhook  # noqa: F401  (the fixture: a real HTTP server)
+from tests.test_report import pdf_text
 
 pytestmark = pytest.mark.slow
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -76,6 +77,12 @@ def test_health_per_period_and_a_single_class_alert_sent_once(project, sample, w
     # 500 varied predictions and 200 identical ones: not a single class yet.
     assert [a["kind"] for a in second["prediction_health"]["alerts"]] in ([], ["positive_share"])
 
+    # The run's PDF shows the period's predictions and their P(positive) distribution.
+    _, text = pdf_text(root / second["report"] if not Path(second["report"]).is_absolute()
+                       else Path(second["report"]))  # fmt: skip
+    flat = " ".join(text.split())
+    assert "7c. Predictions" in flat and "700" in flat
+    assert "0.9–1.0" in flat and "predictions by P(1)" in flat
     events = rows(url, "SELECT count(*) AS n FROM prediction_alerts")[0]["n"]
     sent = len(hook.received)
     assert sent == events  # every event recorded was delivered (min_criticality high)
