@@ -8,7 +8,7 @@ Errors leave through `app.api`'s handlers, in the one error shape; a bad query p
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, request
@@ -23,20 +23,14 @@ SOURCE_CHOICES = (*predictions.SOURCES, "all")
 
 
 def _time_param(name: str) -> datetime | None:
-    """An ISO 8601 date or time; without an offset it is UTC."""
+    """An ISO 8601 date or time; without an offset it is UTC (as GET /past-predictions)."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
     try:
-        when = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(
-            400,
-            f"query parameter {name!r} must be an ISO 8601 date or time such as "
-            f"2026-05-01 or 2026-05-01T12:00:00Z, got {raw[:40]!r}",
-            parameter=name,
-        ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        return predictions.parse_time(name, raw)
+    except predictions.BadParameter as exc:
+        raise ApiError(400, str(exc), parameter=exc.parameter) from exc
 
 
 def _version_param() -> int | None:

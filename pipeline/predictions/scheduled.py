@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import DataError
-from pipeline.predictions.keys import row_keys
+from pipeline.predictions.keys import row_keys, value_text
 from pipeline.predictions.write import Batch
 
 if TYPE_CHECKING:
@@ -83,25 +83,22 @@ def predict_frame(loaded: LoadedModel, frame: pd.DataFrame, start: int, columns:
 
 
 def _labels(preds: np.ndarray) -> pa.Array:
-    """The predicted classes as text (an integer class 1, or 1.0, is "1")."""
+    """The predicted classes as text, as `keys.value_text` writes them (a class 1 or 1.0 is
+    "1", True is "true")."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = pa.array(preds, from_pandas=True)
-    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
-        return pc.cast(values, pa.string())
-    return pa.array([None if v is None else str(v) for v in preds.tolist()], pa.string())
+    if preds.dtype.kind in "iu" or (preds.dtype.kind == "f" and bool((preds % 1 == 0).all())):
+        return pc.cast(
+            pa.array(preds.astype(np.int64) if preds.dtype.kind == "f" else preds), pa.string()
+        )
+    return pa.array([value_text(v) for v in preds.tolist()], pa.string())
 
 
 def _class_names(classes: Sequence[Any]) -> list[str]:
     """Each class as a JSON object key, escaped once: '"1"', '"yes"'."""
-    names = []
-    for c in classes:
-        value = c.item() if hasattr(c, "item") else c
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        names.append(json.dumps(str(value), ensure_ascii=False))
-    return names
+    return [json.dumps(value_text(c), ensure_ascii=False) for c in classes]
 
 
 def _binary_json(classes: Sequence[Any], positive: np.ndarray) -> pa.Array:
@@ -113,9 +110,13 @@ def _binary_json(classes: Sequence[Any], positive: np.ndarray) -> pa.Array:
     p = pa.array(positive, pa.float64())
     q = pc.subtract(pa.scalar(1.0), p)
     return pc.binary_join_element_wise(
-        "{" + first + ":", pc.cast(q, pa.string()), "," + second + ":", pc.cast(p, pa.string()),
-        "}", "",
-    )  # fmt: skip
+        "{" + first + ":",
+        pc.cast(q, pa.string()),
+        "," + second + ":",
+        pc.cast(p, pa.string()),
+        "}",
+        "",
+    )
 
 
 def _classes_json(loaded: LoadedModel, frame: pd.DataFrame, classes: Sequence[Any]) -> pa.Array:

@@ -107,9 +107,14 @@ def predict_only(settings: Settings, *, backfill: bool = False) -> dict[str, Any
             reason = "no production model yet" if version is None else "no file to predict"
             log.info("predict: nothing to do (%s)", reason)
             run.summary.update(
-                status="skipped", reason=reason, model_version=version, files=[], rows=0,
-                failed=[], timings=run.timings,
-            )  # fmt: skip
+                status="skipped",
+                reason=reason,
+                model_version=version,
+                files=[],
+                rows=0,
+                failed=[],
+                timings=run.timings,
+            )
             return run.summary
         loaded = registry.load_production(run.engine, settings)
         with run.step("predict"):
