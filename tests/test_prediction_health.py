@@ -138,3 +138,41 @@ def test_the_webhook_message_has_the_shape_of_the_quality_alerts():
     assert card["actions"][0]["url"] == "https://rw.example/predictions/summary"
     assert body["riskwatch"]["kind"] == "single_class"
     assert body["riskwatch"]["period_start"] == DAY1.isoformat()
+
+
+EDGE_CASES = [0.0, 0.1, 0.2, 0.3, 0.30000000000000004, 0.7, 0.9, 0.95, 1.0, None]
+
+
+def test_the_database_counts_as_the_pure_computation_does(engine):
+    """storage.health.health_cells (a GROUP BY, SQLite and PostgreSQL) and cells_of agree,
+    bins on their exact edges included, and so does the health made from them."""
+    import sqlalchemy as sa
+
+    from pipeline.monitor import bin_edges, cells_of, health_from_cells
+    from pipeline.storage import health, tables
+
+    rows = []
+    for i, p in enumerate(EDGE_CASES * 3):
+        at = datetime(2026, 5, 4 + i % 3, 23, 59, 59, tzinfo=UTC)  # the last second of a day
+        label = "1" if p is not None and p >= 0.5 else "0"
+        rows.append(
+            {"created_at": at, "source": "scheduled", "model_version": 1 + i % 2,
+             "prediction": float(label), "label": label, "probability": p}
+        )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(sa.insert(tables.predictions), rows)
+        got = health.health_cells(
+            conn, start=None, end=None, by_event_time=False, inner_edges=bin_edges()[1:-1]
+        )
+    frame = pd.DataFrame(
+        [(r["created_at"], r["model_version"], r["prediction"], r["label"], r["probability"])
+         for r in rows],
+        columns=["at", "model_version", "prediction", "label", "probability"],
+    )  # fmt: skip
+    key = lambda c: (c.day, c.model_version, c.label or "", -1 if c.bin is None else c.bin)  # noqa: E731
+    from pipeline.monitor import Cell
+
+    assert sorted((Cell(**c) for c in got), key=key) == sorted(cells_of(frame), key=key)
+    by_db = health_from_cells([Cell(**c) for c in got], "week", "classification", "1")
+    assert by_db == health_by_period(frame, "week", "classification", "1")
+    assert sum(sum(h.histogram or []) for h in by_db) == 27  # the 3 rows without one left out

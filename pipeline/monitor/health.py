@@ -72,13 +72,19 @@ def bin_edges() -> list[float]:
     return [round(i / HISTOGRAM_BINS, 10) for i in range(HISTOGRAM_BINS + 1)]
 
 
+def bin_of(p: float) -> int:
+    """The histogram bin of one P(positive): how many inner edges lie at or below it (so the
+    storage's CASE over the same edges agrees to the last bit)."""
+    return sum(1 for edge in bin_edges()[1:-1] if p >= edge)
+
+
 def histogram(probabilities: Any) -> list[int]:
     """Counts of P(positive) per fixed bin; a missing or non-finite value is not counted."""
     import numpy as np
 
     p = np.asarray(probabilities, dtype="float64")
     p = p[np.isfinite(p)]
-    index = np.clip(np.floor(p * HISTOGRAM_BINS), 0, HISTOGRAM_BINS - 1).astype(int)
+    index = np.searchsorted(np.asarray(bin_edges()[1:-1]), p, side="right")
     return np.bincount(index, minlength=HISTOGRAM_BINS).tolist()
 
 
@@ -98,54 +104,111 @@ def positive_class(labels: Any) -> str | None:
     return max(classes, key=key)
 
 
-def health_by_period(
-    frame: pd.DataFrame, period: str, task: str, positive: str | None = None
-) -> list[PeriodHealth]:
-    """The health of every (period, model version) in `frame`, oldest first.
+@dataclass(frozen=True)
+class Cell:
+    """Predictions of one day, model version, class and histogram bin: how many, and the sum
+    and sum of squares of their numeric predictions (what the database's GROUP BY returns, so
+    that a period of millions of predictions is a few dozen numbers)."""
 
-    `frame` has COLUMNS: `at` (the time each prediction counts at, UTC), `model_version`,
-    `prediction` (a number, or None for a text class), `label` (the class as text, None for a
-    regressor) and `probability` (P(positive), binary classifiers). `positive`: the positive
-    class as text (`positive_class` of the version's classes); None: a binary classifier's
-    share and histogram are not computed.
-    """
+    day: datetime  # its UTC day
+    model_version: int
+    label: str | None
+    bin: int | None  # None: no probability
+    n: int
+    total: float | None  # sum of the numeric predictions (None: none is numeric)
+    squares: float | None
+
+
+def cells_of(frame: pd.DataFrame) -> list[Cell]:
+    """The cells of a frame of predictions (COLUMNS), as the database would count them."""
     import pandas as pd
 
     if frame.empty:
         return []
+    probability = pd.to_numeric(frame["probability"], errors="coerce")
+    prediction = pd.to_numeric(frame["prediction"], errors="coerce")
     work = pd.DataFrame(
         {
-            "start": period_starts(frame["at"], period),
+            "day": period_starts(frame["at"], "day"),
             "model_version": frame["model_version"].astype("int64"),
-            "prediction": pd.to_numeric(frame["prediction"], errors="coerce"),
-            "label": frame["label"],
-            "probability": pd.to_numeric(frame["probability"], errors="coerce"),
+            "label": frame["label"].astype("object").where(frame["label"].notna(), "\0"),
+            "bin": probability.map(lambda p: bin_of(p) if math.isfinite(p) else -1),
+            "prediction": prediction,
+            "squares": prediction * prediction,
         }
     )
-    work = work[work["start"].notna()]
+    work = work[work["day"].notna()]
     out = []
-    for (start, version), group in work.groupby(["start", "model_version"], sort=True):
-        out.append(_one(start.to_pydatetime(), int(version), group, task, positive))
+    keys = ["day", "model_version", "label", "bin"]
+    for (day, version, label, b), g in work.groupby(keys, sort=True):
+        numeric = g["prediction"].notna().any()
+        out.append(
+            Cell(
+                day.to_pydatetime(),
+                int(version),
+                None if label == "\0" else str(label),
+                None if b < 0 else int(b),
+                len(g),
+                float(g["prediction"].sum()) if numeric else None,
+                float(g["squares"].sum()) if numeric else None,
+            )
+        )
     return out
 
 
+def health_by_period(
+    frame: pd.DataFrame, period: str, task: str, positive: str | None = None
+) -> list[PeriodHealth]:
+    """`health_from_cells` of a frame of predictions (COLUMNS: `at`, `model_version`,
+    `prediction`, `label`, `probability`)."""
+    return health_from_cells(cells_of(frame), period, task, positive)
+
+
+def health_from_cells(
+    cells: list[Cell], period: str, task: str, positive: str | None = None
+) -> list[PeriodHealth]:
+    """The health of every (period, model version) the cells fall in, oldest first.
+
+    `positive`: a binary classifier's positive class as text (`positive_class` of the
+    version's classes); None: its share and histogram are not computed.
+    """
+    from pipeline.monitor.periods import period_start
+
+    groups: dict[tuple[datetime, int], list[Cell]] = {}
+    for c in cells:
+        groups.setdefault((period_start(c.day, period), c.model_version), []).append(c)
+    return [
+        _one(start, version, groups[(start, version)], task, positive)
+        for start, version in sorted(groups)
+    ]
+
+
 def _one(
-    start: datetime, version: int, group: pd.DataFrame, task: str, positive: str | None
+    start: datetime, version: int, cells: list[Cell], task: str, positive: str | None
 ) -> PeriodHealth:
-    n = len(group)
+    n = sum(c.n for c in cells)
     if task != "classification":
-        values = group["prediction"].dropna()
-        mean = float(values.mean()) if len(values) else None
-        std = float(values.std(ddof=1)) if len(values) > 1 else None
+        numeric = [c for c in cells if c.total is not None]
+        k = sum(c.n for c in numeric)
+        total = sum(c.total or 0.0 for c in numeric)
+        squares = sum(c.squares or 0.0 for c in numeric)
+        mean = total / k if k else None
+        std = math.sqrt(max(0.0, (squares - total * total / k) / (k - 1))) if k > 1 else None
         return PeriodHealth(start, version, n, None, None, None, mean, _finite(std), None)
-    labels = group["label"].dropna().astype(str)
-    counts = {str(k): int(v) for k, v in labels.value_counts().sort_index().items()}
+    counts: dict[str, int] = {}
+    for c in cells:
+        if c.label is not None:
+            counts[c.label] = counts.get(c.label, 0) + c.n
     share = hist = None
     if positive is not None:
         counts.setdefault(positive, 0)
         share = counts[positive] / n if n else None
-        probabilities = group["probability"].dropna()
-        hist = histogram(probabilities.to_numpy()) if len(probabilities) else None
+        binned = [c for c in cells if c.bin is not None]
+        if binned:
+            hist = [0] * HISTOGRAM_BINS
+            for c in binned:
+                hist[c.bin] += c.n  # type: ignore[index]
+    counts = dict(sorted(counts.items()))
     return PeriodHealth(start, version, n, counts, positive, share, None, None, hist)
 
 

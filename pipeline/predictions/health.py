@@ -3,7 +3,8 @@ period and model version of the predictions in a time range (`pipeline.monitor.h
 with the baseline its positive share is judged against, and `GET /predictions/summary`'s
 document with the alert events recorded for those periods.
 
-Reads through `pipeline.storage.health`; pandas is imported inside the functions.
+Reads through `pipeline.storage.health`, counted in the database (`health_cells`): a period of
+millions of predictions comes back as a few rows; no pandas.
 """
 
 from __future__ import annotations
@@ -33,31 +34,32 @@ def period_health(
     source: str | None = None,
 ) -> tuple[list[PeriodHealth], dict[tuple[int, datetime], Baseline]]:
     """The health of the periods of predictions in [start, end), and each one's baseline."""
-    import pandas as pd
+    from pipeline.monitor import Cell, bin_edges, health_from_cells, positive_class
 
-    from pipeline.monitor import COLUMNS, health_by_period, positive_class
-
-    rows = health.predictions_between(
-        conn,
-        start=start,
-        end=end,
-        by_event_time=_by_event_time(settings),
-        model_version=model_version,
-        source=source,
-    )
-    if not rows:
+    cells = [
+        Cell(**c)
+        for c in health.health_cells(
+            conn,
+            start=start,
+            end=end,
+            by_event_time=_by_event_time(settings),
+            inner_edges=bin_edges()[1:-1],
+            model_version=model_version,
+            source=source,
+        )
+    ]
+    if not cells:
         return [], {}
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
     task = settings["model.task"]
     out: list[PeriodHealth] = []
     baselines: dict[tuple[int, datetime], Baseline] = {}
-    for version, part in frame.groupby("model_version", sort=True):
-        version = int(version)
+    for version in sorted({c.model_version for c in cells}):
         classes, predicted = health.holdout_predicted(conn, version)
         positive = None
         if task == "classification":
             positive = positive_class(classes or health.classes_predicted(conn, version))
-        periods = health_by_period(part, settings["monitoring.period"], task, positive)
+        mine = [c for c in cells if c.model_version == version]
+        periods = health_from_cells(mine, settings["monitoring.period"], task, positive)
         out += periods
         for h in periods:
             baselines[(version, h.period_start)] = _baseline(

@@ -23,20 +23,47 @@ def time_of(by_event_time: bool) -> sa.ColumnElement[Any]:
     return sa.func.coalesce(p.c.event_time, p.c.created_at) if by_event_time else p.c.created_at
 
 
-def predictions_between(
+def _day(conn: sa.Connection, at: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The UTC day of a time, as 'YYYY-MM-DD' text, in the database's own words."""
+    if conn.dialect.name == "sqlite":  # stored as naive UTC text: its first ten characters
+        return sa.func.substr(at, 1, 10)
+    return sa.func.to_char(sa.func.timezone("UTC", at), "YYYY-MM-DD")
+
+
+def _bin(probability: sa.ColumnElement[Any], edges: Sequence[float]) -> sa.ColumnElement[Any]:
+    """The histogram bin of P(positive): how many inner `edges` lie at or below it."""
+    whens = [(probability < edge, i) for i, edge in enumerate(edges)]
+    return sa.case((probability.is_(None), None), *whens, else_=len(edges))
+
+
+def health_cells(
     conn: sa.Connection,
     *,
     start: datetime | None,
     end: datetime | None,
     by_event_time: bool,
+    inner_edges: Sequence[float],
     model_version: int | None = None,
     source: str | None = None,
-) -> list[sa.Row]:
-    """(at, model_version, prediction, label, probability) of the predictions whose time is in
-    [start, end) (either open), of one version and one source when given."""
+) -> list[dict[str, Any]]:
+    """The predictions in [start, end) counted by (UTC day, model version, class, P(positive)
+    bin), with the sum and sum of squares of their numeric predictions: a GROUP BY in the
+    database, so any number of predictions is read back as a few rows per day."""
+    from datetime import UTC
+
     p = tables.predictions
     at = time_of(by_event_time)
-    query = sa.select(at.label("at"), p.c.model_version, p.c.prediction, p.c.label, p.c.probability)
+    day = _day(conn, at).label("day")
+    b = _bin(p.c.probability, inner_edges).label("bin")
+    query = sa.select(
+        day,
+        p.c.model_version,
+        p.c.label,
+        b,
+        sa.func.count().label("n"),
+        sa.func.sum(p.c.prediction).label("total"),
+        sa.func.sum(p.c.prediction * p.c.prediction).label("squares"),
+    )
     if start is not None:
         query = query.where(at >= start)
     if end is not None:
@@ -45,7 +72,19 @@ def predictions_between(
         query = query.where(p.c.model_version == model_version)
     if source is not None:
         query = query.where(p.c.source == source)
-    return list(conn.execute(query))
+    query = query.group_by(day, p.c.model_version, p.c.label, b)
+    return [
+        {
+            "day": datetime.fromisoformat(r.day).replace(tzinfo=UTC),
+            "model_version": int(r.model_version),
+            "label": r.label,
+            "bin": None if r.bin is None else int(r.bin),
+            "n": int(r.n),
+            "total": None if r.total is None else float(r.total),
+            "squares": None if r.squares is None else float(r.squares),
+        }
+        for r in conn.execute(query)
+    ]
 
 
 def run_span(
