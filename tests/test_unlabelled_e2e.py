@@ -230,3 +230,20 @@ def test_event_times_good_and_hostile(tmp_path: Path, sample: Path, backend: str
     finally:
         if name:
             drop_pg(ensure_postgres(), name)
+
+
+def test_the_drift_trigger_works_on_unlabelled_rows_and_retrains_on_labelled_ones(trained, sample):
+    project, url = trained
+    with (project / "riskwatch.toml").open("a") as fh:
+        fh.write('trigger = "drift"\n')  # under [policy]
+    drifted = _batch(sample, 2).drop(columns=[TARGET])
+    for column in ("lastmonth_activity", "lastyear_activity", "number_of_employees"):
+        drifted[column] = drifted[column] * 5
+    drifted.to_csv(project / "sourcedata" / "drifted.csv", index=False)
+    t = run_json(project, url)
+    assert t["score"] is None and t["rows_unlabelled"] == 500
+    assert t["drift"]["confirmed"] is True
+    assert t["decision"]["retrain"] is True
+    assert "no labelled rows among the 500 new rows" in t["decision"]["reason"]
+    # The challenger learns from the labelled rows of the window only: the first file's.
+    assert t["promotion"]["training_rows"] == 500
