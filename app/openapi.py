@@ -72,6 +72,16 @@ RUN_ID = {
 }
 
 
+def _time(name: str, what: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": f"{what} (ISO 8601 date or time; without an offset, UTC).",
+        "schema": {"type": "string"},
+    }
+
+
 def _get(summary: str, ok: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:
     return {"get": {"summary": summary, **extra, "responses": {"200": ok, **_errors(*errors)}}}
 
@@ -283,6 +293,36 @@ def _record_paths() -> dict[str, Any]:
             "Step timings of the latest run, missing values, outdated packages, library versions.",
             _json(_ref("Diagnostics"), "The latest diagnostics."),
             503,
+        ),
+        "/predictions/summary": _get(
+            "Prediction health per period and model version: the count, the share of each "
+            "class (or mean and spread), the P(positive) histogram, the baseline, and the "
+            "alerts recorded (a single class, a moved positive share).",
+            _json(_ref("PredictionSummary"), "The periods' health and alerts."),
+            400,
+            503,
+            parameters=[
+                _time("start", "Periods of predictions at or after this time"),
+                _time("end", "Predictions before this time"),
+                {
+                    "name": "model_version",
+                    "in": "query",
+                    "required": False,
+                    "description": "Only this model version's predictions.",
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+                {
+                    "name": "source",
+                    "in": "query",
+                    "required": False,
+                    "description": "Only predictions of this source.",
+                    "schema": {
+                        "type": "string",
+                        "enum": ["scheduled", "api", "webapp", "diagnostics", "all"],
+                        "default": "all",
+                    },
+                },
+            ],
         ),
         "/apireturns": _get(
             "What `riskwatch apicalls` recorded, newest first.",

@@ -91,6 +91,82 @@ SCHEMAS: dict[str, Any] = {
             "model_version": {"type": "integer"},
         },
     },
+    "PredictionSummary": {
+        "type": "object",
+        "description": "Prediction health per period (monitoring.period, UTC) and model "
+        "version: by each prediction's event time when data.timestamp_column is set (else, and "
+        "for a prediction without one, when it was made).",
+        "required": ["period", "time", "periods", "alerts"],
+        "properties": {
+            "period": {"enum": ["day", "week", "month"]},
+            "time": {"enum": ["event_time", "created_at"]},
+            "start": {"type": ["string", "null"], "format": "date-time"},
+            "end": {"type": ["string", "null"], "format": "date-time"},
+            "min_rows": {"type": "integer", "description": "monitoring.health_min_rows"},
+            "positive_share_tolerance": {"type": "number"},
+            "periods": {"type": "array", "items": ref("PeriodHealth")},
+            "alerts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "period_start": {"type": "string", "format": "date-time"},
+                        "model_version": {"type": "integer"},
+                        "kind": {"enum": ["single_class", "positive_share"]},
+                        "message": {"type": "string"},
+                        "evidence": {"type": "object"},
+                        "run_id": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "delivered": {
+                            "type": ["boolean", "null"],
+                            "description": "Whether the webhook took it; null: not sent.",
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "PeriodHealth": {
+        "type": "object",
+        "required": ["period_start", "model_version", "count"],
+        "properties": {
+            "period_start": {"type": "string", "format": "date-time"},
+            "model_version": {"type": "integer"},
+            "count": {"type": "integer"},
+            "class_counts": {
+                "type": ["object", "null"],
+                "additionalProperties": {"type": "integer"},
+                "description": "A classifier's predictions per class (as text).",
+            },
+            "class_shares": {
+                "type": ["object", "null"],
+                "additionalProperties": {"type": "number"},
+            },
+            "positive_label": {"type": ["string", "null"]},
+            "positive_share": {"type": ["number", "null"]},
+            "mean": {"type": ["number", "null"], "description": "A regressor's mean prediction."},
+            "std": {"type": ["number", "null"]},
+            "histogram": {
+                "type": ["object", "null"],
+                "description": "A binary classifier's P(positive) in 10 fixed bins; the last "
+                "bin includes 1.",
+                "properties": {
+                    "edges": {"type": "array", "items": {"type": "number"}},
+                    "counts": {"type": "array", "items": {"type": "integer"}},
+                },
+            },
+            "baseline": {
+                "type": ["object", "null"],
+                "description": "The positive share the period is judged against: the "
+                "version's on its holdout, else over its earlier predictions.",
+                "properties": {
+                    "positive_share": {"type": "number"},
+                    "source": {"enum": ["holdout", "earlier predictions"]},
+                    "rows": {"type": "integer"},
+                },
+            },
+        },
+    },
     "Scoring": {
         "type": "object",
         "required": ["model_version", "metric", "holdout_score", "run_id", "scores"],
@@ -166,6 +242,15 @@ SCHEMAS: dict[str, Any] = {
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
                         "new_files": {"type": "integer"},
                         "rows_ingested": {"type": "integer"},
+                        "rows_labelled": {
+                            "type": "integer",
+                            "description": "New rows the run took that carry a label.",
+                        },
+                        "rows_unlabelled": {
+                            "type": "integer",
+                            "description": "New rows without a label: inference data, "
+                            "predicted and measured for drift, never trained or scored on.",
+                        },
                         "files_quarantined": {"type": "integer"},
                         "rows_quarantined": {
                             "type": "integer",

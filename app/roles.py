@@ -28,6 +28,7 @@ ROUTE_ROLES: dict[tuple[str, str], str | None] = {
     ("/quality/<int:file_id>.html", "GET"): "read",
     ("/past-predictions", "GET"): "read",
     ("/prediction", "POST"): "predict",
+    ("/predictions/summary", "GET"): "read",
 }
 UNDECIDED = "admin"  # a route without a decision: only an admin token reaches it
 

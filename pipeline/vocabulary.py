@@ -20,6 +20,7 @@ ERROR_TYPES = (
     "infinite_value",
     "renamed_column",
     "invalid_share",
+    "unlabelled",
 )
 FILE_LEVEL = frozenset(
     {
@@ -30,14 +31,16 @@ FILE_LEVEL = frozenset(
         "duplicate_column",
         "renamed_column",
         "invalid_share",
+        "unlabelled",
     }
 )
 # File-level types the gate derives from the file's other violations, not from its bytes (a
-# share of invalid rows above quality.max_invalid_share): nothing in a file injects them alone.
-DERIVED = frozenset({"invalid_share"})
+# share of invalid rows above quality.max_invalid_share; a file with no label at all refused
+# because data.unlabelled_files = "quarantine" says so): nothing in a file injects them alone.
+DERIVED = frozenset({"invalid_share", "unlabelled"})
 # File-level types that make the whole file unusable (it is quarantined byte for byte).
 REJECTING = frozenset(
-    {"unreadable", "empty", "missing_column", "duplicate_column", "renamed_column"}
+    {"unreadable", "empty", "missing_column", "duplicate_column", "renamed_column", "unlabelled"}
 )
 # Least to most severe: the one order of criticality that sorting, alerts and reports use.
 CRITICALITIES = ("low", "medium", "high")
@@ -57,6 +60,7 @@ DEFAULT_CRITICALITY = {
     "infinite_value": "medium",
     "renamed_column": "high",
     "invalid_share": "high",
+    "unlabelled": "medium",
 }
 
 # What the gate did with a file, and the words a person reads for it (PDF and HTML page).

@@ -213,13 +213,15 @@ def test_a_source_with_bad_rows_keeps_them_and_only_clean_rows_are_used(tmp_path
 
 
 def test_a_regression_contract_is_corrupted_and_checked_like_any_other(tmp_path, batch):
-    # The label of a regression task has no fixed values: only a missing one is invalid.
+    # The label of a regression task has no fixed values, and a missing one is no error (the
+    # row is unlabelled, issue 12): no invalid_label can be injected, the rest is as ever.
     frame = batch.assign(**{TARGET: batch["lastyear_activity"] * 12})
     contract = _contract(frame, task="regression")
     source = _write(frame, tmp_path / "clean.csv")
     out = tmp_path / "bad.csv"
     injections = corrupt(source, out, seed=0, contract=contract)
-    assert "invalid_label" in describe(injections)
+    assert "invalid_label" not in describe(injections)
+    assert "wrong_type" in describe(injections)
     _assert_found_exactly(out, contract, injections)
 
 

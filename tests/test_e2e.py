@@ -227,28 +227,25 @@ def test_bad_files_are_quarantined_and_the_good_one_ingested(project: Path, batc
 
     t = run_json(project)
 
-    assert (t["new_files"], t["files_quarantined"], t["rows_ingested"]) == (4, 3, 500)
-    # The rows of a file rejected whole count when it could be read (no_target.csv's 500);
-    # the binary and the empty file have none to count.
-    assert t["rows_quarantined"] == 500
+    # A file without the target is inference data (issue 12): ingested, its rows unlabelled.
+    assert (t["new_files"], t["files_quarantined"], t["rows_ingested"]) == (4, 2, 1000)
+    assert (t["rows_labelled"], t["rows_unlabelled"]) == (500, 500)
+    # The binary and the empty file have no rows to count.
+    assert t["rows_quarantined"] == 0
     reasons = {q["name"]: q["reason"] for q in t["quarantined"]}
     assert "binary" in reasons["binary.csv"]
     assert "empty" in reasons["empty.csv"]
-    assert "required column 'exited' is missing" in reasons["no_target.csv"]
+    assert "no_target.csv" not in reasons
     assert t["production_version"] == 1
     # The inbox is untouched; every bad file is kept, byte for byte, with its reason.
     assert {p.name: sha(p) for p in inbox.iterdir()} == before
     quarantine = project / "ingesteddata" / "quarantine"
-    for name in ("binary.csv", "empty.csv", "no_target.csv"):
+    for name in ("binary.csv", "empty.csv"):
         [copy] = [p for p in quarantine.iterdir() if p.name.endswith("-" + name)]
         assert sha(copy) == before[name]
         assert reasons[name] in (copy.parent / (copy.name + ".reason.txt")).read_text()
     status = json.loads(invoke(project, "status", "--json").stdout)
-    assert {q["name"] for q in status["quarantined_files"]} == {
-        "binary.csv",
-        "empty.csv",
-        "no_target.csv",
-    }
+    assert {q["name"] for q in status["quarantined_files"]} == {"binary.csv", "empty.csv"}
     assert good.exists()
 
 

@@ -93,7 +93,7 @@ def test_clean_csv_keeps_every_row(tmp_path: Path):
 
 
 def test_bad_rows_are_quarantined_with_their_errors_and_nothing_is_lost(tmp_path: Path):
-    extra = "C4,5,retail,\nC5,-7,finance,1\nC6,8,aliens,0\nC2,9,retail,1\n"
+    extra = "C4,5,retail,7\nC5,-7,finance,1\nC6,8,aliens,0\nC2,9,retail,1\n"
     item = _ingest(tmp_path, "some.csv", GOOD + extra)
     assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 3, 4)
     bad = pd.read_parquet(tmp_path / "out" / item.quarantine_path)
@@ -137,8 +137,8 @@ HOSTILE = [
      "not UTF-8"),
     ("semicolons.csv", b"corporation;employees;industry;exited\nC1;10;retail;0\n",
      "required column 'corporation' is missing"),
-    ("no_target.csv", b"corporation,employees,industry\nC1,10,retail\n",
-     "required column 'exited' is missing"),
+    ("no_target_renamed.csv", b"corporation,employees,industry,Exited\nC1,10,retail,0\n",
+     "required column 'exited' is missing; it looks renamed to 'Exited'"),
     ("renamed.csv", b"corporation,employee_s,industry,exited\nC1,10,retail,0\n",
      "it looks renamed to 'employee_s'"),
     ("text_in_number.csv",
@@ -154,7 +154,7 @@ HOSTILE = [
     ("bad.jsonl", b'{"corporation": "C1", "exited": 0}\n{not json\n',
      "cannot read the file as jsonl"),
     ("report.xlsx", b"PK\x03\x04", "unsupported file type '.xlsx'"),
-    ("all_unlabelled.csv", b"corporation,employees,industry,exited\nC1,10,retail,\n",
+    ("all_invalid_labels.csv", b"corporation,employees,industry,exited\nC1,10,retail,7\n",
      "no row passed the checks: invalid_label (1)"),
 ]  # fmt: skip
 

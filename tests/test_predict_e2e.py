@@ -25,14 +25,14 @@ SETTINGS = '\n[predict]\nbatch_rows = 70\n\n[data]\ntimestamp_column = "observed
 
 @pytest.fixture(scope="module")
 def batches(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three sample batches with an event-time column (ISO text; one row not a time)."""
+    """Three sample batches with an event-time column (ISO text). Every row's is a time: the
+    gate quarantines a row whose event time is not one (issue 12, point 1)."""
     out = tmp_path_factory.mktemp("predict-sample")
     write_sample_data(out, batches=3, rows=300, test_rows=100)
     for path in sorted((out / "sourcedata").glob("*.csv")):
         frame = pd.read_csv(path)
         stamps = pd.date_range("2026-11-01", periods=len(frame), freq="h", tz="UTC")
         frame.insert(1, "observed_at", [t.isoformat() for t in stamps])
-        frame.loc[5, "observed_at"] = "not a time"
         frame.to_csv(path, index=False)
     return out
 
@@ -81,10 +81,9 @@ def test_the_run_predicts_and_predict_then_skips(ready, batches: Path) -> None:
     assert inbox.stat().st_mtime_ns == before.st_mtime_ns and inbox.exists()
     parquet = next((project / "ingesteddata" / "data").glob("*.parquet"))
     stamp = parquet.stat().st_mtime_ns
-    # The gate keeps data.timestamp_column once the contract names it (the inferred one does
-    # not yet): the next file's predictions get its rows' event times.
-    with (project / "contract.toml").open("a") as contract:
-        contract.write('\n[columns.observed_at]\nkind = "categorical"\nnullable = true\n')
+    # The inferred contract names data.timestamp_column (kind timestamp): the ingested Parquet
+    # holds UTC timestamps, and the predictions their rows' event times.
+    assert '[columns.observed_at]\nkind = "timestamp"' in (project / "contract.toml").read_text()
     drop(project, batches / "sourcedata" / "clients_batch_02.csv")
     assert invoke(project, "ingest", database_url=url).returncode == 0
     done = _predict(project, url)
@@ -94,7 +93,7 @@ def test_the_run_predicts_and_predict_then_skips(ready, batches: Path) -> None:
     _exactly_once(url)
     times = rows(url, "SELECT row_number, event_time FROM predictions WHERE file_id = 2")
     by_row = {r["row_number"]: r["event_time"] for r in times}
-    assert by_row[5] is None  # "not a time": none recorded
+    assert str(by_row[5]).startswith("2026-11-01 05:00")
     assert str(by_row[0]).startswith("2026-11-01 00:00") and str(by_row[3]).startswith(
         "2026-11-01 03:00"
     )
@@ -106,7 +105,9 @@ def test_backfill_predicts_each_file_once_per_version(ready, batches: Path) -> N
     drop(project, batches / "sourcedata" / "clients_batch_02.csv")
     run_json(project, url)
     assert invoke(project, "train", database_url=url).returncode == 0
-    versions = [r["version"] for r in rows(url, "SELECT version FROM model_versions")]
+    versions = [
+        r["version"] for r in rows(url, "SELECT version FROM model_versions ORDER BY version")
+    ]
     assert versions == [1, 2]
     if (
         invoke(project, "status", "--json", database_url=url).stdout.count(

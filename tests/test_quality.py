@@ -260,6 +260,7 @@ def test_error_type_names_are_stable():
         "infinite_value",
         "renamed_column",
         "invalid_share",
+        "unlabelled",
     )
 
 
@@ -287,7 +288,7 @@ def test_a_million_rows_are_checked_column_by_column(contract):
 @pytest.mark.parametrize(
     ("kind", "nullable", "expected"),
     [
-        ("label", False, ("invalid_label", 1)),
+        ("label", False, None),  # a row without a label is inference data (issue 12)
         ("numeric", False, ("missing_value", 1)),
         ("numeric", True, None),  # one missing of three is no clear excess over 30% at n=3
     ],

@@ -162,6 +162,30 @@ def fill_history(engine: sa.Engine) -> None:
         add_score(conn, RUN_2, when, 1, "production", "new", 0.855, 0.83, 0.878, 1200)
 
 
+# The run's prediction health, as `pipeline.run.health_step.check` records it in its summary.
+PREDICTION_HEALTH = {
+    "period": "day",
+    "periods": [
+        {
+            "period_start": "2026-01-03T00:00:00+00:00",
+            "model_version": 2,
+            "count": 2400,
+            "class_counts": {"0": 1900, "1": 500},
+            "class_shares": {"0": 1900 / 2400, "1": 500 / 2400},
+            "positive_label": "1",
+            "positive_share": 500 / 2400,
+            "mean": None,
+            "std": None,
+            "histogram": {
+                "edges": [i / 10 for i in range(11)],
+                "counts": [1200, 400, 200, 100, 0, 0, 100, 150, 150, 100],
+            },
+        }
+    ],
+    "alerts": [],
+}
+
+
 def fill_run(engine: sa.Engine, run_id: str = RUN_3, file_name: str = "batch_03.csv") -> None:
     """One run that writes every table: it retrains, promotes version 2 and is diagnosed."""
     start = T0 + timedelta(days=2)
@@ -173,6 +197,7 @@ def fill_run(engine: sa.Engine, run_id: str = RUN_3, file_name: str = "batch_03.
         rows_ingested=2400,
         files_quarantined=1,
         production_version=2,
+        summary={"prediction_health": PREDICTION_HEALTH},
     )
     at = [start + timedelta(seconds=s) for s in range(80)]
     with engine.begin() as conn:
@@ -367,6 +392,9 @@ def test_full_run_report_shows_every_section(engine, settings) -> None:
     assert "scikit-learn" in flat and "1.5.2" in flat
     assert "v1 v2 promote" in flat
     assert "Files checked by the quality gate" in flat
+    assert "7c. Predictions" in flat and "2026-01-03 v2 2,400 0: 79.2%, 1: 20.8% 20.8%" in flat
+    assert "predictions by P(1), period 2026-01-03, v2" in flat
+    assert "No new prediction-health alert." in flat
     assert "batch_03.csv 1,212 1,200 12 medium rows quarantined" in flat
     assert "batch_04.parquet 1,200 1,200 0 none clean" in flat
     assert "broken.csv 40 0 40 high whole file rejected" in flat

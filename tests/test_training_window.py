@@ -83,6 +83,7 @@ def _files(engine: sa.Engine, spec: list[tuple[int, float]]) -> list[int]:
                     size_bytes=1,
                     status="ingested" if i < len(spec) else "quarantined",
                     rows=n,
+                    labelled_rows=n,
                     data_path=f"data/{i}.parquet",
                     ingested_at=now - timedelta(days=age),
                 )
@@ -94,7 +95,7 @@ def _files(engine: sa.Engine, spec: list[tuple[int, float]]) -> list[int]:
     ("kind", "size", "picked"),
     [
         ("all", None, [0, 1, 2, 3]),
-        ("files", 2, [2, 3]),
+        ("files", 2, [1, 3]),  # the newest 2 files with labelled rows: file 2 has none
         ("files", 9, [0, 1, 2, 3]),
         ("rows", 10, [3]),  # the newest file alone holds 10 rows
         ("rows", 11, [1, 2, 3]),  # file 2 holds no good row: it adds nothing to the count
@@ -110,8 +111,9 @@ def test_window_files_are_the_newest_of_each_kind(
     with engine.connect() as conn:
         got = [r.id for r in writes.window_files(conn, kind, size)]
     expected = [ids[i] for i in picked]
-    if kind == "rows":  # a file with no good rows is never read for a rows window
-        expected = [i for i in expected if i != ids[2]]
+    # A file with no labelled row is in no window (issue 12: unlabelled rows are never trained
+    # on); file 2 holds no row at all.
+    expected = [i for i in expected if i != ids[2]]
     assert got == expected
 
 
@@ -251,7 +253,7 @@ def test_a_window_of_quarantined_files_only_says_so(tmp_path: Path) -> None:
     db.upgrade(engine)
     run = type("RunStub", (), {"engine": engine, "settings": settings})()
     try:
-        with pytest.raises(DataError, match=r"no ingested rows in the training window .*files:1"):
+        with pytest.raises(DataError, match=r"no labelled ingested rows in the .*files:1"):
             training_data(run)  # type: ignore[arg-type]
     finally:
         engine.dispose()
@@ -299,6 +301,7 @@ def test_a_runs_window_is_the_files_of_the_newest_ingesting_runs(engine: sa.Engi
                         size_bytes=1,
                         status=status,
                         rows=5,
+                        labelled_rows=5,
                         data_path=f"data/{run}.parquet",
                         ingested_at=now,
                     )

@@ -22,7 +22,7 @@ def _runs_text(rows: list[dict[str, Any]]) -> str:
         return "no runs yet"
     return "\n".join(
         f"{r['id']}  {r['started_at'][:19]}  {r['kind']:<9} {r['status']:<9} "
-        f"files={r['new_files']} rows={r['rows_ingested']} "
+        f"files={r['new_files']} rows={r['rows_ingested']} (labelled {r['rows_labelled']}) "
         f"quarantined: files={r['files_quarantined']} rows={r['rows_quarantined']} "
         f"prod={fmt_version(r['production_version'])}"
         + (f"  drift: {fmt_drift(r['drift'])}" if r.get("drift") else "")

@@ -95,11 +95,22 @@ def _columns(
     classify = settings["model.task"] == "classification"
     data[PREDICTION] = proba if proba is not None else pred
     kinds[PREDICTION] = "numeric" if proba is not None or not classify else "categorical"
-    data[TARGET] = frame[settings["data.target"]].to_numpy()
+    # The labels of the labelled rows only: an unlabelled row is no evidence of label drift.
+    data[TARGET] = _labels(frame, settings["data.target"])
     kinds[TARGET] = "categorical" if classify else "numeric"
     # The data set's drift is the features'; the prediction and the label are reported apart.
     weights = {c: 1.0 for c in features.columns}
     return data, kinds, weights
+
+
+def _labels(frame: pd.DataFrame, target: str) -> np.ndarray:
+    import numpy as np
+
+    from pipeline.model.features import labelled_rows
+
+    if target not in frame.columns:
+        return np.empty(0)
+    return labelled_rows(frame[[target]], target)[target].to_numpy()
 
 
 def profile_bytes(

@@ -24,7 +24,7 @@ from pipeline.ingest.webhook import Delivery, deliver, not_delivered, target, ur
 from pipeline.settings.table import default
 from pipeline.vocabulary import CRITICALITIES, criticality_rank
 
-__all__ = ["Alert", "Delivery", "at_least", "message", "send", "target"]
+__all__ = ["Alert", "Delivery", "at_least", "message", "post", "send", "target"]
 
 log = logging.getLogger("riskwatch")
 
@@ -254,4 +254,34 @@ def send(
         sleep=sleep,
         start=start,
         clock=clock,
+    )
+
+
+def post(
+    url: str,
+    body: dict[str, Any],
+    what: str,
+    *,
+    timeout: float = default("alerts.timeout_seconds"),
+    retries: int = default("alerts.retries"),
+    deadline: float = default("alerts.deadline_seconds"),
+) -> Delivery:
+    """POST another kind of alert's JSON `body` (prediction health) as `send` does: the same
+    retries, backoff and deadline; never raises. `what` names it in the log."""
+    start = time.monotonic()
+    problem = url_problem(url)
+    if problem is not None:
+        log.warning("alert for %r not sent: %s", what, problem)
+        return Delivery(False, 0, None, problem, 0.0)
+    data = json.dumps(body, ensure_ascii=True).encode("ascii")
+    return deliver(
+        url,
+        data,
+        what,
+        timeout=timeout,
+        retries=retries,
+        backoff=0.5,
+        deadline=deadline,
+        sleep=time.sleep,
+        start=start,
     )

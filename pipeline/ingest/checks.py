@@ -3,10 +3,18 @@
 Pure computation on a DataFrame, no I/O. Row checks are vectorised over whole columns (no Python
 loop per row). File-level problems (unreadable, empty, a missing, extra, duplicated or renamed
 column) are found from the header; row-level ones (wrong type, missing value, a sign crossed,
-duplicate row or id, invalid label, infinite value) mark rows bad, and a bad row never reaches
-training, scoring or drift. A learned rule (a range, a category list) that is not enforced
-finds rows too (`out_of_range`, `unknown_category`), but keeps them: the violation is counted,
-reported and alerted, with `kept` set, and its rows are not bad.
+duplicate row or id, invalid label, infinite value, an event time that is not one) mark rows
+bad, and a bad row never reaches training, scoring or drift.
+
+A row without a label is not bad (issue 12): it is inference data, predicted and measured for
+drift, never trained or scored on. A file without the target column is unlabelled too, unless
+the column looks renamed (`renamed_column`, as for any column). data.unlabelled_files =
+"quarantine" refuses a file with no label at all (`unlabelled`). A label that is present but
+not a label (not in label_values, not a number) is `invalid_label`, as it always was.
+
+A learned rule (a range, a category list) that is not enforced finds rows too (`out_of_range`,
+`unknown_category`), but keeps them: the violation is counted, reported and alerted, with `kept`
+set, and its rows are not bad.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import difflib
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -27,52 +36,22 @@ from pipeline.ingest.violations import (  # noqa: F401  (re-exported: the gate's
     file_problem,
     flag_invalid_share,
 )
+from pipeline.ingest.violations import file_violation as _file_violation
+from pipeline.ingest.violations import row_violation as _row_violation
 from pipeline.settings.table import default
 from pipeline.vocabulary import REJECTING
 
-EXAMPLES = 5
-
-
-def _examples(values: pd.Series) -> tuple[str, ...]:
-    return tuple(repr(x)[:80] for x in values.head(EXAMPLES).tolist())
-
-
-def _row_violation(
-    error_type: str,
-    column: str | None,
-    mask: np.ndarray,
-    values: pd.Series,
-    message: str,
-    overrides: Mapping[str, str] | None,
-    kept: bool = False,
-) -> Violation | None:
-    rows = np.nonzero(mask)[0]
-    if not len(rows):
-        return None
-    if kept:
-        message += " (learned rule, not enforced: rows kept)"
-    return Violation(
-        error_type,
-        column,
-        criticality_of(error_type, overrides),
-        len(rows),
-        f"{len(rows)} row(s): {message}",
-        rows,
-        _examples(values.iloc[rows]),
-        kept,
-    )
-
-
-def _file_violation(
-    error_type: str, column: str | None, message: str, overrides: Mapping[str, str] | None
-) -> Violation:
-    return Violation(error_type, column, criticality_of(error_type, overrides), 1, message)
-
 
 def check_header(
-    columns: Sequence[str], contract: Contract, overrides: Mapping[str, str] | None = None
+    columns: Sequence[str],
+    contract: Contract,
+    overrides: Mapping[str, str] | None = None,
+    unlabelled: str = default("data.unlabelled_files"),
 ) -> list[Violation]:
-    """File-level checks on the column names: missing, extra, renamed, duplicated."""
+    """File-level checks on the column names: missing, extra, renamed, duplicated.
+
+    The target absent is no violation (the file is unlabelled) unless an extra column looks
+    like it renamed, or `unlabelled` is "quarantine"."""
     out: list[Violation] = []
     counts = Counter(columns)
     for name, n in counts.items():
@@ -92,6 +71,9 @@ def check_header(
         if m in renamed:
             message = f"required column {m!r} is missing; it looks renamed to {renamed[m]!r}"
             out.append(_file_violation("renamed_column", m, message, overrides))
+        elif m == contract.target:
+            if unlabelled == "quarantine":
+                out.append(_unlabelled(contract, "the file has no target column", overrides))
         else:
             message = f"required column {m!r} is missing"
             out.append(_file_violation("missing_column", m, message, overrides))
@@ -100,6 +82,14 @@ def check_header(
             message = f"column {e!r} is not in the contract (ignored)"
             out.append(_file_violation("extra_column", e, message, overrides))
     return out
+
+
+def _unlabelled(contract: Contract, what: str, overrides: Mapping[str, str] | None) -> Violation:
+    message = (
+        f"{what} ({contract.target!r}): no row is labelled, and data.unlabelled_files = "
+        '"quarantine" refuses a file without labels'
+    )
+    return _file_violation("unlabelled", contract.target, message, overrides)
 
 
 def _norm(name: str) -> str:
@@ -111,23 +101,42 @@ def check_frame(
     contract: Contract,
     overrides: Mapping[str, str] | None = None,
     missing_alpha: float = default("quality.missing_significance"),
+    *,
+    unlabelled: str = default("data.unlabelled_files"),
+    now: datetime | None = None,
+    max_future_days: float = default("quality.timestamp_max_future_days"),
 ) -> QualityResult:
-    """Check one file's rows against the contract; collect every violation, not the first."""
+    """Check one file's rows against the contract; collect every violation, not the first.
+
+    `unlabelled`: data.unlabelled_files. `now`: when the file is checked; an event time more
+    than `max_future_days` after it is out of range (None: no such check)."""
     n = len(frame)
     header = [str(c) for c in frame.columns]
-    violations = check_header(header, contract, overrides)
+    violations = check_header(header, contract, overrides, unlabelled)
     bad = np.zeros(n, dtype=bool)
     if n == 0:
         message = "the file has a header but no rows"
         violations.append(_file_violation("empty", None, message, overrides))
         return QualityResult(0, violations, bad)
+    target = contract.target
+    if unlabelled == "quarantine" and target in frame.columns and frame[target].isna().all():
+        violations.append(_unlabelled(contract, "the target is empty in every row", overrides))
     if any(v.error_type in REJECTING for v in violations):
         return QualityResult(n, violations, bad)
 
+    from pipeline.ingest.timestamps import check_times
+
+    future = None if now is None else (now, timedelta(days=max_future_days))
     for rule in contract.columns.values():
         if rule.name not in frame.columns:
             continue  # an optional column that is absent
-        for v in _check_column(frame[rule.name], rule, contract, overrides, missing_alpha):
+        column = frame[rule.name]
+        found = (
+            check_times(column, rule, overrides, future)
+            if rule.kind == "timestamp"
+            else _check_column(column, rule, contract, overrides, missing_alpha)
+        )
+        for v in found:
             violations.append(v)
             if not v.kept:
                 bad[v.rows] = True
@@ -256,10 +265,10 @@ def _check_missing(
     overrides: Mapping[str, str] | None,
     missing_alpha: float,
 ) -> Violation | None:
-    """A label or required value that is absent; or a nullable column missing too often."""
-    if rule.kind == "label" and missing.any():
-        message = f"no label in {rule.name!r}"
-        return _row_violation("invalid_label", rule.name, missing, series, message, overrides)
+    """A required value that is absent; or a nullable column missing too often. A row without
+    a label is unlabelled, not bad."""
+    if rule.kind == "label":
+        return None
     if not rule.nullable:
         message = f"missing value in required column {rule.name!r}"
         return _row_violation("missing_value", rule.name, missing, series, message, overrides)

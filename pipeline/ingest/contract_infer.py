@@ -49,6 +49,7 @@ def infer_summary(
     missing_significance: float = default("quality.missing_significance"),
     evidence: float | None = None,
     unique_ids: bool = default("data.unique_ids"),
+    timestamp: str = "",
 ) -> Contract:
     """Derive a contract from the summary of training data: structural rules where the data
     has enough rows to say so, learned ranges (widened by a margin) and category lists, not
@@ -58,6 +59,11 @@ def infer_summary(
     `evidence`: the rows without a missing value (a fraction, a sign change) needed to infer
     a non-nullable (integer, signed) column; None: `evidence_rows(missing_margin,
     missing_significance)`. `unique_ids`: may an id name one row only (with id columns).
+    `timestamp`: the event-time column (data.timestamp_column), a required `timestamp` rule.
+
+    Data without a single label (unlabelled production rows) says nothing of the label set: a
+    classification contract then has no `label_values` (any number is a label) until the run
+    learns them from the first labelled file (`contract_tools.learn_labels`).
     """
     enough = evidence_rows(missing_margin, missing_significance) if evidence is None else evidence
     rules: dict[str, ColumnRule] = {}
@@ -75,7 +81,10 @@ def infer_summary(
             )
         else:
             rules[col] = _numeric_rule(col, s, required, base, enough, range_margin)
-    label_values = _label_values(summary.labels) if task == "classification" else None
+    learned = task == "classification" and bool(summary.labels)
+    label_values = labels_implied(summary.labels) if learned else None
+    if timestamp:
+        rules[timestamp] = ColumnRule(timestamp, "timestamp")
     rules[target] = ColumnRule(target, "label")
     contract = Contract(
         target, tuple(id_columns), unique_ids and bool(id_columns), label_values, rules
@@ -134,7 +143,7 @@ def _numeric_rule(
     )
 
 
-def _label_values(seen: frozenset[Any]) -> tuple[Label, ...]:
+def labels_implied(seen: frozenset[Any]) -> tuple[Label, ...]:
     """Every label seen; both classes of a binary task whose labels are 0/1 or false/true."""
     if not seen:
         return ()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from pipeline.errors import RiskwatchError
 
-KINDS = ("numeric", "integer", "categorical", "id", "label")
+KINDS = ("numeric", "integer", "categorical", "id", "label", "timestamp")
 SIGNS = ("non-negative", "non-positive")
 Label = str | int | float  # a class label as TOML writes it (bool is an int)
 
@@ -36,7 +36,9 @@ class ContractError(RiskwatchError):
 @dataclass(frozen=True)
 class ColumnRule:
     name: str
-    kind: str  # numeric, integer, categorical, id, label (and "row" for whole-row checks)
+    # numeric, integer, categorical, id, label, timestamp (the event time: data.timestamp_column)
+    # (and "row" for whole-row checks)
+    kind: str
     required: bool = True
     nullable: bool = False  # may a row lack a value here (structural)
     max_missing_share: float = 0.0  # learned; a file above it is flagged, its rows kept
@@ -75,4 +77,17 @@ class Contract:
 
     @property
     def features(self) -> list[str]:
-        return [c.name for c in self.columns.values() if c.kind not in ("id", "label")]
+        return [c.name for c in self.columns.values() if c.kind not in ("id", "label", "timestamp")]
+
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        """The columns a reader keeps as text: categories, ids, event times (parsed by the
+        gate, never guessed by a reader), and a label that is not a number."""
+        kinds = ("categorical", "id", "timestamp")
+        text = tuple(c.name for c in self.columns.values() if c.kind in kinds)
+        return text if self.numeric_label else (*text, self.target)
+
+    @property
+    def timestamp_column(self) -> str | None:
+        """The event-time column (kind timestamp), if the contract has one."""
+        return next((c.name for c in self.columns.values() if c.kind == "timestamp"), None)

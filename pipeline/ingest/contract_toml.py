@@ -19,8 +19,9 @@ HEADER = """\
 # Inferred from training data by riskwatch; review and edit it in git. Any change is a new
 # contract version (the SHA-256 of this text), recorded by the next run.
 #
-# Structural rules quarantine a row: kind (numeric | integer | categorical | id | label: the
-# value's type, whole numbers for integer), sign ("non-negative" or "non-positive": a sign the
+# Structural rules quarantine a row: kind (numeric | integer | categorical | id | label |
+# timestamp: the value's type, whole numbers for integer, an ISO 8601 time for the event time
+# of data.timestamp_column), sign ("non-negative" or "non-positive": a sign the
 # training data never crossed), nullable = false (a value is required), label_values, and
 # infinite values. Inference makes a column non-nullable, integer or signed only when the
 # training data had enough rows to say so.
@@ -28,10 +29,12 @@ HEADER = """\
 # (unknown_category), max_missing_share (missing_value, for the whole file). With
 # `enforce = false` a row that breaks them is counted, reported and alerted, and kept; with
 # `enforce = true` (or no enforce key, as in a rule written by hand) it is quarantined.
-# `riskwatch contract enforce COLUMN...` (or --all) sets enforce = true."""
+# `riskwatch contract enforce COLUMN...` (or --all) sets enforce = true.
+# A classification contract inferred from unlabelled data has no label_values yet: the run
+# adds them from the first file that brings labels."""
 
 
-def _toml_value(v: object) -> str:
+def toml_value(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
@@ -39,7 +42,7 @@ def _toml_value(v: object) -> str:
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)
     if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {v!r} to TOML")
 
 
@@ -54,35 +57,35 @@ def to_toml(contract: Contract) -> str:
         HEADER,
         "",
         "[contract]",
-        f"target = {_toml_value(contract.target)}",
-        f"id_columns = {_toml_value(list(contract.id_columns))}",
-        f"unique_ids = {_toml_value(contract.unique_ids)}",
+        f"target = {toml_value(contract.target)}",
+        f"id_columns = {toml_value(list(contract.id_columns))}",
+        f"unique_ids = {toml_value(contract.unique_ids)}",
     ]
     if contract.label_values is not None:
-        lines.append(f"label_values = {_toml_value(list(contract.label_values))}")
+        lines.append(f"label_values = {toml_value(list(contract.label_values))}")
     for rule in contract.columns.values():
         lines += ["", f"[columns.{_key(rule.name)}]", *_rule_lines(rule)]
     return "\n".join(lines) + "\n"
 
 
 def _rule_lines(rule: ColumnRule) -> list[str]:
-    lines = [f"kind = {_toml_value(rule.kind)}"]
+    lines = [f"kind = {toml_value(rule.kind)}"]
     if not rule.required:
         lines.append("required = false")
     if rule.kind in ("numeric", "integer", "categorical"):
-        lines.append(f"nullable = {_toml_value(rule.nullable)}")
+        lines.append(f"nullable = {toml_value(rule.nullable)}")
         if rule.nullable:
-            lines.append(f"max_missing_share = {_toml_value(rule.max_missing_share)}")
+            lines.append(f"max_missing_share = {toml_value(rule.max_missing_share)}")
     if rule.sign is not None:
-        lines.append(f"sign = {_toml_value(rule.sign)}")
+        lines.append(f"sign = {toml_value(rule.sign)}")
     if rule.min is not None:
-        lines.append(f"min = {_toml_value(rule.min)}")
+        lines.append(f"min = {toml_value(rule.min)}")
     if rule.max is not None:
-        lines.append(f"max = {_toml_value(rule.max)}")
+        lines.append(f"max = {toml_value(rule.max)}")
     if rule.categories is not None:
-        lines.append(f"categories = {_toml_value(list(rule.categories))}")
+        lines.append(f"categories = {toml_value(list(rule.categories))}")
     if rule.learned:
-        lines.append(f"enforce = {_toml_value(rule.enforce)}")
+        lines.append(f"enforce = {toml_value(rule.enforce)}")
     return lines
 
 

@@ -3,6 +3,7 @@ rules, check files."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,11 +64,8 @@ def contract_from_summary(summary: contracts.DataSummary, settings: Settings) ->
     """The contract the settings imply for the summarised data (one file or many merged)."""
     from pipeline.model.features import infer_features
 
-    missing = [
-        c
-        for c in [settings["data.target"], *settings["data.id_columns"]]
-        if c not in summary.columns
-    ]
+    # The target may be absent: unlabelled data is data (issue 12); its label set comes later.
+    missing = [c for c in settings["data.id_columns"] if c not in summary.columns]
     if missing:
         raise DataError(f"cannot infer a contract: column(s) {missing} missing from the data")
     features = infer_features(summary.stand_in(), settings)
@@ -82,6 +80,7 @@ def contract_from_summary(summary: contracts.DataSummary, settings: Settings) ->
         missing_margin=settings["quality.missing_margin"],
         missing_significance=settings["quality.missing_significance"],
         unique_ids=settings["data.unique_ids"],
+        timestamp=settings["data.timestamp_column"],
     )
 
 
@@ -117,7 +116,7 @@ def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
 
     contract = features_required(contracts.load(settings.path("paths.contract")), settings)
     overrides = settings["quality.criticality"]
-    text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
+    text = contract.text_columns
     files = []
     for path in paths:
         try:
@@ -126,7 +125,13 @@ def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
             result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
         else:
             result = check_frame(
-                frame, contract, overrides, settings["quality.missing_significance"]
+                frame,
+                contract,
+                overrides,
+                settings["quality.missing_significance"],
+                unlabelled=settings["data.unlabelled_files"],
+                now=datetime.now(UTC),
+                max_future_days=settings["quality.timestamp_max_future_days"],
             )
             flag_invalid_share(result, settings["quality.max_invalid_share"], overrides)
         files.append(
@@ -177,10 +182,14 @@ def features_required(current: Contract, settings: Settings) -> Contract:
     whatever the file says: the row is quarantined as missing_value rather than reaching the
     estimator as NaN; and a file without the column is missing a required one.
 
+    data.timestamp_column, when the contract (written before the setting) does not name it,
+    is checked as an event time all the same (a required `timestamp` rule).
+
     Only the gate's copy changes; the file, and the version recorded from its text, do not.
     """
     import dataclasses
 
+    current = _with_timestamp(current, settings["data.timestamp_column"])
     wanted = _unimputed(settings, current)
     if not wanted:
         return current
@@ -191,6 +200,39 @@ def features_required(current: Contract, settings: Settings) -> Contract:
         for name, rule in current.columns.items()
     }
     return dataclasses.replace(current, columns=columns)
+
+
+def _with_timestamp(current: Contract, stamp: str) -> Contract:
+    """The contract with a required `timestamp` rule for `stamp` if it has none for it."""
+    import dataclasses
+
+    if not stamp or (stamp in current.columns and current.columns[stamp].kind == "timestamp"):
+        return current
+    columns = {n: r for n, r in current.columns.items() if n != stamp}
+    columns[stamp] = contracts.ColumnRule(stamp, "timestamp")
+    return dataclasses.replace(current, columns=columns)
+
+
+def learn_labels(settings: Settings, current: Contract, seen: frozenset[Any]) -> Contract | None:
+    """A classification contract inferred from unlabelled data has no label set; once a file
+    brings labels (`seen`), write the set they imply into paths.contract (one line added to
+    [contract], the rest of the text as it is: a new contract version, which the run records)
+    and return the contract read back. None when there is nothing to learn."""
+    from pipeline.ingest.contract_infer import labels_implied
+    from pipeline.ingest.contract_toml import toml_value
+
+    if settings["model.task"] != "classification" or current.label_values is not None or not seen:
+        return None
+    path = settings.path("paths.contract")
+    text = path.read_text(encoding="utf-8")
+    line = f"label_values = {toml_value(list(labels_implied(frozenset(seen))))}"
+    head = text.find("[contract]")
+    end = text.find("\n[", head + 1)
+    end = len(text) if end < 0 else end
+    body = text[:end].rstrip("\n") + "\n" + line + "\n"
+    new = contracts.from_toml(body + text[end:], str(path))
+    contracts.save(new, path)
+    return new
 
 
 def _unimputed(settings: Settings, current: Contract) -> set[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from pipeline.ingest.contract import Contract
 from pipeline.ingest.discovery import SourceFile
 from pipeline.ingest.intake import as_source, keep, private_copy
 from pipeline.ingest.readers import count_rows, read_table
+from pipeline.ingest.timestamps import event_times_typed
 from pipeline.settings.table import default
 from pipeline.storage import row_index
 from pipeline.vocabulary import DERIVED
@@ -56,6 +58,10 @@ class Ingested:
     quality: QualityResult = field(kw_only=True, repr=False)  # the gate's verdict, always
     report: str | None = None  # the HTML quality report, absolute path
     index: row_index.Entries | None = None  # its new hashes, with quality.duplicates = history
+    labelled_rows: int = 0  # good rows with a label (the others are inference data)
+    # The distinct labels of its good rows, when the gate was asked to learn them (a contract
+    # without a label set: `contract_tools.learn_labels`).
+    labels: frozenset[object] = frozenset()
 
 
 @dataclass
@@ -125,6 +131,7 @@ def ingest_file(
     max_invalid_share: float = default("quality.max_invalid_share"),
     frame: pd.DataFrame | None = None,
     history: RowIndex | None = None,
+    gate: Gate | None = None,
 ) -> Ingested:
     """Read, check against the contract and store one file; never raises for bad data.
 
@@ -137,7 +144,11 @@ def ingest_file(
     `quarantine/` byte for byte with a `.reason.txt`. Good + quarantined rows = rows read. More
     than `max_invalid_share` of the rows bad is an `invalid_share` issue of the file.
     `frame`: the file already read as this would read it (it is not read again). With
-    `history`, rows and ids that earlier files brought are duplicates too.
+    `history`, rows and ids that earlier files brought are duplicates too. `gate`: the
+    unlabelled-file and event-time options (default: `Gate()`).
+
+    The stored Parquet always has the target column, null in unlabelled rows (a file without
+    the column gets it, all null), and the event-time column as a UTC timestamp.
     """
     with private_copy(source, ingested_dir / QUARANTINE_DIR) as copy:
         return _ingest_copy(
@@ -150,6 +161,7 @@ def ingest_file(
             max_invalid_share,
             frame,
             history,
+            gate or Gate(),
         )
 
 
@@ -163,14 +175,13 @@ def _ingest_copy(
     max_invalid_share: float,
     frame: pd.DataFrame | None,
     history: RowIndex | None,
+    gate: Gate,
 ) -> Ingested:
     """`ingest_file` on `copy`, the private copy of `source` that holds the hashed bytes."""
     from pipeline.ingest.checks import check_frame, file_problem, flag_invalid_share
 
     stem = source.sha256[:16]
-    text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
-    if not contract.numeric_label:
-        text += (contract.target,)
+    text = contract.text_columns
     repeats: tuple[Hashes, Seen] | None = None  # with history: the file's hashes, what is known
     try:
         if frame is None:
@@ -182,7 +193,15 @@ def _ingest_copy(
         if exc.error_type != "empty":
             result.rows_read = exc.rows or count_rows(copy, source.format)
     else:
-        result = check_frame(frame, contract, overrides, missing_alpha)
+        result = check_frame(
+            frame,
+            contract,
+            overrides,
+            missing_alpha,
+            unlabelled=gate.unlabelled,
+            now=gate.now,
+            max_future_days=gate.max_future_days,
+        )
         if history is not None:
             from pipeline.ingest.history import flag_repeats, hash_frame
 
@@ -214,9 +233,32 @@ def _ingest_copy(
     keep = ~result.bad
     if repeats is not None:
         item.index = _entries(*repeats, keep)
+    _keep_good(item, frame, keep, contract, ingested_dir, gate)
+    return item
+
+
+def _keep_good(
+    item: Ingested,
+    frame: pd.DataFrame,
+    keep: np.ndarray,
+    contract: Contract,
+    ingested_dir: Path,
+    gate: Gate,
+) -> None:
+    """Write the good rows (`keep`) to `data/<hash>.parquet`, typed, with the target column;
+    count them and their labelled rows on `item`."""
+    if contract.target not in frame.columns:  # unlabelled: every reader sees one shape
+        frame[contract.target] = _no_labels(frame, contract)
     columns = [c for c in contract.columns if c in frame.columns]
     good = _typed(frame, keep, columns, _column_types(frame, keep, contract))
+    good = event_times_typed(good, contract.timestamp_column)
     item.rows = int(keep.sum())
+    labelled = keep & frame[contract.target].notna().to_numpy()
+    item.labelled_rows = int(labelled.sum())
+    if gate.learn_labels and item.labelled_rows:
+        from pipeline.ingest.contract_summary import plain
+
+        item.labels = frozenset(plain(v) for v in good[contract.target][labelled].unique())
     if item.rows < len(good) and any(good[c].dtype == object for c in columns):
         # Python objects (JSON lines): Arrow types a column by its values, so a bad row's
         # value of another type must be gone before, not after.
@@ -224,10 +266,27 @@ def _ingest_copy(
         rows_kept: np.ndarray | None = None  # the frame holds the good rows only now
     else:
         rows_kept = keep
-    rel = f"{DATA_DIR}/{stem}.parquet"
+    rel = f"{DATA_DIR}/{item.source.sha256[:16]}.parquet"
     atomic_write(ingested_dir / rel, lambda tmp: write_parquet(good, tmp, rows_kept))
     item.data_path = rel
-    return item
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The gate's other options: data.unlabelled_files, when the file is checked and
+    quality.timestamp_max_future_days, and whether to collect labels to learn a label set."""
+
+    unlabelled: str = default("data.unlabelled_files")
+    now: datetime | None = None
+    max_future_days: float = default("quality.timestamp_max_future_days")
+    learn_labels: bool = False
+
+
+def _no_labels(frame: pd.DataFrame, contract: Contract) -> pd.Series:
+    """A target column of missing labels for `frame`, typed as the contract's labels are."""
+    if contract.numeric_label:
+        return pd.Series(np.nan, index=frame.index, dtype="float64")
+    return pd.Series(pd.NA, index=frame.index, dtype="string")
 
 
 # Bytes of the source's name kept in its quarantine copy's name (after the hash, before the

@@ -153,3 +153,42 @@ def flag_invalid_share(
     criticality = criticality_of("invalid_share", overrides)
     result.violations.append(Violation("invalid_share", None, criticality, 1, message))
     return result
+
+
+EXAMPLES = 5  # the values a row violation quotes
+
+
+def examples(values: pd.Series) -> tuple[str, ...]:
+    return tuple(repr(x)[:80] for x in values.head(EXAMPLES).tolist())
+
+
+def row_violation(
+    error_type: str,
+    column: str | None,
+    mask: np.ndarray,
+    values: pd.Series,
+    message: str,
+    overrides: Mapping[str, str] | None,
+    kept: bool = False,
+) -> Violation | None:
+    rows = np.nonzero(mask)[0]
+    if not len(rows):
+        return None
+    if kept:
+        message += " (learned rule, not enforced: rows kept)"
+    return Violation(
+        error_type,
+        column,
+        criticality_of(error_type, overrides),
+        len(rows),
+        f"{len(rows)} row(s): {message}",
+        rows,
+        examples(values.iloc[rows]),
+        kept,
+    )
+
+
+def file_violation(
+    error_type: str, column: str | None, message: str, overrides: Mapping[str, str] | None
+) -> Violation:
+    return Violation(error_type, column, criticality_of(error_type, overrides), 1, message)

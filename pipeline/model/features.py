@@ -106,6 +106,35 @@ def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
     return out
 
 
+def labelled_mask(frame: pd.DataFrame, target: str) -> np.ndarray:
+    """The rows that carry a label; the others are inference data (issue 12). A frame without
+    the target column has none."""
+    if target not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[target].notna().to_numpy(dtype=bool)
+
+
+def labels(column: pd.Series) -> pd.Series:
+    """Labels as training saw them: a numeric column that held gaps (float) holding whole
+    numbers only is int64 again, so that class 1 is 1, never 1.0."""
+    if pd.api.types.is_float_dtype(column) and len(column):
+        values = column.to_numpy(dtype="float64")
+        if np.isfinite(values).all() and bool((values == np.round(values)).all()):
+            return column.astype("int64")
+    return column
+
+
+def labelled_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows of `frame` that carry a label, their labels typed by `labels`, reindexed."""
+    mask = labelled_mask(frame, target)
+    out = frame if mask.all() else frame[mask].reset_index(drop=True)
+    if target in out.columns:
+        typed = labels(out[target])
+        if typed.dtype != out[target].dtype:
+            out = out.assign(**{target: typed})
+    return out
+
+
 def complete_rows(frame: pd.DataFrame, features: FeatureSpec) -> tuple[pd.DataFrame, int]:
     """The rows a model without preprocessing ("none") can take, and how many were left out:
     those missing a feature value (or holding one that is not a number). Other models take

@@ -12,6 +12,7 @@ pandas, pyarrow and scikit-learn are imported inside the functions that need the
 from pipeline.predictions.export import write_csv
 from pipeline.predictions.features import attach_features, feature_columns, read_rows
 from pipeline.predictions.files import unpredicted
+from pipeline.predictions.health import health_summary, period_health
 from pipeline.predictions.keys import row_key, row_keys
 from pipeline.predictions.pages import Page, every, page
 from pipeline.predictions.params import (
@@ -58,10 +59,12 @@ __all__ = [
     "every",
     "feature_columns",
     "file_batches",
+    "health_summary",
     "is_marked",
     "page",
     "page_query",
     "parse_time",
+    "period_health",
     "probabilities_json",
     "read_rows",
     "record",

@@ -25,6 +25,7 @@ from pipeline.infra.files import atomic_write
 from pipeline.report import data_sections as data_s
 from pipeline.report import sections as run_s
 from pipeline.report.charts import MUTED, RULE
+from pipeline.report.health_section import section_predictions
 from pipeline.report.load import load_run, without_server_paths
 from pipeline.report.pdf_doc import Doc
 from pipeline.settings import Settings
@@ -94,6 +95,7 @@ def story(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
         *run_s.section_history(doc, data),
         *data_s.section_quality(doc, data),
         *data_s.section_drift(doc, data),
+        *section_predictions(doc, run),
         *run_s.section_steps(doc, data["steps"]),
         *run_s.section_diagnostics(doc, data["diagnostics"]),
     ]

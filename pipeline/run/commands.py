@@ -31,6 +31,8 @@ def ingest_only(settings: Settings) -> dict[str, Any]:
             status="succeeded" if items else "noop",
             new_files=len(items),
             rows_ingested=sum(i.rows for i in items),
+            rows_labelled=sum(i.labelled_rows for i in items),
+            rows_unlabelled=sum(i.rows - i.labelled_rows for i in items),
             files_quarantined=sum(i.status != "ingested" for i in items),
             rows_quarantined=sum(i.rows_quarantined for i in items),
             files=[
@@ -39,6 +41,7 @@ def ingest_only(settings: Settings) -> dict[str, Any]:
                     "sha256": i.source.sha256,
                     "status": i.status,
                     "rows": i.rows,
+                    "labelled_rows": i.labelled_rows,
                     "reason": i.reason,
                 }
                 for i in items

@@ -21,12 +21,12 @@ from pipeline.infra.names import path_key
 from pipeline.infra.progress import Progress
 from pipeline.ingest.discovery import Discovery
 from pipeline.ingest.discovery import discover as discover_files
+from pipeline.run.contract_step import already_read, learn_labels
+from pipeline.run.contract_step import contract as contract
 from pipeline.run.record import Run
 from pipeline.storage import blobs, inbox, tables, writes
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pipeline.ingest.contract import Contract
     from pipeline.ingest.discovery import SourceFile
     from pipeline.ingest.ingestion import Ingested, RowIndex
@@ -69,106 +69,6 @@ def discover(run: Run) -> Discovery:
     return found
 
 
-def contract(run: Run, found: Discovery) -> Contract | None:
-    """The data contract in force, as the gate applies it (`features_required`); inferred from
-    every readable new file when there is none."""
-    from pipeline.ingest import contract as contracts
-    from pipeline.ingest.contract_tools import features_required  # pandas: a tick with work
-
-    path = run.settings.path("paths.contract")
-    current: Contract | None
-    if path.is_file():
-        current = contracts.load(path)
-    else:
-        current, origin = _bootstrap_contract(run, found)
-        if current is None:
-            return None
-        contracts.save(current, path)
-        log.info("no data contract yet: inferred %s from %s", path, origin)
-    writes.record_contract(run.engine, run.run_id, current, str(path))
-    return features_required(current, run.settings)
-
-
-# Frames of the first tick's files kept for ingestion after inference, besides the first file's
-# (always kept: ingestion holds one frame at a time anyway): beyond this, files are read again.
-KEEP_READ_BYTES = 256 << 20
-
-
-def _bootstrap_contract(run: Run, found: Discovery) -> tuple[Contract | None, str | None]:
-    """Infer a contract from every new file that can be read and has the target and ids.
-
-    Each file is summarised as it is read and the summaries merged (issue 9): the contract
-    sees all the first tick's rows, never all at once. Files are read in reverse order, so
-    the frame kept for certain is the first one ingestion takes (one big file is read once);
-    others are kept while they fit in KEEP_READ_BYTES, and read again by ingestion beyond.
-    """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from pipeline.errors import DataError
-    from pipeline.ingest import contract as contracts
-    from pipeline.ingest.contract_tools import contract_from_summary
-    from pipeline.ingest.ingestion import QUARANTINE_DIR
-    from pipeline.ingest.intake import Moved, private_copy
-    from pipeline.ingest.readers import read_table
-
-    s = run.settings
-    needed = [s["data.target"], *s["data.id_columns"]]
-    text = frozenset([*s["data.categorical"], *s["data.id_columns"]])
-    target = s["data.target"] if s["model.task"] == "classification" else None
-    summary, names, kept = contracts.DataSummary(), [], 0
-    work = s.path("paths.ingested") / QUARANTINE_DIR
-    for i, source in reversed(list(enumerate(found.new))):
-        try:
-            with private_copy(source, work) as copy:  # the bytes of its hash, as ingestion
-                frame = read_table(copy, source.format, tuple(sorted(text)))
-        except (DataError, Moved):
-            continue
-        except (OSError, SQLAlchemyError):
-            raise
-        except Exception:  # ingestion says what it is, per file
-            continue
-        if any(c not in frame.columns for c in needed):
-            continue
-        part = contracts.summarise(frame, categorical=s["data.categorical"], target=target)
-        summary = contracts.merge([summary, part])
-        names.append(source.name)
-        size = frame.shape[0] * frame.shape[1] * 8  # about: 8 bytes a value (text: more)
-        if i == 0 or kept + size <= KEEP_READ_BYTES:
-            found.read[source.sha256] = (frame, text)
-            kept += size
-        del frame
-    if not names:
-        return None, None
-    try:
-        current = contract_from_summary(summary, s)
-    except RiskwatchError:
-        # The data could be read; the settings do not fit it (a data.features entry that is
-        # not a column, say). The run fails with that reason and the files stay new for the
-        # next tick, rather than being quarantined for good as "unreadable".
-        found.read.clear()
-        raise
-    names.reverse()
-    origin = names[0] if len(names) == 1 else f"{len(names)} files ({names[0]}, ...)"
-    return current, origin
-
-
-def _already_read(found: Discovery, source: SourceFile, current: Contract) -> pd.DataFrame | None:
-    """The frame inference read of this file, if ingestion would read it the same way."""
-    import pandas as pd
-
-    frame, text = found.read.pop(source.sha256, (None, frozenset()))
-    if not isinstance(frame, pd.DataFrame):
-        return None
-    wanted = {c.name for c in current.columns.values() if c.kind in ("categorical", "id")}
-    if not current.numeric_label:
-        wanted.add(current.target)
-    if source.format == "csv":  # only CSV reading depends on the text columns
-        for name in wanted - text:
-            if name in frame.columns and not pd.api.types.is_string_dtype(frame[name]):
-                return None
-    return frame
-
-
 def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingested]:
     """Take each new file through the gate (against `current`, the contract) and record it."""
     from pipeline.ingest.ingestion import QUARANTINE_DIR
@@ -184,6 +84,7 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
     for i, source in enumerate(found.new, 1):
         try:
             item = _take(run, found, source, current, history)
+            current = learn_labels(run, current, item)
         except Moved as exc:
             # Nothing of it was written; its cached hash is dropped, so the next tick hashes
             # what it holds then and takes that, once.
@@ -197,11 +98,12 @@ def ingest(run: Run, found: Discovery, current: Contract | None) -> list[Ingeste
         _alert(run, item, file_id)
         if item.status == "ingested":
             log.info(
-                "[%d/%d] %s: %d rows ingested, %d quarantined",
+                "[%d/%d] %s: %d rows ingested (%d labelled), %d quarantined",
                 i,
                 total,
                 source.name,
                 item.rows,
+                item.labelled_rows,
                 item.rows_quarantined,
             )
         else:
@@ -227,7 +129,7 @@ def _take(
     from sqlalchemy.exc import SQLAlchemyError
 
     from pipeline.ingest.checks import file_problem
-    from pipeline.ingest.ingestion import Ingested, discard_outputs, ingest_file
+    from pipeline.ingest.ingestion import Gate, Ingested, discard_outputs, ingest_file
     from pipeline.ingest.intake import Moved, as_source
 
     s = run.settings
@@ -245,8 +147,14 @@ def _take(
             s["quality.criticality"],
             s["quality.missing_significance"],
             s["quality.max_invalid_share"],
-            frame=_already_read(found, source, current),
+            frame=already_read(found, source, current),
             history=history,
+            gate=Gate(
+                s["data.unlabelled_files"],
+                tables.utcnow(),
+                s["quality.timestamp_max_future_days"],
+                learn_labels=s["model.task"] == "classification" and current.label_values is None,
+            ),
         )
     except (Moved, RiskwatchError, OSError, SQLAlchemyError):
         raise

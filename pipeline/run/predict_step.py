@@ -119,6 +119,10 @@ def predict_only(settings: Settings, *, backfill: bool = False) -> dict[str, Any
         loaded = registry.load_production(run.engine, settings)
         with run.step("predict"):
             done = predict_files(run, loaded, files)
+        from pipeline.run import health_step  # the periods these predictions fall in
+
+        with run.step("health"):
+            run.summary["prediction_health"] = health_step.check(run)
         run.summary.update(status="succeeded", **done, timings=run.timings)
         if done["failed"]:  # recorded with the run; exit 1, the files retried next time
             reasons = "; ".join(f"{f['name']}: {f['reason']}" for f in done["failed"])

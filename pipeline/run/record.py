@@ -77,6 +77,8 @@ class Run:
             "rows_ingested": self.summary.get("rows_ingested", 0),
             "files_quarantined": self.summary.get("files_quarantined", 0),
             "rows_quarantined": self.summary.get("rows_quarantined", 0),
+            "rows_labelled": self.summary.get("rows_labelled", 0),
+            "rows_unlabelled": self.summary.get("rows_unlabelled", 0),
             "production_version": self.summary.get("production_version"),
             "summary": {**self.summary, "status": status},
         }

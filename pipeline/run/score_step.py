@@ -97,6 +97,26 @@ def score(
     return score_predictions(run.settings, y, pred, proba), pred, proba
 
 
+def score_labelled(
+    run: Run, loaded: LoadedModel, frame: pd.DataFrame
+) -> tuple[Score | None, pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """Predict every new row (drift measures them all) and score the labelled ones only:
+    (Score, or None when no row is labelled; the labelled rows; all predictions; all
+    probabilities)."""
+    from pipeline.model.estimator import predict
+    from pipeline.model.features import labelled_mask, labelled_rows
+
+    target = run.settings["data.target"]
+    pred, proba = predict(loaded.model, loaded.features, frame)
+    mask = labelled_mask(frame, target)
+    labelled = labelled_rows(frame, target)
+    if not mask.any():
+        return None, labelled, pred, proba
+    y = labelled[target].to_numpy()
+    part = None if proba is None else proba[mask]
+    return score_predictions(run.settings, y, pred[mask], part), labelled, pred, proba
+
+
 def score_doc(score: Score) -> dict[str, Any]:
     """A Score as the `score` object of the JSON summaries."""
     return {

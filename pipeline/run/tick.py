@@ -15,11 +15,11 @@ from pipeline.infra import dvc
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.model import registry
-from pipeline.run import cleanup, ingest_step, predict_step, snapshot_step
+from pipeline.run import cleanup, health_step, ingest_step, predict_step, snapshot_step
 from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import Run, recorded
 from pipeline.run.report_step import report, report_of_dead_runs
-from pipeline.run.score_step import load_rows, record_scored, score, score_doc
+from pipeline.run.score_step import load_rows, record_scored, score_doc, score_labelled
 from pipeline.run.train_step import train
 from pipeline.settings import Settings
 from pipeline.storage import writes
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from pipeline.ingest.ingestion import Ingested
+    from pipeline.model.metrics import Score
     from pipeline.model.policy import Decision
 
 log = logging.getLogger("riskwatch")
@@ -112,6 +113,8 @@ def _predict(run: Run, loaded: registry.LoadedModel) -> None:
     done = predict_step.step(run, loaded)
     if done is not None:
         run.summary["predictions"] = done
+        with run.step("health"):
+            run.summary["prediction_health"] = health_step.check(run)
 
 
 def _snapshot(run: Run) -> None:
@@ -140,6 +143,8 @@ def _noop(run: Run, found: Discovery) -> dict[str, Any]:
         status="noop",
         new_files=0,
         rows_ingested=0,
+        rows_labelled=0,
+        rows_unlabelled=0,
         files_quarantined=0,
         rows_quarantined=0,
         score=None,
@@ -160,6 +165,8 @@ def _record_ingest(run: Run, found: Discovery, items: Sequence[Ingested]) -> Non
     run.summary.update(
         new_files=len(items),
         rows_ingested=sum(i.rows for i in items),
+        rows_labelled=sum(i.labelled_rows for i in items),
+        rows_unlabelled=sum(i.rows - i.labelled_rows for i in items),
         files_quarantined=len(quarantined),
         rows_quarantined=sum(i.rows_quarantined for i in items),
         quarantined=quarantined,
@@ -172,8 +179,16 @@ def _first_model(run: Run, new_frame: pd.DataFrame | None, pending: Sequence[sa.
     """No production model yet: train the first one if any rows came through the gate."""
     from pipeline.model.policy import Decision
 
+    labelled = sum(r.labelled_rows for r in pending)
     if new_frame is None:
         decision = Decision(False, "no usable rows yet: every new file was quarantined")
+    elif not labelled:
+        why = (
+            f"no production model yet, and none of the {len(new_frame)} new rows is labelled: "
+            "a first model is trained once labelled rows come (unlabelled rows are kept as "
+            "inference data)"
+        )
+        decision = Decision(False, why, {"rows": len(new_frame), "labelled_rows": 0})
     else:
         decision = Decision(True, "no production model yet: training the first one")
     writes.record_decision(run.engine, run.run_id, "retrain", decision)
@@ -186,7 +201,8 @@ def _first_model(run: Run, new_frame: pd.DataFrame | None, pending: Sequence[sa.
 
 def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame | None) -> Outcome:
     """Score production on the new rows, measure drift, decide, retrain if the policy says so."""
-    from pipeline.model.policy import Decision, retrain_decision, with_trigger
+    from pipeline.model.features import labelled_mask
+    from pipeline.model.policy import Decision, with_trigger
 
     s = run.settings
     if new_frame is None:
@@ -194,14 +210,19 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
         writes.record_decision(run.engine, run.run_id, "retrain", decision)
         return decision, None, None
     with run.step("score"):
-        result, pred, proba = score(run, production, new_frame)
-        record_scored(run, production.version, "production", "new", new_frame, result, pred)
-        score_json = {
-            **score_doc(result),
-            "model_version": production.version,
-            "production_metric": production.holdout_score,
-            "production_metric_source": production.score_source,
-        }
+        result, labelled, pred, proba = score_labelled(run, production, new_frame)
+        score_json = None
+        if result is not None:
+            mask = labelled_mask(new_frame, s["data.target"])
+            record_scored(
+                run, production.version, "production", "new", labelled, result, pred[mask]
+            )
+            score_json = {
+                **score_doc(result),
+                "model_version": production.version,
+                "production_metric": production.holdout_score,
+                "production_metric_source": production.score_source,
+            }
     drift_doc = None
     if s["drift.enabled"]:
         from pipeline.drift.step import detect_for_run
@@ -212,16 +233,7 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
             )
         run.summary["drift"] = drift_doc
     with run.step("decide"):
-        decision = retrain_decision(
-            result,
-            production.holdout_score,
-            baseline_ci=production.holdout_ci,
-            baseline_source=production.score_source,
-            tolerance=s["policy.tolerance"],
-            require_interval=s["policy.require_interval"],
-            min_rows=s["policy.min_rows"],
-            confidence=s["policy.confidence"],
-        )
+        decision = _metric_decision(run, production, result, len(new_frame))
         decision = with_trigger(s["policy.trigger"], decision, drift_doc)
         writes.record_decision(run.engine, run.run_id, "retrain", decision)
         log.info("retrain: %s — %s", decision.outcome, decision.reason)
@@ -230,6 +242,31 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
         with run.step("train"):
             promotion = _retrain(run, production)
     return decision, score_json, promotion
+
+
+def _metric_decision(
+    run: Run, production: registry.LoadedModel, result: Score | None, rows: int
+) -> Decision:
+    """The metric's retrain decision on the labelled new rows; none labelled: no score, said."""
+    from pipeline.model.policy import Decision, retrain_decision
+
+    s = run.settings
+    if result is None:
+        why = (
+            f"no labelled rows among the {rows} new rows: the production model was not scored "
+            "(they are inference data; drift was measured on all of them)"
+        )
+        return Decision(False, why, {"n_rows": 0, "rows": rows, "min_rows": s["policy.min_rows"]})
+    return retrain_decision(
+        result,
+        production.holdout_score,
+        baseline_ci=production.holdout_ci,
+        baseline_source=production.score_source,
+        tolerance=s["policy.tolerance"],
+        require_interval=s["policy.require_interval"],
+        min_rows=s["policy.min_rows"],
+        confidence=s["policy.confidence"],
+    )
 
 
 def _retrain(run: Run, production: registry.LoadedModel) -> dict[str, Any]:

@@ -16,6 +16,26 @@ MONITOR: tuple[Setting, ...] = (
         choices=("day", "week", "month"),
     ),
     Setting(
+        "monitoring.health_min_rows",
+        100,
+        "int",
+        "Fewest predictions a period (monitoring.period, per model version) must hold for its "
+        "prediction health to raise an alert (a single class, a moved positive share); a "
+        "smaller period is shown, not judged.",
+        minimum=1,
+    ),
+    Setting(
+        "monitoring.positive_share_tolerance",
+        0.1,
+        "float",
+        "A binary classifier's share of positive predictions in a period may differ this much "
+        "from the version's share on its holdout (without a holdout: over its earlier "
+        "predictions) before it is a positive_share alert; the period's interval at "
+        "policy.confidence must lie wholly beyond it. 1: never.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
         "predict.batch_rows",
         50_000,
         "int",

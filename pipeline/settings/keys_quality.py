@@ -48,6 +48,15 @@ QUALITY: tuple[Setting, ...] = (
         maximum=1,
     ),
     Setting(
+        "quality.timestamp_max_future_days",
+        1.0,
+        "float",
+        "An event time (data.timestamp_column) more than this many days after its file was "
+        "checked is out_of_range and its row quarantined: an event is not recorded before it "
+        "happens, beyond clock skew.",
+        minimum=0,
+    ),
+    Setting(
         "quality.duplicates",
         "file",
         "choice",
@@ -60,7 +69,8 @@ QUALITY: tuple[Setting, ...] = (
         "alerts.webhook_url",
         "",
         "secret",
-        "Incoming-webhook URL (Slack or Microsoft Teams) for data-quality alerts; empty: none.",
+        "Incoming-webhook URL (Slack or Microsoft Teams) for data-quality and prediction-health "
+        "alerts; empty: none.",
         env="RISKWATCH_WEBHOOK_URL",
     ),
     Setting(

@@ -64,7 +64,19 @@ WHERE: tuple[Setting, ...] = (
         "",
         "text",
         "The column holding each row's event time (when the outcome's clock starts); empty: "
-        "none, and periods go by the time rows were ingested. Never a feature.",
+        "none, and periods go by the time rows were ingested. Never a feature. ISO 8601 text "
+        "(an offset converted to UTC, none taken as UTC); a number, garbage or no value "
+        "quarantines the row; stored in the ingested Parquet as a UTC timestamp.",
+    ),
+    Setting(
+        "data.unlabelled_files",
+        "allow",
+        "choice",
+        "A file without the target column, or with the target empty in every row: allow (its "
+        "rows are inference data: checked, predicted, measured for drift, never trained or "
+        "scored on) or quarantine (the whole file, as `unlabelled`). Rows without a label in "
+        "a partly labelled file are always kept.",
+        choices=("allow", "quarantine"),
     ),
     Setting(
         "data.features",

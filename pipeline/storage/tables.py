@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pipeline.storage import prediction_tables
+from pipeline.storage import health_tables, prediction_tables
 from pipeline.storage.coltypes import UTCDateTime as UTCDateTime
 from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
@@ -40,6 +40,9 @@ runs = sa.Table(
     sa.Column("files_quarantined", sa.Integer, nullable=False, server_default="0"),
     # Rows that went to quarantine: bad rows of ingested files and the rows of rejected ones.
     sa.Column("rows_quarantined", sa.Integer, nullable=False, server_default="0"),
+    # The new rows the run processed, with a label and without (inference data).
+    sa.Column("rows_labelled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_unlabelled", sa.Integer, nullable=False, server_default="0"),
     sa.Column("production_version", sa.Integer),  # production model when the run finished
     sa.Column("summary", sa.JSON),  # the object `riskwatch run --json` prints
     sa.Column("log", sa.Text),  # the run's log lines
@@ -71,6 +74,8 @@ ingested_files = sa.Table(
     sa.Column("reason", sa.Text),  # why it was quarantined
     sa.Column("rows", sa.Integer, nullable=False, server_default="0"),  # good rows kept
     sa.Column("rows_quarantined", sa.Integer, nullable=False, server_default="0"),
+    # Good rows with a label; the others are inference data (predicted, never trained on).
+    sa.Column("labelled_rows", sa.Integer, nullable=False, server_default="0"),
     sa.Column("data_path", sa.Text),  # Parquet of good rows, relative to paths.ingested
     sa.Column("quarantine_path", sa.Text),  # copy or Parquet of the bad part
     sa.Column("ingested_at", UTCDateTime, nullable=False),
@@ -314,6 +319,9 @@ alerts = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
 )
 
+
+# Prediction-health alert events: see `health_tables`.
+prediction_alerts = health_tables.build(metadata, _run_fk)
 
 # Drift of a run's new rows against the production model's reference profile.
 drift_summaries = sa.Table(

@@ -93,6 +93,7 @@ def record_ingested(
                 reason=storable(item.reason),
                 rows=item.rows,
                 rows_quarantined=item.rows_quarantined,
+                labelled_rows=item.labelled_rows,
                 data_path=item.data_path,
                 quarantine_path=storable(item.quarantine_path),
                 ingested_at=checked_at,
@@ -118,17 +119,19 @@ def window_files(conn: sa.Connection, kind: str, size: int | None) -> list[sa.Ro
     """Ingested files with good rows in a training window, oldest first (see
     `pipeline.settings.window`): all of them, the newest `size` files, the newest files that
     hold `size` rows (the oldest of them may hold more), those ingested in the `size` days up
-    to the newest ingestion, or those the newest `size` runs that ingested any brought."""
+    to the newest ingestion, or those the newest `size` runs that ingested any brought.
+
+    Only files with labelled rows count (issue 12): unlabelled rows are inference data, never
+    trained on, and rows:N counts labelled rows."""
     t = tables.ingested_files
-    query = sa.select(t).where(t.c.status == "ingested")
+    query = sa.select(t).where(t.c.status == "ingested", t.c.labelled_rows > 0)
+    labelled = sa.and_(t.c.status == "ingested", t.c.labelled_rows > 0)
     if kind == "all" or size is None:
         return list(conn.execute(query.order_by(t.c.id)))
     if kind == "files":
         return list(reversed(conn.execute(query.order_by(t.c.id.desc()).limit(size)).all()))
     if kind == "days":
-        newest = conn.execute(
-            sa.select(sa.func.max(t.c.ingested_at)).where(t.c.status == "ingested")
-        ).scalar()
+        newest = conn.execute(sa.select(sa.func.max(t.c.ingested_at)).where(labelled)).scalar()
         if newest is None:
             return []
         since = newest - timedelta(days=size)
@@ -136,7 +139,7 @@ def window_files(conn: sa.Connection, kind: str, size: int | None) -> list[sa.Ro
     if kind == "runs":
         newest_runs = (
             sa.select(t.c.run_id)
-            .where(t.c.status == "ingested")
+            .where(labelled)
             .group_by(t.c.run_id)
             .order_by(sa.func.max(t.c.id).desc())
             .limit(size)
@@ -145,9 +148,9 @@ def window_files(conn: sa.Connection, kind: str, size: int | None) -> list[sa.Ro
     if kind != "rows":
         raise ValueError(f"unknown training window kind {kind!r}")
     picked, total = [], 0
-    for row in conn.execute(query.where(t.c.rows > 0).order_by(t.c.id.desc())):
+    for row in conn.execute(query.order_by(t.c.id.desc())):
         picked.append(row)
-        total += row.rows
+        total += row.labelled_rows
         if total >= size:
             break
     return list(reversed(picked))

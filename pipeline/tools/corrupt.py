@@ -251,9 +251,7 @@ def _read_source(source: Path, contract: Contract) -> pd.DataFrame:
 
     fmt = file_format(source)
     # Read as ingestion reads it, so the rows found clean here are the rows the gate finds clean.
-    text = tuple(c.name for c in contract.columns.values() if c.kind in ("categorical", "id"))
-    if not contract.numeric_label:
-        text += (contract.target,)
+    text = contract.text_columns
     try:
         return read_table(source, fmt, text)
     except FileNotFoundError:

@@ -50,8 +50,9 @@ def eligible(t: str, frame: pd.DataFrame, contract: Contract) -> list[str]:
         return [r.name for r in numeric if r.min is not None or r.max is not None]
     if t == "unknown_category":
         return [r.name for r in rules if r.kind == "categorical" and r.categories is not None]
-    if t == "invalid_label":
-        return [contract.target] if contract.target in frame.columns else []
+    if t == "invalid_label":  # a missing label is no error (unlabelled), nor any regression one
+        present = contract.target in frame.columns and contract.label_values is not None
+        return [contract.target] if present else []
     return []
 
 
@@ -63,7 +64,8 @@ def why_not(t: str) -> str:
         "missing_value": "every column of the contract in this file may be missing (nullable)",
         "out_of_range": "no numeric column of the contract has a min or max",
         "unknown_category": "the contract has no categorical column with categories",
-        "invalid_label": "the file has no target column",
+        "invalid_label": "the file has no target column, or the contract no label set "
+        "(a regression target: any number is a label)",
     }[t]
 
 
@@ -99,10 +101,8 @@ def bad_value(
     raise AssertionError(t)
 
 
-def _bad_label(contract: Contract, rng: np.random.Generator) -> Label | None:
-    labels = contract.label_values
-    if labels is None or rng.random() < 1 / 3:
-        return None  # a row without a label
+def _bad_label(contract: Contract, rng: np.random.Generator) -> Label:
+    labels = contract.label_values or ()  # `eligible` gives invalid_label only with a label set
     if contract.numeric_label:
         top = math.floor(max(float(v) for v in labels))
         options: list[Label] = [top + 1, top + 2, -1]

@@ -6,14 +6,14 @@ which file. The rows already stored (api, diagnostics) keep their features JSON;
 classifier's rows get their class as `label`.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011 (re-chained in rw-unlabelled; 0010 on rw-predict)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"  # re-chained after 0011 (unlabelled rows) in this branch
 branch_labels = None
 depends_on = None
 

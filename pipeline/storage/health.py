@@ -1,0 +1,239 @@
+"""What prediction health reads and writes (issue 12, point 6): predictions by period, a
+version's classes and positive share on its holdout or before a time, and the alert events.
+
+SQLAlchemy Core only. A prediction's time is its event time when data.timestamp_column is set
+(`by_event_time`; a prediction without one, from the API, counts at when it was made), else
+when it was made (`created_at`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.storage import tables
+
+
+def time_of(by_event_time: bool) -> sa.ColumnElement[Any]:
+    """The time a prediction counts at."""
+    p = tables.predictions
+    return sa.func.coalesce(p.c.event_time, p.c.created_at) if by_event_time else p.c.created_at
+
+
+def _day(conn: sa.Connection, at: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The UTC day of a time, as 'YYYY-MM-DD' text, in the database's own words."""
+    if conn.dialect.name == "sqlite":  # stored as naive UTC text: its first ten characters
+        return sa.func.substr(at, 1, 10)
+    return sa.func.to_char(sa.func.timezone("UTC", at), "YYYY-MM-DD")
+
+
+def _bin(probability: sa.ColumnElement[Any], edges: Sequence[float]) -> sa.ColumnElement[Any]:
+    """The histogram bin of P(positive): how many inner `edges` lie at or below it."""
+    whens = [(probability < edge, i) for i, edge in enumerate(edges)]
+    return sa.case((probability.is_(None), None), *whens, else_=len(edges))
+
+
+def health_cells(
+    conn: sa.Connection,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    by_event_time: bool,
+    inner_edges: Sequence[float],
+    model_version: int | None = None,
+    source: str | None = None,
+) -> list[dict[str, Any]]:
+    """The predictions in [start, end) counted by (UTC day, model version, class, P(positive)
+    bin), with the sum and sum of squares of their numeric predictions: a GROUP BY in the
+    database, so any number of predictions is read back as a few rows per day."""
+    from datetime import UTC
+
+    p = tables.predictions
+    at = time_of(by_event_time)
+    day = _day(conn, at).label("day")
+    b = _bin(p.c.probability, inner_edges).label("bin")
+    query = sa.select(
+        day,
+        p.c.model_version,
+        p.c.label,
+        b,
+        sa.func.count().label("n"),
+        sa.func.sum(p.c.prediction).label("total"),
+        sa.func.sum(p.c.prediction * p.c.prediction).label("squares"),
+    )
+    if start is not None:
+        query = query.where(at >= start)
+    if end is not None:
+        query = query.where(at < end)
+    if model_version is not None:
+        query = query.where(p.c.model_version == model_version)
+    if source is not None:
+        query = query.where(p.c.source == source)
+    query = query.group_by(day, p.c.model_version, p.c.label, b)
+    return [
+        {
+            "day": datetime.fromisoformat(r.day).replace(tzinfo=UTC),
+            "model_version": int(r.model_version),
+            "label": r.label,
+            "bin": None if r.bin is None else int(r.bin),
+            "n": int(r.n),
+            "total": None if r.total is None else float(r.total),
+            "squares": None if r.squares is None else float(r.squares),
+        }
+        for r in conn.execute(query)
+    ]
+
+
+def run_span(
+    conn: sa.Connection, run_id: str, by_event_time: bool
+) -> tuple[datetime | None, datetime | None, list[int]]:
+    """The earliest and latest time of a run's predictions, and the versions that made them."""
+    p = tables.predictions
+    at = time_of(by_event_time)
+    low, high = conn.execute(
+        sa.select(sa.func.min(at), sa.func.max(at)).where(p.c.run_id == run_id)
+    ).one()
+    versions = conn.execute(
+        sa.select(p.c.model_version).where(p.c.run_id == run_id).distinct()
+    ).scalars()
+    return _aware(low), _aware(high), sorted(versions)
+
+
+def _aware(value: Any) -> datetime | None:
+    """min()/max() over a coalesce lose the column type on SQLite (text comes back)."""
+    from datetime import UTC
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def holdout_predicted(conn: sa.Connection, version: int) -> tuple[list[str], dict[str, int]]:
+    """A version's classes on its holdout (actual or predicted) and its predictions per class
+    there, from the confusion counts training recorded; ([], {}) when it had no holdout."""
+    c = tables.confusion_matrices
+    rows = conn.execute(
+        sa.select(c.c.actual, c.c.predicted, c.c["count"].label("n")).where(
+            c.c.model_version == version, c.c.dataset == "holdout"
+        )
+    ).all()
+    classes = sorted({r.actual for r in rows} | {r.predicted for r in rows})
+    predicted: dict[str, int] = {}
+    for r in rows:
+        predicted[r.predicted] = predicted.get(r.predicted, 0) + int(r.n)
+    return classes, predicted
+
+
+def classes_predicted(conn: sa.Connection, version: int) -> list[str]:
+    """The distinct classes a version's stored predictions name (a classifier)."""
+    p = tables.predictions
+    query = sa.select(p.c.label).where(p.c.model_version == version, p.c.label.is_not(None))
+    return sorted(conn.execute(query.distinct().limit(3)).scalars())
+
+
+def share_before(
+    conn: sa.Connection, version: int, label: str, before: datetime, by_event_time: bool
+) -> tuple[int, int]:
+    """(predictions, those of class `label`) of `version` before `before`."""
+    p = tables.predictions
+    at = time_of(by_event_time)
+    hit = sa.case((p.c.label == label, 1), else_=0)
+    total, positive = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(hit), 0)).where(
+            p.c.model_version == version, at < before
+        )
+    ).one()
+    return int(total), int(positive)
+
+
+def add_alert(
+    conn: sa.Connection,
+    run_id: str,
+    period: str,
+    alert: Any,
+    created_at: datetime,
+) -> int | None:
+    """Record a health alert event (a `monitor.health_alerts.HealthAlert`) unless the same
+    (period, version, kind) is recorded already; its id, or None when it was."""
+    t = tables.prediction_alerts
+    seen = conn.execute(
+        sa.select(t.c.id).where(
+            t.c.period == period,
+            t.c.period_start == alert.period_start,
+            t.c.model_version == alert.model_version,
+            t.c.kind == alert.kind,
+        )
+    ).first()
+    if seen is not None:
+        return None
+    return int(
+        conn.execute(
+            t.insert()
+            .returning(t.c.id)
+            .values(
+                run_id=run_id,
+                created_at=created_at,
+                period=period,
+                period_start=alert.period_start,
+                model_version=alert.model_version,
+                kind=alert.kind,
+                message=alert.message,
+                evidence=alert.evidence,
+            )
+        ).scalar_one()
+    )
+
+
+def add_delivery(conn: sa.Connection, event_id: int, run_id: str, row: dict[str, Any]) -> int:
+    """Record a webhook delivery of an alert event in `alerts` (no quality file) and link the
+    event to it; the delivery's id."""
+    from pipeline.storage.text import storable
+
+    a, t = tables.alerts, tables.prediction_alerts
+    alert_id = conn.execute(
+        a.insert().returning(a.c.id).values(run_id=run_id, quality_file_id=None, **storable(row))
+    ).scalar_one()
+    conn.execute(t.update().where(t.c.id == event_id).values(alert_id=alert_id))
+    return int(alert_id)
+
+
+def alerts_between(
+    conn: sa.Connection,
+    period: str,
+    start: datetime | None,
+    end: datetime | None,
+    versions: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """The alert events of `period` periods starting in [start, end), oldest first, with
+    whether a webhook was told."""
+    t, a = tables.prediction_alerts, tables.alerts
+    query = (
+        sa.select(t, a.c.delivered)
+        .select_from(t.outerjoin(a, t.c.alert_id == a.c.id))
+        .where(t.c.period == period)
+        .order_by(t.c.period_start, t.c.id)
+    )
+    if start is not None:
+        query = query.where(t.c.period_start >= start)
+    if end is not None:
+        query = query.where(t.c.period_start < end)
+    if versions is not None:
+        query = query.where(t.c.model_version.in_(list(versions)))
+    return [
+        {
+            "period_start": r.period_start.isoformat(),
+            "model_version": r.model_version,
+            "kind": r.kind,
+            "message": r.message,
+            "evidence": r.evidence,
+            "run_id": r.run_id,
+            "created_at": r.created_at.isoformat(),
+            "delivered": r.delivered,
+        }
+        for r in conn.execute(query)
+    ]
