@@ -13,13 +13,14 @@ SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipel
 # The modules other packages may import (tests/test_layout.py holds every import to this list);
 # the rest are this package's own.
 # Its tables join `tables.metadata` here, so that every importer of `tables` has the whole schema.
-from pipeline.storage import api_tables
+from pipeline.storage import api_tables, label_tables
 
 __all__ = [
     "api_tables",
     "blobs",
     "db",
     "inbox",
+    "label_tables",
     "reads",
     "row_index",
     "snapshot",
