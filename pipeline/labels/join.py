@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 STATUSES = ("pending", "joined", "duplicate", "conflict", "unmatched")
 NO_MATCH = -1
+TIME = "datetime64[us, UTC]"  # one unit on both sides of the as-of merge
 
 
 def match(labels: pd.DataFrame, predictions: pd.DataFrame, max_wait: timedelta) -> pd.Series:
@@ -44,12 +45,12 @@ def match(labels: pd.DataFrame, predictions: pd.DataFrame, max_wait: timedelta) 
         return out
     right = predictions[["row_key", "at", "created_at", "id"]].copy()
     right["_index"] = predictions.index.to_numpy()
-    right["at"] = pd.to_datetime(right["at"], utc=True)
+    right["at"] = pd.to_datetime(right["at"], utc=True).astype(TIME)
     # Among predictions at one time the latest made, then the highest id, comes last (backward
     # takes the last of equal times) and first in the forward pass (ordered the other way).
     right = right.sort_values(["at", "created_at", "id"], kind="mergesort")
     left = labels[["row_key", "at"]].copy()
-    left["at"] = pd.to_datetime(left["at"], utc=True)
+    left["at"] = pd.to_datetime(left["at"], utc=True).astype(TIME)
     left["_label"] = labels.index.to_numpy()
     left = left.sort_values("at", kind="mergesort")
     back = pd.merge_asof(left, right[["row_key", "at", "_index"]], on="at", by="row_key")

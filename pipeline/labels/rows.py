@@ -70,4 +70,5 @@ def source_label(rows: pd.DataFrame, target: str) -> pd.Series:
 
     if target not in rows.columns:
         return pd.Series(None, index=rows.index, dtype="object")
-    return rows[target].map(lambda v: None if pd.isna(v) else label_text(v)).astype("object")
+    values = [None if pd.isna(v) else label_text(v) for v in rows[target]]
+    return pd.Series(values, index=rows.index, dtype="object")

@@ -118,9 +118,10 @@ def join_pending(engine: sa.Engine, settings: Settings, run_id: str, now: dateti
 
 
 def _utc(values: pd.Series) -> pd.Series:
+    """Times as UTC in one unit (microseconds, what the database keeps), so they mix."""
     import pandas as pd
 
-    return pd.to_datetime(values, utc=True)
+    return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
 
 
 def _identities(chosen: pd.DataFrame) -> list[str]:

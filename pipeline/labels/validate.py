@@ -83,7 +83,7 @@ def check_labels(
 
     missing = [c for c in [*id_columns, target] if c not in frame.columns]
     if missing:
-        what = "the target" if missing == [target] else f"id column {missing[0]!r}"
+        what = f"the target {target!r}" if missing == [target] else f"id column {missing[0]!r}"
         raise LabelFileError(
             f"a labels file needs the id columns {list(id_columns)} and the target {target!r}; "
             f"{what} is missing",

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pipeline.infra import dvc
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
+from pipeline.labels import inbox as label_inbox
+from pipeline.labels.step import labels_step
 from pipeline.model import registry
 from pipeline.run import cleanup, ingest_step, snapshot_step
 from pipeline.run.diagnose_step import diagnose, outdated_check
@@ -45,9 +47,13 @@ def run_once(settings: Settings) -> dict[str, Any]:
         _recover(run)
         with run.step("discover"):
             found = ingest_step.discover(run)
+            labels_found = label_inbox.new_label_files(run.engine, s)
             registry.reconcile(run.engine, s, run.run_id)
             pending = _pending(run)
-        if not found.new and not pending:
+            # New labels files, or waiting labels with something to do (standard library and
+            # SQLAlchemy only: a tick with nothing new stays cheap).
+            labels_work = label_inbox.has_work(run.engine, s, labels_found)
+        if not found.new and not pending and not labels_work:
             return _noop(run, found)
         # Settings load checked model.estimator and model.pipeline without importing them (the
         # no-op tick must not import scikit-learn); now that there is work, a typo or a broken
@@ -64,7 +70,10 @@ def run_once(settings: Settings) -> dict[str, Any]:
             contract = ingest_step.contract(run, found) if found.new else None
             items = ingest_step.ingest(run, found, contract)
         _record_ingest(run, found, items)
-        pending = _pending(run)
+        if labels_work or found.new:  # after the rows are predicted: labels join them
+            with run.step("labels"):
+                run.summary["labels"] = labels_step(run.engine, s, run.run_id, labels_found)
+        pending = _pending(run)  # the joined rows' file (kind 'labels') among them
         new_frame = load_rows(run, pending) if pending else None
         if production is None:
             decision, score_json, promotion = _first_model(run, new_frame, pending)
