@@ -289,7 +289,7 @@ def test_hostile_label_files_are_quarantined_and_never_stop_the_tick(world):
 def test_a_huge_labels_file_is_taken_in_one_tick(world):
     settings, engine, file_id = world
     _predict(engine, file_id)
-    n = 200_000
+    n = 100_000
     lines = "".join(f"X{i},{i % 2}\n" for i in range(n))
     _labels_file(settings, "huge.csv", "corporation,exited\n" + lines + "C0,1\n")
     done = labels_only(settings)["labels"]

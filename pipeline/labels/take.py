@@ -176,6 +176,8 @@ def _label_rows(engine: sa.Engine, good: pd.DataFrame, now: datetime) -> list[di
     in the file."""
     with engine.connect() as conn:
         seen = label_writes.label_keys(conn, good["row_key"].tolist())
+    from pipeline.storage.text import storable
+
     rows = []
     for number, key, label, observed in good.itertuples(index=False, name=None):
         when = (
@@ -187,8 +189,8 @@ def _label_rows(engine: sa.Engine, good: pd.DataFrame, now: datetime) -> list[di
         rows.append(
             {
                 "row_number": int(number),
-                "row_key": key,
-                "label": label,
+                "row_key": storable(key),
+                "label": storable(label),
                 "observed_at": when,
                 "received_at": now,
                 "status": "duplicate" if repeat else "pending",

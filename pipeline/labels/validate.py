@@ -57,6 +57,27 @@ def row_key(values: Sequence[object]) -> str:
     return json.dumps([id_text(v) for v in values], separators=(",", ":"), ensure_ascii=False)
 
 
+_PLAIN = r'^[^"\\\x00-\x1f]*$'  # text JSON writes as it is between quotes (no ", \, control)
+
+
+def row_keys(ids: pd.DataFrame) -> list[str]:
+    """`row_key` of every row of `ids` (the id columns): the same text, faster. Plain text is
+    quoted as it is; a row with anything JSON escapes goes through `row_key`."""
+    import pandas as pd
+
+    texts = [ids[c].map(id_text).astype(str) for c in ids.columns]
+    plain = pd.Series(True, index=ids.index)
+    joined = texts[0]
+    for i, column in enumerate(texts):
+        plain &= column.str.match(_PLAIN)
+        if i:
+            joined = joined + '","' + column
+    out = ('["' + joined + '"]').tolist()
+    for i in (~plain).to_numpy().nonzero()[0]:
+        out[i] = row_key(ids.iloc[i].tolist())
+    return out
+
+
 def label_text(value: object) -> str:
     """A label as stored: a number as its shortest text (1.0 -> "1"), anything else as text."""
     if isinstance(value, bool) or type(value).__name__ == "bool_":
@@ -112,7 +133,7 @@ def check_labels(
     good = pd.DataFrame(
         {
             "row_number": np.flatnonzero(keep),
-            "row_key": [row_key(v) for v in ids.itertuples(index=False, name=None)],
+            "row_key": row_keys(ids),
             "label": labels[keep].to_numpy(dtype=object),
             "observed_at": observed[keep].to_numpy(),
         }

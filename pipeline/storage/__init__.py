@@ -1,10 +1,11 @@
 """Storage: the schema (`tables`), engines and migrations (`db`), what runs write (`writes`),
 what people read (`reads`), the index of ingested rows for duplicates across files
 (`row_index`), files kept in the database when registry.store = "database" (`blobs`), the
-schema of predictions and their watermark (`prediction_tables`, part of `tables`), the
-column types (`coltypes`), what the inbox skips (`inbox`), text made storable (`text`), the
-Protocols naming what `writes` reads of the objects it records (`shapes`), and the API's tokens
-and usage counters (`tokens`, on the tables of `api_tables`).
+schema of predictions and their watermark (`prediction_tables`, part of `tables`), labels
+that arrive later (`label_tables`, part of `tables`, and their reads and writes,
+`label_writes`), the column types (`coltypes`), what the inbox skips (`inbox`), text made
+storable (`text`), the Protocols naming what `writes` reads of the objects it records
+(`shapes`), and the API's tokens and usage counters (`tokens`, on the tables of `api_tables`).
 
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
 `pipeline.settings` and `pipeline.infra`; nothing above it.
@@ -21,6 +22,7 @@ __all__ = [
     "db",
     "inbox",
     "label_tables",
+    "label_writes",
     "reads",
     "row_index",
     "snapshot",

@@ -10,7 +10,7 @@ labels pending, and the next join does it all again. SQLAlchemy Core only, no pa
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,12 +20,22 @@ from pipeline.storage import tables
 from pipeline.storage.label_tables import label_files, labels, realised_performance
 from pipeline.storage.text import storable
 
-BATCH = 500  # values in one IN (...) list
+BATCH = 5000  # values in one IN (...) list, rows in one INSERT
 
 
 def _batches(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), BATCH):
         yield values[start : start + BATCH]
+
+
+def _among(conn: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[Any]) -> Any:
+    """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter, not thousands
+    (5,000 keys in an IN list took 0.2 s a query to plan)."""
+    if conn.dialect.name != "postgresql":
+        return column.in_(values)
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 def known_label_hashes(conn: sa.Connection) -> set[str]:
@@ -62,14 +72,62 @@ def record_label_file(
             .returning(label_files.c.id)
             .values(run_id=run_id, **storable(dict(file)))
         ).scalar_one()
-        if rows:
-            stored = [
-                {"run_id": run_id, "label_file_id": file_id, **storable(dict(r))} for r in rows
-            ]
-            for part in _batches(stored):
-                conn.execute(labels.insert(), list(part))
+        # The rows' text (row_key, label, reason) comes made storable (`text.storable`).
+        _insert_labels(conn, [{"run_id": run_id, "label_file_id": file_id, **r} for r in rows])
     failpoint("after_label_file_recorded")
     return file_id
+
+
+LABEL_INSERT = (
+    "run_id",
+    "label_file_id",
+    "row_number",
+    "row_key",
+    "label",
+    "observed_at",
+    "received_at",
+    "status",
+    "reason",
+)
+
+
+def _insert_labels(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert labels rows through the driver (executemany on SQLite, COPY on PostgreSQL):
+    SQLAlchemy's per-row parameter processing took 15 s for a 200,000-row labels file. Times go
+    as `UTCDateTime` stores them (naive UTC text on SQLite, aware on PostgreSQL)."""
+    if not rows:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    sql = f"INSERT INTO labels ({', '.join(LABEL_INSERT)}) VALUES ({', '.join('?' * 9)})"
+
+    texts: dict[datetime, str] = {}  # most rows share their times (received_at: all)
+
+    def when(value: datetime | None) -> object:
+        if value is None or not sqlite:
+            return value
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return text
+
+    def values(part: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        return [
+            tuple(when(r[c]) if c in ("observed_at", "received_at") else r[c] for c in LABEL_INSERT)
+            for r in part
+        ]
+
+    cursor = conn.connection.cursor()
+    try:
+        if sqlite:
+            for part in _batches(rows):
+                cursor.executemany(sql, values(part))
+        else:  # psycopg: COPY (executemany took 30 s for 200,000 rows)
+            with cursor.copy(f"COPY labels ({', '.join(LABEL_INSERT)}) FROM STDIN") as copy:
+                for part in _batches(rows):
+                    for row in values(part):
+                        copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def label_keys(conn: sa.Connection, row_keys: Iterable[str]) -> set[tuple[str, str, Any]]:
@@ -79,7 +137,7 @@ def label_keys(conn: sa.Connection, row_keys: Iterable[str]) -> set[tuple[str, s
     out: set[tuple[str, str, Any]] = set()
     for part in _batches(keys):
         query = sa.select(labels.c.row_key, labels.c.label, labels.c.observed_at).where(
-            labels.c.row_key.in_(part), labels.c.status != "duplicate"
+            _among(conn, labels.c.row_key, part), labels.c.status != "duplicate"
         )
         out.update((r.row_key, r.label, r.observed_at) for r in conn.execute(query))
     return out
@@ -116,7 +174,7 @@ def predictions_of(conn: sa.Connection, row_keys: Iterable[str]) -> list[sa.Row]
                 f.c.data_path,
             )
             .select_from(p.outerjoin(f, f.c.id == p.c.file_id))
-            .where(p.c.row_key.in_(part), p.c.source != "diagnostics")
+            .where(_among(conn, p.c.row_key, part), p.c.source != "diagnostics")
         )
         out.extend(conn.execute(query))
     return out
@@ -132,9 +190,11 @@ def resolved_rows(
     done = t.c.status.in_(("joined", "conflict"))
     out: list[sa.Row] = []
     for part in _batches(sorted(set(file_ids))):
-        out.extend(conn.execute(sa.select(*cols).where(done, t.c.file_id.in_(part))))
+        out.extend(conn.execute(sa.select(*cols).where(done, _among(conn, t.c.file_id, part))))
     for part in _batches(sorted(set(prediction_ids))):
-        query = sa.select(*cols).where(done, t.c.file_id.is_(None), t.c.prediction_id.in_(part))
+        query = sa.select(*cols).where(
+            done, t.c.file_id.is_(None), _among(conn, t.c.prediction_id, part)
+        )
         out.extend(conn.execute(query))
     return out
 
@@ -165,6 +225,18 @@ def joined_in_periods(conn: sa.Connection, periods: Iterable[tuple[datetime, int
     return out
 
 
+# What a join sets on a label (beside the run, the time and the joined file).
+UPDATED = (
+    "status",
+    "reason",
+    "prediction_id",
+    "model_version",
+    "file_id",
+    "file_row",
+    "period_start",
+)
+
+
 def record_join(
     engine: sa.Engine,
     run_id: str,
@@ -185,12 +257,26 @@ def record_join(
                 .values(run_id=run_id, kind="labels", ingested_at=now, **joined_file)
             ).scalar_one()
         t = labels
-        for update in updates:
-            values = {k: v for k, v in update.items() if k != "id"}
-            if values.get("status") == "joined":
-                values["joined_file_id"] = file_id
-            values.update(resolved_run_id=run_id, resolved_at=now)
-            conn.execute(t.update().where(t.c.id == update["id"]).values(**storable(values)))
+        rows = [
+            {
+                "_id": u["id"],
+                **{c: u.get(c) for c in UPDATED},
+                "reason": storable(u.get("reason")),
+                "joined_file_id": file_id if u["status"] == "joined" else None,
+            }
+            for u in updates
+        ]
+        statement = (
+            t.update()
+            .where(t.c.id == sa.bindparam("_id"))
+            .values(
+                resolved_run_id=run_id,
+                resolved_at=now,
+                **{c: sa.bindparam(c) for c in (*UPDATED, "joined_file_id")},
+            )
+        )
+        for part in _batches(rows):
+            conn.execute(statement, list(part))
         if realised:
             rows = [{"run_id": run_id, "computed_at": now, **r} for r in realised]
             conn.execute(realised_performance.insert(), rows)
