@@ -58,7 +58,7 @@ def pending_work(conn: sa.Connection, expired_before: datetime) -> bool:
         conn.execute(sa.select(sa.func.max(t.c.resolved_at))).scalar() or oldest,
     )
     p = tables.predictions
-    newer = sa.select(p.c.id).where(p.c.created_at > last).limit(1)
+    newer = sa.select(p.c.id).where(p.c.created_at > last, p.c.source != "diagnostics").limit(1)
     return conn.execute(newer).first() is not None
 
 
