@@ -50,9 +50,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
         app.json.sort_keys = False  # answers keep the order the code builds them in
     app.extensions["riskwatch"] = AppState(settings, db.make_engine(settings.database_url))
 
-    from app import api, auth, pages, redact
+    from app import api, auth, pages, past_predictions, redact
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(past_predictions.bp)
     app.register_blueprint(pages.bp)
     app.teardown_appcontext(close_connection)
     auth.install(app)  # ConfigError when a token is required and none exists: no boot

@@ -13,13 +13,13 @@ from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, roc_a
 
 from pipeline.labels.join import NO_MATCH, Known, counts, match, resolve
 from pipeline.labels.realised import realised
+from pipeline.labels.take import row_keys_of
 from pipeline.labels.validate import (
     ERRORS_COLUMN,
     ROW_COLUMN,
     LabelFileError,
     check_labels,
     label_text,
-    row_key,
 )
 from pipeline.settings import load_settings
 
@@ -28,7 +28,9 @@ DAY = timedelta(days=1)
 
 
 def _check(frame: pd.DataFrame, values=(0, 1), numeric=True, ids=("corporation",)):
-    return check_labels(frame, list(ids), "exited", "observed_at", values, numeric=numeric)
+    return check_labels(
+        frame, list(ids), "exited", "observed_at", values, numeric=numeric, keys=row_keys_of
+    )
 
 
 def test_good_rows_get_their_key_label_and_time():
@@ -105,10 +107,15 @@ def test_text_labels_and_regression_values():
     assert checked.invalid_by_type == {"invalid_label": 2}
 
 
-def test_keys_and_labels_are_canonical_text():
-    assert row_key(["acme", 42.0, 7]) == '["acme","42","7"]'
-    assert row_key(["zoë"]) == '["zoë"]'
+def test_keys_are_the_predictions_keys_and_labels_are_canonical_text():
+    ids = pd.DataFrame({"a": ["acme", "zoë", 'q"'], "b": [42.0, 7.0, 1.5]})
+    assert row_keys_of(ids) == ['["acme","42"]', '["zoë","7"]', '["q\\"","1.5"]']
     assert [label_text(v) for v in (1, 1.0, True, 0.25, "yes")] == ["1", "1", "1", "0.25", "yes"]
+    assert [label_text(v) for v in (np.int64(1), np.float64(0.0), np.bool_(True))] == [
+        "1",
+        "0",
+        "1",
+    ]
 
 
 def _preds(rows):

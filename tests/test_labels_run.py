@@ -25,7 +25,7 @@ from pipeline.model.estimator import predict
 from pipeline.settings import Settings, load_settings
 from pipeline.storage import db, tables
 from pipeline.tools.sampledata import write_sample_data
-from tests.e2e import rows, run_json
+from tests.e2e import invoke, rows, run_json
 
 CONFIG = (
     "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
@@ -115,6 +115,16 @@ def test_a_tick_whose_only_news_is_a_labels_file(project: Path, database_url: st
     assert "Labels that arrived later" in text and "Joined to their predictions" in text
     again = run_json(project, database_url)
     assert again["status"] == "noop"
+    # The joined rows were predicted in their own file: the predictions never take them again.
+    for args in (("predict",), ("predict", "--backfill")):
+        proc = invoke(project, *args, "--json", database_url=database_url)
+        assert proc.returncode == 0, proc.stderr
+    marked = rows(
+        database_url,
+        "SELECT count(*) AS n FROM prediction_marks m JOIN ingested_files f ON f.id = m.file_id "
+        "WHERE f.kind = 'labels'",
+    )
+    assert marked == [{"n": 0}]
 
 
 def pytest_approx(value: float):

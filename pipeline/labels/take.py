@@ -111,7 +111,15 @@ def _read_and_check(copy: Path, source: SourceFile, settings: Settings) -> Check
     observed = settings["labels.observed_at_column"]
     text = (*ids, observed) if numeric else (*ids, observed, target)
     frame = read_table(copy if source.format else source.path, source.format, text)
-    return check_labels(frame, ids, target, observed, values, numeric=numeric)
+    return check_labels(frame, ids, target, observed, values, numeric=numeric, keys=row_keys_of)
+
+
+def row_keys_of(ids: pd.DataFrame) -> list[str | None]:
+    """The row keys of a frame of id columns, as the predictions store them."""
+    from pipeline.predictions import row_keys
+
+    keys = row_keys(ids, list(ids.columns))
+    return [None] * len(ids) if keys is None else keys.to_pylist()
 
 
 def _quarantine_whole(

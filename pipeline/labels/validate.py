@@ -12,10 +12,9 @@ was received). Bad rows are counted by type and kept, never dropped silently.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,43 +43,9 @@ class CheckedLabels:
     invalid_by_type: dict[str, int] = field(default_factory=dict)
 
 
-def id_text(value: object) -> str:
-    """An id value as the text a row key holds: a whole float is written as an integer (a
-    Parquet file may carry 42.0 where the data file had "42")."""
-    if isinstance(value, float) and math.isfinite(value) and value == int(value):
-        return str(int(value))
-    return str(value)
-
-
-def row_key(values: Sequence[object]) -> str:
-    """The row key of a row's id values: a compact JSON list of their texts, '["acme"]'."""
-    return json.dumps([id_text(v) for v in values], separators=(",", ":"), ensure_ascii=False)
-
-
-_PLAIN = r'^[^"\\\x00-\x1f]*$'  # text JSON writes as it is between quotes (no ", \, control)
-
-
-def row_keys(ids: pd.DataFrame) -> list[str]:
-    """`row_key` of every row of `ids` (the id columns): the same text, faster. Plain text is
-    quoted as it is; a row with anything JSON escapes goes through `row_key`."""
-    import pandas as pd
-
-    texts = [ids[c].map(id_text).astype(str) for c in ids.columns]
-    plain = pd.Series(True, index=ids.index)
-    joined = texts[0]
-    for i, column in enumerate(texts):
-        plain &= column.str.match(_PLAIN)
-        if i:
-            joined = joined + '","' + column
-    out = ('["' + joined + '"]').tolist()
-    for i in (~plain).to_numpy().nonzero()[0]:
-        out[i] = row_key(ids.iloc[i].tolist())
-    return out
-
-
 def label_text(value: object) -> str:
     """A label as stored: a number as its shortest text (1.0 -> "1"), anything else as text."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):  # numpy's too
         return str(int(value))  # type: ignore[call-overload]
     if isinstance(value, numbers.Real):
         number = float(value)
@@ -96,9 +61,12 @@ def check_labels(
     label_values: Sequence[str | int | float] | None,
     *,
     numeric: bool,
+    keys: Callable[[pd.DataFrame], Sequence[str | None]],
 ) -> CheckedLabels:
     """Check a labels file's rows. `label_values`: the contract's labels (None: any value);
-    `numeric`: labels are numbers (regression, or classes 0/1), compared as numbers."""
+    `numeric`: labels are numbers (regression, or classes 0/1), compared as numbers; `keys`:
+    the row keys of a frame of id columns, as predictions store them
+    (`pipeline.predictions.row_keys`)."""
     import numpy as np
     import pandas as pd
 
@@ -133,7 +101,7 @@ def check_labels(
     good = pd.DataFrame(
         {
             "row_number": np.flatnonzero(keep),
-            "row_key": row_keys(ids),
+            "row_key": list(keys(ids)),
             "label": labels[keep].to_numpy(dtype=object),
             "observed_at": observed[keep].to_numpy(),
         }

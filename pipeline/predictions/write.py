@@ -44,6 +44,8 @@ COLUMNS = (
     "probabilities",
 )
 SOURCES = ("scheduled", "api", "webapp", "diagnostics")
+# A column of a batch: a list, a numpy array or an Arrow array, one value per row.
+Column = Any
 
 
 class PredictionsError(RiskwatchError):
@@ -54,17 +56,17 @@ class PredictionsError(RiskwatchError):
 class Batch:
     """The predictions of some rows of one ingested file, as columns of equal length.
 
-    `probabilities` holds each row's {class: p} as compact JSON text (or None); `event_times`
-    are timezone-aware UTC (or None).
+    A column is a sequence, a numpy array or an Arrow array. `probabilities` holds each
+    row's {class: p} as JSON text (or None); `event_times` are timezone-aware UTC (or None).
     """
 
-    row_numbers: Sequence[int]
-    predictions: Sequence[float | None]
-    labels: Sequence[str | None] | None = None
-    probability: Sequence[float | None] | None = None
-    probabilities: Sequence[str | None] | None = None
-    row_keys: Sequence[str | None] | None = None
-    event_times: Sequence[datetime | None] | None = None
+    row_numbers: Column
+    predictions: Column | None  # None: a classifier of text classes (see `labels`)
+    labels: Column | None = None
+    probability: Column | None = None
+    probabilities: Column | None = None
+    row_keys: Column | None = None
+    event_times: Column | None = None
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -141,12 +143,17 @@ def record_file(engine: sa.Engine, who: FileRun, batches: Iterable[Batch]) -> in
 
 def _check(batch: Batch) -> None:
     n = len(batch.row_numbers)
-    for name in ("predictions", "labels", "probability", "probabilities", "row_keys"):
+    for name in (
+        "predictions",
+        "labels",
+        "probability",
+        "probabilities",
+        "row_keys",
+        "event_times",
+    ):
         values = getattr(batch, name)
         if values is not None and len(values) != n:
             raise PredictionsError(f"a batch of {n} rows has {len(values)} {name}")
-    if batch.event_times is not None and len(batch.event_times) != n:
-        raise PredictionsError(f"a batch of {n} rows has {len(batch.event_times)} event times")
 
 
 def _insert(conn: sa.Connection, who: FileRun, batch: Batch) -> None:
@@ -178,8 +185,12 @@ def _arrow(who: FileRun, batch: Batch) -> pa.Table:
     n = len(batch)
     when = pa.timestamp("us", tz="UTC")
 
-    def column(values: Sequence[Any] | None, kind: pa.DataType) -> pa.Array:
-        return pa.nulls(n, kind) if values is None else pa.array(values, kind)
+    def column(values: Any, kind: pa.DataType) -> pa.Array:
+        if values is None:
+            return pa.nulls(n, kind)
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            return values.cast(kind)
+        return pa.array(values, kind, from_pandas=True)
 
     return pa.table(
         {
@@ -209,15 +220,19 @@ def _tuples(dialect: str, who: FileRun, batch: Batch) -> Iterator[tuple[Any, ...
 
     n = len(batch)
 
-    def given(values: Sequence[Any] | None) -> Sequence[Any]:
-        return [None] * n if values is None else values
+    def given(values: Any) -> Sequence[Any]:
+        if values is None:
+            return [None] * n
+        if hasattr(values, "to_pylist"):  # Arrow
+            return list(values.to_pylist())
+        return list(values.tolist()) if hasattr(values, "tolist") else list(values)
 
     created = when(who.created_at)
     for row_number, key, event, pred, label, p, ps in zip(
-        batch.row_numbers,
+        given(batch.row_numbers),
         given(batch.row_keys),
         given(batch.event_times),
-        batch.predictions,
+        given(batch.predictions),
         given(batch.labels),
         given(batch.probability),
         given(batch.probabilities),
