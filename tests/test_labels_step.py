@@ -308,3 +308,62 @@ def test_the_labels_command_prints_its_counts(world):
     assert "realised day 2026-03-02 v1: f1" in proc.stdout
     proc = invoke(settings.base_dir, "labels", "--json", database_url=url)
     assert json.loads(proc.stdout)["status"] == "noop"
+
+
+@pytest.mark.parametrize(
+    "point", ["after_label_file_recorded", "before_labels_joined", "after_labels_joined"]
+)
+def test_a_labels_run_killed_anywhere_joins_every_label_exactly_once(world, point):
+    from pipeline.infra.failpoints import ENV
+    from tests.e2e import cli
+
+    settings, engine, file_id = world
+    _predict(engine, file_id)
+    _labels_file(settings, "day1.csv", "corporation,exited\nC0,1\nC1,0\nC2,0\n")
+    url = settings.database_url
+    killed = cli(settings.base_dir, "labels", "--json", database_url=url, env={ENV: point})
+    assert killed.returncode == -9, killed.stderr
+    proc = invoke(settings.base_dir, "labels", "--json", database_url=url)
+    assert proc.returncode == 0, proc.stderr
+    assert _statuses(engine) == {"C0=1#0": "joined", "C1=0#1": "joined", "C2=0#2": "joined"}
+    with engine.connect() as conn:
+        files = conn.execute(
+            sa.select(tables.ingested_files.c.rows).where(tables.ingested_files.c.kind == "labels")
+        ).scalars()
+        assert list(files) == [3]
+        assert len(label_writes.latest_realised(conn)) == 1
+
+
+def test_with_event_times_a_label_resolves_the_row_of_its_time_and_its_period(
+    project: Path, database_url: str
+):
+    """One id seen in two batches (data.unique_ids = false): the label observed between them
+    resolves the first; periods go by the rows' event time."""
+    settings = _settings(project, database_url, '[data]\ntimestamp_column = "seen_at"\n')
+    engine = sa.create_engine(database_url)
+    try:
+        first, second = _seed(engine, settings, "a.parquet"), _seed(engine, settings, "b.parquet")
+        for file_id, day in ((first, 2), (second, 20)):
+            batch = predictions.Batch(
+                row_numbers=[0],
+                predictions=[1.0],
+                labels=["1"],
+                probability=[0.9],
+                row_keys=['["C0"]'],
+                event_times=[datetime(2026, 3, day, tzinfo=UTC)],
+            )
+            predictions.record_file(
+                engine, predictions.FileRun(file_id, 1, SEED_RUN, WHEN), [batch]
+            )
+        _labels_file(
+            settings, "l.csv", "corporation,exited,observed_at\nC0,0,2026-03-10T08:00:00Z\n"
+        )
+        done = labels_only(settings)["labels"]
+        assert done["joined"] == 1
+        t = label_tables.labels
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(t.c.file_id, t.c.period_start)).one()
+        assert row.file_id == first and row.period_start == datetime(2026, 3, 2, tzinfo=UTC)
+        assert done["realised"][0]["period_start"] == "2026-03-02T00:00:00+00:00"
+    finally:
+        engine.dispose()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from pipeline.infra.failpoints import failpoint
 from pipeline.infra.names import path_key
 from pipeline.ingest.discovery import Discovery
 from pipeline.settings import Settings
@@ -110,6 +111,7 @@ def join_pending(engine: sa.Engine, settings: Settings, run_id: str, now: dateti
         done.file, joined_file = _write_joined(settings, run_id, new_rows, rows)
     with engine.connect() as conn:
         done.realised = _realised(conn, settings, new_rows, chosen)
+    failpoint("before_labels_joined")  # the joined rows' Parquet written, nothing recorded
     updates = _updates(pending, outcome, chosen)
     realised_rows = [_realised_row(settings, r) for r in done.realised]
     done.file_id = label_writes.record_join(engine, run_id, joined_file, updates, realised_rows)
