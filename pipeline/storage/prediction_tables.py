@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from pipeline.storage.coltypes import UTCDateTime
 
+NOT_SCHEDULED = "source <> 'scheduled'"
+
 
 def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.Table, sa.Table]:
     """(predictions, prediction_marks), in `metadata` (called by `tables`, with its run column)."""
@@ -49,11 +51,15 @@ def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.T
     # Keyset paging, newest first, over everything, by source and by model version; the label
     # join (the latest prediction of an id at or before a time); a file's predictions.
     sa.Index("ix_predictions_created_at_id", predictions.c.created_at, predictions.c.id)
+    # By source for the others only: scheduled rows are most rows, found through the index over
+    # everything (a COPY of a file writes one index fewer per row).
     sa.Index(
         "ix_predictions_source_created_at_id",
         predictions.c.source,
         predictions.c.created_at,
         predictions.c.id,
+        postgresql_where=sa.text(NOT_SCHEDULED),
+        sqlite_where=sa.text(NOT_SCHEDULED),
     )
     sa.Index(
         "ix_predictions_model_version_created_at_id",

@@ -26,6 +26,8 @@ INDEXES = {
     "ix_predictions_row_key_created_at": ["row_key", "created_at"],
     "ix_predictions_file_id_row_number": ["file_id", "row_number"],
 }
+# Scheduled rows (most of them) are found by source through the index over everything.
+PARTIAL = {"ix_predictions_source_created_at_id": sa.text("source <> 'scheduled'")}
 NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
 NEW_COLUMNS = {
     "file_id": sa.Integer,
@@ -56,9 +58,16 @@ def upgrade() -> None:
         for name, kind in NEW_COLUMNS.items():
             batch.add_column(sa.Column(name, kind()))
     if postgres:
-        op.execute("ALTER SEQUENCE predictions_id_seq AS BIGINT")
+        # A COPY takes an id per row: each session takes them 1,000 at a time (ids are unique,
+        # not gap-free nor in time order across sessions; pages order by time, then id).
+        op.execute("ALTER SEQUENCE predictions_id_seq AS BIGINT CACHE 1000")
     for name, columns in INDEXES.items():
-        op.create_index(name, "predictions", columns)
+        where = (
+            {}
+            if name not in PARTIAL
+            else {"postgresql_where": PARTIAL[name], "sqlite_where": PARTIAL[name]}
+        )
+        op.create_index(name, "predictions", columns, **where)
     # Rows with a probability came from a binary classifier: their prediction is the class.
     op.execute(
         "UPDATE predictions SET label = CAST(CAST(prediction AS INTEGER) AS TEXT) "
@@ -95,4 +104,6 @@ def downgrade() -> None:
         batch.alter_column("prediction", existing_type=sa.Float(), nullable=False)
         batch.alter_column("id", existing_type=BIG_ID, type_=sa.Integer())
         batch.create_foreign_key(_run_key(), "runs", ["run_id"], ["id"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER SEQUENCE predictions_id_seq AS INTEGER CACHE 1")
     op.create_index("ix_predictions_run_id", "predictions", ["run_id"])
