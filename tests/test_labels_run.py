@@ -29,7 +29,7 @@ from tests.e2e import invoke, rows, run_json
 
 CONFIG = (
     "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
-    "tolerance = 1.0\n\n[drift]\nenabled = false\n"
+    "tolerance = 1.0\n"
 )
 N = 80  # unlabelled rows, all labelled later
 
@@ -103,6 +103,9 @@ def test_a_tick_whose_only_news_is_a_labels_file(project: Path, database_url: st
 
     expected = f1_score(truth.exited.astype(int), truth.pred)
     assert score["value"] == pytest_approx(expected)
+    # Drift is measured on rows new to the inbox; the joined rows were measured with their file.
+    assert summary["drift"]["status"] == "not_tested"
+    assert summary["drift"]["reason"] == "the new data has 0 rows, drift.min_rows is 30"
     [perf] = done["realised"]
     assert perf["value"] == pytest_approx(expected) and perf["n_rows"] == N
     [record] = rows(database_url, f"SELECT summary FROM runs WHERE id = '{summary['run_id']}'")

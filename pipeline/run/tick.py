@@ -27,6 +27,7 @@ from pipeline.settings import Settings
 from pipeline.storage import writes
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import sqlalchemy as sa
 
@@ -83,7 +84,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
             if registry.production_version(s, run.engine) is not None:  # the first model
                 _predict(run, registry.load_production(run.engine, s))
         else:
-            decision, score_json, promotion = _monitor(run, production, new_frame)
+            decision, score_json, promotion = _monitor(run, production, new_frame, pending)
         if registry.production_version(s, run.engine) is not None:
             with run.step("diagnose"):
                 diagnose(run, new_frame, outdated)
@@ -193,7 +194,12 @@ def _first_model(run: Run, new_frame: pd.DataFrame | None, pending: Sequence[sa.
     return decision, None, promotion
 
 
-def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame | None) -> Outcome:
+def _monitor(
+    run: Run,
+    production: registry.LoadedModel,
+    new_frame: pd.DataFrame | None,
+    pending: Sequence[sa.Row] = (),
+) -> Outcome:
     """Score production on the new rows, measure drift, decide, retrain if the policy says so."""
     from pipeline.model.policy import Decision, retrain_decision, with_trigger
 
@@ -216,8 +222,15 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
         from pipeline.drift.step import detect_for_run
 
         with run.step("drift"):
+            new = _new_rows(pending, len(new_frame))  # not the rows labels joined: seen before
             drift_doc = detect_for_run(
-                run.engine, s, run.run_id, production, new_frame, pred, proba
+                run.engine,
+                s,
+                run.run_id,
+                production,
+                new_frame[new].reset_index(drop=True),
+                pred[new],
+                None if proba is None else proba[new],
             )
         run.summary["drift"] = drift_doc
     with run.step("decide"):
@@ -239,6 +252,16 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
         with run.step("train"):
             promotion = _retrain(run, production)
     return decision, score_json, promotion
+
+
+def _new_rows(pending: Sequence[sa.Row], n: int) -> np.ndarray:
+    """Which of the `n` loaded rows came from the inbox (files of kind 'source'): the rows of a
+    labels join (kind 'labels') were new, and measured for drift, when their own file came."""
+    import numpy as np
+
+    kinds = [getattr(r, "kind", "source") == "source" for r in pending]
+    new = np.repeat(kinds, [r.rows for r in pending]) if pending else np.ones(n, dtype=bool)
+    return new if len(new) == n else np.ones(n, dtype=bool)  # counts that disagree: every row
 
 
 def _retrain(run: Run, production: registry.LoadedModel) -> dict[str, Any]:
