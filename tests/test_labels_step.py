@@ -367,3 +367,83 @@ def test_with_event_times_a_label_resolves_the_row_of_its_time_and_its_period(
         assert done["realised"][0]["period_start"] == "2026-03-02T00:00:00+00:00"
     finally:
         engine.dispose()
+
+
+def test_a_label_of_an_api_prediction_takes_the_features_stored_with_it(world):
+    settings, engine, _ = world
+    predictions.record(
+        engine,
+        [
+            {
+                "source": "api",
+                "model_version": 1,
+                "features": {"employees": 41.0, "industry": "retail"},
+                "row_key": '["API1"]',
+                "prediction": 1.0,
+                "label": "1",
+                "probability": 0.8,
+            }
+        ],
+    )
+    _labels_file(settings, "api.csv", "corporation,exited\nAPI1,0\n")
+    done = labels_only(settings)["labels"]
+    assert done["joined"] == 1
+    joined = pd.read_parquet(settings.path("paths.ingested") / done["joined_file"])
+    assert joined.to_dict("records") == [
+        {"employees": 41.0, "industry": "retail", "corporation": "API1", "exited": 0}
+    ]
+    assert done["realised"][0]["value"] == 0.0 and done["realised"][0]["n_rows"] == 1
+
+
+def test_a_parquet_labels_file_with_numeric_ids_and_real_times(project: Path, database_url: str):
+    settings = _settings(project, database_url, "[labels]\nmax_wait_days = 0\n")
+    engine = sa.create_engine(database_url)
+    try:
+        _predict(engine, _seed(engine, settings))
+        frame = pd.DataFrame(
+            {
+                "corporation": ["C0", "C1", "C2"],
+                "exited": [1, 0, 1],
+                "observed_at": pd.to_datetime(["2026-03-03", "2026-03-01", None], utc=True),
+            }
+        )
+        frame.to_parquet(settings.path("paths.labels") / "l.parquet", index=False)
+        done = labels_only(settings)["labels"]
+        # C1 was observed before its row was predicted (and may wait no time): unmatched.
+        assert (done["received"], done["joined"], done["unmatched"]) == (3, 2, 1)
+    finally:
+        engine.dispose()
+
+
+def test_a_tick_with_waiting_labels_and_nothing_new_is_a_cheap_noop(world):
+    import subprocess
+    import sys
+
+    settings, _, _ = world
+    _labels_file(settings, "early.csv", "corporation,exited\nLATER,1\n")
+    assert labels_only(settings)["labels"]["pending"] == 1
+    probe = (
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        "try:\n"
+        "    main(['run', '--json'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = sorted(m for m in ('pandas', 'numpy', 'sklearn') if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
+    )
+    env = {
+        "RISKWATCH_CONFIG": str(settings.base_dir / "riskwatch.toml"),
+        "DATABASE_URL": settings.database_url,
+        "PATH": "/usr/bin:/bin",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=settings.base_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"status": "noop"' in proc.stdout and "HEAVY=\n" in proc.stderr

@@ -69,6 +69,7 @@ def source_label(rows: pd.DataFrame, target: str) -> pd.Series:
     from pipeline.labels.validate import label_text
 
     if target not in rows.columns:
-        return pd.Series(None, index=rows.index, dtype="object")
-    values = [None if pd.isna(v) else label_text(v) for v in rows[target]]
+        values: list[str | None] = [None] * len(rows)
+    else:
+        values = [None if pd.isna(v) else label_text(v) for v in rows[target]]
     return pd.Series(values, index=rows.index, dtype="object")

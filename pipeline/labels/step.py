@@ -153,7 +153,7 @@ def _known(engine: sa.Engine, settings: Settings, chosen: pd.DataFrame) -> tuple
     rows = source_rows(settings.path("paths.ingested"), settings, chosen)
     names = _identities(chosen)
     own = source_label(rows, settings["data.target"])
-    source_labels = {n: v for n, v in zip(names, own, strict=True) if v is not None}
+    source_labels = {n: v for n, v in zip(names, own, strict=True) if isinstance(v, str)}
     in_files = chosen["file_id"].notna()
     with engine.connect() as conn:
         done = label_writes.resolved_rows(
