@@ -447,3 +447,17 @@ def test_a_tick_with_waiting_labels_and_nothing_new_is_a_cheap_noop(world):
     )
     assert proc.returncode == 0, proc.stderr
     assert '"status": "noop"' in proc.stdout and "HEAVY=\n" in proc.stderr
+
+
+def test_waiting_labels_wake_one_tick_per_new_predictions_not_every_tick(world):
+    from pipeline.labels import inbox
+
+    settings, engine, file_id = world
+    _labels_file(settings, "early.csv", "corporation,exited\nNOBODY,1\n")
+    labels_only(settings)
+    found = inbox.new_label_files(engine, settings)
+    assert not inbox.has_work(engine, settings, found)
+    _predict(engine, file_id, created_at=datetime.now(UTC))
+    assert inbox.has_work(engine, settings, found)  # predictions of other ids came
+    assert labels_only(settings)["labels"]["pending"] == 1  # still waiting, nothing changed
+    assert not inbox.has_work(engine, settings, found)  # and the next tick is a no-op again

@@ -43,9 +43,10 @@ def new_label_files(engine: sa.Engine, settings: Settings) -> Discovery:
 
 def has_work(engine: sa.Engine, settings: Settings, found: Discovery) -> bool:
     """Is there labels work for a tick that found no new data file: new labels files, or
-    labels waiting for their predictions when predictions came since the last join (the API's)
-    or when the oldest has waited labels.max_wait_days (it becomes unmatched). A few indexed
-    look-ups: waiting labels alone do not make every tick work."""
+    labels waiting for their predictions when predictions came since the last labels step
+    began (the API's, the first model's) or when the oldest has waited labels.max_wait_days (it
+    becomes unmatched). A few indexed look-ups: waiting labels alone do not make every tick
+    work."""
     if found.new:
         return True
     wait = timedelta(days=settings["labels.max_wait_days"])

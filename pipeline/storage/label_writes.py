@@ -43,8 +43,9 @@ def known_label_hashes(conn: sa.Connection) -> set[str]:
 
 
 def pending_work(conn: sa.Connection, expired_before: datetime) -> bool:
-    """Do waiting labels have something to join (a prediction made since the last labels file
-    was taken or the last join) or to give up on (one received before `expired_before`)?"""
+    """Do waiting labels have something to join (a prediction made since the last labels step
+    began) or to give up on (one received before `expired_before`)? A join that changes
+    nothing still moves that mark: waiting labels never wake every tick."""
     t = labels
     oldest = conn.execute(
         sa.select(sa.func.min(t.c.received_at)).where(t.c.status == "pending")
@@ -53,13 +54,15 @@ def pending_work(conn: sa.Connection, expired_before: datetime) -> bool:
         return False
     if oldest < expired_before:
         return True
-    last = max(
-        conn.execute(sa.select(sa.func.max(label_files.c.received_at))).scalar() or oldest,
-        conn.execute(sa.select(sa.func.max(t.c.resolved_at))).scalar() or oldest,
-    )
+    s = tables.steps
+    last = conn.execute(  # the newest labels step: the primary key walked from its end
+        sa.select(s.c.started_at).where(s.c.name == "labels").order_by(s.c.id.desc()).limit(1)
+    ).scalar()
     p = tables.predictions
-    newer = sa.select(p.c.id).where(p.c.created_at > last, p.c.source != "diagnostics").limit(1)
-    return conn.execute(newer).first() is not None
+    newer = sa.select(p.c.id).where(p.c.source != "diagnostics")
+    if last is not None:
+        newer = newer.where(p.c.created_at > last)
+    return conn.execute(newer.limit(1)).first() is not None
 
 
 def record_label_file(
