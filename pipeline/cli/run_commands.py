@@ -48,6 +48,8 @@ def _tick_lines(s: dict[str, Any]) -> list[str]:
         if (m, n) != (1, 1):
             line += f"; {m} of the last {n} runs: {'confirmed' if d['confirmed'] else 'no'}"
         lines.append(line)
+    if s.get("labels"):
+        lines += labels_lines(s["labels"])
     lines.append(
         f"retrain: {'yes' if s['decision']['retrain'] else 'no'} — {s['decision']['reason']}"
     )
@@ -81,6 +83,41 @@ def ingest(ctx: click.Context, as_json: bool) -> None:
     from pipeline.run import ingest_only
 
     emit(ingest_only(settings_of(ctx)), as_json, _ingest_text)
+
+
+def labels_lines(d: dict[str, Any]) -> list[str]:
+    """What the labels step did, in lines (`riskwatch labels`, `riskwatch run`)."""
+    lines = [
+        f"labels files: {d['new_files']} ({d['files_quarantined']} quarantined), labels: "
+        f"{d['received']} received, {d['rows_invalid']} bad rows, {d['joined']} joined, "
+        f"{d['duplicate']} duplicates, {d['conflict']} conflicts, {d['unmatched']} unmatched, "
+        f"{d['pending']} waiting"
+    ]
+    for f in d["files"]:
+        if f["status"] != "taken":
+            lines.append(f"  quarantined {f['name']}: {f['reason']}")
+        elif f["rows_invalid"]:
+            kinds = ", ".join(f"{k} ({n})" for k, n in f["invalid_by_type"].items())
+            lines.append(f"  {f['name']}: {f['rows_invalid']} bad rows: {kinds}")
+    for r in d["realised"]:
+        lines.append(
+            f"  realised {r['period']} {r['period_start'][:10]} v{r['model_version']}: "
+            f"{r['metric']} {fmt_metric(r['value'])} [{fmt_metric(r['ci_low'])}, "
+            f"{fmt_metric(r['ci_high'])}] (n={r['n_rows']})"
+        )
+    return lines
+
+
+@engine_command(main, "labels", json=True)
+def labels(ctx: click.Context, as_json: bool) -> None:
+    """Take new labels files (paths.labels) and join them to their predictions."""
+    from pipeline.run import labels_only
+
+    emit(
+        labels_only(settings_of(ctx)),
+        as_json,
+        lambda s: "\n".join([f"run {s['run_id']}: {s['status']}", *labels_lines(s["labels"])]),
+    )
 
 
 def _score_text(s: dict[str, Any]) -> str:

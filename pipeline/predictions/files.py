@@ -19,7 +19,12 @@ def unpredicted(conn: sa.Connection, version: int, *, backfill: bool = False) ->
         marked = marked.where(m.c.model_version == version)
     query = (
         sa.select(t.c.id, t.c.name, t.c.sha256, t.c.data_path, t.c.rows)
-        .where(t.c.status == "ingested", t.c.data_path.is_not(None), ~marked.exists())
+        .where(
+            t.c.status == "ingested",
+            t.c.data_path.is_not(None),
+            t.c.kind == "source",  # not the rows labels joined (kind 'labels'): predicted already
+            ~marked.exists(),
+        )
         .order_by(t.c.id)
     )
     return list(conn.execute(query))

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from pipeline.errors import NotFound
 from pipeline.formatting import shown_paths
+from pipeline.storage import label_tables
 from pipeline.storage import tables as t
 
 
@@ -47,6 +48,7 @@ RUN_TABLES = (
     t.quality_issues,
     t.drift_summaries,
     t.drift_results,
+    label_tables.realised_performance,
 )
 
 

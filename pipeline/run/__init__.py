@@ -24,6 +24,7 @@ from pipeline.run import (
 from pipeline.run.commands import (
     diagnose_only,
     ingest_only,
+    labels_only,
     report_for,
     rollback,
     score_only,
@@ -36,6 +37,7 @@ __all__ = [
     "diagnose_only",
     "evaluation",
     "ingest_only",
+    "labels_only",
     "predict_only",
     "record",
     "report_for",

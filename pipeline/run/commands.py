@@ -1,5 +1,5 @@
-"""The one-step commands (`riskwatch ingest`, `score`, `train`, `diagnose`, `report`,
-`rollback`): each a run of its own kind, recorded like a tick, doing one step of it.
+"""The one-step commands (`riskwatch ingest`, `labels`, `score`, `train`, `diagnose`,
+`report`, `rollback`): each a run of its own kind, recorded like a tick, doing one step of it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,27 @@ def ingest_only(settings: Settings) -> dict[str, Any]:
                 for i in items
             ],
             quality=ingest_step.quality_summary(items),
+            timings=run.timings,
+        )
+        return run.summary
+
+
+def labels_only(settings: Settings) -> dict[str, Any]:
+    """Take the labels inbox's new files and join every waiting label to its prediction, under
+    the run lock; the next full run scores and trains on the joined rows."""
+    from pipeline.labels import inbox
+    from pipeline.labels.step import labels_step
+
+    with recorded(settings, "labels") as run:
+        with run.step("discover"):
+            found = inbox.new_label_files(run.engine, settings)
+        with run.step("labels"):
+            done = labels_step(run.engine, settings, run.run_id, found)
+        busy = done["new_files"] or any(done[k] for k in ("joined", "conflict", "unmatched"))
+        run.summary.update(
+            run_id=run.run_id,
+            status="succeeded" if busy else "noop",
+            labels=done,
             timings=run.timings,
         )
         return run.summary

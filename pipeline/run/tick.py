@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from pipeline.infra import dvc
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
+from pipeline.labels import inbox as label_inbox
+from pipeline.labels.step import labels_step
 from pipeline.model import registry
 from pipeline.run import cleanup, health_step, ingest_step, predict_step, snapshot_step
 from pipeline.run.diagnose_step import diagnose, outdated_check
@@ -25,6 +27,7 @@ from pipeline.settings import Settings
 from pipeline.storage import writes
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import sqlalchemy as sa
 
@@ -47,9 +50,13 @@ def run_once(settings: Settings) -> dict[str, Any]:
         _recover(run)
         with run.step("discover"):
             found = ingest_step.discover(run)
+            labels_found = label_inbox.new_label_files(run.engine, s)
             registry.reconcile(run.engine, s, run.run_id)
             pending = _pending(run)
-        if not found.new and not pending:
+            # New labels files, or waiting labels with something to do (standard library and
+            # SQLAlchemy only: a tick with nothing new stays cheap).
+            labels_work = label_inbox.has_work(run.engine, s, labels_found)
+        if not found.new and not pending and not labels_work:
             return _noop(run, found)
         # Settings load checked model.estimator and model.pipeline without importing them (the
         # no-op tick must not import scikit-learn); now that there is work, a typo or a broken
@@ -68,14 +75,17 @@ def run_once(settings: Settings) -> dict[str, Any]:
         _record_ingest(run, found, items)
         if production is not None:
             _predict(run, production)
-        pending = _pending(run)
+        if labels_work or found.new:  # after the rows are predicted: labels join them
+            with run.step("labels"):
+                run.summary["labels"] = labels_step(run.engine, s, run.run_id, labels_found)
+        pending = _pending(run)  # the joined rows' file (kind 'labels') among them
         new_frame = load_rows(run, pending) if pending else None
         if production is None:
             decision, score_json, promotion = _first_model(run, new_frame, pending)
             if registry.production_version(s, run.engine) is not None:  # the first model
                 _predict(run, registry.load_production(run.engine, s))
         else:
-            decision, score_json, promotion = _monitor(run, production, new_frame)
+            decision, score_json, promotion = _monitor(run, production, new_frame, pending)
         if registry.production_version(s, run.engine) is not None:
             with run.step("diagnose"):
                 diagnose(run, new_frame, outdated)
@@ -199,7 +209,12 @@ def _first_model(run: Run, new_frame: pd.DataFrame | None, pending: Sequence[sa.
     return decision, None, promotion
 
 
-def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame | None) -> Outcome:
+def _monitor(
+    run: Run,
+    production: registry.LoadedModel,
+    new_frame: pd.DataFrame | None,
+    pending: Sequence[sa.Row] = (),
+) -> Outcome:
     """Score production on the new rows, measure drift, decide, retrain if the policy says so."""
     from pipeline.model.features import labelled_mask
     from pipeline.model.policy import Decision, with_trigger
@@ -228,8 +243,15 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
         from pipeline.drift.step import detect_for_run
 
         with run.step("drift"):
+            new = _new_rows(pending, len(new_frame))  # not the rows labels joined: seen before
             drift_doc = detect_for_run(
-                run.engine, s, run.run_id, production, new_frame, pred, proba
+                run.engine,
+                s,
+                run.run_id,
+                production,
+                new_frame[new].reset_index(drop=True),
+                pred[new],
+                None if proba is None else proba[new],
             )
         run.summary["drift"] = drift_doc
     with run.step("decide"):
@@ -267,6 +289,16 @@ def _metric_decision(
         min_rows=s["policy.min_rows"],
         confidence=s["policy.confidence"],
     )
+
+
+def _new_rows(pending: Sequence[sa.Row], n: int) -> np.ndarray:
+    """Which of the `n` loaded rows came from the inbox (files of kind 'source'): the rows of a
+    labels join (kind 'labels') were new, and measured for drift, when their own file came."""
+    import numpy as np
+
+    kinds = [getattr(r, "kind", "source") == "source" for r in pending]
+    new = np.repeat(kinds, [r.rows for r in pending]) if pending else np.ones(n, dtype=bool)
+    return new if len(new) == n else np.ones(n, dtype=bool)  # counts that disagree: every row
 
 
 def _retrain(run: Run, production: registry.LoadedModel) -> dict[str, Any]:

@@ -51,4 +51,21 @@ MONITOR: tuple[Setting, ...] = (
         "(a larger `limit` is a 400); `riskwatch predictions --csv` streams every page.",
         minimum=1,
     ),
+    Setting(
+        "labels.observed_at_column",
+        "observed_at",
+        "str",
+        "The column of a labels file holding when the outcome was observed (used when the file "
+        "has it): a label resolves the latest prediction of its id at or before that time, "
+        "else at or before when the label was received.",
+    ),
+    Setting(
+        "labels.max_wait_days",
+        30.0,
+        "float",
+        "How long a label whose prediction is not there yet (its data file comes later) waits "
+        "for it, in days from when the label was received; then it is counted as unmatched. "
+        "A prediction made within this time after the label's own time still resolves it.",
+        minimum=0,
+    ),
 )

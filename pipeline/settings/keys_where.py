@@ -7,6 +7,13 @@ from pipeline.settings.setting import Setting
 WHERE: tuple[Setting, ...] = (
     Setting("paths.source", "sourcedata", "path", "The inbox: new data files are dropped here."),
     Setting("paths.ingested", "ingesteddata", "path", "Ingested data (Parquet) and quarantine."),
+    Setting(
+        "paths.labels",
+        "labels",
+        "path",
+        "The labels inbox: files of labels that arrive after their rows (the id columns, the "
+        "target and optionally labels.observed_at_column), taken once by content hash.",
+    ),
     Setting("paths.models", "models", "path", "The model registry: one folder per version."),
     Setting("paths.reports", "reports", "path", "PDF reports, one per run, and API call records."),
     Setting(

@@ -2,10 +2,11 @@
 what people read (`reads`), the index of ingested rows for duplicates across files
 (`row_index`), files kept in the database when registry.store = "database" (`blobs`), the
 schema of predictions and their watermark (`prediction_tables`, part of `tables`), prediction
-health's reads and alert events (`health`, on the table of `health_tables`), the
-column types (`coltypes`), what the inbox skips (`inbox`), text made storable (`text`), the
-Protocols naming what `writes` reads of the objects it records (`shapes`), and the API's tokens
-and usage counters (`tokens`, on the tables of `api_tables`).
+health's reads and alert events (`health`, on the table of `health_tables`), labels that
+arrive later (`label_tables`, part of `tables`, and their reads and writes, `label_writes`),
+the column types (`coltypes`), what the inbox skips (`inbox`), text made storable (`text`),
+the Protocols naming what `writes` reads of the objects it records (`shapes`), and the API's
+tokens and usage counters (`tokens`, on the tables of `api_tables`).
 
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
 `pipeline.settings` and `pipeline.infra`; nothing above it.
@@ -14,7 +15,7 @@ SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipel
 # The modules other packages may import (tests/test_layout.py holds every import to this list);
 # the rest are this package's own.
 # Its tables join `tables.metadata` here, so that every importer of `tables` has the whole schema.
-from pipeline.storage import api_tables
+from pipeline.storage import api_tables, label_tables
 
 __all__ = [
     "api_tables",
@@ -22,6 +23,8 @@ __all__ = [
     "db",
     "health",
     "inbox",
+    "label_tables",
+    "label_writes",
     "reads",
     "row_index",
     "snapshot",

@@ -14,7 +14,7 @@ from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0012"
+SCHEMA_REVISION = "0013"
 
 metadata = sa.MetaData()
 
@@ -79,6 +79,8 @@ ingested_files = sa.Table(
     sa.Column("data_path", sa.Text),  # Parquet of good rows, relative to paths.ingested
     sa.Column("quarantine_path", sa.Text),  # copy or Parquet of the bad part
     sa.Column("ingested_at", UTCDateTime, nullable=False),
+    # source: a file of the inbox; labels: rows joined to labels that came later (pipeline.labels)
+    sa.Column("kind", sa.String(10), nullable=False, server_default="source"),
     # The run that scored and used these rows; NULL until one finished with them.
     sa.Column("processed_run_id", sa.String(32), sa.ForeignKey("runs.id"), index=True),
 )
