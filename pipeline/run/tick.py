@@ -14,7 +14,7 @@ from pipeline.infra import dvc
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.model import registry
-from pipeline.run import cleanup, ingest_step, snapshot_step
+from pipeline.run import cleanup, estimate_step, ingest_step, snapshot_step
 from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import Run, recorded
 from pipeline.run.report_step import report, report_of_dead_runs
@@ -69,7 +69,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
         if production is None:
             decision, score_json, promotion = _first_model(run, new_frame, pending)
         else:
-            decision, score_json, promotion = _monitor(run, production, new_frame)
+            decision, score_json, promotion = _monitor(run, production, new_frame, pending)
         if registry.production_version(s, run.engine) is not None:
             with run.step("diagnose"):
                 diagnose(run, new_frame, outdated)
@@ -171,8 +171,14 @@ def _first_model(run: Run, new_frame: pd.DataFrame | None, pending: Sequence[sa.
     return decision, None, promotion
 
 
-def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame | None) -> Outcome:
-    """Score production on the new rows, measure drift, decide, retrain if the policy says so."""
+def _monitor(
+    run: Run,
+    production: registry.LoadedModel,
+    new_frame: pd.DataFrame | None,
+    pending: Sequence[sa.Row] = (),
+) -> Outcome:
+    """Score production on the new rows, measure drift, estimate performance without labels,
+    decide, retrain if the policy says so."""
     from pipeline.model.policy import Decision, retrain_decision, with_trigger
 
     s = run.settings
@@ -198,6 +204,16 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
                 run.engine, s, run.run_id, production, new_frame, pred, proba
             )
         run.summary["drift"] = drift_doc
+    estimated = None
+    if s["model.task"] == "classification":
+        # Every new row's probabilities, never its labels (pipeline.run.estimate_step).
+        with run.step("estimate"):
+            times = estimate_step.ingest_times(pending, len(new_frame))
+            estimate_doc = estimate_step.estimate_for_run(
+                run, production, new_frame, pred, proba, times
+            )
+            estimated = estimate_step.decision(run, production, estimate_doc)
+        run.summary["estimate"] = estimate_doc
     with run.step("decide"):
         decision = retrain_decision(
             result,
@@ -209,7 +225,7 @@ def _monitor(run: Run, production: registry.LoadedModel, new_frame: pd.DataFrame
             min_rows=s["policy.min_rows"],
             confidence=s["policy.confidence"],
         )
-        decision = with_trigger(s["policy.trigger"], decision, drift_doc)
+        decision = with_trigger(s["policy.trigger"], decision, drift_doc, estimated)
         writes.record_decision(run.engine, run.run_id, "retrain", decision)
         log.info("retrain: %s — %s", decision.outcome, decision.reason)
     promotion = None

@@ -15,4 +15,48 @@ MONITOR: tuple[Setting, ...] = (
         "data.timestamp_column is set, else by when they were ingested.",
         choices=("day", "week", "month"),
     ),
+    Setting(
+        "monitoring.calibration",
+        "auto",
+        "choice",
+        "How a new classifier's probabilities are calibrated on its holdout at training time, "
+        "for performance estimation without labels: auto (none, sigmoid or isotonic, whichever "
+        "has the lowest cross-validated log loss on the holdout, in policy.cv_folds folds), or "
+        "one of them.",
+        choices=("auto", "none", "sigmoid", "isotonic"),
+    ),
+    Setting(
+        "monitoring.calibration_bins",
+        10,
+        "int",
+        "Bins (of equal row counts) of the expected calibration error (ECE) measured on the "
+        "holdout.",
+        minimum=2,
+    ),
+    Setting(
+        "monitoring.max_calibration_error",
+        0.05,
+        "float",
+        "Estimates of a model whose calibrated probabilities have a larger ECE on its holdout "
+        "(out of fold) are marked unreliable.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
+        "monitoring.min_period_rows",
+        100,
+        "int",
+        "Estimates over fewer rows than this (a run's, or a period's) are marked unreliable.",
+        minimum=1,
+    ),
+    Setting(
+        "monitoring.estimate_check_periods",
+        3,
+        "int",
+        "Concept drift, which estimation cannot see: the estimates that follow are marked "
+        "unreliable when, among the newest this many periods whose labels arrived, the "
+        "realised value fell outside the estimate's interval improbably often at "
+        "policy.confidence (at 95%: 1 of 1, 2 of 2 or 3).",
+        minimum=1,
+    ),
 )

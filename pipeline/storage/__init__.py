@@ -3,7 +3,8 @@ what people read (`reads`), the index of ingested rows for duplicates across fil
 (`row_index`), files kept in the database when registry.store = "database" (`blobs`), the
 column types (`coltypes`), what the inbox skips (`inbox`), text made storable (`text`), the
 Protocols naming what `writes` reads of the objects it records (`shapes`), and the API's tokens
-and usage counters (`tokens`, on the tables of `api_tables`).
+and usage counters (`tokens`, on the tables of `api_tables`), and performance estimated without
+labels with the calibrations behind it (`estimates`: tables, writes and reads).
 
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
 `pipeline.settings` and `pipeline.infra`; nothing above it.
@@ -12,12 +13,13 @@ SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipel
 # The modules other packages may import (tests/test_layout.py holds every import to this list);
 # the rest are this package's own.
 # Its tables join `tables.metadata` here, so that every importer of `tables` has the whole schema.
-from pipeline.storage import api_tables
+from pipeline.storage import api_tables, estimates
 
 __all__ = [
     "api_tables",
     "blobs",
     "db",
+    "estimates",
     "inbox",
     "reads",
     "row_index",
