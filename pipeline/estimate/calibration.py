@@ -33,6 +33,9 @@ METHODS = ("none", "sigmoid", "isotonic")  # simplest first: ties go to the earl
 # log loss of a probability of exactly 0 or 1 that is wrong is infinite; the clip bounds one
 # row's loss at about 14 nats, so a single such row cannot decide the choice on its own.
 _EPS = 1e-6
+# Platt scaling works on logits: they are clipped far out (about +-28), so a model's confident
+# probabilities keep their order and spacing there.
+_LOGIT_EPS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,15 @@ class Calibration:
 def _logit(p: np.ndarray) -> np.ndarray:
     import numpy as np
 
-    q = np.clip(p, _EPS, 1 - _EPS)
+    q = np.clip(p, _LOGIT_EPS, 1 - _LOGIT_EPS)
     return np.log(q) - np.log1p(-q)
+
+
+def _sigmoid(t: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-t)) without overflow for large |t|."""
+    import numpy as np
+
+    return np.exp(-np.logaddexp(0.0, -t))
 
 
 def apply_map(method: str, params: dict[str, Any], proba: np.ndarray) -> np.ndarray:
@@ -90,7 +100,7 @@ def apply_map(method: str, params: dict[str, Any], proba: np.ndarray) -> np.ndar
     if method == "none":
         return p.copy()
     if method == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-(params["a"] * _logit(p) + params["b"])))
+        return _sigmoid(params["a"] * _logit(p) + params["b"])
     if method == "isotonic":
         # Linear between knots and flat beyond them: IsotonicRegression(out_of_bounds="clip").
         return np.interp(p, np.asarray(params["x"]), np.asarray(params["y"]))
@@ -98,18 +108,32 @@ def apply_map(method: str, params: dict[str, Any], proba: np.ndarray) -> np.ndar
 
 
 def _fit_sigmoid(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """Platt scaling by Newton's method on the log loss of sigmoid(a * logit(p) + b)."""
+    """Platt scaling: Newton's method on the log loss of sigmoid(a * logit(p) + b), each step
+    halved until the loss does not rise (a full step from saturated logits can overshoot)."""
     import numpy as np
 
     z = _logit(p)
     x = np.column_stack([z, np.ones_like(z)])
+
+    def loss(w: np.ndarray) -> float:
+        t = x @ w
+        return float(np.mean(np.logaddexp(0.0, t) - y * t))
+
     w = np.array([1.0, 0.0])  # the identity map: where an already calibrated model stays
+    current = loss(w)
     for _ in range(100):
-        q = 1.0 / (1.0 + np.exp(-(x @ w)))
+        q = _sigmoid(x @ w)
         grad = x.T @ (q - y)
         hess = x.T @ (x * (q * (1 - q))[:, None]) + 1e-9 * np.eye(2)
         step = np.linalg.solve(hess, grad)
-        w = w - step
+        for _ in range(40):
+            trial = loss(w - step)
+            if trial <= current:
+                break
+            step = step / 2
+        else:
+            break
+        w, current = w - step, trial
         if float(np.abs(step).max()) < 1e-10:
             break
     return {"a": float(w[0]), "b": float(w[1])}
