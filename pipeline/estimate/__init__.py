@@ -1,9 +1,11 @@
 """Performance without labels: a classifier's metrics estimated from its calibrated confidence.
 
-Pure computation (NumPy, scikit-learn's isotonic regression), no file or database I/O:
+Pure computation (NumPy only), no file or database I/O:
 
-- `calibration`: the map from the model's P(positive) to a calibrated one, chosen on its
-  holdout at training time by cross-validated log loss (none, sigmoid or isotonic), as JSON;
+- `maps`: the calibration maps (none, sigmoid, isotonic) as JSON parameters: fit, apply, and
+  draw the maps the holdout could as well have given (the calibration's uncertainty);
+- `calibration`: the map chosen on the model's holdout at training time by cross-validated log
+  loss, with its expected calibration error;
 - `cbpe`: confidence-based performance estimation: the expected confusion matrix and accuracy,
   precision, recall, F1 and ROC-AUC from it, with a simulated prediction interval;
 - `reliability`: when an estimate must not be trusted (poor calibration, too few rows, recent
@@ -16,4 +18,4 @@ there is nothing to calibrate per class yet (said in the estimates' reason).
 """
 
 # The modules other packages may import (tests/test_layout.py holds every import to this list).
-__all__ = ["calibration", "cbpe", "reliability"]
+__all__ = ["calibration", "cbpe", "maps", "reliability"]

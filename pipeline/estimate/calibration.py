@@ -1,23 +1,25 @@
 """Calibrating a binary classifier's probabilities on its holdout, chosen by cross-validation.
 
 Confidence-based estimation reads a probability as the chance that the row is positive: it is
-only as good as the probabilities are calibrated. At training time, three maps from the model's
-P(positive) to a calibrated one are compared on the holdout (rows the model did not learn from):
+only as good as the probabilities are calibrated. At training time the three maps of `maps`
+(none, sigmoid, isotonic) are compared on the holdout, the rows the model did not learn from,
+by their k-fold cross-validated log loss (each fold's map fitted on the other folds; the loss
+of the probabilities it gives the fold, pooled): a proper scoring rule, so it rewards
+calibrated probabilities, and cross-validated, so the flexible isotonic map is not chosen for
+fitting its own rows.
 
-- `none`: the probabilities as they are (an already calibrated model, logistic regression say);
-- `sigmoid` (Platt scaling): sigmoid(a * logit(p) + b), two parameters;
-- `isotonic`: a non-decreasing step function (pool-adjacent-violators), as many knots as the
-  data supports.
-
-The criterion is the k-fold cross-validated log loss on the holdout (each fold's map is fitted on
-the other folds, and the loss is that of the probabilities it gives the fold, pooled): a proper
-scoring rule, so it rewards calibrated probabilities, and cross-validated, so the flexible
-isotonic map is not chosen for fitting its own rows. The lowest wins; on a tie the simpler one.
-The chosen map is then fitted on the whole holdout. Its expected calibration error (ECE) is
-measured on the out-of-fold probabilities, the honest figure for rows it has not seen.
+Isotonic is kept unless another map is better by more than `margin` (nats of log loss per
+row, monitoring.calibration_margin). It assumes no shape, so it stays right where the model's
+confidence is off in a way a sigmoid cannot follow, and the maps' draws (`maps.draws`) widen
+the intervals where its blocks are thin: the new rows a covariate shift moves into the tails
+lie where the maps differ most, while the bulk of a large holdout barely tells them apart. On a
+small holdout its steps overfit and it loses by more than the margin: then the best of the
+others (the simpler on a tie). The chosen map is then fitted on the whole holdout; its
+expected calibration error (ECE) is measured on the out-of-fold probabilities, the honest figure
+for rows it has not seen.
 
 The result is plain JSON (`Calibration.to_json`): the method and its numbers, never a pickle.
-NumPy and scikit-learn are imported inside the functions.
+NumPy is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -26,16 +28,16 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
+from pipeline.estimate.maps import METHODS, Drawn, apply_map, draws, fit_map
+
 if TYPE_CHECKING:
     import numpy as np
 
-METHODS = ("none", "sigmoid", "isotonic")  # simplest first: ties go to the earlier one
+__all__ = ["METHODS", "Calibration", "apply_map", "choose", "ece", "fit_map", "too_small"]
+
 # log loss of a probability of exactly 0 or 1 that is wrong is infinite; the clip bounds one
 # row's loss at about 14 nats, so a single such row cannot decide the choice on its own.
 _EPS = 1e-6
-# Platt scaling works on logits: they are clipped far out (about +-28), so a model's confident
-# probabilities keep their order and spacing there.
-_LOGIT_EPS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Calibration:
     """A fitted map from the model's P(positive) to a calibrated one, and how it was chosen."""
 
     method: str  # none, sigmoid or isotonic
-    params: dict[str, Any]  # sigmoid: a, b; isotonic: knots x and y; none: {}
+    params: dict[str, Any]  # see `maps`: sigmoid a, b, cov; isotonic blocks; none: cov
     ece: float  # expected calibration error of the chosen map, out of fold, on the holdout
     ece_uncalibrated: float  # the same of the model's own probabilities
     holdout_rows: int
@@ -53,6 +55,12 @@ class Calibration:
     def apply(self, proba: np.ndarray) -> np.ndarray:
         """The calibrated probabilities of `proba` (P(positive) of the model)."""
         return apply_map(self.method, self.params, proba)
+
+    def draws(self, k: int, seed: int) -> Drawn:
+        """`k` maps drawn from this one's uncertainty (`maps.draws`)."""
+        import numpy as np
+
+        return draws(self.method, self.params, k, np.random.default_rng(seed))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,91 +86,17 @@ class Calibration:
         )
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    q = np.clip(p, _LOGIT_EPS, 1 - _LOGIT_EPS)
-    return np.log(q) - np.log1p(-q)
-
-
-def _sigmoid(t: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-t)) without overflow for large |t|."""
-    import numpy as np
-
-    return np.exp(-np.logaddexp(0.0, -t))
-
-
-def apply_map(method: str, params: dict[str, Any], proba: np.ndarray) -> np.ndarray:
-    """Apply a calibration map given by its method and JSON parameters."""
-    import numpy as np
-
-    p = np.asarray(proba, dtype=float)
-    if method == "none":
-        return p.copy()
-    if method == "sigmoid":
-        return _sigmoid(params["a"] * _logit(p) + params["b"])
-    if method == "isotonic":
-        # Linear between knots and flat beyond them: IsotonicRegression(out_of_bounds="clip").
-        return np.interp(p, np.asarray(params["x"]), np.asarray(params["y"]))
-    raise ValueError(f"unknown calibration method {method!r}; one of {', '.join(METHODS)}")
-
-
-def _fit_sigmoid(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """Platt scaling: Newton's method on the log loss of sigmoid(a * logit(p) + b), each step
-    halved until the loss does not rise (a full step from saturated logits can overshoot)."""
-    import numpy as np
-
-    z = _logit(p)
-    x = np.column_stack([z, np.ones_like(z)])
-
-    def loss(w: np.ndarray) -> float:
-        t = x @ w
-        return float(np.mean(np.logaddexp(0.0, t) - y * t))
-
-    w = np.array([1.0, 0.0])  # the identity map: where an already calibrated model stays
-    current = loss(w)
-    for _ in range(100):
-        q = _sigmoid(x @ w)
-        grad = x.T @ (q - y)
-        hess = x.T @ (x * (q * (1 - q))[:, None]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        for _ in range(40):
-            trial = loss(w - step)
-            if trial <= current:
-                break
-            step = step / 2
-        else:
-            break
-        w, current = w - step, trial
-        if float(np.abs(step).max()) < 1e-10:
-            break
-    return {"a": float(w[0]), "b": float(w[1])}
-
-
-def _fit_isotonic(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    from sklearn.isotonic import IsotonicRegression
-
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p, y)
-    return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
-
-
-def fit_map(method: str, proba: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """The parameters of `method`'s map fitted on probabilities `proba` and 0/1 labels `y`."""
-    if method == "none":
-        return {}
-    if method == "sigmoid":
-        return _fit_sigmoid(proba, y)
-    if method == "isotonic":
-        return _fit_isotonic(proba, y)
-    raise ValueError(f"unknown calibration method {method!r}; one of {', '.join(METHODS)}")
-
-
-def log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean log loss of probabilities `p` for 0/1 labels `y` (clipped away from 0 and 1)."""
+def row_losses(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Each row's log loss of probability `p` for its 0/1 label (clipped away from 0 and 1)."""
     import numpy as np
 
     q = np.clip(p, _EPS, 1 - _EPS)
-    return float(-np.mean(y * np.log(q) + (1 - y) * np.log1p(-q)))
+    return -(y * np.log(q) + (1 - y) * np.log1p(-q))
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean log loss of probabilities `p` for 0/1 labels `y`."""
+    return float(row_losses(y, p).mean())
 
 
 def ece(y: np.ndarray, p: np.ndarray, bins: int) -> float:
@@ -216,6 +150,7 @@ def choose(
     folds: int,
     bins: int,
     seed: int,
+    margin: float = 0.002,
     methods: tuple[str, ...] = METHODS,
 ) -> Calibration:
     """Choose and fit the calibration of a binary classifier on its holdout: `proba` its
@@ -232,14 +167,24 @@ def choose(
         raise ValueError(why)
     fold = fold_ids(y, folds, seed, stratified=True)
     oof = {m: out_of_fold(m, proba, y, fold) for m in methods}
-    losses = {m: log_loss(y, oof[m]) for m in methods}
-    best = min(methods, key=lambda m: (round(losses[m], 12), methods.index(m)))
+    losses = {m: row_losses(y, oof[m]) for m in methods}
+    best = _chosen(losses, methods, margin)
     return Calibration(
         method=best,
         params=fit_map(best, proba, y),
         ece=ece(y, oof[best], bins),
         ece_uncalibrated=ece(y, proba, bins),
         holdout_rows=len(y),
-        criterion=f"log loss, {folds}-fold cross-validated on the holdout",
-        candidates=losses,
+        criterion=f"log loss, {folds}-fold cross-validated on the holdout; isotonic unless "
+        f"another map is lower by more than {margin:g}",
+        candidates={m: float(v.mean()) for m, v in losses.items()},
     )
+
+
+def _chosen(losses: dict[str, np.ndarray], methods: tuple[str, ...], margin: float) -> str:
+    """Isotonic unless beaten by more than `margin`; else the lowest (the simpler on a tie)."""
+    mean = {m: float(v.mean()) for m, v in losses.items()}
+    best = min(methods, key=lambda m: (round(mean[m], 12), METHODS.index(m)))
+    if "isotonic" in methods and mean["isotonic"] - mean[best] <= margin:
+        return "isotonic"
+    return best

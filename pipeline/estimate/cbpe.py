@@ -14,21 +14,26 @@ distinct rows, each a positive with probability p_i and a negative with 1 - p_j.
 The interval is a prediction interval for the value the labels will give: under the method's
 assumption (the probabilities stay calibrated on the new rows: true under covariate shift, where
 P(label | features) is unchanged) the labels are independent Bernoulli(p) draws, so the realised
-metric is distributed exactly as the metric on simulated labels. It is simulated `samples`
-times, vectorised, and the interval is the quantiles at `confidence`. For counts, every
-simulated label is drawn while n * samples <= EXACT_DRAWS; beyond, the sums the metrics are made
-of (positives among predicted-positive and predicted-negative rows, and the rank sums of
-positives) are drawn from their joint normal law, whose moments are exact sums over the rows:
-with thousands of rows those Poisson-binomial sums are normal to well within the quantiles'
-own noise, and the cost no longer grows with the rows times the samples.
+metric is distributed as the metric on simulated labels. It is simulated `samples` times,
+vectorised, and the interval is the quantiles at `confidence`. The calibration was itself fitted
+on a finite holdout: given `p_draws`, each simulation first takes one of the calibrations that
+holdout could as well have given (`maps.draws`), then its labels, so the interval carries the
+calibration's uncertainty too, widest where the holdout had few rows like the new ones.
 
-The interval covers the labels' randomness, not an error of the calibration itself (fitted on a
-finite holdout) nor a change of P(label | features) (concept drift): `reliability` says when
-those make the estimate untrustworthy. Pure computation; NumPy imported inside the functions.
+Every simulated label is drawn while n * samples <= EXACT_DRAWS (200 rows at 1,000 samples);
+beyond, the sums the metrics are made of (positives among predicted-positive and among
+predicted-negative rows, and the rank sum of positives) are drawn from their joint normal law,
+whose means and covariances are exact sums over the rows: with a few hundred rows or more those
+Poisson-binomial sums are normal to well within the quantiles' own Monte Carlo noise, and the
+cost grows with the rows plus the samples, not their product.
+
+Nothing here sees a change of P(label | features) (concept drift): `reliability` says when the
+realised values that came later show it. Pure computation; NumPy imported inside the functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,8 +41,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-EXACT_DRAWS = 2_000_000  # simulated labels drawn one by one up to this many (rows x samples)
-_CHUNK_DRAWS = 1_000_000  # labels drawn at a time in the exact simulation (about 8 MB)
+EXACT_DRAWS = 200_000  # simulated labels drawn one by one up to this many (rows x samples)
+_CHUNK_VALUES = 2_000_000  # probabilities held at a time (maps x rows): about 16 MB
 
 
 @dataclass(frozen=True)
@@ -119,40 +124,58 @@ def _auc_from_sums(rank_sum: np.ndarray, n_pos: np.ndarray, n: int) -> np.ndarra
 
 
 def _exact_sums(
-    p: np.ndarray, pos: np.ndarray, ranks: np.ndarray, samples: int, rng: np.random.Generator
+    probs: np.ndarray, pos: np.ndarray, ranks: np.ndarray, samples: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per simulation: positives among predicted-positive rows (TP), among predicted-negative
-    rows (FN), and the rank sum of positives; every label drawn."""
+    rows (FN), and the rank sum of positives; every label drawn, simulation s from the rows'
+    probabilities probs[s % k] (probs: shape (k, rows), few rows here)."""
     import numpy as np
 
-    tp, fn, rank_sum = (np.zeros(samples) for _ in range(3))
-    step = max(1, _CHUNK_DRAWS // samples)
-    for lo in range(0, len(p), step):
-        labels = rng.random((samples, min(step, len(p) - lo))) < p[lo : lo + step]
-        tp += labels[:, pos[lo : lo + step]].sum(axis=1)
-        fn += labels[:, ~pos[lo : lo + step]].sum(axis=1)
-        rank_sum += labels @ ranks[lo : lo + step]
-    return tp, fn, rank_sum
+    p = probs[np.arange(samples) % len(probs)]
+    labels = rng.random(p.shape) < p
+    return labels[:, pos].sum(axis=1), labels[:, ~pos].sum(axis=1), labels @ ranks
+
+
+def _moments(
+    probs_of: Callable[[slice], np.ndarray], n: int, pos: np.ndarray, ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per map and per group of rows (predicted positive, predicted negative): the mean and
+    covariance of (positives, their rank sum), columns E[n], E[R], Var n, Cov(n, R), Var R;
+    summed over slices of rows, so that k maps times a million rows are never held at once."""
+    import numpy as np
+
+    k = probs_of(slice(0, 1)).shape[0]
+    step = max(1, _CHUNK_VALUES // k)
+    sums = [np.zeros((k, 5)), np.zeros((k, 5))]
+    for lo in range(0, n, step):
+        part = slice(lo, min(n, lo + step))
+        probs = probs_of(part)
+        for g, rows in enumerate((pos[part], ~pos[part])):
+            p, r = probs[:, rows], ranks[part][rows]
+            v = p * (1 - p)
+            sums[g] += np.column_stack([p.sum(1), p @ r, v.sum(1), v @ r, v @ (r * r)])
+    return sums[0], sums[1]
 
 
 def _normal_sums(
-    p: np.ndarray, pos: np.ndarray, ranks: np.ndarray, samples: int, rng: np.random.Generator
+    moments: tuple[np.ndarray, np.ndarray], pos: np.ndarray, samples: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The same three sums from their joint normal law: per group of rows (predicted positive,
     predicted negative, independent of each other) the count of positives and their rank sum,
-    with exact means and covariances."""
+    with exact means and covariances (`_moments`); simulation s under map s % k."""
     import numpy as np
 
     out = []
-    for rows in (pos, ~pos):
-        pr, r = p[rows], ranks[rows]
-        v = pr * (1 - pr)
-        mean = np.array([pr.sum(), (pr * r).sum()])
-        cov = np.array([[v.sum(), (v * r).sum()], [(v * r).sum(), (v * r * r).sum()]])
-        draws = rng.multivariate_normal(mean, cov, size=samples, method="eigh")
-        draws[:, 0] = np.clip(np.rint(draws[:, 0]), 0, rows.sum())
-        out.append(draws)
-    (tp, rs1), (fn, rs0) = out[0].T, out[1].T
+    for group, size in zip(moments, (int(pos.sum()), int((~pos).sum())), strict=True):
+        m = group[np.arange(samples) % len(group)]
+        z = rng.standard_normal((samples, 2))
+        # The 2x2 Cholesky factor of each simulation's covariance, written out.
+        l11 = np.sqrt(np.maximum(m[:, 2], 0.0))
+        l21 = np.divide(m[:, 3], l11, out=np.zeros(samples), where=l11 > 0)
+        l22 = np.sqrt(np.maximum(m[:, 4] - l21**2, 0.0))
+        count = np.clip(np.rint(m[:, 0] + l11 * z[:, 0]), 0, size)
+        out.append((count, m[:, 1] + l21 * z[:, 0] + l22 * z[:, 1]))
+    (tp, rs1), (fn, rs0) = out
     return tp, fn, rs1 + rs0
 
 
@@ -165,10 +188,14 @@ def estimate(
     samples: int,
     confidence: float,
     seed: int,
+    p_draws: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, Estimate]:
     """Estimate `metrics` on rows without labels: `p` their calibrated P(positive),
     `predicted` the model's decisions (True: positive), `score` what the model ranks by (its
-    own probabilities). Each with the `confidence` interval of `samples` simulations."""
+    own probabilities). Each with the `confidence` interval of `samples` simulations; with
+    `p_draws` (the rows' calibrated probabilities under k maps drawn from the calibration's
+    own uncertainty, shape (k, rows), from their scores: `maps.Drawn.apply`), simulation s
+    draws its labels under map s % k, so the interval carries that uncertainty too."""
     import numpy as np
 
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
@@ -180,8 +207,16 @@ def estimate(
     cm = expected_confusion(p, pos)
     ranks = average_ranks(score)
     rng = np.random.default_rng(seed)
-    draw = _exact_sums if n * samples <= EXACT_DRAWS else _normal_sums
-    tp, fn, rank_sum = draw(p, pos, ranks, samples, rng)
+
+    def probs_of(rows: slice) -> np.ndarray:
+        if p_draws is None:
+            return p[None, rows]
+        return np.clip(p_draws(score[rows]), 0.0, 1.0)
+
+    if n * samples <= EXACT_DRAWS:
+        tp, fn, rank_sum = _exact_sums(probs_of(slice(0, n)), pos, ranks, samples, rng)
+    else:
+        tp, fn, rank_sum = _normal_sums(_moments(probs_of, n, pos, ranks), pos, samples, rng)
     fp = pos.sum() - tp
     alpha = (1 - confidence) / 2
     out = {}

@@ -71,6 +71,7 @@ def calibration_row(
         folds=folds,
         bins=settings["monitoring.calibration_bins"],
         seed=settings["model.random_seed"],
+        margin=settings["monitoring.calibration_margin"],
         methods=methods,
     )
     log.info(

@@ -100,18 +100,26 @@ def _judged(
 
 
 def _estimate(
-    run: Run, calibrated: np.ndarray, positive: np.ndarray, proba: np.ndarray, seed: int
+    run: Run, cal: dict[str, Any], positive: np.ndarray, proba: np.ndarray, seed: int
 ) -> dict[str, Estimate]:
+    """CBPE on these rows, the interval carrying the calibration's uncertainty
+    (`monitoring.calibration_draws` maps drawn from it) and the labels' randomness."""
+    import numpy as np
+
     from pipeline.estimate.cbpe import estimate
+    from pipeline.estimate.maps import apply_map, draws
 
     s = run.settings
+    k = s["monitoring.calibration_draws"]
+    drawn = draws(cal["method"], cal["params"], k, np.random.default_rng(seed)) if k else None
     return estimate(
-        calibrated,
+        apply_map(cal["method"], cal["params"], proba),
         positive,
         proba,
         samples=s["policy.bootstrap_samples"],
         confidence=s["policy.confidence"],
         seed=seed,
+        p_draws=None if drawn is None else drawn.apply,
     )
 
 
@@ -189,8 +197,6 @@ def estimate_for_run(
     object of the run's summary."""
     import numpy as np
 
-    from pipeline.estimate.calibration import apply_map
-
     s, version, n = run.settings, production.version, len(frame)
     with run.engine.connect() as conn:
         cal = estimates.calibration_of(conn, version)
@@ -204,7 +210,6 @@ def estimate_for_run(
     if proba is None or len(proba) != n:
         return _not_estimated(run, version, n, "the model gave no probabilities for the rows")
     positive = np.asarray(pred) == getattr(production.model, "classes_", [0, 1])[-1]
-    calibrated = apply_map(cal["method"], cal["params"], proba)
     period = s["monitoring.period"]
     starts = row_periods(run, frame, ingested_at)
     with run.engine.connect() as conn:
@@ -213,7 +218,7 @@ def estimate_for_run(
         )
         whole = _judged(
             run,
-            _estimate(run, calibrated, positive, proba, s["model.random_seed"]),
+            _estimate(run, cal, positive, proba, s["model.random_seed"]),
             cal["ece"],
             history,
         )
@@ -225,9 +230,7 @@ def estimate_for_run(
             checks = estimates.recent_checks(
                 conn, version, period, s["monitoring.estimate_check_periods"], when
             )
-            found = _estimate(
-                run, calibrated[mask], positive[mask], proba[mask], s["model.random_seed"] + 1 + i
-            )
+            found = _estimate(run, cal, positive[mask], proba[mask], s["model.random_seed"] + 1 + i)
             judged = _judged(run, found, cal["ece"], checks)
             rows += _rows(version, period, when, judged)
             periods.append(

@@ -20,10 +20,19 @@ MONITOR: tuple[Setting, ...] = (
         "auto",
         "choice",
         "How a new classifier's probabilities are calibrated on its holdout at training time, "
-        "for performance estimation without labels: auto (none, sigmoid or isotonic, whichever "
-        "has the lowest cross-validated log loss on the holdout, in policy.cv_folds folds), or "
-        "one of them.",
+        "for performance estimation without labels: auto (none, sigmoid or isotonic by their "
+        "log loss cross-validated on the holdout in policy.cv_folds folds; see "
+        "monitoring.calibration_margin), or one of them.",
         choices=("auto", "none", "sigmoid", "isotonic"),
+    ),
+    Setting(
+        "monitoring.calibration_margin",
+        0.002,
+        "float",
+        "With monitoring.calibration = auto, isotonic calibration (no shape assumed) is kept "
+        "unless none or sigmoid has a cross-validated log loss lower by more than this (nats "
+        "per row): on small holdouts isotonic overfits by more and loses.",
+        minimum=0,
     ),
     Setting(
         "monitoring.calibration_bins",
@@ -32,6 +41,15 @@ MONITOR: tuple[Setting, ...] = (
         "Bins (of equal row counts) of the expected calibration error (ECE) measured on the "
         "holdout.",
         minimum=2,
+    ),
+    Setting(
+        "monitoring.calibration_draws",
+        50,
+        "int",
+        "An estimate's interval carries the calibration's own uncertainty (it was fitted on a "
+        "finite holdout): its simulations draw their labels under this many calibrations drawn "
+        "from that uncertainty. 0: the labels' randomness only.",
+        minimum=0,
     ),
     Setting(
         "monitoring.max_calibration_error",
