@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from pipeline.estimate.calibration import METHODS
 from pipeline.estimate.cbpe import METRICS
@@ -79,6 +80,28 @@ def test_calibrated_at_training_and_estimated_each_run(
     assert reliable == (cal["ece"] <= 0.05), est["metrics"]["f1"]["reason"]
     steps = {s["name"] for s in rows(database_url, "SELECT name FROM steps")}
     assert "estimate" in steps
+
+    # The labels of the period arrive: the realised value goes beside the estimate, and the
+    # report shows both.
+    import sqlalchemy as sa
+
+    from pipeline.storage import estimates
+
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        (day,) = [r for r in estimates.estimates_of(conn, 1, "day") if r["metric"] == "f1"]
+    realised = {"period": "day", "period_start": day["period_start"], "model_version": 1,
+                "metric": "f1", "value": second["score"]["value"]}  # fmt: skip
+    assert estimates.fill_realised(engine, [realised]) == 1
+    engine.dispose()
+    (filled,) = rows(database_url, "SELECT * FROM performance_estimates WHERE realised_value "
+                     "IS NOT NULL")  # fmt: skip
+    assert filled["estimation_error"] == pytest.approx(filled["value"] - realised["value"])
+    pdf = invoke(project, "report", "--run", second["run_id"], database_url=database_url)
+    assert pdf.returncode == 0, pdf.stderr
+    text = "".join(p.extract_text() for p in PdfReader(pdf.stdout.strip()).pages)
+    assert "6b. Performance without labels (estimated)" in text
+    assert "estimated, interval" in text and "realised" in text
 
 
 def test_a_version_without_a_calibration_is_not_estimated(project: Path, sample: Path) -> None:

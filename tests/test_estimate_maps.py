@@ -68,3 +68,32 @@ def test_the_calibrations_uncertainty_widens_the_interval() -> None:
     both = cbpe.estimate(p, score > 0.5, score, p_draws=drawn.apply, **kw)["accuracy"]
     assert both.value == alone.value
     assert both.ci_high - both.ci_low > 1.5 * (alone.ci_high - alone.ci_low)
+
+
+def test_the_estimated_vs_realised_chart() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from reportlab.graphics.shapes import Circle, Line, Polygon
+    from reportlab.lib.colors import HexColor
+
+    from pipeline.report.charts import ACCENT, GREY_BAR
+    from pipeline.report.estimates import estimate_chart
+    from pipeline.report.timeline import HOLDOUT
+    from tests.test_report_charts import shapes, texts
+
+    day = datetime(2026, 11, 2, tzinfo=UTC)
+    rows = [
+        {"period": "day", "period_start": day + timedelta(days=i), "value": 0.8 - 0.05 * i,
+         "ci_low": 0.75 - 0.05 * i, "ci_high": 0.85 - 0.05 * i, "reliable": i < 2,
+         "realised_value": 0.79 if i == 0 else None}
+        for i in range(3)
+    ]  # fmt: skip
+    d = estimate_chart(rows, "f1")
+    assert {"02 Nov", "03 Nov", "04 Nov", "f1", "day (UTC)", "realised"} <= set(texts(d))
+    dots = shapes(d, Circle)
+    assert [c.fillColor for c in dots] == [HexColor(ACCENT)] * 2 + [HexColor(GREY_BAR)]
+    assert dots[0].cy > dots[1].cy > dots[2].cy  # the estimate falls period by period
+    bars = [ln for ln in shapes(d, Line) if ln.x1 == ln.x2 and ln.strokeWidth == 1.4]
+    assert len(bars) == 3 and all(b.y2 > b.y1 for b in bars)
+    [realised] = [p for p in shapes(d, Polygon) if p.fillColor == HexColor(HOLDOUT)]
+    assert realised is not None
