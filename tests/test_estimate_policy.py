@@ -67,7 +67,7 @@ def test_the_estimated_trigger_takes_the_estimate_not_the_metric() -> None:
     assert d.reason == "trigger estimated: estimated no drop: f1 0.85; metric: metric says so"
     assert with_trigger("estimated", Decision(False, "m"), None, Decision(True, "e")).outcome
     nothing = with_trigger("estimated", metric, None, None)
-    assert not nothing.outcome and "performance was not estimated" in nothing.reason
+    assert not nothing.outcome and "not one estimated without labels" in nothing.reason
     # The other triggers ignore the estimate.
     assert with_trigger("metric", metric, None, estimated).outcome
 

@@ -273,7 +273,10 @@ def with_trigger(
             "estimate": None if estimated is None else estimated.evidence,
         }
         if estimated is None:
-            why = "trigger estimated: performance was not estimated (a classifier only)"
+            why = (
+                "trigger estimated: the metric is not one estimated without labels (a "
+                "classifier's accuracy, precision, recall, f1, roc_auc; a regressor's mae)"
+            )
             return Decision(False, f"{why}; metric: {metric.reason}", evidence)
         why = f"trigger estimated: {estimated.reason}; metric: {metric.reason}"
         return Decision(estimated.outcome, why, evidence)

@@ -1,7 +1,8 @@
-"""The estimate step: the production classifier's performance on the run's new rows, without
-their labels (confidence-based estimation, `pipeline.estimate`), over the run and per period
-of `monitoring.period`; each estimate judged reliable or not, recorded in
-`performance_estimates`, and the `estimate` object of `run --json`.
+"""The estimate step: the production model's performance on the run's new rows, without their
+labels (`pipeline.estimate`: confidence-based estimation of a classifier's metrics, direct loss
+estimation of a regressor's MAE), over the run and per period of `monitoring.period`; each
+estimate judged reliable or not, recorded in `performance_estimates`, and the `estimate` object
+of `run --json`.
 
 It reads the probabilities the model gave every new row, labelled or not, and never a label: an
 estimate is what is known before the labels come. A version without a calibration (trained
@@ -12,7 +13,7 @@ why rather than guess.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -157,10 +158,8 @@ def decision(run: Run, production: LoadedModel, doc: dict[str, Any]) -> Decision
 
     s = run.settings
     metric = s["model.metric"]
-    found = (doc.get("metrics") or {}).get(metric)
-    if not doc.get("estimated") or found is None:
-        if s["model.task"] != "classification" or not doc.get("reason"):
-            return None
+    found: dict[str, Any] | None = (doc.get("metrics") or {}).get(metric)
+    if not doc.get("estimated"):
         found = {
             "value": None,
             "ci_low": None,
@@ -169,6 +168,8 @@ def decision(run: Run, production: LoadedModel, doc: dict[str, Any]) -> Decision
             "reliable": False,
             "reason": doc["reason"],
         }
+    if found is None:
+        return None  # rmse, r2: not a metric estimation gives
     score = Score(metric, found["value"], found["ci_low"], found["ci_high"], found["n_rows"])
     return estimated_decision(
         score,
@@ -184,6 +185,48 @@ def decision(run: Run, production: LoadedModel, doc: dict[str, Any]) -> Decision
     )
 
 
+Estimator = Callable[["np.ndarray | None", int], dict[str, "Estimate"]]
+
+
+def _estimator(
+    run: Run,
+    production: LoadedModel,
+    frame: pd.DataFrame,
+    cal: dict[str, Any],
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+) -> Estimator | str:
+    """What estimates a subset of the rows (a mask, or None for all, and a seed): CBPE for a
+    classifier, the loss model for a regressor; or why nothing can be estimated."""
+    import numpy as np
+
+    from pipeline.estimate import loss
+    from pipeline.run.calibrate_step import numeric_matrix
+
+    n, confidence = len(frame), run.settings["policy.confidence"]
+    if cal["method"] == loss.METHOD:
+        numeric = numeric_matrix(frame, production.features)
+
+        def mae(mask: np.ndarray | None, seed: int) -> dict[str, Estimate]:
+            rows = slice(None) if mask is None else mask
+            found = loss.estimate_mae(
+                cal["params"], numeric[rows], pred[rows], confidence=confidence
+            )
+            return {"mae": found}
+
+        return mae
+    if proba is None or len(proba) != n:
+        return "the model gave no probabilities for the rows"
+    positive = np.asarray(pred) == getattr(production.model, "classes_", [0, 1])[-1]
+
+    def cbpe(mask: np.ndarray | None, seed: int) -> dict[str, Estimate]:
+        if mask is None:
+            return _estimate(run, cal, positive, proba, seed)
+        return _estimate(run, cal, positive[mask], proba[mask], seed)
+
+    return cbpe
+
+
 def estimate_for_run(
     run: Run,
     production: LoadedModel,
@@ -195,8 +238,6 @@ def estimate_for_run(
     """Estimate, judge and record the production model's performance on the run's new rows
     (`pred`, `proba`: its decisions and P(positive) on every row of `frame`); the `estimate`
     object of the run's summary."""
-    import numpy as np
-
     s, version, n = run.settings, production.version, len(frame)
     with run.engine.connect() as conn:
         cal = estimates.calibration_of(conn, version)
@@ -207,31 +248,24 @@ def estimate_for_run(
         return _not_estimated(
             run, version, n, f"model version {version} has no calibration: {cal['reason']}"
         )
-    if proba is None or len(proba) != n:
-        return _not_estimated(run, version, n, "the model gave no probabilities for the rows")
-    positive = np.asarray(pred) == getattr(production.model, "classes_", [0, 1])[-1]
+    estimator = _estimator(run, production, frame, cal, pred, proba)
+    if isinstance(estimator, str):
+        return _not_estimated(run, version, n, estimator)
     period = s["monitoring.period"]
     starts = row_periods(run, frame, ingested_at)
+    ece = cal["ece"] or 0.0  # a loss model (regression) has no calibration error
+    limit = s["monitoring.estimate_check_periods"]
     with run.engine.connect() as conn:
-        history = estimates.recent_checks(
-            conn, version, period, s["monitoring.estimate_check_periods"], None
-        )
-        whole = _judged(
-            run,
-            _estimate(run, cal, positive, proba, s["model.random_seed"]),
-            cal["ece"],
-            history,
-        )
+        history = estimates.recent_checks(conn, version, period, limit, None)
+        whole = _judged(run, estimator(None, s["model.random_seed"]), ece, history)
         rows = _rows(version, estimates.RUN_PERIOD, None, whole)
         periods = []
         for i, start in enumerate(sorted(starts.dropna().unique())):
             when = start.to_pydatetime()
             mask = (starts == start).to_numpy()
-            checks = estimates.recent_checks(
-                conn, version, period, s["monitoring.estimate_check_periods"], when
-            )
-            found = _estimate(run, cal, positive[mask], proba[mask], s["model.random_seed"] + 1 + i)
-            judged = _judged(run, found, cal["ece"], checks)
+            checks = estimates.recent_checks(conn, version, period, limit, when)
+            found = estimator(mask, s["model.random_seed"] + 1 + i)
+            judged = _judged(run, found, ece, checks)
             rows += _rows(version, period, when, judged)
             periods.append(
                 {"period_start": when.isoformat(), "n_rows": int(mask.sum()), "metrics": judged}

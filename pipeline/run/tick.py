@@ -204,16 +204,14 @@ def _monitor(
                 run.engine, s, run.run_id, production, new_frame, pred, proba
             )
         run.summary["drift"] = drift_doc
-    estimated = None
-    if s["model.task"] == "classification":
-        # Every new row's probabilities, never its labels (pipeline.run.estimate_step).
-        with run.step("estimate"):
-            times = estimate_step.ingest_times(pending, len(new_frame))
-            estimate_doc = estimate_step.estimate_for_run(
-                run, production, new_frame, pred, proba, times
-            )
-            estimated = estimate_step.decision(run, production, estimate_doc)
-        run.summary["estimate"] = estimate_doc
+    # Every new row's predictions and probabilities, never its labels (estimate_step).
+    with run.step("estimate"):
+        times = estimate_step.ingest_times(pending, len(new_frame))
+        estimate_doc = estimate_step.estimate_for_run(
+            run, production, new_frame, pred, proba, times
+        )
+        estimated = estimate_step.decision(run, production, estimate_doc)
+    run.summary["estimate"] = estimate_doc
     with run.step("decide"):
         decision = retrain_decision(
             result,

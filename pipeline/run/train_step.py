@@ -212,7 +212,7 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
         score_rows=score.n_rows,
         training_window=str(data.window),
         provenance=prov,
-        calibration=calibration_row(s, model, fitted.holdout, fitted.proba),
+        calibration=calibration_row(s, model, features, fitted.holdout, fitted.pred, fitted.proba),
     )
     _check_round_trip(run, version, check, fitted.pred)
     return Challenger(version, fitted, prov)
