@@ -85,3 +85,35 @@ def test_a_regressor_is_estimated_each_run(project: Path, tmp_path: Path) -> Non
     assert abs(mae["value"] - realised) < 0.25 * realised
     recorded = rows(url, "SELECT * FROM performance_estimates WHERE metric = 'mae'")
     assert {r["period"] for r in recorded} == {"run", "day"}
+
+
+def test_rows_fall_in_periods_by_event_time_else_by_ingest_time() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from pipeline.run.estimate_step import ingest_times, row_periods
+
+    files = [
+        SimpleNamespace(ingested_at=datetime(2026, 11, 3, 23, 59, tzinfo=UTC), rows=2),
+        SimpleNamespace(ingested_at=datetime(2026, 11, 4, 0, 1, tzinfo=UTC), rows=1),
+    ]
+    ingested = ingest_times(files, 3)
+    frame = pd.DataFrame(
+        {"x": [1, 2, 3], "seen": pd.to_datetime(["2026-10-01 10:00", None, "2026-10-02 00:00"])}
+    )
+    by_ingest = SimpleNamespace(settings={"data.timestamp_column": "", "monitoring.period": "day"})
+    assert [str(d.date()) for d in row_periods(by_ingest, frame, ingested)] == [
+        "2026-11-03",
+        "2026-11-03",
+        "2026-11-04",
+    ]
+    by_event = SimpleNamespace(
+        settings={"data.timestamp_column": "seen", "monitoring.period": "week"}
+    )
+    starts = row_periods(by_event, frame, ingested)
+    assert str(starts[0].date()) == "2026-09-28" and pd.isna(starts[1])  # no event time: none
+    assert str(starts[2].date()) == "2026-09-28"
+    # A frame that is not these files' rows cannot be placed by ingest time.
+    assert ingest_times(files, 4).isna().all()

@@ -114,7 +114,9 @@ def fill_realised(engine: sa.Engine, realised: Iterable[Mapping[str, Any]]) -> i
     """Put each realised value (a `realised_performance` row: period, period_start,
     model_version, metric, value) beside the estimates of the same period, model version and
     metric, with the estimation error (estimate - realised); return the estimates filled. A
-    realised value arriving again (more labels came) replaces the one before."""
+    realised value arriving again (more labels came) replaces the one before. A period whose
+    rows came in several runs has an estimate from each run over that run's rows: each is set
+    beside the period's realised value as it is (their n_rows say how much each covers)."""
     t = performance_estimates
     filled = 0
     now = utcnow()
