@@ -75,7 +75,12 @@ def test_calibrated_at_training_and_estimated_each_run(
     run_f1 = next(r for r in recorded if r["period"] == "run" and r["metric"] == "f1")
     assert run_f1["value"] == pytest.approx(f1["value"])
     assert run_f1["period_start"] is None and run_f1["n_rows"] == 1500
-    assert all(r["realised_value"] is None for r in recorded)  # no labels joined yet
+    # The run scored the same rows (all labelled): its realised f1 goes beside the run's
+    # estimate of it, as the evidence of later runs; no period's labels have arrived.
+    assert run_f1["realised_value"] == pytest.approx(second["score"]["value"])
+    assert run_f1["estimation_error"] == pytest.approx(f1["value"] - second["score"]["value"])
+    assert f1["realised_value"] == pytest.approx(second["score"]["value"])
+    assert [r for r in recorded if r["realised_value"] is not None] == [run_f1]
     reliable = est["metrics"]["f1"]["reliable"]
     assert reliable == (cal["ece"] <= 0.05), est["metrics"]["f1"]["reason"]
     steps = {s["name"] for s in rows(database_url, "SELECT name FROM steps")}
@@ -95,7 +100,7 @@ def test_calibrated_at_training_and_estimated_each_run(
     assert estimates.fill_realised(engine, [realised]) == 1
     engine.dispose()
     (filled,) = rows(database_url, "SELECT * FROM performance_estimates WHERE realised_value "
-                     "IS NOT NULL")  # fmt: skip
+                     "IS NOT NULL AND period = 'day'")  # fmt: skip
     assert filled["estimation_error"] == pytest.approx(filled["value"] - realised["value"])
     pdf = invoke(project, "report", "--run", second["run_id"], database_url=database_url)
     assert pdf.returncode == 0, pdf.stderr
@@ -135,3 +140,26 @@ def test_the_estimated_trigger_decides_the_retrain(project: Path, sample: Path) 
     assert reason.startswith("trigger estimated: estimated ")
     assert "; metric: " in reason
     assert second["decision"]["retrain"] is False  # batch 2 is drawn as batch 1 was
+
+
+def test_estimates_that_missed_make_the_next_unreliable(project: Path, tmp_path: Path) -> None:
+    """Concept drift, which no estimate sees: the sample's batches 3 and 4 change how the label
+    follows the features. The estimate of batch 3 claims what batch 1 had, and its labels
+    (scored in the same run) miss it; the next run says its estimate is not to be trusted."""
+    drifted = tmp_path / "drifted"
+    write_sample_data(drifted, batches=4, rows=1500, test_rows=200, drift_from=3)
+    toml = project / "riskwatch.toml"  # the estimate decides: it sees no drop, v1 stays
+    toml.write_text(toml.read_text().replace("[policy]\n", "[policy]\ntrigger = 'estimated'\n"))
+    _first(project, drifted)
+    drop(project, drifted / "sourcedata" / "clients_batch_03.csv")
+    third = run_json(project)
+    f1 = third["estimate"]["metrics"]["f1"]
+    assert f1["reliable"], f1["reason"]
+    assert not f1["ci_low"] <= third["score"]["value"] <= f1["ci_high"]  # it missed
+    drop(project, drifted / "sourcedata" / "clients_batch_04.csv")
+    fourth = run_json(project)
+    assert fourth["production_version"] == 1
+    f1 = fourth["estimate"]["metrics"]["f1"]
+    assert not f1["reliable"]
+    assert "concept drift suspected: the estimates of 1 of the last 1 period(s)" in f1["reason"]
+    assert "but the estimate is unreliable" in fourth["decision"]["reason"]

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.run.record import Run
-from pipeline.storage import estimates
+from pipeline.storage import estimates, tables
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from pipeline.estimate.cbpe import Estimate
+    from pipeline.model.metrics import Score
     from pipeline.model.policy import Decision
     from pipeline.model.registry import LoadedModel
 
@@ -134,6 +135,7 @@ def _rows(
             "model_version": version,
             "metric": metric,
             **doc,
+            **({"realised_at": tables.utcnow()} if "realised_value" in doc else {}),
         }
         for metric, doc in judged.items()
     ]
@@ -227,6 +229,20 @@ def _estimator(
     return cbpe
 
 
+_METRICS_ALL = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae")
+
+
+def _with_realised(judged: dict[str, dict[str, Any]], realised: Score | None, n: int) -> None:
+    """Put the run's realised value of a metric beside its estimate when it was measured on
+    the very rows estimated."""
+    if realised is None or realised.value is None or realised.n_rows != n:
+        return
+    doc = judged.get(realised.metric)
+    if doc is not None and doc["value"] is not None:
+        doc["realised_value"] = realised.value
+        doc["estimation_error"] = doc["value"] - realised.value
+
+
 def estimate_for_run(
     run: Run,
     production: LoadedModel,
@@ -234,10 +250,13 @@ def estimate_for_run(
     pred: np.ndarray,
     proba: np.ndarray | None,
     ingested_at: pd.Series,
+    realised: Score | None = None,
 ) -> dict[str, Any]:
     """Estimate, judge and record the production model's performance on the run's new rows
     (`pred`, `proba`: its decisions and P(positive) on every row of `frame`); the `estimate`
-    object of the run's summary."""
+    object of the run's summary. `realised`, the run's score of the same rows when every one
+    of them came with its label, is recorded beside the run's estimate of its metric (never
+    used to make it): the evidence later runs judge concept drift on."""
     s, version, n = run.settings, production.version, len(frame)
     with run.engine.connect() as conn:
         cal = estimates.calibration_of(conn, version)
@@ -256,8 +275,9 @@ def estimate_for_run(
     ece = cal["ece"] or 0.0  # a loss model (regression) has no calibration error
     limit = s["monitoring.estimate_check_periods"]
     with run.engine.connect() as conn:
-        history = estimates.recent_checks(conn, version, period, limit, None)
+        history = {m: estimates.recent_run_checks(conn, version, m, limit) for m in _METRICS_ALL}
         whole = _judged(run, estimator(None, s["model.random_seed"]), ece, history)
+        _with_realised(whole, realised, n)
         rows = _rows(version, estimates.RUN_PERIOD, None, whole)
         periods = []
         for i, start in enumerate(sorted(starts.dropna().unique())):

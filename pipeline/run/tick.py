@@ -208,7 +208,7 @@ def _monitor(
     with run.step("estimate"):
         times = estimate_step.ingest_times(pending, len(new_frame))
         estimate_doc = estimate_step.estimate_for_run(
-            run, production, new_frame, pred, proba, times
+            run, production, new_frame, pred, proba, times, result
         )
         estimated = estimate_step.decision(run, production, estimate_doc)
     run.summary["estimate"] = estimate_doc

@@ -72,14 +72,16 @@ def calibration_of(conn: sa.Connection, version: int) -> dict[str, Any] | None:
 
 
 def record_estimates(engine: sa.Engine, run_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
-    """A run's estimates, in one transaction."""
+    """A run's estimates, in one transaction (a row without a realised value has none)."""
     if not rows:
         return
     now = utcnow()
+    # One insert of many rows takes its columns from the first: every row names them all.
+    unset = {"realised_value": None, "estimation_error": None, "realised_at": None}
     with engine.begin() as conn:
         conn.execute(
             performance_estimates.insert(),
-            [{"run_id": run_id, "created_at": now, **r} for r in rows],
+            [{"run_id": run_id, "created_at": now, **unset, **r} for r in rows],
         )
 
 
@@ -108,6 +110,23 @@ def recent_checks(
         seen.add(key)
         out[r.metric].append((r.ci_low, r.ci_high, r.realised_value))
     return out
+
+
+def recent_run_checks(
+    conn: sa.Connection, model_version: int, metric: str, limit: int
+) -> list[tuple[float | None, float | None, float | None]]:
+    """(ci_low, ci_high, realised_value) of the newest `limit` run-level estimates of
+    `model_version` and `metric` whose realised value is known (the run scored the same rows),
+    newest first."""
+    t = performance_estimates
+    query = (
+        sa.select(t.c.ci_low, t.c.ci_high, t.c.realised_value)
+        .where(t.c.model_version == model_version, t.c.period == RUN_PERIOD)
+        .where(t.c.metric == metric, t.c.realised_value.is_not(None))
+        .order_by(t.c.created_at.desc(), t.c.id.desc())
+        .limit(limit)
+    )
+    return [(r.ci_low, r.ci_high, r.realised_value) for r in conn.execute(query)]
 
 
 def fill_realised(engine: sa.Engine, realised: Iterable[Mapping[str, Any]]) -> int:
