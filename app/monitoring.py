@@ -1,5 +1,6 @@
 """The JSON API of production monitoring (issue 12): `GET /predictions/summary`, the prediction
-health per period (`pipeline.predictions.health_summary`).
+health per period (`pipeline.predictions.health_summary`), and `GET /performance`, realised and
+estimated performance per period side by side (`pipeline.storage.performance`).
 
 Errors leave through `app.api`'s handlers, in the one error shape; a bad query parameter is a
 400 that names it (`parameter`).
@@ -16,6 +17,8 @@ from flask import Blueprint, request
 from app import get_connection, state
 from app.api import ApiError
 from pipeline import predictions
+from pipeline.settings import table as settings_table
+from pipeline.storage import performance
 
 bp = Blueprint("monitoring", __name__)
 
@@ -59,12 +62,17 @@ def _source_param() -> str | None:
     return None if raw == "all" else raw
 
 
-@bp.get("/predictions/summary")
-def predictions_summary() -> dict[str, Any]:
-    """Prediction health per period (monitoring.period) and model version, with its alerts."""
+def _window() -> tuple[datetime | None, datetime | None]:
     start, end = _time_param("start"), _time_param("end")
     if start is not None and end is not None and end <= start:
         raise ApiError(400, "query parameter 'end' must be after 'start'", parameter="end")
+    return start, end
+
+
+@bp.get("/predictions/summary")
+def predictions_summary() -> dict[str, Any]:
+    """Prediction health per period (monitoring.period) and model version, with its alerts."""
+    start, end = _window()
     version, source = _version_param(), _source_param()
     doc = predictions.health_summary(
         get_connection(),
@@ -77,3 +85,37 @@ def predictions_summary() -> dict[str, Any]:
     doc["start"] = None if start is None else start.isoformat()
     doc["end"] = None if end is None else end.isoformat()
     return doc
+
+
+@bp.get("/performance")
+def performance_over_time() -> dict[str, Any]:
+    """Realised and estimated performance of one metric per period and model version."""
+    settings = state().settings
+    start, end = _window()
+    version = _version_param()
+    task = settings["model.task"]
+    classify = task == "classification"
+    metrics = (
+        settings_table.CLASSIFICATION_METRICS if classify else settings_table.REGRESSION_METRICS
+    )
+    metric = request.args.get("metric") or settings["model.metric"]
+    if metric not in metrics:
+        raise ApiError(
+            400,
+            f"query parameter 'metric' must be one of {', '.join(metrics)} (model.task "
+            f"{task!r}), got {metric[:40]!r}",
+            parameter="metric",
+        )
+    period = settings["monitoring.period"]
+    rows = performance.performance_over_time(
+        get_connection(), period, metric, start=start, end=end, model_version=version
+    )
+    for row in rows:
+        row["period_start"] = row["period_start"].isoformat()
+    return {
+        "period": period,
+        "metric": metric,
+        "start": None if start is None else start.isoformat(),
+        "end": None if end is None else end.isoformat(),
+        "periods": rows,
+    }

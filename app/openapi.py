@@ -10,7 +10,7 @@ import re
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from app import openapi_predictions
+from app import openapi_monitoring, openapi_predictions
 from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
@@ -149,7 +149,7 @@ def document(
     record is described), and with `max_records` the request says how many records it may
     carry (setting api.max_records); `page_limit` is the largest page of past predictions
     (setting predict.page_limit)."""
-    schemas = {**SCHEMAS, **openapi_predictions.SCHEMAS}
+    schemas = {**SCHEMAS, **openapi_predictions.SCHEMAS, **openapi_monitoring.SCHEMAS}
     if features is not None:
         schemas["Record"] = record_schema(
             features.numeric, features.categorical, nullable=features.preprocessing != "none"
@@ -169,6 +169,7 @@ def document(
                 **_page_paths(),
                 **_prediction_paths(),
                 **openapi_predictions.paths(page_limit),
+                **openapi_monitoring.paths(),
                 **_record_paths(),
                 **_run_paths(),
             },

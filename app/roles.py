@@ -27,6 +27,7 @@ ROUTE_ROLES: dict[tuple[str, str], str | None] = {
     ("/runs/<run_id>/report.pdf", "GET"): "read",
     ("/quality/<int:file_id>.html", "GET"): "read",
     ("/past-predictions", "GET"): "read",
+    ("/performance", "GET"): "read",
     ("/prediction", "POST"): "predict",
     ("/predictions/summary", "GET"): "read",
 }

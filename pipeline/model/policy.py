@@ -206,13 +206,80 @@ def deploy_without_holdout(first: bool, recorded: Score, source: str) -> Decisio
     return Decision(True, why, evidence)
 
 
-def with_trigger(trigger: str, metric: Decision, drift: dict[str, Any] | None) -> Decision:
-    """Combine the metric decision with data drift as `policy.trigger` says.
+def estimated_decision(
+    estimate: Score,
+    reliable: bool,
+    why_unreliable: str | None,
+    baseline: float | None,
+    *,
+    tolerance: float,
+    require_interval: bool,
+    min_rows: int,
+    confidence: float,
+    baseline_ci: tuple[float, float] | None = None,
+    baseline_source: str = "holdout",
+) -> Decision:
+    """Retrain on a clear drop of the metric estimated without labels: the rules of
+    `retrain_decision` (tolerance, the interval of the difference, policy.min_rows) applied to
+    the estimate and its interval. An unreliable estimate (or none) is no evidence of a drop."""
+    if estimate.value is None:
+        why = why_unreliable or f"{estimate.metric} could not be estimated on the new rows"
+        return Decision(False, f"not estimated: {why}", {"estimated": None})
+    if estimate.n_rows < min_rows:
+        why = (
+            f"estimated on {estimate.n_rows} new rows, fewer than policy.min_rows={min_rows}: "
+            "too few to judge the model"
+        )
+        return Decision(False, why, {"estimated": estimate.value, "n_rows": estimate.n_rows})
+    decision = retrain_decision(
+        estimate,
+        baseline,
+        tolerance=tolerance,
+        require_interval=require_interval,
+        min_rows=min_rows,
+        confidence=confidence,
+        baseline_ci=baseline_ci,
+        baseline_source=baseline_source,
+    )
+    evidence = {**decision.evidence, "estimated": True, "reliable": reliable}
+    reason = "estimated " + decision.reason
+    if not reliable:
+        # A drop the estimate shows is not trusted either: the reasons say why.
+        return Decision(
+            False, f"{reason}; but the estimate is unreliable: {why_unreliable}", evidence
+        )
+    return Decision(decision.outcome, reason, evidence)
+
+
+def with_trigger(
+    trigger: str,
+    metric: Decision,
+    drift: dict[str, Any] | None,
+    estimated: Decision | None = None,
+) -> Decision:
+    """Combine the metric decision with data drift, or the estimate, as `policy.trigger` says.
 
     metric: the metric decision alone; drift: confirmed data drift alone; either: one of them;
-    both: the two together. Without drift results (drift off, no profile), drift counts as no;
-    a data set too small to test counts as no too, and the reason says it was not tested.
+    both: the two together; estimated: a clear drop of the estimated metric (`estimated`, from
+    `estimated_decision`; None when nothing was estimated, which counts as no). Without drift
+    results (drift off, no profile), drift counts as no; a data set too small to test counts
+    as no too, and the reason says it was not tested.
     """
+    if trigger == "estimated":
+        evidence = {
+            **metric.evidence,
+            "trigger": trigger,
+            "data_drift": drift,
+            "estimate": None if estimated is None else estimated.evidence,
+        }
+        if estimated is None:
+            why = (
+                "trigger estimated: the metric is not one estimated without labels (a "
+                "classifier's accuracy, precision, recall, f1, roc_auc; a regressor's mae)"
+            )
+            return Decision(False, f"{why}; metric: {metric.reason}", evidence)
+        why = f"trigger estimated: {estimated.reason}; metric: {metric.reason}"
+        return Decision(estimated.outcome, why, evidence)
     drifted = bool(drift and drift.get("confirmed"))
     evidence = {**metric.evidence, "trigger": trigger, "data_drift": drift}
     if drift is None:

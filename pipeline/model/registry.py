@@ -43,7 +43,7 @@ from pipeline.model.stored import in_database as in_database
 from pipeline.model.stored import metadata as metadata
 from pipeline.model.stored import read_extra as read_extra
 from pipeline.settings import Settings
-from pipeline.storage import blobs, tables, writes
+from pipeline.storage import blobs, estimates, tables, writes
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -121,15 +121,15 @@ def register(
     score_rows: int | None = None,
     training_window: str = "all",
     provenance: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> int:
     """Write a new immutable version and record it; return its number.
 
     Its metadata.json and its `model_versions` row are written once, from the same values.
     `extra_files` (name to bytes, e.g. the reference profile for drift) are written into the
     version's folder before it is renamed into place, with their SHA-256 in the metadata.
+    `calibration` (pipeline.run.calibrate_step) goes in the metadata and its table likewise.
     """
-    from pipeline.infra.versions import library_versions
-
     root = _root(settings)
     artifact = _dumped(model)
     digest = hashlib.sha256(artifact).hexdigest()
@@ -165,10 +165,7 @@ def register(
                 "training_window": training_window,
                 "provenance": provenance,
             }
-            meta = stored.metadata_document(
-                row, settings, metrics or {}, extras, library_versions()
-            )
-            files[METADATA] = json.dumps(meta, indent=2, default=str).encode()
+            files[METADATA] = stored.metadata_bytes(row, settings, metrics, extras, calibration)
             if staging is None:
                 # In the same transaction as the version's row: both, or neither.
                 for name, data in files.items():
@@ -177,10 +174,22 @@ def register(
                 _publish(staging, root / str(version), files)
             failpoint("after_model_written")
             writes.record_model_version(conn, row)
+            _record_calibration(conn, row, calibration)
         return version
     finally:
         if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _record_calibration(
+    conn: sa.Connection, row: dict[str, Any], calibration: dict[str, Any] | None
+) -> None:
+    """The version's `calibrations` row (the columns `calibration` gives), if it has one."""
+    if calibration is not None:
+        extra = {"model_version": row["version"], "run_id": row["run_id"]}
+        estimates.record_calibration(
+            conn, {**extra, "created_at": row["created_at"], **calibration}
+        )
 
 
 def _dumped(model: BaseEstimator) -> bytes:

@@ -149,3 +149,19 @@ def metadata_document(
         "files": extras,
         "library_versions": libraries,
     }
+
+
+def metadata_bytes(
+    row: dict[str, Any],
+    settings: Settings,
+    metrics: dict[str, Any] | None,
+    extras: dict[str, str],
+    calibration: dict[str, Any] | None,
+) -> bytes:
+    """metadata.json of a version as written, with its calibration when it has one."""
+    from pipeline.infra.versions import library_versions
+
+    meta = metadata_document(row, settings, metrics or {}, extras, library_versions())
+    if calibration is not None:
+        meta["calibration"] = calibration
+    return json.dumps(meta, indent=2, default=str).encode()

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from pipeline.errors import NotFound
 from pipeline.formatting import shown_paths
-from pipeline.storage import label_tables
+from pipeline.storage import estimates, label_tables
 from pipeline.storage import tables as t
 
 
@@ -68,7 +68,26 @@ def load_run(engine: sa.Engine, run_id: str, metric: str) -> dict[str, Any]:
         for table in RUN_TABLES:
             data[table.name] = of_run(table)
         data["history"] = load_history(conn, run["finished_at"], metric)
+        data["estimates"] = load_estimates(conn, run_id, run["finished_at"])
     return data
+
+
+def load_estimates(conn: sa.Connection, run_id: str, until: datetime | None) -> dict[str, Any]:
+    """The run's estimates without labels, and its model version's per period up to `until`
+    (the newest run's of each period, realised values where the labels arrived)."""
+    e = estimates.performance_estimates
+    own = [
+        dict(r)
+        for r in conn.execute(sa.select(e).where(e.c.run_id == run_id).order_by(e.c.id)).mappings()
+    ]
+    periods = [r for r in own if r["period"] != estimates.RUN_PERIOD]
+    over: list[dict[str, Any]] = []
+    if periods:
+        version, period = periods[0]["model_version"], periods[0]["period"]
+        over = estimates.estimates_of(conn, version, period)
+        if until is not None:
+            over = [r for r in over if r["created_at"] <= until]
+    return {"run": own, "periods": over}
 
 
 # Values and names that come from the source files, shown as they are: a category, a label or

@@ -23,6 +23,7 @@ from pipeline.errors import RiskwatchError
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import atomic_write
 from pipeline.report import data_sections as data_s
+from pipeline.report import estimates
 from pipeline.report import label_sections as label_s
 from pipeline.report import sections as run_s
 from pipeline.report.charts import MUTED, RULE
@@ -95,6 +96,7 @@ def story(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
         *label_s.section_labels(doc, data),
         *run_s.section_confusion(doc, data["confusion_matrices"], run),
         *run_s.section_history(doc, data),
+        *estimates.section_estimates(doc, data),
         *data_s.section_quality(doc, data),
         *data_s.section_drift(doc, data),
         *section_predictions(doc, run),

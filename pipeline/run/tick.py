@@ -17,7 +17,14 @@ from pipeline.ingest.discovery import Discovery
 from pipeline.labels import inbox as label_inbox
 from pipeline.labels.step import labels_step
 from pipeline.model import registry
-from pipeline.run import cleanup, health_step, ingest_step, predict_step, snapshot_step
+from pipeline.run import (
+    cleanup,
+    estimate_step,
+    health_step,
+    ingest_step,
+    predict_step,
+    snapshot_step,
+)
 from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import Run, recorded
 from pipeline.run.report_step import report, report_of_dead_runs
@@ -215,7 +222,8 @@ def _monitor(
     new_frame: pd.DataFrame | None,
     pending: Sequence[sa.Row] = (),
 ) -> Outcome:
-    """Score production on the new rows, measure drift, decide, retrain if the policy says so."""
+    """Score production on the new rows, measure drift, estimate performance without labels,
+    decide, retrain if the policy says so."""
     from pipeline.model.features import labelled_mask
     from pipeline.model.policy import Decision, with_trigger
 
@@ -239,11 +247,11 @@ def _monitor(
                 "production_metric_source": production.score_source,
             }
     drift_doc = None
+    new = _new_rows(pending, len(new_frame))  # not the rows labels joined: seen before
     if s["drift.enabled"]:
         from pipeline.drift.step import detect_for_run
 
         with run.step("drift"):
-            new = _new_rows(pending, len(new_frame))  # not the rows labels joined: seen before
             drift_doc = detect_for_run(
                 run.engine,
                 s,
@@ -254,9 +262,28 @@ def _monitor(
                 None if proba is None else proba[new],
             )
         run.summary["drift"] = drift_doc
+    # Every new row's predictions and probabilities, never its labels (estimate_step); the
+    # rows a labels join brought were estimated when their own file came.
+    with run.step("estimate"):
+        times = estimate_step.ingest_times(pending, len(new_frame))[new].reset_index(drop=True)
+        estimate_doc = estimate_step.estimate_for_run(
+            run,
+            production,
+            new_frame[new].reset_index(drop=True),
+            pred[new],
+            None if proba is None else proba[new],
+            times,
+            # Beside the estimate only when the score covered exactly these rows: every one
+            # labelled, and no joined rows among them.
+            result
+            if new.all() and result is not None and result.n_rows == len(new_frame)
+            else None,
+        )
+        estimated = estimate_step.decision(run, production, estimate_doc)
+    run.summary["estimate"] = estimate_doc
     with run.step("decide"):
         decision = _metric_decision(run, production, result, len(new_frame))
-        decision = with_trigger(s["policy.trigger"], decision, drift_doc)
+        decision = with_trigger(s["policy.trigger"], decision, drift_doc, estimated)
         writes.record_decision(run.engine, run.run_id, "retrain", decision)
         log.info("retrain: %s — %s", decision.outcome, decision.reason)
     promotion = None

@@ -15,6 +15,7 @@ from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.progress import current_phase
 from pipeline.model import registry
+from pipeline.run.calibrate_step import calibration_row
 from pipeline.run.evaluation import Recorded, recorded_score
 from pipeline.run.record import Run
 from pipeline.run.score_step import record_scored, score, score_predictions
@@ -211,6 +212,7 @@ def _challenger(run: Run, data: TrainingData) -> Challenger:
         score_rows=score.n_rows,
         training_window=str(data.window),
         provenance=prov,
+        calibration=calibration_row(s, model, features, fitted.holdout, fitted.pred, fitted.proba),
     )
     _check_round_trip(run, version, check, fitted.pred)
     return Challenger(version, fitted, prov)

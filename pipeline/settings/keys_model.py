@@ -144,7 +144,9 @@ MODEL: tuple[Setting, ...] = (
         "metric",
         "choice",
         "What triggers a retrain: metric (a clear drop of the metric), drift (data drift), "
-        "either, or both.",
-        choices=("metric", "drift", "either", "both"),
+        "either, or both; estimated: a clear drop of the metric estimated without labels "
+        "(classification; the same tolerance and interval rules as metric, an unreliable "
+        "estimate counting as no drop).",
+        choices=("metric", "drift", "either", "both", "estimated"),
     ),
 )

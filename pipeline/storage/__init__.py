@@ -5,8 +5,10 @@ schema of predictions and their watermark (`prediction_tables`, part of `tables`
 health's reads and alert events (`health`, on the table of `health_tables`), labels that
 arrive later (`label_tables`, part of `tables`, and their reads and writes, `label_writes`),
 the column types (`coltypes`), what the inbox skips (`inbox`), text made storable (`text`),
-the Protocols naming what `writes` reads of the objects it records (`shapes`), and the API's
-tokens and usage counters (`tokens`, on the tables of `api_tables`).
+the Protocols naming what `writes` reads of the objects it records (`shapes`), the API's
+tokens and usage counters (`tokens`, on the tables of `api_tables`), performance estimated
+without labels with the calibrations behind it (`estimates`: tables, writes and reads), and
+realised and estimated performance over time, side by side (`performance`).
 
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
 `pipeline.settings` and `pipeline.infra`; nothing above it.
@@ -15,16 +17,18 @@ SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipel
 # The modules other packages may import (tests/test_layout.py holds every import to this list);
 # the rest are this package's own.
 # Its tables join `tables.metadata` here, so that every importer of `tables` has the whole schema.
-from pipeline.storage import api_tables, label_tables
+from pipeline.storage import api_tables, estimates, label_tables
 
 __all__ = [
     "api_tables",
     "blobs",
     "db",
+    "estimates",
     "health",
     "inbox",
     "label_tables",
     "label_writes",
+    "performance",
     "reads",
     "row_index",
     "snapshot",

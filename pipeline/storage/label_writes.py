@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.infra.failpoints import failpoint
-from pipeline.storage import tables
+from pipeline.storage import estimates, tables
 from pipeline.storage.label_tables import label_files, labels, realised_performance
 from pipeline.storage.text import storable
 
@@ -283,6 +283,9 @@ def record_join(
         if realised:
             rows = [{"run_id": run_id, "computed_at": now, **r} for r in realised]
             conn.execute(realised_performance.insert(), rows)
+            # Beside the estimates of the same periods, with their errors: in this transaction,
+            # so a realised value is never recorded without them.
+            estimates.fill_realised(conn, realised)
     failpoint("after_labels_joined")
     return file_id
 

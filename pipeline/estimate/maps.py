@@ -1,0 +1,246 @@
+"""The three calibration maps, from a model's P(positive) to a calibrated one, as plain JSON
+parameters: fitting, applying, and drawing the maps the holdout could as well have given.
+
+- `none`: the probabilities as they are;
+- `sigmoid` (Platt scaling): sigmoid(a * logit(p) + b), fitted by damped Newton steps;
+- `isotonic`: a non-decreasing step function, pool-adjacent-violators over the sorted scores:
+  blocks (lowest and highest score, share positive, rows), linear between blocks and flat
+  beyond them (as scikit-learn's IsotonicRegression(out_of_bounds="clip")), each block's share
+  its posterior mean (positives + 1/2) / (rows + 1) so that no block claims certainty.
+
+A map is fitted on a finite holdout, so it is uncertain, most where the holdout has few rows
+(the tails a covariate shift moves the new rows into). `draws` gives maps drawn from that
+uncertainty, for the estimate's interval to carry it: for isotonic each block's share positive
+from its posterior, Beta(positives + 1/2, negatives + 1/2) (Jeffreys); for sigmoid, (a, b) from
+the normal law of their maximum-likelihood estimate (the inverse of the log loss's Hessian); for
+none, the same law around the identity map a = 1, b = 0 (how far from calibrated the holdout
+cannot tell the model is).
+
+NumPy only, imported inside the functions (the isotonic fit is its own: importing scikit-learn
+costs more than the whole estimate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+METHODS = ("none", "sigmoid", "isotonic")
+# Platt scaling works on logits: they are clipped far out (about +-28), so a model's confident
+# probabilities keep their order and spacing there.
+_LOGIT_EPS = 1e-12
+
+
+def _unknown(method: str) -> ValueError:
+    return ValueError(f"unknown calibration method {method!r}; one of {', '.join(METHODS)}")
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    q = np.clip(p, _LOGIT_EPS, 1 - _LOGIT_EPS)
+    return np.log(q) - np.log1p(-q)
+
+
+def sigmoid(t: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-t)) without overflow for large |t|."""
+    import numpy as np
+
+    return np.exp(-np.logaddexp(0.0, -t))
+
+
+def _knots(params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolation knots of isotonic blocks: both ends of a block wider than one score."""
+    import numpy as np
+
+    lo, hi, mean = (np.asarray(params[k], dtype=float) for k in ("lo", "hi", "mean"))
+    x = np.column_stack([lo, hi]).ravel()
+    y = np.repeat(mean, 2)
+    keep = np.ones(len(x), dtype=bool)
+    keep[1::2] = hi > lo
+    return x[keep], y[keep]
+
+
+def apply_map(method: str, params: dict[str, Any], proba: np.ndarray) -> np.ndarray:
+    """Apply a calibration map given by its method and JSON parameters."""
+    import numpy as np
+
+    p = np.asarray(proba, dtype=float)
+    if method == "none":
+        return p.copy()
+    if method == "sigmoid":
+        return sigmoid(params["a"] * logit(p) + params["b"])
+    if method == "isotonic":
+        x, y = _knots(params)
+        return np.interp(p, x, y)
+    raise _unknown(method)
+
+
+def _sigmoid_design(p: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    z = logit(p)
+    return np.column_stack([z, np.ones_like(z)])
+
+
+def _hessian(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    q = sigmoid(x @ w)
+    return x.T @ (x * (q * (1 - q))[:, None])
+
+
+def _covariance(x: np.ndarray, w: np.ndarray) -> list[list[float]]:
+    """The inverse of the summed log loss's Hessian at w: the law of the fitted (a, b)."""
+    import numpy as np
+
+    cov = np.linalg.pinv(_hessian(x, w))
+    return [[float(v) for v in row] for row in cov]
+
+
+def _fit_sigmoid(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Newton's method on the log loss of sigmoid(a * logit(p) + b), each step halved until
+    the loss does not rise (a full step from saturated logits can overshoot)."""
+    import numpy as np
+
+    x = _sigmoid_design(p)
+
+    def loss(w: np.ndarray) -> float:
+        t = x @ w
+        return float(np.mean(np.logaddexp(0.0, t) - y * t))
+
+    w = np.array([1.0, 0.0])  # the identity map: where an already calibrated model stays
+    current = loss(w)
+    for _ in range(100):
+        grad = x.T @ (sigmoid(x @ w) - y)
+        step = np.linalg.solve(_hessian(x, w) + 1e-9 * np.eye(2), grad)
+        for _ in range(40):
+            trial = loss(w - step)
+            if trial <= current:
+                break
+            step = step / 2
+        else:
+            break
+        w, current = w - step, trial
+        if float(np.abs(step).max()) < 1e-10:
+            break
+    return {"a": float(w[0]), "b": float(w[1]), "cov": _covariance(x, w)}
+
+
+def pool(means: list[float], weights: list[float]) -> tuple[list[int], list[float]]:
+    """Pool adjacent violators: (the first index of each block, each block's mean) of the
+    non-decreasing fit to `means` weighted by `weights`."""
+    starts: list[int] = []
+    out: list[float] = []
+    total: list[float] = []
+    for i, (m, w) in enumerate(zip(means, weights, strict=True)):
+        start = i
+        while out and out[-1] >= m:
+            pm, pw = out.pop(), total.pop()
+            start = starts.pop()
+            m, w = (pm * pw + m * w) / (pw + w), pw + w
+        starts.append(start)
+        out.append(m)
+        total.append(w)
+    return starts, out
+
+
+def _fit_isotonic(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    import numpy as np
+
+    scores, inverse, rows = np.unique(p, return_inverse=True, return_counts=True)
+    positives = np.bincount(inverse, weights=y, minlength=len(scores))
+    starts, _ = pool((positives / rows).tolist(), rows.astype(float).tolist())
+    first = np.asarray(starts)
+    last = np.r_[first[1:], len(scores)] - 1
+    block_rows = np.add.reduceat(rows, first).astype(float)
+    # Each block's share as its posterior mean, (positives + 1/2) / (rows + 1): never exactly 0
+    # or 1, which a block of a few rows would otherwise claim (and a single later row refute
+    # at infinite log loss); pooled again, as the shrinking can break the order of neighbours.
+    shrunk = (np.add.reduceat(positives, first) + 0.5) / (block_rows + 1.0)
+    again, means = pool(shrunk.tolist(), block_rows.tolist())
+    lengths = np.diff(np.r_[again, len(first)])
+    return {
+        "lo": scores[first].tolist(),
+        "hi": scores[last].tolist(),
+        "mean": np.repeat(means, lengths).tolist(),
+        "rows": block_rows.astype(int).tolist(),
+    }
+
+
+def fit_map(method: str, proba: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """The parameters of `method`'s map fitted on probabilities `proba` and 0/1 labels `y`."""
+    import numpy as np
+
+    proba, y = np.asarray(proba, dtype=float), np.asarray(y, dtype=float)
+    if method == "none":
+        return {"cov": _covariance(_sigmoid_design(proba), np.array([1.0, 0.0]))}
+    if method == "sigmoid":
+        return _fit_sigmoid(proba, y)
+    if method == "isotonic":
+        return _fit_isotonic(proba, y)
+    raise _unknown(method)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """`k` calibration maps drawn from a fitted one's uncertainty, applied together."""
+
+    method: str  # sigmoid (for none and sigmoid) or isotonic
+    params: dict[str, Any]  # the fitted map's (isotonic: its blocks' scores)
+    values: np.ndarray  # sigmoid: (k, 2) of a, b; isotonic: (k, blocks) of shares
+
+    @property
+    def k(self) -> int:
+        return int(self.values.shape[0])
+
+    def apply(self, proba: np.ndarray) -> np.ndarray:
+        """The calibrated probabilities of `proba` under each map: shape (k, rows)."""
+        import numpy as np
+
+        p = np.asarray(proba, dtype=float)
+        if self.method == "sigmoid":
+            a, b = self.values[:, :1], self.values[:, 1:]
+            return sigmoid(a * logit(p)[None, :] + b)
+        x, _ = _knots(self.params)
+        block = np.repeat(np.arange(self.values.shape[1]), 2)[_kept(self.params)]
+        if len(x) == 1:
+            return np.repeat(self.values[:, block[:1]], len(p), axis=1)
+        # Each row between two knots, and the blocks they belong to: as np.interp, per map.
+        right = np.clip(np.searchsorted(x, p, side="right"), 1, len(x) - 1)
+        left = right - 1
+        span = np.where(x[right] > x[left], x[right] - x[left], 1.0)
+        t = np.clip((p - x[left]) / span, 0.0, 1.0)
+        shares = self.values[:, block]
+        return shares[:, left] * (1 - t) + shares[:, right] * t
+
+
+def _kept(params: dict[str, Any]) -> np.ndarray:
+    """Which of the two knots of each block `_knots` keeps."""
+    import numpy as np
+
+    lo, hi = np.asarray(params["lo"], dtype=float), np.asarray(params["hi"], dtype=float)
+    keep = np.ones(2 * len(lo), dtype=bool)
+    keep[1::2] = hi > lo
+    return keep
+
+
+def draws(method: str, params: dict[str, Any], k: int, rng: np.random.Generator) -> Drawn:
+    """`k` maps drawn from the uncertainty of the fitted one (see the module's docstring). An
+    isotonic block's share is drawn from its own posterior, not pooled again with its
+    neighbours: a draw may step down where two thin blocks meet, which only widens the spread
+    a little, and every draw costs one vectorised call."""
+    import numpy as np
+
+    if method in ("none", "sigmoid"):
+        centre = [params.get("a", 1.0), params.get("b", 0.0)]
+        cov = np.asarray(params.get("cov") or [[0.0, 0.0], [0.0, 0.0]], dtype=float)
+        return Drawn("sigmoid", params, rng.multivariate_normal(centre, cov, size=k, method="eigh"))
+    if method != "isotonic":
+        raise _unknown(method)
+    rows = np.asarray(params["rows"], dtype=float)
+    positives = np.asarray(params["mean"], dtype=float) * (rows + 1.0) - 0.5
+    positives = np.clip(positives, 0.0, rows)
+    shares = rng.beta(positives + 0.5, rows - positives + 0.5, size=(k, len(rows)))
+    return Drawn("isotonic", params, shares)

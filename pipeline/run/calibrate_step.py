@@ -1,0 +1,124 @@
+"""At training time: the calibration of a new classifier's probabilities on its holdout (the
+rows it did not learn from), chosen as `monitoring.calibration` says, as the row that
+`calibrations` and the version's metadata.json record; or why the version has none. A
+regressor's row holds its loss model instead (direct loss estimation, `pipeline.estimate.loss`).
+
+Performance estimation without labels reads it later (`pipeline.run.estimate_step`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.model.features import FeatureSpec
+
+log = logging.getLogger("riskwatch")
+
+
+def _not_calibrated(reason: str, rows: int) -> dict[str, Any]:
+    return {
+        "method": None,
+        "params": {},
+        "criterion": None,
+        "candidates": {},
+        "ece": None,
+        "ece_uncalibrated": None,
+        "holdout_rows": rows,
+        "reason": reason,
+    }
+
+
+def numeric_matrix(frame: pd.DataFrame, features: FeatureSpec) -> np.ndarray:
+    """The numeric features of `frame` as floats, NaN where missing (the loss model's input)."""
+    import numpy as np
+
+    if not features.numeric:
+        return np.zeros((len(frame), 0))
+    return frame[list(features.numeric)].to_numpy(dtype=float, na_value=np.nan)
+
+
+def _loss_model(
+    settings: Settings, features: FeatureSpec, holdout: pd.DataFrame, pred: np.ndarray
+) -> dict[str, Any]:
+    """A regressor's direct loss estimation model fitted on its holdout, as a row."""
+    from pipeline.estimate import loss
+
+    y = holdout[settings["data.target"]].to_numpy(dtype=float)
+    params = loss.fit(numeric_matrix(holdout, features), pred, y)
+    log.info("loss model on %d holdout rows: R2 %.3f of |error|", len(holdout), params["r2"])
+    return {
+        "method": loss.METHOD,
+        "params": params,
+        "criterion": "least squares of |error| on the holdout: the prediction and the numeric "
+        "features, standardised (direct loss estimation)",
+        "candidates": {},
+        "ece": None,
+        "ece_uncalibrated": None,
+        "holdout_rows": len(holdout),
+        "reason": None,
+    }
+
+
+def calibration_row(
+    settings: Settings,
+    model: Any,
+    features: FeatureSpec,
+    holdout: pd.DataFrame,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+) -> dict[str, Any]:
+    """The calibration of `model` fitted on `holdout` (whose P(positive) is `proba`, its
+    predictions `pred`; neither read when the holdout is empty), as the columns of a
+    `calibrations` row (without the version's), or a row saying why not. For a regressor, the
+    model of its absolute error (direct loss estimation) takes the calibration's place."""
+    import numpy as np
+
+    from pipeline.estimate import calibration
+
+    rows = len(holdout)
+    if rows == 0:
+        return _not_calibrated("no holdout (split.holdout_fraction = 0) to calibrate on", rows)
+    if settings["model.task"] != "classification":
+        return _loss_model(settings, features, holdout, pred)
+    if proba is None:
+        why = (
+            "not a binary classifier with probabilities: multiclass estimation needs per-class "
+            "probabilities, which riskwatch's predictions do not carry yet"
+        )
+        return _not_calibrated(why, rows)
+    positive = getattr(model, "classes_", [0, 1])[-1]
+    y = (holdout[settings["data.target"]].to_numpy() == positive).astype(float)
+    folds = settings["policy.cv_folds"]
+    why_small = calibration.too_small(y, folds)
+    if why_small is not None:
+        return _not_calibrated(why_small, rows)
+    choice = settings["monitoring.calibration"]
+    methods = calibration.METHODS if choice == "auto" else (choice,)
+    fitted = calibration.choose(
+        np.asarray(proba, dtype=float),
+        y,
+        folds=folds,
+        bins=settings["monitoring.calibration_bins"],
+        seed=settings["model.random_seed"],
+        margin=settings["monitoring.calibration_margin"],
+        methods=methods,
+    )
+    log.info(
+        "calibration on %d holdout rows: %s (ECE %.4f, uncalibrated %.4f)",
+        rows,
+        fitted.method,
+        fitted.ece,
+        fitted.ece_uncalibrated,
+    )
+    doc = fitted.to_json()
+    if choice != "auto":
+        doc["criterion"] = f"monitoring.calibration = {choice!r} (not chosen by the data)"
+    doc["reason"] = None
+    return doc

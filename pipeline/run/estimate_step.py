@@ -1,0 +1,315 @@
+"""The estimate step: the production model's performance on the run's new rows, without their
+labels (`pipeline.estimate`: confidence-based estimation of a classifier's metrics, direct loss
+estimation of a regressor's MAE), over the run and per period of `monitoring.period`; each
+estimate judged reliable or not, recorded in `performance_estimates`, and the `estimate` object
+of `run --json`.
+
+It reads the probabilities the model gave every new row, labelled or not, and never a label: an
+estimate is what is known before the labels come. A version without a calibration (trained
+before calibrations were recorded, a regressor, no holdout) is not estimated, and its rows say
+why rather than guess.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pipeline.run.record import Run
+from pipeline.storage import estimates, tables
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from pipeline.estimate.cbpe import Estimate
+    from pipeline.model.metrics import Score
+    from pipeline.model.policy import Decision
+    from pipeline.model.registry import LoadedModel
+
+log = logging.getLogger("riskwatch")
+
+
+def row_periods(run: Run, frame: pd.DataFrame, ingested_at: pd.Series) -> pd.Series:
+    """Each row's period start: by its event time (`data.timestamp_column`) when set, else by
+    when its file was ingested (`ingested_at`, one time per row). A row without an event time
+    has none (NaT): it counts in the run's estimate, not in a period's."""
+    from pipeline.monitor import period_starts
+
+    s = run.settings
+    column = s["data.timestamp_column"]
+    times = frame[column] if column and column in frame.columns else ingested_at
+    return period_starts(times.reset_index(drop=True), s["monitoring.period"])
+
+
+def _not_estimated(run: Run, version: int, n_rows: int, reason: str) -> dict[str, Any]:
+    from pipeline.estimate.cbpe import METRICS
+
+    rows = [
+        {
+            "period": estimates.RUN_PERIOD,
+            "period_start": None,
+            "model_version": version,
+            "metric": m,
+            "value": None,
+            "ci_low": None,
+            "ci_high": None,
+            "n_rows": n_rows,
+            "reliable": False,
+            "reason": f"not estimated: {reason}",
+        }
+        for m in METRICS
+    ]
+    estimates.record_estimates(run.engine, run.run_id, rows)
+    log.info("estimate: not estimated — %s", reason)
+    return {"model_version": version, "estimated": False, "reason": reason, "n_rows": n_rows}
+
+
+def _judged(
+    run: Run,
+    found: dict[str, Estimate],
+    ece: float,
+    checks: dict[str, list[tuple[float | None, float | None, float | None]]],
+) -> dict[str, dict[str, Any]]:
+    """Each estimate as a dict with its verdict: reliable, and why not."""
+    from pipeline.estimate.reliability import Check, judge
+
+    s = run.settings
+    out = {}
+    for metric, e in found.items():
+        reliable, why = judge(
+            n_rows=e.n_rows,
+            ece=ece,
+            checks=[Check(*c) for c in checks.get(metric, [])],
+            max_calibration_error=s["monitoring.max_calibration_error"],
+            min_rows=s["monitoring.min_period_rows"],
+            check_periods=s["monitoring.estimate_check_periods"],
+            confidence=s["policy.confidence"],
+            interval=e.ci_low is not None,
+        )
+        out[metric] = {
+            "value": e.value,
+            "ci_low": e.ci_low,
+            "ci_high": e.ci_high,
+            "n_rows": e.n_rows,
+            "reliable": reliable,
+            "reason": why,
+        }
+    return out
+
+
+def _estimate(
+    run: Run, cal: dict[str, Any], positive: np.ndarray, proba: np.ndarray, seed: int
+) -> dict[str, Estimate]:
+    """CBPE on these rows, the interval carrying the calibration's uncertainty
+    (`monitoring.calibration_draws` maps drawn from it) and the labels' randomness."""
+    import numpy as np
+
+    from pipeline.estimate.cbpe import estimate
+    from pipeline.estimate.maps import apply_map, draws
+
+    s = run.settings
+    k = s["monitoring.calibration_draws"]
+    drawn = draws(cal["method"], cal["params"], k, np.random.default_rng(seed)) if k else None
+    return estimate(
+        apply_map(cal["method"], cal["params"], proba),
+        positive,
+        proba,
+        samples=s["policy.bootstrap_samples"],
+        confidence=s["policy.confidence"],
+        seed=seed,
+        p_draws=None if drawn is None else drawn.apply,
+    )
+
+
+def _rows(
+    version: int, period: str, start: datetime | None, judged: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "period": period,
+            "period_start": start,
+            "model_version": version,
+            "metric": metric,
+            **doc,
+            **({"realised_at": tables.utcnow()} if "realised_value" in doc else {}),
+        }
+        for metric, doc in judged.items()
+    ]
+
+
+def ingest_times(files: Sequence[sa.Row], n_rows: int) -> pd.Series:
+    """When each row of the run's frame was ingested: its file's `ingested_at`, in the order
+    `score_step.load_rows` concatenates the files."""
+    import pandas as pd
+
+    times = [r.ingested_at for r in files for _ in range(r.rows)]
+    if len(times) != n_rows:  # not the frame of these files: no row can be placed
+        times = [pd.NaT] * n_rows
+    return pd.Series(pd.to_datetime(times, utc=True))
+
+
+def decision(run: Run, production: LoadedModel, doc: dict[str, Any]) -> Decision | None:
+    """The `estimated` trigger's decision from the run's estimate of `model.metric`; None when
+    the metric is not one the estimate has."""
+    from pipeline.model.metrics import Score
+    from pipeline.model.policy import estimated_decision
+
+    s = run.settings
+    metric = s["model.metric"]
+    found: dict[str, Any] | None = (doc.get("metrics") or {}).get(metric)
+    if not doc.get("estimated"):
+        found = {
+            "value": None,
+            "ci_low": None,
+            "ci_high": None,
+            "n_rows": doc["n_rows"],
+            "reliable": False,
+            "reason": doc["reason"],
+        }
+    if found is None:
+        return None  # rmse, r2: not a metric estimation gives
+    score = Score(metric, found["value"], found["ci_low"], found["ci_high"], found["n_rows"])
+    return estimated_decision(
+        score,
+        found["reliable"],
+        found["reason"],
+        production.holdout_score,
+        baseline_ci=production.holdout_ci,
+        baseline_source=production.score_source,
+        tolerance=s["policy.tolerance"],
+        require_interval=s["policy.require_interval"],
+        min_rows=s["policy.min_rows"],
+        confidence=s["policy.confidence"],
+    )
+
+
+Estimator = Callable[["np.ndarray | None", int], dict[str, "Estimate"]]
+
+
+def _estimator(
+    run: Run,
+    production: LoadedModel,
+    frame: pd.DataFrame,
+    cal: dict[str, Any],
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+) -> Estimator | str:
+    """What estimates a subset of the rows (a mask, or None for all, and a seed): CBPE for a
+    classifier, the loss model for a regressor; or why nothing can be estimated."""
+    import numpy as np
+
+    from pipeline.estimate import loss
+    from pipeline.run.calibrate_step import numeric_matrix
+
+    n, confidence = len(frame), run.settings["policy.confidence"]
+    if cal["method"] == loss.METHOD:
+        numeric = numeric_matrix(frame, production.features)
+
+        def mae(mask: np.ndarray | None, seed: int) -> dict[str, Estimate]:
+            rows = slice(None) if mask is None else mask
+            found = loss.estimate_mae(
+                cal["params"], numeric[rows], pred[rows], confidence=confidence
+            )
+            return {"mae": found}
+
+        return mae
+    if proba is None or len(proba) != n:
+        return "the model gave no probabilities for the rows"
+    positive = np.asarray(pred) == getattr(production.model, "classes_", [0, 1])[-1]
+
+    def cbpe(mask: np.ndarray | None, seed: int) -> dict[str, Estimate]:
+        if mask is None:
+            return _estimate(run, cal, positive, proba, seed)
+        return _estimate(run, cal, positive[mask], proba[mask], seed)
+
+    return cbpe
+
+
+_METRICS_ALL = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae")
+
+
+def _with_realised(judged: dict[str, dict[str, Any]], realised: Score | None, n: int) -> None:
+    """Put the run's realised value of a metric beside its estimate when it was measured on
+    the very rows estimated."""
+    if realised is None or realised.value is None or realised.n_rows != n:
+        return
+    doc = judged.get(realised.metric)
+    if doc is not None and doc["value"] is not None:
+        doc["realised_value"] = realised.value
+        doc["estimation_error"] = doc["value"] - realised.value
+
+
+def estimate_for_run(
+    run: Run,
+    production: LoadedModel,
+    frame: pd.DataFrame,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+    ingested_at: pd.Series,
+    realised: Score | None = None,
+) -> dict[str, Any]:
+    """Estimate, judge and record the production model's performance on the run's new rows
+    (`pred`, `proba`: its decisions and P(positive) on every row of `frame`); the `estimate`
+    object of the run's summary. `realised`, the run's score of the same rows when every one
+    of them came with its label, is recorded beside the run's estimate of its metric (never
+    used to make it): the evidence later runs judge concept drift on."""
+    s, version, n = run.settings, production.version, len(frame)
+    with run.engine.connect() as conn:
+        cal = estimates.calibration_of(conn, version)
+    if cal is None:
+        why = f"model version {version} was trained before calibrations were recorded"
+        return _not_estimated(run, version, n, why)
+    if cal["method"] is None:
+        return _not_estimated(
+            run, version, n, f"model version {version} has no calibration: {cal['reason']}"
+        )
+    estimator = _estimator(run, production, frame, cal, pred, proba)
+    if isinstance(estimator, str):
+        return _not_estimated(run, version, n, estimator)
+    period = s["monitoring.period"]
+    starts = row_periods(run, frame, ingested_at)
+    ece = cal["ece"] or 0.0  # a loss model (regression) has no calibration error
+    limit = s["monitoring.estimate_check_periods"]
+    with run.engine.connect() as conn:
+        history = {m: estimates.recent_run_checks(conn, version, m, limit) for m in _METRICS_ALL}
+        whole = _judged(run, estimator(None, s["model.random_seed"]), ece, history)
+        _with_realised(whole, realised, n)
+        rows = _rows(version, estimates.RUN_PERIOD, None, whole)
+        periods = []
+        for i, start in enumerate(sorted(starts.dropna().unique())):
+            when = start.to_pydatetime()
+            mask = (starts == start).to_numpy()
+            checks = estimates.recent_checks(conn, version, period, limit, when)
+            found = estimator(mask, s["model.random_seed"] + 1 + i)
+            judged = _judged(run, found, ece, checks)
+            rows += _rows(version, period, when, judged)
+            periods.append(
+                {"period_start": when.isoformat(), "n_rows": int(mask.sum()), "metrics": judged}
+            )
+    estimates.record_estimates(run.engine, run.run_id, rows)
+    main = whole.get(s["model.metric"])
+    if main is not None:
+        log.info(
+            "estimate: %s %.4f [%.4f, %.4f] on %d rows without labels%s",
+            s["model.metric"],
+            main["value"] or float("nan"),
+            main["ci_low"] or float("nan"),
+            main["ci_high"] or float("nan"),
+            n,
+            "" if main["reliable"] else f" (unreliable: {main['reason']})",
+        )
+    return {
+        "model_version": version,
+        "estimated": True,
+        "reason": None,
+        "n_rows": n,
+        "calibration": {"method": cal["method"], "ece": cal["ece"]},
+        "confidence": s["policy.confidence"],
+        "metrics": whole,
+        "period": period,
+        "periods": periods,
+    }

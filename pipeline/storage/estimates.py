@@ -1,0 +1,179 @@
+"""Performance estimated without labels: the tables `calibrations` and `performance_estimates`
+(part of `tables.metadata`; migration 0014 builds them), their writes and reads.
+
+`calibrations` holds, per model version, the calibration chosen on its holdout at training time
+(method, JSON parameters, ECE) or why there is none; the registry writes it in the transaction
+that records the version. `performance_estimates` holds a run's estimates per metric, over the
+run's new rows (period "run") and per period of `monitoring.period`; `fill_realised` puts the
+realised value beside each estimate when the labels of its period arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.storage.tables import UTCDateTime, metadata, utcnow
+
+RUN_PERIOD = "run"  # the period of an estimate over all of a run's new rows
+
+calibrations = sa.Table(
+    "calibrations",
+    metadata,
+    sa.Column("model_version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), index=True),  # the training run
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("method", sa.String(20)),  # none, sigmoid, isotonic; NULL: not calibrated (reason)
+    sa.Column("params", sa.JSON, nullable=False),  # the map's numbers ({} for none)
+    sa.Column("criterion", sa.Text),  # what chose the method
+    sa.Column("candidates", sa.JSON, nullable=False),  # {method: cross-validated log loss}
+    sa.Column("ece", sa.Float),  # expected calibration error on the holdout, out of fold
+    sa.Column("ece_uncalibrated", sa.Float),  # the same of the model's own probabilities
+    sa.Column("holdout_rows", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text),  # why the version has no calibration
+)
+
+performance_estimates = sa.Table(
+    "performance_estimates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("period", sa.String(10), nullable=False),  # run, day, week, month
+    sa.Column("period_start", UTCDateTime, index=True),  # NULL for period "run"
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("metric", sa.String(20), nullable=False),
+    sa.Column("value", sa.Float),  # NULL: not estimated (reason) or undefined
+    sa.Column("ci_low", sa.Float),
+    sa.Column("ci_high", sa.Float),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("reliable", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text),  # why it is unreliable, or not estimated
+    sa.Column("realised_value", sa.Float),  # once the period's labels arrived
+    sa.Column("estimation_error", sa.Float),  # value - realised_value
+    sa.Column("realised_at", UTCDateTime),
+)
+
+
+def record_calibration(conn: sa.Connection, row: Mapping[str, Any]) -> None:
+    """A version's calibration row, in the caller's transaction (the version's own)."""
+    conn.execute(calibrations.insert().values(**row))
+
+
+def calibration_of(conn: sa.Connection, version: int) -> dict[str, Any] | None:
+    """The calibration row of a version, or None for a version trained before they existed."""
+    row = conn.execute(
+        sa.select(calibrations).where(calibrations.c.model_version == version)
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def record_estimates(engine: sa.Engine, run_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A run's estimates, in one transaction (a row without a realised value has none)."""
+    if not rows:
+        return
+    now = utcnow()
+    # One insert of many rows takes its columns from the first: every row names them all.
+    unset = {"realised_value": None, "estimation_error": None, "realised_at": None}
+    with engine.begin() as conn:
+        conn.execute(
+            performance_estimates.insert(),
+            [{"run_id": run_id, "created_at": now, **unset, **r} for r in rows],
+        )
+
+
+def recent_checks(
+    conn: sa.Connection, model_version: int, period: str, limit: int, before: datetime | None
+) -> dict[str, list[tuple[float | None, float | None, float | None]]]:
+    """Per metric, (ci_low, ci_high, realised_value) of the newest `limit` periods of
+    `model_version` whose realised value arrived, newest period first (periods starting before
+    `before`, when given): the evidence `pipeline.estimate.reliability` reads for concept drift.
+    A period estimated by several runs counts once, by its newest estimate."""
+    t = performance_estimates
+    query = (
+        sa.select(t.c.metric, t.c.period_start, t.c.ci_low, t.c.ci_high, t.c.realised_value)
+        .where(t.c.model_version == model_version, t.c.period == period)
+        .where(t.c.realised_value.is_not(None), t.c.period_start.is_not(None))
+        .order_by(t.c.period_start.desc(), t.c.id.desc())
+    )
+    if before is not None:
+        query = query.where(t.c.period_start < before)
+    out: dict[str, list[tuple[float | None, float | None, float | None]]] = {}
+    seen: set[tuple[str, datetime]] = set()
+    for r in conn.execute(query.limit(limit * 50)):
+        key = (r.metric, r.period_start)
+        if key in seen or len(out.setdefault(r.metric, [])) >= limit:
+            continue
+        seen.add(key)
+        out[r.metric].append((r.ci_low, r.ci_high, r.realised_value))
+    return out
+
+
+def recent_run_checks(
+    conn: sa.Connection, model_version: int, metric: str, limit: int
+) -> list[tuple[float | None, float | None, float | None]]:
+    """(ci_low, ci_high, realised_value) of the newest `limit` run-level estimates of
+    `model_version` and `metric` whose realised value is known (the run scored the same rows),
+    newest first."""
+    t = performance_estimates
+    query = (
+        sa.select(t.c.ci_low, t.c.ci_high, t.c.realised_value)
+        .where(t.c.model_version == model_version, t.c.period == RUN_PERIOD)
+        .where(t.c.metric == metric, t.c.realised_value.is_not(None))
+        .order_by(t.c.created_at.desc(), t.c.id.desc())
+        .limit(limit)
+    )
+    return [(r.ci_low, r.ci_high, r.realised_value) for r in conn.execute(query)]
+
+
+def fill_realised(where: sa.Engine | sa.Connection, realised: Iterable[Mapping[str, Any]]) -> int:
+    """Put each realised value (a `realised_performance` row: period, period_start,
+    model_version, metric, value) beside the estimates of the same period, model version and
+    metric, with the estimation error (estimate - realised); return the estimates filled. A
+    realised value arriving again (more labels came) replaces the one before. A period whose
+    rows came in several runs has an estimate from each run over that run's rows: each is set
+    beside the period's realised value as it is (their n_rows say how much each covers)."""
+    if isinstance(where, sa.Engine):
+        with where.begin() as conn:
+            return fill_realised(conn, realised)
+    conn = where  # the caller's transaction: the labels join's, which computed them
+    t = performance_estimates
+    filled = 0
+    now = utcnow()
+    for r in realised:
+        if r.get("period_start") is None:
+            continue
+        match = sa.and_(
+            t.c.period == r["period"],
+            t.c.period_start == r["period_start"],
+            t.c.model_version == r["model_version"],
+            t.c.metric == r["metric"],
+        )
+        value = r.get("value")
+        error = None if value is None else t.c.value - value
+        result = conn.execute(
+            t.update()
+            .where(match)
+            .values(realised_value=value, estimation_error=error, realised_at=now)
+        )
+        filled += result.rowcount or 0
+    return filled
+
+
+def estimates_of(conn: sa.Connection, model_version: int, period: str) -> list[dict[str, Any]]:
+    """Every estimate of `model_version` per `period` (not the run-level ones), oldest period
+    first, the newest run's estimate of each (period, metric): what the report charts."""
+    t = performance_estimates
+    rows = conn.execute(
+        sa.select(t)
+        .where(t.c.model_version == model_version, t.c.period == period)
+        .where(t.c.period_start.is_not(None))
+        .order_by(t.c.period_start, t.c.metric, t.c.id.desc())
+    )
+    newest: dict[tuple[datetime, str], dict[str, Any]] = {}
+    for r in rows:
+        newest.setdefault((r.period_start, r.metric), dict(r._mapping))
+    return list(newest.values())

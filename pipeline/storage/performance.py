@@ -1,0 +1,69 @@
+"""Performance over time (`GET /performance`): per period and model version, the realised value
+(labels that arrived, `realised_performance`: its newest computation) beside the estimate made
+without them (`performance_estimates`: the newest run's estimate of the period), with the
+estimation error once both exist. One metric at a time; the periods of `monitoring.period`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.storage.estimates import performance_estimates
+from pipeline.storage.label_tables import realised_performance
+
+_ESTIMATE = ("value", "ci_low", "ci_high", "n_rows", "reliable", "reason")
+_REALISED = ("value", "ci_low", "ci_high", "n_rows")
+
+
+def performance_over_time(
+    conn: sa.Connection,
+    period: str,
+    metric: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    model_version: int | None = None,
+) -> list[dict[str, Any]]:
+    """Every period in [start, end) with a realised value or an estimate of `metric`, oldest
+    first (then by model version): {period_start, model_version, realised, estimated,
+    estimation_error}, each side None where it is missing."""
+    out: dict[tuple[datetime, int], dict[str, Any]] = {}
+    for table, side, fields in (
+        (realised_performance, "realised", _REALISED),
+        (performance_estimates, "estimated", _ESTIMATE),
+    ):
+        where = [table.c.period == period, table.c.metric == metric]
+        where.append(table.c.period_start.is_not(None))
+        if start is not None:
+            where.append(table.c.period_start >= start)
+        if end is not None:
+            where.append(table.c.period_start < end)
+        if model_version is not None:
+            where.append(table.c.model_version == model_version)
+        newest = (
+            sa.select(sa.func.max(table.c.id).label("id"))
+            .where(*where)
+            .group_by(table.c.period_start, table.c.model_version)
+            .subquery()
+        )
+        for row in conn.execute(sa.select(table).where(table.c.id.in_(sa.select(newest.c.id)))):
+            key = (row.period_start, row.model_version)
+            doc = out.setdefault(
+                key,
+                {
+                    "period_start": row.period_start,
+                    "model_version": row.model_version,
+                    "realised": None,
+                    "estimated": None,
+                    "estimation_error": None,
+                },
+            )
+            doc[side] = {f: getattr(row, f) for f in fields}
+    for doc in out.values():
+        real, est = doc["realised"], doc["estimated"]
+        if real and est and real["value"] is not None and est["value"] is not None:
+            doc["estimation_error"] = est["value"] - real["value"]
+    return [out[k] for k in sorted(out, key=lambda k: (k[0], k[1]))]

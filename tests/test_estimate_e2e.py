@@ -1,0 +1,165 @@
+"""Performance without labels through the real CLI: the calibration chosen at training time (its
+table row and metadata.json agree), the run's estimates per run and per period in
+`performance_estimates` and in `run --json`, a version without a calibration said to be not
+estimated, and the `estimated` trigger. On SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from pipeline.estimate.calibration import METHODS
+from pipeline.estimate.cbpe import METRICS
+from pipeline.tools.sampledata import write_sample_data
+from tests.e2e import drop, invoke, rows, run_json
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample")
+    write_sample_data(out, batches=3, rows=1500, test_rows=200)
+    return out
+
+
+def _first(project: Path, sample: Path, url: str | None = None) -> dict:
+    (project / "testdata").mkdir()
+    shutil.copy(sample / "testdata" / "testdata.csv", project / "testdata" / "testdata.csv")
+    drop(project, sample / "sourcedata" / "clients_batch_01.csv")
+    first = run_json(project, url)
+    assert first["production_version"] == 1
+    return first
+
+
+def _json(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_calibrated_at_training_and_estimated_each_run(
+    project: Path, sample: Path, database_url: str
+) -> None:
+    first = _first(project, sample, database_url)
+    assert "estimate" not in first  # the first model is trained, nothing watched yet
+    (cal,) = rows(database_url, "SELECT * FROM calibrations")
+    assert cal["model_version"] == 1 and cal["run_id"] == first["run_id"]
+    assert cal["method"] in METHODS and cal["reason"] is None
+    assert cal["holdout_rows"] == 300  # split.holdout_fraction 0.2 of 1,500
+    assert set(_json(cal["candidates"])) == set(METHODS)
+    meta = json.loads((project / "models" / "1" / "metadata.json").read_text())
+    assert meta["calibration"]["method"] == cal["method"]
+    assert meta["calibration"]["ece"] == pytest.approx(cal["ece"])
+    assert meta["calibration"]["params"] == _json(cal["params"])
+
+    drop(project, sample / "sourcedata" / "clients_batch_02.csv")
+    second = run_json(project, database_url)
+    est = second["estimate"]
+    assert est["estimated"] and est["model_version"] == 1 and est["n_rows"] == 1500
+    assert set(est["metrics"]) == set(METRICS)
+    f1 = est["metrics"]["f1"]
+    assert f1["ci_low"] <= f1["value"] <= f1["ci_high"]
+    # The same rows' labels, which the estimate never read: it is near what they say.
+    assert abs(f1["value"] - second["score"]["value"]) < 0.1
+    assert est["period"] == "day" and len(est["periods"]) == 1  # one file, one ingest day
+    assert est["periods"][0]["n_rows"] == 1500
+    recorded = rows(
+        database_url,
+        f"SELECT * FROM performance_estimates WHERE run_id = '{second['run_id']}'",
+    )
+    assert len(recorded) == 2 * len(METRICS)
+    assert {r["period"] for r in recorded} == {"run", "day"}
+    run_f1 = next(r for r in recorded if r["period"] == "run" and r["metric"] == "f1")
+    assert run_f1["value"] == pytest.approx(f1["value"])
+    assert run_f1["period_start"] is None and run_f1["n_rows"] == 1500
+    # The run scored the same rows (all labelled): its realised f1 goes beside the run's
+    # estimate of it, as the evidence of later runs; no period's labels have arrived.
+    assert run_f1["realised_value"] == pytest.approx(second["score"]["value"])
+    assert run_f1["estimation_error"] == pytest.approx(f1["value"] - second["score"]["value"])
+    assert f1["realised_value"] == pytest.approx(second["score"]["value"])
+    assert [r for r in recorded if r["realised_value"] is not None] == [run_f1]
+    reliable = est["metrics"]["f1"]["reliable"]
+    assert reliable == (cal["ece"] <= 0.05), est["metrics"]["f1"]["reason"]
+    steps = {s["name"] for s in rows(database_url, "SELECT name FROM steps")}
+    assert "estimate" in steps
+
+    # The labels of the period arrive: the realised value goes beside the estimate, and the
+    # report shows both.
+    import sqlalchemy as sa
+
+    from pipeline.storage import estimates
+
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        (day,) = [r for r in estimates.estimates_of(conn, 1, "day") if r["metric"] == "f1"]
+    realised = {"period": "day", "period_start": day["period_start"], "model_version": 1,
+                "metric": "f1", "value": second["score"]["value"]}  # fmt: skip
+    assert estimates.fill_realised(engine, [realised]) == 1
+    engine.dispose()
+    (filled,) = rows(database_url, "SELECT * FROM performance_estimates WHERE realised_value "
+                     "IS NOT NULL AND period = 'day'")  # fmt: skip
+    assert filled["estimation_error"] == pytest.approx(filled["value"] - realised["value"])
+    pdf = invoke(project, "report", "--run", second["run_id"], database_url=database_url)
+    assert pdf.returncode == 0, pdf.stderr
+    text = "".join(p.extract_text() for p in PdfReader(pdf.stdout.strip()).pages)
+    assert "6b. Performance without labels (estimated)" in text
+    assert "estimated, interval" in text and "realised" in text
+
+
+def test_a_version_without_a_calibration_is_not_estimated(project: Path, sample: Path) -> None:
+    _first(project, sample)
+    url = f"sqlite:///{project / 'riskwatch.db'}"
+    # As a version trained before calibrations were recorded has none.
+    invoke(project, "db", "upgrade")
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM calibrations"))
+    engine.dispose()
+    drop(project, sample / "sourcedata" / "clients_batch_02.csv")
+    est = run_json(project)["estimate"]
+    why = "model version 1 was trained before calibrations were recorded"
+    assert est == {"model_version": 1, "estimated": False, "reason": why, "n_rows": 1500}
+    recorded = rows(url, "SELECT * FROM performance_estimates")
+    assert len(recorded) == len(METRICS)
+    assert all(r["value"] is None and not r["reliable"] for r in recorded)
+    assert all(r["reason"] == f"not estimated: {why}" for r in recorded)
+
+
+def test_the_estimated_trigger_decides_the_retrain(project: Path, sample: Path) -> None:
+    toml = project / "riskwatch.toml"
+    toml.write_text(toml.read_text().replace("[policy]\n", "[policy]\ntrigger = 'estimated'\n"))
+    _first(project, sample)
+    drop(project, sample / "sourcedata" / "clients_batch_02.csv")
+    second = run_json(project)
+    reason = second["decision"]["reason"]
+    assert reason.startswith("trigger estimated: estimated ")
+    assert "; metric: " in reason
+    assert second["decision"]["retrain"] is False  # batch 2 is drawn as batch 1 was
+
+
+def test_estimates_that_missed_make_the_next_unreliable(project: Path, tmp_path: Path) -> None:
+    """Concept drift, which no estimate sees: the sample's batches 3 and 4 change how the label
+    follows the features. The estimate of batch 3 claims what batch 1 had, and its labels
+    (scored in the same run) miss it; the next run says its estimate is not to be trusted."""
+    drifted = tmp_path / "drifted"
+    write_sample_data(drifted, batches=4, rows=1500, test_rows=200, drift_from=3)
+    toml = project / "riskwatch.toml"  # the estimate decides: it sees no drop, v1 stays
+    toml.write_text(toml.read_text().replace("[policy]\n", "[policy]\ntrigger = 'estimated'\n"))
+    _first(project, drifted)
+    drop(project, drifted / "sourcedata" / "clients_batch_03.csv")
+    third = run_json(project)
+    f1 = third["estimate"]["metrics"]["f1"]
+    assert f1["reliable"], f1["reason"]
+    assert not f1["ci_low"] <= third["score"]["value"] <= f1["ci_high"]  # it missed
+    drop(project, drifted / "sourcedata" / "clients_batch_04.csv")
+    fourth = run_json(project)
+    assert fourth["production_version"] == 1
+    f1 = fourth["estimate"]["metrics"]["f1"]
+    assert not f1["reliable"]
+    assert "concept drift suspected: the estimates of 1 of the last 1 period(s)" in f1["reason"]
+    assert "but the estimate is unreliable" in fourth["decision"]["reason"]

@@ -1,0 +1,119 @@
+"""Direct loss estimation of a regressor's MAE without labels: the loss model fitted on the
+holdout, its estimates against the realised MAE under covariate shift, and a regression run
+through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.estimate import loss
+
+
+def _data(rng: np.random.Generator, n: int, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """y = 2 x1 - x2 + noise whose spread grows with x1: the error is larger where x1 is."""
+    x = rng.normal(size=(n, 3)) + np.array([shift, 0.0, 0.0])
+    noise = rng.normal(size=n) * (0.5 + 0.4 * np.abs(x[:, 0]))
+    return x, 2 * x[:, 0] - x[:, 1] + noise
+
+
+def test_the_loss_model_follows_the_error_where_it_grows() -> None:
+    rng = np.random.default_rng(0)
+    x, y = _data(rng, 6000, 0.0)
+    pred = 2 * x[:, 0] - x[:, 1]  # the regressor itself is right on average
+    params = loss.fit(x, pred, y)
+    assert json.loads(json.dumps(params)) == params
+    assert params["r2"] > 0.05
+    inside, errors, periods = 0, [], 30
+    for t in range(periods):
+        xs, ys = _data(rng, 2000, shift=t / periods)  # rows move to where the error is larger
+        ps = 2 * xs[:, 0] - xs[:, 1]
+        e = loss.estimate_mae(params, xs, ps, confidence=0.95)
+        realised = float(np.abs(ys - ps).mean())
+        inside += e.ci_low <= realised <= e.ci_high
+        errors.append(abs(e.value - realised))
+    assert inside / periods >= 0.8
+    assert np.mean(errors) < 0.04
+    first = loss.estimate_mae(params, _data(rng, 2000, 0.0)[0], pred[:2000], confidence=0.95)
+    assert first.n_rows == 2000 and first.ci_low < first.value < first.ci_high
+
+
+def test_missing_numbers_take_the_holdout_median() -> None:
+    rng = np.random.default_rng(1)
+    x, y = _data(rng, 500, 0.0)
+    pred = 2 * x[:, 0] - x[:, 1]
+    params = loss.fit(x, pred, y)
+    gap = x[:10].copy()
+    gap[:, 2] = np.nan
+    filled = x[:10].copy()
+    filled[:, 2] = params["median"][2]
+    a = loss.estimate_mae(params, gap, pred[:10], confidence=0.9)
+    b = loss.estimate_mae(params, filled, pred[:10], confidence=0.9)
+    assert a == b
+
+
+@pytest.mark.slow
+def test_a_regressor_is_estimated_each_run(project: Path, tmp_path: Path) -> None:
+    from pipeline.tools.sampledata import write_sample_data
+    from tests.e2e import drop, rows, run_json
+
+    sample = tmp_path / "sample"
+    write_sample_data(sample, batches=2, rows=1200, test_rows=200)
+    (project / "riskwatch.toml").write_text(
+        (project / "riskwatch.toml").read_text()
+        + '\n[data]\ntarget = "lastyear_activity"\n\n[model]\ntask = "regression"\n'
+        'metric = "mae"\nestimator = "sklearn.linear_model.Ridge"\n'
+    )
+    (project / "testdata").mkdir()
+    shutil.copy(sample / "testdata" / "testdata.csv", project / "testdata" / "testdata.csv")
+    drop(project, sample / "sourcedata" / "clients_batch_01.csv")
+    run_json(project)
+    url = f"sqlite:///{project / 'riskwatch.db'}"
+    (cal,) = rows(url, "SELECT * FROM calibrations")
+    assert cal["method"] == "dle_linear" and cal["ece"] is None
+    drop(project, sample / "sourcedata" / "clients_batch_02.csv")
+    second = run_json(project)
+    est = second["estimate"]
+    assert est["estimated"] and set(est["metrics"]) == {"mae"}
+    mae = est["metrics"]["mae"]
+    assert mae["ci_low"] < mae["value"] < mae["ci_high"]
+    realised = second["score"]["value"]  # the run's labelled rows, which the estimate never read
+    assert abs(mae["value"] - realised) < 0.25 * realised
+    recorded = rows(url, "SELECT * FROM performance_estimates WHERE metric = 'mae'")
+    assert {r["period"] for r in recorded} == {"run", "day"}
+
+
+def test_rows_fall_in_periods_by_event_time_else_by_ingest_time() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from pipeline.run.estimate_step import ingest_times, row_periods
+
+    files = [
+        SimpleNamespace(ingested_at=datetime(2026, 11, 3, 23, 59, tzinfo=UTC), rows=2),
+        SimpleNamespace(ingested_at=datetime(2026, 11, 4, 0, 1, tzinfo=UTC), rows=1),
+    ]
+    ingested = ingest_times(files, 3)
+    frame = pd.DataFrame(
+        {"x": [1, 2, 3], "seen": pd.to_datetime(["2026-10-01 10:00", None, "2026-10-02 00:00"])}
+    )
+    by_ingest = SimpleNamespace(settings={"data.timestamp_column": "", "monitoring.period": "day"})
+    assert [str(d.date()) for d in row_periods(by_ingest, frame, ingested)] == [
+        "2026-11-03",
+        "2026-11-03",
+        "2026-11-04",
+    ]
+    by_event = SimpleNamespace(
+        settings={"data.timestamp_column": "seen", "monitoring.period": "week"}
+    )
+    starts = row_periods(by_event, frame, ingested)
+    assert str(starts[0].date()) == "2026-09-28" and pd.isna(starts[1])  # no event time: none
+    assert str(starts[2].date()) == "2026-09-28"
+    # A frame that is not these files' rows cannot be placed by ingest time.
+    assert ingest_times(files, 4).isna().all()

@@ -1,0 +1,99 @@
+"""The calibration maps: riskwatch's own pool-adjacent-violators against scikit-learn's, the maps
+drawn from a fitted one's uncertainty, and the interval that carries it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.estimate import cbpe, maps
+
+
+def test_pool_adjacent_violators_matches_scikit_learn() -> None:
+    from sklearn.isotonic import isotonic_regression
+
+    rng = np.random.default_rng(0)
+    y, w = rng.random(300), rng.integers(1, 5, 300).astype(float)
+    starts, means = maps.pool(y.tolist(), w.tolist())
+    fitted = np.repeat(means, np.diff(np.r_[starts, len(y)]))
+    assert fitted == pytest.approx(isotonic_regression(y, sample_weight=w))
+
+
+def test_isotonic_blocks_by_hand() -> None:
+    # Scores .1 .2 .3 .4 with labels 0 1 0 1: .2 and .3 violate and pool (1 of 2 positive).
+    params = maps.fit_map("isotonic", np.array([0.1, 0.2, 0.3, 0.4]), np.array([0, 1, 0, 1.0]))
+    assert params["lo"] == [0.1, 0.2, 0.4] and params["hi"] == [0.1, 0.3, 0.4]
+    assert params["rows"] == [1, 2, 1]
+    # Posterior means (positives + 1/2) / (rows + 1): 0.5/2, 1.5/3, 1.5/2.
+    assert params["mean"] == pytest.approx([0.25, 0.5, 0.75])
+    # Flat inside a block, linear between blocks, flat beyond the ends.
+    got = maps.apply_map("isotonic", params, np.array([0.0, 0.15, 0.25, 0.35, 0.9]))
+    assert got == pytest.approx([0.25, 0.375, 0.5, 0.625, 0.75])
+
+
+@pytest.mark.parametrize("method", ["none", "sigmoid", "isotonic"])
+def test_drawn_maps_centre_on_the_fitted_one(method: str) -> None:
+    rng = np.random.default_rng(1)
+    p = rng.random(4000)
+    params = maps.fit_map(method, p, (rng.random(4000) < p).astype(float))
+    drawn = maps.draws(method, params, 400, np.random.default_rng(2))
+    grid = np.linspace(0.05, 0.95, 7)
+    values = drawn.apply(grid)
+    assert values.shape == (400, 7)
+    assert values.mean(axis=0) == pytest.approx(maps.apply_map(method, params, grid), abs=0.02)
+    assert 0 < values.std(axis=0).max() < 0.08
+
+
+def test_the_draws_are_wider_where_the_holdout_is_thin() -> None:
+    """What an estimate sums: the mean calibrated probability of rows over a range of scores is
+    pinned down where the holdout had many rows, loose where it had few."""
+    rng = np.random.default_rng(3)
+    p = np.concatenate([rng.random(5000) * 0.8, 0.8 + rng.random(50) * 0.2])  # few above 0.8
+    params = maps.fit_map("isotonic", p, (rng.random(len(p)) < p).astype(float))
+    drawn = maps.draws("isotonic", params, 300, np.random.default_rng(4))
+    dense = drawn.apply(np.linspace(0.3, 0.5, 500)).mean(axis=1).std()
+    thin = drawn.apply(np.linspace(0.8, 1.0, 500)).mean(axis=1).std()
+    assert thin > 1.5 * dense
+
+
+def test_the_calibrations_uncertainty_widens_the_interval() -> None:
+    rng = np.random.default_rng(5)
+    held = rng.random(400)
+    params = maps.fit_map("isotonic", held, (rng.random(400) < held).astype(float))
+    score = rng.random(3000)
+    p = maps.apply_map("isotonic", params, score)
+    drawn = maps.draws("isotonic", params, 50, np.random.default_rng(6))
+    kw = {"metrics": ("accuracy",), "samples": 1000, "confidence": 0.95, "seed": 0}
+    alone = cbpe.estimate(p, score > 0.5, score, **kw)["accuracy"]
+    both = cbpe.estimate(p, score > 0.5, score, p_draws=drawn.apply, **kw)["accuracy"]
+    assert both.value == alone.value
+    assert both.ci_high - both.ci_low > 1.5 * (alone.ci_high - alone.ci_low)
+
+
+def test_the_estimated_vs_realised_chart() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from reportlab.graphics.shapes import Circle, Line, Polygon
+    from reportlab.lib.colors import HexColor
+
+    from pipeline.report.charts import ACCENT, GREY_BAR
+    from pipeline.report.estimates import estimate_chart
+    from pipeline.report.timeline import HOLDOUT
+    from tests.test_report_charts import shapes, texts
+
+    day = datetime(2026, 11, 2, tzinfo=UTC)
+    rows = [
+        {"period": "day", "period_start": day + timedelta(days=i), "value": 0.8 - 0.05 * i,
+         "ci_low": 0.75 - 0.05 * i, "ci_high": 0.85 - 0.05 * i, "reliable": i < 2,
+         "realised_value": 0.79 if i == 0 else None}
+        for i in range(3)
+    ]  # fmt: skip
+    d = estimate_chart(rows, "f1")
+    assert {"02 Nov", "03 Nov", "04 Nov", "f1", "day (UTC)", "realised"} <= set(texts(d))
+    dots = shapes(d, Circle)
+    assert [c.fillColor for c in dots] == [HexColor(ACCENT)] * 2 + [HexColor(GREY_BAR)]
+    assert dots[0].cy > dots[1].cy > dots[2].cy  # the estimate falls period by period
+    bars = [ln for ln in shapes(d, Line) if ln.x1 == ln.x2 and ln.strokeWidth == 1.4]
+    assert len(bars) == 3 and all(b.y2 > b.y1 for b in bars)
+    [realised] = [p for p in shapes(d, Polygon) if p.fillColor == HexColor(HOLDOUT)]
+    assert realised is not None
