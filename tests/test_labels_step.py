@@ -86,6 +86,7 @@ def _seed(engine: sa.Engine, settings: Settings, name: str = "batch.parquet") ->
                     size_bytes=path.stat().st_size,
                     status="ingested",
                     rows=N,
+                    labelled_rows=int(frame["exited"].notna().sum()),
                     data_path=rel,
                     ingested_at=WHEN,
                     processed_run_id=SEED_RUN,

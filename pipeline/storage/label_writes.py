@@ -257,7 +257,13 @@ def record_join(
             file_id = conn.execute(
                 tables.ingested_files.insert()
                 .returning(tables.ingested_files.c.id)
-                .values(run_id=run_id, kind="labels", ingested_at=now, **joined_file)
+                # Every joined row has its label: all of them count for training.
+                .values(
+                    run_id=run_id,
+                    kind="labels",
+                    ingested_at=now,
+                    **{"labelled_rows": joined_file["rows"], **joined_file},
+                )
             ).scalar_one()
         t = labels
         rows = [
