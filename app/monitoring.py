@@ -22,13 +22,13 @@ from pipeline.storage import performance
 
 bp = Blueprint("monitoring", __name__)
 
-SOURCE_CHOICES = (*predictions.SOURCES, "all")
+SOURCE_CHOICES = tuple(predictions.SOURCE_FILTERS)  # the sources, and "all"
 
 
 def _time_param(name: str) -> datetime | None:
     """An ISO 8601 date or time; without an offset it is UTC (as GET /past-predictions)."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         return predictions.parse_time(name, raw)
@@ -38,13 +38,13 @@ def _time_param(name: str) -> datetime | None:
 
 def _version_param() -> int | None:
     raw = request.args.get("model_version")
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
+    if not re.fullmatch(r"[0-9]{1,10}", raw) or not 1 <= int(raw) <= predictions.MAX_INT:
         raise ApiError(
             400,
-            f"query parameter 'model_version' must be a version number (1 or more), "
-            f"got {raw[:40]!r}",
+            f"query parameter 'model_version' must be a version number (1 to "
+            f"{predictions.MAX_INT}), got {raw[:40]!r}",
             parameter="model_version",
         )
     return int(raw)
@@ -64,8 +64,7 @@ def _source_param() -> str | None:
 
 def _window() -> tuple[datetime | None, datetime | None]:
     start, end = _time_param("start"), _time_param("end")
-    if start is not None and end is not None and end <= start:
-        raise ApiError(400, "query parameter 'end' must be after 'start'", parameter="end")
+    # An end at or before the start is an empty window (as GET /past-predictions): no periods.
     return start, end
 
 

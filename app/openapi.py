@@ -77,8 +77,9 @@ def _time(name: str, what: str) -> dict[str, Any]:
         "name": name,
         "in": "query",
         "required": False,
-        "description": f"{what} (ISO 8601 date or time; without an offset, UTC).",
-        "schema": {"type": "string"},
+        "description": f"{what} (ISO 8601 date or time; without an offset, UTC). An end at "
+        "or before the start: no period.",
+        "schema": {"type": "string", "format": "date-time"},
     }
 
 
@@ -310,13 +311,13 @@ def _record_paths() -> dict[str, Any]:
                     "in": "query",
                     "required": False,
                     "description": "Only this model version's predictions.",
-                    "schema": {"type": "integer", "minimum": 1},
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
                 },
                 {
                     "name": "source",
                     "in": "query",
                     "required": False,
-                    "description": "Only predictions of this source.",
+                    "description": "Only predictions of this source (all: every source).",
                     "schema": {
                         "type": "string",
                         "enum": ["scheduled", "api", "webapp", "diagnostics", "all"],

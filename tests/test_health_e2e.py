@@ -133,11 +133,12 @@ def test_single_class_by_event_time_alerts_once(tmp_path: Path, sample: Path, we
 
 BAD_PARAMS = [
     ("start=yesterday", "start"),
+    ("start=", "start"),
+    ("model_version=", "model_version"),
     ("end=2026-13-01", "end"),
     ("model_version=0", "model_version"),
     ("model_version=v1", "model_version"),
     ("source=cron", "source"),
-    ("start=2026-05-02&end=2026-05-01", "end"),
 ]
 
 
@@ -160,6 +161,8 @@ def test_predictions_summary_api_good_and_bad_parameters(project, sample):
         assert only["periods"][0]["count"] == 500
         none = client.get("/predictions/summary?source=api").get_json()
         assert none["periods"] == [] and none["alerts"] == []
+        backwards = client.get("/predictions/summary?start=2026-05-02&end=2026-05-01")
+        assert backwards.status_code == 200 and backwards.get_json()["periods"] == []
         later = client.get("/predictions/summary?start=2999-01-01").get_json()
         assert later["periods"] == [] and later["start"] == "2999-01-01T00:00:00+00:00"
         for query, name in BAD_PARAMS:

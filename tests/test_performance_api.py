@@ -131,8 +131,8 @@ def test_filters_by_window_version_and_metric(recorded: Settings) -> None:
         ("metric=mae", "metric"),  # a regression metric for a classifier
         ("metric=%27%3B+DROP+TABLE+runs", "metric"),
         ("start=yesterday", "start"),
-        ("start=2026-11-04&end=2026-11-03", "end"),
         ("model_version=0", "model_version"),
+        ("start=", "start"),
         ("model_version=" + "9" * 40, "model_version"),
     ],
 )
@@ -142,6 +142,13 @@ def test_bad_parameters_are_400s_naming_them(
     with make_app(recorded) as app:
         body = assert_error(app.test_client().get(f"/performance?{query}"), 400)
     assert body["parameter"] == parameter
+
+
+def test_an_empty_window_answers_no_periods(settings: Settings, recorded: Settings) -> None:
+    with make_app(settings) as app:
+        client = app.test_client()
+        doc = client.get("/performance?start=2026-11-04&end=2026-11-03").get_json()
+        assert doc["periods"] == [] and doc["end"].startswith("2026-11-03")
 
 
 def test_an_empty_database_answers_no_periods(settings: Settings) -> None:

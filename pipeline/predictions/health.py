@@ -33,9 +33,12 @@ def period_health(
     model_version: int | None = None,
     source: str | None = None,
 ) -> tuple[list[PeriodHealth], dict[tuple[int, datetime], Baseline]]:
-    """The health of the periods of predictions in [start, end), and each one's baseline."""
+    """The health of the periods of predictions in [start, end), and each one's baseline (an
+    `end` at or before `start`: none)."""
     from pipeline.monitor import Cell, bin_edges, health_from_cells, positive_class
 
+    if start is not None and end is not None and end <= start:
+        return [], {}
     cells = [
         Cell(**c)
         for c in health.health_cells(
