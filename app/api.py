@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMedi
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from app import get_connection, production_model, state
-from app.limits import anonymous_role, charge_predictions
+from app.limits import anonymous_role, apply_charges, plan_charges, settle
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
 from pipeline.errors import (
@@ -203,22 +203,29 @@ def prediction() -> dict[str, Any]:
     frame = records_frame(records, loaded.features, st.settings["api.max_records"])
     columns = loaded.features.columns
     predictions, probabilities = estimator.predict(loaded.model, loaded.features, frame)
-    charge_predictions(len(records))  # the daily cap per client (429): nothing stored beyond it
-    writes.record_predictions(
-        st.engine,
-        [
-            {
-                "run_id": None,
-                "source": "api",
-                "model_version": loaded.version,
-                "features": {c: rec[c] for c in columns},
-                "prediction": float(p),
-                "probability": None if probabilities is None else float(probabilities[i]),
-                "actual": None,
-            }
-            for i, (rec, p) in enumerate(zip(records, predictions, strict=True))
-        ],
-    )
+    rows = [
+        {
+            "run_id": None,
+            "source": "api",
+            "model_version": loaded.version,
+            "features": {c: rec[c] for c in columns},
+            "prediction": float(p),
+            "probability": None if probabilities is None else float(probabilities[i]),
+            "actual": None,
+        }
+        for i, (rec, p) in enumerate(zip(records, predictions, strict=True))
+    ]
+    plan = plan_charges(len(records))
+
+    def store(conn: sa.Connection) -> dict[str, int]:
+        """The request and its predictions counted against the client's limits and, within
+        them, the predictions stored: in the worker's shared transaction (app.commits)."""
+        used = apply_charges(conn, plan)
+        if all(kind in used for kind, *_ in plan.charges):
+            writes.record_predictions(conn, rows)
+        return used
+
+    settle(plan, st.committer.run(store))  # answered once committed; 429 stored nothing
     return {
         "predictions": predictions.tolist(),
         "probabilities": None if probabilities is None else probabilities.tolist(),

@@ -209,12 +209,19 @@ def record_diagnostic(engine: sa.Engine, run_id: str, name: str, value: object) 
     record_rows(engine, tables.diagnostics, run_id, [{"name": name, "value": value}])
 
 
-def record_predictions(engine: sa.Engine, rows: Sequence[Mapping[str, object]]) -> None:
-    """Insert prediction rows (each with source, model_version, features, prediction, ...)."""
-    if rows:
-        now = tables.utcnow()
-        with engine.begin() as conn:
+def record_predictions(
+    where: sa.Engine | sa.Connection, rows: Sequence[Mapping[str, object]]
+) -> None:
+    """Insert prediction rows (each with source, model_version, features, prediction, ...), in
+    a transaction of their own (an engine) or in the caller's (a connection)."""
+    if not rows:
+        return
+    now = tables.utcnow()
+    if isinstance(where, sa.Engine):
+        with where.begin() as conn:
             conn.execute(tables.predictions.insert(), [{"created_at": now, **r} for r in rows])
+    else:
+        where.execute(tables.predictions.insert(), [{"created_at": now, **r} for r in rows])
 
 
 def record_model_version(conn: sa.Connection, row: Mapping[str, object]) -> None:
