@@ -22,6 +22,7 @@ from app import get_connection, production_model, state
 from app.limits import anonymous_role, apply_charges, plan_charges, settle
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
+from pipeline import predictions
 from pipeline.errors import (
     DatabaseNotReady,
     DatabaseUnreachable,
@@ -32,12 +33,13 @@ from pipeline.errors import (
     RiskwatchError,
 )
 from pipeline.model import registry
-from pipeline.storage import blobs, reads, tables, writes
+from pipeline.storage import blobs, reads, tables
 
 log = logging.getLogger("riskwatch.app")
 
 bp = Blueprint("api", __name__)
 
+REQUEST_SOURCES = ("api", "webapp")  # what a prediction request may record itself as
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 # /summarystats?dataset=...: the value asked for, and the dataset its rows carry in feature_stats.
@@ -149,8 +151,9 @@ def _dataset_param() -> str:
     return raw
 
 
-def _request_records() -> Any:  # a JSON value: records_frame checks it is a list of objects
-    """The records of a prediction request: a JSON array, or the array under "records"."""
+def _request_records() -> tuple[Any, str]:  # records_frame checks the records are objects
+    """The records of a prediction request (a JSON array, or the array under "records") and
+    the source to record them under: "api", or "webapp" when the object's `source` says so."""
     if not request.is_json:
         raise UnsupportedMediaType(
             f"expected Content-Type: application/json, got {request.mimetype or 'none'}"
@@ -165,8 +168,16 @@ def _request_records() -> Any:  # a JSON value: records_frame checks it is a lis
     if isinstance(doc, dict):
         if "records" not in doc:
             raise DataError("expected a JSON array of records, or an object with a 'records' array")
-        return doc["records"]
-    return doc
+        source = doc.get("source", "api")
+        if source not in REQUEST_SOURCES:
+            shown = repr(source)[:40] if isinstance(source, str) else type(source).__name__
+            raise ApiError(
+                400,
+                f"field 'source' must be one of {', '.join(REQUEST_SOURCES)}, got {shown}",
+                parameter="source",
+            )
+        return doc["records"], source
+    return doc, "api"
 
 
 def _said(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -192,8 +203,9 @@ def _run_id(raw: str) -> str:
 
 @bp.post("/prediction")
 def prediction() -> dict[str, Any]:
-    """Predict with the production model and record every prediction with source "api"."""
-    records = _request_records()
+    """Predict with the production model and record every prediction with its features, under
+    source "api" (or "webapp", as the request says)."""
+    records, source = _request_records()
     loaded = production_model()
     # pandas and scikit-learn load on the first prediction, not when the app starts.
     from pipeline.model import estimator
@@ -201,20 +213,8 @@ def prediction() -> dict[str, Any]:
 
     st = state()
     frame = records_frame(records, loaded.features, st.settings["api.max_records"])
-    columns = loaded.features.columns
-    predictions, probabilities = estimator.predict(loaded.model, loaded.features, frame)
-    rows = [
-        {
-            "run_id": None,
-            "source": "api",
-            "model_version": loaded.version,
-            "features": {c: rec[c] for c in columns},
-            "prediction": float(p),
-            "probability": None if probabilities is None else float(probabilities[i]),
-            "actual": None,
-        }
-        for i, (rec, p) in enumerate(zip(records, predictions, strict=True))
-    ]
+    predicted, probabilities = estimator.predict(loaded.model, loaded.features, frame)
+    rows = predictions.request_rows(loaded, st.settings, records, predicted, probabilities, source)
     plan = plan_charges(len(records))
 
     def store(conn: sa.Connection) -> dict[str, int]:
@@ -222,12 +222,12 @@ def prediction() -> dict[str, Any]:
         them, the predictions stored: in the worker's shared transaction (app.commits)."""
         used = apply_charges(conn, plan)
         if all(kind in used for kind, *_ in plan.charges):
-            writes.record_predictions(conn, rows)
+            predictions.record(conn, rows)
         return used
 
     settle(plan, st.committer.run(store))  # answered once committed; 429 stored nothing
     return {
-        "predictions": predictions.tolist(),
+        "predictions": predicted.tolist(),
         "probabilities": None if probabilities is None else probabilities.tolist(),
         "model_version": loaded.version,
     }
@@ -353,4 +353,7 @@ def openapi() -> dict[str, Any]:
         features = production_model().features
     except (RiskwatchError, sa.exc.SQLAlchemyError, OSError):
         features = None  # no model (or database) yet: any record is described
-    return document(anonymous_role(), features, state().settings["api.max_records"])
+    settings = state().settings
+    return document(
+        anonymous_role(), features, settings["api.max_records"], settings["predict.page_limit"]
+    )

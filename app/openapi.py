@@ -10,6 +10,7 @@ import re
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from app import openapi_predictions
 from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
@@ -130,13 +131,15 @@ def document(
     anonymous_role: str | None = None,
     features: FeatureSpec | None = None,
     max_records: int | None = None,
+    page_limit: int = 1000,
 ) -> dict[str, Any]:
     """Return the OpenAPI document; `anonymous_role`: what a request without a token may do
     in this app (app.auth's policy), None when every protected route needs a token. With the
     production model's `features`, its Record schema names them, all required (without, any
     record is described), and with `max_records` the request says how many records it may
-    carry (setting api.max_records)."""
-    schemas = dict(SCHEMAS)
+    carry (setting api.max_records); `page_limit` is the largest page of past predictions
+    (setting predict.page_limit)."""
+    schemas = {**SCHEMAS, **openapi_predictions.SCHEMAS}
     if features is not None:
         schemas["Record"] = record_schema(
             features.numeric, features.categorical, nullable=features.preprocessing != "none"
@@ -152,7 +155,13 @@ def document(
             "recorded. Every error has the shape of the Error schema.",
         },
         "paths": _secured(
-            {**_page_paths(), **_prediction_paths(), **_record_paths(), **_run_paths()},
+            {
+                **_page_paths(),
+                **_prediction_paths(),
+                **openapi_predictions.paths(page_limit),
+                **_record_paths(),
+                **_run_paths(),
+            },
             anonymous_role,
         ),
         "components": {
@@ -239,7 +248,8 @@ def _prediction_paths() -> dict[str, Any]:
         "/prediction": {
             "post": {
                 "summary": "Predict with the production model; every prediction is recorded "
-                "with source 'api' and the model version.",
+                "with its features, the model version and source 'api' (or 'webapp', when the "
+                "request object's `source` says so).",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("PredictionRequest")}},

@@ -38,6 +38,9 @@ def _named_diagnostic(description: str) -> dict[str, Any]:
     }
 
 
+# What a prediction request records itself as (the web page sends "webapp").
+SOURCE = {"type": "string", "enum": ["api", "webapp"], "default": "api"}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -68,7 +71,10 @@ SCHEMAS: dict[str, Any] = {
             {
                 "type": "object",
                 "required": ["records"],
-                "properties": {"records": {"type": "array", "items": ref("Record"), "minItems": 1}},
+                "properties": {
+                    "records": {"type": "array", "items": ref("Record"), "minItems": 1},
+                    "source": SOURCE,
+                },
             },
         ],
     },
@@ -263,6 +269,10 @@ def prediction_request(max_records: int) -> dict[str, Any]:
     return {
         "oneOf": [
             array,
-            {"type": "object", "required": ["records"], "properties": {"records": array}},
+            {
+                "type": "object",
+                "required": ["records"],
+                "properties": {"records": array, "source": SOURCE},
+            },
         ]
     }

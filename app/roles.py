@@ -26,6 +26,7 @@ ROUTE_ROLES: dict[tuple[str, str], str | None] = {
     ("/runs/<run_id>", "GET"): "read",
     ("/runs/<run_id>/report.pdf", "GET"): "read",
     ("/quality/<int:file_id>.html", "GET"): "read",
+    ("/past-predictions", "GET"): "read",
     ("/prediction", "POST"): "predict",
 }
 UNDECIDED = "admin"  # a route without a decision: only an admin token reaches it

@@ -155,7 +155,11 @@ def test_four_ticks_train_keep_retrain_noop(project: Path, database_url: str, ba
         assert count(database_url, "feature_stats", f"WHERE run_id = '{rid}'") > 0
         assert count(database_url, "missing_values", f"WHERE run_id = '{rid}'") > 0
         assert count(database_url, "confusion_matrices", f"WHERE run_id = '{rid}'") >= 4
-        assert count(database_url, "predictions", f"WHERE run_id = '{rid}'") == 300
+        on_test = f"WHERE run_id = '{rid}' AND source = 'diagnostics'"
+        assert count(database_url, "predictions", on_test) == 300
+        # Each tick's new file, predicted once by the production model of that tick (issue 12).
+        scheduled = f"WHERE run_id = '{rid}' AND source = 'scheduled'"
+        assert count(database_url, "predictions", scheduled) == 500
         assert count(database_url, "reports", f"WHERE run_id = '{rid}'") == 1
     stats = rows(database_url, f"SELECT * FROM feature_stats WHERE run_id = '{t2['run_id']}'")
     assert all(

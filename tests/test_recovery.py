@@ -334,7 +334,7 @@ def test_killed_in_the_report_step_is_failed_and_the_next_run_writes_its_report(
     marked = _run(trained, dead["id"])
     assert marked["status"] == "failed"
     assert marked["error"].startswith("interrupted in its report step")
-    assert "finished: discover, ingest, score" in marked["error"]
+    assert "finished: discover, ingest, predict, score" in marked["error"]
     assert marked["rows_ingested"] == 500  # what it finished is kept
     assert json.loads(marked["summary"])["status"] == "failed"
     assert "report …" in marked["log"]  # its log up to the step it died in

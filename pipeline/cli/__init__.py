@@ -4,7 +4,8 @@
 of riskwatch's errors to exit codes, the database); the commands are grouped by area: the run
 and its steps (`run_commands`), reads (`read_commands`), the web app (`app_commands`), the data
 and its tools (`data_commands`), the schema (`db_commands`), DVC experiments
-(`experiment_commands`), the API's tokens (`token_commands`). `main` is the console script.
+(`experiment_commands`), the API's tokens (`token_commands`), scheduled and past predictions
+(`prediction_commands`). `main` is the console script.
 
 It may import every other package of riskwatch, inside the commands that need them: the no-op
 tick imports the CLI, so pandas, numpy and scikit-learn are never imported at its top.
@@ -16,6 +17,7 @@ from pipeline.cli import (
     data_commands,
     db_commands,
     experiment_commands,
+    prediction_commands,
     read_commands,
     run_commands,
     token_commands,
@@ -28,6 +30,7 @@ __all__ = [
     "db_commands",
     "experiment_commands",
     "main",
+    "prediction_commands",
     "read_commands",
     "run_commands",
     "token_commands",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from pipeline import predictions
 from pipeline.infra.outdated import OutdatedPackages
 from pipeline.model import registry
 from pipeline.run.record import Run
@@ -90,20 +91,11 @@ def _on_test_file(run: Run, loaded: registry.LoadedModel, test: pd.DataFrame) ->
     record_scored(run, loaded.version, "production", "test", test, result, pred)
     y = test[run.settings["data.target"]].to_numpy()
     records = json.loads(feature_frame(test, features).to_json(orient="records"))
-    writes.record_predictions(
+    predictions.record(
         run.engine,
-        [
-            {
-                "run_id": run.run_id,
-                "source": "diagnostics",
-                "model_version": loaded.version,
-                "features": rec,
-                "prediction": float(p),
-                "probability": None if proba is None else float(proba[i]),
-                "actual": float(y[i]),
-            }
-            for i, (rec, p) in enumerate(zip(records, pred, strict=True))
-        ],
+        predictions.request_rows(
+            loaded, run.settings, records, pred, proba, "diagnostics", run_id=run.run_id, actual=y
+        ),
     )
     writes.record_rows(
         run.engine,

@@ -1,4 +1,5 @@
-"""One run: discover, ingest, score, decide, retrain, promote, diagnose, report; all recorded.
+"""One run: discover, ingest, predict, score, decide, retrain, promote, diagnose, report; all
+recorded.
 
 Only the standard library, SQLAlchemy and riskwatch's own light modules are imported until the
 run knows there is something to do: a tick with nothing new never loads pandas or scikit-learn.
@@ -14,7 +15,7 @@ from pipeline.infra import dvc
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
 from pipeline.model import registry
-from pipeline.run import cleanup, ingest_step, snapshot_step
+from pipeline.run import cleanup, ingest_step, predict_step, snapshot_step
 from pipeline.run.diagnose_step import diagnose, outdated_check
 from pipeline.run.record import Run, recorded
 from pipeline.run.report_step import report, report_of_dead_runs
@@ -64,10 +65,14 @@ def run_once(settings: Settings) -> dict[str, Any]:
             contract = ingest_step.contract(run, found) if found.new else None
             items = ingest_step.ingest(run, found, contract)
         _record_ingest(run, found, items)
+        if production is not None:
+            _predict(run, production)
         pending = _pending(run)
         new_frame = load_rows(run, pending) if pending else None
         if production is None:
             decision, score_json, promotion = _first_model(run, new_frame, pending)
+            if registry.production_version(s, run.engine) is not None:  # the first model
+                _predict(run, registry.load_production(run.engine, s))
         else:
             decision, score_json, promotion = _monitor(run, production, new_frame)
         if registry.production_version(s, run.engine) is not None:
@@ -99,6 +104,14 @@ def _recover(run: Run) -> None:
     if any(dead["step"] == "report" for dead in run.recovered):
         with run.step("recover"):
             run.summary["recovered_reports"] = report_of_dead_runs(run)
+
+
+def _predict(run: Run, loaded: registry.LoadedModel) -> None:
+    """The files no model version has predicted, by `loaded` (a file it cannot predict is
+    reported in the summary and left for `riskwatch predict`)."""
+    done = predict_step.step(run, loaded)
+    if done is not None:
+        run.summary["predictions"] = done
 
 
 def _snapshot(run: Run) -> None:

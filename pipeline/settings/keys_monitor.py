@@ -15,4 +15,20 @@ MONITOR: tuple[Setting, ...] = (
         "data.timestamp_column is set, else by when they were ingested.",
         choices=("day", "week", "month"),
     ),
+    Setting(
+        "predict.batch_rows",
+        50_000,
+        "int",
+        "Rows of an ingested file read, predicted and written at a time by `riskwatch predict` "
+        "(and the run's predict step): its memory is one batch, whatever the file's size.",
+        minimum=1,
+    ),
+    Setting(
+        "predict.page_limit",
+        1000,
+        "int",
+        "Most predictions one page of GET /past-predictions or `riskwatch predictions` holds "
+        "(a larger `limit` is a 400); `riskwatch predictions --csv` streams every page.",
+        minimum=1,
+    ),
 )

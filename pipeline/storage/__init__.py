@@ -1,6 +1,7 @@
 """Storage: the schema (`tables`), engines and migrations (`db`), what runs write (`writes`),
 what people read (`reads`), the index of ingested rows for duplicates across files
 (`row_index`), files kept in the database when registry.store = "database" (`blobs`), the
+schema of predictions and their watermark (`prediction_tables`, part of `tables`), the
 column types (`coltypes`), what the inbox skips (`inbox`), text made storable (`text`), the
 Protocols naming what `writes` reads of the objects it records (`shapes`), and the API's tokens
 and usage counters (`tokens`, on the tables of `api_tables`).

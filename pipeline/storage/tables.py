@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from pipeline.storage import prediction_tables
 from pipeline.storage.coltypes import UTCDateTime as UTCDateTime
 from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0012"
 
 metadata = sa.MetaData()
 
@@ -206,19 +207,8 @@ diagnostics = sa.Table(
     sa.Column("value", sa.JSON, nullable=False),
 )
 
-predictions = sa.Table(
-    "predictions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    _run_fk(nullable=True),  # set for the run's diagnostics, NULL for API calls
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("source", sa.String(20), nullable=False),  # api, diagnostics
-    sa.Column("model_version", sa.Integer, nullable=False),
-    sa.Column("features", sa.JSON, nullable=False),
-    sa.Column("prediction", sa.Float, nullable=False),
-    sa.Column("probability", sa.Float),  # P(class 1) for binary classifiers
-    sa.Column("actual", sa.Float),  # the label, when known
-)
+# Every prediction, and the watermark of scheduled ones: see `prediction_tables`.
+predictions, prediction_marks = prediction_tables.build(metadata, _run_fk)
 
 reports = sa.Table(
     "reports",

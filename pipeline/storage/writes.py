@@ -3,7 +3,7 @@
 Runs and steps (their rows written by `run_writes`, offered here), source_hashes,
 ingested_files, quality_files, quality_issues, contracts, scores, decisions,
 confusion_matrices, feature_stats, missing_values, diagnostics, alerts, drift_summaries,
-drift_results, reports, api_returns and predictions (the run's, and the app's on-demand ones);
+drift_results, reports and api_returns (predictions: `pipeline.predictions`);
 model_versions and deployments, which only `pipeline.model.registry` calls, so a version's row
 and its folder agree. Also the few reads a run needs to know what is new (`known_hashes`,
 `hash_cache`, `ingested_rows`, `window_files`). Text that came from a source file is made
@@ -207,21 +207,6 @@ def record_rows(
 
 def record_diagnostic(engine: sa.Engine, run_id: str, name: str, value: object) -> None:
     record_rows(engine, tables.diagnostics, run_id, [{"name": name, "value": value}])
-
-
-def record_predictions(
-    where: sa.Engine | sa.Connection, rows: Sequence[Mapping[str, object]]
-) -> None:
-    """Insert prediction rows (each with source, model_version, features, prediction, ...), in
-    a transaction of their own (an engine) or in the caller's (a connection)."""
-    if not rows:
-        return
-    now = tables.utcnow()
-    if isinstance(where, sa.Engine):
-        with where.begin() as conn:
-            conn.execute(tables.predictions.insert(), [{"created_at": now, **r} for r in rows])
-    else:
-        where.execute(tables.predictions.insert(), [{"created_at": now, **r} for r in rows])
 
 
 def record_model_version(conn: sa.Connection, row: Mapping[str, object]) -> None:

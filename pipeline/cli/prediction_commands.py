@@ -1,0 +1,140 @@
+"""Sub-commands of predictions: `predict` (the scheduled predictions, a run of its own) and
+`predictions` (past predictions with their features, a page at a time or all as CSV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pipeline.cli.root import database, emit, engine_command, main, read, settings_of
+
+if TYPE_CHECKING:
+    from pipeline.predictions import PageQuery
+    from pipeline.settings import Settings
+
+
+def _predict_text(s: dict[str, Any]) -> str:
+    if s["status"] == "skipped":
+        return f"run {s['run_id']}: skipped ({s['reason']})"
+    lines = [
+        f"run {s['run_id']}: {s['rows']:,} rows of {len(s['files'])} file(s) predicted by "
+        f"v{s['model_version']}"
+    ]
+    lines += [f"  {f['name']}: {f['rows']:,} rows in {f['seconds']:.2f} s" for f in s["files"]]
+    return "\n".join(lines)
+
+
+@engine_command(main, "predict", json="Print the run's summary as JSON.")
+@click.option(
+    "--backfill",
+    is_flag=True,
+    help="Also predict the files earlier model versions predicted but the production one has "
+    "not (each file once per version).",
+)
+def predict(ctx: click.Context, backfill: bool, as_json: bool) -> None:
+    """Predict every ingested file no model version has predicted yet, with the production
+    model, and record each row's prediction (nothing new: a run recorded as skipped)."""
+    from pipeline.run import predict_only
+
+    emit(predict_only(settings_of(ctx), backfill=backfill), as_json, _predict_text)
+
+
+def _page_text(doc: dict[str, Any]) -> str:
+    rows = doc["predictions"]
+    if not rows:
+        return "no predictions match"
+    out = []
+    for p in rows:
+        made = p["label"] if p["label"] is not None else p["prediction"]
+        proba = "" if p["probability"] is None else f" p={p['probability']:.3f}"
+        ids = "" if p["ids"] is None else " ids=" + ",".join(p["ids"])
+        out.append(
+            f"{p['id']}  {p['created_at'][:19]}  {p['source']:<11} v{p['model_version']}  "
+            f"{made}{proba}{ids}  features={len(p['features'] or {})}"
+        )
+    if doc["next_cursor"]:
+        out.append(f"more: --cursor {doc['next_cursor']}")
+    return "\n".join(out)
+
+
+@engine_command(main, "predictions", json="Print the page as JSON.")
+@click.option("--since", help="Predictions made at or after this time (ISO 8601; UTC if bare).")
+@click.option("--until", help="Predictions made before this time (ISO 8601; UTC if bare).")
+@click.option(
+    "--source",
+    default="all",
+    show_default=True,
+    help="scheduled, api, webapp, diagnostics or all.",
+)
+@click.option("--model-version", help="Only this model version's predictions.")
+@click.option("--limit", help="Predictions per page (default 100, at most predict.page_limit).")
+@click.option("--cursor", help="The page after this one (the `more:` cursor of a page).")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every matching prediction (not one page) to this CSV file, features as columns.",
+)
+def predictions(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    source: str,
+    model_version: str | None,
+    limit: str | None,
+    cursor: str | None,
+    csv_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Past predictions with their features, newest first: a page, or all of them as CSV."""
+    from pipeline import predictions as lib
+
+    settings = settings_of(ctx)
+    try:
+        query = lib.page_query(
+            start=since,
+            end=until,
+            source=source,
+            model_version=model_version,
+            limit=limit if csv_path is None else (limit or str(settings["predict.page_limit"])),
+            cursor=cursor,
+            max_limit=settings["predict.page_limit"],
+        )
+    except lib.BadParameter as exc:
+        option = {"start": "--since", "end": "--until"}.get(exc.parameter, exc.parameter)
+        option = option if option.startswith("--") else "--" + option.replace("_", "-")
+        raise click.BadParameter(str(exc), param_hint=option) from exc
+    base = settings.path("paths.ingested")
+    if csv_path is not None:
+        count = _csv(settings, query, csv_path)
+        emit(
+            {"csv": str(csv_path), "rows": count},
+            as_json,
+            lambda d: f"{d['rows']:,} rows: {d['csv']}",
+        )
+        return
+    page = read(ctx, lambda conn, _: lib.page(conn, base, query))
+    doc = {"predictions": page.predictions, "next_cursor": page.next_cursor, "limit": query.limit}
+    emit(doc, as_json, _page_text)
+
+
+def _csv(settings: Settings, query: PageQuery, target: Path) -> int:
+    """Stream the query's rows into `target`, written beside it and renamed into place."""
+    from pipeline import predictions as lib
+    from pipeline.infra.files import atomic_write
+
+    count = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal count
+        with (
+            database(settings) as engine,
+            engine.connect() as conn,
+            tmp.open("w", newline="") as out,
+        ):
+            count = lib.write_csv(conn, settings.path("paths.ingested"), query, out)
+
+    atomic_write(target, write)
+    return count

@@ -1,0 +1,74 @@
+"""Predictions (issue 12): recording them (`write`: a few from the API, or a whole ingested file in
+bounded batches with its watermark, exactly once per model version), predicting an ingested file
+a batch at a time (`scheduled`, with the rows' keys from `keys` and the files to do from
+`files`), and reading them back: keyset pages newest first (`pages`, parameters checked by
+`params`; all of them as CSV: `export`) with every prediction's features (`features`: JSON, or
+the ingested Parquet rows).
+
+It may import storage, the model, settings and the base; the run, the CLI and the app call it.
+pandas, pyarrow and scikit-learn are imported inside the functions that need them.
+"""
+
+from pipeline.predictions.export import write_csv
+from pipeline.predictions.features import attach_features, feature_columns, read_rows
+from pipeline.predictions.files import unpredicted
+from pipeline.predictions.keys import row_key, row_keys
+from pipeline.predictions.pages import Page, every, page
+from pipeline.predictions.params import (
+    CURSOR_PATTERN,
+    DEFAULT_LIMIT,
+    MAX_INT,
+    SOURCE_FILTERS,
+    BadParameter,
+    PageQuery,
+    decode_cursor,
+    encode_cursor,
+    page_query,
+    parse_time,
+)
+from pipeline.predictions.requests import request_rows
+from pipeline.predictions.scheduled import Columns, file_batches
+from pipeline.predictions.write import (
+    SOURCES,
+    Batch,
+    FileRun,
+    PredictionsError,
+    is_marked,
+    probabilities_json,
+    record,
+    record_file,
+)
+
+__all__ = [
+    "CURSOR_PATTERN",
+    "DEFAULT_LIMIT",
+    "MAX_INT",
+    "SOURCES",
+    "SOURCE_FILTERS",
+    "BadParameter",
+    "Batch",
+    "Columns",
+    "FileRun",
+    "Page",
+    "PageQuery",
+    "PredictionsError",
+    "attach_features",
+    "decode_cursor",
+    "encode_cursor",
+    "every",
+    "feature_columns",
+    "file_batches",
+    "is_marked",
+    "page",
+    "page_query",
+    "parse_time",
+    "probabilities_json",
+    "read_rows",
+    "record",
+    "record_file",
+    "request_rows",
+    "row_key",
+    "row_keys",
+    "unpredicted",
+    "write_csv",
+]

@@ -1,0 +1,25 @@
+"""Which ingested files a scheduled prediction has to predict, from the watermark alone.
+
+SQL only, no pandas: `riskwatch predict` asks it first, and with nothing to do it stops there.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pipeline.storage import tables
+
+
+def unpredicted(conn: sa.Connection, version: int, *, backfill: bool = False) -> list[sa.Row]:
+    """Ingested files with good rows that no model version has predicted yet, oldest first;
+    with `backfill`, those that `version` has not predicted (older versions may have)."""
+    t, m = tables.ingested_files, tables.prediction_marks
+    marked = sa.select(m.c.file_id).where(m.c.file_id == t.c.id)
+    if backfill:
+        marked = marked.where(m.c.model_version == version)
+    query = (
+        sa.select(t.c.id, t.c.name, t.c.sha256, t.c.data_path, t.c.rows)
+        .where(t.c.status == "ingested", t.c.data_path.is_not(None), ~marked.exists())
+        .order_by(t.c.id)
+    )
+    return list(conn.execute(query))

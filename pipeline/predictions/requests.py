@@ -1,0 +1,77 @@
+"""The rows of predictions that carry their features (the API's, the web page's, the run's
+diagnostics on the test file), ready for `write.record`.
+
+Each gets its class as `label` and, for a binary classifier, {class: p}; its key from the id
+columns and its event time from `data.timestamp_column` when the record holds them (a label
+that arrives later finds it by them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pipeline.predictions.keys import row_key, value_text
+from pipeline.predictions.params import BadParameter, parse_time
+from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pipeline.model.registry import LoadedModel
+
+
+def _event_time(record: Mapping[str, Any], column: str) -> datetime | None:
+    value = record.get(column) if column else None
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_time(column, value)
+    except BadParameter:  # not a time: none recorded (the gate does not check the column yet)
+        return None
+
+
+def request_rows(
+    loaded: LoadedModel,
+    settings: Settings,
+    records: Sequence[Mapping[str, Any]],
+    predicted: np.ndarray,
+    probability: np.ndarray | None,
+    source: str,
+    *,
+    run_id: str | None = None,
+    actual: Sequence[float] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per record: its features (the model's columns), prediction and probabilities."""
+    classes = getattr(loaded.model, "classes_", None)
+    names = None if classes is None else [value_text(c) for c in classes]
+    ids = list(settings["data.id_columns"])
+    stamp = settings["data.timestamp_column"]
+    columns = loaded.features.columns
+    numeric = predicted.dtype.kind in "biuf"
+    out = []
+    for i, (rec, p) in enumerate(zip(records, predicted.tolist(), strict=True)):
+        p1 = None if probability is None else float(probability[i])
+        out.append(
+            {
+                "run_id": run_id,
+                "source": source,
+                "model_version": loaded.version,
+                "features": {c: rec[c] for c in columns},
+                "row_key": row_key([rec[c] for c in ids])
+                if ids and set(ids) <= rec.keys()
+                else None,
+                "event_time": _event_time(rec, stamp),
+                "prediction": float(p) if numeric else None,
+                "label": None if names is None else value_text(p),
+                "probability": p1,
+                "probabilities": None
+                if p1 is None or names is None or len(names) != 2
+                else {names[0]: 1.0 - p1, names[1]: p1},
+                "actual": None if actual is None else float(actual[i]),
+            }
+        )
+    return out

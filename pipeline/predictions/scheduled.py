@@ -1,0 +1,153 @@
+"""Predicting an ingested file in batches: read a batch of rows of its Parquet file (only the
+columns the model, the ids and the event time need), predict it, make it a `Batch`, repeat.
+
+The batches are produced lazily for `write.record_file`, which writes each before the next is
+read: memory is one batch of rows, whatever the file's size. Features are not copied: the
+prediction keeps the file's id and the row's number in its Parquet file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import DataError
+from pipeline.predictions.keys import row_keys, value_text
+from pipeline.predictions.write import Batch
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from pipeline.model.registry import LoadedModel
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What a batch reads besides the model's features: the id columns and the event time."""
+
+    id_columns: tuple[str, ...] = ()
+    timestamp_column: str = ""
+
+
+def file_batches(
+    loaded: LoadedModel, path: Path, columns: Columns, batch_rows: int
+) -> Iterator[Batch]:
+    """The predictions of the Parquet file at `path`, `batch_rows` rows at a time, in order."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    present = set(parquet.schema_arrow.names)
+    missing = [c for c in loaded.features.columns if c not in present]
+    if missing:
+        raise DataError(
+            f"{path.name}: model v{loaded.version} needs column(s) {missing} the file lacks"
+        )
+    wanted = [*loaded.features.columns, *columns.id_columns, columns.timestamp_column]
+    read = [c for c in dict.fromkeys(wanted) if c and c in present]
+    start = 0
+    for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
+        frame = record_batch.to_pandas()
+        del record_batch
+        yield predict_frame(loaded, frame, start, columns)
+        start += len(frame)
+
+
+def predict_frame(loaded: LoadedModel, frame: pd.DataFrame, start: int, columns: Columns) -> Batch:
+    """The `Batch` of the rows of `frame`, the first being row `start` of its file."""
+    import numpy as np
+
+    from pipeline.model import estimator
+
+    preds, proba = estimator.predict(loaded.model, loaded.features, frame)
+    classes = getattr(loaded.model, "classes_", None)
+    numeric = preds.dtype.kind in "biuf"
+    probabilities = None
+    if classes is not None and len(classes) == 2 and proba is not None:
+        probabilities = _binary_json(classes, proba)
+    elif classes is not None and hasattr(loaded.model, "predict_proba"):
+        probabilities = _classes_json(loaded, frame, classes)
+    return Batch(
+        row_numbers=np.arange(start, start + len(frame), dtype=np.int64),
+        predictions=preds.astype(np.float64) if numeric else None,
+        labels=None if classes is None else _labels(preds),
+        probability=proba,
+        probabilities=probabilities,
+        row_keys=row_keys(frame, columns.id_columns),
+        event_times=event_times(frame, columns.timestamp_column),
+    )
+
+
+def _labels(preds: np.ndarray) -> pa.Array:
+    """The predicted classes as text, as `keys.value_text` writes them (a class 1 or 1.0 is
+    "1", True is "true")."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if preds.dtype.kind in "iu" or (preds.dtype.kind == "f" and bool((preds % 1 == 0).all())):
+        return pc.cast(
+            pa.array(preds.astype(np.int64) if preds.dtype.kind == "f" else preds), pa.string()
+        )
+    return pa.array([value_text(v) for v in preds.tolist()], pa.string())
+
+
+def _class_names(classes: Sequence[Any]) -> list[str]:
+    """Each class as a JSON object key, escaped once: '"1"', '"yes"'."""
+    return [json.dumps(value_text(c), ensure_ascii=False) for c in classes]
+
+
+def _binary_json(classes: Sequence[Any], positive: np.ndarray) -> pa.Array:
+    """{class: p} of a binary classifier, built by Arrow without a Python loop per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first, second = _class_names(classes)
+    p = pa.array(positive, pa.float64())
+    q = pc.subtract(pa.scalar(1.0), p)
+    return pc.binary_join_element_wise(
+        "{" + first + ":",
+        pc.cast(q, pa.string()),
+        "," + second + ":",
+        pc.cast(p, pa.string()),
+        "}",
+        "",
+    )
+
+
+def _classes_json(loaded: LoadedModel, frame: pd.DataFrame, classes: Sequence[Any]) -> pa.Array:
+    """{class: p} of a classifier of more than two classes (its predict_proba)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.model.features import feature_frame
+
+    matrix = loaded.model.predict_proba(feature_frame(frame, loaded.features))
+    parts: list[Any] = []
+    for i, name in enumerate(_class_names(classes)):
+        parts += ["," if i else "{", name + ":", pc.cast(pa.array(matrix[:, i]), pa.string())]
+    return pc.binary_join_element_wise(*parts, "}", "")
+
+
+def event_times(frame: pd.DataFrame, column: str) -> pa.Array | None:
+    """The rows' event times (UTC) from `column`: timestamps, or ISO 8601 text; a naive time is
+    UTC. A value that is not a time is None (the gate does not check the column yet)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if not column or column not in frame.columns:
+        return None
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = (
+            values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+        )
+    else:
+        text = values.astype("string")
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    # Nanoseconds are cut to the microseconds both databases keep.
+    return pa.array(parsed, from_pandas=True).cast(pa.timestamp("us", tz="UTC"), safe=False)

@@ -1,0 +1,274 @@
+"""Recording predictions: a few at a time (the API, diagnostics), or a whole ingested file in
+bounded batches with its watermark (the schedule).
+
+A file's predictions and its `prediction_marks` row are written in ONE transaction: the mark
+is inserted first (a second writer for the same file and version waits on its key, then fails
+and writes nothing), the batches follow, the mark's row count last. Killed anywhere before the
+commit, nothing of the file is stored and the next run predicts it again; after it, the mark
+says the file is done. So every row is predicted exactly once per model version.
+
+PostgreSQL gets each batch by COPY through psycopg (the batch made CSV by pyarrow, in C);
+SQLite gets the driver's executemany. Memory is one batch, never the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from pipeline.errors import RiskwatchError
+from pipeline.infra import failpoints
+from pipeline.storage import tables, text
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# The columns a batch fills, in the order COPY and INSERT send them.
+COLUMNS = (
+    "created_at",
+    "run_id",
+    "source",
+    "model_version",
+    "file_id",
+    "row_number",
+    "row_key",
+    "event_time",
+    "prediction",
+    "label",
+    "probability",
+    "probabilities",
+)
+SOURCES = ("scheduled", "api", "webapp", "diagnostics")
+# A column of a batch: a list, a numpy array or an Arrow array, one value per row.
+Column = Any
+
+
+class PredictionsError(RiskwatchError):
+    """Predictions that cannot be recorded as given (a bad source, a batch of unequal columns)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The predictions of some rows of one ingested file, as columns of equal length.
+
+    A column is a sequence, a numpy array or an Arrow array. `probabilities` holds each
+    row's {class: p} as JSON text (or None); `event_times` are timezone-aware UTC (or None).
+    """
+
+    row_numbers: Column
+    predictions: Column | None  # None: a classifier of text classes (see `labels`)
+    labels: Column | None = None
+    probability: Column | None = None
+    probabilities: Column | None = None
+    row_keys: Column | None = None
+    event_times: Column | None = None
+
+    def __len__(self) -> int:
+        return len(self.row_numbers)
+
+
+@dataclass(frozen=True)
+class FileRun:
+    """Who predicts which file: the constant columns of every row of its batches."""
+
+    file_id: int
+    model_version: int
+    run_id: str
+    created_at: datetime
+
+
+def record(where: sa.Engine | sa.Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    """Insert a few predictions that carry their features (API, web page, diagnostics), in a
+    transaction of their own (an engine) or in the caller's (a connection: the API's shared
+    transaction, app.commits).
+
+    Each row names its source, model_version and features and may give any other column; all
+    get the same created_at.
+    """
+    if not rows:
+        return
+    now = tables.utcnow()
+    for row in rows:
+        if row.get("source") not in SOURCES:
+            raise PredictionsError(f"unknown prediction source {row.get('source')!r}")
+    values = [{"created_at": now, **text.storable(r)} for r in rows]
+    if isinstance(where, sa.Connection):
+        where.execute(tables.predictions.insert(), values)
+        return
+    with where.begin() as conn:
+        conn.execute(tables.predictions.insert(), values)
+
+
+def is_marked(conn: sa.Connection, file_id: int, model_version: int) -> bool:
+    """Whether `model_version` has predicted file `file_id` (its mark is committed)."""
+    m = tables.prediction_marks
+    query = sa.select(m.c.rows).where(m.c.file_id == file_id, m.c.model_version == model_version)
+    return conn.execute(query).first() is not None
+
+
+def record_file(engine: sa.Engine, who: FileRun, batches: Iterable[Batch]) -> int:
+    """Write one file's predictions, batch after batch, and its mark, in one transaction.
+
+    `batches` is consumed lazily (predict a batch, write it, forget it). Returns the rows
+    written. A file already marked for this version is an error: the caller asks first.
+    """
+    m = tables.prediction_marks
+    written = 0
+    with engine.begin() as conn:
+        conn.execute(
+            m.insert().values(
+                file_id=who.file_id,
+                model_version=who.model_version,
+                run_id=who.run_id,
+                rows=0,
+                predicted_at=who.created_at,
+            )
+        )
+        failpoints.failpoint("predict.after_mark")
+        for batch in batches:
+            _check(batch)
+            _insert(conn, who, batch)
+            written += len(batch)
+            failpoints.failpoint("predict.after_batch")
+        conn.execute(
+            m.update()
+            .where(m.c.file_id == who.file_id, m.c.model_version == who.model_version)
+            .values(rows=written)
+        )
+        failpoints.failpoint("predict.before_commit")
+    failpoints.failpoint("predict.after_commit")
+    return written
+
+
+def _check(batch: Batch) -> None:
+    n = len(batch.row_numbers)
+    for name in (
+        "predictions",
+        "labels",
+        "probability",
+        "probabilities",
+        "row_keys",
+        "event_times",
+    ):
+        values = getattr(batch, name)
+        if values is not None and len(values) != n:
+            raise PredictionsError(f"a batch of {n} rows has {len(values)} {name}")
+
+
+def _insert(conn: sa.Connection, who: FileRun, batch: Batch) -> None:
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        _copy(conn, _arrow(who, batch))
+        return
+    rows = _tuples(conn.dialect.name, who, batch)
+    marks = ", ".join("?" if conn.dialect.name == "sqlite" else "%s" for _ in COLUMNS)
+    sql = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({marks})"
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def _copy(conn: sa.Connection, table: pa.Table) -> None:
+    """COPY a batch as CSV (pyarrow writes it; an unquoted empty field is NULL)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
+    raw: Any = conn.connection.driver_connection  # a psycopg.Connection, in this transaction
+    sql = f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        copy.write(memoryview(sink.getvalue()))
+
+
+def _arrow(who: FileRun, batch: Batch) -> pa.Table:
+    import pyarrow as pa
+
+    n = len(batch)
+    when = pa.timestamp("us", tz="UTC")
+
+    def column(values: Any, kind: pa.DataType) -> pa.Array:
+        if values is None:
+            return pa.nulls(n, kind)
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            return values.cast(kind)
+        return pa.array(values, kind, from_pandas=True)
+
+    def times(values: Any) -> pa.Array:
+        # Arrow's CSV writer formats a zoned timestamp slowly (1.3 s per 200,000): the UTC
+        # wall time is cast to text instead, with its offset.
+        import pyarrow.compute as pc
+
+        naive = column(values, when).cast(pa.timestamp("us"))
+        return pc.binary_join_element_wise(pc.cast(naive, pa.string()), "+00", "")
+
+    created = who.created_at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return pa.table(
+        {
+            "created_at": pa.repeat(created + "+00", n),
+            "run_id": pa.repeat(who.run_id, n),
+            "source": pa.repeat("scheduled", n),
+            "model_version": pa.repeat(who.model_version, n),
+            "file_id": pa.repeat(who.file_id, n),
+            "row_number": pa.array(batch.row_numbers, pa.int64()),
+            "row_key": column(batch.row_keys, pa.string()),
+            "event_time": pa.nulls(n, pa.string())
+            if batch.event_times is None
+            else times(batch.event_times),
+            "prediction": column(batch.predictions, pa.float64()),
+            "label": column(batch.labels, pa.string()),
+            "probability": column(batch.probability, pa.float64()),
+            "probabilities": column(batch.probabilities, pa.string()),
+        }
+    )
+
+
+def _tuples(dialect: str, who: FileRun, batch: Batch) -> Iterator[tuple[Any, ...]]:
+    """Rows for the driver's executemany; SQLite stores times as SQLAlchemy does (naive UTC)."""
+
+    def when(value: datetime | None) -> Any:
+        if value is None or dialect != "sqlite":
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    n = len(batch)
+
+    def given(values: Any) -> Sequence[Any]:
+        if values is None:
+            return [None] * n
+        if hasattr(values, "to_pylist"):  # Arrow
+            return list(values.to_pylist())
+        return list(values.tolist()) if hasattr(values, "tolist") else list(values)
+
+    created = when(who.created_at)
+    for row_number, key, event, pred, label, p, ps in zip(
+        given(batch.row_numbers),
+        given(batch.row_keys),
+        given(batch.event_times),
+        given(batch.predictions),
+        given(batch.labels),
+        given(batch.probability),
+        given(batch.probabilities),
+        strict=True,
+    ):
+        yield (
+            created,
+            who.run_id,
+            "scheduled",
+            who.model_version,
+            who.file_id,
+            int(row_number),
+            key,
+            when(event),
+            None if pred is None else float(pred),
+            label,
+            None if p is None else float(p),
+            ps,
+        )
+
+
+def probabilities_json(classes: Sequence[object], row: Sequence[float]) -> str:
+    """One row's {class: p} as compact JSON text (the classes as text, in the model's order)."""
+    return json.dumps({str(c): float(p) for c, p in zip(classes, row, strict=True)})
