@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from flask.json.provider import DefaultJSONProvider
 
+from app.commits import Committer
 from pipeline.errors import ModelIntegrityError, NoProductionModel, RiskwatchError
 from pipeline.model import registry
 from pipeline.settings import Settings, load_settings
@@ -33,6 +34,13 @@ class AppState:
     model: registry.LoadedModel | None = None
     model_key: tuple[int, str] | None = None  # (version, sha256) of `model`
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # What this worker last saw of each client's usage counters (app.limits): (client, kind)
+    # -> (window, used).
+    usage_seen: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    committer: Committer = field(init=False)  # group commit of the requests' writes
+
+    def __post_init__(self) -> None:
+        self.committer = Committer(self.engine)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's config: any values
@@ -48,7 +56,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
     app.config["RISKWATCH_BODY_TIMEOUT"] = settings["api.body_timeout_seconds"]
     if isinstance(app.json, DefaultJSONProvider):
         app.json.sort_keys = False  # answers keep the order the code builds them in
-    app.extensions["riskwatch"] = AppState(settings, db.make_engine(settings.database_url))
+    engine = db.make_engine(settings.database_url)
+    app.extensions["riskwatch"] = AppState(settings, engine)
 
     from app import api, auth, monitoring, pages, past_predictions, redact
 

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMedi
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from app import get_connection, production_model, state
-from app.limits import anonymous_role, charge_predictions
+from app.limits import anonymous_role, apply_charges, plan_charges, settle
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
 from pipeline import predictions
@@ -214,11 +214,18 @@ def prediction() -> dict[str, Any]:
     st = state()
     frame = records_frame(records, loaded.features, st.settings["api.max_records"])
     predicted, probabilities = estimator.predict(loaded.model, loaded.features, frame)
-    charge_predictions(len(records))  # the daily cap per client (429): nothing stored beyond it
-    predictions.record(
-        st.engine,
-        predictions.request_rows(loaded, st.settings, records, predicted, probabilities, source),
-    )
+    rows = predictions.request_rows(loaded, st.settings, records, predicted, probabilities, source)
+    plan = plan_charges(len(records))
+
+    def store(conn: sa.Connection) -> dict[str, int]:
+        """The request and its predictions counted against the client's limits and, within
+        them, the predictions stored: in the worker's shared transaction (app.commits)."""
+        used = apply_charges(conn, plan)
+        if all(kind in used for kind, *_ in plan.charges):
+            predictions.record(conn, rows)
+        return used
+
+    settle(plan, st.committer.run(store))  # answered once committed; 429 stored nothing
     return {
         "predictions": predicted.tolist(),
         "probabilities": None if probabilities is None else probabilities.tolist(),

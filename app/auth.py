@@ -24,7 +24,16 @@ from flask import Flask, Response, current_app, request
 
 from app import get_connection, state
 from app.api import error_response
-from app.limits import POLICY, Client, Refused, charge_request, set_client
+from app.limits import (
+    POLICY,
+    SETTLED_IN_VIEW,
+    Client,
+    Refused,
+    charge_request,
+    charge_unsettled,
+    defer_request_charge,
+    set_client,
+)
 from app.roles import role_for
 from pipeline.errors import ConfigError, DatabaseNotReady, DatabaseUnreachable, RiskwatchError
 from pipeline.settings import Settings
@@ -68,6 +77,7 @@ def install(app: Flask, environ: Mapping[str, str] | None = None) -> Policy:
         _check_a_token_exists(st.engine, found)
     app.extensions[POLICY] = found
     app.before_request(authenticate)
+    app.after_request(_count_unsettled)
     app.register_error_handler(Refused, _refused)
     return found
 
@@ -154,7 +164,16 @@ def authenticate() -> None:
             reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
             log.warning("token %r: last_used_at not recorded (%s)", token.name, reason)
     set_client(client)
-    charge_request(client)
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    if (rule, request.method) in SETTLED_IN_VIEW:
+        defer_request_charge(client)  # counted with the stored work: one commit per request
+    else:
+        charge_request(client)
+
+
+def _count_unsettled(response: Response) -> Response:
+    charge_unsettled()
+    return response
 
 
 def _token(header: str) -> tokens.Token:

@@ -8,10 +8,12 @@ in the one error shape).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask import current_app, g
 
 from app import state
@@ -66,41 +68,151 @@ def _retry_after(now: float, size: int) -> str:
     return str(max(1, math.ceil((now // size + 1) * size - now)))
 
 
+# Routes that count their request in the transaction that stores their work, so that a
+# request costs one commit (app.auth defers their charge; the view calls `settle`).
+SETTLED_IN_VIEW = {("/prediction", "POST")}
+_UNSETTLED = "riskwatch_unsettled"  # g's key: the client whose request is not counted yet
+
+
+def _known_over(key: str, kind: str, window: int, amount: int, limit: int) -> bool:
+    """Whether this worker saw the counter too high already (AppState.usage_seen): a counter
+    only grows within its window, so a client seen at its limit is refused without asking the
+    database again; every other request is decided by the database's conditional upsert."""
+    seen = state().usage_seen.get((key, kind))
+    return seen is not None and seen[0] == window and seen[1] + amount > limit
+
+
+def _charged(
+    conn: sa.Connection, key: str, kind: str, window: int, amount: int, limit: int
+) -> bool:
+    used = tokens.charge_in(conn, key, kind, window, amount, limit)
+    if used is not None:
+        state().usage_seen[(key, kind)] = (window, used)
+    return used is not None
+
+
+def _too_many_requests(client: Client, limit: int, now: float) -> Refused:
+    retry = _retry_after(now, MINUTE)
+    return Refused(
+        429,
+        f"too many requests: {client.label} made {limit} this minute (setting "
+        f"api.requests_per_minute); retry in {retry} s",
+        {"Retry-After": retry},
+    )
+
+
 def charge_request(client: Client) -> None:
     """Count one request of `client` in this minute; Refused (429) when it has had its share."""
     limit = state().settings["api.requests_per_minute"]
     if limit == 0:
         return
     now = time.time()
-    if not tokens.charge(state().engine, client.key, "requests", int(now // MINUTE), 1, limit):
-        retry = _retry_after(now, MINUTE)
-        raise Refused(
-            429,
-            f"too many requests: {client.label} made {limit} this minute (setting "
-            f"api.requests_per_minute); retry in {retry} s",
-            {"Retry-After": retry},
-        )
+    window = int(now // MINUTE)
+    if _known_over(client.key, "requests", window, 1, limit):
+        raise _too_many_requests(client, limit, now)
+    with state().engine.begin() as conn:
+        if not _charged(conn, client.key, "requests", window, 1, limit):
+            raise _too_many_requests(client, limit, now)
 
 
-def charge_predictions(count: int) -> None:
-    """Count `count` predictions about to be stored for this request's client, today (UTC);
-    Refused (429) when they would pass api.predictions_per_day, and then none is stored."""
-    limit = state().settings["api.predictions_per_day"]
-    client = current_client()
-    if limit == 0 or client is None:
-        return
+def defer_request_charge(client: Client) -> None:
+    """For a route of SETTLED_IN_VIEW: refuse at once a client this worker saw at its limit;
+    else its request is counted by `settle`, or after the answer if the view never got there
+    (a refused body, say): see `charge_unsettled`."""
+    limit = state().settings["api.requests_per_minute"]
     now = time.time()
-    if count > limit:
+    if limit and _known_over(client.key, "requests", int(now // MINUTE), 1, limit):
+        raise _too_many_requests(client, limit, now)
+    setattr(g, _UNSETTLED, client)
+
+
+def charge_unsettled() -> None:
+    """After the answer: count the request of a deferred route whose view did not settle it."""
+    client = g.pop(_UNSETTLED, None)
+    if client is not None:
+        # The answer is given; a client over its limit is refused early at its next request.
+        with contextlib.suppress(Refused):
+            charge_request(client)
+
+
+@dataclass(frozen=True)
+class Charges:
+    """What a deferred request will count in the transaction that stores its work: built in
+    the request (`plan_charges`), applied by the committer (`apply_charges`, which needs no
+    request context), acted on in the request again (`settle`)."""
+
+    client: Client | None
+    charges: tuple[tuple[str, int, int, int], ...]  # (kind, window, amount, limit)
+    now: float
+
+
+def plan_charges(predictions: int) -> Charges:
+    """The counts this request's work adds: its deferred request and the `predictions` it
+    stores today (UTC). Refused (429) at once for a request over the daily cap alone, or a
+    client this worker already saw at a limit."""
+    st = state()
+    client = current_client()
+    now = time.time()
+    if client is None:
+        return Charges(None, (), now)
+    per_minute = st.settings["api.requests_per_minute"]
+    per_day = st.settings["api.predictions_per_day"]
+    if per_day and predictions > per_day:
         raise Refused(
             429,
-            f"a request of {count} records is more than the {limit} predictions a client may "
-            "store per day (setting api.predictions_per_day): send fewer records",
+            f"a request of {predictions} records is more than the {per_day} predictions a "
+            "client may store per day (setting api.predictions_per_day): send fewer records",
         )
-    if not tokens.charge(state().engine, client.key, "predictions", int(now // DAY), count, limit):
-        retry = _retry_after(now, DAY)
-        raise Refused(
-            429,
-            f"daily prediction cap: {client.label} would pass {limit} predictions stored today "
-            f"(UTC; setting api.predictions_per_day); retry in {retry} s",
-            {"Retry-After": retry},
-        )
+    charges = []
+    if per_minute and getattr(g, _UNSETTLED, None) is not None:
+        charges.append(("requests", int(now // MINUTE), 1, per_minute))
+    if per_day:
+        day = int(now // DAY)
+        if _known_over(client.key, "predictions", day, predictions, per_day):
+            raise _daily_cap(client, per_day, now)
+        charges.append(("predictions", day, predictions, per_day))
+    return Charges(client, tuple(charges), now)
+
+
+def apply_charges(conn: sa.Connection, plan: Charges) -> dict[str, int]:
+    """Add the planned counts that stay within their limits, the request's first: the
+    predictions only once the request is counted. {kind: new value} of those added."""
+    used: dict[str, int] = {}
+    if plan.client is None:
+        return used
+    for charge in plan.charges:
+        added = tokens.charge_all(conn, plan.client.key, [charge])
+        used.update(added)
+        if not added:
+            break  # refused: nothing after it is added
+    return used
+
+
+def settle(plan: Charges, used: dict[str, int]) -> None:
+    """After the committer ran `apply_charges`: remember the counts; Refused (429) when a
+    limit refused the work (then `apply_charges` added nothing for it and the caller stored
+    nothing). A request refused for the daily cap still counts as a request (it was
+    counted); one refused by the rate limit is not counted, as any refused request."""
+    client = plan.client
+    if client is None:
+        return
+    seen = state().usage_seen
+    for kind, window, _, limit in plan.charges:
+        if kind in used:
+            seen[(client.key, kind)] = (window, used[kind])
+            continue
+        g.pop(_UNSETTLED, None)
+        if kind == "requests":
+            raise _too_many_requests(client, limit, plan.now)
+        raise _daily_cap(client, limit, plan.now)
+    g.pop(_UNSETTLED, None)  # counted, with the work, in the committer's transaction
+
+
+def _daily_cap(client: Client, per_day: int, now: float) -> Refused:
+    retry = _retry_after(now, DAY)
+    return Refused(
+        429,
+        f"daily prediction cap: {client.label} would pass {per_day} predictions stored "
+        f"today (UTC; setting api.predictions_per_day); retry in {retry} s",
+        {"Retry-After": retry},
+    )

@@ -172,3 +172,17 @@ def engine(settings: Settings) -> Iterator[sa.Engine]:
     engine = db.make_engine(settings.database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def predicting(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, built_project: Path
+) -> Settings:
+    """A project with a production model, on SQLite or PostgreSQL."""
+    from tests.test_api import build_project
+
+    if request.param == "sqlite":
+        return copy_project(built_project, tmp_path_factory.mktemp("cap"))
+    url = request.getfixturevalue("pg_database")
+    reset_pg(url)
+    return build_project(tmp_path_factory.mktemp("cap-pg"), url)

@@ -19,9 +19,9 @@ from flask import Flask
 from app import limits
 from pipeline.settings import Settings
 from pipeline.storage import api_tables, db, tables, tokens
-from tests.conftest import copy_project, reset_pg
+from tests.conftest import copy_project
 from tests.e2e import invoke
-from tests.test_api import RECORD, assert_error, build_project, make_app
+from tests.test_api import RECORD, assert_error, make_app
 from tests.test_auth import ROUTE_ROLES, ROUTES, bearer, call, concrete, new_token
 
 T0 = 1_800_000_000.0 + 20.5  # 20.5 s into a minute (1_800_000_000 is a multiple of 60)
@@ -124,18 +124,6 @@ def test_a_charge_is_exact_under_concurrency(engine: sa.Engine, kind: str) -> No
 
 
 # --- predictions per day ----------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def predicting(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, built_project: Path
-) -> Settings:
-    """A project with a production model, on SQLite or PostgreSQL."""
-    if request.param == "sqlite":
-        return copy_project(built_project, tmp_path_factory.mktemp("cap"))
-    url = request.getfixturevalue("pg_database")
-    reset_pg(url)
-    return build_project(tmp_path_factory.mktemp("cap-pg"), url)
 
 
 def test_the_daily_prediction_cap_holds_across_two_apps(

@@ -27,7 +27,7 @@ no categories and so adds no column.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,13 +42,28 @@ if TYPE_CHECKING:
 
 CHUNK_ROWS = 100_000  # rows transformed at once: bounds the temporaries, not the result
 _EPS = np.finfo(np.float64).eps
+# Up to this many rows, categories are looked up one value at a time in a dictionary: for the
+# few rows of an API request that is many times quicker than building an Index to look them up.
+FEW_ROWS = 64
 
 
 def _floats(column: pd.Series) -> np.ndarray:
     """A column as float64 with NaN for missing (and for anything that is not a number)."""
+    if column.dtype == np.float64:
+        return column.to_numpy()  # already what the conversion gives (a feature frame's)
     from pipeline.model.features import feature_column
 
     return feature_column(column, categorical=False).to_numpy()
+
+
+def _missing(value: object) -> bool:
+    """A missing value as pandas' isna sees one in an object column: None, NaN, NA or NaT."""
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and value != value)
+    )
 
 
 def _categories(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -124,25 +139,43 @@ class Preprocessor(TransformerMixin, BaseEstimator):
     def _numeric_block(self, chunk: pd.DataFrame) -> np.ndarray:
         block = np.empty((len(chunk), len(self.numeric)))
         for j, name in enumerate(self.numeric):
-            column = block[:, j]
-            column[:] = _floats(chunk[name])
-            column[np.isnan(column)] = self.median_[j]
-            column -= self.mean_[j]
-            column /= self.scale_[j]
+            block[:, j] = _floats(chunk[name])
+        np.copyto(block, self.median_, where=np.isnan(block))  # the median of its column
+        block -= self.mean_
+        block /= self.scale_
         return block
 
     def _codes(self, chunk: pd.DataFrame) -> np.ndarray:
         """Per row and categorical column: the category's index, or -1 (unknown)."""
-        codes = np.full((len(chunk), len(self.categorical)), -1, dtype=np.int64)
+        m = len(chunk)
+        codes = np.full((m, len(self.categorical)), -1, dtype=np.int64)
         for j, name in enumerate(self.categorical):
             levels = self.categories_[j]
             if not len(levels):
                 continue
             column = chunk[name]
+            if m <= FEW_ROWS:  # a dictionary look-up per value: what an API request has
+                positions = self._positions(j)
+                fill = self.most_frequent_[j]
+                codes[:, j] = [positions.get(fill if _missing(v) else v, -1) for v in column]
+                continue
             if column.isna().any():
                 column = column.astype(object).where(column.notna(), self.most_frequent_[j])
             codes[:, j] = pd.Index(levels, dtype=object).get_indexer(column)
         return codes
+
+    def _positions(self, j: int) -> dict[object, int]:
+        """{category: its index} of categorical column j, made once per loaded model (never
+        pickled: `__getstate__` leaves it out). Python's == and hash, as the Index's look-up."""
+        cache = self.__dict__.setdefault("_positions_cache", {})
+        if j not in cache:
+            cache[j] = {level: i for i, level in enumerate(self.categories_[j].tolist())}
+        return cache[j]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("_positions_cache", None)
+        return state
 
     def transform(self, X: pd.DataFrame) -> np.ndarray | csr_matrix:
         check_is_fitted(self, "categories_")

@@ -82,8 +82,10 @@ class FileRun:
     created_at: datetime
 
 
-def record(engine: sa.Engine, rows: Sequence[Mapping[str, object]]) -> None:
-    """Insert a few predictions that carry their features (API, web page, diagnostics).
+def record(where: sa.Engine | sa.Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    """Insert a few predictions that carry their features (API, web page, diagnostics), in a
+    transaction of their own (an engine) or in the caller's (a connection: the API's shared
+    transaction, app.commits).
 
     Each row names its source, model_version and features and may give any other column; all
     get the same created_at.
@@ -94,10 +96,12 @@ def record(engine: sa.Engine, rows: Sequence[Mapping[str, object]]) -> None:
     for row in rows:
         if row.get("source") not in SOURCES:
             raise PredictionsError(f"unknown prediction source {row.get('source')!r}")
-    with engine.begin() as conn:
-        conn.execute(
-            tables.predictions.insert(), [{"created_at": now, **text.storable(r)} for r in rows]
-        )
+    values = [{"created_at": now, **text.storable(r)} for r in rows]
+    if isinstance(where, sa.Connection):
+        where.execute(tables.predictions.insert(), values)
+        return
+    with where.begin() as conn:
+        conn.execute(tables.predictions.insert(), values)
 
 
 def is_marked(conn: sa.Connection, file_id: int, model_version: int) -> bool:

@@ -1,0 +1,240 @@
+"""The online prediction's own path (issue 12's serving goal): records built straight into a
+typed feature frame, categories looked up in a dictionary for a few rows, and one commit per
+request that counts the client's request and predictions with the stored predictions."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from app import limits
+from app.commits import Committer
+from pipeline.model import design
+from pipeline.model.design import Preprocessor
+from pipeline.model.features import FeatureSpec, feature_frame, records_frame
+from pipeline.settings import Settings
+from pipeline.storage import api_tables, db, tables
+from tests.test_api import RECORD, assert_error, make_app
+from tests.test_auth import bearer, new_token
+
+SPEC = FeatureSpec(("amount", "count"), ("industry", "code"))
+HOSTILE = [
+    {"amount": 1.5, "count": 2, "industry": "retail", "code": 7},
+    {"amount": None, "count": 10**300, "industry": None, "code": "7"},
+    {"amount": -0.0, "count": 1e308, "industry": "", "code": True},
+    {"amount": 3, "count": 0, "industry": "ünï\u00e9", "code": 7.0},
+]
+
+
+def test_records_are_the_feature_frame_the_slow_path_makes() -> None:
+    typed = records_frame(HOSTILE, SPEC, 10)
+    slow = feature_frame(pd.DataFrame(HOSTILE, columns=SPEC.columns), SPEC)
+    assert list(typed.columns) == SPEC.columns
+    assert [str(t) for t in typed.dtypes] == ["float64", "float64", "object", "object"]
+    pd.testing.assert_frame_equal(typed, slow, check_dtype=True)
+    assert feature_frame(typed, SPEC) is typed  # recognised: not converted a second time
+    assert records_frame(HOSTILE[:1], FeatureSpec(("amount",), ()), 1).shape == (1, 1)
+    assert records_frame(HOSTILE[:1], FeatureSpec((), ("code",)), 1).shape == (1, 1)
+
+
+def test_a_frame_with_none_or_text_dtypes_is_still_converted() -> None:
+    frame = pd.DataFrame({"amount": [1.0], "count": [2.0], "industry": [None], "code": ["a"]})
+    frame["industry"] = frame["industry"].astype(object)
+    converted = feature_frame(frame, SPEC)
+    assert converted is not frame
+    assert np.isnan(converted["industry"].iloc[0])  # None became NaN, as the model expects
+    text = pd.DataFrame({"amount": [1.0], "count": [2.0], "industry": ["x"], "code": ["a"]})
+    assert feature_frame(text, SPEC)["industry"].dtype == object
+
+
+@pytest.mark.parametrize("sparse_output", [True, False])
+def test_the_dictionary_look_up_gives_the_index_look_up(
+    sparse_output: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    fit = pd.DataFrame(
+        {
+            "amount": rng.normal(size=n),
+            "count": rng.integers(0, 5, n).astype(float),
+            "industry": rng.choice(["retail", "finance", "energy"], n).astype(object),
+            "code": pd.Series(rng.choice([1, 2, "2", 3.5], n), dtype=object),
+        }
+    )
+    model = Preprocessor(SPEC.numeric, SPEC.categorical, sparse=sparse_output).fit(fit)
+    new = records_frame(
+        [
+            *HOSTILE,
+            {"amount": 0.1, "count": 1, "industry": "unknown", "code": 2.0},
+            {"amount": 0.1, "count": 1, "industry": "finance", "code": "3.5"},
+        ],
+        SPEC,
+        10,
+    )
+    few = model.transform(new)
+    monkeypatch.setattr(design, "FEW_ROWS", 0)  # the vectorised look-up of large frames
+    many = model.transform(new)
+    dense = (lambda m: m.toarray()) if sparse_output else np.asarray
+    np.testing.assert_array_equal(dense(few), dense(many))
+
+
+def test_the_look_up_cache_is_never_pickled() -> None:
+    frame = records_frame(HOSTILE[:1] + HOSTILE[3:], SPEC, 10)
+    model = Preprocessor(SPEC.numeric, SPEC.categorical).fit(frame)
+    model.transform(frame)
+    assert "_positions_cache" in model.__dict__
+    again = pickle.loads(pickle.dumps(model))
+    assert "_positions_cache" not in again.__dict__
+    assert (again.transform(frame) != model.transform(frame)).nnz == 0
+
+
+# --- one commit per request ---------------------------------------------------------------
+
+
+def _commits(engine: sa.Engine) -> list[int]:
+    seen: list[int] = []
+    sa.event.listen(engine, "commit", lambda conn: seen.append(1))
+    return seen
+
+
+def test_a_prediction_request_costs_one_commit(predicting: Settings) -> None:
+    settings = predicting
+    secret = new_token(settings, "one", "predict")
+    with make_app(settings) as app:
+        client = app.test_client()
+        assert client.post("/prediction", json=[RECORD], headers=bearer(secret)).status_code == 200
+        commits = _commits(app.extensions["riskwatch"].engine)
+        for n in (1, 2):
+            answer = client.post("/prediction", json=[RECORD] * n, headers=bearer(secret))
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert len(commits) == 2  # the request, its predictions' count and the rows: together
+
+
+def _usage(settings: Settings) -> dict[str, int]:
+    engine = db.make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            u = api_tables.api_usage
+            return dict(conn.execute(sa.select(u.c.kind, u.c.used)).all())
+    finally:
+        engine.dispose()
+
+
+def test_a_refused_body_still_counts_as_a_request_and_a_client_at_its_limit_waits(
+    predicting: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = predicting
+    monkeypatch.setattr(limits, "time", SimpleNamespace(time=lambda: 1_800_000_020.5))
+    settings = settings.with_values(api__requests_per_minute=3, api__predictions_per_day=100)
+    secret = new_token(settings, "bad", "predict")
+    with make_app(settings) as app:
+        client = app.test_client()
+        bad = client.post("/prediction", json=[{"nonsense": 1}], headers=bearer(secret))
+        assert_error(bad, 400)
+        assert _usage(settings) == {"requests": 1}  # counted after the answer
+        for _ in range(2):
+            ok = client.post("/prediction", json=[RECORD] * 4, headers=bearer(secret))
+            assert ok.status_code == 200
+        assert _usage(settings) == {"requests": 3, "predictions": 8}
+        engine = app.extensions["riskwatch"].engine
+        with engine.connect() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(tables.predictions))
+            before = stored.scalar_one()
+        commits = _commits(engine)
+        refused = client.post("/prediction", json=[RECORD], headers=bearer(secret))
+        assert "made 3 this minute" in assert_error(refused, 429)["error"]
+        assert commits == []  # this worker saw the count at its limit: no database work at all
+        with engine.connect() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(tables.predictions))
+            assert stored.scalar_one() == before
+    assert _usage(settings) == {"requests": 3, "predictions": 8}
+
+
+# --- group commit ---------------------------------------------------------------------------
+
+
+def test_concurrent_requests_share_transactions_and_every_answer_is_stored(
+    predicting: Settings,
+) -> None:
+    settings = predicting.with_values(api__requests_per_minute=0)
+    secret = new_token(settings, "many", "predict")
+    with make_app(settings) as app:
+        st = app.extensions["riskwatch"]
+        with st.engine.connect() as conn:
+            count = sa.select(sa.func.count()).select_from(tables.predictions)
+            before = conn.execute(count).scalar_one()
+        start = threading.Barrier(12)
+        answers: list[int] = []
+
+        def call() -> None:
+            client = app.test_client()
+            start.wait()
+            for _ in range(10):
+                reply = client.post("/prediction", json=[RECORD] * 3, headers=bearer(secret))
+                answers.append(reply.status_code)
+
+        threads = [threading.Thread(target=call) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert answers == [200] * 120
+        with st.engine.connect() as conn:
+            assert conn.execute(count).scalar_one() == before + 360
+        assert st.committer.transactions < 120  # requests in flight together: one commit
+    assert _usage(settings) == {"predictions": 360}
+
+
+def test_a_failing_piece_of_work_fails_alone(engine: sa.Engine) -> None:
+    committer = Committer(engine)
+    probe = sa.table("commit_probe", sa.column("x", sa.Integer))
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE commit_probe (x INTEGER NOT NULL)"))
+    release = threading.Event()
+
+    def slow(conn: sa.Connection) -> int:
+        release.wait(5)  # holds the committer so that the next pieces queue behind it
+        conn.execute(probe.insert().values(x=0))
+        return 0
+
+    def good(i: int) -> Callable[[sa.Connection], int]:
+        def insert(conn: sa.Connection) -> int:
+            conn.execute(probe.insert().values(x=i))
+            return i
+
+        return insert
+
+    def bad(conn: sa.Connection) -> int:
+        conn.execute(probe.insert().values(x=None))  # NOT NULL: the database refuses it
+        return -1
+
+    pieces = [slow, good(1), bad, good(2)]
+    results: dict[int, object] = {}
+
+    def submit(k: int) -> None:
+        try:
+            results[k] = committer.run(pieces[k])
+        except sa.exc.IntegrityError as exc:
+            results[k] = exc
+
+    threads = [threading.Thread(target=submit, args=(k,)) for k in range(4)]
+    threads[0].start()
+    time.sleep(0.2)
+    for t in threads[1:]:
+        t.start()
+    time.sleep(0.2)
+    release.set()
+    for t in threads:
+        t.join()
+    assert results[0] == 0 and results[1] == 1 and results[3] == 2
+    assert isinstance(results[2], sa.exc.IntegrityError)
+    with engine.connect() as conn:
+        assert sorted(conn.execute(sa.select(probe.c.x)).scalars()) == [0, 1, 2]
