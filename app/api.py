@@ -353,7 +353,13 @@ def openapi() -> dict[str, Any]:
         features = production_model().features
     except (RiskwatchError, sa.exc.SQLAlchemyError, OSError):
         features = None  # no model (or database) yet: any record is described
+    from app.monitoring import task_metrics
+
     settings = state().settings
     return document(
-        anonymous_role(), features, settings["api.max_records"], settings["predict.page_limit"]
+        anonymous_role(),
+        features,
+        settings["api.max_records"],
+        settings["predict.page_limit"],
+        task_metrics(settings),
     )

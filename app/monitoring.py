@@ -17,6 +17,7 @@ from flask import Blueprint, request
 from app import get_connection, state
 from app.api import ApiError
 from pipeline import predictions
+from pipeline.settings import Settings
 from pipeline.settings import table as settings_table
 from pipeline.storage import performance
 
@@ -62,6 +63,13 @@ def _source_param() -> str | None:
     return None if raw == "all" else raw
 
 
+def task_metrics(settings: Settings) -> tuple[str, ...]:
+    """The metrics of the settings' model.task: those GET /performance takes."""
+    if settings["model.task"] == "classification":
+        return settings_table.CLASSIFICATION_METRICS
+    return settings_table.REGRESSION_METRICS
+
+
 def _window() -> tuple[datetime | None, datetime | None]:
     start, end = _time_param("start"), _time_param("end")
     # An end at or before the start is an empty window (as GET /past-predictions): no periods.
@@ -92,17 +100,13 @@ def performance_over_time() -> dict[str, Any]:
     settings = state().settings
     start, end = _window()
     version = _version_param()
-    task = settings["model.task"]
-    classify = task == "classification"
-    metrics = (
-        settings_table.CLASSIFICATION_METRICS if classify else settings_table.REGRESSION_METRICS
-    )
-    metric = request.args.get("metric") or settings["model.metric"]
+    metrics = task_metrics(settings)
+    metric = request.args.get("metric", settings["model.metric"])
     if metric not in metrics:
         raise ApiError(
             400,
             f"query parameter 'metric' must be one of {', '.join(metrics)} (model.task "
-            f"{task!r}), got {metric[:40]!r}",
+            f"{settings['model.task']!r}), got {metric[:40]!r}",
             parameter="metric",
         )
     period = settings["monitoring.period"]

@@ -7,6 +7,7 @@ against the one error shape, so the document cannot drift from the routes.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
@@ -143,13 +144,15 @@ def document(
     features: FeatureSpec | None = None,
     max_records: int | None = None,
     page_limit: int = 1000,
+    metrics: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Return the OpenAPI document; `anonymous_role`: what a request without a token may do
     in this app (app.auth's policy), None when every protected route needs a token. With the
     production model's `features`, its Record schema names them, all required (without, any
     record is described), and with `max_records` the request says how many records it may
     carry (setting api.max_records); `page_limit` is the largest page of past predictions
-    (setting predict.page_limit)."""
+    (setting predict.page_limit); `metrics`, those GET /performance takes (model.task's; by
+    default every supported one)."""
     schemas = {**SCHEMAS, **openapi_predictions.SCHEMAS, **openapi_monitoring.SCHEMAS}
     if features is not None:
         schemas["Record"] = record_schema(
@@ -170,7 +173,7 @@ def document(
                 **_page_paths(),
                 **_prediction_paths(),
                 **openapi_predictions.paths(page_limit),
-                **openapi_monitoring.paths(),
+                **openapi_monitoring.paths(metrics),
                 **_record_paths(),
                 **_run_paths(),
             },

@@ -3,8 +3,10 @@ estimated values per period side by side (app.monitoring)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from pipeline.predictions import MAX_INT
 from pipeline.settings import table as settings_table
 
 _ERRORS = {
@@ -24,10 +26,11 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
     }
 
 
-def paths() -> dict[str, Any]:
-    """GET /performance."""
-    time = {"type": "string"}  # a date or a time: as GET /past-predictions
-    metrics = [*settings_table.CLASSIFICATION_METRICS, *settings_table.REGRESSION_METRICS]
+def paths(metrics: Sequence[str] | None = None) -> dict[str, Any]:
+    """GET /performance; `metrics`, the ones it takes (model.task's), by default all."""
+    time = {"type": "string", "format": "date-time"}  # a date is taken too, as its midnight
+    if metrics is None:
+        metrics = [*settings_table.CLASSIFICATION_METRICS, *settings_table.REGRESSION_METRICS]
     ok = {
         "description": "Realised and estimated values over time.",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Performance"}}},
@@ -44,16 +47,21 @@ def paths() -> dict[str, Any]:
                         "Periods starting at or after this time (ISO 8601; UTC without an offset).",
                         time,
                     ),
-                    _query("end", "Periods starting before this time.", time),
+                    _query(
+                        "end",
+                        "Periods starting before this time. An end at or before the start: no "
+                        "period.",
+                        time,
+                    ),
                     _query(
                         "model_version",
                         "Only this model version.",
-                        {"type": "integer", "minimum": 1},
+                        {"type": "integer", "minimum": 1, "maximum": MAX_INT},
                     ),
                     _query(
                         "metric",
                         "The metric (one of model.task's); default model.metric.",
-                        {"type": "string", "enum": metrics},
+                        {"type": "string", "enum": list(metrics)},
                     ),
                 ],
                 "responses": {"200": ok, **_ERRORS},
