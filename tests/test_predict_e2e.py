@@ -106,7 +106,9 @@ def test_backfill_predicts_each_file_once_per_version(ready, batches: Path) -> N
     drop(project, batches / "sourcedata" / "clients_batch_02.csv")
     run_json(project, url)
     assert invoke(project, "train", database_url=url).returncode == 0
-    versions = [r["version"] for r in rows(url, "SELECT version FROM model_versions")]
+    versions = [
+        r["version"] for r in rows(url, "SELECT version FROM model_versions ORDER BY version")
+    ]
     assert versions == [1, 2]
     if (
         invoke(project, "status", "--json", database_url=url).stdout.count(
