@@ -353,7 +353,7 @@ def openapi() -> dict[str, Any]:
         features = production_model().features
     except (RiskwatchError, sa.exc.SQLAlchemyError, OSError):
         features = None  # no model (or database) yet: any record is described
-    from app.monitoring import task_metrics
+    from pipeline.settings import table as settings_table
 
     settings = state().settings
     return document(
@@ -361,5 +361,5 @@ def openapi() -> dict[str, Any]:
         features,
         settings["api.max_records"],
         settings["predict.page_limit"],
-        task_metrics(settings),
+        settings_table.task_metrics(settings["model.task"]),
     )

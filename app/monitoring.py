@@ -17,7 +17,6 @@ from flask import Blueprint, request
 from app import get_connection, state
 from app.api import ApiError
 from pipeline import predictions
-from pipeline.settings import Settings
 from pipeline.settings import table as settings_table
 from pipeline.storage import performance
 
@@ -63,13 +62,6 @@ def _source_param() -> str | None:
     return None if raw == "all" else raw
 
 
-def task_metrics(settings: Settings) -> tuple[str, ...]:
-    """The metrics of the settings' model.task: those GET /performance takes."""
-    if settings["model.task"] == "classification":
-        return settings_table.CLASSIFICATION_METRICS
-    return settings_table.REGRESSION_METRICS
-
-
 def _window() -> tuple[datetime | None, datetime | None]:
     start, end = _time_param("start"), _time_param("end")
     # An end at or before the start is an empty window (as GET /past-predictions): no periods.
@@ -100,7 +92,7 @@ def performance_over_time() -> dict[str, Any]:
     settings = state().settings
     start, end = _window()
     version = _version_param()
-    metrics = task_metrics(settings)
+    metrics = settings_table.task_metrics(settings["model.task"])
     metric = request.args.get("metric", settings["model.metric"])
     if metric not in metrics:
         raise ApiError(

@@ -75,8 +75,9 @@ def test_the_run_predicts_and_predict_then_skips(ready, batches: Path) -> None:
     _exactly_once(url)
     skipped = _predict(project, url)
     assert skipped["status"] == "skipped" and skipped["reason"] == "no file to predict"
-    assert rows(url, f"SELECT status, kind FROM runs WHERE id = '{skipped['run_id']}'") == [
-        {"status": "skipped", "kind": "predict"}
+    recorded = f"SELECT status, kind, production_version FROM runs WHERE id = '{skipped['run_id']}'"
+    assert rows(url, recorded) == [
+        {"status": "skipped", "kind": "predict", "production_version": 1}
     ]
     assert inbox.stat().st_mtime_ns == before.st_mtime_ns and inbox.exists()
     parquet = next((project / "ingesteddata" / "data").glob("*.parquet"))

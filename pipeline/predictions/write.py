@@ -7,8 +7,9 @@ and writes nothing), the batches follow, the mark's row count last. Killed anywh
 commit, nothing of the file is stored and the next run predicts it again; after it, the mark
 says the file is done. So every row is predicted exactly once per model version.
 
-PostgreSQL gets each batch by COPY through psycopg (the batch made CSV by pyarrow, in C);
-SQLite gets the driver's executemany. Memory is one batch, never the file.
+PostgreSQL gets the file in one COPY through psycopg, a batch at a time (each made CSV by
+pyarrow, in C), so the server stores a batch while the next is predicted; SQLite gets the
+driver's executemany per batch. Memory is one batch, never the file.
 """
 
 from __future__ import annotations
@@ -118,7 +119,6 @@ def record_file(engine: sa.Engine, who: FileRun, batches: Iterable[Batch]) -> in
     written. A file already marked for this version is an error: the caller asks first.
     """
     m = tables.prediction_marks
-    written = 0
     with engine.begin() as conn:
         conn.execute(
             m.insert().values(
@@ -130,11 +130,7 @@ def record_file(engine: sa.Engine, who: FileRun, batches: Iterable[Batch]) -> in
             )
         )
         failpoints.failpoint("predict.after_mark")
-        for batch in batches:
-            _check(batch)
-            _insert(conn, who, batch)
-            written += len(batch)
-            failpoints.failpoint("predict.after_batch")
+        written = _write_batches(conn, who, batches)
         conn.execute(
             m.update()
             .where(m.c.file_id == who.file_id, m.c.model_version == who.model_version)
@@ -160,27 +156,41 @@ def _check(batch: Batch) -> None:
             raise PredictionsError(f"a batch of {n} rows has {len(values)} {name}")
 
 
-def _insert(conn: sa.Connection, who: FileRun, batch: Batch) -> None:
+def _write_batches(conn: sa.Connection, who: FileRun, batches: Iterable[Batch]) -> int:
+    """Write every batch, in the caller's transaction; the rows written.
+
+    On PostgreSQL one COPY takes the whole file: the server stores a batch while this process
+    predicts the next (a COPY per batch would wait for each to be stored first).
+    """
+    written = 0
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        _copy(conn, _arrow(who, batch))
-        return
-    rows = _tuples(conn.dialect.name, who, batch)
+        raw: Any = conn.connection.driver_connection  # a psycopg.Connection, in this transaction
+        sql = f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for batch in batches:
+                _check(batch)
+                copy.write(_csv(_arrow(who, batch)))
+                written += len(batch)
+                failpoints.failpoint("predict.after_batch")
+        return written
     marks = ", ".join("?" if conn.dialect.name == "sqlite" else "%s" for _ in COLUMNS)
     sql = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({marks})"
-    conn.exec_driver_sql(sql, list(rows))
+    for batch in batches:
+        _check(batch)
+        conn.exec_driver_sql(sql, list(_tuples(conn.dialect.name, who, batch)))
+        written += len(batch)
+        failpoints.failpoint("predict.after_batch")
+    return written
 
 
-def _copy(conn: sa.Connection, table: pa.Table) -> None:
-    """COPY a batch as CSV (pyarrow writes it; an unquoted empty field is NULL)."""
+def _csv(table: pa.Table) -> memoryview:
+    """A batch as CSV for COPY (pyarrow writes it, in C; an unquoted empty field is NULL)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
-    raw: Any = conn.connection.driver_connection  # a psycopg.Connection, in this transaction
-    sql = f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
-    with raw.cursor() as cursor, cursor.copy(sql) as copy:
-        copy.write(memoryview(sink.getvalue()))
+    return memoryview(sink.getvalue())
 
 
 def _arrow(who: FileRun, batch: Batch) -> pa.Table:

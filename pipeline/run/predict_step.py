@@ -102,6 +102,7 @@ def predict_only(settings: Settings, *, backfill: bool = False) -> dict[str, Any
     with recorded(settings, "predict") as run:
         run.summary.update(run_id=run.run_id, status="running", backfill=backfill)
         version = registry.production_version(settings, run.engine)
+        run.summary["production_version"] = version  # the run's row shows it, as a tick's does
         files = [] if version is None else unpredicted(run, version, backfill=backfill)
         if version is None or not files:
             reason = "no production model yet" if version is None else "no file to predict"

@@ -29,10 +29,16 @@ __all__ = [
     "Setting",
     "default",
     "markdown_table",
+    "task_metrics",
 ]
 
 SETTINGS: tuple[Setting, ...] = WHERE + MODEL + QUALITY + WATCH + MONITOR + AUTH + EXPERIMENTS
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+def task_metrics(task: str) -> tuple[str, ...]:
+    """The metrics of a model.task: those model.metric and GET /performance may name."""
+    return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
 
 
 def default(key: str) -> Any:
