@@ -11,7 +11,8 @@ request pays one commit, as it would without the committer.
 A piece of work is a function of the connection that must not raise for a refusal (it returns
 an outcome instead, for the request to act on). An error rolls the whole transaction back; each
 of its pieces is then run again in a transaction of its own, so only the piece that fails gets
-the error, with nothing of it stored.
+the error, with nothing of it stored; an error of the database itself (locked, unreachable)
+goes to every request of the batch at once.
 """
 
 from __future__ import annotations
@@ -78,11 +79,15 @@ class Committer:
                 for work, _ in batch:
                     results.append(work(conn))
         except Exception as exc:
-            if len(batch) > 1:  # nothing of it was stored: each piece again, on its own
+            # A piece's own error (the database refused one of its rows): nothing of the batch
+            # was stored, so each piece again, on its own. The database's trouble (locked,
+            # gone, a failed commit) would fail them all again, and slowly: all get it now.
+            if len(batch) > 1 and not isinstance(exc, sa.exc.OperationalError):
                 for piece in batch:
                     self._commit([piece])
                 return
-            batch[0][1].set_exception(exc)
+            for _, done in batch:
+                done.set_exception(exc)
             return
         self.transactions += 1
         for (_, done), result in zip(batch, results, strict=True):

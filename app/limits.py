@@ -112,7 +112,18 @@ def charge_request(client: Client) -> None:
         raise _too_many_requests(client, limit, now)
     with state().engine.begin() as conn:
         if not _charged(conn, client.key, "requests", window, 1, limit):
+            _saw_refusal(client.key, "requests", window, 1, limit)
             raise _too_many_requests(client, limit, now)
+
+
+def _saw_refusal(key: str, kind: str, window: int, amount: int, limit: int) -> None:
+    """A charge of `amount` was refused: the counter holds more than limit - amount now.
+    Remember that much, so that this worker refuses the client's next requests (of at least
+    that amount) early, before any work."""
+    seen = state().usage_seen
+    before = seen.get((key, kind))
+    known = before[1] if before is not None and before[0] == window else 0
+    seen[(key, kind)] = (window, max(known, limit - amount + 1))
 
 
 def defer_request_charge(client: Client) -> None:
@@ -197,10 +208,11 @@ def settle(plan: Charges, used: dict[str, int]) -> None:
     if client is None:
         return
     seen = state().usage_seen
-    for kind, window, _, limit in plan.charges:
+    for kind, window, amount, limit in plan.charges:
         if kind in used:
             seen[(client.key, kind)] = (window, used[kind])
             continue
+        _saw_refusal(client.key, kind, window, amount, limit)
         g.pop(_UNSETTLED, None)
         if kind == "requests":
             raise _too_many_requests(client, limit, plan.now)

@@ -450,7 +450,7 @@ def test_a_tick_with_waiting_labels_and_nothing_new_is_a_cheap_noop(world):
     assert '"status": "noop"' in proc.stdout and "HEAVY=\n" in proc.stderr
 
 
-def test_waiting_labels_wake_one_tick_per_new_predictions_not_every_tick(world):
+def test_waiting_labels_wake_only_for_predictions_of_their_ids(world):
     from pipeline.labels import inbox
 
     settings, engine, file_id = world
@@ -459,6 +459,20 @@ def test_waiting_labels_wake_one_tick_per_new_predictions_not_every_tick(world):
     found = inbox.new_label_files(engine, settings)
     assert not inbox.has_work(engine, settings, found)
     _predict(engine, file_id, created_at=datetime.now(UTC))
-    assert inbox.has_work(engine, settings, found)  # predictions of other ids came
-    assert labels_only(settings)["labels"]["pending"] == 1  # still waiting, nothing changed
+    assert not inbox.has_work(engine, settings, found)  # other ids' predictions: no wake
+    predictions.record(
+        engine,
+        [
+            {
+                "source": "api",
+                "model_version": 1,
+                "features": {"employees": 3, "industry": "retail"},
+                "row_key": json.dumps(["NOBODY"]),
+                "prediction": 1.0,
+                "label": "1",
+            }
+        ],
+    )
+    assert inbox.has_work(engine, settings, found)  # a prediction of the waiting id came
+    assert labels_only(settings)["labels"]["joined"] == 1
     assert not inbox.has_work(engine, settings, found)  # and the next tick is a no-op again

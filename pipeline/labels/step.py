@@ -191,7 +191,7 @@ def _write_joined(
     from pipeline.labels.take import label_rules
 
     _, numeric = label_rules(settings)
-    frame = rows.loc[joined.index].reset_index(drop=True)
+    frame = _one_type_per_column(rows.loc[joined.index].reset_index(drop=True))
     frame[settings["data.target"]] = typed_labels(joined["label"].reset_index(drop=True), numeric)
     ids = ",".join(str(int(i)) for i in joined["id"])
     digest = hashlib.sha256(f"labels:{run_id}:{ids}".encode()).hexdigest()
@@ -208,6 +208,30 @@ def _write_joined(
         "data_path": rel,
     }
     return rel, values
+
+
+def _one_type_per_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """Joined rows come from Parquet files and from the API's stored JSON, which may spell one
+    column's values differently (a category sent as the number 5, stored as the text "5" by a
+    CSV file): a column of objects mixing numbers and text would not write to Parquet. A column
+    of numbers only becomes float; any other keeps its text, a number as its shortest text."""
+    import pandas as pd
+
+    from pipeline.predictions.keys import value_text
+
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        present = column.dropna()
+        if present.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all():
+            frame[name] = pd.to_numeric(column, errors="coerce")
+        else:
+            texts = [
+                None if pd.isna(v) else v if isinstance(v, str) else value_text(v) for v in column
+            ]
+            frame[name] = pd.Series(texts, index=frame.index, dtype=object)
+    return frame
 
 
 def _realised(

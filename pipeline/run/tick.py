@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pipeline.errors import DatabaseUnreachable, RiskwatchError
 from pipeline.infra import dvc
 from pipeline.infra.failpoints import failpoint
 from pipeline.ingest.discovery import Discovery
@@ -84,7 +85,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
             _predict(run, production)
         if labels_work or found.new:  # after the rows are predicted: labels join them
             with run.step("labels"):
-                run.summary["labels"] = labels_step(run.engine, s, run.run_id, labels_found)
+                run.summary["labels"] = _labels(run, labels_found)
         pending = _pending(run)  # the joined rows' file (kind 'labels') among them
         new_frame = load_rows(run, pending) if pending else None
         if production is None:
@@ -132,6 +133,20 @@ def _predict(run: Run, loaded: registry.LoadedModel) -> None:
         run.summary["predictions"] = done
         with run.step("health"):
             run.summary["prediction_health"] = health_step.check(run)
+
+
+def _labels(run: Run, found: Discovery) -> dict[str, Any]:
+    """The labels step; a join the data makes fail (a file, a row it cannot write) is logged
+    and reported, and the tick goes on: the labels wait, and the next tick tries again,
+    while new data is still ingested, predicted and watched."""
+    try:
+        return labels_step(run.engine, run.settings, run.run_id, found)
+    except (RiskwatchError, ValueError, TypeError, KeyError, OSError) as exc:
+        if isinstance(exc, DatabaseUnreachable):
+            raise
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        log.error("labels: the join failed, the labels wait for the next tick (%s)", reason)
+        return {"error": reason}
 
 
 def _snapshot(run: Run) -> None:
@@ -229,7 +244,9 @@ def _monitor(
 
     s = run.settings
     if new_frame is None:
-        decision = Decision(False, "no new labelled rows: every new file was quarantined")
+        decision = Decision(
+            False, "no new rows to score: nothing came through the gate or from a labels join"
+        )
         writes.record_decision(run.engine, run.run_id, "retrain", decision)
         return decision, None, None
     with run.step("score"):

@@ -30,6 +30,10 @@ def _day(conn: sa.Connection, at: sa.ColumnElement[Any]) -> sa.ColumnElement[Any
     return sa.func.to_char(sa.func.timezone("UTC", at), "YYYY-MM-DD")
 
 
+# The source of the run's predictions of the test file (diagnostics): never production traffic.
+DIAGNOSTICS = "diagnostics"
+
+
 def _bin(probability: sa.ColumnElement[Any], edges: Sequence[float]) -> sa.ColumnElement[Any]:
     """The histogram bin of P(positive): how many inner `edges` lie at or below it."""
     whens = [(probability < edge, i) for i, edge in enumerate(edges)]
@@ -72,6 +76,8 @@ def health_cells(
         query = query.where(p.c.model_version == model_version)
     if source is not None:
         query = query.where(p.c.source == source)
+    else:  # production traffic: the run's predictions of the test file are not part of it
+        query = query.where(p.c.source != DIAGNOSTICS)
     query = query.group_by(day, p.c.model_version, p.c.label, b)
     return [
         {
@@ -145,7 +151,7 @@ def share_before(
     hit = sa.case((p.c.label == label, 1), else_=0)
     total, positive = conn.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(hit), 0)).where(
-            p.c.model_version == version, at < before
+            p.c.model_version == version, at < before, p.c.source != DIAGNOSTICS
         )
     ).one()
     return int(total), int(positive)

@@ -43,9 +43,10 @@ def known_label_hashes(conn: sa.Connection) -> set[str]:
 
 
 def pending_work(conn: sa.Connection, expired_before: datetime) -> bool:
-    """Do waiting labels have something to join (a prediction made since the last labels step
-    began) or to give up on (one received before `expired_before`)? A join that changes
-    nothing still moves that mark: waiting labels never wake every tick."""
+    """Do waiting labels have something to join (a prediction of one of their ids made since
+    the last labels step began) or to give up on (one received before `expired_before`)?
+    Predictions of other ids (the API's steady traffic) do not wake them: waiting labels never
+    make every tick a run."""
     t = labels
     oldest = conn.execute(
         sa.select(sa.func.min(t.c.received_at)).where(t.c.status == "pending")
@@ -59,7 +60,8 @@ def pending_work(conn: sa.Connection, expired_before: datetime) -> bool:
         sa.select(s.c.started_at).where(s.c.name == "labels").order_by(s.c.id.desc()).limit(1)
     ).scalar()
     p = tables.predictions
-    newer = sa.select(p.c.id).where(p.c.source != "diagnostics")
+    waiting = sa.select(t.c.row_key).where(t.c.status == "pending")
+    newer = sa.select(p.c.id).where(p.c.row_key.in_(waiting), p.c.source != "diagnostics")
     if last is not None:
         newer = newer.where(p.c.created_at > last)
     return conn.execute(newer.limit(1)).first() is not None
