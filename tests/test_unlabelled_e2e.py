@@ -176,6 +176,33 @@ def test_an_unlabelled_first_file_makes_no_model_until_labels_come(
             drop_pg(ensure_postgres(), name)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_text_classes_are_learned_after_an_unlabelled_first_file(
+    tmp_path: Path, sample: Path, backend: str
+):
+    project, url, name = _new_project(tmp_path / "p", backend)
+    try:
+        inbox = project / "sourcedata"
+        _batch(sample, 1).drop(columns=[TARGET]).to_csv(inbox / "first.csv", index=False)
+        assert run_json(project, url)["production_version"] is None
+        second = _batch(sample, 2)
+        second[TARGET] = second[TARGET].map({0: "stays", 1: "leaves"})
+        second.to_csv(inbox / "second.csv", index=False)
+        t = run_json(project, url)
+        assert t["rows_quarantined"] == 0 and t["rows_labelled"] == 500
+        assert t["production_version"] == 1
+        assert 'label_values = ["leaves", "stays"]' in (project / "contract.toml").read_text()
+        third = _batch(sample, 3)
+        third[TARGET] = third[TARGET].map({0: "stays", 1: "leaves"})
+        third.loc[:4, TARGET] = "maybe"  # not in the learned set: refused from now on
+        third.to_csv(inbox / "third.csv", index=False)
+        [quality] = run_json(project, url)["quality"]["files"]
+        assert quality["errors_by_type"].get("invalid_label") == 5
+    finally:
+        if name:
+            drop_pg(ensure_postgres(), name)
+
+
 def _stamped(frame: pd.DataFrame, times: list) -> pd.DataFrame:
     return frame.assign(at=(times * (len(frame) // len(times) + 1))[: len(frame)])
 

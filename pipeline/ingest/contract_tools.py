@@ -248,3 +248,23 @@ def _unimputed(settings: Settings, current: Contract) -> set[str]:
     if meta is not None and meta.get("preprocessing") == "none":
         wanted.update(meta["features"]["numeric"])
     return wanted
+
+
+def labels_as_found(frame: pd.DataFrame, contract: Contract) -> Contract:
+    """A contract with no label set yet (inferred from data without labels), for a file that
+    brings labels: when they are text ("yes", "no"), the file is checked with the labels it
+    holds as the set (what a number-only check would refuse as wrong_type); the run then
+    learns the set from its good rows (`contract_tools.learn_labels`). Numbers: as it is."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    if contract.label_values is not None or contract.target not in frame.columns:
+        return contract
+    present = frame[contract.target].dropna()
+    if pd.api.types.is_numeric_dtype(present) or all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in present
+    ):
+        return contract
+    found = sorted({v.strip() if isinstance(v, str) else str(v) for v in present} - {""})
+    return replace(contract, label_values=tuple(found)) if found else contract

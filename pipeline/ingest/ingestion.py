@@ -193,6 +193,10 @@ def _ingest_copy(
         if exc.error_type != "empty":
             result.rows_read = exc.rows or count_rows(copy, source.format)
     else:
+        if gate.learn_labels:
+            from pipeline.ingest.contract_tools import labels_as_found
+
+            contract = labels_as_found(frame, contract)
         result = check_frame(
             frame,
             contract,

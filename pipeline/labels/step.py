@@ -217,7 +217,7 @@ def _one_type_per_column(frame: pd.DataFrame) -> pd.DataFrame:
     of numbers only becomes float; any other keeps its text, a number as its shortest text."""
     import pandas as pd
 
-    from pipeline.predictions.keys import value_text
+    from pipeline.predictions import value_text
 
     for name in frame.columns:
         column = frame[name]

@@ -13,7 +13,7 @@ from pipeline.predictions.export import write_csv
 from pipeline.predictions.features import attach_features, feature_columns, read_rows
 from pipeline.predictions.files import unpredicted
 from pipeline.predictions.health import health_summary, period_health
-from pipeline.predictions.keys import row_key, row_keys
+from pipeline.predictions.keys import row_key, row_keys, value_text
 from pipeline.predictions.pages import Page, every, page
 from pipeline.predictions.params import (
     CURSOR_PATTERN,
@@ -73,5 +73,6 @@ __all__ = [
     "row_key",
     "row_keys",
     "unpredicted",
+    "value_text",
     "write_csv",
 ]

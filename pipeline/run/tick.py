@@ -263,28 +263,8 @@ def _monitor(
                 "production_metric": production.holdout_score,
                 "production_metric_source": production.score_source,
             }
-    drift_doc = None
     new = _new_rows(pending, len(new_frame))  # not the rows labels joined: seen before
-    if s["drift.enabled"] and not new.any():
-        # Only rows a labels join brought: measured with their own file already. Nothing is
-        # recorded, so a tick like this never counts as "not drifted" in drift.persistence.
-        why = "no new rows from the inbox: the rows a labels join brought were measured with "
-        drift_doc = {"status": "not_tested", "dataset_drift": False, "reason": why + "their file"}
-        run.summary["drift"] = drift_doc
-    elif s["drift.enabled"]:
-        from pipeline.drift.step import detect_for_run
-
-        with run.step("drift"):
-            drift_doc = detect_for_run(
-                run.engine,
-                s,
-                run.run_id,
-                production,
-                new_frame[new].reset_index(drop=True),
-                pred[new],
-                None if proba is None else proba[new],
-            )
-        run.summary["drift"] = drift_doc
+    drift_doc = _drift(run, production, new_frame, new, pred, proba)
     # Every new row's predictions and probabilities, never its labels (estimate_step); the
     # rows a labels join brought were estimated when their own file came.
     with run.step("estimate"):
@@ -314,6 +294,40 @@ def _monitor(
         with run.step("train"):
             promotion = _retrain(run, production)
     return decision, score_json, promotion
+
+
+def _drift(
+    run: Run,
+    production: registry.LoadedModel,
+    new_frame: pd.DataFrame,
+    new: np.ndarray,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+) -> dict[str, Any] | None:
+    """Drift of the inbox's new rows (`new`) against production's reference; None when off."""
+    s = run.settings
+    drift_doc = None
+    if s["drift.enabled"] and not new.any():
+        # Only rows a labels join brought: measured with their own file already. Nothing is
+        # recorded, so a tick like this never counts as "not drifted" in drift.persistence.
+        why = "no new rows from the inbox: the rows a labels join brought were measured with "
+        drift_doc = {"status": "not_tested", "dataset_drift": False, "reason": why + "their file"}
+        run.summary["drift"] = drift_doc
+    elif s["drift.enabled"]:
+        from pipeline.drift.step import detect_for_run
+
+        with run.step("drift"):
+            drift_doc = detect_for_run(
+                run.engine,
+                s,
+                run.run_id,
+                production,
+                new_frame[new].reset_index(drop=True),
+                pred[new],
+                None if proba is None else proba[new],
+            )
+        run.summary["drift"] = drift_doc
+    return drift_doc
 
 
 def _metric_decision(
