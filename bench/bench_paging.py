@@ -43,14 +43,17 @@ with e.connect() as c:
                 print("\\t".join(str(v) for v in row))
 """
 
+# Written by the ingest's own writer, so its row groups are what an ingested file has.
 PARQUET = """
-import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq
+import sys, numpy as np, pyarrow as pa
+from pathlib import Path
+from pipeline.ingest.ingestion import write_parquet
 n = int(sys.argv[2]); rng = np.random.default_rng(7)
-pq.write_table(pa.table({
+write_parquet(pa.table({
     "corporation": [f"C{i:08d}" for i in range(n)],
     "num_01": rng.normal(0, 1, n), "num_02": rng.exponential(3, n),
     "industry": rng.choice(["retail", "finance", "energy"], n),
-}), sys.argv[1], row_group_size=250_000)
+}), Path(sys.argv[1]))
 """
 
 
@@ -64,7 +67,8 @@ def load(url: str, data_dir: Path, rows: int) -> dict:
     run_child([*riskwatch_command(), "db", "upgrade"], env=env).check("riskwatch db upgrade")
     (data_dir / "data").mkdir(parents=True, exist_ok=True)
     run_child(
-        [PYTHON, "-c", PARQUET, str(data_dir / "data" / "bench.parquet"), str(FILE_ROWS)]
+        [PYTHON, "-c", PARQUET, str(data_dir / "data" / "bench.parquet"), str(FILE_ROWS)],
+        env=env,
     ).check("parquet")
     files = rows * 9 // 10 // FILE_ROWS
     others = rows - files * FILE_ROWS

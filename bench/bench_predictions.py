@@ -3,7 +3,8 @@ side with the floor, as whole processes, interleaved:
 
 - `riskwatch predict --json`: the production model on the file, read from its Parquet a batch of
   `predict.batch_rows` at a time, each batch COPYed into `predictions` (row key, prediction,
-  class, probabilities, version, source, file and row number, time; its six indexes kept) and
+  class, probabilities, version, source, file and row number, time; its key and the three
+  indexes a scheduled row is in kept) and
   the file's mark, in one transaction; the run recorded, the lock taken, the model verified;
 - the floor (`predict_floor.py`): read the same Parquet file, predict() with the same model,
   COPY (id, prediction, probability, version) into a bare table with psycopg's `write_row`.

@@ -272,6 +272,27 @@ def test_write_parquet_equals_pandas_to_parquet(tmp_path: Path, monkeypatch: pyt
         )
 
 
+def test_row_groups_are_small_so_reading_a_row_back_decodes_little(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Slices of 5 rows written as row groups of 2: a past prediction's features are read back
+    from the one small group that holds its row."""
+    import pyarrow.parquet as pq
+
+    from pipeline.predictions.features import read_rows
+
+    monkeypatch.setattr(ingestion, "PARQUET_SLICE_ROWS", 5)
+    monkeypatch.setattr(ingestion, "PARQUET_ROW_GROUP_ROWS", 2)
+    frame = pd.DataFrame({"a": [float(i) for i in range(11)], "b": [f"x{i}" for i in range(11)]})
+    path = tmp_path / "groups.parquet"
+    ingestion.write_parquet(frame, path)
+    meta = pq.ParquetFile(path).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sizes == [2, 2, 1, 2, 2, 1, 1]
+    got = read_rows(path, [10, 0, 7, 11], ["b", "a"])
+    assert got == {0: {"b": "x0", "a": 0.0}, 7: {"b": "x7", "a": 7.0}, 10: {"b": "x10", "a": 10.0}}
+
+
 def test_a_bad_json_value_of_another_type_does_not_break_the_good_rows(tmp_path: Path):
     lines = [
         '{"corporation": "C1", "employees": 10, "industry": "retail", "exited": 0}',

@@ -330,7 +330,12 @@ def discard_outputs(ingested_dir: Path, source: SourceFile) -> None:
     (ingested_dir / QUARANTINE_DIR / f"{stem}-rows.parquet").unlink(missing_ok=True)
 
 
-PARQUET_SLICE_ROWS = 250_000  # rows per row group: what the Parquet writer buffers at once
+PARQUET_SLICE_ROWS = 250_000  # rows the writer takes at once (a view of the table, filtered)
+# Rows per Parquet row group. A past prediction's features are read back by decoding the row
+# group that holds its row (pipeline.predictions.features): at 250,000 rows that was about
+# 10 to 50 ms for a page of 100, at 10,000 a few ms. Whole-file reads (drift, training) do
+# not notice; the file is somewhat larger (each group keeps its own dictionaries).
+PARQUET_ROW_GROUP_ROWS = 10_000
 
 
 def write_parquet(
@@ -340,8 +345,9 @@ def write_parquet(
 
     Only the rows where `keep` is true are written. The Arrow table shares the frame's buffers
     (pandas' text columns are Arrow arrays already; numeric columns are not copied), and the
-    writer holds one row group of `PARQUET_SLICE_ROWS` rows, not the whole file: neither a
-    second copy of the rows nor the encoded file is ever in memory whole.
+    writer holds one slice of `PARQUET_SLICE_ROWS` rows, not the whole file: neither a
+    second copy of the rows nor the encoded file is ever in memory whole. Row groups are of
+    `PARQUET_ROW_GROUP_ROWS`, so reading one row back decodes little.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -357,7 +363,7 @@ def write_parquet(
                 if not rows.all():
                     part = part.filter(pa.array(rows))
             if part.num_rows:
-                writer.write_table(part)
+                writer.write_table(part, row_group_size=PARQUET_ROW_GROUP_ROWS)
 
 
 def _column_types(frame: pd.DataFrame, keep: np.ndarray, contract: Contract) -> dict[str, str]:

@@ -49,7 +49,7 @@ def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.T
         sa.Column("actual", sa.Float),  # the label, known at prediction time (diagnostics)
     )
     # Keyset paging, newest first, over everything, by source and by model version; the label
-    # join (the latest prediction of an id at or before a time); a file's predictions.
+    # join (the predictions of an id).
     sa.Index("ix_predictions_created_at_id", predictions.c.created_at, predictions.c.id)
     # By source (and by source and version) for the other sources only: scheduled rows, most of
     # them, are found through the indexes over everything and by version, so a COPY of a file
@@ -77,8 +77,11 @@ def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.T
         predictions.c.created_at,
         predictions.c.id,
     )
-    sa.Index("ix_predictions_row_key_created_at", predictions.c.row_key, predictions.c.created_at)
-    sa.Index("ix_predictions_file_id_row_number", predictions.c.file_id, predictions.c.row_number)
+    # The label join looks predictions up by row key alone (it picks the latest at or before
+    # the label's time itself): the time in the index was stored per row and never read.
+    # No index by (file_id, row_number): no read looks a file's rows up by them, and at
+    # 1,000,000 rows each index costs a COPY about 1 to 2 s on this machine (bench/README).
+    sa.Index("ix_predictions_row_key", predictions.c.row_key)
     marks = sa.Table(
         "prediction_marks",
         metadata,

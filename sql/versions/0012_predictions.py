@@ -29,8 +29,9 @@ INDEXES = {
         "id",
     ],
     "ix_predictions_model_version_created_at_id": ["model_version", "created_at", "id"],
-    "ix_predictions_row_key_created_at": ["row_key", "created_at"],
-    "ix_predictions_file_id_row_number": ["file_id", "row_number"],
+    # The label join's lookup by id (none by file and row: no read uses one, and each index
+    # is paid on every row a COPY stores).
+    "ix_predictions_row_key": ["row_key"],
 }
 # Scheduled rows (most of them) are found by source through the index over everything.
 NOT_SCHEDULED = sa.text("source <> 'scheduled'")
