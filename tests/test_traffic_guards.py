@@ -6,6 +6,7 @@ error to the whole batch at once."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, datetime
@@ -146,3 +147,20 @@ def test_a_database_error_fails_the_whole_batch_at_once() -> None:
         t.join()
     assert sorted(errors) == ["a", "b", "c"]
     assert calls == ["a"]  # the batch failed at its first piece; nothing was run again alone
+
+
+def test_past_predictions_of_a_corrupt_ingested_file_answer_without_features(
+    built_project: Path, tmp_path: Path
+) -> None:
+    from tests.conftest import copy_project
+    from tests.test_api import make_app
+
+    settings = copy_project(built_project, tmp_path / "p")
+    [parquet] = (settings.path("paths.ingested") / "data").glob("*.parquet")
+    parquet.write_bytes(parquet.read_bytes()[:200])  # cut short: not Parquet any more
+    with make_app(settings) as app:
+        answer = app.test_client().get("/past-predictions?source=scheduled&limit=5")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    [first, *_] = answer.get_json()["predictions"]
+    assert first["features"] is None
+    assert "cannot be read" in json.dumps(first)

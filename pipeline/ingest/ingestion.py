@@ -331,11 +331,7 @@ def discard_outputs(ingested_dir: Path, source: SourceFile) -> None:
 
 
 PARQUET_SLICE_ROWS = 250_000  # rows the writer takes at once (a view of the table, filtered)
-# Rows per Parquet row group. A past prediction's features are read back by decoding the row
-# group that holds its row (pipeline.predictions.features): at 250,000 rows that was about
-# 10 to 50 ms for a page of 100, at 10,000 a few ms. Whole-file reads (drift, training) do
-# not notice; the file is somewhat larger (each group keeps its own dictionaries).
-PARQUET_ROW_GROUP_ROWS = 10_000
+PARQUET_ROW_GROUP_ROWS = 10_000  # a past prediction's features decode its group (bench/README)
 
 
 def write_parquet(
@@ -344,11 +340,9 @@ def write_parquet(
     """`frame.to_parquet(path, index=False)` (or an Arrow table's), a row group at a time.
 
     Only the rows where `keep` is true are written. The Arrow table shares the frame's buffers
-    (pandas' text columns are Arrow arrays already; numeric columns are not copied), and the
-    writer holds one slice of `PARQUET_SLICE_ROWS` rows, not the whole file: neither a
-    second copy of the rows nor the encoded file is ever in memory whole. Row groups are of
-    `PARQUET_ROW_GROUP_ROWS`, so reading one row back decodes little.
-    """
+    (pandas' text columns are Arrow arrays already), and the writer holds one slice of
+    `PARQUET_SLICE_ROWS` rows: no second copy of the rows, nor the encoded file, is in memory
+    whole. Row groups are of `PARQUET_ROW_GROUP_ROWS` rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

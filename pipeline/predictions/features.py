@@ -53,8 +53,9 @@ def attach_features(conn: sa.Connection, base: Path, rows: Sequence[dict[str, An
         names = list(dict.fromkeys(c for r in wanted for c in columns.get(r["model_version"], [])))
         try:
             values = read_rows(base / f.data_path, [int(r["row_number"]) for r in wanted], names)
-        except OSError as exc:
-            _missing(wanted, f"the ingested file of {f.name} cannot be read: {exc.strerror or exc}")
+        except (OSError, ValueError) as exc:  # gone, or not Parquet any more (ArrowInvalid)
+            why = getattr(exc, "strerror", None) or exc
+            _missing(wanted, f"the ingested file of {f.name} cannot be read: {why}")
             continue
         for r in wanted:
             got = values.get(int(r["row_number"]))
