@@ -89,6 +89,10 @@ class Committer:
             for _, done in batch:
                 done.set_exception(exc)
             return
+        except BaseException as exc:  # not an Exception (SystemExit): the requests get it, and
+            for _, done in batch:  # the thread goes on serving the next (it never dies with
+                done.set_exception(exc)  # pieces queued behind it and no one to run them)
+            return
         self.transactions += 1
         for (_, done), result in zip(batch, results, strict=True):
             done.set_result(result)

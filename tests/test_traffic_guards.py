@@ -164,3 +164,14 @@ def test_past_predictions_of_a_corrupt_ingested_file_answer_without_features(
     [first, *_] = answer.get_json()["predictions"]
     assert first["features"] is None
     assert "cannot be read" in json.dumps(first)
+
+
+def test_a_piece_that_ends_the_committer_thread_never_leaves_a_request_waiting() -> None:
+    committer = Committer(sa.create_engine("sqlite://"))
+
+    def fatal(conn: sa.Connection) -> None:
+        raise SystemExit(3)  # not an Exception
+
+    with pytest.raises(SystemExit):
+        committer.run(fatal)
+    assert committer.run(lambda conn: conn.execute(sa.text("SELECT 7")).scalar()) == 7
