@@ -191,11 +191,11 @@ def apply_charges(conn: sa.Connection, plan: Charges) -> dict[str, int]:
     used: dict[str, int] = {}
     if plan.client is None:
         return used
-    for charge in plan.charges:
-        added = tokens.charge_all(conn, plan.client.key, [charge])
-        used.update(added)
-        if not added:
+    for kind, window, amount, limit in plan.charges:
+        count = tokens.charge_in(conn, plan.client.key, kind, window, amount, limit)
+        if count is None:
             break  # refused: nothing after it is added
+        used[kind] = count
     return used
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -171,31 +170,18 @@ def charge_in(
 ) -> int | None:
     """Add `amount` to the client's counter of `kind` in window `period` if it stays within
     `limit`, in the caller's transaction: the counter's new value, or None when it would pass
-    the limit (nothing added). See `charge_all`."""
-    return charge_all(conn, client, [(kind, period, amount, limit)]).get(kind)
-
-
-def charge_all(
-    conn: sa.Connection, client: str, charges: Sequence[tuple[str, int, int, int]]
-) -> dict[str, int]:
-    """Add to several counters of one client at once, each `(kind, period, amount, limit)`
-    only if it stays within its limit, in the caller's transaction: {kind: new value} of those
-    added to (a kind missing from the answer would have passed its limit; nothing was added to
-    it). One statement, whatever the number of counters: a conditional upsert, atomic on
-    SQLite and PostgreSQL alike, so concurrent workers never overshoot a limit together.
+    the limit (nothing added). One statement: a conditional upsert, atomic on SQLite and
+    PostgreSQL alike, so concurrent workers never overshoot the limit together.
 
     A later window replaces the stored one (counting starts again); an earlier one (a worker
     whose clock lags) counts in the stored window.
     """
-    wanted = [c for c in charges if c[2] <= c[3]]  # more than the limit alone: never added
-    if not wanted:
-        return {}
+    if amount > limit:
+        return None
     u = api_tables.api_usage
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    rows = [{"client": client, "kind": k, "period": p, "used": n} for k, p, n, _ in wanted]
-    values = insert(u).values(rows)
+    values = insert(u).values(client=client, kind=kind, period=period, used=amount)
     newer = values.excluded.period > u.c.period
-    limit = sa.case({k: lim for k, _, _, lim in wanted}, value=values.excluded.kind)
     stmt = values.on_conflict_do_update(
         index_elements=[u.c.client, u.c.kind],
         set_={
@@ -203,5 +189,5 @@ def charge_all(
             "period": sa.case((newer, values.excluded.period), else_=u.c.period),
         },
         where=sa.or_(newer, u.c.used + values.excluded.used <= limit),
-    ).returning(u.c.kind, u.c.used)
-    return {kind: used for kind, used in conn.execute(stmt).all()}
+    ).returning(u.c.used)
+    return conn.execute(stmt).scalar()
