@@ -101,16 +101,11 @@ def performance_over_time() -> dict[str, Any]:
             f"{settings['model.task']!r}), got {metric[:40]!r}",
             parameter="metric",
         )
-    period = settings["monitoring.period"]
-    rows = performance.performance_over_time(
-        get_connection(), period, metric, start=start, end=end, model_version=version
+    return performance.performance_document(
+        get_connection(),
+        settings["monitoring.period"],
+        metric,
+        start=start,
+        end=end,
+        model_version=version,
     )
-    for row in rows:
-        row["period_start"] = row["period_start"].isoformat()
-    return {
-        "period": period,
-        "metric": metric,
-        "start": None if start is None else start.isoformat(),
-        "end": None if end is None else end.isoformat(),
-        "periods": rows,
-    }

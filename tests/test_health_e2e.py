@@ -4,6 +4,7 @@ period, a period predicted as one class alerted once to a real webhook on 127.0.
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -170,3 +171,32 @@ def test_predictions_summary_api_good_and_bad_parameters(project, sample):
             assert error["parameter"] == name and repr(name) in error["error"]
         spec = client.get("/openapi.json").get_json()
         assert "/predictions/summary" in spec["paths"]
+
+
+def test_prediction_summary_cli_is_the_api_document(project, sample):
+    """`riskwatch prediction-summary --json` answers what `GET /predictions/summary` does, with
+    the same filters; its text names the period, the count and the share; a bad option is
+    refused by its name (exit 2)."""
+    from pipeline.settings import load_settings
+    from tests.test_api import make_app
+
+    root, url = project
+    _batch(sample, 1).to_csv(root / "sourcedata" / "first.csv", index=False)
+    assert run_json(root, url)["production_version"] == 1
+    settings = load_settings(root / "riskwatch.toml", environ={"DATABASE_URL": url})
+    query = "?model_version=1&source=scheduled&start=2000-01-01"
+    with make_app(settings) as app:
+        api = app.test_client().get("/predictions/summary" + query).get_json()
+    args = ["--model-version", "1", "--source", "scheduled", "--since", "2000-01-01", "--json"]
+    proc = invoke(root, "prediction-summary", *args, database_url=url)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == api and api["periods"][0]["count"] == 500
+    text = invoke(root, "prediction-summary", database_url=url)
+    assert text.returncode == 0, text.stderr
+    assert "prediction health per day (by created_at)" in text.stdout
+    assert "v1  500 predictions  P(1) share" in text.stdout
+    none = invoke(root, "prediction-summary", "--source", "api", database_url=url)
+    assert none.stdout.startswith("no predictions in the window")
+    for args, option in [(["--source", "cron"], "--source"), (["--until", "x"], "--until")]:
+        bad = invoke(root, "prediction-summary", *args, database_url=url)
+        assert bad.returncode == 2 and option in bad.stderr, bad.stderr

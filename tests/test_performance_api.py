@@ -4,13 +4,16 @@ bad parameters are 400s naming the parameter (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from pipeline.settings import Settings
 from pipeline.storage import estimates, label_tables, tables
+from tests.e2e import invoke
 from tests.test_api import assert_error, make_app
 
 DAY1 = datetime(2026, 11, 2, tzinfo=UTC)
@@ -155,3 +158,38 @@ def test_an_empty_database_answers_no_periods(settings: Settings) -> None:
     with make_app(settings) as app:
         doc = app.test_client().get("/performance").get_json()
     assert doc["periods"] == [] and doc["start"] is None
+
+
+def test_the_cli_prints_the_api_document(recorded: Settings, project: Path, database_url: str):
+    """`riskwatch performance --json` is `GET /performance`'s document, its options checked as
+    the query parameters are (a bad one named by its option, exit 2)."""
+    with make_app(recorded) as app:
+        api = app.test_client().get("/performance?start=2026-11-03&model_version=1").get_json()
+    proc = invoke(
+        project,
+        "performance",
+        "--since",
+        "2026-11-03",
+        "--model-version",
+        "1",
+        "--json",
+        database_url=database_url,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == api
+    text = invoke(project, "performance", "--metric", "accuracy", database_url=database_url)
+    assert text.returncode == 0, text.stderr
+    assert "accuracy per day" in text.stdout and "estimated 0.600 [0.550, 0.650]" in text.stdout
+    for args, option in [
+        (["--metric", "mae"], "--metric"),
+        (["--since", "yesterday"], "--since"),
+        (["--model-version", "0"], "--model-version"),
+    ]:
+        bad = invoke(project, "performance", *args, database_url=database_url)
+        assert bad.returncode == 2 and option in bad.stderr, bad.stderr
+
+
+def test_the_cli_says_when_nothing_is_recorded(project: Path, database_url: str) -> None:
+    proc = invoke(project, "performance", database_url=database_url)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "no realised or estimated f1 in the window (period: day)"

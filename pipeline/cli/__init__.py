@@ -5,7 +5,8 @@ of riskwatch's errors to exit codes, the database); the commands are grouped by 
 and its steps (`run_commands`), reads (`read_commands`), the web app (`app_commands`), the data
 and its tools (`data_commands`), the schema (`db_commands`), DVC experiments
 (`experiment_commands`), the API's tokens (`token_commands`), scheduled and past predictions
-(`prediction_commands`). `main` is the console script.
+(`prediction_commands`), the monitoring documents (`monitor_commands`). `main` is the console
+script.
 
 It may import every other package of riskwatch, inside the commands that need them: the no-op
 tick imports the CLI, so pandas, numpy and scikit-learn are never imported at its top.
@@ -17,6 +18,7 @@ from pipeline.cli import (
     data_commands,
     db_commands,
     experiment_commands,
+    monitor_commands,
     prediction_commands,
     read_commands,
     run_commands,
@@ -30,6 +32,7 @@ __all__ = [
     "db_commands",
     "experiment_commands",
     "main",
+    "monitor_commands",
     "prediction_commands",
     "read_commands",
     "run_commands",

@@ -67,3 +67,28 @@ def performance_over_time(
         if real and est and real["value"] is not None and est["value"] is not None:
             doc["estimation_error"] = est["value"] - real["value"]
     return [out[k] for k in sorted(out, key=lambda k: (k[0], k[1]))]
+
+
+def performance_document(
+    conn: sa.Connection,
+    period: str,
+    metric: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    model_version: int | None = None,
+) -> dict[str, Any]:
+    """`GET /performance`'s and `riskwatch performance --json`'s document: the window asked
+    for and its periods (`performance_over_time`), times as ISO 8601 text."""
+    rows = performance_over_time(
+        conn, period, metric, start=start, end=end, model_version=model_version
+    )
+    for row in rows:
+        row["period_start"] = row["period_start"].isoformat()
+    return {
+        "period": period,
+        "metric": metric,
+        "start": None if start is None else start.isoformat(),
+        "end": None if end is None else end.isoformat(),
+        "periods": rows,
+    }
