@@ -258,3 +258,31 @@ def test_realised_performance_of_text_classes_and_of_regression(tmp_path):
     assert first.score.value == pytest.approx(
         mean_absolute_error(part.label.astype(float), part.prediction)
     )
+
+
+def test_an_integer_written_with_a_zero_fraction_is_the_integer():
+    """A labels CSV written from a float column ("42.0") finds the predictions of integer ids
+    (42), whichever side is text; leading zeros stay significant; Arrow and Python agree."""
+    from pipeline.predictions import row_key, value_text
+
+    assert [value_text(v) for v in ("42.0", "-7.00", "007.0", "-0.0", "0.0")] == [
+        "42",
+        "-7",
+        "7",
+        "0",
+        "0",
+    ]
+    kept = ("00042", "42.5", "42.", "4e1", "42.0\n", " 42.0", "١٢.0", "42.0.0", "-", ".0")
+    assert [value_text(v) for v in kept] == list(kept)
+    huge = "9" * 5000 + ".0"  # beyond what int() reads: still its integer's text
+    assert value_text(huge) == "9" * 5000
+    texts = pd.DataFrame(
+        {"a": ["42.0", "00042", "x", None, huge], "b": ["1.0", "2", "3", "4", "5"]}
+    )
+    numbers = pd.DataFrame({"a": [42, 42, 1, 2, int("9" * 30)], "b": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    assert row_keys_of(texts)[:3] == ['["42","1"]', '["00042","2"]', '["x","3"]']
+    assert row_keys_of(numbers)[0] == row_keys_of(texts)[0]
+    assert row_keys_of(texts)[1] != row_keys_of(numbers)[1]
+    for frame in (texts, numbers):
+        expected = [row_key(list(r)) for r in frame.itertuples(index=False)]
+        assert row_keys_of(frame) == expected

@@ -476,3 +476,21 @@ def test_waiting_labels_wake_only_for_predictions_of_their_ids(world):
     assert inbox.has_work(engine, settings, found)  # a prediction of the waiting id came
     assert labels_only(settings)["labels"]["joined"] == 1
     assert not inbox.has_work(engine, settings, found)  # and the next tick is a no-op again
+
+
+def test_ids_written_with_a_zero_fraction_find_integer_ids(world):
+    """A labels CSV written from a float column ("3.0") resolves the predictions of integer ids
+    (3); a zero-padded id ("00004") is another id, left waiting, never joined by a guess."""
+    settings, engine, file_id = world
+    batch = predictions.Batch(
+        row_numbers=list(range(N)),
+        predictions=[float(p) for p in PREDICTED],
+        labels=[str(p) for p in PREDICTED],
+        probability=PROBA,
+        row_keys=predictions.row_keys(pd.DataFrame({"n": range(N)}), ["n"]).to_pylist(),
+    )
+    predictions.record_file(engine, predictions.FileRun(file_id, 1, SEED_RUN, WHEN), iter([batch]))
+    _labels_file(settings, "floats.csv", "corporation,exited\n3.0,1\n5.00,0\n00004,1\n")
+    done = labels_only(settings)["labels"]
+    assert (done["received"], done["joined"], done["pending"]) == (3, 2, 1)
+    assert _statuses(engine) == {"3=1#0": "joined", "5=0#1": "joined", "00004=1#2": "pending"}

@@ -5,6 +5,14 @@ computes it to find the prediction it resolves. Each value is written as text: a
 a float that is one: 42.0) in decimal, another float as Python prints it, a boolean as
 true/false, text as it is; JSON-escaped, non-ASCII kept. A row missing any id has no key (None).
 
+One spelling of text is read as the number it writes: an integer with a zero fraction ("42.0",
+"-7.00"), what a float column of whole ids becomes in a CSV file, is the integer ("42", "-7"),
+so a labels CSV written from a float column finds the predictions of a Parquet file's integer
+ids (and the other way round). Leading zeros stay significant ("00042" is not 42): text ids
+such as account codes are zero-padded on purpose, and reading them as numbers could join a
+label to another id's prediction, where a key that does not match is counted as unmatched and
+reported.
+
 `row_key` is the definition, one row at a time; `row_keys` computes a column of them with Arrow
 (a million keys in a fraction of a second), and falls back on `row_key` for the rare values
 JSON must escape. A test holds the two to the same answers.
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +33,8 @@ if TYPE_CHECKING:
 # Characters JSON escapes (a quote, a backslash, a control character): a value holding one
 # takes the slow, exact path.
 NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+# Text of an integer with a zero fraction: its key is the integer's ("42.0" -> "42").
+WHOLE_FRACTION = r"^-?[0-9]+\.0+$"
 
 
 def value_text(value: Any) -> str | None:
@@ -42,7 +53,19 @@ def value_text(value: Any) -> str | None:
         return None
     if hasattr(value, "item") and not isinstance(value, str):  # a numpy scalar
         return value_text(value.item())
-    return str(value)
+    text = str(value)
+    if re.fullmatch(WHOLE_FRACTION[1:-1], text):
+        return _whole(text)
+    return text
+
+
+def _whole(text: str) -> str:
+    """The decimal integer a text with a zero fraction writes: "007.0" -> "7", "-0.0" -> "0"
+    (without int(): an id of thousands of digits is text, not a number Python refuses)."""
+    whole = text.split(".", 1)[0]
+    sign, digits = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
+    digits = digits.lstrip("0")
+    return sign + digits if digits else "0"
 
 
 def row_key(values: Sequence[Any]) -> str | None:
@@ -83,16 +106,30 @@ def _texts(column: pd.Series) -> pa.Array:
 
     try:
         values = pa.array(column, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python objects
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed objects, huge ints
         values = None
     if values is not None:
         kind = values.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return pc.cast(values, pa.string())
+            return _whole_fractions(pc.cast(values, pa.string()))
         if pa.types.is_integer(kind):
             return pc.cast(values, pa.string())
         if pa.types.is_boolean(kind):
             return pc.if_else(values, "true", "false")
         if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type):
-            return pc.cast(values, pa.string())
+            return _whole_fractions(pc.cast(values, pa.string()))
     return pa.array([value_text(v) for v in column], pa.string())
+
+
+def _whole_fractions(texts: pa.Array) -> pa.Array:
+    """Text ids, those written as an integer with a zero fraction made the integer's text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    whole = pc.fill_null(pc.match_substring_regex(texts, WHOLE_FRACTION), False)
+    if not pc.any(whole).as_py():
+        return texts
+    exact = texts.to_pylist()
+    for i in pc.indices_nonzero(whole).to_pylist():
+        exact[i] = _whole(exact[i])
+    return pa.array(exact, pa.string())
