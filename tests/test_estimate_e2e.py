@@ -65,7 +65,9 @@ def test_calibrated_at_training_and_estimated_each_run(
     # The same rows' labels, which the estimate never read: it is near what they say.
     assert abs(f1["value"] - second["score"]["value"]) < 0.1
     assert est["period"] == "day" and len(est["periods"]) == 1  # one file, one ingest day
-    assert est["periods"][0]["n_rows"] == 1500
+    # The day's estimate covers every production prediction of the day, not this run's rows
+    # alone: the first file, ingested the same day, was predicted by v1 in this run too.
+    assert est["periods"][0]["n_rows"] == 3000
     recorded = rows(
         database_url,
         f"SELECT * FROM performance_estimates WHERE run_id = '{second['run_id']}'",
@@ -163,3 +165,41 @@ def test_estimates_that_missed_make_the_next_unreliable(project: Path, tmp_path:
     assert not f1["reliable"]
     assert "concept drift suspected: the estimates of 1 of the last 1 period(s)" in f1["reason"]
     assert "but the estimate is unreliable" in fourth["decision"]["reason"]
+
+
+def test_a_period_fed_by_several_runs_is_estimated_on_all_its_rows(
+    project: Path, sample: Path, database_url: str
+) -> None:
+    """The estimate of a period covers every production prediction stored in it (the earlier
+    runs' and this one's), the rows its realised value will be computed on: it equals CBPE on
+    those rows, computed here from the stored probabilities."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.estimate.cbpe import estimate
+    from pipeline.estimate.maps import apply_map
+
+    _first(project, sample, database_url)
+    drop(project, sample / "sourcedata" / "clients_batch_02.csv")
+    second = run_json(project, database_url)
+    unlabelled = pd.read_csv(sample / "sourcedata" / "clients_batch_03.csv").drop(columns="exited")
+    unlabelled.to_csv(project / "sourcedata" / "later.csv", index=False)
+    third = run_json(project, database_url)
+    [before], [now] = second["estimate"]["periods"], third["estimate"]["periods"]
+    assert before["period_start"] == now["period_start"]  # one ingest day
+    assert third["estimate"]["n_rows"] == 1500  # the run's own rows
+    assert now["n_rows"] == before["n_rows"] + 1500 == 4500  # the whole day's
+    stored = rows(
+        database_url,
+        "SELECT probability, label FROM predictions WHERE source <> 'diagnostics' "
+        "AND model_version = 1",
+    )
+    assert len(stored) == 4500
+    (cal,) = rows(database_url, "SELECT method, params FROM calibrations")
+    params = json.loads(cal["params"]) if isinstance(cal["params"], str) else cal["params"]
+    proba = np.array([r["probability"] for r in stored])
+    positive = np.array([r["label"] == "1" for r in stored])
+    p = apply_map(cal["method"], params, proba)
+    direct = estimate(p, positive, proba, samples=10, confidence=0.95, seed=0)
+    for metric in ("accuracy", "f1", "roc_auc"):
+        assert now["metrics"][metric]["value"] == pytest.approx(direct[metric].value, abs=1e-9)

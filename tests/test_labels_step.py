@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sklearn.metrics import f1_score
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from pipeline import predictions
 from pipeline.run import labels_only
@@ -148,9 +154,17 @@ def test_labels_after_their_predictions_are_joined_and_become_labelled_data(worl
             sa.select(tables.ingested_files).where(tables.ingested_files.c.kind == "labels")
         ).all()
         assert row.rows == 5 and row.processed_run_id is None  # the next run scores them
-        [perf] = label_writes.latest_realised(conn)
+        [perf] = label_writes.latest_realised(conn, "f1")
+        every = {r["metric"]: r for r in label_writes.latest_realised(conn)}
     y, pred = [1, 0, 0, 1, 1], PREDICTED[:5]
     assert perf["value"] == pytest.approx(f1_score(y, pred))
+    # Every metric of the task is realised too, each what scikit-learn says of the same rows.
+    assert set(every) == {"f1", "accuracy", "roc_auc", "precision", "recall"}
+    assert every["accuracy"]["value"] == pytest.approx(accuracy_score(y, pred))
+    assert every["precision"]["value"] == pytest.approx(precision_score(y, pred))
+    assert every["recall"]["value"] == pytest.approx(recall_score(y, pred))
+    assert every["roc_auc"]["value"] == pytest.approx(roc_auc_score(y, PROBA[:5]))
+    assert done["realised"][0]["metrics"]["accuracy"]["value"] == every["accuracy"]["value"]
     assert perf["n_rows"] == 5 and perf["model_version"] == 1 and perf["period"] == "day"
     assert perf["period_start"] == datetime(2026, 3, 2, tzinfo=UTC)  # the file's ingested day
     assert perf["ci_low"] <= perf["value"] <= perf["ci_high"]
@@ -223,8 +237,8 @@ def test_realised_performance_of_a_period_is_computed_again_with_history(world):
     t = label_tables.realised_performance
     with engine.connect() as conn:
         history = conn.execute(sa.select(t).order_by(t.c.id)).all()
-        [now] = label_writes.latest_realised(conn)
-    assert [r.n_rows for r in history] == [3, 7]
+        [now] = label_writes.latest_realised(conn, "f1")
+    assert [r.n_rows for r in history if r.metric == "f1"] == [3, 7]
     y = [1, 0, 0, 0, 1, 0, 1]
     assert now["value"] == pytest.approx(f1_score(y, PREDICTED[:7])) and now["n_rows"] == 7
 
@@ -332,7 +346,7 @@ def test_a_labels_run_killed_anywhere_joins_every_label_exactly_once(world, poin
             sa.select(tables.ingested_files.c.rows).where(tables.ingested_files.c.kind == "labels")
         ).scalars()
         assert list(files) == [3]
-        assert len(label_writes.latest_realised(conn)) == 1
+        assert len(label_writes.latest_realised(conn, "f1")) == 1
 
 
 def test_with_event_times_a_label_resolves_the_row_of_its_time_and_its_period(

@@ -1,7 +1,9 @@
-"""Realised performance: the production model's metric on the joined labels of each period and
+"""Realised performance: the production model's metrics on the joined labels of each period and
 model version, with the same bootstrap interval as the run's scores. Pure: no I/O.
 
-`model.metric` and the policy's bootstrap settings (`policy.bootstrap_samples`,
+`model.metric` first, then every other metric of `model.task` (what `GET /performance?metric=`
+may ask for, and what each estimate of the period is compared with). The policy's bootstrap
+settings (`policy.bootstrap_samples`,
 `policy.confidence`, `policy.bootstrap_max_rows`, seeded by `model.random_seed`) are those
 `pipeline.run.score_step.score_predictions` uses: a period's realised value is the number the
 run would have scored had those rows come labelled.
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pipeline.model.metrics import Score, score_with_interval
+from pipeline.model.metrics import Score, settings_score
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,7 +27,13 @@ if TYPE_CHECKING:
 class Realised:
     period_start: datetime
     model_version: int
-    score: Score
+    score: Score  # model.metric's
+    others: tuple[Score, ...] = ()  # the task's other metrics, in task_metrics order
+
+    @property
+    def scores(self) -> tuple[Score, ...]:
+        """Every metric's score, model.metric's first."""
+        return (self.score, *self.others)
 
 
 def typed_labels(labels: pd.Series, numeric: bool) -> np.ndarray:
@@ -54,28 +62,28 @@ def predicted(rows: pd.DataFrame, numeric: bool, classification: bool) -> np.nda
 
 
 def realised(rows: pd.DataFrame, settings: Settings, *, numeric: bool) -> list[Realised]:
-    """The metric of each (period_start, model_version) of `rows`: label (text), prediction,
+    """The metrics of each (period_start, model_version) of `rows`: label (text), prediction,
     predicted_label, probability, period_start, model_version. `settings`: the run's settings
     (model.metric, model.task and the bootstrap's keys)."""
+    from pipeline.settings import table
+
     classification = settings["model.task"] == "classification"
+    main = settings["model.metric"]
+    metrics = [main, *(m for m in table.task_metrics(settings["model.task"]) if m != main)]
     out = []
     for (start, version), group in rows.groupby(["period_start", "model_version"], sort=True):
         y = typed_labels(group["label"], numeric or not classification)
         pred = predicted(group, numeric, classification)
         proba = group["probability"].astype("float64").to_numpy()
         use_proba = None if group["probability"].isna().any() else proba
-        if settings["model.metric"] == "roc_auc" and use_proba is None:
-            score = Score("roc_auc", None, None, None, len(group))  # no probabilities recorded
-        else:
-            score = score_with_interval(
-                settings["model.metric"],
-                y,
-                pred,
-                use_proba,
-                samples=settings["policy.bootstrap_samples"],
-                confidence=settings["policy.confidence"],
-                seed=settings["model.random_seed"],
-                max_rows=settings["policy.bootstrap_max_rows"],
-            )
-        out.append(Realised(start.to_pydatetime(), int(version), score))
+        scores = [_score(m, y, pred, use_proba, settings) for m in metrics]
+        out.append(Realised(start.to_pydatetime(), int(version), scores[0], tuple(scores[1:])))
     return out
+
+
+def _score(
+    metric: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, settings: Settings
+) -> Score:
+    if metric == "roc_auc" and proba is None:
+        return Score("roc_auc", None, None, None, len(y))  # no probabilities recorded
+    return settings_score(settings, metric, y, pred, proba)

@@ -113,7 +113,7 @@ def join_pending(engine: sa.Engine, settings: Settings, run_id: str, now: dateti
         done.realised = _realised(conn, settings, new_rows, chosen)
     failpoint("before_labels_joined")  # the joined rows' Parquet written, nothing recorded
     updates = _updates(pending, outcome, chosen)
-    realised_rows = [_realised_row(settings, r) for r in done.realised]
+    realised_rows = [row for r in done.realised for row in _realised_rows(settings, r)]
     done.file_id = label_writes.record_join(engine, run_id, joined_file, updates, realised_rows)
     log.info("labels: %s", ", ".join(f"{n} {s}" for s, n in done.counts.items() if n))
     return done
@@ -271,17 +271,21 @@ def _realised(
     return realised(every, settings, numeric=numeric)
 
 
-def _realised_row(settings: Settings, r: Realised) -> dict[str, Any]:
-    return {
-        "period": settings["monitoring.period"],
-        "period_start": r.period_start,
-        "model_version": r.model_version,
-        "metric": r.score.metric,
-        "value": r.score.value,
-        "ci_low": r.score.ci_low,
-        "ci_high": r.score.ci_high,
-        "n_rows": r.score.n_rows,
-    }
+def _realised_rows(settings: Settings, r: Realised) -> list[dict[str, Any]]:
+    """The `realised_performance` rows of one period and version: one per metric."""
+    return [
+        {
+            "period": settings["monitoring.period"],
+            "period_start": r.period_start,
+            "model_version": r.model_version,
+            "metric": score.metric,
+            "value": score.value,
+            "ci_low": score.ci_low,
+            "ci_high": score.ci_high,
+            "n_rows": score.n_rows,
+        }
+        for score in r.scores
+    ]
 
 
 def _updates(
@@ -344,6 +348,10 @@ def summary(
                 "ci_low": r.score.ci_low,
                 "ci_high": r.score.ci_high,
                 "n_rows": r.score.n_rows,
+                "metrics": {
+                    m.metric: {"value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high}
+                    for m in r.scores
+                },
             }
             for r in joined.realised
         ],

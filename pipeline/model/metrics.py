@@ -11,10 +11,14 @@ bootstrap), which keeps the cost bounded while the width stays right for large n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pipeline.settings.table import default
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 COUNT_METRICS = frozenset({"accuracy", "precision", "recall", "f1"})
 LOWER_IS_BETTER = frozenset({"mae", "rmse"})
@@ -187,3 +191,25 @@ def fold_ids(y: np.ndarray, k: int, seed: int, *, stratified: bool) -> np.ndarra
         folds[rng.permutation(rows)] = (dealt + np.arange(len(rows))) % k
         dealt += len(rows)
     return folds
+
+
+def settings_score(
+    settings: Settings,
+    metric: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None = None,
+) -> Score:
+    """`metric` with the interval the policy's bootstrap settings give (policy.bootstrap_samples,
+    policy.confidence, policy.bootstrap_max_rows, seeded by model.random_seed): how a run scores
+    and how labels that arrive later are scored, the same number for the same rows."""
+    return score_with_interval(
+        metric,
+        y_true,
+        y_pred,
+        y_score,
+        samples=settings["policy.bootstrap_samples"],
+        confidence=settings["policy.confidence"],
+        seed=settings["model.random_seed"],
+        max_rows=settings["policy.bootstrap_max_rows"],
+    )

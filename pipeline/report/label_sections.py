@@ -54,7 +54,8 @@ def section_labels(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
         ]
         header = ["File", "Status", "Bad rows", "Why"]
         story.append(doc.table(header, rows, [0.3, 0.14, 0.12, 0.44], right=(2,)))
-    perf = data.get("realised_performance") or []
+    # model.metric's (the others are in GET /performance?metric= and `riskwatch performance`)
+    perf = [p for p in data.get("realised_performance") or [] if p["metric"] == data["metric"]]
     if perf:
         rows = [
             [

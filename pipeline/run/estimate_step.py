@@ -232,6 +232,41 @@ def _estimator(
 _METRICS_ALL = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae")
 
 
+def _whole_period(
+    run: Run,
+    conn: sa.Connection,
+    production: LoadedModel,
+    cal: dict[str, Any],
+    start: datetime,
+    n_run: int,
+    seed: int,
+) -> dict[str, Estimate] | None:
+    """A classifier's estimate of the whole period starting at `start`: every production
+    prediction of the version stored in it (earlier runs', the API's, this run's), so that it
+    covers the rows the period's realised value will, not this run's alone. None (estimate the
+    run's rows) for a regressor (its loss model reads features the predictions do not keep)
+    and when fewer rows are stored than the run brought (its predictions were not recorded)."""
+    import numpy as np
+
+    from pipeline.estimate import loss
+    from pipeline.monitor import period_end
+    from pipeline.predictions import value_text
+
+    if cal["method"] == loss.METHOD:
+        return None
+    s = run.settings
+    end = period_end(start, s["monitoring.period"])
+    by_event_time = bool(s["data.timestamp_column"])
+    proba, labels = estimates.period_rows(
+        conn, production.version, start, end, by_event_time=by_event_time
+    )
+    if len(proba) < n_run:
+        return None
+    positive_class = value_text(getattr(production.model, "classes_", [0, 1])[-1])
+    positive = np.array([label == positive_class for label in labels], dtype=bool)
+    return _estimate(run, cal, positive, np.asarray(proba, dtype=np.float64), seed)
+
+
 def _with_realised(judged: dict[str, dict[str, Any]], realised: Score | None, n: int) -> None:
     """Put the run's realised value of a metric beside its estimate when it was measured on
     the very rows estimated."""
@@ -284,11 +319,14 @@ def estimate_for_run(
             when = start.to_pydatetime()
             mask = (starts == start).to_numpy()
             checks = estimates.recent_checks(conn, version, period, limit, when)
-            found = estimator(mask, s["model.random_seed"] + 1 + i)
+            seed = s["model.random_seed"] + 1 + i
+            found = _whole_period(run, conn, production, cal, when, int(mask.sum()), seed)
+            found = estimator(mask, seed) if found is None else found
             judged = _judged(run, found, ece, checks)
             rows += _rows(version, period, when, judged)
+            n_period = next(iter(found.values())).n_rows if found else int(mask.sum())
             periods.append(
-                {"period_start": when.isoformat(), "n_rows": int(mask.sum()), "metrics": judged}
+                {"period_start": when.isoformat(), "n_rows": n_period, "metrics": judged}
             )
     estimates.record_estimates(run.engine, run.run_id, rows)
     main = whole.get(s["model.metric"])

@@ -72,18 +72,9 @@ def score_predictions(
     settings: Settings, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None
 ) -> Score:
     """The metric of predictions against labels `y`, with its bootstrap interval: a Score."""
-    from pipeline.model.metrics import score_with_interval
+    from pipeline.model.metrics import settings_score
 
-    return score_with_interval(
-        settings["model.metric"],
-        y,
-        pred,
-        proba,
-        samples=settings["policy.bootstrap_samples"],
-        confidence=settings["policy.confidence"],
-        seed=settings["model.random_seed"],
-        max_rows=settings["policy.bootstrap_max_rows"],
-    )
+    return settings_score(settings, settings["model.metric"], y, pred, proba)
 
 
 def score(

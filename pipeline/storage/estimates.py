@@ -134,8 +134,9 @@ def fill_realised(where: sa.Engine | sa.Connection, realised: Iterable[Mapping[s
     model_version, metric, value) beside the estimates of the same period, model version and
     metric, with the estimation error (estimate - realised); return the estimates filled. A
     realised value arriving again (more labels came) replaces the one before. A period whose
-    rows came in several runs has an estimate from each run over that run's rows: each is set
-    beside the period's realised value as it is (their n_rows say how much each covers)."""
+    rows came in several runs has an estimate from each run, each over the period's rows
+    stored by then (a classifier's; a regressor's over its run's rows): each is set beside the
+    period's realised value as it is (their n_rows say how much each covers)."""
     if isinstance(where, sa.Engine):
         with where.begin() as conn:
             return fill_realised(conn, realised)
@@ -177,3 +178,40 @@ def estimates_of(conn: sa.Connection, model_version: int, period: str) -> list[d
     for r in rows:
         newest.setdefault((r.period_start, r.metric), dict(r._mapping))
     return list(newest.values())
+
+
+def period_rows(
+    conn: sa.Connection,
+    model_version: int,
+    start: datetime,
+    end: datetime,
+    *,
+    by_event_time: bool,
+) -> tuple[list[float], list[str | None]]:
+    """P(positive) and the predicted class (text) of every production prediction of
+    `model_version` in the period [start, end): what the period's estimate covers, whichever run
+    or request made them. A row's period is the one its realised value takes: its event time
+    when `by_event_time`, else when its file was ingested (a request's prediction: when it was
+    made). The test file's predictions (source `diagnostics`) and rows without a probability
+    are left out."""
+    from pipeline.storage.tables import ingested_files as f
+    from pipeline.storage.tables import predictions as p
+
+    common = [p.c.model_version == model_version, p.c.source != "diagnostics"]
+    common.append(p.c.probability.is_not(None))
+    if by_event_time:
+        at = sa.func.coalesce(p.c.event_time, f.c.ingested_at, p.c.created_at)
+        query = (
+            sa.select(p.c.probability, p.c.label)
+            .select_from(p.outerjoin(f, f.c.id == p.c.file_id))
+            .where(*common, at >= start, at < end)
+        )
+        rows = list(conn.execute(query))
+    else:
+        files = sa.select(f.c.id).where(f.c.ingested_at >= start, f.c.ingested_at < end)
+        of_files = sa.select(p.c.probability, p.c.label).where(*common, p.c.file_id.in_(files))
+        made = sa.select(p.c.probability, p.c.label).where(
+            *common, p.c.file_id.is_(None), p.c.created_at >= start, p.c.created_at < end
+        )
+        rows = list(conn.execute(of_files)) + list(conn.execute(made))
+    return [float(r.probability) for r in rows], [r.label for r in rows]

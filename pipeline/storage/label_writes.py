@@ -298,15 +298,14 @@ def record_join(
     return file_id
 
 
-def latest_realised(conn: sa.Connection) -> list[dict[str, Any]]:
+def latest_realised(conn: sa.Connection, metric: str | None = None) -> list[dict[str, Any]]:
     """The realised performance in force: the newest computation of each (period, period_start,
-    model_version, metric), oldest period first."""
+    model_version, metric), oldest period first; of one metric when `metric` is given."""
     r = realised_performance
-    newest = (
-        sa.select(sa.func.max(r.c.id).label("id"))
-        .group_by(r.c.period, r.c.period_start, r.c.model_version, r.c.metric)
-        .subquery()
-    )
+    latest = sa.select(sa.func.max(r.c.id).label("id"))
+    if metric is not None:
+        latest = latest.where(r.c.metric == metric)
+    newest = latest.group_by(r.c.period, r.c.period_start, r.c.model_version, r.c.metric).subquery()
     query = sa.select(r).where(r.c.id.in_(sa.select(newest.c.id)))
     rows = conn.execute(query.order_by(r.c.period_start, r.c.model_version))
     return [dict(row._mapping) for row in rows]
