@@ -188,9 +188,14 @@ def test_text_classes_are_learned_after_an_unlabelled_first_file(
         second = _batch(sample, 2)
         second[TARGET] = second[TARGET].map({0: "stays", 1: "leaves"})
         second.to_csv(inbox / "second.csv", index=False)
+        (project / "testdata").mkdir()  # the diagnose step's test file, with text labels too
+        second.iloc[:50].to_csv(project / "testdata" / "testdata.csv", index=False)
         t = run_json(project, url)
         assert t["rows_quarantined"] == 0 and t["rows_labelled"] == 500
         assert t["production_version"] == 1
+        diagnosed = rows(url, "SELECT label, actual FROM predictions WHERE source = 'diagnostics'")
+        assert len(diagnosed) == 50 and {r["label"] for r in diagnosed} <= {"leaves", "stays"}
+        assert {r["actual"] for r in diagnosed} == {None}  # a text class is no number
         assert 'label_values = ["leaves", "stays"]' in (project / "contract.toml").read_text()
         third = _batch(sample, 3)
         third[TARGET] = third[TARGET].map({0: "stays", 1: "leaves"})

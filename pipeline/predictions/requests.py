@@ -43,7 +43,7 @@ def request_rows(
     source: str,
     *,
     run_id: str | None = None,
-    actual: Sequence[float] | None = None,
+    actual: Sequence[Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per record: its features (the model's columns), prediction and probabilities."""
     classes = getattr(loaded.model, "classes_", None)
@@ -71,7 +71,16 @@ def request_rows(
                 "probabilities": None
                 if p1 is None or names is None or len(names) != 2
                 else {names[0]: 1.0 - p1, names[1]: p1},
-                "actual": None if actual is None else float(actual[i]),
+                "actual": None if actual is None else _number(actual[i]),
             }
         )
     return out
+
+
+def _number(value: Any) -> float | None:
+    """A known label as the `actual` column keeps it: a number; a text class ("low") has none
+    there (the run's confusion matrix and scores keep the test file's text labels)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
