@@ -88,28 +88,14 @@ def calibration_row(
     if settings["model.task"] != "classification":
         return _loss_model(settings, features, holdout, pred)
     if proba is None:
-        why = (
-            "not a binary classifier with probabilities: multiclass estimation needs per-class "
-            "probabilities, which riskwatch's predictions do not carry yet"
-        )
-        return _not_calibrated(why, rows)
+        return _multiclass(settings, model, features, holdout)
     positive = getattr(model, "classes_", [0, 1])[-1]
     y = (holdout[settings["data.target"]].to_numpy() == positive).astype(float)
-    folds = settings["policy.cv_folds"]
-    why_small = calibration.too_small(y, folds)
+    kw = _choice(settings)
+    why_small = calibration.too_small(y, kw["folds"])
     if why_small is not None:
         return _not_calibrated(why_small, rows)
-    choice = settings["monitoring.calibration"]
-    methods = calibration.METHODS if choice == "auto" else (choice,)
-    fitted = calibration.choose(
-        np.asarray(proba, dtype=float),
-        y,
-        folds=folds,
-        bins=settings["monitoring.calibration_bins"],
-        seed=settings["model.random_seed"],
-        margin=settings["monitoring.calibration_margin"],
-        methods=methods,
-    )
+    fitted = calibration.choose(np.asarray(proba, dtype=float), y, **kw)
     log.info(
         "calibration on %d holdout rows: %s (ECE %.4f, uncalibrated %.4f)",
         rows,
@@ -117,8 +103,63 @@ def calibration_row(
         fitted.ece,
         fitted.ece_uncalibrated,
     )
-    doc = fitted.to_json()
+    return _fixed(settings, fitted.to_json())
+
+
+def _choice(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of `calibration.choose` the settings give."""
+    from pipeline.estimate import calibration
+
+    choice = settings["monitoring.calibration"]
+    return {
+        "folds": settings["policy.cv_folds"],
+        "bins": settings["monitoring.calibration_bins"],
+        "seed": settings["model.random_seed"],
+        "margin": settings["monitoring.calibration_margin"],
+        "methods": calibration.METHODS if choice == "auto" else (choice,),
+    }
+
+
+def _fixed(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
+    """The row, its criterion saying so when the method was set rather than chosen."""
+    choice = settings["monitoring.calibration"]
     if choice != "auto":
         doc["criterion"] = f"monitoring.calibration = {choice!r} (not chosen by the data)"
     doc["reason"] = None
     return doc
+
+
+def _multiclass(
+    settings: Settings, model: Any, features: FeatureSpec, holdout: pd.DataFrame
+) -> dict[str, Any]:
+    """A classifier of more than two classes: one map per class, one-vs-rest, on its
+    predict_proba of the holdout (`pipeline.estimate.multiclass`); or why not."""
+    import numpy as np
+
+    from pipeline.estimate import multiclass
+    from pipeline.model.estimator import class_probabilities
+    from pipeline.predictions import value_text
+
+    rows = len(holdout)
+    matrix = class_probabilities(model, features, holdout)
+    if matrix is None:
+        return _not_calibrated("the classifier gives no probabilities (no predict_proba)", rows)
+    names = [str(value_text(c)) for c in model.classes_]
+    index = {name: i for i, name in enumerate(names)}
+    # A class the model never learned is a negative of every class's map.
+    y = np.array([index.get(str(value_text(v)), -1) for v in holdout[settings["data.target"]]])
+    kw = _choice(settings)
+    why_small = multiclass.too_small(y, len(names), kw["folds"])
+    if why_small is not None:
+        return _not_calibrated(why_small, rows)
+    fitted = multiclass.choose_multiclass(matrix, y, names, **kw)
+    log.info(
+        "calibration on %d holdout rows, %d classes one-vs-rest: %s (classwise ECE %.4f, "
+        "uncalibrated %.4f)",
+        rows,
+        len(names),
+        ", ".join(c.method for c in fitted.per_class),
+        fitted.ece,
+        fitted.ece_uncalibrated,
+    )
+    return _fixed(settings, fitted.to_json())
