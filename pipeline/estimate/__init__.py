@@ -1,7 +1,8 @@
 """Performance without labels: a classifier's metrics estimated from its calibrated confidence,
 a regressor's mean absolute error from a model of its loss.
 
-Pure computation (NumPy only), no file or database I/O:
+Pure computation, no file or database I/O; estimating takes NumPy only (scikit-learn fits the
+loss model's trees, at training time):
 
 - `maps`: the calibration maps (none, sigmoid, isotonic) as JSON parameters: fit, apply, and
   draw the maps the holdout could as well have given (the calibration's uncertainty);
@@ -14,8 +15,9 @@ Pure computation (NumPy only), no file or database I/O:
   prediction interval;
 - `cbpe_multiclass`: the same for a multiclass classifier: the expected k x k confusion matrix,
   accuracy, macro precision, recall and F1, one-vs-rest macro ROC-AUC, simulated intervals;
-- `loss`: direct loss estimation of a regressor's MAE: a linear model of |error| fitted on its
-  holdout (JSON), with a normal interval;
+- `loss`: direct loss estimation of a regressor's MAE: a model of |error| fitted on its holdout,
+  linear or gradient-boosted trees (`loss_trees`) by cross-validated error, kept as JSON, with
+  a normal interval;
 - `reliability`: when an estimate must not be trusted (poor calibration, too few rows, recent
   estimates that missed their realised values), and why.
 
@@ -26,4 +28,13 @@ predict_proba, `pipeline.model.estimator.class_probabilities`); the tables are
 """
 
 # The modules other packages may import (tests/test_layout.py holds every import to this list).
-__all__ = ["calibration", "cbpe", "cbpe_multiclass", "loss", "maps", "multiclass", "reliability"]
+__all__ = [
+    "calibration",
+    "cbpe",
+    "cbpe_multiclass",
+    "loss",
+    "loss_trees",
+    "maps",
+    "multiclass",
+    "reliability",
+]

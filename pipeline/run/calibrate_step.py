@@ -47,18 +47,33 @@ def numeric_matrix(frame: pd.DataFrame, features: FeatureSpec) -> np.ndarray:
 def _loss_model(
     settings: Settings, features: FeatureSpec, holdout: pd.DataFrame, pred: np.ndarray
 ) -> dict[str, Any]:
-    """A regressor's direct loss estimation model fitted on its holdout, as a row."""
+    """A regressor's direct loss estimation model fitted on its holdout, as a row: the one of
+    `monitoring.loss_model` (auto: the lower cross-validated error of |error|)."""
     from pipeline.estimate import loss
 
     y = holdout[settings["data.target"]].to_numpy(dtype=float)
-    params = loss.fit(numeric_matrix(holdout, features), pred, y)
-    log.info("loss model on %d holdout rows: R2 %.3f of |error|", len(holdout), params["r2"])
+    choice = settings["monitoring.loss_model"]
+    methods = loss.METHODS if choice == "auto" else (f"dle_{choice}",)
+    folds = settings["policy.cv_folds"]
+    method, params, mse = loss.choose(
+        numeric_matrix(holdout, features), pred, y, folds=folds, seed=settings["model.random_seed"],
+        methods=methods,
+    )  # fmt: skip
+    log.info(
+        "loss model on %d holdout rows: %s, R2 %.3f of |error|", len(holdout), method, params["r2"]
+    )
+    inputs = "the prediction and the numeric features"
+    criterion = (
+        f"mean squared error of |error|, {folds}-fold cross-validated on the holdout, of "
+        f"least squares and gradient-boosted trees on {inputs} (direct loss estimation)"
+        if choice == "auto"
+        else f"monitoring.loss_model = {choice!r} on {inputs} (not chosen by the data)"
+    )
     return {
-        "method": loss.METHOD,
+        "method": method,
         "params": params,
-        "criterion": "least squares of |error| on the holdout: the prediction and the numeric "
-        "features, standardised (direct loss estimation)",
-        "candidates": {},
+        "criterion": criterion,
+        "candidates": mse,
         "ece": None,
         "ece_uncalibrated": None,
         "holdout_rows": len(holdout),

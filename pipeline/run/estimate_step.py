@@ -208,14 +208,15 @@ def _estimator(
     from pipeline.run.calibrate_step import numeric_matrix
 
     n, confidence = len(frame), run.settings["policy.confidence"]
-    if cal["method"] == loss.METHOD:
+    if cal["method"] in loss.METHODS:
         numeric = numeric_matrix(frame, production.features)
 
         def mae(mask: np.ndarray | None, seed: int) -> dict[str, Estimate]:
             rows = slice(None) if mask is None else mask
             found = loss.estimate_mae(
-                cal["params"], numeric[rows], pred[rows], confidence=confidence
-            )
+                cal["params"], numeric[rows], pred[rows], confidence=confidence,
+                method=cal["method"],
+            )  # fmt: skip
             return {"mae": found}
 
         return mae

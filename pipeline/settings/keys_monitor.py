@@ -73,6 +73,16 @@ MONITOR: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting(
+        "monitoring.loss_model",
+        "auto",
+        "choice",
+        "The model of a new regressor's absolute error fitted on its holdout at training time, "
+        "for its MAE estimated without labels (direct loss estimation): auto (linear or trees "
+        "by their mean squared error cross-validated on the holdout in "
+        "policy.cv_folds folds), linear (least squares) or trees (gradient boosting).",
+        choices=("auto", "linear", "trees"),
+    ),
+    Setting(
         "monitoring.max_calibration_error",
         0.05,
         "float",
