@@ -1,7 +1,9 @@
 """At training time: the calibration of a new classifier's probabilities on its holdout (the
-rows it did not learn from), chosen as `monitoring.calibration` says, as the row that
+rows it did not learn from), chosen as `monitoring.calibration` says (a multiclass classifier's:
+one map per class against the rest, `pipeline.estimate.multiclass`), as the row that
 `calibrations` and the version's metadata.json record; or why the version has none. A
-regressor's row holds its loss model instead (direct loss estimation, `pipeline.estimate.loss`).
+regressor's row holds its loss model instead (direct loss estimation, `pipeline.estimate.loss`,
+as `monitoring.loss_model` says).
 
 Performance estimation without labels reads it later (`pipeline.run.estimate_step`).
 """
