@@ -150,6 +150,17 @@ def test_one_loss_model_named_is_the_one_fitted(method: str) -> None:
     assert found.n_rows == 50 and found.ci_low <= found.value <= found.ci_high
 
 
+def test_the_trees_take_a_sample_of_a_large_holdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loss, "TREE_ROWS", 200)
+    rng = np.random.default_rng(4)
+    x, y, _ = _corner(rng, 500, 0.0)
+    pred = 2 * x[:, 0] - x[:, 1]
+    _, trees, _ = loss.choose(x, pred, y, folds=3, seed=0, methods=(loss.TREES,))
+    assert trees["holdout_rows"] == 200  # its interval counts the rows it was fitted on
+    _, line, _ = loss.choose(x, pred, y, folds=3, seed=0, methods=(loss.METHOD,))
+    assert line["holdout_mae"] == pytest.approx(float(np.abs(y - pred).mean()))  # all 500
+
+
 def test_rows_fall_in_periods_by_event_time_else_by_ingest_time() -> None:
     from datetime import UTC, datetime
     from types import SimpleNamespace

@@ -10,10 +10,11 @@ not learn from), |y - prediction| from the prediction and the numeric features, 
   which follow a loss that bends with the features or grows where two of them meet.
 
 `choose` keeps the one with the lower k-fold cross-validated squared error of |error| on the
-holdout (each fold's model fitted on the other folds): the trees when the error has a shape a
-line cannot follow and the holdout is large enough to show it, the line otherwise (on a small
-holdout the trees fit noise and lose). Both are JSON (coefficients and their covariance, or the
-trees' arrays; never a pickle). Categorical features are not used.
+holdout (each fold's model fitted on the other folds; at most TREE_ROWS rows): the trees when
+the error has a shape a line cannot follow and the holdout is large enough to show it, the
+line otherwise (on a small holdout the trees fit noise and lose). Both are JSON (coefficients
+and their covariance, or the trees' arrays; never a pickle). Categorical features are not
+used.
 
 On new rows the estimated MAE is the mean of the predicted absolute errors (clipped at 0). Its
 interval is normal, from the two errors it carries: the rows' own scatter around their
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 METHOD = "dle_linear"  # the linear loss model's `calibrations.method`
 TREES = "dle_trees"
 METHODS = (METHOD, TREES)
+# The choice and the trees take a seeded sample of at most this many holdout rows (the line is
+# fitted on them all): gradient boosting costs seconds per 10,000 rows and fold, and a model of
+# one noisy |error| per row gains little from more.
+TREE_ROWS = 10_000
 
 
 def _design(params: dict[str, Any], numeric: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -139,7 +144,11 @@ def choose(
     from pipeline.model.metrics import fold_ids
 
     pred, y = np.asarray(pred, dtype=float), np.asarray(y, dtype=float)
-    x = np.asarray(numeric, dtype=float).reshape(len(pred), -1)
+    x_all = np.asarray(numeric, dtype=float).reshape(len(pred), -1)
+    x, p_all, y_all = x_all, pred, y
+    if len(pred) > TREE_ROWS and TREES in methods:  # the trees' cost grows with the rows
+        keep = np.sort(np.random.default_rng(seed).choice(len(pred), TREE_ROWS, replace=False))
+        x, pred, y = x[keep], pred[keep], y[keep]
     target = np.abs(y - pred)
     fold = fold_ids(target, folds, seed, stratified=False)
     oof = {m: np.empty(len(target)) for m in methods}
@@ -151,7 +160,7 @@ def choose(
             oof[m][test] = predicted_loss(m, params, x[test], pred[test])
     mse = {m: float(np.mean((oof[m] - target) ** 2)) for m in methods}
     best = min(methods, key=lambda m: (mse[m], methods.index(m)))
-    params = fit_trees(x, pred, y, seed=seed) if best == TREES else fit(x, pred, y)
+    params = fit_trees(x, pred, y, seed=seed) if best == TREES else fit(x_all, p_all, y_all)
     if best == TREES:
         resid = oof[TREES] - target
         params.update(
