@@ -218,19 +218,28 @@ def estimate(
     else:
         tp, fn, rank_sum = _normal_sums(_moments(probs_of, n, pos, ranks), pos, samples, rng)
     fp = pos.sum() - tp
-    alpha = (1 - confidence) / 2
     out = {}
     for m in metrics:
         if m == "roc_auc":
             value = expected_roc_auc(p, score)
             sims = _auc_from_sums(rank_sum, tp + fn, n)
-            sims = sims[~np.isnan(sims)]
         else:
             value = float(from_counts(m, cm[1, 1], cm[0, 1], cm[1, 0], n))
             sims = from_counts(m, tp, fp, fn, n)
-        if value is None or len(sims) < samples // 2:
-            out[m] = Estimate(m, value, None, None, n)
-            continue
-        low, high = np.quantile(sims, [alpha, 1 - alpha])
-        out[m] = Estimate(m, value, float(low), float(high), n)
+        out[m] = with_interval(m, value, sims, n, samples=samples, confidence=confidence)
     return out
+
+
+def with_interval(
+    metric: str, value: float | None, sims: np.ndarray, n: int, *, samples: int, confidence: float
+) -> Estimate:
+    """The estimate with the `confidence` quantiles of its simulations (NaN where a simulation
+    left the metric undefined); none when fewer than half the `samples` define it."""
+    import numpy as np
+
+    sims = sims[~np.isnan(sims)]
+    if value is None or len(sims) < samples // 2:
+        return Estimate(metric, value, None, None, n)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(sims, [alpha, 1 - alpha])
+    return Estimate(metric, value, float(low), float(high), n)

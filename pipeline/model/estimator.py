@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -205,6 +206,26 @@ def _stages(model: Any, features: FeatureSpec) -> tuple[Any | None, Any]:
     return model[:-1], model[-1]
 
 
+def _designs(prepare: Any | None, features: FeatureSpec, frame: pd.DataFrame) -> Iterator[Any]:
+    """The rows of `frame` as the estimator takes them, a slice at a time: rows are
+    independent, so predicting a million rows never holds a million-row design matrix."""
+    for start in range(0, len(frame), PREDICT_CHUNK_ROWS):
+        x = feature_frame(frame.iloc[start : start + PREDICT_CHUNK_ROWS], features)
+        yield x if prepare is None else prepare.transform(x)
+
+
+@contextmanager
+def _refused() -> Iterator[None]:
+    """A row the model refuses (a ValueError, as scikit-learn raises for a missing value it
+    cannot take) is a DataError."""
+    try:
+        yield
+    except ValueError as exc:
+        raise DataError(
+            f"the model cannot predict these rows: {type(exc).__name__}: {exc}"[:500]
+        ) from exc
+
+
 def predict(
     model: Any, features: FeatureSpec, frame: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -220,16 +241,26 @@ def predict(
     # Rows are independent: transform a slice at a time, once for both outputs, so scoring a
     # million rows never holds a million-row design matrix (or two).
     preds, probas = [], []
-    try:
-        for start in range(0, len(frame), PREDICT_CHUNK_ROWS):
-            x = feature_frame(frame.iloc[start : start + PREDICT_CHUNK_ROWS], features)
-            if prepare is not None:
-                x = prepare.transform(x)
+    with _refused():
+        for x in _designs(prepare, features, frame):
             preds.append(estimator.predict(x))
             if binary:
                 probas.append(estimator.predict_proba(x)[:, 1])
-    except ValueError as exc:
-        raise DataError(
-            f"the model cannot predict these rows: {type(exc).__name__}: {exc}"[:500]
-        ) from exc
     return np.concatenate(preds), np.concatenate(probas) if binary else None
+
+
+def class_probabilities(
+    model: Any, features: FeatureSpec, frame: pd.DataFrame
+) -> np.ndarray | None:
+    """Return predict_proba's matrix (rows x classes, columns in the order of `classes_`) for a
+    classifier of more than two classes that gives probabilities; else None (a binary one's
+    P(larger class) comes with `predict`)."""
+    prepare, estimator = _stages(model, features)
+    classes = getattr(model, "classes_", [])
+    if not hasattr(estimator, "predict_proba") or len(classes) <= 2:
+        return None
+    if len(frame) == 0:
+        return np.empty((0, len(classes)))
+    with _refused():
+        parts = [estimator.predict_proba(x) for x in _designs(prepare, features, frame)]
+    return np.concatenate(parts).astype(float)

@@ -5,7 +5,9 @@ estimate judged reliable or not, recorded in `performance_estimates`, and the `e
 of `run --json`.
 
 It reads the probabilities the model gave every new row, labelled or not, and never a label: an
-estimate is what is known before the labels come. A version without a calibration (trained
+estimate is what is known before the labels come. A binary classifier's P(positive) comes with
+its predictions; a multiclass one's per-class probabilities from its predict_proba
+(`pipeline.model.estimator.class_probabilities`). A version without a calibration (trained
 before calibrations were recorded, a regressor, no holdout) is not estimated, and its rows say
 why rather than guess.
 """
@@ -202,21 +204,24 @@ def _estimator(
     classifier, the loss model for a regressor; or why nothing can be estimated."""
     import numpy as np
 
-    from pipeline.estimate import loss
+    from pipeline.estimate import loss, multiclass
     from pipeline.run.calibrate_step import numeric_matrix
 
     n, confidence = len(frame), run.settings["policy.confidence"]
-    if cal["method"] == loss.METHOD:
+    if cal["method"] in loss.METHODS:
         numeric = numeric_matrix(frame, production.features)
 
         def mae(mask: np.ndarray | None, seed: int) -> dict[str, Estimate]:
             rows = slice(None) if mask is None else mask
             found = loss.estimate_mae(
-                cal["params"], numeric[rows], pred[rows], confidence=confidence
-            )
+                cal["params"], numeric[rows], pred[rows], confidence=confidence,
+                method=cal["method"],
+            )  # fmt: skip
             return {"mae": found}
 
         return mae
+    if cal["method"] == multiclass.METHOD:
+        return _multiclass_estimator(run, production, frame, cal, pred)
     if proba is None or len(proba) != n:
         return "the model gave no probabilities for the rows"
     positive = np.asarray(pred) == getattr(production.model, "classes_", [0, 1])[-1]
@@ -225,6 +230,43 @@ def _estimator(
         if mask is None:
             return _estimate(run, cal, positive, proba, seed)
         return _estimate(run, cal, positive[mask], proba[mask], seed)
+
+    return cbpe
+
+
+def _multiclass_estimator(
+    run: Run, production: LoadedModel, frame: pd.DataFrame, cal: dict[str, Any], pred: np.ndarray
+) -> Estimator | str:
+    """Multiclass CBPE of a subset of the rows: the model's predict_proba of every row, each
+    class's map applied and the rows normalised (`pipeline.estimate.multiclass`), the interval
+    under `monitoring.calibration_draws` draws of every class's map."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.estimate import cbpe_multiclass, multiclass
+    from pipeline.model.estimator import class_probabilities
+
+    s = run.settings
+    matrix = class_probabilities(production.model, production.features, frame)
+    classes = list(getattr(production.model, "classes_", []))
+    if matrix is None or len(classes) != len(cal["params"]["classes"]):
+        return "the model gave no probabilities per class for the rows"
+    index = np.asarray(pd.Categorical(pred, categories=classes).codes, dtype=int)
+    calibrated = multiclass.apply_all(cal["params"], matrix)
+    k = s["monitoring.calibration_draws"]
+
+    def cbpe(mask: np.ndarray | None, seed: int) -> dict[str, Estimate]:
+        rows = slice(None) if mask is None else mask
+        drawn = multiclass.draws_all(cal["params"], k, np.random.default_rng(seed)) if k else None
+        return cbpe_multiclass.estimate(
+            calibrated[rows],
+            index[rows],
+            matrix[rows],
+            samples=s["policy.bootstrap_samples"],
+            confidence=s["policy.confidence"],
+            seed=seed,
+            p_draws=None if drawn is None else drawn.apply,
+        )
 
     return cbpe
 

@@ -42,7 +42,8 @@ MONITOR: tuple[Setting, ...] = (
         "How a new classifier's probabilities are calibrated on its holdout at training time, "
         "for performance estimation without labels: auto (none, sigmoid or isotonic by their "
         "log loss cross-validated on the holdout in policy.cv_folds folds; see "
-        "monitoring.calibration_margin), or one of them.",
+        "monitoring.calibration_margin), or one of them; a multiclass classifier's, each class "
+        "against the rest.",
         choices=("auto", "none", "sigmoid", "isotonic"),
     ),
     Setting(
@@ -72,11 +73,21 @@ MONITOR: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting(
+        "monitoring.loss_model",
+        "auto",
+        "choice",
+        "The model of a new regressor's absolute error fitted on its holdout at training time, "
+        "for its MAE estimated without labels (direct loss estimation): auto (linear or trees "
+        "by their mean squared error cross-validated on the holdout in "
+        "policy.cv_folds folds), linear (least squares) or trees (gradient boosting).",
+        choices=("auto", "linear", "trees"),
+    ),
+    Setting(
         "monitoring.max_calibration_error",
         0.05,
         "float",
         "Estimates of a model whose calibrated probabilities have a larger ECE on its holdout "
-        "(out of fold) are marked unreliable.",
+        "(out of fold; a multiclass model's, the mean over its classes) are marked unreliable.",
         minimum=0,
         maximum=1,
     ),
