@@ -86,3 +86,8 @@ def test_a_three_class_model_is_calibrated_per_class_and_estimated(
     )
     assert len(recorded) == 2 * len(METRICS)  # the run and its one period
     assert all(r["value"] is not None and r["ci_low"] is not None for r in recorded)
+    # The day's estimate covers the day's every production prediction, from their stored
+    # {class: p}: the first file's too (predicted by v1 in this run), not this run's alone.
+    [period] = est["periods"]
+    assert period["n_rows"] == 3000
+    assert all(0 <= d["value"] <= 1 for d in period["metrics"].values())

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pipeline.run import estimate_period
 from pipeline.run.record import Run
 from pipeline.storage import estimates, tables
 
@@ -101,30 +102,6 @@ def _judged(
             "reason": why,
         }
     return out
-
-
-def _estimate(
-    run: Run, cal: dict[str, Any], positive: np.ndarray, proba: np.ndarray, seed: int
-) -> dict[str, Estimate]:
-    """CBPE on these rows, the interval carrying the calibration's uncertainty
-    (`monitoring.calibration_draws` maps drawn from it) and the labels' randomness."""
-    import numpy as np
-
-    from pipeline.estimate.cbpe import estimate
-    from pipeline.estimate.maps import apply_map, draws
-
-    s = run.settings
-    k = s["monitoring.calibration_draws"]
-    drawn = draws(cal["method"], cal["params"], k, np.random.default_rng(seed)) if k else None
-    return estimate(
-        apply_map(cal["method"], cal["params"], proba),
-        positive,
-        proba,
-        samples=s["policy.bootstrap_samples"],
-        confidence=s["policy.confidence"],
-        seed=seed,
-        p_draws=None if drawn is None else drawn.apply,
-    )
 
 
 def _rows(
@@ -228,8 +205,8 @@ def _estimator(
 
     def cbpe(mask: np.ndarray | None, seed: int) -> dict[str, Estimate]:
         if mask is None:
-            return _estimate(run, cal, positive, proba, seed)
-        return _estimate(run, cal, positive[mask], proba[mask], seed)
+            return estimate_period.binary(run, cal, positive, proba, seed)
+        return estimate_period.binary(run, cal, positive[mask], proba[mask], seed)
 
     return cbpe
 
@@ -243,70 +220,22 @@ def _multiclass_estimator(
     import numpy as np
     import pandas as pd
 
-    from pipeline.estimate import cbpe_multiclass, multiclass
     from pipeline.model.estimator import class_probabilities
 
-    s = run.settings
     matrix = class_probabilities(production.model, production.features, frame)
     classes = list(getattr(production.model, "classes_", []))
     if matrix is None or len(classes) != len(cal["params"]["classes"]):
         return "the model gave no probabilities per class for the rows"
     index = np.asarray(pd.Categorical(pred, categories=classes).codes, dtype=int)
-    calibrated = multiclass.apply_all(cal["params"], matrix)
-    k = s["monitoring.calibration_draws"]
 
     def cbpe(mask: np.ndarray | None, seed: int) -> dict[str, Estimate]:
         rows = slice(None) if mask is None else mask
-        drawn = multiclass.draws_all(cal["params"], k, np.random.default_rng(seed)) if k else None
-        return cbpe_multiclass.estimate(
-            calibrated[rows],
-            index[rows],
-            matrix[rows],
-            samples=s["policy.bootstrap_samples"],
-            confidence=s["policy.confidence"],
-            seed=seed,
-            p_draws=None if drawn is None else drawn.apply,
-        )
+        return estimate_period.multiclass(run, cal, matrix[rows], index[rows], seed)
 
     return cbpe
 
 
 _METRICS_ALL = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae")
-
-
-def _whole_period(
-    run: Run,
-    conn: sa.Connection,
-    production: LoadedModel,
-    cal: dict[str, Any],
-    start: datetime,
-    n_run: int,
-    seed: int,
-) -> dict[str, Estimate] | None:
-    """A classifier's estimate of the whole period starting at `start`: every production
-    prediction of the version stored in it (earlier runs', the API's, this run's), so that it
-    covers the rows the period's realised value will, not this run's alone. None (estimate the
-    run's rows) for a regressor (its loss model reads features the predictions do not keep)
-    and when fewer rows are stored than the run brought (its predictions were not recorded)."""
-    import numpy as np
-
-    from pipeline.estimate import loss
-    from pipeline.monitor import period_end
-    from pipeline.predictions import value_text
-
-    if cal["method"] == loss.METHOD:
-        return None
-    s = run.settings
-    end = period_end(start, s["monitoring.period"])
-    by_event_time = bool(s["data.timestamp_column"])
-    proba, labels = estimates.period_rows(
-        conn, production.version, start, end, by_event_time=by_event_time
-    )
-    if len(proba) < n_run:
-        return None
-    positive_class = value_text(getattr(production.model, "classes_", [0, 1])[-1])
-    positive = np.array([label == positive_class for label in labels], dtype=bool)
-    return _estimate(run, cal, positive, np.asarray(proba, dtype=np.float64), seed)
 
 
 def _with_realised(judged: dict[str, dict[str, Any]], realised: Score | None, n: int) -> None:
@@ -362,7 +291,9 @@ def estimate_for_run(
             mask = (starts == start).to_numpy()
             checks = estimates.recent_checks(conn, version, period, limit, when)
             seed = s["model.random_seed"] + 1 + i
-            found = _whole_period(run, conn, production, cal, when, int(mask.sum()), seed)
+            found = estimate_period.whole_period(
+                run, conn, production, cal, when, int(mask.sum()), seed
+            )
             found = estimator(mask, seed) if found is None else found
             judged = _judged(run, found, ece, checks)
             rows += _rows(version, period, when, judged)

@@ -11,6 +11,7 @@ realised value beside each estimate when the labels of its period arrive.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -180,6 +181,16 @@ def estimates_of(conn: sa.Connection, model_version: int, period: str) -> list[d
     return list(newest.values())
 
 
+@dataclass(frozen=True)
+class PeriodRows:
+    """The stored predictions of one period and version: P(positive) (binary), the predicted
+    class as text, and {class: p} (with `classes`)."""
+
+    probability: list[float | None]
+    labels: list[str | None]
+    probabilities: list[Any]
+
+
 def period_rows(
     conn: sa.Connection,
     model_version: int,
@@ -187,31 +198,33 @@ def period_rows(
     end: datetime,
     *,
     by_event_time: bool,
-) -> tuple[list[float], list[str | None]]:
-    """P(positive) and the predicted class (text) of every production prediction of
-    `model_version` in the period [start, end): what the period's estimate covers, whichever run
-    or request made them. A row's period is the one its realised value takes: its event time
-    when `by_event_time`, else when its file was ingested (a request's prediction: when it was
-    made). The test file's predictions (source `diagnostics`) and rows without a probability
-    are left out."""
+    classes: bool = False,
+) -> PeriodRows:
+    """The production predictions of `model_version` in the period [start, end): what the
+    period's estimate covers, whichever run or request made them. A row's period is the one its
+    realised value takes: its event time when `by_event_time`, else when its file was ingested
+    (a request's prediction: when it was made). The test file's predictions (source
+    `diagnostics`) are left out, and so are rows without P(positive) (binary) or without their
+    {class: p} (`classes`: a multiclass classifier's)."""
     from pipeline.storage.tables import ingested_files as f
     from pipeline.storage.tables import predictions as p
 
-    common = [p.c.model_version == model_version, p.c.source != "diagnostics"]
-    common.append(p.c.probability.is_not(None))
+    kept = p.c.probabilities if classes else p.c.probability
+    columns = (p.c.probability, p.c.label, p.c.probabilities if classes else sa.null())
+    common = [p.c.model_version == model_version, p.c.source != "diagnostics", kept.is_not(None)]
     if by_event_time:
         at = sa.func.coalesce(p.c.event_time, f.c.ingested_at, p.c.created_at)
         query = (
-            sa.select(p.c.probability, p.c.label)
+            sa.select(*columns)
             .select_from(p.outerjoin(f, f.c.id == p.c.file_id))
             .where(*common, at >= start, at < end)
         )
         rows = list(conn.execute(query))
     else:
         files = sa.select(f.c.id).where(f.c.ingested_at >= start, f.c.ingested_at < end)
-        of_files = sa.select(p.c.probability, p.c.label).where(*common, p.c.file_id.in_(files))
-        made = sa.select(p.c.probability, p.c.label).where(
+        of_files = sa.select(*columns).where(*common, p.c.file_id.in_(files))
+        made = sa.select(*columns).where(
             *common, p.c.file_id.is_(None), p.c.created_at >= start, p.c.created_at < end
         )
         rows = list(conn.execute(of_files)) + list(conn.execute(made))
-    return [float(r.probability) for r in rows], [r.label for r in rows]
+    return PeriodRows([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
