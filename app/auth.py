@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 
-from app import get_connection, state
+from app import get_connection, state, token_cache
 from app.api import error_response
 from app.limits import (
     POLICY,
@@ -35,6 +35,7 @@ from app.limits import (
     set_client,
 )
 from app.roles import role_for
+from app.token_cache import challenge as _challenge
 from pipeline.errors import ConfigError, DatabaseNotReady, DatabaseUnreachable, RiskwatchError
 from pipeline.settings import Settings
 from pipeline.storage import db, reads, tables, tokens
@@ -122,11 +123,6 @@ def needed_role() -> str | None:
     return role_for(request.url_rule.rule, request.method)
 
 
-def _challenge(error: str | None = None) -> dict[str, str]:
-    value = 'Bearer realm="riskwatch"' + (f', error="{error}"' if error else "")
-    return {"WWW-Authenticate": value}
-
-
 def authenticate() -> None:
     """Before each request: find its client and check its role; count the request."""
     needed = needed_role()
@@ -150,7 +146,7 @@ def authenticate() -> None:
         except (DatabaseNotReady, DatabaseUnreachable):
             return
     else:
-        token = _token(header)
+        token = _token(header, _settled_in_view())
         if not tokens.allows(token.role, needed):
             raise Refused(
                 403,
@@ -159,16 +155,22 @@ def authenticate() -> None:
             )
         client = Client(token, token.role)
         try:
-            tokens.touch(state().engine, token, tables.utcnow())
+            now = tables.utcnow()
+            if tokens.touch(state().engine, token, now):
+                token_cache.used_at(token, now)
         except sa.exc.DBAPIError as exc:  # best effort: a busy SQLite file must not fail a request
             reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
             log.warning("token %r: last_used_at not recorded (%s)", token.name, reason)
     set_client(client)
-    rule = request.url_rule.rule if request.url_rule is not None else ""
-    if (rule, request.method) in SETTLED_IN_VIEW:
+    if _settled_in_view():
         defer_request_charge(client)  # counted with the stored work: one commit per request
     else:
         charge_request(client)
+
+
+def _settled_in_view() -> bool:
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    return (rule, request.method) in SETTLED_IN_VIEW
 
 
 def _count_unsettled(response: Response) -> Response:
@@ -176,8 +178,10 @@ def _count_unsettled(response: Response) -> Response:
     return response
 
 
-def _token(header: str) -> tokens.Token:
-    """The valid token of an Authorization header; Refused (401) for anything else."""
+def _token(header: str, cache: bool = False) -> tokens.Token:
+    """The valid token of an Authorization header; Refused (401) for anything else. With
+    `cache`, one this worker saw valid is taken as it (app.token_cache: the committer checks
+    it in the transaction that stores the request's work)."""
     scheme, _, secret = header.strip().partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret or len(secret) > MAX_SECRET_CHARS:
@@ -186,11 +190,17 @@ def _token(header: str) -> tokens.Token:
             "the Authorization header must be: Bearer <token>",
             _challenge("invalid_request"),
         )
+    digest = tokens.secret_hash(secret)
+    token = token_cache.cached(digest) if cache else None
+    if token is not None:
+        return token
     token = tokens.find(get_connection(), secret)
     if token is None:
         raise Refused(401, "unknown API token", _challenge("invalid_token"))
     if token.revoked_at is not None:
         raise Refused(401, f"token {token.name!r} was revoked", _challenge("invalid_token"))
+    if cache:
+        token_cache.remember(digest, token)
     return token
 
 

@@ -222,7 +222,12 @@ def predict(
     preds, probas = [], []
     try:
         for start in range(0, len(frame), PREDICT_CHUNK_ROWS):
-            x = feature_frame(frame.iloc[start : start + PREDICT_CHUNK_ROWS], features)
+            part = (
+                frame
+                if len(frame) <= PREDICT_CHUNK_ROWS
+                else frame.iloc[start : start + PREDICT_CHUNK_ROWS]
+            )
+            x = feature_frame(part, features)
             if prepare is not None:
                 x = prepare.transform(x)
             preds.append(estimator.predict(x))
