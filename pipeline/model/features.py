@@ -249,11 +249,34 @@ def _typed_frame(rows: list[dict[str, Any]], features: FeatureSpec) -> pd.DataFr
     ).reshape(len(rows), len(features.numeric))
     objects = np.empty((len(rows), len(features.categorical)), dtype=object)
     objects[:] = [[np.nan if r[c] is None else r[c] for c in features.categorical] for r in rows]
+    numeric, categorical, every = _column_indexes(features)
     blocks = [
-        pd.DataFrame(numbers, columns=list(features.numeric), copy=False),
-        pd.DataFrame(objects, columns=list(features.categorical), dtype=object, copy=False),
+        pd.DataFrame(numbers, columns=numeric, copy=False),
+        pd.DataFrame(objects, columns=categorical, dtype=object, copy=False),
     ]
-    return pd.concat([b for b in blocks if b.shape[1]] or blocks[:1], axis=1)
+    # Numbered columns (no labels to join), then the shared labels.
+    frame = pd.concat([b for b in blocks if b.shape[1]] or blocks[:1], axis=1, ignore_index=True)
+    frame.columns = every
+    return frame
+
+
+# The column labels of records_frame's frames, made once per feature list (a worker serves one
+# model or a few) and shared: pandas 3 made an Arrow-backed Index of the names on every request,
+# and built its look-up table again for each name looked up (Preprocessor.transform).
+_INDEXES: dict[tuple[tuple[str, ...], ...], tuple[pd.Index, pd.Index, pd.Index]] = {}
+
+
+def _column_indexes(features: FeatureSpec) -> tuple[pd.Index, pd.Index, pd.Index]:
+    key = (features.numeric, features.categorical)
+    found = _INDEXES.get(key)
+    if found is None:
+        if len(_INDEXES) > 16:
+            _INDEXES.clear()
+        found = _INDEXES[key] = tuple(
+            pd.Index(list(names))
+            for names in (features.numeric, features.categorical, features.columns)
+        )
+    return found
 
 
 def _finite_number(value: object) -> bool:
