@@ -8,6 +8,7 @@ committers take turns through a lock file."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 from pathlib import Path
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from app import limits
 from app.commits import Committer, lock_path
 from pipeline import predictions
+from pipeline.errors import ModelIntegrityError
 from pipeline.model import registry
 from pipeline.settings import Settings
 from pipeline.storage import api_tables, db, tables, tokens
@@ -244,3 +246,92 @@ def test_many_rows_in_one_call(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         got = conn.execute(sa.select(p.c.features).order_by(p.c.id)).scalars().all()
     assert [f["i"] for f in got[-250:]] == list(range(250))
+
+
+# --- the worker's socket: what is ready is taken without waiting ----------------------------
+
+
+def test_a_read_takes_what_has_arrived_but_never_past_its_deadline() -> None:
+    import socket
+    import time
+
+    from app.gunicorn_worker import DeadlineSocket
+    from app.request_body import BodyDeadline
+
+    server_end, client_end = socket.socketpair()
+    with server_end, client_end:
+        sock = DeadlineSocket(server_end)
+        sock.start("body", 5.0, "api.body_timeout_seconds")
+        client_end.sendall(b"abc")
+        assert sock.recv(10) == b"abc"
+        buffer = bytearray(4)
+        client_end.sendall(b"defg")
+        assert sock.recv_into(buffer, 4) == 4 and bytes(buffer) == b"defg"
+        sock.deadline = time.monotonic() - 1  # spent, with bytes waiting: still a 408
+        client_end.sendall(b"late")
+        with pytest.raises(BodyDeadline, match="did not arrive within 5 s"):
+            sock.recv(10)
+        assert server_end.gettimeout() is None  # left blocking, as gunicorn had it
+
+
+def test_an_answer_is_sent_whole_whether_or_not_it_fits_the_socket_at_once() -> None:
+    import socket
+
+    from app.gunicorn_worker import DeadlineSocket
+
+    server_end, client_end = socket.socketpair()
+    with server_end, client_end:
+        sock = DeadlineSocket(server_end)
+        sock.arm_writes(30.0)
+        sock.sendall(b"small")
+        assert sock.write_deadline is not None  # its first byte started the answer's clock
+        assert client_end.recv(10) == b"small"
+        big = bytes(range(256)) * 40_000  # 10 MB: more than the socket's buffer
+        got = bytearray()
+
+        def read() -> None:
+            while len(got) < len(big):
+                got.extend(client_end.recv(1 << 16))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        sock.sendall(big)
+        reader.join(30)
+        assert bytes(got) == big
+        assert server_end.gettimeout() is None
+
+
+def test_the_production_pointer_is_read_again_once_replaced(
+    predicting: Settings, tmp_path: Path
+) -> None:
+    settings = predicting
+    pointer = settings.path("paths.models") / registry.POINTER
+    assert registry.production_version(settings) == 1
+    text = pointer.read_text()
+    replaced = tmp_path / "production.json"
+    replaced.write_text(text.replace('"version": 1', '"version": 7'))
+    os.replace(replaced, pointer)  # as atomic_write_bytes replaces it: a new file
+    try:
+        assert registry.production_version(settings) == 7
+        pointer.write_text("{not json")
+        with pytest.raises(ModelIntegrityError, match="is not a valid production pointer"):
+            registry.production_version(settings)
+    finally:
+        pointer.write_text(text)
+    assert registry.production_version(settings) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1.5, "b": None, "c": "caf\u00e9 \U0001f600", "d": True, "e": 10**20, "f": -0.0},
+        {"nested": [1, {"x": float("nan")}], "inf": float("inf")},
+        {},
+    ],
+)
+def test_the_rows_json_is_what_json_dumps_writes(value: object) -> None:
+    from pipeline.predictions import write
+
+    assert write._json(value) == json.dumps(value)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        write._json({"x": object()})

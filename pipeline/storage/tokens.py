@@ -145,11 +145,15 @@ def revoked_among(conn: sa.Connection, ids: set[int]) -> set[int]:
     for a whole batch of requests (app.commits), however many tokens it names."""
     if not ids:
         return set()
-    t = api_tables.api_tokens
-    live = conn.execute(
-        sa.select(t.c.id).where(t.c.id.in_(sorted(ids)), t.c.revoked_at.is_(None))
-    ).scalars()
-    return ids - set(live)
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (
+        "SELECT id FROM api_tokens WHERE revoked_at IS NULL AND id IN "
+        f"({', '.join(mark for _ in ids)})"
+    )
+    with db.driver_cursor(conn) as cursor:
+        cursor.execute(sql, tuple(ids))
+        live = {int(row[0]) for row in cursor.fetchall()}
+    return ids - live
 
 
 def active_count(conn: sa.Connection) -> int:
