@@ -378,6 +378,16 @@ def report(results: dict) -> None:
             f"  {name}: {rw['answered_predictions']:,} predictions answered, "
             f"{rw['stored_predictions']:,} stored"
         )
+        # One client waits for each answer's commit: the floor's time plus a commit's is the
+        # least a request can take, whatever the server does besides.
+        alone = rw["commit_alone"]
+        for case in ("1x1", "100x1"):
+            ceiling = 1 / (1 / floor[case]["requests_per_second"] + alone["p50_ms"] / 1000)
+            print(
+                f"  {name} {case}: the floor's work plus one durable commit (p50 "
+                f"{alone['p50_ms']:.1f} ms) allows at most {ceiling:.0f} req/s = "
+                f"{ceiling / floor[case]['requests_per_second']:.2f}x the floor"
+            )
 
 
 if __name__ == "__main__":
