@@ -73,6 +73,31 @@ def test_a_cached_token_revoked_by_another_process_stores_nothing_on_any_worker(
     assert used["requests"] == 6 and used["predictions"] == 6  # the refused ones: not counted
 
 
+def test_a_revoked_cached_token_is_a_401_whatever_else_its_request_got_wrong(
+    predicting: Settings,
+) -> None:
+    settings = predicting.with_values(api__requests_per_minute=1000, api__predictions_per_day=3)
+    secret = new_token(settings, "bad-body", "predict")
+    with make_app(settings) as app:
+        client = app.test_client()
+        assert client.post("/prediction", json=[RECORD], headers=bearer(secret)).status_code == 200
+        # Still valid: its errors are its own, and it stays cached.
+        assert_error(client.post("/prediction", json=[{"x": 1}], headers=bearer(secret)), 400)
+        assert_error(client.post("/prediction", json=[RECORD] * 5, headers=bearer(secret)), 429)
+        assert len(app.extensions["riskwatch"].tokens_seen) == 1
+        done = cli(settings.base_dir, "token", "revoke", "bad-body", database_url=_url(settings))
+        assert done.returncode == 0, done.stderr
+        for body in ([{"x": 1}], [RECORD] * 5, "not json"):
+            kwargs = (
+                {"data": body, "content_type": "application/json"}
+                if isinstance(body, str)
+                else {"json": body}
+            )
+            refused = client.post("/prediction", headers=bearer(secret), **kwargs)
+            assert assert_error(refused, 401)["error"] == "token 'bad-body' was revoked"
+        assert app.extensions["riskwatch"].tokens_seen == {}
+
+
 def test_a_token_revoked_after_its_request_was_let_in_is_refused_at_the_commit(
     predicting: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
