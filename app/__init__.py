@@ -21,7 +21,7 @@ from app.commits import Committer
 from pipeline.errors import ModelIntegrityError, NoProductionModel, RiskwatchError
 from pipeline.model import registry
 from pipeline.settings import Settings, load_settings
-from pipeline.storage import db, reads
+from pipeline.storage import db, reads, tokens
 
 
 @dataclass
@@ -37,6 +37,8 @@ class AppState:
     # What this worker last saw of each client's usage counters (app.limits): (client, kind)
     # -> (window, used).
     usage_seen: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    # The tokens this worker found valid, by their secret's hash (app.token_cache).
+    tokens_seen: dict[str, tokens.Token] = field(default_factory=dict)
     committer: Committer = field(init=False)  # group commit of the requests' writes
 
     def __post_init__(self) -> None:
@@ -128,15 +130,20 @@ def close_connection(_exc: BaseException | None = None) -> None:
 
 
 def production_model() -> registry.LoadedModel:
-    """The production model, loaded once per (version, sha256) and reloaded after a promotion.
+    """The production model, loaded once per version and reloaded after a promotion.
 
-    The pointer file is read on every call (cheap), so a promotion or rollback made by a run is
-    served by the next request without a restart.
+    The pointer (production.json, or with registry.store = "database" the latest deployment)
+    is read on every call, so a promotion or rollback made by a run is served by the next
+    request without a restart. A version's recorded SHA-256 never changes once registered: it
+    is asked for when the version is loaded, not on every request.
     """
     st = state()
     version = registry.production_version(st.settings, st.engine)
     if version is None:
         raise NoProductionModel("no model is deployed yet: run `riskwatch run` first")
+    loaded = st.model
+    if loaded is not None and loaded.version == version:
+        return loaded
     sha = reads.model_sha256(get_connection(), version)
     if sha is None:
         raise ModelIntegrityError(

@@ -19,9 +19,11 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMedi
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from app import get_connection, production_model, state
-from app.limits import anonymous_role, apply_charges, plan_charges, settle
+from app.limits import anonymous_role, current_client, plan_charges, settle
+from app.prediction_writes import REVOKED, PredictionWrite
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
+from app.token_cache import refuse_revoked
 from pipeline import predictions
 from pipeline.errors import (
     DatabaseNotReady,
@@ -216,16 +218,16 @@ def prediction() -> dict[str, Any]:
     predicted, probabilities = estimator.predict(loaded.model, loaded.features, frame)
     rows = predictions.request_rows(loaded, st.settings, records, predicted, probabilities, source)
     plan = plan_charges(len(records))
-
-    def store(conn: sa.Connection) -> dict[str, int]:
-        """The request and its predictions counted against the client's limits and, within
-        them, the predictions stored: in the worker's shared transaction (app.commits)."""
-        used = apply_charges(conn, plan)
-        if all(kind in used for kind, *_ in plan.charges):
-            predictions.record(conn, rows)
-        return used
-
-    settle(plan, st.committer.run(store))  # answered once committed; 429 stored nothing
+    client = current_client()
+    token = None if client is None else client.token
+    # Counted and stored in the worker's shared transaction (app.commits), with the token
+    # checked unrevoked there; answered once committed; a 429 or a 401 stored nothing.
+    outcome: Any = st.committer.run(
+        PredictionWrite(plan, rows, None if token is None else token.id)
+    )
+    if outcome == REVOKED and client is not None:
+        raise refuse_revoked(client)
+    settle(plan, outcome)
     return {
         "predictions": predicted.tolist(),
         "probabilities": None if probabilities is None else probabilities.tolist(),

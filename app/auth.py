@@ -5,7 +5,9 @@ a token: they hold no data, and the OpenAPI document that lists the routes is pu
 
 `auth.required` ("auto": true when RISKWATCH_ENV=production or DYNO is set) decides what a
 request without a token gets: 401 when required, else `auth.anonymous_role` (never admin). A
-valid token's role always applies; an invalid or revoked token is always a 401. The app refuses
+valid token's role always applies; an invalid or revoked token is always a 401 (POST
+/prediction takes a token this worker saw valid from app.token_cache, checked unrevoked where
+its work is stored, or looked up after a failed answer). The app refuses
 to start while auth is required and a reachable, migrated database holds no unrevoked token.
 When the database cannot say (unreachable, or not migrated yet: a blip while a dyno restarts),
 the app starts with a warning instead of a crash loop: requests get its usual 503 for the
@@ -20,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
-from app import get_connection, state
+from app import get_connection, state, token_cache
 from app.api import error_response
 from app.limits import (
     POLICY,
@@ -32,9 +34,12 @@ from app.limits import (
     charge_request,
     charge_unsettled,
     defer_request_charge,
+    forget_unsettled,
     set_client,
 )
 from app.roles import role_for
+from app.token_cache import CACHED_SECRET as _CACHED_SECRET
+from app.token_cache import challenge as _challenge
 from pipeline.errors import ConfigError, DatabaseNotReady, DatabaseUnreachable, RiskwatchError
 from pipeline.settings import Settings
 from pipeline.storage import db, reads, tables, tokens
@@ -122,11 +127,6 @@ def needed_role() -> str | None:
     return role_for(request.url_rule.rule, request.method)
 
 
-def _challenge(error: str | None = None) -> dict[str, str]:
-    value = 'Bearer realm="riskwatch"' + (f', error="{error}"' if error else "")
-    return {"WWW-Authenticate": value}
-
-
 def authenticate() -> None:
     """Before each request: find its client and check its role; count the request."""
     needed = needed_role()
@@ -150,7 +150,7 @@ def authenticate() -> None:
         except (DatabaseNotReady, DatabaseUnreachable):
             return
     else:
-        token = _token(header)
+        token = _token(header, _settled_in_view())
         if not tokens.allows(token.role, needed):
             raise Refused(
                 403,
@@ -159,25 +159,58 @@ def authenticate() -> None:
             )
         client = Client(token, token.role)
         try:
-            tokens.touch(state().engine, token, tables.utcnow())
+            now = tables.utcnow()
+            if tokens.touch(state().engine, token, now):
+                token_cache.used_at(token, now)
         except sa.exc.DBAPIError as exc:  # best effort: a busy SQLite file must not fail a request
             reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
             log.warning("token %r: last_used_at not recorded (%s)", token.name, reason)
     set_client(client)
-    rule = request.url_rule.rule if request.url_rule is not None else ""
-    if (rule, request.method) in SETTLED_IN_VIEW:
+    if _settled_in_view():
         defer_request_charge(client)  # counted with the stored work: one commit per request
     else:
         charge_request(client)
 
 
+def _settled_in_view() -> bool:
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    return (rule, request.method) in SETTLED_IN_VIEW
+
+
 def _count_unsettled(response: Response) -> Response:
+    """After the answer: a token taken from this worker's cache for a request that did not
+    succeed (a refused body, a limit, a database error: the committer never checked it) is
+    looked up now, so that a revoked token is a 401 whatever else was wrong; then the request
+    is counted if its view did not."""
+    secret = g.pop(_CACHED_SECRET, None)
+    if secret is not None and response.status_code != 200:
+        refused = _still_valid(secret)
+        if refused is not None:
+            forget_unsettled()
+            return _refused(refused)
     charge_unsettled()
     return response
 
 
-def _token(header: str) -> tokens.Token:
-    """The valid token of an Authorization header; Refused (401) for anything else."""
+def _still_valid(secret: str) -> Refused | None:
+    """None when the token of `secret` is still valid (or the database cannot say); else the
+    401, with the token forgotten by this worker."""
+    try:
+        token = tokens.find(get_connection(), secret)
+    except (RiskwatchError, sa.exc.DBAPIError):
+        return None  # the answer already says what is wrong with the database
+    if token is not None and token.revoked_at is None:
+        return None
+    token_cache.forget(tokens.secret_hash(secret))
+    if token is None:
+        return Refused(401, "unknown API token", _challenge("invalid_token"))
+    return Refused(401, f"token {token.name!r} was revoked", _challenge("invalid_token"))
+
+
+def _token(header: str, cache: bool = False) -> tokens.Token:
+    """The valid token of an Authorization header; Refused (401) for anything else. With
+    `cache`, one this worker saw valid is taken as it (app.token_cache: the committer checks
+    it in the transaction that stores the request's work)."""
     scheme, _, secret = header.strip().partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret or len(secret) > MAX_SECRET_CHARS:
@@ -186,11 +219,18 @@ def _token(header: str) -> tokens.Token:
             "the Authorization header must be: Bearer <token>",
             _challenge("invalid_request"),
         )
+    digest = tokens.secret_hash(secret)
+    token = token_cache.cached(digest) if cache else None
+    if token is not None:
+        setattr(g, _CACHED_SECRET, secret)  # looked up after a failed answer (see below)
+        return token
     token = tokens.find(get_connection(), secret)
     if token is None:
         raise Refused(401, "unknown API token", _challenge("invalid_token"))
     if token.revoked_at is not None:
         raise Refused(401, f"token {token.name!r} was revoked", _challenge("invalid_token"))
+    if cache:
+        token_cache.remember(digest, token)
     return token
 
 

@@ -51,6 +51,8 @@ DEFAULT_BODY_SECONDS = 10.0
 # Used when the app has no riskwatch settings (it always has: api.response_timeout_seconds).
 DEFAULT_RESPONSE_SECONDS = 30.0
 RESPONSE_SETTING = "api.response_timeout_seconds"
+# A send or receive that does not wait, on a blocking socket (Linux, the BSDs, macOS).
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 # Most bytes one os.sendfile call may move, as socket.sendfile does.
 _SENDFILE_BLOCK = 1 << 30
 
@@ -108,6 +110,21 @@ class DeadlineSocket:
         return int(self._written(self._sock.send, False, data, flags))
 
     def sendall(self, data: Any, flags: int = 0) -> None:
+        if _DONTWAIT and not flags and self._sock.gettimeout() is None:
+            # Most answers fit the socket's buffer: one non-blocking send, without setting a
+            # timeout up and down around a poll (each of those calls lets another thread take
+            # the GIL, then waits for it back). The answer's clock starts all the same, and a
+            # spent one ends the write as `_written` does.
+            deadline = self._write_clock(True)
+            if deadline is None or time.monotonic() < deadline:
+                try:
+                    sent = self._sock.send(data, _DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                view = memoryview(data)
+                if sent >= view.nbytes:
+                    return
+                data = view[sent:]  # the rest waits for the socket, within the deadline
         self._written(self._sock.sendall, True, data, flags)
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
@@ -176,10 +193,27 @@ class DeadlineSocket:
             self._sock.settimeout(None)
 
     def recv(self, size: int, flags: int = 0) -> bytes:
+        if self._ready(flags):
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                return self._sock.recv(size, _DONTWAIT)
         return self._bounded(self._sock.recv, size, flags)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        if self._ready(flags):
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                return self._sock.recv_into(buffer, nbytes, _DONTWAIT)
         return self._bounded(self._sock.recv_into, buffer, nbytes, flags)
+
+    def _ready(self, flags: int) -> bool:
+        """Whether a read may first take what has arrived, without waiting (so without a
+        timeout to set up): a blocking socket within its deadline. What has not arrived is
+        waited for by `_bounded`, which enforces the deadline."""
+        return bool(
+            _DONTWAIT
+            and not flags
+            and self._sock.gettimeout() is None
+            and (self.deadline is None or time.monotonic() < self.deadline)
+        )
 
     def _bounded(self, read: Any, *args: Any) -> Any:
         prior = self._sock.gettimeout()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -137,6 +138,11 @@ def defer_request_charge(client: Client) -> None:
     setattr(g, _UNSETTLED, client)
 
 
+def forget_unsettled() -> None:
+    """The request is refused without being counted (app.token_cache: a revoked token)."""
+    g.pop(_UNSETTLED, None)
+
+
 def charge_unsettled() -> None:
     """After the answer: count the request of a deferred route whose view did not settle it."""
     client = g.pop(_UNSETTLED, None)
@@ -197,6 +203,56 @@ def apply_charges(conn: sa.Connection, plan: Charges) -> dict[str, int]:
             break  # refused: nothing after it is added
         used[kind] = count
     return used
+
+
+def apply_all(conn: sa.Connection, plans: Sequence[Charges]) -> list[dict[str, int]]:
+    """`apply_charges` of each plan, in order, as one batch of the committer: a client's
+    requests of the batch are counted by one upsert per counter when they all fit (the usual
+    case), else one by one, as `apply_charges` would. Exact either way: a refused upsert adds
+    nothing, and counts that fit together fit one after the other."""
+    used: list[dict[str, int]] = [{} for _ in plans]
+    by_client: dict[str, list[int]] = {}
+    for i, plan in enumerate(plans):
+        if plan.client is not None and plan.charges:
+            by_client.setdefault(plan.client.key, []).append(i)
+    for key, members in by_client.items():
+        together = None if len(members) == 1 else _together(conn, key, [plans[i] for i in members])
+        for k, i in enumerate(members):
+            used[i] = apply_charges(conn, plans[i]) if together is None else together[k]
+    return used
+
+
+def _together(
+    conn: sa.Connection, key: str, plans: Sequence[Charges]
+) -> list[dict[str, int]] | None:
+    """Charge one client's plans with one upsert per counter: each plan's counts, or None, with
+    nothing added, when they cannot go together (their requests do not all fit, or a kind
+    spans two windows)."""
+    groups: dict[str, list[tuple[int, int, int, int]]] = {}  # kind -> [(member, window, ...)]
+    for m, plan in enumerate(plans):
+        for kind, window, amount, limit in plan.charges:
+            groups.setdefault(kind, []).append((m, window, amount, limit))
+    if any(len({(w, lim) for _, w, _, lim in g}) > 1 for g in groups.values()):
+        return None  # a window ended within the batch: one by one
+    outs: list[dict[str, int]] = [{} for _ in plans]
+    for kind in sorted(groups, key=lambda k: k != "requests"):  # the requests first
+        members = groups[kind]
+        _, window, _, limit = members[0]
+        total = sum(amount for _, _, amount, _ in members)
+        count = tokens.charge_in(conn, key, kind, window, total, limit)
+        if count is None and kind == "requests":
+            return None  # nothing was added: one by one decides which fit
+        if count is None:  # every request is counted; which predictions fit, in order
+            for m, _, amount, _ in members:
+                one = tokens.charge_in(conn, key, kind, window, amount, limit)
+                if one is not None:
+                    outs[m][kind] = one
+            continue
+        running = count - total
+        for m, _, amount, _ in members:
+            running += amount
+            outs[m][kind] = running
+    return outs
 
 
 def settle(plan: Charges, used: dict[str, int]) -> None:

@@ -51,6 +51,7 @@ from _common import (
     write_results,
     yes,
 )
+from serving_commit import commit_floor
 
 HERE = Path(__file__).resolve().parent
 PG_ADMIN_URL = "postgresql://127.0.0.1:5432/postgres"
@@ -328,6 +329,12 @@ def main() -> None:
             ("riskwatch_sqlite", lite, lite_token, f"sqlite:///{lite / 'riskwatch.db'}"),
             ("riskwatch_postgresql", pg, pg_token, pg_url),
         ):
+            floor_commit = commit_floor(url)
+            print(
+                f"  {name}: a durable commit alone: {floor_commit['commits_per_second']:.0f}/s, "
+                f"p50 {floor_commit['p50_ms']:.1f} ms, p99 {floor_commit['p99_ms']:.1f} ms",
+                flush=True,
+            )
             before = stored(url)
             results[name] = serve_and_measure(
                 riskwatch_server(project),
@@ -336,6 +343,7 @@ def main() -> None:
                 {"Authorization": f"Bearer {token}"},
                 seconds,
             )
+            results[name]["commit_alone"] = floor_commit
             results[name]["stored_predictions"] = stored(url) - before
             results[name]["answered_predictions"] = sum(
                 results[name][f"{n}x{c}"]["answered"] * n for n, c in CASES
@@ -370,6 +378,16 @@ def report(results: dict) -> None:
             f"  {name}: {rw['answered_predictions']:,} predictions answered, "
             f"{rw['stored_predictions']:,} stored"
         )
+        # One client waits for each answer's commit: the floor's time plus a commit's is the
+        # least a request can take, whatever the server does besides.
+        alone = rw["commit_alone"]
+        for case in ("1x1", "100x1"):
+            ceiling = 1 / (1 / floor[case]["requests_per_second"] + alone["p50_ms"] / 1000)
+            print(
+                f"  {name} {case}: the floor's work plus one durable commit (p50 "
+                f"{alone['p50_ms']:.1f} ms) allows at most {ceiling:.0f} req/s = "
+                f"{ceiling / floor[case]['requests_per_second']:.2f}x the floor"
+            )
 
 
 if __name__ == "__main__":

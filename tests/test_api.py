@@ -227,6 +227,22 @@ def test_no_production_model_is_a_503(tmp_path: Path) -> None:
         assert scoring.get_json()["scores"] == []
 
 
+def register_again(engine: sa.Engine, settings: Settings, v1: registry.LoadedModel) -> int:
+    """A new version that is `v1`'s model again (a promotion to test with): its number."""
+    return registry.register(
+        engine,
+        settings,
+        v1.model,
+        features=v1.features,
+        metric=v1.metric,
+        holdout_score=v1.holdout_score,
+        train_rows=1,
+        holdout_rows=1,
+        training_files=[],
+        run_id=None,
+    )
+
+
 def test_a_promotion_is_served_without_a_restart(
     sqlite_client: FlaskClient, sqlite_project: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -240,19 +256,7 @@ def test_a_promotion_is_served_without_a_restart(
 
     engine = db.make_engine(settings.database_url)
     try:
-        v1 = real_load(engine, settings, 1)
-        v2 = registry.register(
-            engine,
-            settings,
-            v1.model,
-            features=v1.features,
-            metric=v1.metric,
-            holdout_score=v1.holdout_score,
-            train_rows=1,
-            holdout_rows=1,
-            training_files=[],
-            run_id=None,
-        )
+        v2 = register_again(engine, settings, real_load(engine, settings, 1))
         registry.deploy(engine, settings, v2, kind="promote", reason="test", run_id=None)
         body = sqlite_client.post("/prediction", json=[RECORD]).get_json()
         assert body["model_version"] == v2

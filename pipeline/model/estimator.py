@@ -12,8 +12,10 @@ is fitted on are `pipeline.model.features`' `FeatureSpec`, which records the way
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -203,14 +205,35 @@ def _stages(model: Any, features: FeatureSpec) -> tuple[Any | None, Any]:
     a stateless step looks unfitted to scikit-learn)."""
     if features.preprocessing == "pipeline":
         return None, model
-    return model[:-1], model[-1]
+    try:
+        known = _SPLIT.get(model)
+    except TypeError:  # not weakly referable: split it each time
+        known = None
+    if known is None:
+        head = model[:-1]  # a new Pipeline each time: kept while the model lives
+        # One step: that step itself, as the one-step Pipeline would call it.
+        known = (head.steps[0][1] if len(head.steps) == 1 else head, model[-1])
+        with contextlib.suppress(TypeError):
+            _SPLIT[model] = known
+    return known
+
+
+# Each loaded model's split (`_stages`): the API predicts a few rows at a time, and slicing a
+# Pipeline (a new one, checked) cost as much as transforming one row.
+_SPLIT: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def _designs(prepare: Any | None, features: FeatureSpec, frame: pd.DataFrame) -> Iterator[Any]:
     """The rows of `frame` as the estimator takes them, a slice at a time: rows are
     independent, so predicting a million rows never holds a million-row design matrix."""
     for start in range(0, len(frame), PREDICT_CHUNK_ROWS):
-        x = feature_frame(frame.iloc[start : start + PREDICT_CHUNK_ROWS], features)
+        # A request's few rows are the frame itself: no slice (a new frame) made of them.
+        part = (
+            frame
+            if len(frame) <= PREDICT_CHUNK_ROWS
+            else frame.iloc[start : start + PREDICT_CHUNK_ROWS]
+        )
+        x = feature_frame(part, features)
         yield x if prepare is None else prepare.transform(x)
 
 

@@ -6,6 +6,7 @@ records, a past prediction's row) into the model's columns the same way everywhe
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -101,8 +102,15 @@ def feature_column(column: pd.Series, categorical: bool) -> pd.Series:
 TYPED_ROWS = 10_000
 
 
+# The frames records_frame built, by id (weakly: a frame gone is gone from here too): each is a
+# feature frame by construction, so feature_frame need not look at its columns again.
+_BUILT: weakref.WeakValueDictionary[int, pd.DataFrame] = weakref.WeakValueDictionary()
+
+
 def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
     """Select the model's columns with the dtypes the pipeline expects."""
+    if _built(frame) and list(frame.columns) == features.columns:
+        return frame  # records_frame's, for these features
     if _is_feature_frame(frame, features):
         return frame  # converting it would change nothing
     out = pd.DataFrame(index=frame.index)
@@ -111,6 +119,12 @@ def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
     for c in features.categorical:
         out[c] = feature_column(frame[c], categorical=True)
     return out
+
+
+def _built(frame: pd.DataFrame) -> bool:
+    """Whether records_frame built this very frame (not merely one with its id, since gone)."""
+    known = _BUILT.get(id(frame))
+    return known is not None and known is frame
 
 
 def labelled_mask(frame: pd.DataFrame, target: str) -> np.ndarray:
@@ -219,7 +233,9 @@ def records_frame(records: object, features: FeatureSpec, max_records: int) -> p
                 )
             row[col] = value
         rows.append(row)
-    return _typed_frame(rows, features)
+    frame = _typed_frame(rows, features)
+    _BUILT[id(frame)] = frame
+    return frame
 
 
 def _typed_frame(rows: list[dict[str, Any]], features: FeatureSpec) -> pd.DataFrame:
@@ -233,11 +249,34 @@ def _typed_frame(rows: list[dict[str, Any]], features: FeatureSpec) -> pd.DataFr
     ).reshape(len(rows), len(features.numeric))
     objects = np.empty((len(rows), len(features.categorical)), dtype=object)
     objects[:] = [[np.nan if r[c] is None else r[c] for c in features.categorical] for r in rows]
+    numeric, categorical, every = _column_indexes(features)
     blocks = [
-        pd.DataFrame(numbers, columns=list(features.numeric), copy=False),
-        pd.DataFrame(objects, columns=list(features.categorical), dtype=object, copy=False),
+        pd.DataFrame(numbers, columns=numeric, copy=False),
+        pd.DataFrame(objects, columns=categorical, dtype=object, copy=False),
     ]
-    return pd.concat([b for b in blocks if b.shape[1]] or blocks[:1], axis=1)
+    # Numbered columns (no labels to join), then the shared labels.
+    frame = pd.concat([b for b in blocks if b.shape[1]] or blocks[:1], axis=1, ignore_index=True)
+    frame.columns = every
+    return frame
+
+
+# The column labels of records_frame's frames, made once per feature list (a worker serves one
+# model or a few) and shared: pandas 3 made an Arrow-backed Index of the names on every request,
+# and built its look-up table again for each name looked up (Preprocessor.transform).
+_INDEXES: dict[tuple[tuple[str, ...], ...], tuple[pd.Index, pd.Index, pd.Index]] = {}
+
+
+def _column_indexes(features: FeatureSpec) -> tuple[pd.Index, pd.Index, pd.Index]:
+    key = (features.numeric, features.categorical)
+    found = _INDEXES.get(key)
+    if found is None:
+        if len(_INDEXES) > 16:
+            _INDEXES.clear()
+        found = _INDEXES[key] = tuple(
+            pd.Index(list(names))
+            for names in (features.numeric, features.categorical, features.columns)
+        )
+    return found
 
 
 def _finite_number(value: object) -> bool:

@@ -82,11 +82,23 @@ def production_version(settings: Settings, engine: sa.Engine | None = None) -> i
         return None if found is None else int(found)
     pointer = _root(settings) / POINTER
     try:
-        return int(json.loads(pointer.read_text())["version"])
+        seen = os.stat(pointer)
+        key = (seen.st_dev, seen.st_ino, seen.st_mtime_ns, seen.st_size)
+        known = _POINTERS.get(pointer)
+        if known is not None and known[0] == key:
+            return known[1]
+        version = int(json.loads(pointer.read_text())["version"])
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelIntegrityError(f"{pointer} is not a valid production pointer: {exc}") from exc
+    _POINTERS[pointer] = (key, version)
+    return version
+
+
+# production.json's version by path, with the file's identity when read: the pointer is only
+# replaced whole (atomic_write_bytes: a new file), so a file that stats the same says the same.
+_POINTERS: dict[Path, tuple[tuple[int, int, int, int], int]] = {}
 
 
 def _next_version(conn: sa.Connection, root: Path, settings: Settings) -> int:

@@ -15,6 +15,7 @@ driver's executemany per batch. Memory is one batch, never the file.
 from __future__ import annotations
 
 import json
+import json.encoder
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 
 from pipeline.errors import RiskwatchError
 from pipeline.infra import failpoints
-from pipeline.storage import tables, text
+from pipeline.storage import db, tables, text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -83,26 +84,104 @@ class FileRun:
     created_at: datetime
 
 
+# The columns of a prediction that carries its features (`record`), in its INSERT's order: the
+# features where a scheduled one has its file and row.
+ROW_COLUMNS = (*COLUMNS[:4], "features", *COLUMNS[6:], "actual")
+_JSON = ("features", "probabilities")
+
+
+def _unserialisable(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps(value) with its default options, without building its C encoder on every call
+# (half the time of a row's features); the C encoder is CPython's, json.dumps elsewhere.
+_ENCODE = (
+    None
+    if json.encoder.c_make_encoder is None  # type: ignore[attr-defined]
+    else json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None,
+        _unserialisable,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+)
+_GIVEN = frozenset(ROW_COLUMNS[1:])
+
+
 def record(where: sa.Engine | sa.Connection, rows: Sequence[Mapping[str, object]]) -> None:
     """Insert a few predictions that carry their features (API, web page, diagnostics), in a
     transaction of their own (an engine) or in the caller's (a connection: the API's shared
     transaction, app.commits).
 
-    Each row names its source, model_version and features and may give any other column; all
-    get the same created_at.
+    Each row names its source, model_version and features and may give any other column of
+    ROW_COLUMNS; all get the same created_at. One executemany of the driver (what SQLAlchemy's
+    insert() would send, without its per-row processing): the JSON columns as SQLAlchemy
+    writes them (json.dumps), times as its UTCDateTime stores them, text made storable.
     """
     if not rows:
         return
-    now = tables.utcnow()
     for row in rows:
         if row.get("source") not in SOURCES:
             raise PredictionsError(f"unknown prediction source {row.get('source')!r}")
-    values = [{"created_at": now, **text.storable(r)} for r in rows]
+        if not row.keys() <= _GIVEN:
+            raise PredictionsError(f"unknown prediction columns {sorted(row.keys() - _GIVEN)}")
     if isinstance(where, sa.Connection):
-        where.execute(tables.predictions.insert(), values)
+        _insert_rows(where, rows)
         return
     with where.begin() as conn:
-        conn.execute(tables.predictions.insert(), values)
+        _insert_rows(conn, rows)
+
+
+def _json(value: object) -> str | None:
+    if value is None:
+        return None
+    dumped = "".join(_ENCODE(value, 0)) if _ENCODE is not None else json.dumps(value)
+    # json.dumps escapes every non-ASCII character: a NUL or a surrogate shows as an escape.
+    if "\\u0000" in dumped or "\\ud" in dumped:
+        dumped = json.dumps(text.storable(value))
+    return dumped
+
+
+def _insert_rows(conn: sa.Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    marks = [f"{mark}::json" if c in _JSON and not sqlite else mark for c in ROW_COLUMNS]
+    sql = f"INSERT INTO predictions ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join(marks)})"
+    now = tables.utcnow()
+
+    def when(value: Any) -> Any:
+        if value is None or not sqlite:
+            return value
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise PredictionsError(f"a prediction's time must be timezone-aware, got {value!r}")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    created = when(now)
+    params = [
+        (
+            created,
+            text.storable(r.get("run_id")),
+            r["source"],
+            r["model_version"],
+            _json(r.get("features")),
+            text.storable(r.get("row_key")),
+            when(r.get("event_time")),
+            r.get("prediction"),
+            text.storable(r.get("label")),
+            r.get("probability"),
+            _json(r.get("probabilities")),
+            r.get("actual"),
+        )
+        for r in rows
+    ]
+    with db.driver_cursor(conn) as cursor:
+        cursor.executemany(sql, params)
 
 
 def is_marked(conn: sa.Connection, file_id: int, model_version: int) -> bool:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -83,6 +83,21 @@ def make_engine(url: str) -> sa.Engine:
         wanted = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, **PG_KEEPALIVES}
         connect_args = {key: value for key, value in wanted.items() if key not in query}
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+@contextmanager
+def driver_cursor(conn: sa.Connection) -> Iterator[Any]:  # the driver's cursor: untyped
+    """A cursor of the driver itself, in `conn`'s transaction, closed after: for the few hot
+    statements of the API (a request's counters, its rows) that are sent as they are, without
+    SQLAlchemy's per-statement work (the SQL is written for both databases' parameter marks)."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RiskwatchError("the connection has no driver connection (it was closed)")
+    cursor = raw.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 @contextmanager

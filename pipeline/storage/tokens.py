@@ -19,10 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.errors import InvalidArgument, NotFound
-from pipeline.storage import api_tables, tables
+from pipeline.storage import api_tables, db, tables
 
 ROLES = ("read", "predict", "admin")  # each role implies the ones before it
 SECRET_PREFIX = "rw_"
@@ -141,6 +140,22 @@ def find(conn: sa.Connection, secret: str) -> Token | None:
     return None if row is None else Token(**row._mapping)
 
 
+def revoked_among(conn: sa.Connection, ids: set[int]) -> set[int]:
+    """Which of the tokens `ids` are revoked (or gone), in the caller's transaction: one query
+    for a whole batch of requests (app.commits), however many tokens it names."""
+    if not ids:
+        return set()
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (
+        "SELECT id FROM api_tokens WHERE revoked_at IS NULL AND id IN "
+        f"({', '.join(mark for _ in ids)})"
+    )
+    with db.driver_cursor(conn) as cursor:
+        cursor.execute(sql, tuple(ids))
+        live = {int(row[0]) for row in cursor.fetchall()}
+    return ids - live
+
+
 def active_count(conn: sa.Connection) -> int:
     """How many tokens are not revoked."""
     t = api_tables.api_tokens
@@ -165,6 +180,21 @@ def charge(engine: sa.Engine, client: str, kind: str, period: int, amount: int, 
         return charge_in(conn, client, kind, period, amount, limit) is not None
 
 
+# charge_in's conditional upsert, as the driver takes it (one statement, both databases): the
+# same SQL SQLAlchemy's on_conflict_do_update would render, without building it per request.
+_CHARGE = (
+    "INSERT INTO api_usage (client, kind, period, used) VALUES ({m}, {m}, {m}, {m}) "
+    "ON CONFLICT (client, kind) DO UPDATE SET "
+    "used = CASE WHEN excluded.period > api_usage.period THEN excluded.used "
+    "ELSE api_usage.used + excluded.used END, "
+    "period = CASE WHEN excluded.period > api_usage.period THEN excluded.period "
+    "ELSE api_usage.period END "
+    "WHERE excluded.period > api_usage.period OR api_usage.used + excluded.used <= {m} "
+    "RETURNING used"
+)
+_CHARGE_SQL = {"sqlite": _CHARGE.format(m="?"), "postgresql": _CHARGE.format(m="%s")}
+
+
 def charge_in(
     conn: sa.Connection, client: str, kind: str, period: int, amount: int, limit: int
 ) -> int | None:
@@ -178,16 +208,7 @@ def charge_in(
     """
     if amount > limit:
         return None
-    u = api_tables.api_usage
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    values = insert(u).values(client=client, kind=kind, period=period, used=amount)
-    newer = values.excluded.period > u.c.period
-    stmt = values.on_conflict_do_update(
-        index_elements=[u.c.client, u.c.kind],
-        set_={
-            "used": sa.case((newer, values.excluded.used), else_=u.c.used + values.excluded.used),
-            "period": sa.case((newer, values.excluded.period), else_=u.c.period),
-        },
-        where=sa.or_(newer, u.c.used + values.excluded.used <= limit),
-    ).returning(u.c.used)
-    return conn.execute(stmt).scalar()
+    with db.driver_cursor(conn) as cursor:
+        cursor.execute(_CHARGE_SQL[conn.dialect.name], (client, kind, period, amount, limit))
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
