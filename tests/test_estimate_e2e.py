@@ -65,9 +65,9 @@ def test_calibrated_at_training_and_estimated_each_run(
     # The same rows' labels, which the estimate never read: it is near what they say.
     assert abs(f1["value"] - second["score"]["value"]) < 0.1
     assert est["period"] == "day" and len(est["periods"]) == 1  # one file, one ingest day
-    # The day's estimate covers every production prediction of the day, not this run's rows
-    # alone: the first file, ingested the same day, was predicted by v1 in this run too.
-    assert est["periods"][0]["n_rows"] == 3000
+    # The day's estimate covers the day's predictions that wait for labels: none stored (both
+    # files came labelled whole, the first is the training data), so this run's rows.
+    assert est["periods"][0]["n_rows"] == 1500
     recorded = rows(
         database_url,
         f"SELECT * FROM performance_estimates WHERE run_id = '{second['run_id']}'",
@@ -170,31 +170,39 @@ def test_estimates_that_missed_make_the_next_unreliable(project: Path, tmp_path:
 def test_a_period_fed_by_several_runs_is_estimated_on_all_its_rows(
     project: Path, sample: Path, database_url: str
 ) -> None:
-    """The estimate of a period covers every production prediction stored in it (the earlier
-    runs' and this one's), the rows its realised value will be computed on: it equals CBPE on
-    those rows, computed here from the stored probabilities."""
+    """The estimate of a period covers every production prediction stored in it that waits for
+    labels (the earlier runs' unlabelled rows, the API's, this run's; not the rows of files that
+    came labelled): it equals CBPE on those rows, computed here from the stored probabilities."""
     import numpy as np
     import pandas as pd
 
     from pipeline.estimate.cbpe import estimate
     from pipeline.estimate.maps import apply_map
+    from pipeline.settings import load_settings
+    from tests.test_api import make_app
 
     _first(project, sample, database_url)
-    drop(project, sample / "sourcedata" / "clients_batch_02.csv")
-    second = run_json(project, database_url)
-    unlabelled = pd.read_csv(sample / "sourcedata" / "clients_batch_03.csv").drop(columns="exited")
-    unlabelled.to_csv(project / "sourcedata" / "later.csv", index=False)
-    third = run_json(project, database_url)
-    [before], [now] = second["estimate"]["periods"], third["estimate"]["periods"]
-    assert before["period_start"] == now["period_start"]  # one ingest day
-    assert third["estimate"]["n_rows"] == 1500  # the run's own rows
-    assert now["n_rows"] == before["n_rows"] + 1500 == 4500  # the whole day's
+    for n, name in ((2, "later.csv"), (3, "later_still.csv")):
+        frame = pd.read_csv(sample / "sourcedata" / f"clients_batch_{n:02d}.csv")
+        frame.drop(columns="exited").to_csv(project / "sourcedata" / name, index=False)
+        if n == 3:  # one prediction asked of the API the same day
+            settings = load_settings(
+                project / "riskwatch.toml", environ={"DATABASE_URL": database_url}
+            )
+            record = frame.drop(columns=["exited", "corporation"]).iloc[0].to_dict()
+            with make_app(settings) as app:
+                answer = app.test_client().post("/prediction", json={"records": [record]})
+                assert answer.status_code == 200, answer.get_json()
+        done = run_json(project, database_url)
+    [period] = done["estimate"]["periods"]
+    assert done["estimate"]["n_rows"] == 1500  # the run's own rows
+    assert period["n_rows"] == 1500 + 1500 + 1  # the day's: two unlabelled files, one request
     stored = rows(
         database_url,
-        "SELECT probability, label FROM predictions WHERE source <> 'diagnostics' "
-        "AND model_version = 1",
+        "SELECT probability, label FROM predictions WHERE model_version = 1 AND (source = 'api' "
+        "OR file_id IN (SELECT id FROM ingested_files WHERE labelled_rows < rows))",
     )
-    assert len(stored) == 4500
+    assert len(stored) == 3001
     (cal,) = rows(database_url, "SELECT method, params FROM calibrations")
     params = json.loads(cal["params"]) if isinstance(cal["params"], str) else cal["params"]
     proba = np.array([r["probability"] for r in stored])
@@ -202,4 +210,4 @@ def test_a_period_fed_by_several_runs_is_estimated_on_all_its_rows(
     p = apply_map(cal["method"], params, proba)
     direct = estimate(p, positive, proba, samples=10, confidence=0.95, seed=0)
     for metric in ("accuracy", "f1", "roc_auc"):
-        assert now["metrics"][metric]["value"] == pytest.approx(direct[metric].value, abs=1e-9)
+        assert period["metrics"][metric]["value"] == pytest.approx(direct[metric].value, abs=1e-9)

@@ -191,3 +191,14 @@ def test_rows_fall_in_periods_by_event_time_else_by_ingest_time() -> None:
     assert str(starts[2].date()) == "2026-09-28"
     # A frame that is not these files' rows cannot be placed by ingest time.
     assert ingest_times(files, 4).isna().all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 9])
+def test_a_holdout_too_small_to_cross_validate_gets_the_line_without_a_choice(n: int) -> None:
+    """A first model trained on a few labelled rows has a holdout of a few rows: fewer than two
+    per fold is no choice to make (the folds would be empty), not a crash of the run."""
+    rng = np.random.default_rng(n)
+    x, pred = rng.normal(size=(n, 2)), rng.normal(size=n)
+    method, params, mse = loss.choose(x, pred, pred + rng.normal(size=n), folds=5, seed=0)
+    assert method == loss.METHOD and mse == {}
+    assert set(params) >= {"r2"}

@@ -86,8 +86,12 @@ def test_a_three_class_model_is_calibrated_per_class_and_estimated(
     )
     assert len(recorded) == 2 * len(METRICS)  # the run and its one period
     assert all(r["value"] is not None and r["ci_low"] is not None for r in recorded)
-    # The day's estimate covers the day's every production prediction, from their stored
-    # {class: p}: the first file's too (predicted by v1 in this run), not this run's alone.
-    [period] = est["periods"]
-    assert period["n_rows"] == 3000
+    # Two unlabelled files in two more runs of the same day: the day's estimate covers both,
+    # read back from their stored {class: p}, not the last run's rows alone.
+    for n, name in ((1, "later.csv"), (2, "later_still.csv")):
+        frame = pd.read_csv(sample / "sourcedata" / f"clients_batch_{n:02d}.csv")
+        frame.drop(columns="exited").to_csv(project / "sourcedata" / name, index=False)
+        later = run_json(project, database_url)["estimate"]
+    [period] = later["periods"]
+    assert later["n_rows"] == 1500 and period["n_rows"] == 3000
     assert all(0 <= d["value"] <= 1 for d in period["metrics"].values())

@@ -108,3 +108,17 @@ def test_unlabelled_rows_are_predicted_estimated_and_reconciled_with_their_label
     table = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(table) == 2 * len(frame)  # the first file's rows too, once v1 existed
     assert {r["years_as_client"] for r in table} - {""}  # a feature column, filled
+
+    # More unlabelled rows the same day: the period's new estimate covers them and the rows
+    # whose labels came, and stands beside the realised values at once, every metric.
+    more = frame.drop(columns=["exited"]).assign(corporation=frame["corporation"] + "-b")
+    more.to_csv(outside / "more.csv", index=False)
+    drop(project, outside / "more.csv")
+    again = run_json(project, database_url)["estimate"]
+    [day] = again["periods"]
+    assert day["n_rows"] == 2 * len(frame)
+    for metric in ("f1", "accuracy", "roc_auc"):
+        doc = day["metrics"][metric]
+        assert doc["realised_value"] is not None, metric
+        assert doc["estimation_error"] == pytest.approx(doc["value"] - doc["realised_value"])
+    assert day["metrics"]["f1"]["realised_value"] == pytest.approx(expected, abs=1e-12)

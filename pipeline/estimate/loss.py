@@ -138,13 +138,17 @@ def choose(
     methods: tuple[str, ...] = METHODS,
 ) -> tuple[str, dict[str, Any], dict[str, float]]:  # fmt: skip
     """(method, its parameters fitted on the whole holdout, every method's cross-validated
-    mean squared error of |error|): the loss model with the lower one."""
+    mean squared error of |error|): the loss model with the lower one. A holdout of fewer than
+    two rows per fold cannot be cross-validated: the line, fitted on it all, without a choice
+    (no errors in the third place)."""
     import numpy as np
 
     from pipeline.model.metrics import fold_ids
 
     pred, y = np.asarray(pred, dtype=float), np.asarray(y, dtype=float)
     x_all = np.asarray(numeric, dtype=float).reshape(len(pred), -1)
+    if len(pred) < 2 * folds:
+        return METHOD, fit(x_all, pred, y), {}
     x, p_all, y_all = x_all, pred, y
     if len(pred) > TREE_ROWS and TREES in methods:  # the trees' cost grows with the rows
         keep = np.sort(np.random.default_rng(seed).choice(len(pred), TREE_ROWS, replace=False))

@@ -3,10 +3,10 @@ model version, with the same bootstrap interval as the run's scores. Pure: no I/
 
 `model.metric` first, then every other metric of `model.task` (what `GET /performance?metric=`
 may ask for, and what each estimate of the period is compared with). The policy's bootstrap
-settings (`policy.bootstrap_samples`,
-`policy.confidence`, `policy.bootstrap_max_rows`, seeded by `model.random_seed`) are those
-`pipeline.run.score_step.score_predictions` uses: a period's realised value is the number the
-run would have scored had those rows come labelled.
+settings (`policy.bootstrap_samples`, `policy.confidence`, `policy.bootstrap_max_rows`, seeded
+by `model.random_seed`) are those `pipeline.run.score_step.score_predictions` uses: a period's
+realised value is the number the run would have scored had those rows come labelled. The other
+metrics' intervals take at most OTHER_SAMPLES bootstrap samples.
 """
 
 from __future__ import annotations
@@ -76,14 +76,25 @@ def realised(rows: pd.DataFrame, settings: Settings, *, numeric: bool) -> list[R
         pred = predicted(group, numeric, classification)
         proba = group["probability"].astype("float64").to_numpy()
         use_proba = None if group["probability"].isna().any() else proba
-        scores = [_score(m, y, pred, use_proba, settings) for m in metrics]
+        scores = [_score(m, y, pred, use_proba, settings, m == main) for m in metrics]
         out.append(Realised(start.to_pydatetime(), int(version), scores[0], tuple(scores[1:])))
     return out
 
 
+# The other metrics' intervals: ROC-AUC's and a regressor's are bootstrapped in a loop (100,000
+# rows of a period: about 3 s per 1,000 samples), and a join may touch many periods.
+OTHER_SAMPLES = 200
+
+
 def _score(
-    metric: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, settings: Settings
+    metric: str,
+    y: np.ndarray,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+    settings: Settings,
+    main: bool,
 ) -> Score:
     if metric == "roc_auc" and proba is None:
         return Score("roc_auc", None, None, None, len(y))  # no probabilities recorded
-    return settings_score(settings, metric, y, pred, proba)
+    most = None if main else OTHER_SAMPLES
+    return settings_score(settings, metric, y, pred, proba, most_samples=most)

@@ -199,16 +199,20 @@ def settings_score(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     y_score: np.ndarray | None = None,
+    *,
+    most_samples: int | None = None,
 ) -> Score:
     """`metric` with the interval the policy's bootstrap settings give (policy.bootstrap_samples,
-    policy.confidence, policy.bootstrap_max_rows, seeded by model.random_seed): how a run scores
-    and how labels that arrive later are scored, the same number for the same rows."""
+    at most `most_samples`; policy.confidence, policy.bootstrap_max_rows, seeded by
+    model.random_seed): how a run scores and how labels that arrive later are scored, the same
+    number for the same rows."""
+    samples = settings["policy.bootstrap_samples"]
     return score_with_interval(
         metric,
         y_true,
         y_pred,
         y_score,
-        samples=settings["policy.bootstrap_samples"],
+        samples=samples if most_samples is None else min(samples, most_samples),
         confidence=settings["policy.confidence"],
         seed=settings["model.random_seed"],
         max_rows=settings["policy.bootstrap_max_rows"],

@@ -66,7 +66,10 @@ def _loss_model(
     )
     inputs = "the prediction and the numeric features"
     criterion = (
-        f"mean squared error of |error|, {folds}-fold cross-validated on the holdout, of "
+        f"least squares on {inputs}: {len(holdout)} holdout rows are too few to choose by "
+        f"{folds}-fold cross-validation"
+        if not mse
+        else f"mean squared error of |error|, {folds}-fold cross-validated on the holdout, of "
         f"least squares and gradient-boosted trees on {inputs} (direct loss estimation)"
         if choice == "auto"
         else f"monitoring.loss_model = {choice!r} on {inputs} (not chosen by the data)"

@@ -2,11 +2,13 @@
 P(positive), of a multiclass one's from its per-class probabilities, and the estimate of a
 whole period from every production prediction stored in it.
 
-A period's estimate covers the rows its realised value is computed on: every prediction of the
-version in the period, whichever run or request made it (earlier ticks' files, the API's, this
-run's), read back from their stored probabilities (`estimates.period_rows`), not this run's rows
-alone. A regressor's period is estimated on the run's rows: its loss model reads features the
-predictions do not keep.
+A period's estimate covers the rows that wait for labels in it: every prediction of the version
+in the period, whichever run or request made it (earlier ticks' files, the API's, this run's),
+read back from their stored probabilities (`estimates.period_rows`), not this run's rows alone;
+the rows of files that came labelled whole (the training data among them) are not waiting, and
+a multiclass model's API predictions carry no {class: p} to estimate from. A regressor's
+period is estimated on the run's rows: its loss model reads features the predictions do not
+keep.
 """
 
 from __future__ import annotations
@@ -113,25 +115,26 @@ def whole_period(
     if not many:
         positive = np.array([label == classes[-1] for label in stored.labels], dtype=bool)
         return binary(run, cal, positive, np.asarray(stored.probability, dtype=np.float64), seed)
-    matrix = _matrix(stored.probabilities, classes)
-    if matrix is None:
-        return None
     where = {c: i for i, c in enumerate(classes)}
-    index = np.array([where.get(str(label), -1) for label in stored.labels], dtype=np.int64)
-    if (index < 0).any():
-        return None  # a class this version does not know: not its predictions
+    matrix, index = _matrix(stored.probabilities, stored.labels, classes, where)
+    if len(index) < n_run:
+        return None
     return multiclass(run, cal, matrix, index, seed)
 
 
-def _matrix(probabilities: list[Any], classes: list[str]) -> np.ndarray | None:
-    """Stored {class: p} objects as a rows x classes matrix in the model's class order; None
-    when one lacks a class."""
+def _matrix(
+    probabilities: list[Any], labels: list[str | None], classes: list[str], where: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stored {class: p} objects as a rows x classes matrix in the model's class order, and
+    each row's predicted class index; a row without every class, or predicting a class the
+    version does not know, is left out."""
     import numpy as np
 
-    out = np.empty((len(probabilities), len(classes)), dtype=np.float64)
-    for i, doc in enumerate(probabilities):
+    rows, index = [], []
+    for doc, label in zip(probabilities, labels, strict=True):
         found = json.loads(doc) if isinstance(doc, str) else doc
-        if not isinstance(found, dict) or not set(classes) <= found.keys():
-            return None
-        out[i] = [float(found[c]) for c in classes]
-    return out
+        if isinstance(found, dict) and set(classes) <= found.keys() and str(label) in where:
+            rows.append([float(found[c]) for c in classes])
+            index.append(where[str(label)])
+    matrix = np.array(rows, dtype=np.float64).reshape(len(rows), len(classes))
+    return matrix, np.array(index, dtype=np.int64)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.run import estimate_period
 from pipeline.run.record import Run
-from pipeline.storage import estimates, tables
+from pipeline.storage import estimates, performance, tables
 
 if TYPE_CHECKING:
     import numpy as np
@@ -238,6 +238,19 @@ def _multiclass_estimator(
 _METRICS_ALL = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae")
 
 
+def _realised_of(
+    conn: sa.Connection, period: str, version: int, start: datetime, judged: dict[str, Any]
+) -> None:
+    """Put the period's realised values beside its estimates when its labels came before them
+    (the labels join fills those made earlier)."""
+    found = performance.realised_values(conn, period, version, [start])
+    for metric, doc in judged.items():
+        value = found.get((start, metric))
+        if value is not None and doc["value"] is not None:
+            doc["realised_value"] = value
+            doc["estimation_error"] = doc["value"] - value
+
+
 def _with_realised(judged: dict[str, dict[str, Any]], realised: Score | None, n: int) -> None:
     """Put the run's realised value of a metric beside its estimate when it was measured on
     the very rows estimated."""
@@ -296,6 +309,7 @@ def estimate_for_run(
             )
             found = estimator(mask, seed) if found is None else found
             judged = _judged(run, found, ece, checks)
+            _realised_of(conn, period, version, when, judged)
             rows += _rows(version, period, when, judged)
             n_period = next(iter(found.values())).n_rows if found else int(mask.sum())
             periods.append(

@@ -200,28 +200,34 @@ def period_rows(
     by_event_time: bool,
     classes: bool = False,
 ) -> PeriodRows:
-    """The production predictions of `model_version` in the period [start, end): what the
-    period's estimate covers, whichever run or request made them. A row's period is the one its
-    realised value takes: its event time when `by_event_time`, else when its file was ingested
-    (a request's prediction: when it was made). The test file's predictions (source
-    `diagnostics`) are left out, and so are rows without P(positive) (binary) or without their
-    {class: p} (`classes`: a multiclass classifier's)."""
+    """The production predictions of `model_version` in the period [start, end) that wait for
+    labels: what the period's estimate covers, whichever run or request made them. A row's
+    period is the one its realised value takes: its event time when `by_event_time`, else when
+    its file was ingested (a request's prediction: when it was made). Left out: the test file's
+    predictions (source `diagnostics`), the rows of files that came labelled whole (the
+    training data among them: their labels are scored by their run, never joined later), and
+    rows without P(positive) (binary) or without their {class: p} (`classes`: a multiclass
+    classifier's; the API stores none for it)."""
     from pipeline.storage.tables import ingested_files as f
     from pipeline.storage.tables import predictions as p
 
-    kept = p.c.probabilities if classes else p.c.probability
     columns = (p.c.probability, p.c.label, p.c.probabilities if classes else sa.null())
-    common = [p.c.model_version == model_version, p.c.source != "diagnostics", kept.is_not(None)]
+    common = [p.c.model_version == model_version, p.c.source != "diagnostics"]
+    if classes:  # None as sa.JSON stores it is the JSON text 'null', not SQL's NULL
+        common += [p.c.probabilities.is_not(None), sa.cast(p.c.probabilities, sa.Text) != "null"]
+    else:
+        common.append(p.c.probability.is_not(None))
+    waiting = f.c.labelled_rows < f.c.rows  # a file that came labelled whole is not waiting
     if by_event_time:
         at = sa.func.coalesce(p.c.event_time, f.c.ingested_at, p.c.created_at)
         query = (
             sa.select(*columns)
             .select_from(p.outerjoin(f, f.c.id == p.c.file_id))
-            .where(*common, at >= start, at < end)
+            .where(*common, sa.or_(p.c.file_id.is_(None), waiting), at >= start, at < end)
         )
         rows = list(conn.execute(query))
     else:
-        files = sa.select(f.c.id).where(f.c.ingested_at >= start, f.c.ingested_at < end)
+        files = sa.select(f.c.id).where(f.c.ingested_at >= start, f.c.ingested_at < end, waiting)
         of_files = sa.select(*columns).where(*common, p.c.file_id.in_(files))
         made = sa.select(*columns).where(
             *common, p.c.file_id.is_(None), p.c.created_at >= start, p.c.created_at < end

@@ -92,3 +92,26 @@ def performance_document(
         "end": None if end is None else end.isoformat(),
         "periods": rows,
     }
+
+
+def realised_values(
+    conn: sa.Connection, period: str, model_version: int, starts: list[datetime]
+) -> dict[tuple[datetime, str], float]:
+    """The realised value in force (the newest computation) of each metric of these periods of
+    `model_version`: {(period_start, metric): value}; what an estimate made after the labels
+    arrived is set beside at once."""
+    if not starts:
+        return {}
+    r = realised_performance
+    newest = (
+        sa.select(sa.func.max(r.c.id))
+        .where(r.c.period == period, r.c.model_version == model_version)
+        .where(r.c.period_start.in_(starts))
+        .group_by(r.c.period_start, r.c.metric)
+    )
+    query = sa.select(r.c.period_start, r.c.metric, r.c.value).where(r.c.id.in_(newest))
+    return {
+        (row.period_start, row.metric): row.value
+        for row in conn.execute(query)
+        if row.value is not None
+    }
