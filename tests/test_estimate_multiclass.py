@@ -168,3 +168,29 @@ def test_a_holdout_with_too_few_of_a_class_is_not_calibrated() -> None:
     with pytest.raises(ValueError, match="rarest class"):
         multiclass.choose_multiclass(np.full((43, 3), 1 / 3), y, ["a", "b", "c"], folds=5,
                                      bins=10, seed=0)  # fmt: skip
+
+
+def test_a_rare_class_never_predicted_is_averaged_as_the_realised_value_averages_it() -> None:
+    """The realised macro average counts the classes among the labels or the predictions only:
+    a rare class never predicted is in some periods and not others. The estimate averages it the
+    same way (its chance of being present), so it is unbiased, where averaging over every class
+    of the model was about 0.08 too low."""
+    rng = np.random.default_rng(1)
+    n, trials = 100, 150
+    errors: dict[str, list[float]] = {"precision": [], "recall": [], "f1": []}
+    for t in range(trials):
+        a = rng.random(n)
+        p = np.column_stack([0.8 * a + 0.095, 0.895 - 0.8 * a, np.full(n, 0.01)])
+        pred = p.argmax(axis=1)  # never class 2
+        y = np.array([rng.choice(3, p=row) for row in p])
+        found = cbpe_multiclass.estimate(p, pred, p, samples=200, confidence=0.95, seed=t)
+        for metric, out in errors.items():
+            out.append(found[metric].value - compute(metric, y, pred))
+    for metric, out in errors.items():
+        assert abs(np.mean(out)) < 0.015, (metric, np.mean(out))
+    # Where every class is predicted its presence is certain: the expected matrix's macro mean.
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]] * 10)
+    pred = p.argmax(axis=1)
+    found = cbpe_multiclass.estimate(p, pred, p, samples=50, confidence=0.95, seed=0)
+    cm = cbpe_multiclass.expected_confusion(p, pred)
+    assert found["f1"].value == pytest.approx(float(cbpe_multiclass.from_confusion("f1", cm)))

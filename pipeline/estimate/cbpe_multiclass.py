@@ -6,11 +6,14 @@ a distribution over its label. With the model's own decisions, the expected conf
 
     E[C][i, j] = sum of P(class i) over the rows predicted j,
 
-and accuracy (its trace over n), macro precision, recall and F1 (the mean over the model's
-classes of each class's, 0 where a ratio is 0/0, as the realised ones are scored) are read off
-it. ROC-AUC is one-vs-rest and macro: for each class, the binary estimate of `cbpe` (the rows
-ranked by the model's own P(class), each row positive with its calibrated P(class)), averaged
-over the classes where it is defined (scikit-learn's roc_auc_score(multi_class="ovr")).
+and accuracy (its trace over n), macro precision, recall and F1 (the mean of each class's, 0
+where a ratio is 0/0, over the classes present among the labels or the predictions, as the
+realised ones are scored: in each simulation the classes its draw has; the estimate weighs each
+class by its chance of being present, or, when a class may or may not be, is the simulations'
+mean, the expectation of the ratio the realised value is) are read off it. ROC-AUC is
+one-vs-rest and macro: for each class, the binary estimate of `cbpe` (the rows ranked by the
+model's own P(class), each row positive with its calibrated P(class)), averaged over the
+classes where it is defined (scikit-learn's roc_auc_score(multi_class="ovr")).
 
 The interval is a prediction interval, simulated as the binary one is: each simulation takes one
 of the calibrations the holdout could as well have given (`multiclass.draws_all`), then draws
@@ -52,9 +55,12 @@ def expected_confusion(p: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return p.T @ onehot
 
 
-def from_confusion(metric: str, cm: np.ndarray) -> np.ndarray:
+def from_confusion(metric: str, cm: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
     """A count metric of (a stack of) k x k confusion matrices: accuracy, or the macro mean of
-    precision, recall or F1 over all k classes (0 where a ratio is 0/0)."""
+    precision, recall or F1 (0 where a ratio is 0/0) over the classes present, as the realised
+    value is scored (`metrics.class_labels`: a class among the labels or the predictions).
+    `present`: each class's weight (k; the chance it is present); None: present where a matrix
+    counts it (at least half a row: the normal law's draws are not whole)."""
     import numpy as np
 
     cm = np.asarray(cm, dtype=float)
@@ -65,7 +71,21 @@ def from_confusion(metric: str, cm: np.ndarray) -> np.ndarray:
     predicted, actual = cm.sum(axis=-2), cm.sum(axis=-1)
     num = 2 * diag if metric == "f1" else diag
     den = {"precision": predicted, "recall": actual, "f1": predicted + actual}[metric]
-    return np.divide(num, den, out=np.zeros_like(den), where=den > 0).mean(axis=-1)
+    each = np.divide(num, den, out=np.zeros_like(den), where=den > 0)
+    weight = (predicted + actual >= 0.5).astype(float) if present is None else present
+    total = np.sum(weight * np.ones_like(each), axis=-1)
+    return np.divide((each * weight).sum(axis=-1), total, out=np.zeros_like(total), where=total > 0)
+
+
+def presence(p: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Each class's chance of being present among the rows' labels or predictions: 1 when a
+    row is predicted as it, else 1 - the chance that no row's label is it."""
+    import numpy as np
+
+    k = p.shape[1]
+    predicted_some = np.bincount(np.asarray(predicted, dtype=int), minlength=k) > 0
+    absent = np.exp(np.sum(np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)), axis=0))
+    return np.where(predicted_some, 1.0, 1.0 - absent)
 
 
 def expected_roc_auc_ovr(p: np.ndarray, score: np.ndarray) -> float | None:
@@ -195,13 +215,19 @@ def estimate(
         sizes = np.bincount(pred, minlength=k).astype(float)
         cm, rank_sums = _normal_sums(mean, cov, sizes, samples, rng)
     expected = expected_confusion(p, pred)
+    present = presence(p, pred)
+    uncertain = bool(((present > 1e-9) & (present < 1 - 1e-9)).any())
     out = {}
     for m in metrics:
         if m == "roc_auc":
             value = expected_roc_auc_ovr(p, score)
             sims = _auc_ovr(rank_sums, cm.sum(axis=2), n)
         else:
-            value = float(from_confusion(m, expected))
             sims = from_confusion(m, cm)
+            value = float(from_confusion(m, expected, present))
+            if m != "accuracy" and uncertain and not np.isnan(sims).all():
+                # Whether a class will be present is itself uncertain: the mean over the
+                # simulations is the expectation of the ratio the realised value is.
+                value = float(np.nanmean(sims))
         out[m] = with_interval(m, value, sims, n, samples=samples, confidence=confidence)
     return out
