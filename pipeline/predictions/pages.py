@@ -1,7 +1,13 @@
 """Past predictions, newest first, a page at a time by keyset (never OFFSET): each page starts
-after the (created_at, id) of the last row of the one before, found through the indexes of
-`prediction_tables` (over everything, by source, by model version), so the thousandth page
-costs what the first does. Every prediction comes with its features (`features`).
+after the (created_at, id) of the last row of the one before, so the thousandth page costs what
+the first does. Every prediction comes with its features (`features`).
+
+Two streams make a page, merged by (created_at, id): the rows of the other sources, through the
+indexes of `prediction_tables` (over them all, by source, by model version), and the scheduled
+rows, through their segments newest first, each walked down the primary key within its range
+of ids (a scheduled row's time, run, file and {class: p} are its segment's). A row's time is
+when the transaction that stored it was about to commit, so a reader polling newest first sees
+rows in the order they became visible, up to the length of a commit.
 
 SQLAlchemy Core only; the features of scheduled rows are read from their Parquet files.
 """
@@ -40,6 +46,11 @@ SHOWN = (
 )
 
 
+# What a scheduled row's segment says of it (its own columns hold NULL, or the same).
+SEGMENT_COLUMNS = ("created_at", "run_id", "file_id")
+SEGMENTS_AT_A_TIME = 20  # a page rarely needs more than the newest one or two
+
+
 @dataclass(frozen=True)
 class Page:
     """One page: its predictions (dicts, JSON-ready but for times) and the cursor of the next
@@ -50,10 +61,13 @@ class Page:
 
 
 def _select(query: PageQuery) -> sa.Select[Any]:
+    """The rows of the other sources than the schedule, newest first."""
     t = tables.predictions
     q = sa.select(*(t.c[name] for name in SHOWN))
     if query.source != "all":
         q = q.where(t.c.source == query.source)
+    else:
+        q = q.where(sa.text(tables.NOT_SCHEDULED))  # the partial indexes' own words
     if query.model_version is not None:
         q = q.where(t.c.model_version == query.model_version)
     if query.start is not None:
@@ -73,9 +87,64 @@ def _select(query: PageQuery) -> sa.Select[Any]:
     return q.order_by(t.c.created_at.desc(), t.c.id.desc())
 
 
+def _segments(query: PageQuery) -> sa.Select[Any]:
+    """The segments whose rows a page may show, newest first."""
+    s = tables.prediction_segments
+    q = sa.select(s)
+    if query.model_version is not None:
+        q = q.where(s.c.model_version == query.model_version)
+    if query.start is not None:
+        q = q.where(s.c.created_at >= query.start)
+    if query.end is not None:
+        q = q.where(s.c.created_at < query.end)
+    if query.after is not None:
+        q = q.where(s.c.created_at <= sa.literal(query.after.created_at, tables.UTCDateTime()))
+    return q.order_by(s.c.created_at.desc(), s.c.last_id.desc())
+
+
+def _scheduled(conn: sa.Connection, query: PageQuery, wanted: int) -> list[dict[str, Any]]:
+    """Up to `wanted` scheduled rows of the query, newest first: segment after segment."""
+    t = tables.predictions
+    columns = [t.c[n] for n in SHOWN if n not in SEGMENT_COLUMNS]
+    out: list[dict[str, Any]] = []
+    for segment in conn.execute(_segments(query)).yield_per(SEGMENTS_AT_A_TIME):
+        q = sa.select(*columns).where(
+            t.c.id.between(segment.first_id, segment.last_id), t.c.segment_id == segment.id
+        )
+        after = query.after
+        if after is not None and segment.created_at == after.created_at:
+            q = q.where(t.c.id < after.id)
+        q = q.order_by(t.c.id.desc()).limit(wanted - len(out))
+        for r in conn.execute(q):
+            out.append(_of_segment(dict(r._mapping), segment))
+        if len(out) >= wanted:
+            break
+    return out
+
+
+def _of_segment(row: dict[str, Any], segment: sa.Row) -> dict[str, Any]:
+    """A scheduled row with what its segment says of it."""
+    row.update(
+        created_at=segment.created_at,
+        run_id=segment.run_id,
+        file_id=segment.file_id,
+    )
+    if row["probabilities"] is None and segment.classes and row["probability"] is not None:
+        p = float(row["probability"])
+        first, second = segment.classes
+        row["probabilities"] = {first: 1.0 - p, second: p}
+    return row
+
+
 def rows(conn: sa.Connection, query: PageQuery) -> tuple[list[dict[str, Any]], bool]:
     """The rows of one page (without features) and whether more follow."""
-    found = [dict(r._mapping) for r in conn.execute(_select(query).limit(query.limit + 1))]
+    wanted = query.limit + 1
+    found: list[dict[str, Any]] = []
+    if query.source != "scheduled":
+        found += [dict(r._mapping) for r in conn.execute(_select(query).limit(wanted))]
+    if query.source in ("all", "scheduled"):
+        found += _scheduled(conn, query, wanted)
+    found.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
     more = len(found) > query.limit
     return found[: query.limit], more
 
