@@ -357,3 +357,32 @@ def test_the_upgrade_from_0014_segments_the_scheduled_rows_stored(
             ]  # fmt: skip
     finally:
         engine.dispose()
+
+
+def test_pages_walk_every_segment_once_newest_first(engine: sa.Engine, tmp_path: Path) -> None:
+    """A file in 25 batches (25 segments on SQLite, more than a page reads at once) with API
+    predictions between them: pages of 3 by cursor give every prediction once, newest first."""
+    from pipeline.infra import failpoints
+
+    with engine.begin() as conn:
+        file_id = _seed(conn)
+    who = predictions.FileRun(file_id=file_id, model_version=1, run_id=RUN, created_at=WHEN)
+    api = {"source": "api", "model_version": 1, "features": {"a": 1}, "prediction": 0.0}
+    with failpoints.hooked("predict.after_batch", lambda: predictions.record(engine, [api])):
+        predictions.record_file(engine, who, (_batch(i * 2, 2) for i in range(25)))
+    got: list[dict[str, Any]] = []
+    cursor = None
+    with engine.connect() as conn:
+        while True:
+            after = None if cursor is None else predictions.decode_cursor(cursor)
+            page = predictions.page(conn, tmp_path, predictions.PageQuery(limit=3, after=after))
+            got += page.predictions
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        total = conn.execute(sa.select(sa.func.count()).select_from(tables.predictions)).scalar()
+    assert total == 75 and len(got) == 75 and len({p["id"] for p in got}) == 75
+    order = [(p["created_at"], p["id"]) for p in got]
+    assert order == sorted(order, reverse=True)
+    scheduled = [p["file"]["row_number"] for p in got if p["source"] == "scheduled"]
+    assert scheduled == list(range(49, -1, -1))

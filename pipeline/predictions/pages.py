@@ -48,7 +48,7 @@ SHOWN = (
 
 # What a scheduled row's segment says of it (its own columns hold NULL, or the same).
 SEGMENT_COLUMNS = ("created_at", "run_id", "file_id")
-SEGMENTS_AT_A_TIME = 20  # a page rarely needs more than the newest one or two
+SEGMENTS_AT_A_TIME = 8
 
 
 @dataclass(frozen=True)
@@ -103,23 +103,37 @@ def _segments(query: PageQuery) -> sa.Select[Any]:
 
 
 def _scheduled(conn: sa.Connection, query: PageQuery, wanted: int) -> list[dict[str, Any]]:
-    """Up to `wanted` scheduled rows of the query, newest first: segment after segment."""
-    t = tables.predictions
+    """Up to `wanted` scheduled rows of the query, newest first: segment after segment, read
+    a few segments at a time (a page rarely needs more than the newest one or two)."""
+    t, s = tables.predictions, tables.prediction_segments
     columns = [t.c[n] for n in SHOWN if n not in SEGMENT_COLUMNS]
     out: list[dict[str, Any]] = []
-    for segment in conn.execute(_segments(query)).yield_per(SEGMENTS_AT_A_TIME):
-        q = sa.select(*columns).where(
-            t.c.id.between(segment.first_id, segment.last_id), t.c.segment_id == segment.id
-        )
-        after = query.after
-        if after is not None and segment.created_at == after.created_at:
-            q = q.where(t.c.id < after.id)
-        q = q.order_by(t.c.id.desc()).limit(wanted - len(out))
-        for r in conn.execute(q):
-            out.append(_of_segment(dict(r._mapping), segment))
-        if len(out) >= wanted:
-            break
-    return out
+    last = None
+    while True:
+        chosen = _segments(query)
+        if last is not None:  # the next few, by keyset
+            chosen = chosen.where(
+                sa.tuple_(s.c.created_at, s.c.last_id)
+                < sa.tuple_(
+                    sa.literal(last.created_at, tables.UTCDateTime()),
+                    sa.literal(last.last_id, sa.BigInteger()),
+                )
+            )
+        chunk = conn.execute(chosen.limit(SEGMENTS_AT_A_TIME)).all()
+        for segment in chunk:
+            q = sa.select(*columns).where(
+                t.c.id.between(segment.first_id, segment.last_id), t.c.segment_id == segment.id
+            )
+            after = query.after
+            if after is not None and segment.created_at == after.created_at:
+                q = q.where(t.c.id < after.id)
+            q = q.order_by(t.c.id.desc()).limit(wanted - len(out))
+            out += [_of_segment(dict(r._mapping), segment) for r in conn.execute(q)]
+            if len(out) >= wanted:
+                return out
+        if len(chunk) < SEGMENTS_AT_A_TIME:
+            return out
+        last = chunk[-1]
 
 
 def _of_segment(row: dict[str, Any], segment: sa.Row) -> dict[str, Any]:

@@ -31,6 +31,7 @@ COLUMNS = (
     "segment_id",
     "source",
     "model_version",
+    "file_id",
     "row_number",
     "row_key",
     "event_time",
@@ -316,6 +317,7 @@ def _arrow(who: FileRun, segment_id: int, batch: Batch) -> pa.Table:
             "segment_id": pa.repeat(segment_id, n),
             "source": pa.repeat("scheduled", n),
             "model_version": pa.repeat(who.model_version, n),
+            "file_id": pa.repeat(who.file_id, n),
             "row_number": pa.array(batch.row_numbers, pa.int64()),
             "row_key": _column(batch.row_keys, pa.string(), n),
             "event_time": pa.nulls(n, pa.string())
@@ -360,6 +362,7 @@ def _tuples(dialect: str, who: FileRun, segment_id: int, batch: Batch) -> Iterat
             segment_id,
             "scheduled",
             who.model_version,
+            who.file_id,
             int(row_number),
             key,
             when(event),

@@ -4,10 +4,10 @@
 Every prediction riskwatch makes, whatever asked for it: the schedule (`riskwatch predict`, a
 step of `run`), the API, the web page, the run's diagnostics on the test file. A scheduled
 prediction's features stay where they already are, in the ingested Parquet file: the row points
-at them by its segment's file_id and its row_number; the others carry their features as JSON.
+at them by (file_id, row_number); the others carry their features as JSON.
 
-A scheduled row is narrow: its id, segment, source, version, row number, row key, event time
-and prediction. What is the same for every row a transaction writes (the run, the file, the
+A scheduled row is narrow: its id, segment, source, version, file, row number, row key, event
+time and prediction. What else is the same for every row a transaction writes (the run, the
 time, a binary classifier's two classes) is said once, by its segment, which also holds the
 range of ids its rows took (a COPY takes rising ids) and, in `prediction_cells`, their health
 counts. So such a row is in two indexes only, the key and the row key's: the indexes by time
@@ -46,8 +46,8 @@ def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.T
         sa.Column("run_id", sa.String(32)),
         sa.Column("source", sa.String(20), nullable=False),  # scheduled, api, webapp, diagnostics
         sa.Column("model_version", sa.Integer, nullable=False),
-        # Scheduled rows: their prediction_segments.id, and the 0-based row of its file's
-        # Parquet. file_id (ingested_files.id) is on scheduled rows stored before 0015 only.
+        # Scheduled rows: their prediction_segments.id, ingested_files.id and the 0-based row
+        # of its Parquet file.
         sa.Column("segment_id", sa.Integer),
         sa.Column("file_id", sa.Integer),
         sa.Column("row_number", sa.Integer),
@@ -63,46 +63,7 @@ def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.T
         sa.Column("probabilities", sa.JSON),
         sa.Column("actual", sa.Float),  # the label, known at prediction time (diagnostics)
     )
-    # Keyset paging, newest first, of the other sources than the schedule: over them all, by
-    # source and by model version (scheduled rows are paged through their segments); the label
-    # join (the predictions of an id, every source).
-    sa.Index(
-        "ix_predictions_created_at_id",
-        predictions.c.created_at,
-        predictions.c.id,
-        postgresql_where=sa.text(NOT_SCHEDULED),
-        sqlite_where=sa.text(NOT_SCHEDULED),
-    )
-    sa.Index(
-        "ix_predictions_source_created_at_id",
-        predictions.c.source,
-        predictions.c.created_at,
-        predictions.c.id,
-        postgresql_where=sa.text(NOT_SCHEDULED),
-        sqlite_where=sa.text(NOT_SCHEDULED),
-    )
-    sa.Index(
-        "ix_predictions_source_model_version_created_at_id",
-        predictions.c.source,
-        predictions.c.model_version,
-        predictions.c.created_at,
-        predictions.c.id,
-        postgresql_where=sa.text(NOT_SCHEDULED),
-        sqlite_where=sa.text(NOT_SCHEDULED),
-    )
-    sa.Index(
-        "ix_predictions_model_version_created_at_id",
-        predictions.c.model_version,
-        predictions.c.created_at,
-        predictions.c.id,
-        postgresql_where=sa.text(NOT_SCHEDULED),
-        sqlite_where=sa.text(NOT_SCHEDULED),
-    )
-    # The label join looks predictions up by row key alone (it picks the latest at or before
-    # the label's time itself): the time in the index was stored per row and never read.
-    # No index by (file_id, row_number): no read looks a file's rows up by them, and at
-    # 1,000,000 rows each index costs a COPY about 1 to 2 s on this machine (bench/README).
-    sa.Index("ix_predictions_row_key", predictions.c.row_key)
+    _indexes(predictions)
     marks = sa.Table(
         "prediction_marks",
         metadata,
@@ -167,3 +128,47 @@ def build_segments(
         sa.Column("squares", sa.Float),
     )
     return segments, cells
+
+
+def _indexes(predictions: sa.Table) -> None:
+    """The secondary indexes of `predictions`."""
+    # Keyset paging, newest first, of the other sources than the schedule: over them all, by
+    # source and by model version (scheduled rows are paged through their segments); the label
+    # join (the predictions of an id, every source).
+    sa.Index(
+        "ix_predictions_created_at_id",
+        predictions.c.created_at,
+        predictions.c.id,
+        postgresql_where=sa.text(NOT_SCHEDULED),
+        sqlite_where=sa.text(NOT_SCHEDULED),
+    )
+    sa.Index(
+        "ix_predictions_source_created_at_id",
+        predictions.c.source,
+        predictions.c.created_at,
+        predictions.c.id,
+        postgresql_where=sa.text(NOT_SCHEDULED),
+        sqlite_where=sa.text(NOT_SCHEDULED),
+    )
+    sa.Index(
+        "ix_predictions_source_model_version_created_at_id",
+        predictions.c.source,
+        predictions.c.model_version,
+        predictions.c.created_at,
+        predictions.c.id,
+        postgresql_where=sa.text(NOT_SCHEDULED),
+        sqlite_where=sa.text(NOT_SCHEDULED),
+    )
+    sa.Index(
+        "ix_predictions_model_version_created_at_id",
+        predictions.c.model_version,
+        predictions.c.created_at,
+        predictions.c.id,
+        postgresql_where=sa.text(NOT_SCHEDULED),
+        sqlite_where=sa.text(NOT_SCHEDULED),
+    )
+    # The label join looks predictions up by row key alone (it picks the latest at or before
+    # the label's time itself): the time in the index was stored per row and never read.
+    # No index by (file_id, row_number): no read looks a file's rows up by them, and at
+    # 1,000,000 rows each index costs a COPY about 1 to 2 s on this machine (bench/README).
+    sa.Index("ix_predictions_row_key", predictions.c.row_key)

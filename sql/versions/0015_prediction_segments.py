@@ -1,10 +1,11 @@
 """scheduled predictions by segment: narrow rows, time and health counts kept once per segment
 
-A scheduled prediction's run, file, time and (binary classifier) classes move to its
-`prediction_segments` row; its health counts to `prediction_cells`; the indexes by time become
-partial (`source <> 'scheduled'`): pages find scheduled rows through their segments. The rows
-already stored get a segment per (file, version, run, time) they were written with, and their
-cells counted from them; their own columns stay as they were (readers take the segment's).
+A scheduled prediction's run, time and (binary classifier) classes move to its
+`prediction_segments` row (with its file and range of ids); its health counts to
+`prediction_cells`; the indexes by time become partial (`source <> 'scheduled'`): pages find
+scheduled rows through their segments. The rows already stored get a segment per (file,
+version, run, time) they were written with, and their cells counted from them; their own
+columns stay as they were (readers take the segment's).
 
 Revision ID: 0015
 Revises: 0014
@@ -150,10 +151,23 @@ def downgrade() -> None:
         "WHERE NOT m.complete)"
     )
     op.execute("DELETE FROM prediction_marks WHERE NOT complete")
-    # The rows written since keep their time, run and file in their segment: put them back.
+    # The rows written since keep their time, run and classes in their segment: put them back.
+    postgres = op.get_bind().dialect.name == "postgresql"
+    first, second = (
+        ("s.classes->>0", "s.classes->>1")
+        if postgres
+        else ("json_extract(s.classes, '$[0]')", "json_extract(s.classes, '$[1]')")
+    )
+    pair = (
+        f"json_build_object({first}, 1 - probability, {second}, probability)"
+        if postgres
+        else f"json_object({first}, 1 - probability, {second}, probability)"
+    )
     op.execute(
         "UPDATE predictions SET created_at = s.created_at, run_id = s.run_id, "
-        "file_id = s.file_id FROM prediction_segments s WHERE s.id = predictions.segment_id"
+        f"probabilities = CASE WHEN predictions.probabilities IS NULL AND s.classes IS NOT NULL "
+        f"AND probability IS NOT NULL THEN {pair} ELSE predictions.probabilities END "
+        "FROM prediction_segments s WHERE s.id = predictions.segment_id"
     )
     op.drop_table("prediction_cells")
     op.drop_table("prediction_segments")
