@@ -355,6 +355,23 @@ def test_the_upgrade_from_0014_segments_the_scheduled_rows_stored(
             assert sorted((c["day"].day, c["bin"], c["n"]) for c in cells) == [
                 (1, 0, 1), (1, 3, 1), (1, 6, 1), (2, 0, 1), (2, 3, 1), (2, 6, 1)
             ]  # fmt: skip
+        # A file written since (its {class: p} said by its segment), then back to 0014: its
+        # rows get their time, run and {class: p} back.
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM prediction_marks WHERE file_id = :f"), {"f": first})
+        who = predictions.FileRun(first, 1, RUN, WHEN, stamp=later)
+        batch = predictions.Batch(
+            row_numbers=[0], predictions=[1.0], labels=["1"], probability=[0.75], classes=["0", "1"]
+        )
+        predictions.record_file(engine, who, iter([batch]))
+        db.downgrade(engine, "0014")
+        with engine.connect() as conn:
+            back = conn.execute(
+                sa.select(_predictions_0014()).where(sa.text("probability = 0.75"))
+            ).one()
+        assert back.created_at == later and back.run_id == RUN and back.file_id == first
+        assert back.probabilities == {"0": 0.25, "1": 0.75}
+        db.upgrade(engine)
     finally:
         engine.dispose()
 

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.storage import health_scheduled, tables
-from pipeline.storage.health_scheduled import bin_of, cell_doc, day_of
+from pipeline.storage.health_scheduled import cell_doc, counted
 
 # The source of the run's predictions of the test file (diagnostics): never production traffic.
 DIAGNOSTICS = "diagnostics"
@@ -83,17 +83,7 @@ def _other_cells(
     """The predictions of the other sources than the schedule, counted from their rows."""
     p = tables.predictions
     at = time_of(by_event_time)
-    day = day_of(conn, at).label("day")
-    b = bin_of(p.c.probability, inner_edges).label("bin")
-    query = sa.select(
-        day,
-        p.c.model_version,
-        p.c.label,
-        b,
-        sa.func.count().label("n"),
-        sa.func.sum(p.c.prediction).label("total"),
-        sa.func.sum(p.c.prediction * p.c.prediction).label("squares"),
-    )
+    query, day, b = counted(conn, at, inner_edges)
     if start is not None:
         query = query.where(at >= start)
     if end is not None:

@@ -49,6 +49,27 @@ def cell_doc(r: Any) -> dict[str, Any]:
     }
 
 
+def counted(
+    conn: sa.Connection, at: sa.ColumnElement[Any], inner_edges: Sequence[float]
+) -> tuple[sa.Select[Any], sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+    """The predictions' rows counted by (UTC day of `at`, version, class, bin), with the sum
+    and sum of squares of their numeric predictions; (the query, its day, its bin), to be
+    filtered and grouped by the caller."""
+    p = tables.predictions
+    day = day_of(conn, at).label("day")
+    b = bin_of(p.c.probability, inner_edges).label("bin")
+    query = sa.select(
+        day,
+        p.c.model_version,
+        p.c.label,
+        b,
+        sa.func.count().label("n"),
+        sa.func.sum(p.c.prediction).label("total"),
+        sa.func.sum(p.c.prediction * p.c.prediction).label("squares"),
+    )
+    return query, day, b
+
+
 def _midnight(value: datetime) -> bool:
     return value == value.replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -175,17 +196,8 @@ def partial_days(
         high = min(first + timedelta(days=1), end) if end is not None else first + timedelta(1)
         if high <= low:
             continue
-        day = day_of(conn, p.c.event_time).label("day")
-        b = bin_of(p.c.probability, inner_edges).label("bin")
-        query = sa.select(
-            day,
-            p.c.model_version,
-            p.c.label,
-            b,
-            sa.func.count().label("n"),
-            sa.func.sum(p.c.prediction).label("total"),
-            sa.func.sum(p.c.prediction * p.c.prediction).label("squares"),
-        ).where(
+        query, day, b = counted(conn, p.c.event_time, inner_edges)
+        query = query.where(
             p.c.source == "scheduled",
             p.c.segment_id.is_not(None),
             p.c.event_time >= low,
