@@ -196,13 +196,13 @@ def partial_days(
         high = min(first + timedelta(days=1), end) if end is not None else first + timedelta(1)
         if high <= low:
             continue
+        # Only the segments with rows on that day, each read down its range of the key.
+        c, g = tables.prediction_cells, tables.prediction_segments
+        on_day = sa.select(c.c.segment_id).where(c.c.day == first)
         query, day, b = counted(conn, p.c.event_time, inner_edges)
-        query = query.where(
-            p.c.source == "scheduled",
-            p.c.segment_id.is_not(None),
-            p.c.event_time >= low,
-            p.c.event_time < high,
-        )
+        query = query.select_from(
+            g.join(p, sa.and_(p.c.id.between(g.c.first_id, g.c.last_id), p.c.segment_id == g.c.id))
+        ).where(g.c.id.in_(on_day), p.c.event_time >= low, p.c.event_time < high)
         if model_version is not None:
             query = query.where(p.c.model_version == model_version)
         query = query.group_by(day, p.c.model_version, p.c.label, b)
