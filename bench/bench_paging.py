@@ -103,15 +103,23 @@ def load(url: str, data_dir: Path, rows: int) -> dict:
     per_version = max(files // 5, 1)
     _sql(
         url,
-        # Scheduled: file f (1-based) predicted at hour f, by version 1 + (f - 1) / per_version.
-        "INSERT INTO predictions (created_at, run_id, source, model_version, file_id, "
+        # Scheduled: file f (1-based) predicted at hour f, by version 1 + (f - 1) / per_version,
+        # as `riskwatch predict` writes it: one segment per file, narrow rows in its id range.
+        "INSERT INTO prediction_segments (id, file_id, model_version, run_id, created_at, "
+        "first_id, last_id, first_row, rows, classes) "
+        f"SELECT f, f, least(5, 1 + (f - 1) / {per_version}), repeat('a', 32), "
+        "timestamptz '2026-01-01 00:00+00' + make_interval(hours => f), "
+        f"(f - 1)::bigint * {FILE_ROWS} + 1, f::bigint * {FILE_ROWS}, 0, {FILE_ROWS}, "
+        '\'["0", "1"]\' FROM generate_series(1, ' + f"{files}) f",
+        "INSERT INTO predictions (id, segment_id, source, model_version, "
         "row_number, row_key, "
         "prediction, label, probability) "
-        "SELECT timestamptz '2026-01-01 00:00+00' + make_interval(hours => f), "
-        "repeat('a', 32), 'scheduled', "
-        f"least(5, 1 + (f - 1) / {per_version}), f, r, '[\"C' || lpad(r::text, 8, '0') || '\"]', "
+        f"SELECT (f - 1)::bigint * {FILE_ROWS} + r + 1, f, 'scheduled', "
+        f"least(5, 1 + (f - 1) / {per_version}), r, '[\"C' || lpad(r::text, 8, '0') || '\"]', "
         "(r % 2)::float8, (r % 2)::text, random() "
         f"FROM generate_series(1, {files}) f, generate_series(0, {FILE_ROWS - 1}) r",
+        f"SELECT setval(pg_get_serial_sequence('predictions', 'id'), {max(files * FILE_ROWS, 1)})",
+        "SELECT setval(pg_get_serial_sequence('prediction_segments', 'id'), " + f"{max(files, 1)})",
         # The others, spread over the same hours, with their features as JSON.
         "INSERT INTO predictions (created_at, source, model_version, features, "
         "row_key, prediction, label, "
@@ -128,7 +136,7 @@ def load(url: str, data_dir: Path, rows: int) -> dict:
     t1 = time.perf_counter()
     _sql(url, *indexes)
     t2 = time.perf_counter()
-    _sql(url, "VACUUM ANALYZE predictions")
+    _sql(url, "VACUUM ANALYZE predictions", "VACUUM ANALYZE prediction_segments")
     count = int(_sql(url, "SELECT count(*) FROM predictions").strip())
     return {
         "hours": hours,

@@ -2,10 +2,11 @@
 side with the floor, as whole processes, interleaved:
 
 - `riskwatch predict --json`: the production model on the file, read from its Parquet a batch of
-  `predict.batch_rows` at a time, each batch COPYed into `predictions` (row key, prediction,
-  class, probabilities, version, source, file and row number, time; its key and the three
-  indexes a scheduled row is in kept) and
-  the file's mark, in one transaction; the run recorded, the lock taken, the model verified;
+  `predict.batch_rows` at a time, each batch COPYed into `predictions` (segment, source,
+  version, row number, row key, event time, prediction, class, P(positive); its key and the
+  row-key index kept), its segment (run, file, time, classes, ids) with the health counted as
+  it was written, and the file's mark, in one transaction; then the health step from those
+  counts; the run recorded, the lock taken, the model verified;
 - the floor (`predict_floor.py`): read the same Parquet file, predict() with the same model,
   COPY (id, prediction, probability, version) into a bare table with psycopg's `write_row`.
 
@@ -80,7 +81,7 @@ def _only(url: str, file_id: int) -> None:
     run = _sql(url, "SELECT id FROM runs ORDER BY started_at LIMIT 1")
     _sql(
         url,
-        "TRUNCATE predictions, prediction_marks",
+        "TRUNCATE predictions, prediction_marks, prediction_segments, prediction_cells",
         "INSERT INTO prediction_marks (file_id, model_version, run_id, rows, predicted_at) "
         f"SELECT id, 1, '{run}', 0, now() FROM ingested_files WHERE id <> {file_id}",
         "DROP TABLE IF EXISTS floor_predictions",

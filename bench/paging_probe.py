@@ -47,22 +47,27 @@ def _cursors(conn, params: dict[str, str], n: int, rng: random.Random) -> list[s
     from pipeline.predictions.params import Position
 
     top = conn.execute(sa.text("SELECT max(id) FROM predictions")).scalar_one()
-    where, bind = ["id = ANY(:ids)"], {}
+    # A scheduled row's time is its segment's.
+    at_of = "coalesce(s.created_at, p.created_at)"
+    where, bind = ["p.id = ANY(:ids)"], {}
     if params.get("source"):
-        where.append("source = :source")
+        where.append("p.source = :source")
         bind["source"] = params["source"]
     if params.get("model_version"):
-        where.append("model_version = :v")
+        where.append("p.model_version = :v")
         bind["v"] = int(params["model_version"])
     if params.get("start"):
-        where.append("created_at >= :start AND created_at < :end")
+        where.append(f"{at_of} >= :start AND {at_of} < :end")
         bind["start"], bind["end"] = params["start"], params["end"]
     found: list[str] = []
     for _ in range(50):  # random ids until n match (a filter that matches nothing: none)
         if len(found) >= n:
             break
         ids = [rng.randint(1, top) for _ in range(20_000)]
-        sql = f"SELECT created_at, id FROM predictions WHERE {' AND '.join(where)} LIMIT {n}"
+        sql = (
+            f"SELECT {at_of}, p.id FROM predictions p LEFT JOIN prediction_segments s "
+            f"ON s.id = p.segment_id WHERE {' AND '.join(where)} LIMIT {n}"
+        )
         for at, i in conn.execute(sa.text(sql), {"ids": ids, **bind}):
             found.append(encode_cursor(Position(at, int(i))))
     return found[:n]

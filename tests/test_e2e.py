@@ -158,7 +158,8 @@ def test_four_ticks_train_keep_retrain_noop(project: Path, database_url: str, ba
         on_test = f"WHERE run_id = '{rid}' AND source = 'diagnostics'"
         assert count(database_url, "predictions", on_test) == 300
         # Each tick's new file, predicted once by the production model of that tick (issue 12).
-        scheduled = f"WHERE run_id = '{rid}' AND source = 'scheduled'"
+        # A scheduled prediction's run is its segment's.
+        scheduled = f"p JOIN prediction_segments s ON s.id = p.segment_id WHERE s.run_id = '{rid}'"
         assert count(database_url, "predictions", scheduled) == 500
         assert count(database_url, "reports", f"WHERE run_id = '{rid}'") == 1
     stats = rows(database_url, f"SELECT * FROM feature_stats WHERE run_id = '{t2['run_id']}'")

@@ -113,7 +113,7 @@ def _predict(engine: sa.Engine, file_id: int, created_at: datetime = WHEN) -> No
         probability=PROBA,
         row_keys=[json.dumps([f"C{i}"]) for i in range(N)],
     )
-    who = predictions.FileRun(file_id, 1, SEED_RUN, created_at)
+    who = predictions.FileRun(file_id, 1, SEED_RUN, created_at, stamp=created_at)
     predictions.record_file(engine, who, iter([batch]))
 
 
@@ -368,7 +368,7 @@ def test_with_event_times_a_label_resolves_the_row_of_its_time_and_its_period(
                 event_times=[datetime(2026, 3, day, tzinfo=UTC)],
             )
             predictions.record_file(
-                engine, predictions.FileRun(file_id, 1, SEED_RUN, WHEN), [batch]
+                engine, predictions.FileRun(file_id, 1, SEED_RUN, WHEN, stamp=WHEN), [batch]
             )
         _labels_file(
             settings, "l.csv", "corporation,exited,observed_at\nC0,0,2026-03-10T08:00:00Z\n"

@@ -156,7 +156,7 @@ def test_the_database_counts_as_the_pure_computation_does(engine):
         at = datetime(2026, 5, 4 + i % 3, 23, 59, 59, tzinfo=UTC)  # the last second of a day
         label = "1" if p is not None and p >= 0.5 else "0"
         rows.append(
-            {"created_at": at, "source": "scheduled", "model_version": 1 + i % 2,
+            {"created_at": at, "source": "api", "model_version": 1 + i % 2,
              "prediction": float(label), "label": label, "probability": p}
         )  # fmt: skip
     with engine.begin() as conn:
@@ -176,3 +176,74 @@ def test_the_database_counts_as_the_pure_computation_does(engine):
     by_db = health_from_cells([Cell(**c) for c in got], "week", "classification", "1")
     assert by_db == health_by_period(frame, "week", "classification", "1")
     assert sum(sum(h.histogram or []) for h in by_db) == 27  # the 3 rows without one left out
+
+
+def test_scheduled_rows_are_counted_as_written_as_the_pure_computation_does(engine):
+    """The cells `riskwatch predict` counts while it writes a file (prediction_cells) give what
+    cells_of gives on the same rows, by event time: with no bound, with bounds on midnights
+    (the cells alone) and with bounds inside a day (that day's rows counted from the rows)."""
+    import sqlalchemy as sa
+
+    from pipeline import predictions
+    from pipeline.monitor import Cell, bin_edges, cells_of
+    from pipeline.storage import health, tables
+    from tests.test_predictions_store import RUN, WHEN, _seed
+
+    with engine.begin() as conn:
+        file_id = _seed(conn)
+    frames = []
+    for version in (1, 2):
+        if version == 2:
+            with engine.begin() as conn:
+                old = conn.execute(sa.select(tables.model_versions)).one()._mapping
+                conn.execute(tables.model_versions.insert().values({**old, "version": 2}))
+        ps = [p for i, p in enumerate(EDGE_CASES * 3) if 1 + i % 2 == version]
+        ats = [
+            datetime(2026, 5, 4 + i % 3, 10 + i % 14, 0, 0, tzinfo=UTC)
+            for i in range(len(EDGE_CASES * 3))
+            if 1 + i % 2 == version
+        ]
+        labels = ["1" if p is not None and p >= 0.5 else "0" for p in ps]
+        batch = predictions.Batch(
+            row_numbers=list(range(len(ps))),
+            predictions=[float(x) for x in labels],
+            labels=labels,
+            probability=ps,
+            event_times=ats,
+            classes=["0", "1"],
+        )
+        who = predictions.FileRun(file_id, version, RUN, WHEN)
+        predictions.record_file(engine, who, iter([batch]))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "at": ats,
+                    "model_version": version,
+                    "prediction": batch.predictions,
+                    "label": labels,
+                    "probability": ps,
+                }
+            )
+        )
+    frame = pd.concat(frames, ignore_index=True)
+    key = lambda c: (c.day, c.model_version, c.label or "", -1 if c.bin is None else c.bin)  # noqa: E731
+    bounds = [
+        (None, None),
+        (datetime(2026, 5, 5, tzinfo=UTC), datetime(2026, 5, 6, tzinfo=UTC)),
+        (datetime(2026, 5, 4, 15, tzinfo=UTC), datetime(2026, 5, 6, 12, 30, tzinfo=UTC)),
+    ]
+    for start, end in bounds:
+        with engine.connect() as conn:
+            got = health.health_cells(
+                conn,
+                start=start,
+                end=end,
+                by_event_time=True,
+                inner_edges=bin_edges()[1:-1],
+                source="scheduled",
+            )
+        wanted = frame
+        if start is not None:
+            wanted = frame[(frame["at"] >= start) & (frame["at"] < end)]
+        assert len(wanted) and sum(c["n"] for c in got) == len(wanted)
+        assert sorted((Cell(**c) for c in got), key=key) == sorted(cells_of(wanted), key=key)

@@ -78,7 +78,7 @@ def test_prediction_health_leaves_the_test_files_predictions_out(engine: sa.Engi
             "created_at": when,
             "features": {},
         }
-        for source, p in [("scheduled", 0.0)] * 4 + [("diagnostics", 1.0)] * 6
+        for source, p in [("api", 0.0)] * 4 + [("diagnostics", 1.0)] * 6
     ]
     with engine.begin() as conn:
         conn.execute(tables.predictions.insert(), rows)

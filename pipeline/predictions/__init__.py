@@ -38,6 +38,7 @@ from pipeline.predictions.write import (
     probabilities_json,
     record,
     record_file,
+    resume_row,
 )
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "record",
     "record_file",
     "request_rows",
+    "resume_row",
     "row_key",
     "row_keys",
     "unpredicted",

@@ -35,9 +35,10 @@ class Columns:
 
 
 def file_batches(
-    loaded: LoadedModel, path: Path, columns: Columns, batch_rows: int
+    loaded: LoadedModel, path: Path, columns: Columns, batch_rows: int, first_row: int = 0
 ) -> Iterator[Batch]:
-    """The predictions of the Parquet file at `path`, `batch_rows` rows at a time, in order."""
+    """The predictions of the Parquet file at `path`, `batch_rows` rows at a time, in order,
+    from row `first_row` (where an unfinished file stopped: `write.resume_row`)."""
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)
@@ -51,10 +52,15 @@ def file_batches(
     read = [c for c in dict.fromkeys(wanted) if c and c in present]
     start = 0
     for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
-        frame = record_batch.to_pandas()
+        n = record_batch.num_rows
+        if start + n <= first_row:  # stored already
+            start += n
+            continue
+        skip = max(0, first_row - start)
+        frame = record_batch.slice(skip).to_pandas()
         del record_batch
-        yield predict_frame(loaded, frame, start, columns)
-        start += len(frame)
+        yield predict_frame(loaded, frame, start + skip, columns)
+        start += n
 
 
 def predict_frame(loaded: LoadedModel, frame: pd.DataFrame, start: int, columns: Columns) -> Batch:
@@ -66,9 +72,9 @@ def predict_frame(loaded: LoadedModel, frame: pd.DataFrame, start: int, columns:
     preds, proba = estimator.predict(loaded.model, loaded.features, frame)
     classes = getattr(loaded.model, "classes_", None)
     numeric = preds.dtype.kind in "biuf"
-    probabilities = None
+    probabilities, binary = None, None
     if classes is not None and len(classes) == 2 and proba is not None:
-        probabilities = _binary_json(classes, proba)
+        binary = [str(value_text(c)) for c in classes]  # {class: p} is said once, by the segment
     elif classes is not None and hasattr(loaded.model, "predict_proba"):
         probabilities = _classes_json(loaded, frame, classes)
     return Batch(
@@ -79,6 +85,7 @@ def predict_frame(loaded: LoadedModel, frame: pd.DataFrame, start: int, columns:
         probabilities=probabilities,
         row_keys=row_keys(frame, columns.id_columns),
         event_times=event_times(frame, columns.timestamp_column),
+        classes=binary,
     )
 
 
@@ -99,24 +106,6 @@ def _labels(preds: np.ndarray) -> pa.Array:
 def _class_names(classes: Sequence[Any]) -> list[str]:
     """Each class as a JSON object key, escaped once: '"1"', '"yes"'."""
     return [json.dumps(value_text(c), ensure_ascii=False) for c in classes]
-
-
-def _binary_json(classes: Sequence[Any], positive: np.ndarray) -> pa.Array:
-    """{class: p} of a binary classifier, built by Arrow without a Python loop per row."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    first, second = _class_names(classes)
-    p = pa.array(positive, pa.float64())
-    q = pc.subtract(pa.scalar(1.0), p)
-    return pc.binary_join_element_wise(
-        "{" + first + ":",
-        pc.cast(q, pa.string()),
-        "," + second + ":",
-        pc.cast(p, pa.string()),
-        "}",
-        "",
-    )
 
 
 def _classes_json(loaded: LoadedModel, frame: pd.DataFrame, classes: Sequence[Any]) -> pa.Array:

@@ -1,92 +1,56 @@
 """Recording predictions: a few at a time (the API, diagnostics), or a whole ingested file in
-bounded batches with its watermark (the schedule).
+bounded batches with its watermark (the schedule), as segments (`segments`).
 
-A file's predictions and its `prediction_marks` row are written in ONE transaction: the mark
-is inserted first (a second writer for the same file and version waits on its key, then fails
-and writes nothing), the batches follow, the mark's row count last. Killed anywhere before the
-commit, nothing of the file is stored and the next run predicts it again; after it, the mark
-says the file is done. So every row is predicted exactly once per model version.
+PostgreSQL: a file's predictions and its `prediction_marks` row are written in ONE
+transaction: the mark is inserted first (a second writer for the same file and version waits
+on its key, then fails and writes nothing), the batches follow in one COPY, the mark's row
+count and `complete` last. Killed anywhere before the commit, nothing of the file is stored and
+the next run predicts it again; after it, the mark says the file is done.
 
-PostgreSQL gets the file in one COPY through psycopg, a batch at a time (each made CSV by
-pyarrow, in C), so the server stores a batch while the next is predicted; SQLite gets the
-driver's executemany per batch. Memory is one batch, never the file.
+SQLite, where a writer holds the database's only write lock until it commits: a transaction
+per batch, each storing the batch's rows, its segment and the mark's count of rows done (the
+watermark advances with the rows, in the same commit), so the API's writes wait for one batch
+at most, never for a file. Killed between two, the mark says how many rows are stored and the
+next run goes on from the next one (`resume_row`); the last commit marks the file complete.
+Either way every row is predicted exactly once per model version, and memory is one batch.
 """
 
 from __future__ import annotations
 
 import json
 import json.encoder
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from pipeline.errors import RiskwatchError
 from pipeline.infra import failpoints
+from pipeline.predictions import segments
+from pipeline.predictions.segments import Batch, FileRun, PredictionsError, check
 from pipeline.storage import db, tables, text
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    pass
 
-# The columns a batch fills, in the order COPY and INSERT send them.
-COLUMNS = (
+SOURCES = ("scheduled", "api", "webapp", "diagnostics")
+
+
+# The columns of a prediction that carries its features (`record`), in its INSERT's order.
+ROW_COLUMNS = (
     "created_at",
     "run_id",
     "source",
     "model_version",
-    "file_id",
-    "row_number",
+    "features",
     "row_key",
     "event_time",
     "prediction",
     "label",
     "probability",
     "probabilities",
+    "actual",
 )
-SOURCES = ("scheduled", "api", "webapp", "diagnostics")
-# A column of a batch: a list, a numpy array or an Arrow array, one value per row.
-Column = Any
-
-
-class PredictionsError(RiskwatchError):
-    """Predictions that cannot be recorded as given (a bad source, a batch of unequal columns)."""
-
-
-@dataclass(frozen=True)
-class Batch:
-    """The predictions of some rows of one ingested file, as columns of equal length.
-
-    A column is a sequence, a numpy array or an Arrow array. `probabilities` holds each
-    row's {class: p} as JSON text (or None); `event_times` are timezone-aware UTC (or None).
-    """
-
-    row_numbers: Column
-    predictions: Column | None  # None: a classifier of text classes (see `labels`)
-    labels: Column | None = None
-    probability: Column | None = None
-    probabilities: Column | None = None
-    row_keys: Column | None = None
-    event_times: Column | None = None
-
-    def __len__(self) -> int:
-        return len(self.row_numbers)
-
-
-@dataclass(frozen=True)
-class FileRun:
-    """Who predicts which file: the constant columns of every row of its batches."""
-
-    file_id: int
-    model_version: int
-    run_id: str
-    created_at: datetime
-
-
-# The columns of a prediction that carries its features (`record`), in its INSERT's order: the
-# features where a scheduled one has its file and row.
-ROW_COLUMNS = (*COLUMNS[:4], "features", *COLUMNS[6:], "actual")
 _JSON = ("features", "probabilities")
 
 
@@ -185,177 +149,97 @@ def _insert_rows(conn: sa.Connection, rows: Sequence[Mapping[str, object]]) -> N
 
 
 def is_marked(conn: sa.Connection, file_id: int, model_version: int) -> bool:
-    """Whether `model_version` has predicted file `file_id` (its mark is committed)."""
+    """Whether `model_version` has predicted file `file_id` whole (its mark is complete)."""
     m = tables.prediction_marks
-    query = sa.select(m.c.rows).where(m.c.file_id == file_id, m.c.model_version == model_version)
+    query = sa.select(m.c.rows).where(
+        m.c.file_id == file_id, m.c.model_version == model_version, m.c.complete
+    )
     return conn.execute(query).first() is not None
 
 
-def record_file(engine: sa.Engine, who: FileRun, batches: Iterable[Batch]) -> int:
-    """Write one file's predictions, batch after batch, and its mark, in one transaction.
+def resume_row(conn: sa.Connection, file_id: int, model_version: int) -> int:
+    """The first row of file `file_id` that `model_version` has still to predict: 0, or the
+    rows an unfinished file (written a batch per transaction) has stored."""
+    m = tables.prediction_marks
+    query = sa.select(m.c.rows).where(
+        m.c.file_id == file_id, m.c.model_version == model_version, ~m.c.complete
+    )
+    return int(conn.execute(query).scalar() or 0)
 
-    `batches` is consumed lazily (predict a batch, write it, forget it). Returns the rows
-    written. A file already marked for this version is an error: the caller asks first.
+
+def record_file(engine: sa.Engine, who: FileRun, batches: Iterable[Batch]) -> int:
+    """Write one file's predictions, batch after batch, and its mark (see the module).
+
+    `batches` is consumed lazily (predict a batch, write it, forget it); on SQLite they start
+    at `resume_row`. Returns the rows written. A file already marked complete for this
+    version is an error (the mark's key): the caller asks first.
     """
+    if engine.dialect.name == "sqlite":
+        return _record_per_batch(engine, who, batches)
     m = tables.prediction_marks
     with engine.begin() as conn:
-        conn.execute(
-            m.insert().values(
-                file_id=who.file_id,
-                model_version=who.model_version,
-                run_id=who.run_id,
-                rows=0,
-                predicted_at=who.created_at,
-            )
-        )
+        conn.execute(m.insert().values(**_mark(who, complete=False)))
         failpoints.failpoint("predict.after_mark")
-        written = _write_batches(conn, who, batches)
-        conn.execute(
-            m.update()
-            .where(m.c.file_id == who.file_id, m.c.model_version == who.model_version)
-            .values(rows=written)
-        )
+        segment_id, below = segments.open_segment(conn, who)
+        written = segments.write_rows(conn, who, segment_id, batches)
+        segments.close_segment(conn, who, segment_id, below, written)
+        conn.execute(_done(who, written.rows, complete=True))
         failpoints.failpoint("predict.before_commit")
     failpoints.failpoint("predict.after_commit")
-    return written
+    return written.rows
 
 
-def _check(batch: Batch) -> None:
-    n = len(batch.row_numbers)
-    for name in (
-        "predictions",
-        "labels",
-        "probability",
-        "probabilities",
-        "row_keys",
-        "event_times",
-    ):
-        values = getattr(batch, name)
-        if values is not None and len(values) != n:
-            raise PredictionsError(f"a batch of {n} rows has {len(values)} {name}")
+def _mark(who: FileRun, *, complete: bool) -> dict[str, Any]:
+    return {
+        "file_id": who.file_id,
+        "model_version": who.model_version,
+        "run_id": who.run_id,
+        "rows": 0,
+        "predicted_at": who.created_at,
+        "complete": complete,
+    }
 
 
-def _write_batches(conn: sa.Connection, who: FileRun, batches: Iterable[Batch]) -> int:
-    """Write every batch, in the caller's transaction; the rows written.
+def _done(who: FileRun, rows: int, *, complete: bool, before: int | None = None) -> sa.Update:
+    m = tables.prediction_marks
+    query = m.update().where(m.c.file_id == who.file_id, m.c.model_version == who.model_version)
+    if before is not None:  # the count this writer read: another writer's rows fail it
+        query = query.where(m.c.rows == before, ~m.c.complete)
+    return query.values(rows=rows, complete=complete)
 
-    On PostgreSQL one COPY takes the whole file: the server stores a batch while this process
-    predicts the next (a COPY per batch would wait for each to be stored first).
-    """
-    written = 0
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        raw: Any = conn.connection.driver_connection  # a psycopg.Connection, in this transaction
-        sql = f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
-        with raw.cursor() as cursor, cursor.copy(sql) as copy:
-            for batch in batches:
-                _check(batch)
-                copy.write(_csv(_arrow(who, batch)))
-                written += len(batch)
-                failpoints.failpoint("predict.after_batch")
-        return written
-    marks = ", ".join("?" if conn.dialect.name == "sqlite" else "%s" for _ in COLUMNS)
-    sql = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({marks})"
+
+def _record_per_batch(engine: sa.Engine, who: FileRun, batches: Iterable[Batch]) -> int:
+    """SQLite: the mark first (its key refuses a file done already), then a transaction per
+    batch (rows, segment, the mark's count), then the mark complete."""
+    m = tables.prediction_marks
+    with engine.begin() as conn:
+        done = resume_row(conn, who.file_id, who.model_version)
+        if not done:  # a new file, or one marked complete: its key says so
+            known = m.c.file_id == who.file_id, m.c.model_version == who.model_version
+            if conn.execute(sa.select(m.c.rows).where(*known, ~m.c.complete)).first() is None:
+                conn.execute(m.insert().values(**_mark(who, complete=False)))
+    failpoints.failpoint("predict.after_mark")
+    total = done
     for batch in batches:
-        _check(batch)
-        conn.exec_driver_sql(sql, list(_tuples(conn.dialect.name, who, batch)))
-        written += len(batch)
+        check(batch)
+        if len(batch) and int(segments.first_row(batch)) != total:
+            first = segments.first_row(batch)
+            raise PredictionsError(f"a batch starts at row {first}, not at {total}")
+        with engine.begin() as conn:
+            segment_id, below = segments.open_segment(conn, who)
+            written = segments.write_rows(conn, who, segment_id, [batch])
+            segments.close_segment(conn, who, segment_id, below, written)
+            advanced = _done(who, total + written.rows, complete=False, before=total)
+            if conn.execute(advanced).rowcount != 1:
+                raise PredictionsError(f"file {who.file_id} is being predicted by another writer")
+        total += written.rows
         failpoints.failpoint("predict.after_batch")
-    return written
-
-
-def _csv(table: pa.Table) -> memoryview:
-    """A batch as CSV for COPY (pyarrow writes it, in C; an unquoted empty field is NULL)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
-    return memoryview(sink.getvalue())
-
-
-def _arrow(who: FileRun, batch: Batch) -> pa.Table:
-    import pyarrow as pa
-
-    n = len(batch)
-    when = pa.timestamp("us", tz="UTC")
-
-    def column(values: Any, kind: pa.DataType) -> pa.Array:
-        if values is None:
-            return pa.nulls(n, kind)
-        if isinstance(values, pa.Array | pa.ChunkedArray):
-            return values.cast(kind)
-        return pa.array(values, kind, from_pandas=True)
-
-    def times(values: Any) -> pa.Array:
-        # Arrow's CSV writer formats a zoned timestamp slowly (1.3 s per 200,000): the UTC
-        # wall time is cast to text instead, with its offset.
-        import pyarrow.compute as pc
-
-        naive = column(values, when).cast(pa.timestamp("us"))
-        return pc.binary_join_element_wise(pc.cast(naive, pa.string()), "+00", "")
-
-    created = who.created_at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    return pa.table(
-        {
-            "created_at": pa.repeat(created + "+00", n),
-            "run_id": pa.repeat(who.run_id, n),
-            "source": pa.repeat("scheduled", n),
-            "model_version": pa.repeat(who.model_version, n),
-            "file_id": pa.repeat(who.file_id, n),
-            "row_number": pa.array(batch.row_numbers, pa.int64()),
-            "row_key": column(batch.row_keys, pa.string()),
-            "event_time": pa.nulls(n, pa.string())
-            if batch.event_times is None
-            else times(batch.event_times),
-            "prediction": column(batch.predictions, pa.float64()),
-            "label": column(batch.labels, pa.string()),
-            "probability": column(batch.probability, pa.float64()),
-            "probabilities": column(batch.probabilities, pa.string()),
-        }
-    )
-
-
-def _tuples(dialect: str, who: FileRun, batch: Batch) -> Iterator[tuple[Any, ...]]:
-    """Rows for the driver's executemany; SQLite stores times as SQLAlchemy does (naive UTC)."""
-
-    def when(value: datetime | None) -> Any:
-        if value is None or dialect != "sqlite":
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-    n = len(batch)
-
-    def given(values: Any) -> Sequence[Any]:
-        if values is None:
-            return [None] * n
-        if hasattr(values, "to_pylist"):  # Arrow
-            return list(values.to_pylist())
-        return list(values.tolist()) if hasattr(values, "tolist") else list(values)
-
-    created = when(who.created_at)
-    for row_number, key, event, pred, label, p, ps in zip(
-        given(batch.row_numbers),
-        given(batch.row_keys),
-        given(batch.event_times),
-        given(batch.predictions),
-        given(batch.labels),
-        given(batch.probability),
-        given(batch.probabilities),
-        strict=True,
-    ):
-        yield (
-            created,
-            who.run_id,
-            "scheduled",
-            who.model_version,
-            who.file_id,
-            int(row_number),
-            key,
-            when(event),
-            None if pred is None else float(pred),
-            label,
-            None if p is None else float(p),
-            ps,
-        )
+    with engine.begin() as conn:
+        failpoints.failpoint("predict.before_commit")
+        if conn.execute(_done(who, total, complete=True, before=total)).rowcount != 1:
+            raise PredictionsError(f"file {who.file_id} is being predicted by another writer")
+    failpoints.failpoint("predict.after_commit")
+    return total - done
 
 
 def probabilities_json(classes: Sequence[object], row: Sequence[float]) -> str:

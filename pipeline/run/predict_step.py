@@ -1,5 +1,7 @@
 """The predict step: every ingested file not predicted yet, predicted by the production model,
-each file's predictions and its watermark written in one transaction (`pipeline.predictions`).
+each file's predictions and its watermark written together (`pipeline.predictions.write`: one
+transaction per file on PostgreSQL, per batch on SQLite, where an unfinished file goes on from
+the row it stopped at).
 
 `riskwatch predict` is a run of its own (kind `predict`, its own crontab line) and `riskwatch
 run` calls the same step after ingesting, so a file is predicted once per model version
@@ -40,7 +42,7 @@ def unpredicted(run: Run, version: int, *, backfill: bool = False) -> list[sa.Ro
 def predict_files(
     run: Run, loaded: registry.LoadedModel, files: Sequence[sa.Row]
 ) -> dict[str, Any]:
-    """Predict `files` with `loaded`, one transaction per file; what was done, for the summary.
+    """Predict `files` with `loaded`, a file at a time; what was done, for the summary.
 
     A file the model cannot predict (a DataError: a column missing, a value it refuses) is
     reported and left for a later run; the others go on.
@@ -56,8 +58,10 @@ def predict_files(
         bar = Progress(f"predict {f.name}", f.rows, unit="rows", plain=False, keep=False)
         try:
             with bar:
+                with run.engine.connect() as conn:
+                    first = predictions.resume_row(conn, f.id, loaded.version)
                 batches = predictions.file_batches(
-                    loaded, base / f.data_path, columns, s["predict.batch_rows"]
+                    loaded, base / f.data_path, columns, s["predict.batch_rows"], first
                 )
                 rows = predictions.record_file(run.engine, who, _advancing(batches, bar))
         except DataError as exc:

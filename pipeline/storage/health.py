@@ -3,7 +3,12 @@ version's classes and positive share on its holdout or before a time, and the al
 
 SQLAlchemy Core only. A prediction's time is its event time when data.timestamp_column is set
 (`by_event_time`; a prediction without one, from the API, counts at when it was made), else
-when it was made (`created_at`).
+when it was made (`created_at`; a scheduled one's is its segment's).
+
+Scheduled predictions are never read back row by row: their counts were made as they were
+written (`prediction_cells`, per segment, by UTC day of the event time, class and bin), and
+are read from there. A bound inside a day of event times (the API's `start`/`end` to the
+second) counts that day's scheduled rows themselves (`health_scheduled.partial_days`).
 """
 
 from __future__ import annotations
@@ -14,32 +19,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline.storage import tables
+from pipeline.storage import health_scheduled, tables
+from pipeline.storage.health_scheduled import cell_doc, counted
+
+# The source of the run's predictions of the test file (diagnostics): never production traffic.
+DIAGNOSTICS = "diagnostics"
 
 
 def time_of(by_event_time: bool) -> sa.ColumnElement[Any]:
     """The time a prediction counts at."""
     p = tables.predictions
     return sa.func.coalesce(p.c.event_time, p.c.created_at) if by_event_time else p.c.created_at
-
-
-def _day(conn: sa.Connection, at: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """The UTC day of a time, in the database's own words: 'YYYY-MM-DD' text on SQLite, a
-    naive UTC midnight on PostgreSQL (grouping by a timestamp, not by text made per row: a
-    third less time for a day of 2,200,000 predictions)."""
-    if conn.dialect.name == "sqlite":  # stored as naive UTC text: its first ten characters
-        return sa.func.substr(at, 1, 10)
-    return sa.func.date_trunc("day", sa.func.timezone("UTC", at))
-
-
-# The source of the run's predictions of the test file (diagnostics): never production traffic.
-DIAGNOSTICS = "diagnostics"
-
-
-def _bin(probability: sa.ColumnElement[Any], edges: Sequence[float]) -> sa.ColumnElement[Any]:
-    """The histogram bin of P(positive): how many inner `edges` lie at or below it."""
-    whens = [(probability < edge, i) for i, edge in enumerate(edges)]
-    return sa.case((probability.is_(None), None), *whens, else_=len(edges))
 
 
 def health_cells(
@@ -55,21 +45,45 @@ def health_cells(
     """The predictions in [start, end) counted by (UTC day, model version, class, P(positive)
     bin), with the sum and sum of squares of their numeric predictions: a GROUP BY in the
     database, so any number of predictions is read back as a few rows per day."""
-    from datetime import UTC
+    found: list[dict[str, Any]] = []
+    if source != "scheduled":
+        found += _other_cells(conn, start, end, by_event_time, inner_edges, model_version, source)
+    if source in (None, "scheduled"):
+        found += health_scheduled.cells(conn, start, end, by_event_time, model_version)
+        found += health_scheduled.partial_days(
+            conn, start, end, by_event_time, inner_edges, model_version
+        )
+    return _merged(found)
 
+
+def _merged(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for c in cells:
+        key = (c["day"], c["model_version"], c["label"], c["bin"])
+        got = out.get(key)
+        if got is None:
+            out[key] = dict(c)
+            continue
+        got["n"] += c["n"]
+        for name in ("total", "squares"):
+            if c[name] is not None:
+                got[name] = c[name] if got[name] is None else got[name] + c[name]
+    return list(out.values())
+
+
+def _other_cells(
+    conn: sa.Connection,
+    start: datetime | None,
+    end: datetime | None,
+    by_event_time: bool,
+    inner_edges: Sequence[float],
+    model_version: int | None,
+    source: str | None,
+) -> list[dict[str, Any]]:
+    """The predictions of the other sources than the schedule, counted from their rows."""
     p = tables.predictions
     at = time_of(by_event_time)
-    day = _day(conn, at).label("day")
-    b = _bin(p.c.probability, inner_edges).label("bin")
-    query = sa.select(
-        day,
-        p.c.model_version,
-        p.c.label,
-        b,
-        sa.func.count().label("n"),
-        sa.func.sum(p.c.prediction).label("total"),
-        sa.func.sum(p.c.prediction * p.c.prediction).label("squares"),
-    )
+    query, day, b = counted(conn, at, inner_edges)
     if start is not None:
         query = query.where(at >= start)
     if end is not None:
@@ -79,28 +93,16 @@ def health_cells(
     if source is not None:
         query = query.where(p.c.source == source)
     else:  # production traffic: the run's predictions of the test file are not part of it
-        query = query.where(p.c.source != DIAGNOSTICS)
+        query = query.where(p.c.source != DIAGNOSTICS, sa.text(tables.NOT_SCHEDULED))
     query = query.group_by(day, p.c.model_version, p.c.label, b)
-    return [
-        {
-            "day": (
-                r.day if isinstance(r.day, datetime) else datetime.fromisoformat(r.day)
-            ).replace(tzinfo=UTC),
-            "model_version": int(r.model_version),
-            "label": r.label,
-            "bin": None if r.bin is None else int(r.bin),
-            "n": int(r.n),
-            "total": None if r.total is None else float(r.total),
-            "squares": None if r.squares is None else float(r.squares),
-        }
-        for r in conn.execute(query)
-    ]
+    return [cell_doc(r) for r in conn.execute(query)]
 
 
 def run_span(
     conn: sa.Connection, run_id: str, by_event_time: bool
 ) -> tuple[datetime | None, datetime | None, list[int]]:
-    """The earliest and latest time of a run's predictions, and the versions that made them.
+    """The earliest and latest time of a run's predictions, and the versions that made them
+    (a scheduled prediction's event time to its day: the health step wants its period).
 
     A run's predictions are made after it started: they are found through the index by time
     from the run's start (there is no index by run_id, paid on every row a COPY stores), so
@@ -111,10 +113,14 @@ def run_span(
     started = conn.execute(sa.select(r.c.started_at).where(r.c.id == run_id)).scalar()
     if started is None:
         return None, None, []
-    mine = sa.and_(p.c.created_at >= started, p.c.run_id == run_id)
+    mine = sa.and_(p.c.created_at >= started, p.c.run_id == run_id, sa.text(tables.NOT_SCHEDULED))
     low, high = conn.execute(sa.select(sa.func.min(at), sa.func.max(at)).where(mine)).one()
-    versions = conn.execute(sa.select(p.c.model_version).where(mine).distinct()).scalars()
-    return _aware(low), _aware(high), sorted(versions)
+    versions = set(conn.execute(sa.select(p.c.model_version).where(mine).distinct()).scalars())
+    first, last, more = health_scheduled.run_span(conn, run_id, by_event_time)
+    times = [t for t in (_aware(v) for v in (low, high, first, last)) if t is not None]
+    if not times:
+        return None, None, []
+    return min(times), max(times), sorted(versions | set(more))
 
 
 def _aware(value: Any) -> datetime | None:
@@ -147,23 +153,31 @@ def holdout_predicted(conn: sa.Connection, version: int) -> tuple[list[str], dic
 def classes_predicted(conn: sa.Connection, version: int) -> list[str]:
     """The distinct classes a version's stored predictions name (a classifier)."""
     p = tables.predictions
-    query = sa.select(p.c.label).where(p.c.model_version == version, p.c.label.is_not(None))
-    return sorted(conn.execute(query.distinct().limit(3)).scalars())
+    query = sa.select(p.c.label).where(
+        p.c.model_version == version, p.c.label.is_not(None), sa.text(tables.NOT_SCHEDULED)
+    )
+    found = set(conn.execute(query.distinct().limit(3)).scalars())
+    return sorted(found | health_scheduled.classes(conn, version))
 
 
 def share_before(
     conn: sa.Connection, version: int, label: str, before: datetime, by_event_time: bool
 ) -> tuple[int, int]:
-    """(predictions, those of class `label`) of `version` before `before`."""
+    """(predictions, those of class `label`) of `version` before `before` (scheduled ones by
+    their day of event time: `before` is a period's start)."""
     p = tables.predictions
     at = time_of(by_event_time)
     hit = sa.case((p.c.label == label, 1), else_=0)
     total, positive = conn.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(hit), 0)).where(
-            p.c.model_version == version, at < before, p.c.source != DIAGNOSTICS
+            p.c.model_version == version,
+            at < before,
+            p.c.source != DIAGNOSTICS,
+            sa.text(tables.NOT_SCHEDULED),
         )
     ).one()
-    return int(total), int(positive)
+    more, hits = health_scheduled.share_before(conn, version, label, before, by_event_time)
+    return int(total) + more, int(positive) + hits
 
 
 def add_alert(

@@ -59,11 +59,15 @@ def pending_work(conn: sa.Connection, expired_before: datetime) -> bool:
     last = conn.execute(  # the newest labels step: the primary key walked from its end
         sa.select(s.c.started_at).where(s.c.name == "labels").order_by(s.c.id.desc()).limit(1)
     ).scalar()
-    p = tables.predictions
+    p, g = tables.predictions, tables.prediction_segments
     waiting = sa.select(t.c.row_key).where(t.c.status == "pending")
-    newer = sa.select(p.c.id).where(p.c.row_key.in_(waiting), p.c.source != "diagnostics")
-    if last is not None:
-        newer = newer.where(p.c.created_at > last)
+    newer = (
+        sa.select(p.c.id)
+        .select_from(p.outerjoin(g, g.c.id == p.c.segment_id))
+        .where(p.c.row_key.in_(waiting), p.c.source != "diagnostics")
+    )
+    if last is not None:  # a scheduled row's time is its segment's
+        newer = newer.where(sa.func.coalesce(g.c.created_at, p.c.created_at) > last)
     return conn.execute(newer.limit(1)).first() is not None
 
 
@@ -158,18 +162,20 @@ def pending_labels(conn: sa.Connection) -> list[sa.Row]:
 def predictions_of(conn: sa.Connection, row_keys: Iterable[str]) -> list[sa.Row]:
     """The production-traffic predictions (every source but the test file's diagnostics) of
     these row keys, with the ingested time of the file whose row each predicts."""
-    p, f = tables.predictions, tables.ingested_files
+    p, f, g = tables.predictions, tables.ingested_files, tables.prediction_segments
     keys = sorted(set(row_keys))
     out: list[sa.Row] = []
+    # A scheduled row's time and file are its segment's.
+    file_id = sa.func.coalesce(g.c.file_id, p.c.file_id)
     for part in _batches(keys):
         query = (
             sa.select(
                 p.c.id,
                 p.c.row_key,
-                p.c.created_at,
+                sa.func.coalesce(g.c.created_at, p.c.created_at).label("created_at"),
                 p.c.event_time,
                 p.c.model_version,
-                p.c.file_id,
+                file_id.label("file_id"),
                 p.c.row_number,
                 p.c.features,
                 p.c.prediction,
@@ -178,7 +184,7 @@ def predictions_of(conn: sa.Connection, row_keys: Iterable[str]) -> list[sa.Row]
                 f.c.ingested_at,
                 f.c.data_path,
             )
-            .select_from(p.outerjoin(f, f.c.id == p.c.file_id))
+            .select_from(p.outerjoin(g, g.c.id == p.c.segment_id).outerjoin(f, f.c.id == file_id))
             .where(_among(conn, p.c.row_key, part), p.c.source != "diagnostics")
         )
         out.extend(conn.execute(query))

@@ -1,9 +1,18 @@
-"""The `predictions` table and its watermark `prediction_marks` (issue 12), built into `tables`.
+"""The `predictions` table, its watermark `prediction_marks` and the scheduled rows'
+`prediction_segments` and health `prediction_cells` (issue 12), built into `tables`.
 
 Every prediction riskwatch makes, whatever asked for it: the schedule (`riskwatch predict`, a
 step of `run`), the API, the web page, the run's diagnostics on the test file. A scheduled
 prediction's features stay where they already are, in the ingested Parquet file: the row points
 at them by (file_id, row_number); the others carry their features as JSON.
+
+A scheduled row is narrow: its id, segment, source, version, file, row number, row key, event
+time and prediction. What else is the same for every row a transaction writes (the run, the
+time, a binary classifier's two classes) is said once, by its segment, which also holds the
+range of ids its rows took (a COPY takes rising ids) and, in `prediction_cells`, their health
+counts. So such a row is in two indexes only, the key and the row key's: the indexes by time
+are partial (`source <> 'scheduled'`), and pages find scheduled rows through their segments,
+newest first, each walked down its key (bench/README.md).
 
 No foreign keys on `predictions`: PostgreSQL checks a key per row, and a 1,000,000-row COPY took
 twice as long with one on run_id (the same trade as the history tables). `prediction_marks`,
@@ -30,12 +39,16 @@ def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.T
         "predictions",
         metadata,
         sa.Column("id", big_id, primary_key=True, autoincrement=True),
-        sa.Column("created_at", UTCDateTime, nullable=False),  # when it was predicted
+        # When it became visible (set in the transaction that stored it, just before its
+        # commit); NULL on a scheduled row: its segment's.
+        sa.Column("created_at", UTCDateTime),
         # The run that predicted it (schedule, diagnostics); NULL for the API and the web page.
         sa.Column("run_id", sa.String(32)),
         sa.Column("source", sa.String(20), nullable=False),  # scheduled, api, webapp, diagnostics
         sa.Column("model_version", sa.Integer, nullable=False),
-        # Scheduled rows: ingested_files.id and the 0-based row of its Parquet file.
+        # Scheduled rows: their prediction_segments.id, ingested_files.id and the 0-based row
+        # of its Parquet file.
+        sa.Column("segment_id", sa.Integer),
         sa.Column("file_id", sa.Integer),
         sa.Column("row_number", sa.Integer),
         sa.Column("features", sa.JSON),  # {column: value}; NULL when file_id says where they are
@@ -45,15 +58,90 @@ def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.T
         sa.Column("prediction", sa.Float),
         sa.Column("label", sa.Text),  # the predicted class as text; NULL for regression
         sa.Column("probability", sa.Float),  # P(positive class) for binary classifiers
-        sa.Column("probabilities", sa.JSON),  # {class: p} for classifiers that give them
+        # {class: p} for classifiers that give them; NULL on a scheduled row of a binary
+        # classifier (its segment's two classes and `probability` say it).
+        sa.Column("probabilities", sa.JSON),
         sa.Column("actual", sa.Float),  # the label, known at prediction time (diagnostics)
     )
-    # Keyset paging, newest first, over everything, by source and by model version; the label
-    # join (the predictions of an id).
-    sa.Index("ix_predictions_created_at_id", predictions.c.created_at, predictions.c.id)
-    # By source (and by source and version) for the other sources only: scheduled rows, most of
-    # them, are found through the indexes over everything and by version, so a COPY of a file
-    # maintains four indexes besides the key, not six.
+    _indexes(predictions)
+    marks = sa.Table(
+        "prediction_marks",
+        metadata,
+        sa.Column("file_id", sa.Integer, sa.ForeignKey("ingested_files.id"), primary_key=True),
+        sa.Column(
+            "model_version",
+            sa.Integer,
+            sa.ForeignKey("model_versions.version"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        run_fk(),
+        sa.Column("rows", sa.Integer, nullable=False),  # predictions written for the file
+        sa.Column("predicted_at", UTCDateTime, nullable=False),
+        # False while a file is written a batch per transaction (SQLite): `rows` of it are
+        # stored, and the next run goes on from there.
+        sa.Column("complete", sa.Boolean, nullable=False, server_default=sa.true()),
+    )
+    return predictions, marks
+
+
+def build_segments(
+    metadata: sa.MetaData, run_fk: Callable[..., sa.Column]
+) -> tuple[sa.Table, sa.Table]:
+    """(prediction_segments, prediction_cells), in `metadata`."""
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    segments = sa.Table(
+        "prediction_segments",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("file_id", sa.Integer, sa.ForeignKey("ingested_files.id"), nullable=False),
+        sa.Column("model_version", sa.Integer, nullable=False),
+        run_fk(),
+        # When its rows became visible: set just before the commit that stored them.
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        # Its rows' ids lie in [first_id, last_id] (other rows may too: check segment_id).
+        sa.Column("first_id", big_id, nullable=False),
+        sa.Column("last_id", big_id, nullable=False),
+        sa.Column("first_row", sa.Integer, nullable=False),
+        sa.Column("rows", sa.Integer, nullable=False),
+        # A binary classifier's classes as text, in the model's order: a row's {class: p} is
+        # {classes[0]: 1 - probability, classes[1]: probability}. NULL otherwise.
+        sa.Column("classes", sa.JSON),
+    )
+    sa.Index("ix_prediction_segments_created_at_id", segments.c.created_at, segments.c.id)
+    cells = sa.Table(
+        "prediction_cells",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column(
+            "segment_id",
+            sa.Integer,
+            sa.ForeignKey("prediction_segments.id"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("day", UTCDateTime),  # the UTC day of the rows' event time; NULL: none
+        sa.Column("label", sa.Text),
+        sa.Column("bin", sa.Integer),  # the histogram bin of P(positive); NULL: none
+        sa.Column("n", sa.Integer, nullable=False),
+        sa.Column("total", sa.Float),  # sum of the numeric predictions
+        sa.Column("squares", sa.Float),
+    )
+    return segments, cells
+
+
+def _indexes(predictions: sa.Table) -> None:
+    """The secondary indexes of `predictions`."""
+    # Keyset paging, newest first, of the other sources than the schedule: over them all, by
+    # source and by model version (scheduled rows are paged through their segments); the label
+    # join (the predictions of an id, every source).
+    sa.Index(
+        "ix_predictions_created_at_id",
+        predictions.c.created_at,
+        predictions.c.id,
+        postgresql_where=sa.text(NOT_SCHEDULED),
+        sqlite_where=sa.text(NOT_SCHEDULED),
+    )
     sa.Index(
         "ix_predictions_source_created_at_id",
         predictions.c.source,
@@ -76,25 +164,11 @@ def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.T
         predictions.c.model_version,
         predictions.c.created_at,
         predictions.c.id,
+        postgresql_where=sa.text(NOT_SCHEDULED),
+        sqlite_where=sa.text(NOT_SCHEDULED),
     )
     # The label join looks predictions up by row key alone (it picks the latest at or before
     # the label's time itself): the time in the index was stored per row and never read.
     # No index by (file_id, row_number): no read looks a file's rows up by them, and at
     # 1,000,000 rows each index costs a COPY about 1 to 2 s on this machine (bench/README).
     sa.Index("ix_predictions_row_key", predictions.c.row_key)
-    marks = sa.Table(
-        "prediction_marks",
-        metadata,
-        sa.Column("file_id", sa.Integer, sa.ForeignKey("ingested_files.id"), primary_key=True),
-        sa.Column(
-            "model_version",
-            sa.Integer,
-            sa.ForeignKey("model_versions.version"),
-            primary_key=True,
-            autoincrement=False,
-        ),
-        run_fk(),
-        sa.Column("rows", sa.Integer, nullable=False),  # predictions written for the file
-        sa.Column("predicted_at", UTCDateTime, nullable=False),
-    )
-    return predictions, marks

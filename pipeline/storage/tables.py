@@ -14,7 +14,7 @@ from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0014"
+SCHEMA_REVISION = "0015"
 
 metadata = sa.MetaData()
 
@@ -216,6 +216,10 @@ diagnostics = sa.Table(
 
 # Every prediction, and the watermark of scheduled ones: see `prediction_tables`.
 predictions, prediction_marks = prediction_tables.build(metadata, _run_fk)
+prediction_segments, prediction_cells = prediction_tables.build_segments(metadata, _run_fk)
+# The partial indexes' predicate, as SQL text: a query must say it in these words (not with a
+# bound parameter) for the planner to use them.
+NOT_SCHEDULED = prediction_tables.NOT_SCHEDULED
 
 reports = sa.Table(
     "reports",
