@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipeline.storage.prediction_tables import NOT_SCHEDULED
 from pipeline.storage.tables import UTCDateTime, metadata, utcnow
 
 RUN_PERIOD = "run"  # the period of an estimate over all of a run's new rows
@@ -227,10 +228,26 @@ def period_rows(
         )
         rows = list(conn.execute(query))
     else:
-        files = sa.select(f.c.id).where(f.c.ingested_at >= start, f.c.ingested_at < end, waiting)
-        of_files = sa.select(*columns).where(*common, p.c.file_id.in_(files))
+        # A file's rows through their segments, each a range of the key; the requests' rows
+        # through the partial index by time of the sources other than the schedule.
+        from pipeline.storage.tables import prediction_segments as g
+
+        of_files = (
+            sa.select(*columns)
+            .select_from(
+                g.join(f, f.c.id == g.c.file_id).join(
+                    p, sa.and_(p.c.id.between(g.c.first_id, g.c.last_id), p.c.segment_id == g.c.id)
+                )
+            )
+            .where(g.c.model_version == model_version, f.c.ingested_at >= start)
+            .where(f.c.ingested_at < end, waiting, *common)
+        )
         made = sa.select(*columns).where(
-            *common, p.c.file_id.is_(None), p.c.created_at >= start, p.c.created_at < end
+            *common,
+            sa.text(NOT_SCHEDULED),
+            p.c.file_id.is_(None),
+            p.c.created_at >= start,
+            p.c.created_at < end,
         )
         rows = list(conn.execute(of_files)) + list(conn.execute(made))
     return PeriodRows([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])

@@ -14,7 +14,7 @@ from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0015"
+SCHEMA_REVISION = "0016"
 
 metadata = sa.MetaData()
 
