@@ -213,6 +213,7 @@ def _record_per_batch(engine: sa.Engine, who: FileRun, batches: Iterable[Batch])
     batch (rows, segment, the mark's count), then the mark complete."""
     m = tables.prediction_marks
     with engine.begin() as conn:
+        _drop_abandoned(conn, who)
         done = resume_row(conn, who.file_id, who.model_version)
         if not done:  # a new file, or one marked complete: its key says so
             known = m.c.file_id == who.file_id, m.c.model_version == who.model_version
@@ -240,6 +241,26 @@ def _record_per_batch(engine: sa.Engine, who: FileRun, batches: Iterable[Batch])
             raise PredictionsError(f"file {who.file_id} is being predicted by another writer")
     failpoints.failpoint("predict.after_commit")
     return total - done
+
+
+def _drop_abandoned(conn: sa.Connection, who: FileRun) -> None:
+    """Another version's unfinished predictions of the file (SQLite: stopped between batches,
+    then another version became production): removed with their segments, cells and mark, in
+    the transaction that begins this version's, so that no row of the file is predicted twice
+    by the schedule; the file is predicted whole by this version."""
+    m, g = tables.prediction_marks, tables.prediction_segments
+    other = sa.and_(
+        m.c.file_id == who.file_id, m.c.model_version != who.model_version, ~m.c.complete
+    )
+    versions = [v for (v,) in conn.execute(sa.select(m.c.model_version).where(other))]
+    if not versions:
+        return
+    left = sa.select(g.c.id).where(g.c.file_id == who.file_id, g.c.model_version.in_(versions))
+    p, cells = tables.predictions, tables.prediction_cells
+    conn.execute(p.delete().where(p.c.segment_id.in_(left)))
+    conn.execute(cells.delete().where(cells.c.segment_id.in_(left)))
+    conn.execute(g.delete().where(g.c.id.in_(left)))
+    conn.execute(m.delete().where(other))
 
 
 def probabilities_json(classes: Sequence[object], row: Sequence[float]) -> str:

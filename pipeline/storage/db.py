@@ -7,7 +7,7 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,11 +93,23 @@ def driver_cursor(conn: sa.Connection) -> Iterator[Any]:  # the driver's cursor:
     raw = conn.connection.driver_connection
     if raw is None:
         raise RiskwatchError("the connection has no driver connection (it was closed)")
+    dbapi = conn.dialect.loaded_dbapi
     cursor = raw.cursor()
     try:
         yield cursor
+    except dbapi.Error as exc:
+        # As SQLAlchemy raises it (OperationalError, IntegrityError, ...): the callers, the
+        # committer's "a database error fails the whole batch" among them, know only those; a
+        # lost connection is invalidated, so the pool never hands it out again.
+        lost = conn.dialect.is_disconnect(exc, raw, cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            None, None, exc, dbapi.Error, connection_invalidated=lost, dialect=conn.dialect
+        ) from exc
     finally:
-        cursor.close()
+        with suppress(dbapi.Error):  # a lost connection's cursor may not close cleanly
+            cursor.close()
 
 
 @contextmanager

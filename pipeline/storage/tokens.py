@@ -142,13 +142,17 @@ def find(conn: sa.Connection, secret: str) -> Token | None:
 
 def revoked_among(conn: sa.Connection, ids: set[int]) -> set[int]:
     """Which of the tokens `ids` are revoked (or gone), in the caller's transaction: one query
-    for a whole batch of requests (app.commits), however many tokens it names."""
+    for a whole batch of requests (app.commits), however many tokens it names; a revocation
+    committed after it waits for the caller's commit, so none stores what it should not."""
     if not ids:
         return set()
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    # PostgreSQL: FOR SHARE, so that a revocation committed after this check waits for the
+    # batch's commit (SQLite's BEGIN IMMEDIATE already serialises the two).
     sql = (
         "SELECT id FROM api_tokens WHERE revoked_at IS NULL AND id IN "
-        f"({', '.join(mark for _ in ids)})"
+        f"({', '.join(mark for _ in ids)})" + ("" if sqlite else " FOR SHARE")
     )
     with db.driver_cursor(conn) as cursor:
         cursor.execute(sql, tuple(ids))
