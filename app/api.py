@@ -216,7 +216,11 @@ def prediction() -> dict[str, Any]:
     st = state()
     frame = records_frame(records, loaded.features, st.settings["api.max_records"])
     predicted, probabilities = estimator.predict(loaded.model, loaded.features, frame)
-    rows = predictions.request_rows(loaded, st.settings, records, predicted, probabilities, source)
+    # A multiclass model's {class: p} is stored with each prediction (None for the others).
+    matrix = estimator.class_probabilities(loaded.model, loaded.features, frame)
+    rows = predictions.request_rows(
+        loaded, st.settings, records, predicted, probabilities, source, matrix=matrix
+    )
     plan = plan_charges(len(records))
     client = current_client()
     token = None if client is None else client.token

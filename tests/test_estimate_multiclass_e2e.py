@@ -91,7 +91,22 @@ def test_a_three_class_model_is_calibrated_per_class_and_estimated(
     for n, name in ((1, "later.csv"), (2, "later_still.csv")):
         frame = pd.read_csv(sample / "sourcedata" / f"clients_batch_{n:02d}.csv")
         frame.drop(columns="exited").to_csv(project / "sourcedata" / name, index=False)
+        if n == 2:  # one prediction asked of the API the same day: stored with its {class: p}
+            _ask_the_api(project, database_url, frame.drop(columns="exited").iloc[0].to_dict())
         later = run_json(project, database_url)["estimate"]
     [period] = later["periods"]
-    assert later["n_rows"] == 1500 and period["n_rows"] == 3000
+    assert later["n_rows"] == 1500 and period["n_rows"] == 3001
     assert all(0 <= d["value"] <= 1 for d in period["metrics"].values())
+
+
+def _ask_the_api(project: Path, database_url: str, record: dict) -> None:
+    from pipeline.settings import load_settings
+    from tests.test_api import make_app
+
+    settings = load_settings(project / "riskwatch.toml", environ={"DATABASE_URL": database_url})
+    with make_app(settings) as app:
+        answer = app.test_client().post("/prediction", json={"records": [record]})
+        assert answer.status_code == 200, answer.get_json()
+    [stored] = rows(database_url, "SELECT probabilities FROM predictions WHERE source = 'api'")
+    shares = _json(stored["probabilities"])
+    assert set(shares) == set(CLASSES) and sum(shares.values()) == pytest.approx(1.0)

@@ -44,8 +44,11 @@ def request_rows(
     *,
     run_id: str | None = None,
     actual: Sequence[Any] | None = None,
+    matrix: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per record: its features (the model's columns), prediction and probabilities."""
+    """One row per record: its features (the model's columns), prediction and probabilities:
+    a binary classifier's from P(positive), a multiclass one's from `matrix` (its
+    predict_proba, rows x classes in the order of `classes_`), as {class: p}."""
     classes = getattr(loaded.model, "classes_", None)
     names = None if classes is None else [value_text(c) for c in classes]
     ids = list(settings["data.id_columns"])
@@ -68,13 +71,24 @@ def request_rows(
                 "prediction": float(p) if numeric else None,
                 "label": None if names is None else value_text(p),
                 "probability": p1,
-                "probabilities": None
-                if p1 is None or names is None or len(names) != 2
-                else {names[0]: 1.0 - p1, names[1]: p1},
+                "probabilities": _distribution(names, p1, None if matrix is None else matrix[i]),
                 "actual": None if actual is None else _number(actual[i]),
             }
         )
     return out
+
+
+def _distribution(
+    names: list[str | None] | None, p1: float | None, row: np.ndarray | None
+) -> dict[str, float] | None:
+    """{class: p} of one prediction, or None when the model gave no probabilities."""
+    if names is None:
+        return None
+    if row is not None and len(row) == len(names):
+        return {str(n): float(v) for n, v in zip(names, row, strict=True)}
+    if p1 is not None and len(names) == 2:
+        return {str(names[0]): 1.0 - p1, str(names[1]): p1}
+    return None
 
 
 def _number(value: Any) -> float | None:

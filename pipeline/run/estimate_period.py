@@ -5,8 +5,8 @@ whole period from every production prediction stored in it.
 A period's estimate covers the rows that wait for labels in it: every prediction of the version
 in the period, whichever run or request made it (earlier ticks' files, the API's, this run's),
 read back from their stored probabilities (`estimates.period_rows`), not this run's rows alone;
-the rows of files that came labelled whole (the training data among them) are not waiting, and
-a multiclass model's API predictions carry no {class: p} to estimate from. A regressor's
+the rows of files that came labelled whole (the training data among them) are not waiting (a
+multiclass model's rows from its stored {class: p}, the API's too). A regressor's
 period is estimated on the run's rows: its loss model reads features the predictions do not
 keep.
 """

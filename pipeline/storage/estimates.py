@@ -208,7 +208,7 @@ def period_rows(
     predictions (source `diagnostics`), the rows of files that came labelled whole (the
     training data among them: their labels are scored by their run, never joined later), and
     rows without P(positive) (binary) or without their {class: p} (`classes`: a multiclass
-    classifier's; the API stores none for it)."""
+    classifier's; rows stored before the API kept it have none)."""
     from pipeline.storage.tables import ingested_files as f
     from pipeline.storage.tables import predictions as p
 
