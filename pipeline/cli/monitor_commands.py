@@ -30,16 +30,9 @@ def _window(options: Any) -> Any:
 
 def _checked(since: str | None, until: str | None, version: str | None, source: str) -> PageQuery:
     """The options as the past-predictions query checks them, a bad one named by its option."""
-    from pipeline import predictions as lib
+    from pipeline.cli.prediction_commands import checked_query
 
-    try:
-        return lib.page_query(
-            start=since, end=until, source=source, model_version=version, max_limit=1
-        )
-    except lib.BadParameter as exc:
-        option = {"start": "--since", "end": "--until"}.get(exc.parameter, exc.parameter)
-        option = option if option.startswith("--") else "--" + option.replace("_", "-")
-        raise click.BadParameter(str(exc), param_hint=option) from exc
+    return checked_query(start=since, end=until, source=source, model_version=version, max_limit=1)
 
 
 def _shares(doc: dict[str, Any]) -> str:

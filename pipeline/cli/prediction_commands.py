@@ -92,20 +92,15 @@ def predictions(
     from pipeline import predictions as lib
 
     settings = settings_of(ctx)
-    try:
-        query = lib.page_query(
-            start=since,
-            end=until,
-            source=source,
-            model_version=model_version,
-            limit=limit if csv_path is None else (limit or str(settings["predict.page_limit"])),
-            cursor=cursor,
-            max_limit=settings["predict.page_limit"],
-        )
-    except lib.BadParameter as exc:
-        option = {"start": "--since", "end": "--until"}.get(exc.parameter, exc.parameter)
-        option = option if option.startswith("--") else "--" + option.replace("_", "-")
-        raise click.BadParameter(str(exc), param_hint=option) from exc
+    query = checked_query(
+        start=since,
+        end=until,
+        source=source,
+        model_version=model_version,
+        limit=limit if csv_path is None else (limit or str(settings["predict.page_limit"])),
+        cursor=cursor,
+        max_limit=settings["predict.page_limit"],
+    )
     base = settings.path("paths.ingested")
     if csv_path is not None:
         count = _csv(settings, query, csv_path)
@@ -118,6 +113,19 @@ def predictions(
     page = read(ctx, lambda conn, _: lib.page(conn, base, query))
     doc = {"predictions": page.predictions, "next_cursor": page.next_cursor, "limit": query.limit}
     emit(doc, as_json, _page_text)
+
+
+def checked_query(**given: Any) -> PageQuery:
+    """`predictions.page_query` of the options' text, a bad one refused by its option's name
+    (exit 2): --since and --until for the query's start and end."""
+    from pipeline import predictions as lib
+
+    try:
+        return lib.page_query(**given)
+    except lib.BadParameter as exc:
+        option = {"start": "--since", "end": "--until"}.get(exc.parameter, exc.parameter)
+        option = option if option.startswith("--") else "--" + option.replace("_", "-")
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 def _csv(settings: Settings, query: PageQuery, target: Path) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -334,10 +334,10 @@ def _arrow(who: FileRun, segment_id: int, batch: Batch) -> pa.Table:
 def _tuples(dialect: str, who: FileRun, segment_id: int, batch: Batch) -> Iterator[tuple]:
     """Rows for the driver's executemany; SQLite stores times as SQLAlchemy does (naive UTC)."""
 
+    sqlite = dialect == "sqlite"
+
     def when(value: datetime | None) -> Any:
-        if value is None or dialect != "sqlite":
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return tables.driver_time(value, sqlite)
 
     n = len(batch)
 

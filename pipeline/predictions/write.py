@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import json.encoder
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -120,11 +120,9 @@ def _insert_rows(conn: sa.Connection, rows: Sequence[Mapping[str, object]]) -> N
     now = tables.utcnow()
 
     def when(value: Any) -> Any:
-        if value is None or not sqlite:
-            return value
-        if not isinstance(value, datetime) or value.tzinfo is None:
+        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
             raise PredictionsError(f"a prediction's time must be timezone-aware, got {value!r}")
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return tables.driver_time(value, sqlite)
 
     created = when(now)
     params = [

@@ -29,5 +29,18 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def driver_time(value: datetime | None, sqlite: bool) -> datetime | str | None:
+    """A time as the driver is sent it for a UTCDateTime column, by statements that bypass
+    SQLAlchemy (the API's and the schedule's executemany): SQLite's naive UTC text, as
+    SQLAlchemy writes it; an aware time for PostgreSQL. A naive time is refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("riskwatch stores only timezone-aware times")
+    if not sqlite:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from pipeline.storage import health_tables, prediction_tables
 from pipeline.storage.coltypes import UTCDateTime as UTCDateTime
+from pipeline.storage.coltypes import driver_time as driver_time
 from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
 
