@@ -73,7 +73,7 @@ def run_riskwatch(data: Path, scenario: str, clock: Clock) -> list[dict]:
         rows = periods == t
         est = cbpe.estimate(calibrated[rows], pred[rows], proba[rows], metrics=METRICS,
                             samples=default("policy.bootstrap_samples"), confidence=CONFIDENCE,
-                            seed=int(t), p_draws=drawn.apply)  # fmt: skip
+                            seed=int(t), p_draws=drawn)  # fmt: skip
         found.append((int(t), est))
     clock.lap("estimate")
     out = []

@@ -9,14 +9,63 @@ import pytest
 from pipeline.estimate import cbpe, maps
 
 
-def test_pool_adjacent_violators_matches_scikit_learn() -> None:
+def _shapes(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    n = 300
+    return {
+        "noise": rng.random(n),
+        "labels rising": (rng.random(n) < np.linspace(0, 1, n)).astype(float),
+        "ties": rng.integers(0, 3, n).astype(float),
+        # A pass per block for whole-run merging: the one-block-at-a-time path finishes it.
+        "long rise, deep fall": np.r_[np.arange(n - 1, dtype=float), -1e6],
+        "falling": np.arange(n, 0, -1, dtype=float),
+        "one value": np.array([0.5]),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_shapes(np.random.default_rng(0))))
+def test_pool_adjacent_violators_matches_scikit_learn(shape: str) -> None:
     from sklearn.isotonic import isotonic_regression
 
     rng = np.random.default_rng(0)
-    y, w = rng.random(300), rng.integers(1, 5, 300).astype(float)
-    starts, means = maps.pool(y.tolist(), w.tolist())
+    y = _shapes(rng)[shape]
+    w = rng.integers(1, 5, len(y)).astype(float)
+    starts, means = maps.pool(y, w)
+    assert np.all(np.diff(means) > 0)  # blocks at one level are one block
     fitted = np.repeat(means, np.diff(np.r_[starts, len(y)]))
-    assert fitted == pytest.approx(isotonic_regression(y, sample_weight=w))
+    assert fitted == pytest.approx(isotonic_regression(y, sample_weight=w), rel=1e-12, abs=1e-12)
+
+
+def test_sigmoid_keeps_its_tails() -> None:
+    t = np.array([-800.0, -40.0, -1.0, 0.0, 1.0, 40.0, 800.0])
+    expected = [0.0, np.exp(-40.0), 1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-1.0)), 1.0, 1.0]
+    assert maps.sigmoid(t) == pytest.approx(expected, rel=1e-14, abs=0)
+
+
+@pytest.mark.parametrize("holdout, rows", [(20_000, 5_000), (300, 1_000), (40, 7), (2_000, 30_000)])
+def test_isotonic_moments_summed_per_knot_equal_the_rows_sums(holdout: int, rows: int) -> None:
+    rng = np.random.default_rng(holdout)
+    p = rng.random(holdout)
+    drawn = maps.draws("isotonic", maps.fit_map("isotonic", p, (rng.random(holdout) < p) * 1.0),
+                       50, np.random.default_rng(1))  # fmt: skip
+    score = np.clip(rng.random(rows) * 1.2 - 0.1, 0, 1)  # some beyond the holdout's ends
+    score[: rows // 10] = score[0]  # and ties
+    pos, ranks = score > 0.5, cbpe.average_ranks(score)
+    by_rows = cbpe._moments(lambda part: drawn.apply(score[part]), rows, pos, ranks)
+    by_knots = cbpe._linear_moments(drawn.pieces(score), pos, ranks)
+    for a, b in zip(by_rows, by_knots, strict=True):
+        assert b == pytest.approx(a, rel=1e-9, abs=1e-6)
+
+
+def test_a_one_knot_map_is_linear_too() -> None:
+    params = {"lo": [0.3], "hi": [0.3], "mean": [0.4], "rows": [10]}
+    drawn = maps.draws("isotonic", params, 5, np.random.default_rng(1))
+    score = np.random.default_rng(2).random(300)
+    pos, ranks = score > 0.5, cbpe.average_ranks(score)
+    assert drawn.apply(score) == pytest.approx(np.repeat(drawn.values, 300, axis=1))
+    by_rows = cbpe._moments(lambda part: drawn.apply(score[part]), 300, pos, ranks)
+    by_knots = cbpe._linear_moments(drawn.pieces(score), pos, ranks)
+    for a, b in zip(by_rows, by_knots, strict=True):
+        assert b == pytest.approx(a, rel=1e-9, abs=1e-6)
 
 
 def test_isotonic_blocks_by_hand() -> None:
@@ -65,7 +114,7 @@ def test_the_calibrations_uncertainty_widens_the_interval() -> None:
     drawn = maps.draws("isotonic", params, 50, np.random.default_rng(6))
     kw = {"metrics": ("accuracy",), "samples": 1000, "confidence": 0.95, "seed": 0}
     alone = cbpe.estimate(p, score > 0.5, score, **kw)["accuracy"]
-    both = cbpe.estimate(p, score > 0.5, score, p_draws=drawn.apply, **kw)["accuracy"]
+    both = cbpe.estimate(p, score > 0.5, score, p_draws=drawn, **kw)["accuracy"]
     assert both.value == alone.value
     assert both.ci_high - both.ci_low > 1.5 * (alone.ci_high - alone.ci_low)
 

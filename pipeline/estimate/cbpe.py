@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+    from pipeline.estimate.maps import Drawn
+
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 EXACT_DRAWS = 200_000  # simulated labels drawn one by one up to this many (rows x samples)
 _CHUNK_VALUES = 2_000_000  # probabilities held at a time (maps x rows): about 16 MB
@@ -82,12 +84,21 @@ def from_counts(metric: str, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, n: 
     return np.divide(num, den, out=np.zeros_like(den), where=den > 0)
 
 
+def _groups(sorted_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first index and the length of each run of equal values of a sorted array."""
+    import numpy as np
+
+    first = np.flatnonzero(np.r_[len(sorted_score) > 0, sorted_score[1:] != sorted_score[:-1]])
+    return first, np.diff(np.r_[first, len(sorted_score)])
+
+
 def average_ranks(score: np.ndarray) -> np.ndarray:
     """1-based ranks of `score`, ties sharing their average rank (Mann-Whitney)."""
     import numpy as np
 
+    score = np.asarray(score)
     order = np.argsort(score, kind="mergesort")
-    _, first, counts = np.unique(score[order], return_index=True, return_counts=True)
+    first, counts = _groups(score[order])
     ranks = np.empty(len(score))
     ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
     return ranks
@@ -102,7 +113,7 @@ def expected_roc_auc(p: np.ndarray, score: np.ndarray) -> float | None:
     q = 1.0 - p
     order = np.argsort(score, kind="mergesort")
     s, ps, qs = np.asarray(score)[order], p[order], q[order]
-    _, first, counts = np.unique(s, return_index=True, return_counts=True)
+    first, counts = _groups(s)
     q_groups = np.add.reduceat(qs, first)  # negatives' mass at each distinct score
     below = np.concatenate([[0.0], np.cumsum(q_groups)[:-1]])  # at lower scores
     group = np.repeat(np.arange(len(first)), counts)
@@ -157,6 +168,39 @@ def _moments(
     return sums[0], sums[1]
 
 
+def _linear_moments(
+    pieces: tuple[np.ndarray, np.ndarray, np.ndarray], pos: np.ndarray, ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_moments` of maps linear in their knots' shares (isotonic: `Drawn.pieces`). A row's
+    probability is S[:, l](1 - t) + S[:, l + 1] t, so a sum over rows of p r^a is S times the
+    per-knot sums of the rows' weights, and one of p^2 r^a is S^2 and S[:, l] S[:, l + 1]
+    times per-knot sums of (1 - t)^2, t^2 and 2t(1 - t): the work grows with the rows plus
+    the maps times the knots, not with the maps times the rows."""
+    import numpy as np
+
+    shares, left, t = pieces
+    knots = shares.shape[1]
+    padded = np.column_stack([shares, np.zeros(len(shares))])  # one knot: no right neighbour
+    square, cross = padded**2, padded[:, :-1] * padded[:, 1:]
+    out = []
+    for rows in (pos, ~pos):
+        lo, w, r = left[rows], t[rows], ranks[rows]
+
+        def per_knot(weights: np.ndarray, at: np.ndarray = lo) -> np.ndarray:
+            return np.bincount(at, weights=weights, minlength=knots + 1)
+
+        sums_p, sums_q = [], []
+        for power in (0, 1, 2):
+            ra = r**power
+            linear = per_knot((1 - w) * ra) + per_knot(w * ra, lo + 1)
+            sq = per_knot((1 - w) ** 2 * ra) + per_knot(w**2 * ra, lo + 1)
+            sums_p.append(padded @ linear)
+            sums_q.append(square @ sq + cross @ per_knot(2 * w * (1 - w) * ra)[:knots])
+        (p0, p1, p2), (q0, q1, q2) = sums_p, sums_q
+        out.append(np.column_stack([p0, p1, p0 - q0, p1 - q1, p2 - q2]))
+    return out[0], out[1]
+
+
 def _normal_sums(
     moments: tuple[np.ndarray, np.ndarray], pos: np.ndarray, samples: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -188,14 +232,14 @@ def estimate(
     samples: int,
     confidence: float,
     seed: int,
-    p_draws: Callable[[np.ndarray], np.ndarray] | None = None,
+    p_draws: Drawn | None = None,
 ) -> dict[str, Estimate]:
     """Estimate `metrics` on rows without labels: `p` their calibrated P(positive),
     `predicted` the model's decisions (True: positive), `score` what the model ranks by (its
     own probabilities). Each with the `confidence` interval of `samples` simulations; with
     `p_draws` (the rows' calibrated probabilities under k maps drawn from the calibration's
-    own uncertainty, shape (k, rows), from their scores: `maps.Drawn.apply`), simulation s
-    draws its labels under map s % k, so the interval carries that uncertainty too."""
+    own uncertainty: `maps.Drawn`), simulation s draws its labels under map s % k, so the
+    interval carries that uncertainty too."""
     import numpy as np
 
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
@@ -211,12 +255,16 @@ def estimate(
     def probs_of(rows: slice) -> np.ndarray:
         if p_draws is None:
             return p[None, rows]
-        return np.clip(p_draws(score[rows]), 0.0, 1.0)
+        return np.clip(p_draws.apply(score[rows]), 0.0, 1.0)
 
     if n * samples <= EXACT_DRAWS:
         tp, fn, rank_sum = _exact_sums(probs_of(slice(0, n)), pos, ranks, samples, rng)
     else:
-        tp, fn, rank_sum = _normal_sums(_moments(probs_of, n, pos, ranks), pos, samples, rng)
+        if p_draws is not None and p_draws.method == "isotonic":
+            moments = _linear_moments(p_draws.pieces(score), pos, ranks)
+        else:
+            moments = _moments(probs_of, n, pos, ranks)
+        tp, fn, rank_sum = _normal_sums(moments, pos, samples, rng)
     fp = pos.sum() - tp
     out = {}
     for m in metrics:

@@ -32,6 +32,9 @@ METHODS = ("none", "sigmoid", "isotonic")
 # Platt scaling works on logits: they are clipped far out (about +-28), so a model's confident
 # probabilities keep their order and spacing there.
 _LOGIT_EPS = 1e-12
+# Pool-adjacent-violators merges vectorised while a pass leaves fewer than this share of the
+# blocks, then goes on one block at a time.
+_FEW_MERGED = 0.9
 
 
 def _unknown(method: str) -> ValueError:
@@ -46,10 +49,12 @@ def logit(p: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(t: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-t)) without overflow for large |t|."""
+    """1 / (1 + exp(-t)), to full relative precision in both tails: where exp(-t) overflows
+    (t below about -709) the true value is below the smallest double, and 1 / inf is 0."""
     import numpy as np
 
-    return np.exp(-np.logaddexp(0.0, -t))
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(t, dtype=float)))
 
 
 def _knots(params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -128,22 +133,51 @@ def _fit_sigmoid(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     return {"a": float(w[0]), "b": float(w[1]), "cov": _covariance(x, w)}
 
 
-def pool(means: list[float], weights: list[float]) -> tuple[list[int], list[float]]:
+def pool(means: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
     """Pool adjacent violators: (the first index of each block, each block's mean) of the
-    non-decreasing fit to `means` weighted by `weights`."""
-    starts: list[int] = []
-    out: list[float] = []
-    total: list[float] = []
-    for i, (m, w) in enumerate(zip(means, weights, strict=True)):
-        start = i
-        while out and out[-1] >= m:
-            pm, pw = out.pop(), total.pop()
-            start = starts.pop()
-            m, w = (pm * pw + m * w) / (pw + w), pw + w
-        starts.append(start)
-        out.append(m)
-        total.append(w)
-    return starts, out
+    non-decreasing fit to `means` weighted by `weights`.
+
+    Merging adjacent blocks that violate the order (or tie) never merges two blocks the fit
+    keeps apart, whatever the order of the merges, and a run of blocks each at or above the
+    next merges whole. So whole runs merge at once, vectorised, pass after pass, while a pass
+    merges a good share of the blocks (the work shrinks geometrically); once one merges few
+    (a long rise ending in a deep fall would take a pass per block) the rest go one block at
+    a time, as the textbook algorithm does."""
+    import numpy as np
+
+    w = np.asarray(weights, dtype=float)
+    sums = np.asarray(means, dtype=float) * w
+    starts = np.arange(len(w))
+    while len(w) > 1:
+        block = sums / w
+        violates = block[:-1] >= block[1:]
+        if not violates.any():
+            break
+        first = np.flatnonzero(np.r_[True, ~violates])
+        few = len(first) > _FEW_MERGED * len(w)
+        sums, w, starts = np.add.reduceat(sums, first), np.add.reduceat(w, first), starts[first]
+        if few:
+            return _pool_one_by_one(starts, sums, w)
+    return starts, sums / w
+
+
+def _pool_one_by_one(
+    starts: np.ndarray, sums: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The textbook pass over blocks given by their starts, weighted sums and weights."""
+    import numpy as np
+
+    out_start: list[int] = []
+    out_sum: list[float] = []
+    out_w: list[float] = []
+    for start, s, w in zip(starts.tolist(), sums.tolist(), weights.tolist(), strict=True):
+        while out_w and out_sum[-1] / out_w[-1] >= s / w:
+            s, w = s + out_sum.pop(), w + out_w.pop()
+            start = out_start.pop()
+        out_start.append(start)
+        out_sum.append(s)
+        out_w.append(w)
+    return np.asarray(out_start, dtype=int), np.asarray(out_sum) / np.asarray(out_w)
 
 
 def _fit_isotonic(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -151,15 +185,14 @@ def _fit_isotonic(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
     scores, inverse, rows = np.unique(p, return_inverse=True, return_counts=True)
     positives = np.bincount(inverse, weights=y, minlength=len(scores))
-    starts, _ = pool((positives / rows).tolist(), rows.astype(float).tolist())
-    first = np.asarray(starts)
+    first, _ = pool(positives / rows, rows)
     last = np.r_[first[1:], len(scores)] - 1
     block_rows = np.add.reduceat(rows, first).astype(float)
     # Each block's share as its posterior mean, (positives + 1/2) / (rows + 1): never exactly 0
     # or 1, which a block of a few rows would otherwise claim (and a single later row refute
     # at infinite log loss); pooled again, as the shrinking can break the order of neighbours.
     shrunk = (np.add.reduceat(positives, first) + 0.5) / (block_rows + 1.0)
-    again, means = pool(shrunk.tolist(), block_rows.tolist())
+    again, means = pool(shrunk, block_rows)
     lengths = np.diff(np.r_[again, len(first)])
     return {
         "lo": scores[first].tolist(),
@@ -203,17 +236,30 @@ class Drawn:
         if self.method == "sigmoid":
             a, b = self.values[:, :1], self.values[:, 1:]
             return sigmoid(a * logit(p)[None, :] + b)
+        shares, left, t = self.pieces(p)
+        if shares.shape[1] == 1:
+            return np.repeat(shares, len(p), axis=1)
+        return shares[:, left] * (1 - t) + shares[:, left + 1] * t
+
+    def pieces(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """An isotonic map is linear in its knots' shares: row i's probability under map j is
+        shares[j, left[i]] * (1 - t[i]) + shares[j, left[i] + 1] * t[i] (one knot: shares[j,
+        0]). Returns (shares (k, knots), left, t); what is summed over rows can then be summed
+        per knot first. Raises ValueError for the sigmoid maps, which are not linear."""
+        import numpy as np
+
+        if self.method != "isotonic":
+            raise ValueError("only isotonic maps are linear in their parameters")
+        p = np.asarray(proba, dtype=float)
         x, _ = _knots(self.params)
-        block = np.repeat(np.arange(self.values.shape[1]), 2)[_kept(self.params)]
+        shares = self.values[:, np.repeat(np.arange(self.values.shape[1]), 2)[_kept(self.params)]]
         if len(x) == 1:
-            return np.repeat(self.values[:, block[:1]], len(p), axis=1)
-        # Each row between two knots, and the blocks they belong to: as np.interp, per map.
+            return shares, np.zeros(len(p), dtype=int), np.zeros(len(p))
+        # Each row between two knots, as np.interp: flat beyond the ends.
         right = np.clip(np.searchsorted(x, p, side="right"), 1, len(x) - 1)
         left = right - 1
         span = np.where(x[right] > x[left], x[right] - x[left], 1.0)
-        t = np.clip((p - x[left]) / span, 0.0, 1.0)
-        shares = self.values[:, block]
-        return shares[:, left] * (1 - t) + shares[:, right] * t
+        return shares, left, np.clip((p - x[left]) / span, 0.0, 1.0)
 
 
 def _kept(params: dict[str, Any]) -> np.ndarray:

@@ -48,7 +48,7 @@ def binary(
         samples=s["policy.bootstrap_samples"],
         confidence=s["policy.confidence"],
         seed=seed,
-        p_draws=None if drawn is None else drawn.apply,
+        p_draws=drawn,
     )
 
 
