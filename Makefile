@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format lock bench clean-run help
+.PHONY: run test lint format lock bench static clean-run help
 
 help:
 	@echo "make run    one riskwatch run on the bundled sample data (SQLite), prints the report path"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint   ruff (lint, format), mypy, and the import contracts (lint-imports)"
 	@echo "make bench  the benchmarks in bench/, side by side with the tools a user would pick"
 	@echo "make lock   re-pin requirements.lock from a fresh resolve (needs the package index)"
+	@echo "make static re-copy the pinned browser libraries (app/frontend) into app/static/vendor"
 
 # An editable install of a flat layout makes setuptools say, as a warning of its InformationOnly
 # class, that folders named like the packages in the working directory take precedence: that is
@@ -48,6 +49,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# The pages' browser libraries, pinned in app/frontend/package.json and its lock, installed by
+# npm and copied into app/static/vendor (kept in git, so neither a run nor a test needs npm).
+static: $(STAMP)
+	npm ci --prefix app/frontend --no-audit --no-fund
+	$(BIN)/python app/frontend/vendor.py
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -32,6 +32,8 @@ from tests.conftest import REPO
 PACKAGES = ("pipeline", "app", "sql")
 # Folders of the checkout that a build never reads: caches, environments, what runs produce.
 _NOT_COPIED = {"__pycache__", "build", "dist", "ingesteddata", "models", "reports", "logs"}
+# What npm installs for `make static` (git ignores it too): the wheel carries the vendored copies.
+_NOT_COPIED |= {"node_modules"}
 CONFIG = "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
 
 
