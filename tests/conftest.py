@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from pipeline.settings import Settings, load_settings
 from pipeline.storage import db
 
+pytest_plugins = ["tests.browser"]  # the browser fixtures: Playwright on Debian's chromium
+
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "RISKWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
