@@ -92,26 +92,30 @@ def _groups(sorted_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, np.diff(np.r_[first, len(sorted_score)])
 
 
-def average_ranks(score: np.ndarray) -> np.ndarray:
-    """1-based ranks of `score`, ties sharing their average rank (Mann-Whitney)."""
+def average_ranks(score: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """1-based ranks of `score`, ties sharing their average rank (Mann-Whitney); `order` its
+    stable argsort when already known."""
     import numpy as np
 
     score = np.asarray(score)
-    order = np.argsort(score, kind="mergesort")
+    order = np.argsort(score, kind="mergesort") if order is None else order
     first, counts = _groups(score[order])
     ranks = np.empty(len(score))
     ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
     return ranks
 
 
-def expected_roc_auc(p: np.ndarray, score: np.ndarray) -> float | None:
+def expected_roc_auc(
+    p: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
+) -> float | None:
     """E[positive-negative pairs ranked right] / E[positive-negative pairs] over pairs of
-    distinct rows, ties counting half: `p` calibrated, `score` what the model ranks by."""
+    distinct rows, ties counting half: `p` calibrated, `score` what the model ranks by
+    (`order`: its stable argsort, when already known)."""
     import numpy as np
 
     p = np.asarray(p, dtype=float)
     q = 1.0 - p
-    order = np.argsort(score, kind="mergesort")
+    order = np.argsort(score, kind="mergesort") if order is None else order
     s, ps, qs = np.asarray(score)[order], p[order], q[order]
     first, counts = _groups(s)
     q_groups = np.add.reduceat(qs, first)  # negatives' mass at each distinct score
@@ -249,7 +253,8 @@ def estimate(
     if n == 0:
         return {m: Estimate(m, None, None, None, 0) for m in metrics}
     cm = expected_confusion(p, pos)
-    ranks = average_ranks(score)
+    order = np.argsort(score, kind="mergesort")
+    ranks = average_ranks(score, order)
     rng = np.random.default_rng(seed)
 
     def probs_of(rows: slice) -> np.ndarray:
@@ -269,7 +274,7 @@ def estimate(
     out = {}
     for m in metrics:
         if m == "roc_auc":
-            value = expected_roc_auc(p, score)
+            value = expected_roc_auc(p, score, order)
             sims = _auc_from_sums(rank_sum, tp + fn, n)
         else:
             value = float(from_counts(m, cm[1, 1], cm[0, 1], cm[1, 0], n))
