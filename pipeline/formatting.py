@@ -19,6 +19,9 @@ from pathlib import PurePath, PurePosixPath
 from typing import Any
 
 MISSING = "n/a"
+# The drift step's names for the model's output columns (pipeline.drift.step PREDICTION,
+# TARGET; a test holds them equal), as a person reads them.
+OUTPUT_COLUMNS = {"__prediction__": "model prediction", "__target__": "label"}
 # An absolute path inside stored text: a "/" that follows no word, path or URL character, then
 # at least one folder ("/srv/app/reports/x.pdf"; not "1/2", "and/or", "https://host/path").
 ABSOLUTE_PATH = re.compile(r"(?<![\w.:/#~{}-])/(?:[\w.@+-]+/)+[\w.@+-]*")
@@ -140,7 +143,22 @@ def fmt_drift(summary: Mapping[str, Any]) -> str:
         text += ": " + ", ".join(summary["drifted_features"])
     outputs = summary.get("outputs") or {}
     if outputs:
-        text += "; " + ", ".join(f"{k} {v.replace('_', ' ')}" for k, v in outputs.items())
+        text += "; " + ", ".join(
+            f"{fmt_column(k)} {v.replace('_', ' ')}" for k, v in outputs.items()
+        )
+    return text
+
+
+def fmt_column(name: str) -> str:
+    """A column's name as shown: the drift step's output columns in words, others as they are."""
+    return OUTPUT_COLUMNS.get(name, name)
+
+
+def plain_names(text: str) -> str:
+    """Stored riskwatch text (a reason written before `fmt_column`) with the output columns'
+    internal names in words."""
+    for name, words in OUTPUT_COLUMNS.items():
+        text = text.replace(name, words)
     return text
 
 

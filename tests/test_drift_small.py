@@ -90,7 +90,7 @@ def test_counts_and_share_are_over_the_features_only():
     text = fmt_drift(result.summary())
     assert text == (
         "no drift: 1 of 3 tested features drifted (share 0.33): a; "
-        "__prediction__ drifted, __target__ not drifted"
+        "model prediction drifted, label not drifted"
     )
 
 

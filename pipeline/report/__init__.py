@@ -1,11 +1,13 @@
 """What people read: the PDF report per run, the HTML quality page per file, their charts, and
-the run's diagnostics (summary statistics, missing values, packages).
+the run's diagnostics (summary statistics, missing values, packages), and a run's verdict in
+one sentence (`verdict.verdict(summary)`: the PDF's first line, the one source the run page and
+the overview use too).
 
 The PDF: `load` reads the run's rows (the report's only reads), `sections` and `data_sections`
-lay them out with the styles of `pdf_doc`, and `run_pdf.build_report` writes the file and its
-`reports` row. The per-file page: `file_page`, rendered from `templates/` by Jinja. It may
-import storage, settings, the vocabulary, formatting, infra and the model's `kind` (how a
-version was built), never the run or the CLI;
+lay them out with the styles of `pdf_doc` (values in words through `wording`), and
+`run_pdf.build_report` writes the file and its `reports` row. The per-file page: `file_page`,
+rendered from `templates/` by Jinja. It may import storage, settings, the vocabulary,
+formatting, infra and the model's `kind` (how a version was built), never the run or the CLI;
 reportlab and Jinja are imported inside the functions that draw or render (the charts are
 reportlab drawings: `charts`, `timeline`, made of `plot`'s shapes).
 """
@@ -16,4 +18,5 @@ __all__ = [
     "diagnostics",
     "file_page",
     "run_pdf",
+    "verdict",
 ]

@@ -9,12 +9,12 @@ recorded says so instead of failing. The gate's words (criticality order, verdic
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
 
 from pipeline.formatting import fmt_drift, fmt_num, fmt_share, fmt_value
 from pipeline.report.charts import distribution_chart, quality_chart, short
 from pipeline.report.pdf_doc import Doc
 from pipeline.report.sections import DATASET_ORDER
+from pipeline.report.wording import column_label, thresholds_text
 from pipeline.storage import reads
 from pipeline.vocabulary import VERDICT_WORDS, criticality_rank, file_verdict
 
@@ -30,7 +30,7 @@ def section_quality(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     """7. Data quality: the gate's files and issues, feature statistics, missing values."""
     stats, missing = data["feature_stats"], data["missing_values"]
     story = [doc.heading("7. Data quality")]
-    story += _gate(doc, data["quality_files"], data["quality_issues"])
+    story += _gate(doc, data["quality_files"], data["quality_issues"], data.get("links_base", ""))
     story.append(doc.subheading("Feature statistics"))
     if not stats:
         story.append(doc.placeholder("Feature statistics"))
@@ -70,7 +70,9 @@ def _column_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (first[r["column_name"]], DATASET_ORDER.get(r["dataset"], 9)))
 
 
-def _gate(doc: Doc, files: list[dict[str, Any]], issues: list[dict[str, Any]]) -> list[Flowable]:
+def _gate(
+    doc: Doc, files: list[dict[str, Any]], issues: list[dict[str, Any]], base: str
+) -> list[Flowable]:
     story = [doc.subheading("Files checked by the quality gate")]
     if not files:
         return [*story, doc.placeholder("Quality checks")]
@@ -82,11 +84,12 @@ def _gate(doc: Doc, files: list[dict[str, Any]], issues: list[dict[str, Any]]) -
             fmt_num(f["rows_invalid"]),
             f["criticality"] or "none",
             VERDICT_WORDS[file_verdict(f["rejected"], f["rows_invalid"])],
+            _report_link(doc, f, base),
         ]
         for f in files
     ]
-    header = ["File", "Rows read", "Valid", "Invalid", "Criticality", "Verdict"]
-    widths = [0.36, 0.11, 0.11, 0.11, 0.12, 0.19]
+    header = ["File", "Rows read", "Valid", "Invalid", "Criticality", "Verdict", "Report"]
+    widths = [0.28, 0.09, 0.08, 0.08, 0.11, 0.14, 0.22]
     story.append(doc.table(header, rows, widths, right=(1, 2, 3)))
     story += _gate_chart(doc, issues)
     for f in files:
@@ -94,6 +97,18 @@ def _gate(doc: Doc, files: list[dict[str, Any]], issues: list[dict[str, Any]]) -
         if mine:
             story += _file_issues(doc, f, mine)
     return story
+
+
+def quality_url(base: str, file_id: int) -> str:
+    """Where the app serves a checked file's HTML quality report: under `base` (the setting
+    alerts.report_base_url) when set, else the app's own path."""
+    return f"{base}/quality/{file_id}.html"
+
+
+def _report_link(doc: Doc, f: dict[str, Any], base: str) -> object:
+    if not f["report_path"]:
+        return "none"
+    return doc.link(f"/quality/{f['id']}.html", quality_url(base, f["id"]))
 
 
 def _gate_chart(doc: Doc, issues: list[dict[str, Any]]) -> list[Flowable]:
@@ -175,13 +190,13 @@ def section_drift(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
             f"{fmt_drift(reads.drift_of(summary))}. A "
             "column drifts when its Benjamini-Hochberg adjusted p-value is below alpha and its "
             "effect size (Wasserstein / reference std, or Jensen-Shannon distance) is above the "
-            f"minimum; thresholds: {escape(str(thresholds))}."
+            f"minimum. Thresholds: {thresholds_text(thresholds)}."
         )
     )
     header = ["Column", "Kind", "Test", "Statistic", "p adj.", "Effect", "PSI", "Status", "Drift"]
     rows = [
         [
-            r["column_name"],
+            column_label(r["column_name"]),
             r["kind"],
             r["test"] or "",
             fmt_num(r["statistic"]),
@@ -208,7 +223,9 @@ def _drift_plots(doc: Doc, results: list[dict[str, Any]]) -> list[Flowable]:
         return []
     images = [
         doc.chart(
-            distribution_chart(r["column_name"], r["details"]["distribution"], doc.sans),
+            distribution_chart(
+                column_label(r["column_name"]), r["details"]["distribution"], doc.sans
+            ),
             max_width=doc.width * 0.48,
         )
         for r in ranked

@@ -134,6 +134,9 @@ class Doc:
             keepWithNext=1,
         )
         self.body = ParagraphStyle("body", **base, fontSize=9, leading=12, spaceAfter=4)
+        self.verdict = ParagraphStyle(
+            "verdict", fontName=bold, fontSize=10.5, leading=14, spaceBefore=6, textColor=ink
+        )
         self.note = ParagraphStyle(
             "note",
             fontName=sans,
@@ -197,7 +200,13 @@ class Doc:
         each: a report's tables have hundreds of cells.
         """
 
+        heads = [self.head_right if i in right else self.head for i in range(len(widths))]
+        styles = [self._column_style(i, right, mono, bold) for i in range(len(widths))]
+        widths = self._fit_widths(widths, header, rows, styles, heads)
+
         def cell(value: object, col: int, style: ParagraphStyle) -> str | Paragraph:
+            if isinstance(value, self.Paragraph):
+                return value  # a link, laid out by its maker
             text = short(str(value), MAX_CELL_CHARS)
             room = widths[col] * self.width - 2 * CELL_PADDING
             # One printable line (no line break, tab or control character) that fits as it is.
@@ -208,16 +217,19 @@ class Doc:
                 return text
             return self.para(text, style)
 
-        styles = [self._column_style(i, right, mono, bold) for i in range(len(widths))]
         data: list[list[str | Paragraph]] = [
             [cell(v, i, styles[i]) for i, v in enumerate(row)] for row in rows
         ]
         if header is not None:
-            heads = [self.head_right if i in right else self.head for i in range(len(header))]
             data.insert(0, [cell(h, i, heads[i]) for i, h in enumerate(header)])
         first = 0 if header is None else 1
+        # The header on every page; a row is never split across two (splitInRow=0).
         table = self.Table(
-            data, colWidths=[w * self.width for w in widths], repeatRows=first, hAlign="LEFT"
+            data,
+            colWidths=[w * self.width for w in widths],
+            repeatRows=first,
+            splitInRow=0,
+            hAlign="LEFT",
         )
         c = self.colors
         style = [
@@ -246,6 +258,44 @@ class Doc:
         table.setStyle(self.TableStyle(style))
         return table
 
+    def _fit_widths(
+        self,
+        widths: list[float],
+        header: list[str] | None,
+        rows: Sequence[Sequence[object]],
+        styles: list[ParagraphStyle],
+        heads: list[ParagraphStyle],
+    ) -> list[float]:
+        """`widths` moved between columns so that each column's longest word fits on a line:
+        a cell wraps between words, never inside one. A column gives only what it has beyond
+        its own longest word; when the table cannot fit them all, the widths stay as asked."""
+        needed = [0.0] * len(widths)
+        for table_rows, col_styles in (([header] if header else [], heads), (rows, styles)):
+            for row in table_rows:
+                for i, value in enumerate(row):
+                    if isinstance(value, self.Paragraph):
+                        continue
+                    st = col_styles[i]
+                    words = short(str(value), MAX_CELL_CHARS).split()
+                    widest = max(
+                        (self.stringWidth(w, st.fontName, st.fontSize) for w in words), default=0.0
+                    )
+                    needed[i] = max(needed[i], (widest + 2 * CELL_PADDING + 1) / self.width)
+        short_by = sum(max(0.0, n - w) for n, w in zip(needed, widths, strict=True))
+        spare = [max(0.0, w - n) for n, w in zip(needed, widths, strict=True)]
+        if short_by <= 0 or short_by > sum(spare):
+            return widths
+        take = short_by / sum(spare)
+        return [max(n, w - s * take) for n, w, s in zip(needed, widths, spare, strict=True)]
+
+    def link(self, text: str, url: str) -> Paragraph:
+        """A cell or line that opens `url` (escaped, as every text is)."""
+        colour = ACCENT
+        return self.Paragraph(
+            f'<a href="{escape(url, {chr(34): "&quot;"})}" color="{colour}">{escape(text)}</a>',
+            self.cell,
+        )
+
     def _column_style(
         self, col: int, right: tuple[int, ...], mono: tuple[int, ...], bold: tuple[int, ...]
     ) -> ParagraphStyle:
@@ -255,10 +305,19 @@ class Doc:
             return self.cell_mono
         return self.cell_key if col in bold else self.cell
 
-    def key_values(self, pairs: Sequence[tuple[str, object]], key_width: float = 0.32) -> Table:
-        """A two-column table without a header; keys in bold."""
+    def key_values(
+        self,
+        pairs: Sequence[tuple[str, object]],
+        key_width: float = 0.32,
+        header: tuple[str, str] | None = None,
+    ) -> Table:
+        """A two-column table, keys in bold; with `header`, it repeats on every page (a long
+        list, such as a decision's evidence, may run onto the next)."""
         rows = [[k, v] for k, v in pairs]
-        table = self.table(None, rows, [key_width, 1 - key_width], bold=(0,))
+        heads = list(header) if header else None
+        table = self.table(heads, rows, [key_width, 1 - key_width], bold=(0,))
+        if header:
+            return table
         rule = self.colors.HexColor(RULE)
         table.setStyle(self.TableStyle([("LINEABOVE", (0, 0), (-1, 0), 0.3, rule)]))
         return table

@@ -62,8 +62,11 @@ def build_report(
     data = load_run(engine, run_id, settings["model.metric"])
     if status is not None:
         data["run"]["status"] = status
+        if data["run"].get("summary"):
+            data["run"]["summary"] = {**data["run"]["summary"], "status": status}
         data["steps"] = [s for s in data["steps"] if s["status"] != "running"]
     data = without_server_paths(data, settings.base_dir)  # a PDF is served as it is written
+    data["links_base"] = settings["alerts.report_base_url"].rstrip("/")
     # Run ids are uuid4 hex; anything else must not become part of a file path.
     if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", run_id):
         raise RiskwatchError(f"run id {run_id!r} cannot name a report file")
@@ -89,7 +92,7 @@ def story(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     """Every section of the report, in reading order."""
     run = data["run"]
     return [
-        *run_s.section_run(doc, run),
+        *run_s.section_run(doc, run, data["steps"]),
         *run_s.section_decisions(doc, data),
         *run_s.section_files(doc, data["ingested_files"]),
         *run_s.section_scores(doc, data["scores"]),

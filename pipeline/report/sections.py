@@ -7,13 +7,16 @@ recorded says so instead of failing. Charts are drawn by `pipeline.report.charts
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from pipeline.formatting import fmt_duration, fmt_num, fmt_score, fmt_time, fmt_value
+from pipeline.formatting import fmt_duration, fmt_num, fmt_score, fmt_time, plain_names
 from pipeline.report.charts import GOOD, MUTED, confusion_chart, short, steps_chart
-from pipeline.report.pdf_doc import Doc, flatten, label
+from pipeline.report.pdf_doc import Doc, label
 from pipeline.report.timeline import history_chart
+from pipeline.report.verdict import verdict
+from pipeline.report.wording import evidence_rows, key_label, readable
 from pipeline.storage import tables as t
 
 if TYPE_CHECKING:
@@ -25,16 +28,20 @@ ROLE_ORDER = {"production": 0, "champion": 1, "challenger": 2}
 DATASET_ORDER = {"new": 0, "training": 1, "holdout": 2, "test": 3}
 
 
-def section_run(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
-    """The title and 1. The run: what kind, when, how long, and its error if it failed."""
+def section_run(doc: Doc, run: dict[str, Any], steps: list[dict[str, Any]]) -> list[Flowable]:
+    """The title, the verdict and 1. The run: what kind, when, how long, its error if it
+    failed. The duration is the span of the step timings (section 8) when there are steps."""
     started, finished = run["started_at"], run["finished_at"]
-    duration = (finished - started).total_seconds() if started and finished else None
+    duration = steps_span(steps)
+    if duration is None and started and finished:
+        duration = (finished - started).total_seconds()
     version = run["production_version"]
     story = [
         doc.Paragraph(f"riskwatch run {escape(run['id'])}", doc.title),
         doc.para(
             f"Report generated {fmt_time(t.utcnow())} from the riskwatch database.", doc.subtitle
         ),
+        doc.para(verdict(run.get("summary")), doc.verdict),
         doc.heading("1. The run"),
         doc.key_values(
             [
@@ -56,6 +63,20 @@ def section_run(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
         error = short(run["error"] or "no error text recorded", MAX_ERROR_CHARS)
         story.append(doc.para(f"Error: {error}", doc.error))
     return story
+
+
+def steps_span(steps: list[dict[str, Any]]) -> float | None:
+    """Seconds from the first step's start to the last step's end; None without steps."""
+    if not steps:
+        return None
+    start = min(st["started_at"] for st in steps)
+    ends = [
+        st["finished_at"]
+        if st.get("finished_at")
+        else st["started_at"] + timedelta(seconds=st["seconds"] or 0.0)
+        for st in steps
+    ]
+    return max(0.0, (max(ends) - start).total_seconds())
 
 
 def _production_model(version: int | None, built: str | None) -> str:
@@ -93,11 +114,10 @@ def section_decisions(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
                 doc.h2,
             )
         )
-        story.append(doc.para(f"Why: {decision['reason']}"))
-        evidence = flatten(decision["evidence"]) if decision["evidence"] else []
+        story.append(doc.para(f"Why: {plain_names(str(decision['reason']))}"))
+        evidence = evidence_rows(decision["evidence"])
         if evidence:
-            pairs = [(label(k), fmt_value(v)) for k, v in evidence]
-            story.append(doc.key_values(pairs, key_width=0.32))
+            story.append(doc.key_values(evidence, key_width=0.36, header=("Evidence", "Value")))
         story.append(doc.para(f"Decided {fmt_time(decision['decided_at'])}.", doc.note))
     return story + _deployments(doc, data["deployments"])
 
@@ -112,7 +132,7 @@ def _deployments(doc: Doc, deployments: list[dict[str, Any]]) -> list[Flowable]:
             f"v{d['to_version']}",
             d["kind"],
             fmt_time(d["deployed_at"]),
-            d["reason"],
+            plain_names(str(d["reason"] or "")),
         ]
         for d in deployments
     ]
@@ -164,7 +184,41 @@ def section_scores(doc: Doc, scores: list[dict[str, Any]]) -> list[Flowable]:
     header = ["Role", "Model", "Dataset", "Metric", "Value [interval]", "Rows"]
     story.append(doc.table(header, rows, [0.16, 0.1, 0.12, 0.14, 0.32, 0.16], right=(4, 5)))
     story.append(doc.para("The interval is the bootstrap confidence interval.", doc.note))
-    return story
+    return story + _on_test_file(doc, scores)
+
+
+def _on_test_file(doc: Doc, scores: list[dict[str, Any]]) -> list[Flowable]:
+    """Champion and challenger side by side on the test file, when the run had both."""
+    on_test = {s["role"]: s for s in scores if s["dataset"] == "test"}
+    champion, challenger = on_test.get("champion"), on_test.get("challenger")
+    if champion is None or challenger is None:
+        return []
+    rows = [
+        [
+            role,
+            f"v{s['model_version']}",
+            fmt_score(s["value"], s["ci_low"], s["ci_high"]),
+            fmt_num(s["n_rows"]),
+        ]
+        for role, s in (("champion", champion), ("challenger", challenger))
+    ]
+    gain = None
+    if challenger["value"] is not None and champion["value"] is not None:
+        gain = challenger["value"] - champion["value"]
+    return [
+        doc.subheading(f"Champion vs challenger on the test file ({challenger['metric']})"),
+        doc.table(
+            ["Role", "Model", "Value [interval]", "Rows"],
+            rows,
+            [0.2, 0.12, 0.4, 0.28],
+            right=(2, 3),
+        ),
+        doc.para(
+            f"Challenger minus champion: {fmt_num(gain, 4)}, on the same {champion['n_rows']:,} "
+            "labelled rows of the test file (not used to train either).",
+            doc.note,
+        ),
+    ]
 
 
 def section_confusion(doc: Doc, cells: list[dict[str, Any]], run: dict[str, Any]) -> list[Flowable]:
@@ -219,10 +273,17 @@ def section_steps(doc: Doc, steps: list[dict[str, Any]]) -> list[Flowable]:
         for s in steps
     ]
     total = sum(s["seconds"] or 0.0 for s in steps)
-    rows.append(["total", "", "", fmt_num(total), ""])
+    span = steps_span(steps)
+    rows.append(["whole run", "", "", fmt_num(span), ""])
+    note = doc.para(
+        "Whole run: from the first step's start to the last one's end, the duration of "
+        f"section 1. The steps' own times add up to {fmt_num(total)} s; the rest is spent "
+        "between them.",
+        doc.note,
+    )
     header = ["Step", "Status", "Started", "Seconds", "Detail"]
     table = doc.table(header, rows, [0.16, 0.12, 0.25, 0.11, 0.36], right=(3,))
-    return [heading, table, doc.Spacer(1, 6), doc.chart(steps_chart(steps, doc.sans))]
+    return [heading, table, note, doc.Spacer(1, 6), doc.chart(steps_chart(steps, doc.sans))]
 
 
 def section_diagnostics(doc: Doc, diagnostics: list[dict[str, Any]]) -> list[Flowable]:
@@ -237,19 +298,19 @@ def section_diagnostics(doc: Doc, diagnostics: list[dict[str, Any]]) -> list[Flo
             keys: list[str] = []
             for entry in value:
                 keys += [k for k in entry if k not in keys]
-            rows = [[fmt_value(entry.get(k)) for k in keys] for entry in value]
+            rows = [[readable(entry.get(k), k) for k in keys] for entry in value]
             widths = [1 / len(keys)] * len(keys)
-            story.append(doc.table([label(k).capitalize() for k in keys], rows, widths))
+            story.append(doc.table([key_label(k) for k in keys], rows, widths))
         elif isinstance(value, dict) and value:
-            pairs = [(k, fmt_value(v)) for k, v in flatten(value)]
+            pairs = [(k, readable(v, k)) for k, v in value.items()]
             story.append(doc.key_values(pairs, key_width=0.4))
         elif isinstance(value, list) and value:
-            story.append(doc.para(", ".join(fmt_value(v) for v in value)))
+            story.append(doc.para(readable(value)))
         elif isinstance(value, list):
             none = "none: every package is up to date." if name == "outdated_packages" else "none"
             story.append(doc.para(none))
         elif name == "outdated_packages" and value == "unknown":
             story.append(doc.para("unknown: no fresh answer from pip; the reason is below."))
         else:
-            story.append(doc.para(fmt_value(value)))
+            story.append(doc.para(readable(value)))
     return story

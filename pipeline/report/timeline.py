@@ -19,7 +19,14 @@ if TYPE_CHECKING:
 HOLDOUT = "#e07b39"
 # Tick steps of a time axis, in seconds, with the format of their labels.
 _STEPS = (
+    (1, "%H:%M:%S"),
+    (2, "%H:%M:%S"),
+    (5, "%H:%M:%S"),
+    (10, "%H:%M:%S"),
+    (15, "%H:%M:%S"),
+    (30, "%H:%M:%S"),
     (60, "%H:%M"),
+    (120, "%H:%M"),
     (300, "%H:%M"),
     (900, "%H:%M"),
     (1800, "%H:%M"),
@@ -35,6 +42,8 @@ _STEPS = (
     (91 * 86400, "%b %Y"),
     (365 * 86400, "%Y"),
 )
+MIN_SPAN = 10.0  # seconds shown around a single moment
+LABEL_ROWS = 4  # deployment labels are staggered over this many lines before they repeat
 
 
 def _stamp(when: datetime) -> float:
@@ -54,6 +63,42 @@ def time_ticks(low: float, high: float, most: int = 7) -> list[tuple[float, str]
     return ticks
 
 
+def time_span(times: list[float]) -> tuple[float, float]:
+    """The axis's ends for `times` (seconds): the data's span and 4% either side, at least a
+    minute around a single moment: runs 46 seconds apart fill the axis, as do months."""
+    if not times:
+        return 0.0, MIN_SPAN
+    t0, t1 = min(times), max(times)
+    if t1 - t0 < MIN_SPAN:
+        middle = (t0 + t1) / 2
+        t0, t1 = middle - MIN_SPAN / 2, middle + MIN_SPAN / 2
+    pad = (t1 - t0) * 0.04
+    return t0 - pad, t1 + pad
+
+
+def axis_title(t0: float, t1: float) -> str:
+    """'time (UTC)', with the day when the ticks show only the time of day."""
+    first, last = (datetime.fromtimestamp(x, UTC) for x in (t0, t1))
+    if first.date() == last.date():
+        return f"time (UTC) on {first:%d %b %Y}"
+    return "time (UTC)"
+
+
+def stagger(xs: list[float], widths: list[float], gap: float = 3.0) -> list[int]:
+    """The line (0 = top) of each label starting at x, so that no two on a line overlap: a
+    label takes the first line whose last label ends before it starts."""
+    ends: list[float] = []
+    lines = []
+    for x, w in zip(xs, widths, strict=True):
+        line = next((i for i, end in enumerate(ends) if x >= end + gap), len(ends))
+        if line == len(ends):
+            ends.append(x + w)
+        else:
+            ends[line] = x + w
+        lines.append(line % LABEL_ROWS)
+    return lines
+
+
 def history_chart(history: History, metric: str, font: str = "Helvetica") -> Drawing:
     """Draw the production metric over runs, holdout scores of models and deployments."""
     from pipeline.report import plot
@@ -63,11 +108,7 @@ def history_chart(history: History, metric: str, font: str = "Helvetica") -> Dra
     deployments = [(_stamp(x), v) for x, v in history["deployments"]]
     times = [p[0] for p in production + holdout] + [d[0] for d in deployments]
     values = [p[1] for p in production + holdout]
-    t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
-    if t1 - t0 < 3600:  # one moment only: show the day around it, not an empty line
-        t0, t1 = t0 - 12 * 3600, t1 + 12 * 3600
-    pad = (t1 - t0) * 0.04
-    t0, t1 = t0 - pad, t1 + pad
+    t0, t1 = time_span(times)
     low, high = min(values, default=0.0), max(values, default=1.0)
     if high - low < 1e-9:  # one value: a band around it
         low, high = low - 0.05, high + 0.05
@@ -98,7 +139,7 @@ def history_chart(history: History, metric: str, font: str = "Helvetica") -> Dra
     d.add(plot.rect(left, bottom, plot_w, plot_h, None, stroke=MUTED))
     _marks(d, font, production, holdout, deployments, x_of, y_of, (bottom, top))
     d.add(plot.text(8, bottom + plot_h / 2, metric, font, 8, INK, "middle", angle=90))
-    d.add(plot.text(left + plot_w / 2, 6, "time (UTC)", font, 7.5, INK, "middle"))
+    d.add(plot.text(left + plot_w / 2, 6, axis_title(t0, t1), font, 7.5, INK, "middle"))
     entries = [
         (name, colour)
         for name, colour, shown in (
@@ -129,10 +170,13 @@ def _marks(
     from pipeline.report import plot
 
     bottom, top = span
-    for when, version in deployments:
+    names = [f"→ v{version}" for _, version in deployments]
+    xs = [x_of(when) + 3 for when, _ in deployments]
+    lines = stagger(xs, [plot.width(n, font, 7) for n in names])
+    for (when, _), name, line in zip(deployments, names, lines, strict=True):
         x = x_of(when)
         d.add(plot.line(x, bottom, x, top, MUTED, 0.8, (3, 2)))
-        d.add(plot.text(x + 3, top - 9, f"→ v{version}", font, 7, MUTED))
+        d.add(plot.text(x + 3, top - 9 - 9 * line, name, font, 7, MUTED))
     points = [(x_of(t), y_of(v)) for t, v, _ in production]
     if len(points) > 1:
         flat = [c for p in points for c in p]

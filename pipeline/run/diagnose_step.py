@@ -19,6 +19,8 @@ from pipeline.storage import tables, writes
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pipeline.model.metrics import Score
+
 log = logging.getLogger("riskwatch")
 
 # Where pip's answer is cached, in the reports folder.
@@ -89,6 +91,7 @@ def _on_test_file(run: Run, loaded: registry.LoadedModel, test: pd.DataFrame) ->
     features = loaded.features
     result, pred, proba = score(run, loaded, test)
     record_scored(run, loaded.version, "production", "test", test, result, pred)
+    _versus_on_test(run, loaded, test, result)
     y = test[run.settings["data.target"]].to_numpy()
     records = json.loads(feature_frame(test, features).to_json(orient="records"))
     predictions.record(
@@ -109,3 +112,25 @@ def _on_test_file(run: Run, loaded: registry.LoadedModel, test: pd.DataFrame) ->
         run.run_id,
         diagnostics.missing_values(test, features.columns, "test"),
     )
+
+
+def _versus_on_test(run: Run, loaded: registry.LoadedModel, test: pd.DataFrame, own: Score) -> None:
+    """When the run trained a challenger against a champion, score both on the test file (rows
+    neither was trained on), as roles champion and challenger: the PDF and the run page set
+    them side by side. The one in production is `loaded` (scored already, `own`); the other
+    is loaded from the registry. Scores only: the confusion counts stay the production
+    model's. A challenger scored on the test file at training time (no holdout) is not scored
+    again."""
+    promotion = run.summary.get("promotion") or {}
+    champion = (run.summary.get("score") or {}).get("model_version")
+    challenger = promotion.get("challenger_version")
+    if not promotion.get("compared") or champion is None or challenger is None:
+        return
+    for role, version in (("champion", champion), ("challenger", challenger)):
+        if role == "challenger" and promotion.get("score_source") == "test":
+            continue
+        if version == loaded.version:
+            result = own
+        else:
+            result, _, _ = score(run, registry.load(run.engine, run.settings, version), test)
+        writes.record_score(run.engine, run.run_id, version, role, "test", result)

@@ -94,6 +94,12 @@ def run_once(settings: Settings) -> dict[str, Any]:
                 _predict(run, registry.load_production(run.engine, s))
         else:
             decision, score_json, promotion = _monitor(run, production, new_frame, pending)
+        # Before the diagnose step, which scores champion and challenger on the test file.
+        run.summary.update(
+            score=score_json,
+            decision={"retrain": decision.outcome, "reason": decision.reason},
+            promotion=promotion,
+        )
         if registry.production_version(s, run.engine) is not None:
             with run.step("diagnose"):
                 diagnose(run, new_frame, outdated)
@@ -101,11 +107,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
         failpoint("after_processed")
         _snapshot(run)
         run.summary.update(
-            status="succeeded",
-            score=score_json,
-            decision={"retrain": decision.outcome, "reason": decision.reason},
-            promotion=promotion,
-            production_version=registry.production_version(s, run.engine),
+            status="succeeded", production_version=registry.production_version(s, run.engine)
         )
         run.record_work()  # `succeeded` is recorded only once the report is written
         with run.step("report"):

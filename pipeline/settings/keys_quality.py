@@ -77,8 +77,9 @@ QUALITY: tuple[Setting, ...] = (
         "alerts.report_base_url",
         "",
         "secret",
-        "Public URL of the riskwatch app; alerts then link to <url>/quality/<id>.html. Empty: "
-        "they name the report's file path.",
+        "Public URL of the riskwatch app; alerts and the run's PDF then link to "
+        "<url>/quality/<id>.html. Empty: alerts name the report's file path, the PDF links the "
+        "app's path /quality/<id>.html.",
         env="RISKWATCH_PUBLIC_URL",
     ),
     Setting(
