@@ -3,7 +3,9 @@ the run's diagnostics (summary statistics, missing values, packages).
 
 The PDF: `load` reads the run's rows (the report's only reads), `sections` and `data_sections`
 lay them out with the styles of `pdf_doc`, and `run_pdf.build_report` writes the file and its
-`reports` row. The per-file page: `file_page`, rendered from `templates/` by Jinja. It may
+`reports` row. The per-file page: `file_page`, rendered from `templates/` by Jinja. A run's
+verdict in one sentence and its decisions' evidence in words: `verdict` (pure; the app's run
+page says them). It may
 import storage, settings, the vocabulary, formatting, infra and the model's `kind` (how a
 version was built), never the run or the CLI;
 reportlab and Jinja are imported inside the functions that draw or render (the charts are
@@ -16,4 +18,5 @@ __all__ = [
     "diagnostics",
     "file_page",
     "run_pdf",
+    "verdict",
 ]
