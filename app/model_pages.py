@@ -3,7 +3,8 @@
 Rollback is for admins, in two steps: GET /models/rollback?to=M asks "roll back from vN to
 vM?", and its form POSTs to /models/rollback with the versions it asked about, a reason and
 the CSRF token. The POST is refused when production moved since the question was asked, and
-calls the registry's own rollback (it verifies the version's artifact before switching).
+calls the registry's own rollback (it verifies the version's artifact before switching) under
+the run lock, as `riskwatch rollback` does: a run in progress makes it a 409.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from app import get_connection, state
 from app.limits import current_client
 from app.redact import stored_paths
 from app.run_pages import Page, problem
-from pipeline.errors import NotFound, RiskwatchError
+from pipeline.errors import LockHeld, NotFound, RiskwatchError
 from pipeline.formatting import fmt_score_source, fmt_version
+from pipeline.infra.lock import DatabaseLock, RunLock
 from pipeline.model import registry
 from pipeline.report.verdict import say
 from pipeline.storage import model_views, tokens
@@ -154,20 +156,28 @@ def rollback() -> Page:
         to, asked = _version_arg(request.form, "to"), _version_arg(request.form, "from")
     except BadVersion as exc:
         return problem(400, str(exc), exc.parameter)
-    current = _production()
-    if current != asked:
-        return problem(
-            409,
-            f"production is {fmt_version(current)} now, not {fmt_version(asked)} as when you "
-            "confirmed: nothing was rolled back; look again and confirm again",
-            "from",
-        )
     reason = " ".join((request.form.get("reason") or "").split())[:MAX_REASON_CHARS]
     client = current_client()
     who = client.label if client is not None else "an unknown client"
     why = f"{reason or 'manual rollback'} (web app, {who})"
-    try:
-        registry.rollback(state().engine, state().settings, to, reason=why, run_id=None)
+    st = state()
+    try:  # under the run lock, as `riskwatch rollback`: never between a run's decide and deploy
+        with RunLock(st.settings.path("paths.lock")), DatabaseLock(st.engine):
+            current = _production()
+            if current != asked:
+                return problem(
+                    409,
+                    f"production is {fmt_version(current)} now, not {fmt_version(asked)} as "
+                    "when you confirmed: nothing was rolled back; look again and confirm again",
+                    "from",
+                )
+            registry.rollback(st.engine, st.settings, to, reason=why, run_id=None)
+    except LockHeld as exc:
+        return problem(
+            409,
+            f"a run is in progress ({exc.holder}), so nothing was rolled back: confirm again "
+            "once it has finished",
+        )
     except NotFound as exc:
         return problem(404, str(exc), "to")
     except RiskwatchError as exc:  # a modified or missing artifact: production unchanged

@@ -96,3 +96,38 @@ def production(settings: Settings) -> int | None:
         return registry.production_version(settings, engine)
     finally:
         engine.dispose()
+
+
+def add_drift_and_quality(settings: Settings, run_id: str) -> None:
+    """A drift summary with two columns (one drifted) and a file rejected whole, for `run_id`."""
+    engine = db.make_engine(settings.database_url)
+    now = tables.utcnow()
+    summary = {"status": "drifted", "features_tested": 2, "features_drifted": 1,
+               "drifted_features": ["lastmonth_activity"]}  # fmt: skip
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                tables.drift_summaries.insert().values(
+                    run_id=run_id, model_version=1, dataset_drift=True, drifted_share=0.5,
+                    reference_rows=240, current_rows=120, thresholds={"dataset": summary},
+                    created_at=now,
+                )
+            )  # fmt: skip
+            for column, drifted in (("lastmonth_activity", True), ("region", False)):
+                conn.execute(
+                    tables.drift_results.insert().values(
+                        run_id=run_id, column_name=column, kind="numeric", test="ks",
+                        statistic=0.31 if drifted else 0.05, p_value=0.0001, p_adjusted=0.0002,
+                        effect_size=0.42 if drifted else 0.03, psi=0.2, drifted=drifted,
+                        status="drifted" if drifted else "not_drifted", details={},
+                    )
+                )  # fmt: skip
+            conn.execute(
+                tables.quality_files.insert().values(
+                    run_id=run_id, checked_at=now, sha256="ab" * 32, file_name="broken.csv",
+                    rows_read=50, rows_valid=0, rows_invalid=50, criticality="critical",
+                    rejected=True, report_path=None,
+                )
+            )  # fmt: skip
+    finally:
+        engine.dispose()

@@ -190,3 +190,15 @@ def test_a_session_post_without_its_csrf_token_is_refused(project: Settings) -> 
         assert refused.status_code == 403
         assert "<code>csrf_token</code>" in refused.get_data(as_text=True)
     assert production(project) == 2
+
+
+def test_no_rollback_while_a_run_holds_the_lock(app: Flask, project: Settings) -> None:
+    from pipeline.infra.lock import RunLock
+
+    with RunLock(project.path("paths.lock")):
+        response = app.test_client().post(
+            "/models/rollback", data={"from": "2", "to": "1"}, headers=_admin(app)
+        )
+    assert response.status_code == 409
+    assert "a run is in progress" in response.get_data(as_text=True)
+    assert production(project) == 2

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from pipeline.report import verdict
 from pipeline.settings import Settings
 from tests.conftest import copy_project
-from tests.run_page_data import BROWSER, add_runs, fake_id, real_run
+from tests.run_page_data import BROWSER, add_drift_and_quality, add_runs, fake_id, real_run
 from tests.test_api import make_app
 from tests.test_auth import bearer, new_token
 
@@ -32,6 +32,7 @@ STATUSES = [
 def project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
     settings = copy_project(built_project, tmp_path_factory.mktemp("run-pages"))
     add_runs(settings, STATUSES)
+    add_drift_and_quality(settings, fake_id(5))
     return settings.with_values(auth__required="true")
 
 
@@ -176,6 +177,19 @@ def test_the_run_page_says_everything_recorded(client: FlaskClient, project: Set
     outside = re.search(r'Outside any step</td>.*?class="num">([0-9.]+)<', html, re.S)
     assert wall is not None and outside is not None
     assert round(float(total.group(1)) + float(outside.group(1)), 2) == float(wall.group(1))
+
+
+def test_drift_and_quality_in_the_list_and_on_the_run_page(client: FlaskClient) -> None:
+    drift = "drifted: 1 of 2 tested features drifted (share 0.50): lastmonth_activity"
+    listed = _page(client, "/runs")
+    assert drift in listed and "50 of 50 rows invalid (100.0%), 1 file rejected" in listed
+    html = _page(client, f"/runs/{fake_id(5)}")
+    assert drift in html
+    assert '<tr class="drifted">\n      <td data-label="Column">lastmonth_activity</td>' in html
+    assert '<td data-label="Effect size" class="num">0.420</td>' in html
+    assert '<td data-label="File">broken.csv</td>' in html
+    assert '<td data-label="Criticality">critical</td>' in html
+    assert '<td data-label="Rejected whole">yes</td>' in html
 
 
 def test_the_run_page_of_a_failed_run(client: FlaskClient) -> None:
