@@ -152,8 +152,7 @@ def test_the_run_page_says_everything_recorded(client: FlaskClient, project: Set
     sentence = re.search(r'<p class="verdict[^"]*" id="verdict">([^<]+)</p>', html)
     assert sentence is not None
     assert sentence.group(1) == (
-        "1 new file (300 rows kept, none quarantined); model v1 deployed as the first model: "
-        "no production model yet: the first model is deployed."
+        "1 new file (300 rows kept, none quarantined); model v1 deployed as the first model."
     )
     # Decisions with evidence in words: no dict, no dotted key.
     assert "Promote: promote the challenger" in html
@@ -194,7 +193,7 @@ def test_drift_and_quality_in_the_list_and_on_the_run_page(client: FlaskClient) 
 
 def test_the_run_page_of_a_failed_run(client: FlaskClient) -> None:
     html = _page(client, f"/runs/{fake_id(7)}")
-    assert "The run run failed: boom: the disk is full." in html
+    assert "The run failed: boom: the disk is full." in html
     assert "No decision was recorded." in html and "No step was recorded." in html
 
 
@@ -286,3 +285,17 @@ def test_evidence_reads_as_words_never_as_dicts() -> None:
 )  # fmt: skip
 def test_the_verdict_sentence(run: dict, decisions: list, expected: str) -> None:
     assert verdict.verdict(run, decisions, []).startswith(expected)
+
+
+def test_the_verdict_of_a_deployment_and_of_a_failure() -> None:
+    promoted = [{"from_version": 1, "to_version": 2, "kind": "promote", "reason": "v2 is better"}]
+    run = {"status": "succeeded", "kind": "run", "new_files": 1, "rows_ingested": 50}
+    assert verdict.verdict(run, [], promoted) == (
+        "1 new file (50 rows kept, none quarantined); promote: model v1 to v2: v2 is better."
+    )
+    back = [{"from_version": 2, "to_version": 1, "kind": "rollback", "reason": "manual"}]
+    assert verdict.verdict({"status": "succeeded", "kind": "rollback"}, [], back) == (
+        "Rolled back from v2 to v1: manual."
+    )
+    failed = {"status": "failed", "kind": "run", "error": "disk full\nTraceback ..."}
+    assert verdict.verdict(failed, [], [], "ingest") == "The run failed in step ingest: disk full."

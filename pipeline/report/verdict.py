@@ -173,17 +173,18 @@ def verdict(
     failed_step: str | None = None,
 ) -> str:
     """The run in one sentence: what happened, and why."""
-    status, kind = run["status"], run["kind"]
+    status = run["status"]
+    kind = "run" if run["kind"] == "run" else f"{run['kind']} run"  # never "the run run"
     if status == "failed":
         error = (run.get("error") or "no error text was recorded").strip().splitlines()
         where = f" in step {failed_step}" if failed_step else ""
-        return f"The {kind} run failed{where}: {error[0] if error else ''}".rstrip(": ") + "."
+        return f"The {kind} failed{where}: {error[0] if error else ''}".rstrip(": ") + "."
     if status == "running":
-        return f"The {kind} run has not finished (or stopped without recording its end)."
+        return f"The {kind} has not finished (or stopped without recording its end)."
     if status == "noop":
         return "Nothing new arrived, so nothing was checked, scored or changed."
     if status == "skipped":
-        return f"The {kind} run had nothing to do, so nothing was changed."
+        return f"The {kind} had nothing to do, so nothing was changed."
     data = _data_words(run)
     what, why = _what_and_why(run, decisions, deployments)
     sentence = f"{data}{what}" if not why else f"{data}{what}: {why}"
@@ -209,8 +210,8 @@ def _what_and_why(
     if deployments:
         last = deployments[-1]
         moved = f"model {fmt_version(last['from_version'])} to {fmt_version(last['to_version'])}"
-        if last["from_version"] is None:
-            moved = f"model {fmt_version(last['to_version'])} deployed as the first model"
+        if last["from_version"] is None:  # its reason says only that: nothing to add
+            return f"model {fmt_version(last['to_version'])} deployed as the first model", None
         elif last["kind"] == "rollback":
             moved = f"rolled back from {moved.removeprefix('model ')}"
         else:
@@ -224,4 +225,5 @@ def _what_and_why(
         if retrain["outcome"]:
             return "a retrain was decided but no challenger was promoted", retrain["reason"]
         return f"{production} kept in production", retrain["reason"]
-    return f"the {run['kind']} run succeeded", None
+    kind = "run" if run["kind"] == "run" else f"{run['kind']} run"
+    return f"the {kind} succeeded without a decision to make", None
