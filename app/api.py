@@ -14,12 +14,13 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, make_response, request, send_file
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMediaType
 from werkzeug.exceptions import NotFound as RouteNotFound
 
-from app import get_connection, production_model, state
+from app import get_connection, production_model, run_pages, state
 from app.limits import anonymous_role, current_client, plan_charges, settle
+from app.negotiate import vary_on_accept, wants_html
 from app.prediction_writes import REVOKED, PredictionWrite
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
@@ -283,18 +284,23 @@ def apireturns() -> dict[str, Any]:
 
 
 @bp.get("/runs")
-def runs() -> dict[str, Any]:
-    """Runs, newest first."""
+def runs() -> Response:
+    """Runs, newest first: a page of them for a browser (app.run_pages), else JSON."""
+    if wants_html():
+        return vary_on_accept(make_response(run_pages.runs_page()))
     runs = reads.list_runs(get_connection(), _limit_param())
-    return {"runs": stored_paths(runs, state().settings.base_dir)}
+    return vary_on_accept(jsonify({"runs": stored_paths(runs, state().settings.base_dir)}))
 
 
 @bp.get("/runs/<run_id>")
-def run(run_id: str) -> dict[str, Any]:
-    """Everything recorded about one run, but its log (server-side detail)."""
+def run(run_id: str) -> Response:
+    """Everything recorded about one run, but its log (server-side detail): its page for a
+    browser (app.run_pages), else JSON."""
+    if wants_html():
+        return vary_on_accept(make_response(run_pages.run_page(run_id)))
     doc = reads.get_run(get_connection(), _run_id(run_id))
     doc.pop("log", None)
-    return stored_paths(doc, state().settings.base_dir)
+    return vary_on_accept(jsonify(stored_paths(doc, state().settings.base_dir)))
 
 
 def _send_report(rel: str | None, missing: str, mimetype: str, name: str | None = None) -> Response:

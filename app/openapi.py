@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from app import openapi_monitoring, openapi_predictions
+from app import openapi_models, openapi_monitoring, openapi_predictions
 from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
@@ -86,6 +86,11 @@ def _time(name: str, what: str) -> dict[str, Any]:
 
 def _get(summary: str, ok: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:
     return {"get": {"summary": summary, **extra, "responses": {"200": ok, **_errors(*errors)}}}
+
+
+def _or_page(ok: dict[str, Any]) -> dict[str, Any]:
+    """A JSON answer that a browser gets as a page (app.negotiate)."""
+    return {**ok, "content": {**ok["content"], "text/html": {"schema": {"type": "string"}}}}
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -176,6 +181,7 @@ def document(
                 **openapi_monitoring.paths(metrics),
                 **_record_paths(),
                 **_run_paths(),
+                **openapi_models.paths(),
             },
             anonymous_role,
         ),
@@ -348,15 +354,16 @@ def _run_paths() -> dict[str, Any]:
     )
     return {
         "/runs": _get(
-            "Runs, newest first.",
-            _json(_ref("RunList"), "The runs."),
+            "Runs, newest first; a browser (Accept: text/html first) gets the runs page, paged "
+            "by `after` with `status`, `kind`, `quiet` and `limit` filters.",
+            _or_page(_json(_ref("RunList"), "The runs.")),
             400,
             503,
             parameters=[LIMIT],
         ),
         "/runs/{run_id}": _get(
-            "Everything recorded about one run.",
-            _json(_ref("Run"), "The run."),
+            "Everything recorded about one run; a browser gets its page.",
+            _or_page(_json(_ref("Run"), "The run.")),
             404,
             503,
             parameters=[RUN_ID],

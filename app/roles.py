@@ -30,6 +30,11 @@ ROUTE_ROLES: dict[tuple[str, str], str | None] = {
     ("/performance", "GET"): "read",
     ("/prediction", "POST"): "predict",
     ("/predictions/summary", "GET"): "read",
+    ("/models", "GET"): "read",
+    ("/models/<int:version>", "GET"): "read",
+    ("/models/compare", "GET"): "read",
+    ("/models/rollback", "GET"): "admin",  # the confirmation step of a rollback
+    ("/models/rollback", "POST"): "admin",
 }
 UNDECIDED = "admin"  # a route without a decision: only an admin token reaches it
 

@@ -189,7 +189,12 @@ def test_no_answer_holds_a_server_path_or_a_traceback(
         run_id = conn.execute(sa.select(tables.runs.c.id)).scalar_one()
         file_id = conn.execute(sa.select(tables.quality_files.c.id)).scalar_one()
     engine.dispose()
-    ids = {"<run_id>": run_id, "<int:file_id>": str(file_id), "<path:filename>": "style.css"}
+    ids = {
+        "<run_id>": run_id,
+        "<int:file_id>": str(file_id),
+        "<path:filename>": "style.css",
+        "<int:version>": "1",
+    }
     errors = [
         ("GET", "/runs/feedface"),
         ("GET", "/runs/feedface/report.pdf"),

@@ -1,7 +1,7 @@
 """What people read: the PDF report per run, the HTML quality page per file, their charts, and
-the run's diagnostics (summary statistics, missing values, packages), and a run's verdict in
-one sentence (`verdict.verdict(summary)`: the PDF's first line, the one source the run page and
-the overview use too).
+the run's diagnostics (summary statistics, missing values, packages), a run's verdict in one
+sentence (`verdict.verdict(summary, kind)`: the PDF's first line, the one source the run page
+and the overview use too), and its decisions' evidence in words for the pages (`evidence`).
 
 The PDF: `load` reads the run's rows (the report's only reads), `sections` and `data_sections`
 lay them out with the styles of `pdf_doc` (values in words through `wording`), and
@@ -16,6 +16,7 @@ reportlab drawings: `charts`, `timeline`, made of `plot`'s shapes).
 # the rest are this package's own.
 __all__ = [
     "diagnostics",
+    "evidence",
     "file_page",
     "run_pdf",
     "verdict",

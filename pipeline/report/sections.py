@@ -41,7 +41,7 @@ def section_run(doc: Doc, run: dict[str, Any], steps: list[dict[str, Any]]) -> l
         doc.para(
             f"Report generated {fmt_time(t.utcnow())} from the riskwatch database.", doc.subtitle
         ),
-        doc.para(verdict(run.get("summary")), doc.verdict),
+        doc.para(verdict(run.get("summary"), run.get("kind") or "run"), doc.verdict),
         doc.heading("1. The run"),
         doc.key_values(
             [

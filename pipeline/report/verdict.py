@@ -15,22 +15,46 @@ from typing import Any
 from pipeline.report.wording import column_label
 
 
-def verdict(summary: Mapping[str, Any] | None) -> str:
-    """One sentence: what the run found and what it did about the production model."""
+def verdict(summary: Mapping[str, Any] | None, kind: str = "run") -> str:
+    """One sentence: what the run found and what it did about the production model. `kind`
+    is the run's (runs.kind: a tick is `run`; `predict`, `rollback` and the single steps of
+    the CLI are runs of their own kind, whose summaries say less)."""
     s = summary or {}
     status = s.get("status")
+    named = "Run" if kind == "run" else f"The {kind} run"
     if status == "failed":
         error = str(s.get("error") or "no error text recorded").strip().splitlines()[0]
-        return _sentence(f"Run failed: {_clip(error)}; the production model was not changed")
+        return _sentence(f"{named} failed: {_clip(error)}; the production model was not changed")
     if status == "running":
-        return "Run still in progress."
+        return f"{named} still in progress."
     if not s:
         return "No summary recorded for this run."
     if status == "noop":
         return _sentence(_noop(s))
+    if kind == "rollback":
+        back = f"Rolled back from v{s.get('from_version')} to v{s.get('production_version')}"
+        return _sentence(back)
+    if kind == "predict":
+        return _sentence(_predicted(s))
+    if status == "skipped":
+        return _sentence(f"{named} had nothing to do ({s.get('reason') or 'nothing new'})")
     clauses = [_outcome(s)]
     clauses += [c for c in (_quality(s), _drift(s)) if c]
     return _sentence("; ".join(clauses))
+
+
+def _predicted(s: Mapping[str, Any]) -> str:
+    """A `riskwatch predict` run: what it predicted, with which version."""
+    version = s.get("model_version")
+    if s.get("status") == "skipped":
+        return f"Nothing to predict ({s.get('reason') or 'no new file'})"
+    files, rows = s.get("files") or [], int(s.get("rows") or 0)
+    text = f"{rows:,} rows of {len(files)} file{'' if len(files) == 1 else 's'} predicted"
+    text += f" by model v{version}" if version is not None else ""
+    failed = s.get("failed") or []
+    if failed:
+        text += f"; {len(failed)} file{'' if len(failed) == 1 else 's'} not predicted"
+    return text
 
 
 def _noop(s: Mapping[str, Any]) -> str:

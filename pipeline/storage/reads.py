@@ -55,7 +55,8 @@ def drift_of(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
-def _drift_by_run(conn: sa.Connection, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+def drift_by_run(conn: sa.Connection, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The drift summary (`drift_of`) of each of these runs that recorded one."""
     s = tables.drift_summaries
     rows = conn.execute(sa.select(s).where(s.c.run_id.in_(run_ids)).order_by(s.c.id))
     return {row.run_id: drift_of(row._mapping) for row in rows}
@@ -82,7 +83,7 @@ def list_runs(conn: sa.Connection, limit: int = 50) -> list[dict[str, Any]]:
                 sa.select(rep.c.run_id).where(rep.c.run_id.in_([x["id"] for x in runs]))
             ).scalars()
         )
-        drift = _drift_by_run(conn, [x["id"] for x in runs])
+        drift = drift_by_run(conn, [x["id"] for x in runs])
         for x in runs:
             x["has_report"] = x["id"] in have
             x["drift"] = drift.get(x["id"])
@@ -137,7 +138,7 @@ def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
         "reports",
     ):
         doc[name] = _for_run(conn, tables.metadata.tables[name], run_id)
-    doc["drift"] = _drift_by_run(conn, [run_id]).get(run_id)
+    doc["drift"] = drift_by_run(conn, [run_id]).get(run_id)
     return doc
 
 

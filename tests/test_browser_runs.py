@@ -1,0 +1,94 @@
+"""The run and model pages in a real browser (issue 13 points 4, 5 and 13): real data, a filter
+that changes the list, rollback asked for and confirmed, no sideways scrolling at 390 px."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.settings import Settings
+from tests.browser import NARROW, horizontal_overflow
+from tests.conftest import copy_project
+from tests.run_page_data import add_runs, add_version_two, fake_id, production, real_run
+from tests.test_auth import new_token
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def project(built_project: Path, tmp_path: Path) -> Settings:
+    settings = copy_project(built_project, tmp_path / "project")
+    add_runs(settings, [("failed", "ingest"), ("noop", "run"), ("succeeded", "score")])
+    add_version_two(settings)
+    return settings
+
+
+def _rows(page: Any) -> list[str]:
+    return [x.get_attribute("title") for x in page.locator("table.runs td[data-label=Run] a").all()]
+
+
+def test_the_runs_page_filters_and_opens_a_run(
+    project: Settings, live_server: Callable[..., Any], page_for: Callable[..., Any]
+) -> None:
+    token = new_token(project, "browser", "read")
+    real = real_run(project)["id"]
+    with live_server(project) as base:
+        page = page_for(base, token=token)
+        answer = page.goto("/runs")
+        assert answer is not None and answer.status == 200
+        assert _rows(page) == [real, fake_id(3), fake_id(1)]  # the no-op tick hidden
+        page.select_option("#f-status", "failed")
+        page.get_by_role("button", name="Show").click()
+        page.wait_for_url("**/runs?status=failed**")
+        assert _rows(page) == [fake_id(1)]
+        page.goto("/runs")
+        page.get_by_label("show ticks with nothing to do").check()
+        page.get_by_role("button", name="Show").click()
+        page.wait_for_url("**quiet=show**")
+        assert _rows(page) == [real, fake_id(3), fake_id(2), fake_id(1)]
+        page.locator(f'a[title="{real}"]').click()
+        page.wait_for_url(f"**/runs/{real}")
+        assert page.locator("#verdict").inner_text().startswith("1 new file (300 rows kept")
+        assert page.get_by_role("link", name="quality report").count() == 1
+        assert page.get_by_role("link", name="PDF report").count() == 1
+
+
+def test_rollback_asks_for_confirmation_in_a_browser(
+    project: Settings, live_server: Callable[..., Any], page_for: Callable[..., Any]
+) -> None:
+    token = new_token(project, "browser-admin", "admin")
+    with live_server(project) as base:
+        page = page_for(base, token=token)
+        page.goto("/models")
+        page.get_by_role("link", name="Roll back to v1…").click()
+        page.wait_for_url("**/models/rollback?to=1")
+        assert page.locator("h1").inner_text() == "Roll back from v2 to v1?"
+        assert production(project) == 2  # asked, not done
+        page.get_by_label("Reason").fill("v2 misbehaves")
+        page.get_by_role("button", name="Roll back to v1").click()
+        page.get_by_text("Rolled back from v2 to v1.").wait_for()
+        assert production(project) == 1
+
+
+def test_the_pages_do_not_scroll_sideways_at_a_phones_width(
+    project: Settings, live_server: Callable[..., Any], page_for: Callable[..., Any]
+) -> None:
+    token = new_token(project, "browser-narrow", "admin")
+    real = real_run(project)["id"]
+    urls = [
+        "/runs?quiet=show",
+        f"/runs/{real}",
+        "/models",
+        "/models/1",
+        "/models/compare?a=1&b=2",
+        "/models/rollback?to=1",
+        "/runs?status=bogus",
+    ]
+    with live_server(project) as base:
+        page = page_for(base, token=token, width=NARROW)
+        for url in urls:
+            page.goto(url)
+            assert horizontal_overflow(page) == 0, url
