@@ -89,7 +89,12 @@ def ids(served: Settings) -> dict[str, str]:
             file = conn.execute(sa.select(tables.quality_files.c.id)).scalar_one()
     finally:
         engine.dispose()
-    return {"<run_id>": run, "<int:file_id>": str(file), "<path:filename>": "style.css"}
+    return {
+        "<run_id>": run,
+        "<int:file_id>": str(file),
+        "<path:filename>": "style.css",
+        "<feature>": "__prediction__",
+    }
 
 
 def concrete(rule: str, ids: dict[str, str]) -> str:
