@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask, render_template, request
 from markupsafe import Markup, escape
 
+from app.charts import WORST as LEVELS
 from pipeline.errors import RiskwatchError
 from pipeline.predictions import BadParameter, parse_time
 
@@ -103,7 +104,8 @@ def fmt_num(value: float | None, digits: int = 3) -> str:
 
 def fmt_level(level: str) -> Markup:
     """A level's badge (filters, not macros: a page of 200 rows calls them a thousand times)."""
-    return Markup('<span class="level level-{0}">{0}</span>').format(escape(level))
+    name = level if level in LEVELS else str(escape(level))
+    return Markup(f'<span class="level level-{name}">{name}</span>')
 
 
 def install(app: Flask) -> None:

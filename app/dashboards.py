@@ -30,6 +30,8 @@ bp = Blueprint("dashboard", __name__)
 PREDICTION, TARGET = "__prediction__", "__target__"
 OUTPUTS = {PREDICTION: "prediction", TARGET: "label"}
 MAX_NAME = 200  # the longest `name` filter taken
+# The heatmap's columns: the newest runs of the range (its table stays readable, and quick).
+HEATMAP_RUNS = 50
 
 
 @bp.errorhandler(DatabaseNotReady)
@@ -195,7 +197,7 @@ def drift() -> str:
     predicted class shares and P(positive) over time."""
     window = _range()
     settings, conn = state().settings, get_connection()
-    runs = dashboard.drift_runs(conn, window.start, window.end)
+    runs = dashboard.drift_runs(conn, window.start, window.end)[-HEATMAP_RUNS:]
     results = dashboard.drift_results(conn, [r["run_id"] for r in runs])
     cells: dict[str, dict[str, dict[str, Any]]] = {}
     for row in results:

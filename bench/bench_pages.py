@@ -222,11 +222,14 @@ def main() -> None:
     db.upgrade(engine)
     now = datetime.now(UTC)
     t0 = time.perf_counter()
-    fill(engine, args.runs, args.rows_per_run, now)
+    with engine.connect() as conn:  # a --workdir kept from an earlier run is reused as it is
+        filled = conn.execute(sa.select(sa.func.count()).select_from(tables.runs)).scalar()
+    if not filled:
+        fill(engine, args.runs, args.rows_per_run, now)
     with engine.connect() as conn:
         n_pred = conn.execute(sa.select(sa.func.count()).select_from(tables.predictions)).scalar()
         n_runs = conn.execute(sa.select(sa.func.count()).select_from(tables.runs)).scalar()
-    token = tokens.create(engine, "bench", "read")[1]
+    token = tokens.create(engine, f"bench-{os.getpid()}", "read")[1]
     engine.dispose()
     print(f"filled {n_runs} runs, {n_pred} predictions in {time.perf_counter() - t0:.0f} s")
 

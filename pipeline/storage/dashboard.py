@@ -116,7 +116,7 @@ def drift_results(conn: sa.Connection, run_ids: Sequence[str]) -> list[dict[str,
         t.c.run_id, t.c.column_name, t.c.kind, t.c.test, t.c.p_adjusted, t.c.effect_size
     ).add_columns(t.c.psi, t.c.status, t.c.drifted)
     query = query.where(t.c.run_id.in_(list(run_ids))).order_by(t.c.id)
-    return [row_dict(x) for x in conn.execute(query)]
+    return [dict(x._mapping) for x in conn.execute(query)]  # no times: nothing to convert
 
 
 def feature_history(
@@ -160,7 +160,8 @@ def quality_files(
     first; `name`: file names containing it; `criticality`: of that highest criticality
     ("none": clean files)."""
     qf = tables.quality_files
-    query = sa.select(qf).where(*_window(qf.c.checked_at, start, end))
+    shown = [c for c in qf.c if c.name not in ("sha256", "contract_version", "report_path")]
+    query = sa.select(*shown).where(*_window(qf.c.checked_at, start, end))
     if name:
         escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(qf.c.file_name.ilike(f"%{escaped}%", escape="\\"))
