@@ -20,6 +20,8 @@ def _query_param(name: str, description: str) -> dict[str, Any]:
 def paths(errors: Callable[..., dict[str, Any]], html: dict[str, Any]) -> dict[str, Any]:
     """The dashboards' paths; `errors` gives the error responses by code, `html` a page."""
     bad = {"description": "A page naming the bad query parameter.", "content": html["content"]}
+    down = {"description": "A page saying what to do (migrate, start the database).",
+            "content": html["content"]}  # fmt: skip
     ranged = [_query_param(name, text) for name, text in _RANGE_PARAMS]
 
     def page(summary: str, *extra: dict[str, Any], codes: tuple[int, ...] = ()) -> Any:
@@ -28,7 +30,7 @@ def paths(errors: Callable[..., dict[str, Any]], html: dict[str, Any]) -> dict[s
                 "summary": summary,
                 "tags": ["pages"],
                 "parameters": [*ranged, *extra],
-                "responses": {"200": html, "400": bad, **errors(*codes, 503)},
+                "responses": {"200": html, "400": bad, **errors(*codes), "503": down},
             }
         }
 
