@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from app import openapi_models, openapi_monitoring, openapi_predictions
+from app import openapi_models, openapi_monitoring, openapi_pages, openapi_predictions
 from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
@@ -242,13 +242,7 @@ def _page_paths() -> dict[str, Any]:
         "content": {"text/html": {"schema": {"type": "string"}}},
     }
     return {
-        "/": {
-            "get": {
-                "summary": "HTML index: the runs with links to their reports.",
-                "tags": ["pages"],
-                "responses": {"200": html, **_errors(503)},
-            }
-        },
+        **openapi_pages.paths(_errors, html),
         "/static/{filename}": {
             "get": {
                 "summary": "Static files of the pages (style sheet).",

@@ -98,6 +98,7 @@ SCHEMAS: dict[str, Any] = {
                                 "ci_low": {"type": ["number", "null"]},
                                 "ci_high": {"type": ["number", "null"]},
                                 "n_rows": {"type": "integer"},
+                                "run_id": {"type": "string"},
                             },
                         },
                         "estimated": {
@@ -109,6 +110,7 @@ SCHEMAS: dict[str, Any] = {
                                 "n_rows": {"type": "integer"},
                                 "reliable": {"type": "boolean"},
                                 "reason": {"type": ["string", "null"]},
+                                "run_id": {"type": "string"},
                             },
                         },
                         "estimation_error": {"type": ["number", "null"]},

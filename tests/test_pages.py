@@ -1,4 +1,5 @@
-"""The HTML index: runs with links to their reports and records; hostile text is escaped."""
+"""The overview at /: the production model, the last run's record, hostile text escaped, and
+what to do without a database (the dashboards themselves: tests/test_dashboards.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def _run_ids(settings: Settings) -> list[str]:
         engine.dispose()
 
 
-def test_index_lists_runs_with_links_to_reports_and_records(project: Settings) -> None:
+def test_the_overview_names_the_production_model_and_links_the_last_run(
+    project: Settings,
+) -> None:
     [run_id] = _run_ids(project)
     with make_app(project) as app:
         client = app.test_client()
@@ -37,21 +40,22 @@ def test_index_lists_runs_with_links_to_reports_and_records(project: Settings) -
         assert response.mimetype == "text/html"
         html = response.get_data(as_text=True)
         assert "Production model:" in html and "<strong>v1</strong>" in html
-        assert f'href="/runs/{run_id}/report.pdf"' in html
         assert f'href="/runs/{run_id}"' in html
-        assert run_id[:12] in html
-        assert "succeeded" in html and ">300<" in html  # status and rows ingested
+        assert "took 1 new file (300 rows, 0 quarantined)" in html
         assert 'href="/static/style.css"' in html
-
-        # The links work.
-        with client.get(f"/runs/{run_id}/report.pdf") as pdf:
-            assert pdf.data.startswith(b"%PDF")
+        assert 'src="/static/vendor/chart.js/chart.umd.min.js"' in html
+        assert 'src="/static/js/charts.js"' in html
+        # Nav links to every dashboard; no inline handler anywhere.
+        for path in ('href="/quality?range=week"', 'href="/drift?range=week"'):
+            assert path in html
+        assert " onclick=" not in html and " onload=" not in html
         assert client.get(f"/runs/{run_id}").get_json()["id"] == run_id
-        with client.get("/static/style.css") as css:
-            assert css.status_code == 200 and css.mimetype == "text/css"
+        for static in ("/static/style.css", "/static/js/charts.js"):
+            with client.get(static) as answer:
+                assert answer.status_code == 200
 
 
-def test_index_escapes_hostile_text(tmp_path: Path) -> None:
+def test_the_overview_escapes_hostile_text(tmp_path: Path) -> None:
     settings = empty_project(tmp_path, migrate=True)
     engine = db.make_engine(settings.database_url)
     with engine.begin() as conn:
@@ -67,23 +71,25 @@ def test_index_escapes_hostile_text(tmp_path: Path) -> None:
     engine.dispose()
     with make_app(settings) as app:
         html = app.test_client().get("/").get_data(as_text=True)
-    assert "<script>" not in html and "<img src=x" not in html and "<b>run</b>" not in html
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b>run</b>" not in html
     assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt; &amp; more" in html
-    assert "&lt;b&gt;run&lt;/b&gt;" in html
-    assert "2026-01-02 03:04:05" in html
+    assert "The &lt;b&gt;run&lt;/b&gt; of 2026-01-02 03:04 UTC failed" in html
     assert "none deployed yet" in html
 
 
-def test_index_without_runs(tmp_path: Path) -> None:
+def test_the_overview_without_runs(tmp_path: Path) -> None:
     with make_app(empty_project(tmp_path, migrate=True)) as app:
         response = app.test_client().get("/")
     assert response.status_code == 200
-    assert "No runs yet." in response.get_data(as_text=True)
+    assert "No run has done anything yet" in response.get_data(as_text=True)
 
 
-def test_index_says_what_to_do_when_the_database_is_not_migrated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["/", "/quality", "/drift"])
+def test_a_page_says_what_to_do_when_the_database_is_not_migrated(
+    tmp_path: Path, path: str
+) -> None:
     with make_app(empty_project(tmp_path, migrate=False)) as app:
-        response = app.test_client().get("/")
+        response = app.test_client().get(path)
     assert response.status_code == 503
     assert response.mimetype == "text/html"
     assert "riskwatch db upgrade" in response.get_data(as_text=True)

@@ -111,6 +111,7 @@ def test_realised_and_estimated_side_by_side(recorded: Settings) -> None:
         "n_rows": 500,
         "reliable": False,
         "reason": "too few rows",
+        "run_id": "a" * 32,  # the run that made the estimate: the pages link it
     }
     assert doc["periods"][2]["estimated"] is None
     assert doc["periods"][2]["realised"]["n_rows"] == 300

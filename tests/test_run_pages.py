@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from html import unescape as html_unescape
-
 import re
+from html import unescape as html_unescape
 from pathlib import Path
 
 import pytest

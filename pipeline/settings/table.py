@@ -1,10 +1,10 @@
 """The table of settings: every key a user may set, with its default, kind, range and help.
 
 The rows live in one module per group (`keys_where`, `keys_model`, `keys_quality`,
-`keys_watch`, `keys_monitor`, `keys_auth`, `keys_experiments`); this module joins them and holds
-what is derived from them (`default`, the README's table). It imports nothing of riskwatch
-outside `settings`, so any code may read a setting's default or range from here rather than
-writing it a second time.
+`keys_watch`, `keys_monitor`, `keys_dashboard`, `keys_auth`, `keys_experiments`); this module
+joins them and holds what is derived from them (`default`, the README's table). It imports
+nothing of riskwatch outside `settings`, so any code may read a setting's default or range from
+here rather than writing it a second time.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from pipeline.settings.keys_auth import AUTH
+from pipeline.settings.keys_dashboard import DASHBOARD
 from pipeline.settings.keys_experiments import EXPERIMENTS
 from pipeline.settings.keys_model import MODEL
 from pipeline.settings.keys_monitor import MONITOR
@@ -32,7 +33,9 @@ __all__ = [
     "task_metrics",
 ]
 
-SETTINGS: tuple[Setting, ...] = WHERE + MODEL + QUALITY + WATCH + MONITOR + AUTH + EXPERIMENTS
+SETTINGS: tuple[Setting, ...] = (
+    WHERE + MODEL + QUALITY + WATCH + MONITOR + DASHBOARD + AUTH + EXPERIMENTS
+)
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 
 

@@ -23,6 +23,7 @@ from pipeline.storage import api_tables, estimates, label_tables
 __all__ = [
     "api_tables",
     "blobs",
+    "dashboard",
     "db",
     "estimates",
     "health",

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from pipeline.storage.estimates import performance_estimates
 from pipeline.storage.label_tables import realised_performance
 
-_ESTIMATE = ("value", "ci_low", "ci_high", "n_rows", "reliable", "reason")
-_REALISED = ("value", "ci_low", "ci_high", "n_rows")
+# Each side names the run that computed it: every number on the pages links to where it came from.
+_ESTIMATE = ("value", "ci_low", "ci_high", "n_rows", "reliable", "reason", "run_id")
+_REALISED = ("value", "ci_low", "ci_high", "n_rows", "run_id")
 
 
 def performance_over_time(

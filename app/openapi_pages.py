@@ -1,0 +1,59 @@
+"""The OpenAPI description of the dashboards (issue 13): the overview, data quality, drift and
+one feature's drift, HTML pages over a time range whose bad query parameter is a 400 page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+_RANGE_PARAMS = (
+    ("range", "day, week, month (the last one; default dashboard.range) or custom."),
+    ("from", "A custom range's start: an ISO 8601 date or time (UTC without an offset)."),
+    ("to", "A custom range's end (a date: that whole day); default now."),
+)
+
+
+def _query_param(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": {"type": "string"}}
+
+
+def paths(errors: Callable[..., dict[str, Any]], html: dict[str, Any]) -> dict[str, Any]:
+    """The dashboards' paths; `errors` gives the error responses by code, `html` a page."""
+    bad = {"description": "A page naming the bad query parameter.", "content": html["content"]}
+    down = {"description": "A page saying what to do (migrate, start the database).",
+            "content": html["content"]}  # fmt: skip
+    ranged = [_query_param(name, text) for name, text in _RANGE_PARAMS]
+
+    def page(summary: str, *extra: dict[str, Any], codes: tuple[int, ...] = ()) -> Any:
+        return {
+            "get": {
+                "summary": summary,
+                "tags": ["pages"],
+                "parameters": [*ranged, *extra],
+                "responses": {"200": html, "400": bad, **errors(*codes), "503": down},
+            }
+        }
+
+    return {
+        "/": page(
+            "Overview: the production model, the last run's verdict, and realised and estimated "
+            "performance, drifted share, invalid-row share and predictions over a time range, "
+            "coloured by the dashboard.* thresholds."
+        ),
+        "/quality": page(
+            "Data quality: valid and invalid rows, problems per error type, files rejected "
+            "whole, and the checked files with links to their reports.",
+            _query_param("name", "File names containing this text."),
+            _query_param("criticality", "low, medium, high, or none (clean files)."),
+        ),
+        "/drift": page(
+            "Drift and predictions: effect size per feature and run (a heatmap), prediction "
+            "and label drift, predicted class shares and P(positive) over time."
+        ),
+        "/drift/{feature}": page(
+            "One column's drift over the range: its reference and recent distribution, effect "
+            "size per run.",
+            {"name": "feature", "in": "path", "required": True, "schema": {"type": "string"}},
+            codes=(404,),
+        ),
+    }
