@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from app import openapi_monitoring, openapi_predictions
+from app import openapi_monitoring, openapi_predictions, openapi_signin
 from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
@@ -243,6 +243,7 @@ def _page_paths() -> dict[str, Any]:
                 "responses": {"200": html, **_errors(503)},
             }
         },
+        **openapi_signin.paths(html),
         "/static/{filename}": {
             "get": {
                 "summary": "Static files of the pages (style sheet).",
