@@ -43,6 +43,9 @@ CSRF = "csrf"  # the session's key of its CSRF token
 ENDED = "ended"  # the session's key: why the last sign-in ended, shown by /signin once
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_NEXT_CHARS = 2048
+# A sign-in made on another dyno may carry a time a little ahead of this one's clock; one far
+# ahead is a forged or broken cookie.
+CLOCK_SKEW_SECONDS = 60
 _G_SIGNED_IN = "riskwatch_signed_in"  # g's key: the SignedIn of this request
 
 
@@ -172,7 +175,7 @@ def current() -> SignedIn | None:
         return None
     lifetime = state().settings["auth.session_minutes"] * 60
     now = time.time()
-    if not at <= now < at + lifetime:
+    if not at - CLOCK_SKEW_SECONDS <= now < at + lifetime:
         sign_out("your sign-in expired: sign in again")
         return None
     found = _look_up(kind, ident, stamp)
