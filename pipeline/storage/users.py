@@ -2,7 +2,7 @@
 
 A password is chosen by a person, so unlike a token's 256 random bits it can be guessed: it is
 stored as `scrypt$n$r$p$salt$hash` (hashlib.scrypt, a fresh 16-byte salt per user, N = 2**14,
-r = 8, p = 1: about 16 MiB and tens of milliseconds per check), compared in constant time, and
+r = 8, p = 1: 16 MiB of memory per check), compared in constant time, and
 an unknown name costs the same hash as a known one, so the time of an answer does not say which
 names exist. Passwords are NFC-normalised first: the same word typed on two keyboards matches.
 """
