@@ -2,7 +2,8 @@
 
 Gunicorn serves `app:create_app()` (see the Procfile) with `app.gunicorn_conf`, whose hook
 calls `warm_up` in each worker before its first request. Every route but /health, the OpenAPI
-document and the static files takes a token (`app.auth`, `app.limits`); no answer names a
+document, the static files and the sign-in takes a token, or a session cookie from /signin
+(`app.auth`, `app.sessions`, `app.signin`, `app.limits`); no answer names a
 server path (`app.redact`). Nothing happens at import: settings are read, and the database
 engine made, when the factory is called.
 """
@@ -70,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
         monitoring,
         past_predictions,
         redact,
+        signin,
     )
 
     app.register_blueprint(api.bp)
@@ -78,8 +80,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
     app.register_blueprint(dashboards.bp)
     app.register_blueprint(model_pages.bp)
     dashboard_params.install(app)
+    app.register_blueprint(signin.bp)
     app.teardown_appcontext(close_connection)
-    auth.install(app)  # ConfigError when a token is required and none exists: no boot
+    try:
+        # ConfigError when a token is required and none exists, or in production without a
+        # secret key for the sessions: no boot (and no connection left open).
+        auth.install(app)
+    except RiskwatchError:
+        engine.dispose()
+        raise
     redact.install(app, settings)
     return app
 

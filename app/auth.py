@@ -1,4 +1,7 @@
-"""Who may call which route: `Authorization: Bearer <token>`, and when a token is needed.
+"""Who may call which route: `Authorization: Bearer <token>`, else the pages' session cookie
+(app.sessions: a browser signed in at /signin, its unsafe requests checked for their CSRF
+token), and when a token is needed. A browser (app.negotiate.wants_html) that must sign in is
+sent to /signin?next=..., and a refusal is an HTML page for it; an API client gets the JSON.
 
 Each route's least role is in app.roles. Routing errors (404, 405) and OPTIONS answer without
 a token: they hold no data, and the OpenAPI document that lists the routes is public.
@@ -22,9 +25,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
-from app import get_connection, state, token_cache
+from app import get_connection, sessions, state, token_cache
 from app.api import error_response
 from app.limits import (
     POLICY,
@@ -37,6 +41,7 @@ from app.limits import (
     forget_unsettled,
     set_client,
 )
+from app.negotiate import wants_html
 from app.roles import role_for
 from app.token_cache import CACHED_SECRET as _CACHED_SECRET
 from app.token_cache import challenge as _challenge
@@ -77,9 +82,11 @@ def install(app: Flask, environ: Mapping[str, str] | None = None) -> Policy:
     """Hook authentication into `app`; ConfigError when auth is required and the database holds
     no token (a database that cannot say is a warning: see `_check_a_token_exists`)."""
     st = app.extensions["riskwatch"]
-    found = policy(st.settings, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    found = policy(st.settings, environ)
     if found.required:
         _check_a_token_exists(st.engine, found)
+    sessions.install(app, environ)  # ConfigError in production without auth.secret_key
     app.extensions[POLICY] = found
     app.before_request(authenticate)
     app.after_request(_count_unsettled)
@@ -127,16 +134,24 @@ def needed_role() -> str | None:
     return role_for(request.url_rule.rule, request.method)
 
 
-def authenticate() -> None:
-    """Before each request: find its client and check its role; count the request."""
+def authenticate() -> BaseResponse | None:
+    """Before each request: find its client (a bearer token, else the session cookie, else
+    anonymous) and check its role; count the request. A browser that must sign in first is
+    sent to /signin (an API client gets the 401)."""
+    g.signed_in_by_session = False
     needed = needed_role()
     if needed is None:
-        return
+        return None
     found = current_policy()
     header = request.headers.get("Authorization")
-    if header is None:
+    signed = sessions.current() if header is None else None
+    if signed is not None:
+        client = _by_session(signed, needed)
+    elif header is None:
         role = found.anonymous_role
         if role is None or needed == "admin" or not tokens.allows(role, needed):
+            if wants_html():
+                return redirect(sessions.signin_url(), 303)
             why = f"; a token is required here: {found.reason}" if found.required else ""
             raise Refused(
                 401,
@@ -148,7 +163,7 @@ def authenticate() -> None:
         try:
             get_connection()  # the schema check: a database not ready answers 503 in the view
         except (DatabaseNotReady, DatabaseUnreachable):
-            return
+            return None
     else:
         token = _token(header, _settled_in_view())
         if not tokens.allows(token.role, needed):
@@ -158,18 +173,40 @@ def authenticate() -> None:
                 _challenge("insufficient_scope"),
             )
         client = Client(token, token.role)
-        try:
-            now = tables.utcnow()
-            if tokens.touch(state().engine, token, now):
-                token_cache.used_at(token, now)
-        except sa.exc.DBAPIError as exc:  # best effort: a busy SQLite file must not fail a request
-            reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
-            log.warning("token %r: last_used_at not recorded (%s)", token.name, reason)
+        _touch(token)
     set_client(client)
     if _settled_in_view():
         defer_request_charge(client)  # counted with the stored work: one commit per request
     else:
         charge_request(client)
+    return None
+
+
+def _by_session(signed: sessions.SignedIn, needed: str) -> Client:
+    """The client of a request its session cookie signed in: its role checked, then (for an
+    unsafe method) its CSRF token."""
+    g.signed_in_by_session = True
+    if not tokens.allows(signed.role, needed):
+        raise Refused(
+            403,
+            f"this page needs the role {needed}: you are signed in as {signed.kind} "
+            f"{signed.name!r}, whose role is {signed.role}",
+        )
+    sessions.check_csrf()
+    if signed.token is not None:
+        _touch(signed.token)
+    return Client(signed.token, signed.role, user=signed.user)
+
+
+def _touch(token: tokens.Token) -> None:
+    """Record the token's use (to the minute), best effort."""
+    try:
+        now = tables.utcnow()
+        if tokens.touch(state().engine, token, now):
+            token_cache.used_at(token, now)
+    except sa.exc.DBAPIError as exc:  # best effort: a busy SQLite file must not fail a request
+        reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
+        log.warning("token %r: last_used_at not recorded (%s)", token.name, reason)
 
 
 def _settled_in_view() -> bool:
@@ -235,6 +272,12 @@ def _token(header: str, cache: bool = False) -> tokens.Token:
 
 
 def _refused(exc: Refused) -> Response:
-    response = error_response(exc.status, str(exc))
+    """The refusal in the API's error shape, or as an HTML page for a browser."""
+    if wants_html():
+        page = render_template("signin/refused.html", status=exc.status, message=str(exc))
+        response = Response(page, exc.status, mimetype="text/html")
+        response.vary.add("Accept")
+    else:
+        response = error_response(exc.status, str(exc))
     response.headers.update(exc.headers)
     return response

@@ -19,7 +19,7 @@ from flask import current_app, g
 
 from app import state
 from pipeline.errors import RiskwatchError
-from pipeline.storage import tokens
+from pipeline.storage import tokens, users
 
 MINUTE = 60
 DAY = 86_400
@@ -37,18 +37,24 @@ class Refused(RiskwatchError):
 
 @dataclass(frozen=True)
 class Client:
-    """The caller of one request: a token, or an anonymous client (all of them one count)."""
+    """The caller of one request: a token, a user signed in to the pages (app.sessions), or an
+    anonymous client (all of them one count)."""
 
     token: tokens.Token | None
     role: str
+    user: users.User | None = None
 
     @property
     def key(self) -> str:
-        return self.token.client if self.token else "anonymous"
+        if self.token:
+            return self.token.client
+        return self.user.client if self.user else "anonymous"
 
     @property
     def label(self) -> str:
-        return f"token {self.token.name!r}" if self.token else "anonymous clients"
+        if self.token:
+            return f"token {self.token.name!r}"
+        return f"user {self.user.name!r}" if self.user else "anonymous clients"
 
 
 def anonymous_role() -> str | None:
@@ -125,6 +131,27 @@ def _saw_refusal(key: str, kind: str, window: int, amount: int, limit: int) -> N
     before = seen.get((key, kind))
     known = before[1] if before is not None and before[0] == window else 0
     seen[(key, kind)] = (window, max(known, limit - amount + 1))
+
+
+def charge_attempt(key: str, kind: str, limit: int, setting: str) -> None:
+    """Count one attempt of `kind` (a sign-in, say) by `key` this minute; Refused (429) past
+    `limit` (0: no limit), naming the setting."""
+    if limit == 0:
+        return
+    now = time.time()
+    window = int(now // MINUTE)
+    refused = Refused(
+        429,
+        f"too many attempts: {limit} this minute from this client (setting {setting}); "
+        f"retry in {_retry_after(now, MINUTE)} s",
+        {"Retry-After": _retry_after(now, MINUTE)},
+    )
+    if _known_over(key, kind, window, 1, limit):
+        raise refused
+    with state().engine.begin() as conn:
+        if not _charged(conn, key, kind, window, 1, limit):
+            _saw_refusal(key, kind, window, 1, limit)
+            raise refused
 
 
 def defer_request_charge(client: Client) -> None:

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from app import openapi_models, openapi_monitoring, openapi_pages, openapi_predictions
+from app import (
+    openapi_models,
+    openapi_monitoring,
+    openapi_pages,
+    openapi_predictions,
+    openapi_signin,
+)
 from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
@@ -243,6 +249,7 @@ def _page_paths() -> dict[str, Any]:
     }
     return {
         **openapi_pages.paths(_errors, html),
+        **openapi_signin.paths(html),
         "/static/{filename}": {
             "get": {
                 "summary": "Static files of the pages (style sheet).",

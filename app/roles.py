@@ -3,8 +3,9 @@
 Roles are ordered read < predict < admin (pipeline.storage.tokens.ROLES): `read` for every GET
 that shows what riskwatch recorded (the index page too), `predict` for POST /prediction (it
 stores predictions), `admin` for anything that changes state. /health stays public (load
-balancers and uptime checks call it), and so do the static files and the OpenAPI document: it
-describes the API's shape, including how to authenticate, and holds no data.
+balancers and uptime checks call it), and so do the static files, the sign-in and sign-out, and
+the OpenAPI document: it describes the API's shape, including how to authenticate, and holds no
+data. A browser signed in at /signin has its token's or user's role (app.sessions).
 
 Keyed by the route's rule and method, so app.auth (per request) and app.openapi (per
 operation) read one table. A route missing here needs admin, and tests/test_auth.py fails
@@ -17,6 +18,11 @@ ROUTE_ROLES: dict[tuple[str, str], str | None] = {
     ("/health", "GET"): None,
     ("/openapi.json", "GET"): None,
     ("/static/<path:filename>", "GET"): None,
+    # The sign-in form and its post, and the sign-out: they check the session's CSRF token
+    # themselves (app.signin), and hold no data.
+    ("/signin", "GET"): None,
+    ("/signin", "POST"): None,
+    ("/signout", "POST"): None,
     ("/", "GET"): "read",
     ("/quality", "GET"): "read",
     ("/drift", "GET"): "read",

@@ -99,8 +99,10 @@ def invoke(
     database_url: str | None = None,
     env: dict[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `riskwatch ARGS` in this process, as `cli` runs it in a subprocess, same result shape.
+    """Run `riskwatch ARGS` in this process, as `cli` runs it in a subprocess, same result shape
+    (`input`: what the command reads on stdin).
 
     `environ`, when given, is the whole environment (as `subprocess.run(env=...)`), instead of
     this process's with `env` and the project's settings file. An exception that escapes the
@@ -114,7 +116,7 @@ def invoke(
     if environ is None:
         environ = cli_env(project, database_url, env)
     with isolated(project, environ):
-        result = CliRunner().invoke(main, list(args), prog_name="riskwatch")
+        result = CliRunner().invoke(main, list(args), prog_name="riskwatch", input=input)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         assert result.exc_info is not None

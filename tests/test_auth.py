@@ -48,6 +48,8 @@ def _routes() -> list[tuple[str, str]]:
 
 
 ROUTES = _routes()
+# In production (RISKWATCH_ENV=production or DYNO) the app needs a key for its sessions.
+SESSION_KEY = "auth-tests-session-key-" + "s" * 24
 
 
 def new_token(settings: Settings, name: str, role: str) -> str:
@@ -122,6 +124,9 @@ def test_the_route_table_is_the_url_map() -> None:
         ("/health", "GET"),
         ("/openapi.json", "GET"),
         ("/static/<path:filename>", "GET"),
+        ("/signin", "GET"),
+        ("/signin", "POST"),
+        ("/signout", "POST"),
     }
     assert ROUTE_ROLES["/prediction", "POST"] == "predict"
     assert token_commands.ROLES == tokens.ROLES
@@ -265,7 +270,7 @@ def test_the_app_refuses_to_start_without_a_token_when_required(
 ) -> None:
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    settings = empty_project(tmp_path, migrate=True)
+    settings = empty_project(tmp_path, migrate=True).with_values(auth__secret_key=SESSION_KEY)
     with pytest.raises(ConfigError, match=r"no API token exists.*riskwatch token create"):
         create_app({"RISKWATCH_SETTINGS": settings})
     # A revoked token is no token.
@@ -318,7 +323,7 @@ def test_a_required_token_on_an_unmigrated_database_boots_and_answers_503(
     """A release before `riskwatch db upgrade`: no crash loop; once migrated, with no token, the
     running app lets nothing through, and a new start is refused."""
     monkeypatch.setenv("DYNO", "web.1")
-    settings = empty_project(tmp_path, migrate=False)
+    settings = empty_project(tmp_path, migrate=False).with_values(auth__secret_key=SESSION_KEY)
     _boots_and_answers_503(settings, "riskwatch db upgrade")
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
@@ -334,7 +339,9 @@ def test_a_required_token_with_the_database_down_boots_and_answers_503(
     the app starts, and answers 503 until the database is back."""
     monkeypatch.setenv("DYNO", "web.1")
     url = f"postgresql+psycopg://riskwatch@127.0.0.1:{_free_port()}/riskwatch"
-    settings = empty_project(tmp_path, migrate=False).with_values(database__url=url)
+    settings = empty_project(tmp_path, migrate=False).with_values(
+        database__url=url, auth__secret_key=SESSION_KEY
+    )
     _boots_and_answers_503(settings, "cannot reach the database")
 
 
@@ -432,7 +439,7 @@ def test_tokens_on_sqlite_and_postgres(settings: Settings, engine: sa.Engine) ->
 
 def _web(settings: Settings, log: Path, workers: int = 1) -> tuple[int, subprocess.Popen[bytes]]:
     """The Procfile's web: command with DYNO set, as Heroku runs it."""
-    env = {"DYNO": "web.1", "WEB_CONCURRENCY": str(workers)}
+    env = {"DYNO": "web.1", "WEB_CONCURRENCY": str(workers), "RISKWATCH_SECRET_KEY": SESSION_KEY}
     return web_process({**env, "RISKWATCH_CONFIG": str(settings.source)}, log)
 
 

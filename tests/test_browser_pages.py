@@ -50,5 +50,10 @@ def test_a_page_without_a_token_is_refused_where_a_token_is_required(
     _read_token(project_with_a_run)  # a token exists, so the app may require one
     settings = project_with_a_run.with_values(auth__required="true")
     with live_server(settings) as base:
-        answer = page_for(base).goto("/")
-        assert answer is not None and answer.status == 401
+        page = page_for(base)
+        answer = page.goto("/")
+        # The browser is sent to sign in first (tests/test_browser_signin.py signs in).
+        assert answer is not None and answer.status == 200
+        assert page.url == base + "/signin?next=/"
+        assert answer.request.redirected_from is not None
+        assert answer.request.redirected_from.response().status == 303

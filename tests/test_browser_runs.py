@@ -51,7 +51,11 @@ def test_the_runs_page_filters_and_opens_a_run(
         assert _rows(page) == [real, fake_id(3), fake_id(2), fake_id(1)]
         page.locator(f'a[title="{real}"]').click()
         page.wait_for_url(f"**/runs/{real}")
-        assert page.locator("#verdict").inner_text().startswith("First model trained and deployed as v1")
+        assert (
+            page.locator("#verdict")
+            .inner_text()
+            .startswith("First model trained and deployed as v1")
+        )
         assert page.get_by_role("link", name="quality report").count() == 1
         assert page.get_by_role("link", name="PDF report").count() == 1
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, g
+from flask import Flask, g, session
 
-from app import model_pages
+from app import model_pages, sessions
 from pipeline.settings import Settings
 from pipeline.storage import db, tables
 from tests.conftest import copy_project
@@ -175,10 +175,18 @@ def test_a_session_signed_in_post_needs_its_csrf_token(app: Flask) -> None:
     with app.test_request_context("/models/rollback", method="POST", data={"to": "1"}):
         assert model_pages.csrf_checked() is None  # a bearer token: no CSRF exposure
         g.signed_in_by_session = True
-        assert "no CSRF token" in (model_pages.csrf_checked() or "")
+        assert "no valid CSRF token" in (model_pages.csrf_checked() or "")
     with app.test_request_context("/models/rollback", method="POST", data={"csrf_token": "x"}):
         g.signed_in_by_session = True
-        assert model_pages.csrf_checked() is not None  # fails closed until the check is wired
+        assert model_pages.csrf_checked() is not None  # not this session's token
+        session[sessions.CSRF] = "y" * 43
+        assert model_pages.csrf_checked() is not None
+    with app.test_request_context(
+        "/models/rollback", method="POST", data={"csrf_token": "y" * 43}
+    ):
+        g.signed_in_by_session = True
+        session[sessions.CSRF] = "y" * 43
+        assert model_pages.csrf_checked() is None
 
 
 def test_a_session_post_without_its_csrf_token_is_refused(project: Settings) -> None:

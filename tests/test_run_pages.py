@@ -218,8 +218,11 @@ def test_api_clients_get_the_json_as_before(client: FlaskClient, project: Settin
 
 
 def test_a_read_token_is_needed(project: Settings) -> None:
+    new_token(project, "someone", "read")  # a token exists, so the app can require one
     with make_app(project) as app:
-        assert app.test_client().get("/runs", headers=BROWSER).status_code == 401
+        answer = app.test_client().get("/runs", headers=BROWSER)  # a browser: sent to sign in
+        assert answer.status_code == 303
+        assert answer.headers["Location"].startswith("/signin?next=")
 
 
 # --- the words -------------------------------------------------------------------------------

@@ -4,9 +4,9 @@
 of riskwatch's errors to exit codes, the database); the commands are grouped by area: the run
 and its steps (`run_commands`), reads (`read_commands`), the web app (`app_commands`), the data
 and its tools (`data_commands`), the schema (`db_commands`), DVC experiments
-(`experiment_commands`), the API's tokens (`token_commands`), scheduled and past predictions
-(`prediction_commands`), the monitoring documents (`monitor_commands`). `main` is the console
-script.
+(`experiment_commands`), the API's tokens (`token_commands`), the pages' users
+(`user_commands`), scheduled and past predictions (`prediction_commands`), the monitoring
+documents (`monitor_commands`). `main` is the console script.
 
 It may import every other package of riskwatch, inside the commands that need them: the no-op
 tick imports the CLI, so pandas, numpy and scikit-learn are never imported at its top.
@@ -23,6 +23,7 @@ from pipeline.cli import (
     read_commands,
     run_commands,
     token_commands,
+    user_commands,
 )
 from pipeline.cli.root import main
 
@@ -37,4 +38,5 @@ __all__ = [
     "read_commands",
     "run_commands",
     "token_commands",
+    "user_commands",
 ]

@@ -1,4 +1,5 @@
-"""Settings rows: who may call the API (tokens and roles) and how much (rate limits)."""
+"""Settings rows: who may call the API (tokens and roles) and how much (rate limits), and the
+pages' sign-in (the session cookie, its key and lifetime, the proxies trusted, passwords)."""
 
 from __future__ import annotations
 
@@ -46,5 +47,52 @@ AUTH: tuple[Setting, ...] = (
         "The API token `riskwatch apicalls` sends (Authorization: Bearer); empty: none. "
         "Best set in the environment.",
         env="RISKWATCH_TOKEN",
+    ),
+    Setting(
+        "auth.secret_key",
+        "",
+        "secret",
+        "The key that signs the pages' session cookies (at least 32 characters, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`); the same for every "
+        "worker and dyno. Empty: in production (RISKWATCH_ENV=production or DYNO set) the app "
+        "refuses to start; elsewhere each process makes a random one (sessions then last "
+        "until it restarts, and work with one worker only).",
+        env="RISKWATCH_SECRET_KEY",
+    ),
+    Setting(
+        "auth.session_minutes",
+        720,
+        "int",
+        "How long a sign-in to the pages lasts, from the moment of signing in (not renewed "
+        "by use); after it the browser is sent to /signin again.",
+        minimum=1,
+        maximum=525_600,
+    ),
+    Setting(
+        "auth.trusted_proxies",
+        0,
+        "int",
+        "How many proxies in front of the app to believe about the client's address and "
+        "scheme (X-Forwarded-For, X-Forwarded-Proto): 0 trusts none (the app is reached "
+        "directly); 1 on Heroku, whose router sets them. Decides when the session cookie is "
+        "Secure (HTTPS) and which client a sign-in attempt counts against.",
+        minimum=0,
+        maximum=10,
+    ),
+    Setting(
+        "auth.signin_per_minute",
+        10,
+        "int",
+        "Most sign-in attempts per minute per client address (counted in the database, for "
+        "every worker); over it: 429 with Retry-After. 0: no limit.",
+        minimum=0,
+    ),
+    Setting(
+        "auth.password_min_length",
+        12,
+        "int",
+        "The fewest characters a password of `riskwatch user add` may have.",
+        minimum=8,
+        maximum=1024,
     ),
 )

@@ -6,7 +6,8 @@ health's reads and alert events (`health`, on the table of `health_tables`), lab
 arrive later (`label_tables`, part of `tables`, and their reads and writes, `label_writes`),
 the column types (`coltypes`), what the inbox skips (`inbox`), text made storable (`text`),
 the Protocols naming what `writes` reads of the objects it records (`shapes`), the API's
-tokens and usage counters (`tokens`, on the tables of `api_tables`), performance estimated
+tokens and usage counters (`tokens`, on the tables of `api_tables`), the pages' users and
+their password hashes (`users`), performance estimated
 without labels with the calibrations behind it (`estimates`: tables, writes and reads), and
 realised and estimated performance over time, side by side (`performance`), and the reads of
 the web app's run and model pages (`run_views`, `model_views`).
@@ -39,5 +40,6 @@ __all__ = [
     "tables",
     "text",
     "tokens",
+    "users",
     "writes",
 ]

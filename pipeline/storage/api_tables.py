@@ -1,13 +1,15 @@
-"""The API's tables: tokens (stored hashed, with their role) and the rate limits' counters.
+"""The API's tables: tokens (stored hashed, with their role), the rate limits' counters, and
+the pages' users (a name and a password, stored as a salted scrypt hash, with their role).
 
 They are part of `tables.metadata` (the package's `__init__` imports this module, so whoever
-imports `tables` has them); migration 0008 builds them.
+imports `tables` has them); migration 0008 builds the first two, 0017 the users.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from pipeline.errors import NotFound
 from pipeline.storage.tables import UTCDateTime, metadata
 
 # `riskwatch token create`: the secret is shown once and stored only as its SHA-256.
@@ -34,3 +36,24 @@ api_usage = sa.Table(
     sa.Column("period", sa.BigInteger, nullable=False),
     sa.Column("used", sa.BigInteger, nullable=False),
 )
+
+# `riskwatch user add`: who may sign in to the pages with a password (pipeline.storage.users).
+# A removed user's row is deleted: a session that named it is signed out at its next request.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(10), nullable=False),  # read, predict, admin
+    sa.Column("password_hash", sa.String(255), nullable=False),  # scrypt$n$r$p$salt$hash
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+def named(conn: sa.Connection, table: sa.Table, name: str, noun: str) -> sa.Row:
+    """The row of `table` (api_tokens or users) with this name; NotFound naming the command that
+    lists them."""
+    row = conn.execute(sa.select(table).where(table.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no {noun} named {name[:80]!r} (riskwatch {noun} list shows them)")
+    return row

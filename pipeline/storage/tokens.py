@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline.errors import InvalidArgument, NotFound
+from pipeline.errors import InvalidArgument
 from pipeline.storage import api_tables, db, tables
 
 ROLES = ("read", "predict", "admin")  # each role implies the ones before it
@@ -119,9 +119,7 @@ def revoke(engine: sa.Engine, name: str) -> dict[str, Any]:
     """Revoke a token at once; `already` says whether it was revoked before."""
     t = api_tables.api_tokens
     with engine.begin() as conn:
-        row = conn.execute(sa.select(t).where(t.c.name == name)).first()
-        if row is None:
-            raise NotFound(f"no token named {name[:80]!r} (riskwatch token list shows them)")
+        row = api_tables.named(conn, t, name, "token")
         already = row.revoked_at is not None
         if not already:
             conn.execute(t.update().where(t.c.id == row.id).values(revoked_at=tables.utcnow()))
@@ -135,6 +133,17 @@ def find(conn: sa.Connection, secret: str) -> Token | None:
     row = conn.execute(
         sa.select(t.c.id, t.c.name, t.c.role, t.c.last_used_at, t.c.revoked_at).where(
             t.c.secret_sha256 == secret_hash(secret)
+        )
+    ).first()
+    return None if row is None else Token(**row._mapping)
+
+
+def by_id(conn: sa.Connection, token_id: int) -> Token | None:
+    """The token of this id, revoked or not (a session signed in with it: app.sessions)."""
+    t = api_tables.api_tokens
+    row = conn.execute(
+        sa.select(t.c.id, t.c.name, t.c.role, t.c.last_used_at, t.c.revoked_at).where(
+            t.c.id == token_id
         )
     ).first()
     return None if row is None else Token(**row._mapping)
