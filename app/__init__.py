@@ -61,12 +61,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
     engine = db.make_engine(settings.database_url)
     app.extensions["riskwatch"] = AppState(settings, engine)
 
-    from app import api, auth, monitoring, pages, past_predictions, redact
+    from app import api, auth, monitoring, pages, past_predictions, predict_page, redact
 
     app.register_blueprint(api.bp)
     app.register_blueprint(monitoring.bp)
     app.register_blueprint(past_predictions.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(predict_page.bp)
     app.teardown_appcontext(close_connection)
     auth.install(app)  # ConfigError when a token is required and none exists: no boot
     redact.install(app, settings)

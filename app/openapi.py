@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from app import openapi_monitoring, openapi_predictions
+from app import openapi_monitoring, openapi_pages, openapi_predictions
 from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
@@ -173,6 +173,7 @@ def document(
                 **_page_paths(),
                 **_prediction_paths(),
                 **openapi_predictions.paths(page_limit),
+                **openapi_pages.paths(page_limit, max_records),
                 **openapi_monitoring.paths(metrics),
                 **_record_paths(),
                 **_run_paths(),
@@ -264,7 +265,8 @@ def _prediction_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Predict with the production model; every prediction is recorded "
                 "with its features, the model version and source 'api' (or 'webapp', when the "
-                "request object's `source` says so).",
+                "request object's `source` says so, and always for a request signed in by its "
+                "session cookie).",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("PredictionRequest")}},

@@ -8,7 +8,8 @@ the column types (`coltypes`), what the inbox skips (`inbox`), text made storabl
 the Protocols naming what `writes` reads of the objects it records (`shapes`), the API's
 tokens and usage counters (`tokens`, on the tables of `api_tables`), performance estimated
 without labels with the calibrations behind it (`estimates`: tables, writes and reads), and
-realised and estimated performance over time, side by side (`performance`).
+realised and estimated performance over time, side by side (`performance`), and what
+the web pages read besides predictions: a version's contract, a page's labels (`page_reads`).
 
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
 `pipeline.settings` and `pipeline.infra`; nothing above it.
@@ -28,6 +29,7 @@ __all__ = [
     "inbox",
     "label_tables",
     "label_writes",
+    "page_reads",
     "performance",
     "reads",
     "row_index",
