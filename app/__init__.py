@@ -70,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
         model_pages,
         monitoring,
         past_predictions,
+        predict_page,
         redact,
         signin,
     )
@@ -81,6 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
     app.register_blueprint(model_pages.bp)
     dashboard_params.install(app)
     app.register_blueprint(signin.bp)
+    app.register_blueprint(predict_page.bp)
     app.teardown_appcontext(close_connection)
     try:
         # ConfigError when a token is required and none exists, or in production without a

@@ -19,13 +19,11 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMedi
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from app import get_connection, production_model, run_pages, state
-from app.limits import anonymous_role, current_client, plan_charges, settle
+from app.limits import anonymous_role
 from app.negotiate import vary_on_accept, wants_html
-from app.prediction_writes import REVOKED, PredictionWrite
+from app.prediction_writes import predict_and_store, session_source
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
-from app.token_cache import refuse_revoked
-from pipeline import predictions
 from pipeline.errors import (
     DatabaseNotReady,
     DatabaseUnreachable,
@@ -154,9 +152,10 @@ def _dataset_param() -> str:
     return raw
 
 
-def _request_records() -> tuple[Any, str]:  # records_frame checks the records are objects
+def request_records() -> tuple[Any, str]:  # records_frame checks the records are objects
     """The records of a prediction request (a JSON array, or the array under "records") and
-    the source to record them under: "api", or "webapp" when the object's `source` says so."""
+    the source to record them under: "api", or "webapp" when the object's `source` says so,
+    and always "webapp" for a request signed in by its session cookie (the pages')."""
     if not request.is_json:
         raise UnsupportedMediaType(
             f"expected Content-Type: application/json, got {request.mimetype or 'none'}"
@@ -179,8 +178,8 @@ def _request_records() -> tuple[Any, str]:  # records_frame checks the records a
                 f"field 'source' must be one of {', '.join(REQUEST_SOURCES)}, got {shown}",
                 parameter="source",
             )
-        return doc["records"], source
-    return doc, "api"
+        return doc["records"], session_source(source)
+    return doc, session_source("api")
 
 
 def _said(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -208,31 +207,13 @@ def _run_id(raw: str) -> str:
 def prediction() -> dict[str, Any]:
     """Predict with the production model and record every prediction with its features, under
     source "api" (or "webapp", as the request says)."""
-    records, source = _request_records()
+    records, source = request_records()
     loaded = production_model()
     # pandas and scikit-learn load on the first prediction, not when the app starts.
-    from pipeline.model import estimator
     from pipeline.model.features import records_frame
 
-    st = state()
-    frame = records_frame(records, loaded.features, st.settings["api.max_records"])
-    predicted, probabilities = estimator.predict(loaded.model, loaded.features, frame)
-    # A multiclass model's {class: p} is stored with each prediction (None for the others).
-    matrix = estimator.class_probabilities(loaded.model, loaded.features, frame)
-    rows = predictions.request_rows(
-        loaded, st.settings, records, predicted, probabilities, source, matrix=matrix
-    )
-    plan = plan_charges(len(records))
-    client = current_client()
-    token = None if client is None else client.token
-    # Counted and stored in the worker's shared transaction (app.commits), with the token
-    # checked unrevoked there; answered once committed; a 429 or a 401 stored nothing.
-    outcome: Any = st.committer.run(
-        PredictionWrite(plan, rows, None if token is None else token.id)
-    )
-    if outcome == REVOKED and client is not None:
-        raise refuse_revoked(client)
-    settle(plan, outcome)
+    frame = records_frame(records, loaded.features, state().settings["api.max_records"])
+    predicted, probabilities, _ = predict_and_store(loaded, records, frame, source)
     return {
         "predictions": predicted.tolist(),
         "probabilities": None if probabilities is None else probabilities.tolist(),

@@ -15,6 +15,7 @@ from app import (
     openapi_models,
     openapi_monitoring,
     openapi_pages,
+    openapi_predict_pages,
     openapi_predictions,
     openapi_signin,
 )
@@ -184,6 +185,7 @@ def document(
                 **_page_paths(),
                 **_prediction_paths(),
                 **openapi_predictions.paths(page_limit),
+                **openapi_predict_pages.paths(page_limit, max_records),
                 **openapi_monitoring.paths(metrics),
                 **_record_paths(),
                 **_run_paths(),
@@ -271,7 +273,8 @@ def _prediction_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Predict with the production model; every prediction is recorded "
                 "with its features, the model version and source 'api' (or 'webapp', when the "
-                "request object's `source` says so).",
+                "request object's `source` says so, and always for a request signed in by its "
+                "session cookie).",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("PredictionRequest")}},

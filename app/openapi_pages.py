@@ -13,8 +13,16 @@ _RANGE_PARAMS = (
 )
 
 
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    "range": {"type": "string", "enum": ["day", "week", "month", "custom"]},
+    "from": {"type": "string", "format": "date-time"},
+    "to": {"type": "string", "format": "date-time"},
+}
+
+
 def _query_param(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "description": description, "schema": {"type": "string"}}
+    schema = _SCHEMAS.get(name, {"type": "string"})
+    return {"name": name, "in": "query", "description": description, "schema": schema}
 
 
 def paths(errors: Callable[..., dict[str, Any]], html: dict[str, Any]) -> dict[str, Any]:

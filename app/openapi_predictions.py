@@ -70,7 +70,9 @@ def paths(page_limit: int) -> dict[str, Any]:
     ok = {
         "description": "A page of predictions, newest first.",
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/PastPredictions"}}
+            "application/json": {"schema": {"$ref": "#/components/schemas/PastPredictions"}},
+            # A browser (Accept: text/html above application/json) gets the page instead.
+            "text/html": {"schema": {"type": "string"}},
         },
     }
     errors = {

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from flask import g
 
+from app import state
 from app.commits import Batched
-from app.limits import Charges, apply_all
+from app.limits import Charges, apply_all, current_client, plan_charges, settle
+from app.token_cache import refuse_revoked
 from pipeline import predictions
 from pipeline.storage import tokens
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.model.registry import LoadedModel
 
 REVOKED = "revoked"  # the outcome of a request whose token is revoked (or gone)
 
@@ -49,3 +58,37 @@ class PredictionWrite(Batched):
             outcomes.append(counts)
         predictions.record(conn, rows)
         return outcomes
+
+
+def session_source(asked: str) -> str:
+    """The source a prediction request records: "webapp" when it was signed in by its session
+    cookie (a page of the app; app.auth sets the flag), else what the request asked for."""
+    return "webapp" if getattr(g, "signed_in_by_session", False) else asked
+
+
+def predict_and_store(
+    loaded: LoadedModel, records: Sequence[Mapping[str, Any]], frame: pd.DataFrame, source: str
+) -> tuple[np.ndarray, np.ndarray | None, list[dict[str, Any]]]:
+    """Predict `frame` (records_frame's, of `records`) and store each prediction with its
+    features under `source`, counted against the client's limits in the worker's shared
+    transaction (app.commits), the token checked unrevoked there; return the predicted values,
+    P(positive) or None, and the stored rows. Raises what a 429 or a 401 is: nothing stored."""
+    from pipeline.model import estimator
+
+    st = state()
+    predicted, probabilities = estimator.predict(loaded.model, loaded.features, frame)
+    # A multiclass model's {class: p} is stored with each prediction (None for the others).
+    matrix = estimator.class_probabilities(loaded.model, loaded.features, frame)
+    rows = predictions.request_rows(
+        loaded, st.settings, records, predicted, probabilities, source, matrix=matrix
+    )
+    plan = plan_charges(len(records))
+    client = current_client()
+    token = None if client is None else client.token
+    outcome: Any = st.committer.run(
+        PredictionWrite(plan, rows, None if token is None else token.id)
+    )
+    if outcome == REVOKED and client is not None:
+        raise refuse_revoked(client)
+    settle(plan, outcome)
+    return predicted, probabilities, rows

@@ -558,12 +558,19 @@ def test_openapi_describes_every_route_and_the_error_shape(sqlite_client: FlaskC
 
 
 def test_openapi_path_groups_do_not_overlap_and_path_params_are_required() -> None:
-    from app import openapi, openapi_models, openapi_monitoring, openapi_predictions
+    from app import (
+        openapi,
+        openapi_models,
+        openapi_monitoring,
+        openapi_predict_pages,
+        openapi_predictions,
+    )
 
     groups = [
         openapi._page_paths(),
         openapi._prediction_paths(),
         openapi_predictions.paths(1000),
+        openapi_predict_pages.paths(1000),
         openapi_monitoring.paths(),
         openapi._record_paths(),
         openapi._run_paths(),

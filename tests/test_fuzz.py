@@ -84,6 +84,18 @@ def _breaks_headers(case: Any) -> bool:
     return header is not None and header.mode is GenerationMode.NEGATIVE
 
 
+def _excluded(operation: Any) -> list[Any]:
+    """The checks a page's operation is spared: its query is checked for meaning (a custom
+    range's start after its end, a version with no model), which no schema says, and each
+    refusal is a documented 400 page; every other check holds, and the JSON API's operations
+    are spared none."""
+    from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+
+    if "pages" not in (operation.definition.raw.get("tags") or []):
+        return []
+    return [positive_data_acceptance, negative_data_rejection]
+
+
 # schemathesis' own pytest integration (`from_fixture(...).parametrize()`) reads a private
 # attribute that pytest 9 no longer has; the operations are run here through hypothesis instead,
 # with the strategies schemathesis makes and all of its checks.
@@ -108,7 +120,8 @@ def test_the_api_holds_against_its_own_openapi_document(
             phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],  # no shrinking
         )
         def fuzz(case: Any) -> None:
-            case.call_and_validate(headers={} if _breaks_headers(case) else fuzz_headers)
+            headers = {} if _breaks_headers(case) else fuzz_headers
+            case.call_and_validate(headers=headers, excluded_checks=_excluded(operation))
 
         try:
             fuzz()
@@ -117,6 +130,11 @@ def test_the_api_holds_against_its_own_openapi_document(
         except Exception as exc:  # every operation's failure is reported, not just the first
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
+
+
+# Pages this one-run project has nothing for: no drift was measured by a first run (its feature
+# page is a 404), and there is no other version to roll back to (a 409 page).
+_NO_REAL_RECORD = ("/drift/{feature}", "/models/rollback")
 
 
 @UNCLOSED_BY_THE_TRANSPORT
@@ -131,18 +149,23 @@ def test_answers_about_real_records_match_the_document(
         run_id = conn.execute(sa.select(tables.runs.c.id)).scalar_one()
         file_id = conn.execute(sa.select(tables.quality_files.c.id)).scalars().first()
     assert file_id is not None, "the sample run checked its files"
-    params = {"run_id": run_id, "file_id": file_id, "filename": "style.css"}
+    params = {
+        "run_id": run_id,
+        "file_id": file_id,
+        "filename": "style.css",
+        "feature": "__prediction__",
+        "version": 1,
+    }
     checked = set()
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.method.upper() != "GET":
+        if operation.method.upper() != "GET" or operation.path in _NO_REAL_RECORD:
             continue
         names = {p.name for p in operation.path_parameters}
-        queries = (
-            [{}]
-            if operation.path != "/summarystats"
-            else [{"dataset": d} for d in ("training", "latest", "test")]
-        )
+        queries = {
+            "/summarystats": [{"dataset": d} for d in ("training", "latest", "test")],
+            "/models/compare": [{"a": 1, "b": 1}],
+        }.get(operation.path, [{}])
         for query in queries:
             case = operation.Case(
                 path_parameters={n: params[n] for n in names}, query=query or None

@@ -181,9 +181,7 @@ def test_a_session_signed_in_post_needs_its_csrf_token(app: Flask) -> None:
         assert model_pages.csrf_checked() is not None  # not this session's token
         session[sessions.CSRF] = "y" * 43
         assert model_pages.csrf_checked() is not None
-    with app.test_request_context(
-        "/models/rollback", method="POST", data={"csrf_token": "y" * 43}
-    ):
+    with app.test_request_context("/models/rollback", method="POST", data={"csrf_token": "y" * 43}):
         g.signed_in_by_session = True
         session[sessions.CSRF] = "y" * 43
         assert model_pages.csrf_checked() is None

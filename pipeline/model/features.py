@@ -192,50 +192,56 @@ def records_frame(records: object, features: FeatureSpec, max_records: int) -> p
         raise DataError("no records to predict")
     if len(records) > max_records:
         raise DataError(f"{len(records)} records; at most {max_records} per request")
-    numeric = set(features.numeric)
-    # Without preprocessing nothing imputes: a missing value would reach the estimator.
-    nullable = features.preprocessing != "none"
-    rows = []
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise DataError(f"record {i} is not an object")
-        row = {}
-        for col in features.columns:
-            if col not in rec:
-                raise DataError(f"record {i}: feature column {col!r} is missing", column=col)
-            value = rec[col]
-            if value is None and not nullable:
-                raise DataError(
-                    f"record {i}: feature column {col!r} is null; this model takes its "
-                    'features as they are (model.preprocessing = "none"): every value is needed',
-                    column=col,
-                )
-            if col in numeric:
-                if not (value is None or _finite_number(value)):
-                    raise DataError(
-                        f"record {i}: feature column {col!r} must be a finite number (at most "
-                        f"{NUMBER_LIMIT:g} in size) or null, got {_shown(value)}",
-                        column=col,
-                    )
-            elif value is not None and not (
-                isinstance(value, bool) or _finite_number(value) or isinstance(value, str)
-            ):
-                raise DataError(
-                    f"record {i}: feature column {col!r} must be a string, a finite number, a "
-                    f"boolean or null, got {_shown(value)}",
-                    column=col,
-                )
-            elif isinstance(value, str) and not _storable(value):
-                raise DataError(
-                    f"record {i}: feature column {col!r} holds a NUL character or a lone "
-                    "surrogate, which no database stores as text",
-                    column=col,
-                )
-            row[col] = value
-        rows.append(row)
+    rows = [check_record(i, rec, features) for i, rec in enumerate(records)]
     frame = _typed_frame(rows, features)
     _BUILT[id(frame)] = frame
     return frame
+
+
+def check_record(i: int, rec: object, features: FeatureSpec) -> dict[str, Any]:
+    """Record `i` of a prediction request, checked: its features' values, in the model's order.
+
+    Raises DataError naming the record and the column for a missing or wrongly typed feature
+    (records_frame stops at the first; the predict page shows each record's own).
+    """
+    # Without preprocessing nothing imputes: a missing value would reach the estimator.
+    nullable = features.preprocessing != "none"
+    if not isinstance(rec, dict):
+        raise DataError(f"record {i} is not an object")
+    row = {}
+    for col in features.columns:
+        if col not in rec:
+            raise DataError(f"record {i}: feature column {col!r} is missing", column=col)
+        value = rec[col]
+        if value is None and not nullable:
+            raise DataError(
+                f"record {i}: feature column {col!r} is null; this model takes its "
+                'features as they are (model.preprocessing = "none"): every value is needed',
+                column=col,
+            )
+        if col in features.numeric:
+            if not (value is None or _finite_number(value)):
+                raise DataError(
+                    f"record {i}: feature column {col!r} must be a finite number (at most "
+                    f"{NUMBER_LIMIT:g} in size) or null, got {_shown(value)}",
+                    column=col,
+                )
+        elif value is not None and not (
+            isinstance(value, bool) or _finite_number(value) or isinstance(value, str)
+        ):
+            raise DataError(
+                f"record {i}: feature column {col!r} must be a string, a finite number, a "
+                f"boolean or null, got {_shown(value)}",
+                column=col,
+            )
+        elif isinstance(value, str) and not _storable(value):
+            raise DataError(
+                f"record {i}: feature column {col!r} holds a NUL character or a lone "
+                "surrogate, which no database stores as text",
+                column=col,
+            )
+        row[col] = value
+    return row
 
 
 def _typed_frame(rows: list[dict[str, Any]], features: FeatureSpec) -> pd.DataFrame:

@@ -9,7 +9,7 @@ It may import storage, the model, settings and the base; the run, the CLI and th
 pandas, pyarrow and scikit-learn are imported inside the functions that need them.
 """
 
-from pipeline.predictions.export import write_csv
+from pipeline.predictions.export import csv_lines, write_csv
 from pipeline.predictions.features import attach_features, feature_columns, read_rows
 from pipeline.predictions.files import unpredicted
 from pipeline.predictions.health import health_summary, period_health
@@ -55,6 +55,7 @@ __all__ = [
     "PageQuery",
     "PredictionsError",
     "attach_features",
+    "csv_lines",
     "decode_cursor",
     "encode_cursor",
     "every",

@@ -9,8 +9,9 @@ the fixed columns is written as `feature.<name>`.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -59,12 +60,31 @@ def _fixed(p: Mapping[str, Any]) -> list[Any]:
 
 def write_csv(conn: sa.Connection, base: Path, query: PageQuery, out: TextIO) -> int:
     """Write the header and every matching prediction to `out`; return the rows written."""
-    names = feature_columns(conn, query.model_version)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*FIXED, *(f"feature.{n}" if n in FIXED else n for n in names)])
-    count = 0
-    for p in every(conn, base, query):
-        features = p.get("features") or {}
-        writer.writerow([*_fixed(p), *(_cell(features.get(n)) for n in names)])
+    count = -1  # the header is not a row
+    for line in csv_lines(conn, base, query):
+        out.write(line)
         count += 1
     return count
+
+
+def csv_lines(
+    conn: sa.Connection, base: Path, query: PageQuery, max_rows: int | None = None
+) -> Iterator[str]:
+    """The header, then each matching prediction (at most `max_rows`, newest first), one CSV
+    line at a time: what a streamed download sends."""
+    names = feature_columns(conn, query.model_version)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def line(cells: list[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        return buffer.getvalue()
+
+    yield line([*FIXED, *(f"feature.{n}" if n in FIXED else n for n in names)])
+    for count, p in enumerate(every(conn, base, query)):
+        if max_rows is not None and count >= max_rows:
+            return
+        features = p.get("features") or {}
+        yield line([*_fixed(p), *(_cell(features.get(n)) for n in names)])

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from pipeline.predictions.features import attach_features
 from pipeline.predictions.params import PageQuery, Position, encode_cursor
-from pipeline.storage import tables
+from pipeline.storage import page_reads, tables
 
 # The columns a page shows of each prediction (features come from `attach_features`).
 SHOWN = (
@@ -220,15 +220,21 @@ def rows(conn: sa.Connection, query: PageQuery) -> tuple[list[dict[str, Any]], b
     return found[: query.limit], more
 
 
-def page(conn: sa.Connection, base: Path, query: PageQuery) -> Page:
-    """One page of past predictions with their features (`base`: paths.ingested)."""
+def page(conn: sa.Connection, base: Path, query: PageQuery, with_labels: bool = False) -> Page:
+    """One page of past predictions with their features (`base`: paths.ingested); with
+    `with_labels`, each with `realised_label`: the label that arrived for it, or None."""
     found, more = rows(conn, query)
     attach_features(conn, base, found)
     cursor = None
     if more and found:
         last = found[-1]
         cursor = encode_cursor(Position(last["created_at"], int(last["id"])))
-    return Page([shown(r) for r in found], cursor)
+    out = [shown(r) for r in found]
+    if with_labels:
+        joined = page_reads.joined_labels(conn, [(r["id"], r["row_key"]) for r in found])
+        for p in out:
+            p["realised_label"] = joined.get(int(p["id"]))
+    return Page(out, cursor)
 
 
 def every(conn: sa.Connection, base: Path, query: PageQuery) -> Iterator[dict[str, Any]]:

@@ -108,6 +108,15 @@ MONITOR: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "predict.download_limit",
+        100_000,
+        "int",
+        "Most predictions the past-predictions page's CSV download (GET /past-predictions.csv) "
+        "holds, newest first, streamed a page at a time; `riskwatch predictions --csv` has no "
+        "such bound.",
+        minimum=1,
+    ),
+    Setting(
         "labels.observed_at_column",
         "observed_at",
         "str",

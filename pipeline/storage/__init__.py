@@ -9,8 +9,9 @@ the Protocols naming what `writes` reads of the objects it records (`shapes`), t
 tokens and usage counters (`tokens`, on the tables of `api_tables`), the pages' users and
 their password hashes (`users`), performance estimated
 without labels with the calibrations behind it (`estimates`: tables, writes and reads), and
-realised and estimated performance over time, side by side (`performance`), and the reads of
-the web app's run and model pages (`run_views`, `model_views`).
+realised and estimated performance over time, side by side (`performance`), the reads of
+the web app's run and model pages (`run_views`, `model_views`), and what the other pages read
+besides predictions: a version's contract, a page's labels (`page_reads`).
 
 SQLAlchemy Core only, no pandas: the no-op tick imports it. It may import `pipeline.errors`,
 `pipeline.settings` and `pipeline.infra`; nothing above it.
@@ -32,6 +33,7 @@ __all__ = [
     "label_tables",
     "label_writes",
     "model_views",
+    "page_reads",
     "performance",
     "reads",
     "row_index",
