@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.settings.setting import Setting
+from pipeline.vocabulary import ALERT_EVENTS, DEFAULT_ALERT_EVENTS
 
 QUALITY: tuple[Setting, ...] = (
     Setting(
@@ -69,8 +70,8 @@ QUALITY: tuple[Setting, ...] = (
         "alerts.webhook_url",
         "",
         "secret",
-        "Incoming-webhook URL (Slack or Microsoft Teams) for data-quality and prediction-health "
-        "alerts; empty: none.",
+        "Incoming-webhook URL (Slack or Microsoft Teams) for the alerts alerts.events chooses "
+        "(data quality, prediction health, a run's events); empty: none.",
         env="RISKWATCH_WEBHOOK_URL",
     ),
     Setting(
@@ -94,6 +95,14 @@ QUALITY: tuple[Setting, ...] = (
         "float",
         "Per-attempt timeout of a webhook call.",
         minimum=0.1,
+    ),
+    Setting(
+        "alerts.events",
+        list(DEFAULT_ALERT_EVENTS),
+        "list",
+        "Which events go to alerts.webhook_url: "
+        + "; ".join(f"{name} ({what})" for name, what in ALERT_EVENTS.items())
+        + ". Every event is logged and in the run's summary whatever this says.",
     ),
     Setting("alerts.retries", 3, "int", "Retries of a failed webhook call.", minimum=0),
     Setting(
