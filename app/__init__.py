@@ -23,6 +23,8 @@ from pipeline.model import registry
 from pipeline.settings import Settings, load_settings
 from pipeline.storage import db, reads, tokens
 
+WARM_UP = "riskwatch.warm_up"  # in the environ of warm_up's own request
+
 
 @dataclass
 class AppState:
@@ -61,12 +63,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
     engine = db.make_engine(settings.database_url)
     app.extensions["riskwatch"] = AppState(settings, engine)
 
-    from app import api, auth, monitoring, pages, past_predictions, redact
+    from app import api, auth, docs_pages, metrics, monitoring, pages, past_predictions, redact
 
     app.register_blueprint(api.bp)
     app.register_blueprint(monitoring.bp)
     app.register_blueprint(past_predictions.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(docs_pages.bp)
+    metrics.install(app)  # GET /metrics, and every request counted
     app.teardown_appcontext(close_connection)
     auth.install(app)  # ConfigError when a token is required and none exists: no boot
     redact.install(app, settings)
@@ -78,8 +82,9 @@ def warm_up(app: Flask) -> str:
     that the first request pays for neither; say what was done. Never raises for a missing
     model or database: the app then answers 503, as it would have anyway."""
     done = _load_for(app)
-    # One request through the app (a read): Flask's and werkzeug's first-request set-up too.
-    app.test_client().get("/health")
+    # One request through the app (a read): Flask's and werkzeug's first-request set-up too;
+    # not counted in /metrics (no client asked for it).
+    app.test_client().get("/health", environ_base={WARM_UP: True})
     return done
 
 

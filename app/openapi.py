@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from app import openapi_monitoring, openapi_predictions
-from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
+from app import openapi_monitoring, openapi_ops, openapi_predictions
+from app.openapi_schemas import LIMIT, SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
 from pipeline.storage.tokens import allows
@@ -46,14 +46,6 @@ def _errors(*codes: int) -> dict[str, Any]:
     out["default"] = {"$ref": "#/components/responses/Error"}
     return out
 
-
-LIMIT = {
-    "name": "limit",
-    "in": "query",
-    "required": False,
-    "description": "How many rows, newest first (1 to 1000).",
-    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
-}
 
 DATASET = {
     "name": "dataset",
@@ -176,6 +168,7 @@ def document(
                 **openapi_monitoring.paths(metrics),
                 **_record_paths(),
                 **_run_paths(),
+                **openapi_ops.paths(),
             },
             anonymous_role,
         ),

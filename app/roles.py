@@ -30,6 +30,11 @@ ROUTE_ROLES: dict[tuple[str, str], str | None] = {
     ("/performance", "GET"): "read",
     ("/prediction", "POST"): "predict",
     ("/predictions/summary", "GET"): "read",
+    # The numbers /scoring and /runs show, for a scraper holding a read token (app.metrics).
+    ("/metrics", "GET"): "read",
+    # Pages, as every page (issue 13, point 9), though /docs shows only the public document.
+    ("/docs", "GET"): "read",
+    ("/apicalls", "GET"): "read",
 }
 UNDECIDED = "admin"  # a route without a decision: only an admin token reaches it
 

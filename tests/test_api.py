@@ -551,7 +551,7 @@ def test_openapi_describes_every_route_and_the_error_shape(sqlite_client: FlaskC
 
 
 def test_openapi_path_groups_do_not_overlap_and_path_params_are_required() -> None:
-    from app import openapi, openapi_monitoring, openapi_predictions
+    from app import openapi, openapi_monitoring, openapi_ops, openapi_predictions
 
     groups = [
         openapi._page_paths(),
@@ -560,6 +560,7 @@ def test_openapi_path_groups_do_not_overlap_and_path_params_are_required() -> No
         openapi_monitoring.paths(),
         openapi._record_paths(),
         openapi._run_paths(),
+        openapi_ops.paths(),
     ]
     keys = [k for g in groups for k in g]
     assert len(keys) == len(set(keys)) and keys == list(openapi.document()["paths"])

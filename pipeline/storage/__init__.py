@@ -24,6 +24,7 @@ __all__ = [
     "blobs",
     "db",
     "estimates",
+    "gauges",
     "health",
     "inbox",
     "label_tables",
