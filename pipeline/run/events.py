@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from pipeline.errors import InboxMissing
 from pipeline.formatting import fmt_drift
-from pipeline.monitor.events import Event, message
+from pipeline.monitor import Event, event_message
 from pipeline.storage import tables, writes
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def emit(run: Run, event: Event) -> None:
     s = run.settings
     base = s["alerts.report_base_url"].rstrip("/")
     link = f"{base}/runs/{run.run_id}" if base and run.run_id else None
-    body = message(event, run.run_id, link)
+    body = event_message(event, run.run_id, link)
     row = {"quality_file_id": None, **post(run, body, f"event {event.name}", event.criticality)}
     try:
         writes.record_rows(run.engine, tables.alerts, run.run_id, [row])
