@@ -8,19 +8,18 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 
 from app.frontend import vendor
 from pipeline.settings import Settings
 from pipeline.tools.apicalls import call_all
-from tests.conftest import REPO, copy_project
+from tests.conftest import REPO
 from tests.test_api import assert_error, make_app
 from tests.test_apicalls import ENDPOINTS, dead_url, serving
+from tests.test_prometheus import client, project  # noqa: F401  (a copy of the built project)
 
 
 class _Tags(HTMLParser):
@@ -44,18 +43,7 @@ def tags_of(html: str) -> _Tags:
     return parser
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
-    return copy_project(built_project, tmp_path_factory.mktemp("docs"))
-
-
-@pytest.fixture
-def client(project: Settings) -> Iterator[FlaskClient]:
-    with make_app(project) as app:
-        yield app.test_client()
-
-
-def test_docs_is_swagger_ui_from_the_app_itself(client: FlaskClient) -> None:
+def test_docs_is_swagger_ui_from_the_app_itself(client: FlaskClient) -> None:  # noqa: F811
     response = client.get("/docs")
     assert response.status_code == 200 and response.mimetype == "text/html"
     policy = response.headers["Content-Security-Policy"]
@@ -95,7 +83,7 @@ def test_the_vendored_swagger_ui_is_the_pinned_one() -> None:
         assert subprocess.run(check, capture_output=True).returncode == 0
 
 
-def test_apicalls_lists_the_recorded_calls_of_a_real_app(project: Settings) -> None:
+def test_apicalls_lists_the_recorded_calls_of_a_real_app(project: Settings) -> None:  # noqa: F811
     with serving(project) as url:
         call_all(project, url + "/")
     call_all(project, dead_url())  # every call fails: recorded with its error
@@ -127,7 +115,7 @@ def test_apicalls_bad_limit_and_an_empty_list(tmp_path: Path) -> None:
     assert "No API calls recorded yet" in empty
 
 
-def test_the_pages_are_in_the_navigation(client: FlaskClient) -> None:
+def test_the_pages_are_in_the_navigation(client: FlaskClient) -> None:  # noqa: F811
     nav = tags_of(client.get("/apicalls").get_data(as_text=True))
     links = [a.get("href") for t, a in nav.tags if t == "a"]
     assert "/docs" in links and "/apicalls" in links
