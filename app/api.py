@@ -20,6 +20,7 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 
 from app import get_connection, production_model, state
 from app.limits import anonymous_role, current_client, plan_charges, settle
+from app.metrics import count_predictions
 from app.prediction_writes import REVOKED, PredictionWrite
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
@@ -232,6 +233,7 @@ def prediction() -> dict[str, Any]:
     if outcome == REVOKED and client is not None:
         raise refuse_revoked(client)
     settle(plan, outcome)
+    count_predictions(source, predicted.tolist())
     return {
         "predictions": predicted.tolist(),
         "probabilities": None if probabilities is None else probabilities.tolist(),

@@ -5,15 +5,17 @@ Two kinds of numbers:
 
 - Requests, counted by the worker that served them: `riskwatch_http_requests_total` and
   `riskwatch_http_request_duration_seconds`, by the route's rule (`/runs/<run_id>`, never the
-  path asked for: ids do not make new series) or `unmatched`, the method and the status class.
-  Under gunicorn every worker writes its counts into files in PROMETHEUS_MULTIPROC_DIR (set up
-  by app.gunicorn_conf, which also drops a dead worker's live values), and a scrape, whichever
-  worker takes it, adds them all up (prometheus_client's multiprocess mode). Without gunicorn
-  (flask run, the tests) a plain registry of the process.
+  path asked for: ids do not make new series) or `unmatched`, the method and the status class;
+  and the predictions POST /prediction stored, `riskwatch_predictions_total` by source and
+  class. Under gunicorn every worker writes its counts into files in PROMETHEUS_MULTIPROC_DIR
+  (set up by app.gunicorn_conf, which also drops a dead worker's live values), and a scrape,
+  whichever worker takes it, adds them all up (prometheus_client's multiprocess mode). Without
+  gunicorn (flask run, the tests) a plain registry of the process.
 - What the database holds, read when scraped by the worker that answers, at most once per
-  monitoring.metrics_cache_seconds (`pipeline.storage.gauges`: one row each, and the predictions
-  counted per source and class): the production version, the last run's status and age, the
-  newest drifted share and invalid-row share, the estimated and realised metric.
+  monitoring.metrics_cache_seconds (`pipeline.storage.gauges`: one row each, and the scheduled
+  predictions per class from their health cells): the production version, the last run's
+  status and age, the newest drifted share and invalid-row share, the estimated and realised
+  metric.
 
 Its role is read (app.roles): these are the numbers /scoring and /runs show, so a scraper
 takes a read token (Prometheus: `authorization: {credentials_file: ...}` in its scrape config).
@@ -51,6 +53,7 @@ class Requests:
     registry: Any  # prometheus_client.CollectorRegistry: the counters, when in one process
     total: Any
     seconds: Any
+    predictions: Any
     cached: tuple[float, dict[str, Any]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,6 +73,12 @@ def install(app: Flask) -> None:
             "riskwatch_http_request_duration_seconds",
             "Time to answer an HTTP request (the app's, without the network)",
             ("endpoint", "method"),
+            registry=own,
+        ),
+        Counter(
+            "riskwatch_predictions",
+            "Predictions the app made and stored (POST /prediction), by source and class",
+            ("source", "class"),
             registry=own,
         ),
     )
@@ -97,6 +106,18 @@ def _counted(response: Response) -> Response:
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def count_predictions(source: str, predicted: Any) -> None:
+    """Count the stored predictions of one request, by `source` and predicted class ("" for a
+    regressor's numbers)."""
+    from collections import Counter as Tally
+
+    counter = _requests().predictions
+    classify = state().settings["model.task"] == "classification"
+    classes = Tally(str(p) if classify else "" for p in predicted)
+    for label, n in classes.items():
+        counter.labels(source, label).inc(n)
 
 
 def _requests() -> Requests:
@@ -151,7 +172,7 @@ def _read() -> dict[str, Any]:
         "run": run,
         "drifted_share": gauges.drifted_share(conn),
         "invalid_share": gauges.invalid_share(conn),
-        "predictions": gauges.predictions_by_source(conn),
+        "scheduled": gauges.scheduled_by_class(conn),
         "estimated": None if version is None else gauges.estimated(conn, version, metric),
         "realised": None if version is None else gauges.realised(conn, version, metric),
     }
@@ -209,12 +230,12 @@ class _Gauges:
                 family.add_metric([v["metric"]], v[kind])
             yield family
         stored = G(
-            "riskwatch_predictions_stored",
-            "Predictions stored, by source and class",
-            labels=["source", "class"],
+            "riskwatch_scheduled_predictions_stored",
+            "Scheduled predictions stored (the runs'), by predicted class",
+            labels=["class"],
         )
-        for (source, label), n in sorted(v["predictions"].items()):
-            stored.add_metric([source, label], n)
+        for label, n in sorted(v["scheduled"].items()):
+            stored.add_metric([label], n)
         yield stored
 
 

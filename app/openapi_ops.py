@@ -21,7 +21,7 @@ def paths() -> dict[str, Any]:
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics: requests and latencies per route (every "
-                "worker's), stored predictions per source and class, the production version, "
+                "worker's), predictions per source and class, the production version, "
                 "the last run's status and age, drifted and invalid-row shares, the estimated "
                 "and realised metric.",
                 "tags": ["operations"],

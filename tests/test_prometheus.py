@@ -8,6 +8,7 @@ import json
 import os
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -84,22 +85,49 @@ def test_the_database_gauges(client: FlaskClient, project: Settings) -> None:
     assert status == {"succeeded": 1, "failed": 0, "noop": 0, "running": 0}
     assert samples["riskwatch_last_run_age_seconds", ()] >= 0
     assert samples["riskwatch_invalid_row_share", ()] == 0.0  # the sample batch is clean
-    stored = {dict(labels)["source"]: 0.0 for (name, labels) in samples if name.endswith("_stored")}
-    for (name, labels), value in samples.items():
-        if name == "riskwatch_predictions_stored":
-            stored[dict(labels)["source"]] += value
+    stored = {
+        dict(labels)["class"]: value
+        for (name, labels), value in samples.items()
+        if name == "riskwatch_scheduled_predictions_stored"
+    }
     engine = db.make_engine(project.database_url)
     try:
         with engine.connect() as conn:
             counted = dict(
                 conn.exec_driver_sql(
-                    "SELECT source, count(*) FROM predictions GROUP BY source"
+                    "SELECT label, count(*) FROM predictions WHERE source = 'scheduled' "
+                    "GROUP BY label"
                 ).all()
             )
     finally:
         engine.dispose()
-    assert stored == counted
-    assert counted["scheduled"] > 0
+    assert stored == counted and sum(counted.values()) > 0
+
+
+def test_the_predictions_the_app_makes_are_counted_by_source_and_class(
+    client: FlaskClient,
+) -> None:
+    from tests.test_api import RECORD
+
+    def counted(samples: Samples) -> dict[tuple[str, str], float]:
+        return {
+            (dict(labels)["source"], dict(labels)["class"]): value
+            for (name, labels), value in samples.items()
+            if name == "riskwatch_predictions_total"
+        }
+
+    answers = []
+    for source, n in (("api", 3), ("webapp", 2)):
+        response = client.post("/prediction", json={"records": [RECORD] * n, "source": source})
+        assert response.status_code == 200
+        answers.append((source, response.get_json()["predictions"]))
+    refused = client.post("/prediction", json=[{"industry": "finance"}])  # stores nothing
+    assert refused.status_code == 400
+    expected: dict[tuple[str, str], float] = {}
+    for source, predicted in answers:
+        for label in predicted:
+            expected[source, str(label)] = expected.get((source, str(label)), 0) + 1
+    assert counted(scrape(client)) == expected
 
 
 def test_the_gauges_are_read_at_most_once_per_cache_period(tmp_path: Path) -> None:
@@ -166,11 +194,12 @@ def test_two_gunicorn_workers_are_added_up(project: Settings, tmp_path: Path) ->
 
         before = health_total()
         sent = 0
-        while len([n for n in _per_worker(folder, "/health").values() if n]) < 2:
-            assert sent < 2000, "one worker served every request"
-            for _ in range(20):
-                get("/health")
-            sent += 20
+        # Eight at a time: a worker busy with some leaves the next connections to the other.
+        with ThreadPoolExecutor(8) as pool:
+            while len([n for n in _per_worker(folder, "/health").values() if n]) < 2:
+                assert sent < 2000, "one worker served every request"
+                list(pool.map(get, ["/health"] * 40))
+                sent += 40
         # Warm-up requests are not counted: each worker's own count is only what it served.
         assert health_total() == before + sent
         per_worker = _per_worker(folder, "/health")
