@@ -81,33 +81,3 @@ def file_verdict(rejected: bool, rows_invalid: int) -> str:
     if rejected:
         return "rejected"
     return "quarantined" if rows_invalid else "clean"
-
-
-# What may be sent to alerts.webhook_url (setting alerts.events), with what each means; the
-# first three are the alerts riskwatch sent before it had events (issue 13, point 10).
-ALERT_EVENTS = {
-    "data_quality": "a file's problems reach alerts.min_criticality",
-    "constant_predictions": "a period's predictions are all one class",
-    "positive_share": "a period's positive share moved beyond its tolerance",
-    "model_degraded": "the metric on labelled new rows fell below its baseline",
-    "estimated_drop": "the metric estimated without labels fell below its baseline",
-    "dataset_drift": "the new rows' data-set drift is confirmed, as drift.persistence asks",
-    "retrained": "a challenger was trained",
-    "promoted": "a new model version went to production",
-    "kept": "a challenger was trained but production stayed",
-    "run_failed": "a run stopped with an error",
-    "inbox_missing": "paths.source is missing, so a run cannot look for files",
-}
-# Sent by default: what needs a person. `retrained` is always followed by `promoted` or `kept`,
-# and `kept` changes nothing in production.
-DEFAULT_ALERT_EVENTS = (
-    "data_quality",
-    "constant_predictions",
-    "positive_share",
-    "model_degraded",
-    "estimated_drop",
-    "dataset_drift",
-    "promoted",
-    "run_failed",
-    "inbox_missing",
-)

@@ -18,9 +18,9 @@ from pipeline.monitor.events import Event, message
 from pipeline.run import events
 from pipeline.run.record import Run
 from pipeline.settings import load_settings
+from pipeline.settings.keys_quality import ALERT_EVENTS, DEFAULT_ALERT_EVENTS
 from pipeline.storage import db
 from pipeline.tools.sampledata import write_sample_data
-from pipeline.vocabulary import ALERT_EVENTS, DEFAULT_ALERT_EVENTS
 from tests.conftest import QUICK_SETTINGS
 from tests.e2e import drop, invoke, rows, run_json
 from tests.test_alerts import webhook  # noqa: F401  (the fixture: a real HTTP server)
@@ -162,6 +162,10 @@ def test_an_unknown_event_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=re.escape("unknown event 'nope'")):
         load_settings(tmp_path / "riskwatch.toml", environ={"RISKWATCH_ALERTS__EVENTS": "nope"})
     assert set(DEFAULT_ALERT_EVENTS) < set(ALERT_EVENTS)
+    from pipeline.monitor.events import CRITICALITY
+
+    older = {"data_quality", "constant_predictions", "positive_share"}  # their own modules
+    assert set(ALERT_EVENTS) == older | set(CRITICALITY)
     with pytest.raises(ValueError, match="unknown event"):
         Event("nope", "x")
 

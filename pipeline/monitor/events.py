@@ -3,8 +3,9 @@ model degraded, retrained, promoted or kept, the data set drifted, the estimated
 dropped, the run failed, the inbox is missing; and the webhook message that tells a chat
 channel, in the shape the other alerts use (`webhook_body`, which they call too).
 
-Pure computation, no I/O. `alerts.events` (pipeline.vocabulary.ALERT_EVENTS) chooses which
-events go to the webhook; pipeline.run.events records and delivers them.
+Pure computation, no I/O. `alerts.events` (its names: pipeline.settings.keys_quality's
+ALERT_EVENTS) chooses which events go to the webhook; pipeline.run.events records and
+delivers them.
 """
 
 from __future__ import annotations

@@ -346,7 +346,7 @@ def _check_factory_path(key: str, path: str) -> None:
 
 def _check_events(names: list[str]) -> None:
     """Raise ConfigError unless every name is an alert event."""
-    from pipeline.vocabulary import ALERT_EVENTS
+    from pipeline.settings.keys_quality import ALERT_EVENTS
 
     unknown = [name for name in names if name not in ALERT_EVENTS]
     if unknown:
