@@ -24,6 +24,8 @@ from pipeline.model import registry
 from pipeline.settings import Settings, load_settings
 from pipeline.storage import db, reads, tokens
 
+WARM_UP = "riskwatch.warm_up"  # in the environ of warm_up's own request
+
 
 @dataclass
 class AppState:
@@ -67,6 +69,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
         auth,
         dashboard_params,
         dashboards,
+        docs_pages,
+        metrics,
         model_pages,
         monitoring,
         past_predictions,
@@ -83,6 +87,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
     dashboard_params.install(app)
     app.register_blueprint(signin.bp)
     app.register_blueprint(predict_page.bp)
+    app.register_blueprint(docs_pages.bp)
+    metrics.install(app)  # GET /metrics, and every request counted
     app.teardown_appcontext(close_connection)
     try:
         # ConfigError when a token is required and none exists, or in production without a
@@ -100,8 +106,9 @@ def warm_up(app: Flask) -> str:
     that the first request pays for neither; say what was done. Never raises for a missing
     model or database: the app then answers 503, as it would have anyway."""
     done = _load_for(app)
-    # One request through the app (a read): Flask's and werkzeug's first-request set-up too.
-    app.test_client().get("/health")
+    # One request through the app (a read): Flask's and werkzeug's first-request set-up too;
+    # not counted in /metrics (no client asked for it).
+    app.test_client().get("/health", environ_base={WARM_UP: True})
     return done
 
 

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from app import (
     openapi_models,
     openapi_monitoring,
+    openapi_ops,
     openapi_pages,
     openapi_predict_pages,
     openapi_predictions,
     openapi_signin,
 )
-from app.openapi_schemas import SCHEMAS, prediction_request, record_schema
+from app.openapi_schemas import LIMIT, SCHEMAS, prediction_request, record_schema
 from app.openapi_schemas import ref as _ref
 from app.roles import ROUTE_ROLES, UNDECIDED
 from pipeline.storage.tokens import allows
@@ -53,14 +54,6 @@ def _errors(*codes: int) -> dict[str, Any]:
     out["default"] = {"$ref": "#/components/responses/Error"}
     return out
 
-
-LIMIT = {
-    "name": "limit",
-    "in": "query",
-    "required": False,
-    "description": "How many rows, newest first (1 to 1000).",
-    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
-}
 
 DATASET = {
     "name": "dataset",
@@ -190,6 +183,7 @@ def document(
                 **_record_paths(),
                 **_run_paths(),
                 **openapi_models.paths(),
+                **openapi_ops.paths(),
             },
             anonymous_role,
         ),

@@ -10,14 +10,15 @@ from typing import Any
 
 from pipeline.predictions import MAX_INT
 
-_HTML = {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
+_PAGE: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+_HTML = {"description": "An HTML page.", "content": _PAGE}
 # A refusal of these pages (a bad or unknown version, a moved production, a missing role) is a
 # page; the app's own refusals before the view (a token, a limit) keep the JSON error shape.
 _REFUSED = {"description": "A page saying why, naming the parameter where one was bad.",
-            "content": _HTML["content"]}  # fmt: skip
+            "content": _PAGE}  # fmt: skip
 # A path that is no version at all (/models/x) is the app's routing 404, in the JSON shape.
 _NOT_FOUND = {"description": "A page for an unknown version; the JSON error for a path that "
-              "names no version.", "content": {**_HTML["content"], "application/json": {
+              "names no version.", "content": {**_PAGE, "application/json": {
                   "schema": {"$ref": "#/components/schemas/Error"}}}}  # fmt: skip
 _DEFAULT = (
     {code: _REFUSED for code in ("400", "403", "409")}

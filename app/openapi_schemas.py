@@ -361,3 +361,13 @@ def prediction_request(max_records: int) -> dict[str, Any]:
             },
         ]
     }
+
+
+# The `limit` query parameter of the lists of recorded rows (/runs, /apireturns, /apicalls).
+LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "description": "How many rows, newest first (1 to 1000).",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+}

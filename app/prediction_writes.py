@@ -19,6 +19,7 @@ from flask import g
 from app import state
 from app.commits import Batched
 from app.limits import Charges, apply_all, current_client, plan_charges, settle
+from app.metrics import count_predictions
 from app.token_cache import refuse_revoked
 from pipeline import predictions
 from pipeline.storage import tokens
@@ -91,4 +92,5 @@ def predict_and_store(
     if outcome == REVOKED and client is not None:
         raise refuse_revoked(client)
     settle(plan, outcome)
+    count_predictions(source, predicted.tolist())  # GET /metrics, per source and class
     return predicted, probabilities, rows

@@ -47,6 +47,11 @@ ROUTE_ROLES: dict[tuple[str, str], str | None] = {
     ("/models/compare", "GET"): "read",
     ("/models/rollback", "GET"): "admin",  # the confirmation step of a rollback
     ("/models/rollback", "POST"): "admin",
+    # The numbers /scoring and /runs show, for a scraper holding a read token (app.metrics).
+    ("/metrics", "GET"): "read",
+    # Pages, as every page (issue 13, point 9), though /docs shows only the public document.
+    ("/docs", "GET"): "read",
+    ("/apicalls", "GET"): "read",
 }
 UNDECIDED = "admin"  # a route without a decision: only an admin token reaches it
 

@@ -21,6 +21,10 @@ class ConfigError(RiskwatchError):
     exit_code = 2
 
 
+class InboxMissing(ConfigError):
+    """paths.source is not a folder: a run cannot look for new files (event inbox_missing)."""
+
+
 class InvalidArgument(RiskwatchError, ValueError):
     """An argument a command or tool cannot use: a count, a mix, an output path, a file name.
 

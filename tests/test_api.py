@@ -562,6 +562,7 @@ def test_openapi_path_groups_do_not_overlap_and_path_params_are_required() -> No
         openapi,
         openapi_models,
         openapi_monitoring,
+        openapi_ops,
         openapi_predict_pages,
         openapi_predictions,
     )
@@ -575,6 +576,7 @@ def test_openapi_path_groups_do_not_overlap_and_path_params_are_required() -> No
         openapi._record_paths(),
         openapi._run_paths(),
         openapi_models.paths(),
+        openapi_ops.paths(),
     ]
     keys = [k for g in groups for k in g]
     assert len(keys) == len(set(keys)) and keys == list(openapi.document()["paths"])

@@ -20,6 +20,9 @@ from tests.test_report import pdf_text
 pytestmark = pytest.mark.slow
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 SETTINGS = QUICK_SETTINGS + "\n[monitoring]\nhealth_min_rows = 50\n"
+# Only prediction health's alerts reach the webhook here (a run's other events are
+# tests/test_run_events.py's).
+HEALTH_EVENTS = "constant_predictions,positive_share"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,7 @@ def _one_class(sample: Path, rows_: int) -> pd.DataFrame:
 def test_health_per_period_and_a_single_class_alert_sent_once(project, sample, webhook):  # noqa: F811
     root, url = project
     hook = webhook()
-    env = {"RISKWATCH_WEBHOOK_URL": hook.url}
+    env = {"RISKWATCH_WEBHOOK_URL": hook.url, "RISKWATCH_ALERTS__EVENTS": HEALTH_EVENTS}
     _batch(sample, 1).to_csv(root / "sourcedata" / "first.csv", index=False)
     first = run_json(root, url, env=env)
     assert first["production_version"] == 1
@@ -96,7 +99,7 @@ def test_single_class_by_event_time_alerts_once(tmp_path: Path, sample: Path, we
     url = f"sqlite:///{root / 'riskwatch.db'}"
     assert invoke(root, "db", "upgrade", database_url=url).returncode == 0
     hook = webhook()
-    env = {"RISKWATCH_WEBHOOK_URL": hook.url}
+    env = {"RISKWATCH_WEBHOOK_URL": hook.url, "RISKWATCH_ALERTS__EVENTS": HEALTH_EVENTS}
     _batch(sample, 1).assign(at="2026-05-04T10:00:00Z").to_csv(
         root / "sourcedata" / "first.csv", index=False
     )

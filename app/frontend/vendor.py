@@ -27,6 +27,9 @@ VENDOR = HERE.parent / "static" / "vendor"
 # library: the files the pages use, relative to node_modules/<library>/
 FILES: dict[str, tuple[str, ...]] = {
     "chart.js": ("dist/chart.umd.min.js", "LICENSE.md"),
+    # /docs: the bundle carries React and the UI; its standalone preset (a top bar with a URL
+    # box) is not used, so the page shows this app's document only.
+    "swagger-ui-dist": ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"),
 }
 
 

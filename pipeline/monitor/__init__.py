@@ -4,9 +4,12 @@ and prediction health itself.
 Pure computations, no I/O: `periods` maps times to the start of their day, week or month;
 `health` counts predictions, class shares, mean and spread, and the P(positive) histogram per
 period and model version; `health_alerts` says which periods raise an alert (a single class, a
-moved positive share) and writes the webhook message.
+moved positive share) and writes the webhook message; `events`, a run's other alert events and
+theirs.
 """
 
+from pipeline.monitor.events import Event
+from pipeline.monitor.events import message as event_message
 from pipeline.monitor.health import (
     COLUMNS,
     HISTOGRAM_BINS,
@@ -37,11 +40,13 @@ __all__ = [
     "PERIODS",
     "Baseline",
     "Cell",
+    "Event",
     "HealthAlert",
     "PeriodHealth",
     "bin_edges",
     "bin_of",
     "cells_of",
+    "event_message",
     "find_alerts",
     "health_by_period",
     "health_from_cells",

@@ -118,48 +118,30 @@ def find_alerts(
 def message(alert: HealthAlert, run_id: str, link: str | None = None) -> dict[str, Any]:
     """The JSON body Slack and Microsoft Teams incoming webhooks both accept (the shape of
     `pipeline.ingest.alerts.message`: "text", a Teams Adaptive Card, and "riskwatch")."""
+    from pipeline.monitor.events import webhook_body
+
     title = "single class" if alert.kind == "single_class" else "positive share moved"
-    text = alert.message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     facts = [
-        {"title": "Alert", "value": alert.kind},
-        {"title": "Model version", "value": f"v{alert.model_version}"},
-        {"title": "Period", "value": alert.period_start.date().isoformat()},
-        {"title": "Run", "value": run_id},
+        ("Alert", alert.kind),
+        ("Model version", f"v{alert.model_version}"),
+        ("Period", alert.period_start.date().isoformat()),
+        ("Run", run_id),
     ]
-    card: dict[str, Any] = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "fallbackText": f"{CRITICALITY.upper()} prediction-health alert: {alert.message}",
-        "body": [
-            {
-                "type": "TextBlock",
-                "text": f"{CRITICALITY.upper()}: prediction health, {title}",
-                "weight": "Bolder",
-                "size": "Medium",
-                "color": "Attention",
-                "wrap": True,
-            },
-            {"type": "TextBlock", "text": alert.message, "wrap": True},
-            {"type": "FactSet", "facts": facts},
-        ],
+    raw = {
+        "kind": alert.kind,
+        "model_version": alert.model_version,
+        "period_start": alert.period_start.isoformat(),
+        "message": alert.message,
+        "evidence": alert.evidence,
+        "run_id": run_id,
+        "link": link,
     }
-    if link and link.startswith(("http://", "https://")):
-        card["actions"] = [{"type": "Action.OpenUrl", "title": "Prediction health", "url": link}]
-    return {
-        "text": f"*{CRITICALITY.upper()}* prediction-health alert: {text}; run `{run_id}`.",
-        "type": "message",
-        "attachments": [
-            {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
-        ],
-        "riskwatch": {
-            "kind": alert.kind,
-            "criticality": CRITICALITY,
-            "model_version": alert.model_version,
-            "period_start": alert.period_start.isoformat(),
-            "message": alert.message,
-            "evidence": alert.evidence,
-            "run_id": run_id,
-            "link": link,
-        },
-    }
+    return webhook_body(
+        "prediction-health",
+        f"prediction health, {title}",
+        CRITICALITY,
+        alert.message,
+        facts,
+        raw,
+        None if link is None else ("Prediction health", link),
+    )

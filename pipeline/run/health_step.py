@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import predictions
 from pipeline.monitor import Baseline, HealthAlert, PeriodHealth
+from pipeline.run import events
 from pipeline.settings import Settings
 from pipeline.storage import health, tables
 
@@ -99,28 +100,15 @@ def _deliver(run: Run, alert: HealthAlert, event: int) -> None:
 
     s = run.settings
     url = s["alerts.webhook_url"]
+    chosen = "constant_predictions" if alert.kind == "single_class" else alert.kind
     if not url or not alerts.at_least(CRITICALITY, s["alerts.min_criticality"]):
+        return
+    if chosen not in s["alerts.events"]:
         return
     base = s["alerts.report_base_url"].rstrip("/")
     link = f"{base}/predictions/summary" if base else None
     body = message(alert, run.run_id, link)
-    delivery = alerts.post(
-        url,
-        body,
-        f"prediction health v{alert.model_version} {alert.period_start.date()}",
-        timeout=s["alerts.timeout_seconds"],
-        retries=s["alerts.retries"],
-        deadline=s["alerts.deadline_seconds"],
-    )
-    row = {
-        "sent_at": tables.utcnow(),
-        "criticality": CRITICALITY,
-        "target": alerts.target(url),
-        "delivered": delivery.delivered,
-        "attempts": delivery.attempts,
-        "status_code": delivery.status_code,
-        "error": delivery.error,
-        "payload": body,
-    }
+    what = f"prediction health v{alert.model_version} {alert.period_start.date()}"
+    row = events.post(run, body, what, CRITICALITY)
     with run.engine.begin() as conn:
         health.add_delivery(conn, event, run.run_id, row)

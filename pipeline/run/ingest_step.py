@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ConfigError, RiskwatchError
+from pipeline.errors import InboxMissing, RiskwatchError
 from pipeline.infra import memory
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.names import path_key
@@ -40,7 +40,7 @@ def discover(run: Run) -> Discovery:
     source = settings.path("paths.source")
     if not source.is_dir():  # else every cron tick would be a silent "nothing new" (issue 9)
         what = "is not a folder" if source.exists() else "does not exist"
-        raise ConfigError(
+        raise InboxMissing(
             f"setting 'paths.source': the inbox {source} {what}; create it, or point "
             "paths.source at the folder new data files are dropped into"
         )
@@ -233,6 +233,7 @@ def _alert(run: Run, item: Ingested, file_id: int) -> None:
     q = item.quality
     if (
         not url
+        or "data_quality" not in s["alerts.events"]
         or not alerts.at_least(q.criticality, s["alerts.min_criticality"])
         or q.criticality is None  # never, once at_least: said for mypy
     ):

@@ -219,6 +219,9 @@ def recorded(settings: Settings, kind: str) -> Iterator[Run]:
             yield run
         except BaseException as exc:
             if isinstance(exc, Exception):
+                from pipeline.run.events import failed
+
+                failed(run, exc)  # told before the database is known lost (it may be)
                 _raise_lost(run, exc)  # a lost database: one line, exit 5
             _record_failed(run, exc)
             raise

@@ -21,6 +21,7 @@ from pipeline.model import registry
 from pipeline.run import (
     cleanup,
     estimate_step,
+    events,
     health_step,
     ingest_step,
     predict_step,
@@ -230,6 +231,7 @@ def _first_model(run: Run, new_frame: pd.DataFrame | None, pending: Sequence[sa.
     if decision.outcome:
         with run.step("train"):
             promotion = train(run, None, new_frame, [r.id for r in pending])
+        events.trained(run, promotion)
     return decision, None, promotion
 
 
@@ -287,14 +289,16 @@ def _monitor(
         estimated = estimate_step.decision(run, production, estimate_doc)
     run.summary["estimate"] = estimate_doc
     with run.step("decide"):
-        decision = _metric_decision(run, production, result, len(new_frame))
-        decision = with_trigger(s["policy.trigger"], decision, drift_doc, estimated)
+        metric = _metric_decision(run, production, result, len(new_frame))
+        events.decided(run, production.version, metric, estimated, drift_doc)
+        decision = with_trigger(s["policy.trigger"], metric, drift_doc, estimated)
         writes.record_decision(run.engine, run.run_id, "retrain", decision)
         log.info("retrain: %s — %s", decision.outcome, decision.reason)
     promotion = None
     if decision.outcome:
         with run.step("train"):
             promotion = _retrain(run, production)
+        events.trained(run, promotion)
     return decision, score_json, promotion
 
 

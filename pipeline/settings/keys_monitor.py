@@ -150,4 +150,12 @@ MONITOR: tuple[Setting, ...] = (
         "policy.confidence (at 95%: 1 of 1, 2 of 2 or 3).",
         minimum=1,
     ),
+    Setting(
+        "monitoring.metrics_cache_seconds",
+        10.0,
+        "float",
+        "GET /metrics reads the database at most once per this many seconds per worker (the "
+        "gauges from the runs and the stored predictions); 0: at every scrape.",
+        minimum=0.0,
+    ),
 )

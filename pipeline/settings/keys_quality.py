@@ -4,6 +4,36 @@ from __future__ import annotations
 
 from pipeline.settings.setting import Setting
 
+# What may be sent to alerts.webhook_url (setting alerts.events), with what each means; the
+# first three are the alerts riskwatch sent before it had events (issue 13, point 10).
+ALERT_EVENTS = {
+    "data_quality": "a file's problems reach alerts.min_criticality",
+    "constant_predictions": "a period's predictions are all one class",
+    "positive_share": "a period's positive share moved beyond its tolerance",
+    "model_degraded": "the metric on labelled new rows fell below its baseline",
+    "estimated_drop": "the metric estimated without labels fell below its baseline",
+    "dataset_drift": "the new rows' data-set drift is confirmed, as drift.persistence asks",
+    "retrained": "a challenger was trained",
+    "promoted": "a new model version went to production",
+    "kept": "a challenger was trained but production stayed",
+    "run_failed": "a run stopped with an error",
+    "inbox_missing": "paths.source is missing, so a run cannot look for files",
+}
+# Sent by default: what needs a person. `retrained` is always followed by `promoted` or `kept`,
+# and `kept` changes nothing in production.
+DEFAULT_ALERT_EVENTS = (
+    "data_quality",
+    "constant_predictions",
+    "positive_share",
+    "model_degraded",
+    "estimated_drop",
+    "dataset_drift",
+    "promoted",
+    "run_failed",
+    "inbox_missing",
+)
+
+
 QUALITY: tuple[Setting, ...] = (
     Setting(
         "quality.criticality",
@@ -69,8 +99,8 @@ QUALITY: tuple[Setting, ...] = (
         "alerts.webhook_url",
         "",
         "secret",
-        "Incoming-webhook URL (Slack or Microsoft Teams) for data-quality and prediction-health "
-        "alerts; empty: none.",
+        "Incoming-webhook URL (Slack or Microsoft Teams) for the alerts alerts.events chooses "
+        "(data quality, prediction health, a run's events); empty: none.",
         env="RISKWATCH_WEBHOOK_URL",
     ),
     Setting(
@@ -95,6 +125,14 @@ QUALITY: tuple[Setting, ...] = (
         "float",
         "Per-attempt timeout of a webhook call.",
         minimum=0.1,
+    ),
+    Setting(
+        "alerts.events",
+        list(DEFAULT_ALERT_EVENTS),
+        "list",
+        "Which events go to alerts.webhook_url: "
+        + "; ".join(f"{name} ({what})" for name, what in ALERT_EVENTS.items())
+        + ". Every event is logged and in the run's summary whatever this says.",
     ),
     Setting("alerts.retries", 3, "int", "Retries of a failed webhook call.", minimum=0),
     Setting(

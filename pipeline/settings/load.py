@@ -267,6 +267,7 @@ def _check_consistency(values: Mapping[str, Any]) -> None:
             f"setting 'data.timestamp_column': {stamp!r} is also the target, an id or a feature"
         )
     _check_criticality(values["quality.criticality"])
+    _check_events(values["alerts.events"])
     _check_import_path("model.estimator", values["model.estimator"])
     _check_model_choice(values)
     parse_window(values["training.window"])
@@ -340,6 +341,18 @@ def _check_factory_path(key: str, path: str) -> None:
         raise ConfigError(
             f"setting {key!r}: cannot import {path!r} (no module {parts[0]!r}; the module must "
             "be importable by riskwatch's Python: installed, or on PYTHONPATH)"
+        )
+
+
+def _check_events(names: list[str]) -> None:
+    """Raise ConfigError unless every name is an alert event."""
+    from pipeline.settings.keys_quality import ALERT_EVENTS
+
+    unknown = [name for name in names if name not in ALERT_EVENTS]
+    if unknown:
+        raise ConfigError(
+            f"setting 'alerts.events': unknown event {unknown[0]!r}; expected some of "
+            f"{', '.join(ALERT_EVENTS)}"
         )
 
 

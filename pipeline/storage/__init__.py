@@ -28,6 +28,7 @@ __all__ = [
     "dashboard",
     "db",
     "estimates",
+    "gauges",
     "health",
     "inbox",
     "label_tables",
