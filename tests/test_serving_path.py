@@ -46,6 +46,50 @@ def test_records_are_the_feature_frame_the_slow_path_makes() -> None:
     assert records_frame(HOSTILE[:1], FeatureSpec((), ("code",)), 1).shape == (1, 1)
 
 
+@pytest.mark.parametrize(
+    "spec", [SPEC, FeatureSpec(("amount", "count"), ()), FeatureSpec((), ("industry", "code"))]
+)
+def test_the_frame_made_of_its_blocks_is_the_concatenated_one(
+    spec: FeatureSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.model import features
+
+    made = records_frame(HOSTILE, spec, 10)
+    monkeypatch.setattr(features, "_FROM_BLOCKS", None)  # pandas before 3: by a concat
+    concatenated = records_frame(HOSTILE, spec, 10)
+    pd.testing.assert_frame_equal(made, concatenated, check_exact=True)
+    assert type(made.index) is type(concatenated.index) is pd.RangeIndex
+    assert made.columns is concatenated.columns  # the labels made once per feature list
+    assert [b.dtype for b in made._mgr.blocks] == [b.dtype for b in concatenated._mgr.blocks]
+    assert [list(b.mgr_locs) for b in made._mgr.blocks] == [
+        list(b.mgr_locs) for b in concatenated._mgr.blocks
+    ]
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"amount": 1.0, "count": "x", "industry": "a"}, "'count' must be a finite number"),
+        ({"amount": 1.0, "count": 1, "industry": []}, "'industry' must be a string"),
+        ({"amount": 1.0, "count": 1, "industry": "a"}, "'code' is missing"),
+        ({"amount": True, "count": 1, "industry": "a", "code": 1}, "'amount' must be a finite"),
+        ({"amount": 1e309, "count": 1, "industry": "a", "code": 1}, "'amount' must be a finite"),
+        ({"amount": 1, "count": 10**309, "industry": "a", "code": 1}, "'count' must be a finite"),
+        ({"amount": 1, "count": 1, "industry": "a\x00", "code": 1}, "'industry' holds a NUL"),
+        ({"amount": 1, "count": 1, "industry": "\ud800", "code": 1}, "'industry' holds a NUL"),
+    ],
+)
+def test_the_first_bad_feature_of_a_record_is_named(record: dict, message: str) -> None:
+    """Checked in the model's order, whichever way (a plain value is let through at once):
+    a record that lacks a feature after a bad one is refused for the bad one."""
+    from pipeline.errors import DataError
+
+    good = {"amount": 1.5, "count": 2, "industry": "retail", "code": 7}
+    with pytest.raises(DataError, match=re.escape(f"record 1: feature column {message}")):
+        records_frame([good, record], SPEC, 10)
+    assert records_frame([good, {**good, "amount": 1e308, "count": -(10**308)}], SPEC, 10).shape
+
+
 def test_a_frame_with_none_or_text_dtypes_is_still_converted() -> None:
     frame = pd.DataFrame({"amount": [1.0], "count": [2.0], "industry": [None], "code": ["a"]})
     frame["industry"] = frame["industry"].astype(object)
