@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from pipeline.errors import DataError, RiskwatchError
@@ -90,7 +91,7 @@ def parse_json(raw: bytes, max_depth: int) -> Any:  # any JSON value
         "(setting api.max_json_depth)"
     )
     try:
-        doc = json.loads(raw, parse_constant=_constant)
+        doc = _loads(raw)
     except RecursionError:  # deeper than Python's own recursion limit
         raise depth_error from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over 4300 digits
@@ -100,17 +101,42 @@ def parse_json(raw: bytes, max_depth: int) -> Any:  # any JSON value
     return doc
 
 
+# Every digit as 0, so that 19 zeros in a row are 19 digits in a row: an integer orjson may
+# read as a float past 64 bits (json: an exact int). One pass in C, where a regular expression
+# of 19 digits tries every digit again.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+
+
+def _loads(raw: bytes) -> Any:
+    """json.loads(raw) with `_constant`, from orjson when it reads the same (a third of the time).
+
+    orjson reads every JSON document alike but for integers past 64 bits, which it makes
+    floats: a body with 19 digits in a row (anywhere) goes to json.loads. What orjson refuses
+    (NaN, a byte-order mark, a lone surrogate, deep nesting, bad JSON) is json.loads' to read
+    or to refuse, with its own message.
+    """
+    if _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw, parse_constant=_constant)
+
+
+_NESTING = frozenset({dict, list})  # what a parsed document nests: these exact types
+
+
 def _depth(doc: Any) -> int:
-    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), iteratively."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(doc, 0)]
-    while stack:
-        value, level = stack.pop()
-        if isinstance(value, dict):
-            value = value.values()
-        elif not isinstance(value, list):
-            continue
-        level += 1
-        deepest = max(deepest, level)
-        stack.extend((v, level) for v in value if isinstance(v, dict | list))
-    return deepest
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), a level of
+    nesting at a time: each level, the arrays and objects inside the one before."""
+    depth = 0
+    level = [doc] if type(doc) in _NESTING else []
+    while level:
+        depth += 1
+        inner: list[Any] = []
+        for value in level:
+            children = value.values() if type(value) is dict else value
+            inner += [v for v in children if type(v) in _NESTING]
+        level = inner
+    return depth

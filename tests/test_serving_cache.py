@@ -13,6 +13,7 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -260,6 +261,41 @@ def test_recorded_rows_read_back_as_given_with_text_made_storable(engine: sa.Eng
         predictions.record(engine, [{**row, "x": 1}])
 
 
+def test_one_row_and_many_are_stored_alike_whatever_their_text(engine: sa.Engine) -> None:
+    """One row is an INSERT; more are an executemany (SQLite) or a COPY (PostgreSQL), whose
+    text format has its own escapes: a tab, a newline, a backslash, its NULL marker \\N."""
+    from datetime import UTC, datetime
+
+    awkward = "a\tb\nc\\d \\N \r"
+    row = {
+        "source": "webapp",
+        "model_version": 2,
+        "run_id": None,
+        "features": {"t": awkward, "n": 1.25, "k": "\\N"},
+        "row_key": f'["{awkward}"]',
+        "event_time": datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC),
+        "prediction": None,
+        "label": awkward,
+        "probability": 0.125,
+        "probabilities": {"no": 0.875, "yes": 0.125},
+        "actual": 1.0,
+    }
+    predictions.record(engine, [row])
+    predictions.record(engine, [row, row, row])
+    p = tables.predictions
+    shown = [c for c in p.c if c.name not in ("id", "created_at")]
+    with engine.connect() as conn:
+        got = [dict(r._mapping) for r in conn.execute(sa.select(*shown).order_by(p.c.id))]
+    assert len(got) >= 4
+    expected = {
+        **{k: row[k] for k in row},
+        "segment_id": None,
+        "file_id": None,
+        "row_number": None,
+    }
+    assert got[-4:] == [expected] * 4
+
+
 def test_many_rows_in_one_call(engine: sa.Engine) -> None:
     rows = [
         {"source": "api", "model_version": 1, "features": {"i": i}, "prediction": float(i % 2)}
@@ -346,17 +382,42 @@ def test_the_production_pointer_is_read_again_once_replaced(
     assert registry.production_version(settings) == 1
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        {"a": 1.5, "b": None, "c": "caf\u00e9 \U0001f600", "d": True, "e": 10**20, "f": -0.0},
-        {"nested": [1, {"x": float("nan")}], "inf": float("inf")},
-        {},
-    ],
-)
-def test_the_rows_json_is_what_json_dumps_writes(value: object) -> None:
+# Values orjson writes (its text has no spaces); and what it would write otherwise, left to
+# json.dumps: NaN and infinities (orjson: null), a None (a null), text that is not ASCII, an
+# integer past 64 bits, a key that is not text, a numpy number; a NUL or a lone surrogate as
+# text.storable escapes it.
+FAST = [
+    {"a": 1.5, "d": True, "e": 10**18, "f": -0.0, "g": 1e16, "h": 5e-324, "s": 'x\n"\\/\x1f'},
+    {"nested": [1, {"x": [2.5, "y"]}], "t": (1, 2)},
+    {},
+]
+LEFT_TO_JSON = [
+    {"a": 1.5, "b": None},
+    {"nested": [1, {"x": float("nan")}], "inf": float("inf")},
+    {"c": "caf\u00e9 \U0001f600"},
+    {"e": 10**20},
+    {1: "one", 2.5: 2},
+    {"n": np.float64(0.1)},
+]
+
+
+@pytest.mark.parametrize("value", FAST + LEFT_TO_JSON)
+def test_the_rows_json_reads_back_as_what_json_dumps_writes(value: object) -> None:
     from pipeline.predictions import write
 
-    assert write._json(value) == json.dumps(value)
+    dumped = write._json(value)
+    assert dumped is not None
+    assert repr(json.loads(dumped)) == repr(json.loads(json.dumps(value)))
+    if value in FAST:
+        assert ": " not in dumped or not value  # orjson's text
+    else:
+        assert dumped == json.dumps(value)  # json.dumps' own text
+
+
+def test_the_rows_json_escapes_a_nul_and_a_surrogate_and_refuses_an_object() -> None:
+    from pipeline.predictions import write
+
+    assert write._json({"a\x00": "b\udcff"}) == json.dumps({"a\\x00": "b\\udcff"})
+    assert write._json(None) is None
     with pytest.raises(TypeError, match="not JSON serializable"):
         write._json({"x": object()})

@@ -5,6 +5,7 @@ request that counts the client's request and predictions with the stored predict
 from __future__ import annotations
 
 import pickle
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,50 @@ def test_records_are_the_feature_frame_the_slow_path_makes() -> None:
     assert feature_frame(typed, SPEC) is typed  # recognised: not converted a second time
     assert records_frame(HOSTILE[:1], FeatureSpec(("amount",), ()), 1).shape == (1, 1)
     assert records_frame(HOSTILE[:1], FeatureSpec((), ("code",)), 1).shape == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "spec", [SPEC, FeatureSpec(("amount", "count"), ()), FeatureSpec((), ("industry", "code"))]
+)
+def test_the_frame_made_of_its_blocks_is_the_concatenated_one(
+    spec: FeatureSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.model import features
+
+    made = records_frame(HOSTILE, spec, 10)
+    monkeypatch.setattr(features, "_FROM_BLOCKS", None)  # pandas before 3: by a concat
+    concatenated = records_frame(HOSTILE, spec, 10)
+    pd.testing.assert_frame_equal(made, concatenated, check_exact=True)
+    assert type(made.index) is type(concatenated.index) is pd.RangeIndex
+    assert made.columns is concatenated.columns  # the labels made once per feature list
+    assert [b.dtype for b in made._mgr.blocks] == [b.dtype for b in concatenated._mgr.blocks]
+    assert [list(b.mgr_locs) for b in made._mgr.blocks] == [
+        list(b.mgr_locs) for b in concatenated._mgr.blocks
+    ]
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"amount": 1.0, "count": "x", "industry": "a"}, "'count' must be a finite number"),
+        ({"amount": 1.0, "count": 1, "industry": []}, "'industry' must be a string"),
+        ({"amount": 1.0, "count": 1, "industry": "a"}, "'code' is missing"),
+        ({"amount": True, "count": 1, "industry": "a", "code": 1}, "'amount' must be a finite"),
+        ({"amount": 1e309, "count": 1, "industry": "a", "code": 1}, "'amount' must be a finite"),
+        ({"amount": 1, "count": 10**309, "industry": "a", "code": 1}, "'count' must be a finite"),
+        ({"amount": 1, "count": 1, "industry": "a\x00", "code": 1}, "'industry' holds a NUL"),
+        ({"amount": 1, "count": 1, "industry": "\ud800", "code": 1}, "'industry' holds a NUL"),
+    ],
+)
+def test_the_first_bad_feature_of_a_record_is_named(record: dict, message: str) -> None:
+    """Checked in the model's order, whichever way (a plain value is let through at once):
+    a record that lacks a feature after a bad one is refused for the bad one."""
+    from pipeline.errors import DataError
+
+    good = {"amount": 1.5, "count": 2, "industry": "retail", "code": 7}
+    with pytest.raises(DataError, match=re.escape(f"record 1: feature column {message}")):
+        records_frame([good, record], SPEC, 10)
+    assert records_frame([good, {**good, "amount": 1e308, "count": -(10**308)}], SPEC, 10).shape
 
 
 def test_a_frame_with_none_or_text_dtypes_is_still_converted() -> None:
@@ -238,3 +283,57 @@ def test_a_failing_piece_of_work_fails_alone(engine: sa.Engine) -> None:
     assert isinstance(results[2], sa.exc.IntegrityError)
     with engine.connect() as conn:
         assert sorted(conn.execute(sa.select(probe.c.x)).scalars()) == [0, 1, 2]
+
+
+# --- the request body: orjson where it reads what json.loads reads ---------------------------
+
+BODIES = [
+    b'[{"a": 1.5, "b": -0.0, "c": "caf\\u00e9", "d": null, "e": [true, false]}]',
+    b'{"records": [{"a": 0.30000000000000004, "b": 5e-324, "c": 1e-400}], "source": "api"}',
+    b'{"a": 1, "b": 2, "a": 3}',  # the last value, in the first key's place
+    '["\u00e9\U0001f600"]'.encode(),
+    b'["\\ud83d\\ude00", "\\u0000"]',
+    b"[9223372036854775807, -9223372036854775808, 18446744073709551615]",  # 64 bits: orjson
+    b"[9223372036854775808, -9223372036854775809, 18446744073709551616]",  # past: json, exact
+    b'["1234567890123456789", 12345678901234567.5]',  # 19 digits in a string: json reads it
+    b"[12345678901234567890123456789]",
+    b"[NaN, Infinity, -Infinity, 1e400]",
+    b"\xef\xbb\xbf[1]",  # a byte-order mark: json.loads skips it
+    b'["\\ud800", "\\udc00"]',  # lone surrogates
+    b"   [1]  \n",
+]
+
+
+@pytest.mark.parametrize("raw", BODIES)
+def test_a_body_reads_as_json_loads_reads_it(raw: bytes) -> None:
+    import json
+
+    from app.request_body import _constant, parse_json
+
+    assert repr(parse_json(raw, 32)) == repr(json.loads(raw, parse_constant=_constant))
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[1,]", "Expecting value: line 1 column 4 (char 3)"),
+        (b"[01]", "Expecting ',' delimiter: line 1 column 3 (char 2)"),
+        (b'{"a": 1} x', "Extra data: line 1 column 10 (char 9)"),
+        (b'"\xff"', "'utf-8' codec can't decode byte 0xff in position 1: invalid start byte"),
+        (b"[" * 40 + b"]" * 40, "nests arrays and objects deeper than 32 levels"),
+    ],
+)
+def test_a_bad_body_is_refused_with_json_loads_message(raw: bytes, message: str) -> None:
+    from app.request_body import parse_json
+    from pipeline.errors import DataError
+
+    with pytest.raises(DataError, match=re.escape(message)):
+        parse_json(raw, 32)
+
+
+def test_the_nesting_depth_is_counted_level_by_level() -> None:
+    from app.request_body import _depth
+
+    assert [_depth(d) for d in (1, "x", [], {}, [1], [[]], {"a": {}})] == [0, 0, 1, 1, 1, 2, 2]
+    assert _depth([1, [2, [3, {"x": [4]}]], {}]) == 5
+    assert _depth({"a": [1, {"b": []}], "c": [[[[]]]]}) == 5

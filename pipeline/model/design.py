@@ -212,7 +212,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         columns = np.arange(k, dtype=np.int64)
         filled = 0
         for start in range(0, n, CHUNK_ROWS):
-            chunk = X.iloc[start : start + CHUNK_ROWS]
+            # A request's few rows are the frame itself: no slice (a new frame) made of them.
+            chunk = X if n <= CHUNK_ROWS else X.iloc[start : start + CHUNK_ROWS]
             m = len(chunk)
             codes = self._codes(chunk)
             values = np.empty((m, per_row))

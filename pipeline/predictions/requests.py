@@ -52,24 +52,32 @@ def request_rows(
     classes = getattr(loaded.model, "classes_", None)
     names = None if classes is None else [value_text(c) for c in classes]
     ids = list(settings["data.id_columns"])
+    id_set = set(ids)
     stamp = settings["data.timestamp_column"]
     columns = loaded.features.columns
     numeric = predicted.dtype.kind in "biuf"
+    # Python floats, as float() of each element makes them, in one call.
+    p1s = [None] * len(records) if probability is None else probability.astype(float).tolist()
+    texts: dict[Any, str | None] = {}  # each predicted class's text, made once
     out = []
     for i, (rec, p) in enumerate(zip(records, predicted.tolist(), strict=True)):
-        p1 = None if probability is None else float(probability[i])
+        p1 = p1s[i]
+        if names is None:
+            label = None
+        elif p in texts:
+            label = texts[p]
+        else:
+            label = texts[p] = value_text(p)
         out.append(
             {
                 "run_id": run_id,
                 "source": source,
                 "model_version": loaded.version,
                 "features": {c: rec[c] for c in columns},
-                "row_key": row_key([rec[c] for c in ids])
-                if ids and set(ids) <= rec.keys()
-                else None,
-                "event_time": _event_time(rec, stamp),
+                "row_key": row_key([rec[c] for c in ids]) if ids and id_set <= rec.keys() else None,
+                "event_time": _event_time(rec, stamp) if stamp else None,
                 "prediction": float(p) if numeric else None,
-                "label": None if names is None else value_text(p),
+                "label": label,
                 "probability": p1,
                 "probabilities": _distribution(names, p1, None if matrix is None else matrix[i]),
                 "actual": None if actual is None else _number(actual[i]),

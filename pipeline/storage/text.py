@@ -24,6 +24,8 @@ def _escape(match: re.Match[str]) -> str:
 
 def storable(value: Any) -> Any:
     """`value` with NULs and lone surrogates escaped in every string in it (dicts, lists too)."""
+    if value is None:  # most often, of a prediction's run, key or label: no ABC check for it
+        return None
     if isinstance(value, str):
         return _IMPOSSIBLE.sub(_escape, value) if _IMPOSSIBLE.search(value) else value
     if isinstance(value, Mapping):
