@@ -25,6 +25,7 @@ from pipeline.cli import main
 from pipeline.cli.root import emit, engine_command
 from pipeline.errors import (
     ConfigError,
+    InboxMissing,
     DatabaseNotReady,
     DatabaseUnreachable,
     DataError,
@@ -43,6 +44,7 @@ from pipeline.settings import CONFIG_ENV, SETTINGS
 RAISED: list[tuple[RiskwatchError, int]] = [
     (RiskwatchError("something failed"), 1),
     (ConfigError("model.metric: expected one of roc_auc, got 'x'"), 2),
+    (InboxMissing("the inbox sourcedata/ is missing"), 2),
     (InvalidArgument("wrong_type: the count must be a whole number, got 'x'"), 2),
     (DatabaseNotReady("the database has no riskwatch schema"), 3),
     (DatabaseUnreachable("cannot reach the database postgresql+psycopg://db:1/x: refused"), 5),

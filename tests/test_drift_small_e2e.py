@@ -123,7 +123,7 @@ def test_every_printer_counts_the_same_columns(project: Path, sample: Path) -> N
     sentence = log.removeprefix("riskwatch: drift: ")
     assert line == f"data drift: {sentence}"
     assert "of 7 tested features" in sentence  # the 7 features; not the prediction or label
-    assert "__prediction__" in sentence and "__target__" in sentence  # named apart
+    assert "model prediction" in sentence and "label" in sentence  # named apart, in words
     latest = invoke(project, "drift").stdout.splitlines()[0]
     assert latest == f"data set drift: {sentence}"
     doc = json.loads(invoke(project, "drift", "--json").stdout)

@@ -43,7 +43,9 @@ def chosen(run: Run, name: str) -> bool:
 
 def emit(run: Run, event: Event) -> None:
     """Log the event, list it in the summary, and deliver it when alerts.events chooses it."""
-    log.warning("event %s: %s", event.name, event.message)
+    # INFO: the summary lists it and the webhook delivers it; what went wrong is said elsewhere
+    # (a failed run's one error line), so `-q` leaves it out.
+    log.info("event %s: %s", event.name, event.message)
     run.summary.setdefault("events", []).append({"event": event.name, "message": event.message})
     if not chosen(run, event.name):
         return
