@@ -25,10 +25,10 @@ from pipeline.cli import main
 from pipeline.cli.root import emit, engine_command
 from pipeline.errors import (
     ConfigError,
-    InboxMissing,
     DatabaseNotReady,
     DatabaseUnreachable,
     DataError,
+    InboxMissing,
     InvalidArgument,
     LockHeld,
     ModelIntegrityError,
