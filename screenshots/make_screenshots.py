@@ -33,7 +33,13 @@ from pipeline.tools.sampledata import write_sample_data  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 # name: (path, viewport width)
 PAGES: dict[str, tuple[str, int]] = {
-    "index": ("/", 1280),
+    "overview": ("/?range=day", 1280),
+    "data-quality": ("/quality?range=day", 1280),
+    "drift": ("/drift?range=day", 1280),
+    "runs": ("/runs", 1280),
+    "predict": ("/predict", 1280),
+    "past-predictions": ("/past-predictions", 1280),
+    "overview-phone": ("/?range=day", 390),
 }
 CONFIG = "[diagnostics]\noutdated_packages = false\n"
 TARGET, ID = "exited", "corporation"
@@ -123,7 +129,7 @@ def screenshot_pages(settings: Settings) -> list[Path]:
                     sys.exit(f"{path} answered {answer.status if answer else 'nothing'}")
                 page.wait_for_load_state("networkidle")
                 out = HERE / f"{name}.png"
-                page.screenshot(path=str(out), full_page=True)
+                page.screenshot(path=str(out))  # the first screenful, as a reader sees it
                 written.append(out)
                 context.close()
         finally:
