@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.openapi_predictions import parameters
-from app.openapi_schemas import SOURCE
+from app.openapi_schemas import records_body
 
 HTML = {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
 ERRORS = {
@@ -36,16 +36,7 @@ def rows_request(max_records: int | None) -> dict[str, Any]:
     array: dict[str, Any] = {"type": "array", "items": {}, "minItems": 1}
     if max_records is not None:
         array["maxItems"] = max_records
-    return {
-        "oneOf": [
-            array,
-            {
-                "type": "object",
-                "required": ["records"],
-                "properties": {"records": array, "source": SOURCE},
-            },
-        ]
-    }
+    return records_body(array)
 
 
 def paths(page_limit: int, max_records: int | None = None) -> dict[str, Any]:

@@ -351,6 +351,11 @@ def record_schema(
 def prediction_request(max_records: int) -> dict[str, Any]:
     """The PredictionRequest schema with the most records one request may carry."""
     array = {"type": "array", "items": ref("Record"), "minItems": 1, "maxItems": max_records}
+    return records_body(array)
+
+
+def records_body(array: dict[str, Any]) -> dict[str, Any]:
+    """A body of records: the `array` itself, or an object with it as `records` and a source."""
     return {
         "oneOf": [
             array,
