@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -73,16 +75,76 @@ def ensure_postgres() -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
+def pg_database(pg_databases: PgDatabases) -> str:
     """A PostgreSQL database of its own for this test session, dropped at the end."""
-    admin = ensure_postgres()
-    # A random name: each xdist worker (each session) has a database of its own.
-    name = f"riskwatch_test_{uuid.uuid4().hex[:10]}"
-    url = create_pg(admin, name)
+    return pg_databases.new()
+
+
+class PgDatabases:
+    """The PostgreSQL databases of one test session (one xdist worker): made on demand, each
+    with a name of its own, and all dropped when the session ends."""
+
+    def __init__(self, admin: str) -> None:
+        self.admin = admin
+        # A random prefix: each xdist worker (each session) has databases of its own.
+        self.prefix = f"riskwatch_test_{uuid.uuid4().hex[:10]}"
+        self.names: list[str] = []
+
+    def new(self, template: str | None = None) -> str:
+        """Create a database (empty, or a copy of the database `template`); return its URL."""
+        name = f"{self.prefix}_{len(self.names)}"
+        self.names.append(name)
+        return create_pg(self.admin, name, template)
+
+    def drop(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        drop_pg(self.admin, name)
+        self.names.remove(name)
+
+    def drop_all(self) -> None:
+        for name in reversed(self.names):
+            drop_pg(self.admin, name)
+        self.names.clear()
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    databases = PgDatabases(ensure_postgres())
     try:
-        yield url
+        yield databases
     finally:
-        drop_pg(admin, name)
+        databases.drop_all()
+
+
+def db_name(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def pg_migrated(pg_databases: PgDatabases) -> str:
+    """The name of a migrated, empty PostgreSQL database: the template each test's copy is made
+    from (copying a template is several times quicker than running every migration again)."""
+    url = pg_databases.new()
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    return db_name(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite database file: the template each test's copy is made from."""
+    path = tmp_path_factory.mktemp("migrated") / "riskwatch.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a SQLite database through SQLite's backup API (whatever its journal holds)."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
 
 
 def create_pg(admin: str, name: str, template: str | None = None) -> str:
@@ -162,17 +224,16 @@ def copy_project(template: Path, target: Path) -> Settings:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, project: Path) -> str:
+def database_url(request: pytest.FixtureRequest, project: Path) -> Iterator[str]:
     """A migrated, empty database: SQLite in the project folder, then a real PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{project / 'riskwatch.db'}"
-    else:
-        url = request.getfixturevalue("pg_database")
-        reset_pg(url)
-    engine = db.make_engine(url)
-    db.upgrade(engine)
-    engine.dispose()
-    return url
+        copy_sqlite(request.getfixturevalue("sqlite_migrated"), project / "riskwatch.db")
+        yield f"sqlite:///{project / 'riskwatch.db'}"
+        return
+    databases: PgDatabases = request.getfixturevalue("pg_databases")
+    url = databases.new(template=request.getfixturevalue("pg_migrated"))
+    yield url
+    databases.drop(url)
 
 
 @pytest.fixture
@@ -189,15 +250,46 @@ def engine(settings: Settings) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def built_pg_project(
+    tmp_path_factory: pytest.TempPathFactory, pg_databases: PgDatabases
+) -> tuple[Path, str]:
+    """`built_project` on PostgreSQL: its folder and the name of its database, built once per
+    session and used only as a template (`copy_pg_project`)."""
+    from tests.test_api import build_project
+
+    root = tmp_path_factory.mktemp("built-pg")
+    url = pg_databases.new()
+    build_project(root, url)
+    return root, db_name(url)
+
+
+def copy_pg_project(built: tuple[Path, str], target: Path, databases: PgDatabases) -> Settings:
+    """A copy of the PostgreSQL project `built`: its folder, and a database of its own."""
+    root, template = built
+    shutil.copytree(root, target, dirs_exist_ok=True)
+    url = databases.new(template=template)
+    return load_settings(target / "riskwatch.toml", environ={}, overrides={"database.url": url})
+
+
+@pytest.fixture
+def pg_project(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """A copy of the built PostgreSQL project for one test, its database dropped after it."""
+    databases: PgDatabases = request.getfixturevalue("pg_databases")
+    settings = copy_pg_project(
+        request.getfixturevalue("built_pg_project"), tmp_path_factory.mktemp("cap-pg"), databases
+    )
+    yield settings
+    databases.drop(settings.database_url)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def predicting(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, built_project: Path
 ) -> Settings:
     """A project with a production model, on SQLite or PostgreSQL."""
-    from tests.test_api import build_project
-
     if request.param == "sqlite":
         return copy_project(built_project, tmp_path_factory.mktemp("cap"))
-    url = request.getfixturevalue("pg_database")
-    reset_pg(url)
-    return build_project(tmp_path_factory.mktemp("cap-pg"), url)
+    return request.getfixturevalue("pg_project")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -24,8 +25,8 @@ from schemathesis.core.parameters import ParameterLocation
 
 from pipeline.settings import Settings
 from pipeline.storage import db, tables, tokens
-from tests.conftest import copy_project, reset_pg
-from tests.test_api import build_project, make_app
+from tests.conftest import PgDatabases, copy_pg_project, copy_project
+from tests.test_api import make_app
 
 # Per operation and generation mode (valid, invalid): about 20 s for both databases on 2 cores.
 MAX_EXAMPLES = 25
@@ -37,9 +38,12 @@ def fuzz_sqlite(tmp_path_factory: pytest.TempPathFactory, built_project: Any) ->
 
 
 @pytest.fixture(scope="module")
-def fuzz_postgres(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Settings:
-    reset_pg(pg_database)
-    return build_project(tmp_path_factory.mktemp("fuzz-postgres"), pg_database)
+def fuzz_postgres(
+    tmp_path_factory: pytest.TempPathFactory,
+    built_pg_project: tuple[Path, str],
+    pg_databases: PgDatabases,
+) -> Settings:
+    return copy_pg_project(built_pg_project, tmp_path_factory.mktemp("fuzz-postgres"), pg_databases)
 
 
 @pytest.fixture(

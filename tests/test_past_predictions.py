@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 
 from pipeline.settings import Settings
 from pipeline.storage import db, tables
-from tests.conftest import copy_project, reset_pg
+from tests.conftest import PgDatabases, copy_pg_project, copy_project
 from tests.e2e import invoke
-from tests.test_api import RECORD, assert_error, build_project, make_app
+from tests.test_api import RECORD, assert_error, make_app
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +28,12 @@ def sqlite_project(tmp_path_factory: pytest.TempPathFactory, built_project: Path
 
 
 @pytest.fixture(scope="module")
-def postgres_project(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Settings:
-    reset_pg(pg_database)
-    return build_project(tmp_path_factory.mktemp("past-postgres"), pg_database)
+def postgres_project(
+    tmp_path_factory: pytest.TempPathFactory,
+    built_pg_project: tuple[Path, str],
+    pg_databases: PgDatabases,
+) -> Settings:
+    return copy_pg_project(built_pg_project, tmp_path_factory.mktemp("past-postgres"), pg_databases)
 
 
 @pytest.fixture(

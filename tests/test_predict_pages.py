@@ -23,8 +23,8 @@ from app import create_app
 from pipeline.ingest.contract import from_toml
 from pipeline.settings import Settings
 from pipeline.storage import db, label_tables, page_reads, tables
-from tests.conftest import copy_project, reset_pg
-from tests.test_api import RECORD, assert_error, build_project, empty_project, make_app
+from tests.conftest import PgDatabases, copy_pg_project, copy_project
+from tests.test_api import RECORD, assert_error, empty_project, make_app
 from tests.test_auth import bearer, new_token
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -36,9 +36,14 @@ def sqlite_project(tmp_path_factory: pytest.TempPathFactory, built_project: Path
 
 
 @pytest.fixture(scope="module")
-def postgres_project(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Settings:
-    reset_pg(pg_database)
-    return build_project(tmp_path_factory.mktemp("pages-postgres"), pg_database)
+def postgres_project(
+    tmp_path_factory: pytest.TempPathFactory,
+    built_pg_project: tuple[Path, str],
+    pg_databases: PgDatabases,
+) -> Settings:
+    return copy_pg_project(
+        built_pg_project, tmp_path_factory.mktemp("pages-postgres"), pg_databases
+    )
 
 
 @pytest.fixture(
