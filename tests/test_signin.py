@@ -5,11 +5,13 @@ clients still answered 401."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import pytest
 from flask import Flask, g
@@ -43,12 +45,21 @@ def web_settings(settings: Settings, **values: Any) -> Settings:
     return settings.with_values(**{**defaults, **values})
 
 
+@functools.cache
+def stored_password() -> str:
+    return users.hash_password(PASSWORD)
+
+
 def make_web(settings: Settings, **values: Any) -> Iterator[Web]:
     engine = db.make_engine(settings.database_url)
     try:
         secrets = {role: tokens.create(engine, f"t-{role}", role)[1] for role in tokens.ROLES}
-        for role in tokens.ROLES:
-            users.add(engine, f"{role}-user", role, PASSWORD, 12)
+        # The three users share one scrypt hash, made once per session (0.1 s each otherwise);
+        # signing in still checks the password against it with scrypt.
+        stored = stored_password()
+        with mock.patch.object(users, "hash_password", lambda _: stored):
+            for role in tokens.ROLES:
+                users.add(engine, f"{role}-user", role, PASSWORD, 12)
     finally:
         engine.dispose()
     configured = web_settings(settings, **values)
