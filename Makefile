@@ -31,11 +31,13 @@ run: $(STAMP)
 	$(BIN)/riskwatch run
 
 # Two pytest-xdist workers: the 2 cores of the CI runner (`make test PYTEST_WORKERS=0` runs in
-# one process). Each worker has its own PostgreSQL database (tests/conftest.py, pg_database).
+# one process). Each worker has its own PostgreSQL databases (tests/conftest.py, pg_databases).
+# Work stealing: a worker that runs out of tests takes some of the other's, so one long test
+# at the end of a worker's share does not leave the other core idle.
 PYTEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
