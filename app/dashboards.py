@@ -16,10 +16,9 @@ from flask import Blueprint, render_template, request
 
 from app import charts, dashboard_charts, get_connection, state
 from app.dashboard_params import BadPageParameter, TimeRange, choice, time_range
-from app.run_pages import problem
+from app.run_pages import problem, run_verdict
 from pipeline import predictions
 from pipeline.errors import DatabaseNotReady, DatabaseUnreachable
-from pipeline.formatting import fmt_drift
 from pipeline.model import registry
 from pipeline.model.metrics import higher_is_better
 from pipeline.storage import dashboard, performance
@@ -30,6 +29,7 @@ bp = Blueprint("dashboard", __name__)
 # drift_results names the model's output and the label with these (pipeline.drift.step).
 PREDICTION, TARGET = "__prediction__", "__target__"
 OUTPUTS = {PREDICTION: "prediction", TARGET: "label"}
+NO_RUN = "No run has done anything yet: run `riskwatch run` once the inbox holds a file."
 MAX_NAME = 200  # the longest `name` filter taken
 # The heatmap's columns: the newest runs of the range (its table stays readable, and quick).
 HEATMAP_RUNS = 50
@@ -81,7 +81,6 @@ def overview() -> str:
     version = registry.production_version(settings, state().engine)
     prod = dashboard.production(conn, version)
     run = dashboard.last_run(conn)
-    drift_text = fmt_drift(run["drift"]) if run and run["drift"] else None
     metric = settings["model.metric"]
     periods = performance.performance_over_time(
         conn, settings["monitoring.period"], metric, start=window.start, end=window.end
@@ -109,7 +108,8 @@ def overview() -> str:
         window,
         production=prod,
         run=run,
-        verdict=charts.verdict(run, drift_text),
+        verdict=NO_RUN if run is None else run_verdict(run, run.pop("summary", None)),
+        run_time=None if run is None else charts.short_time(run["started_at"]),
         deployed=deployed,
         perf=perf,
         perf_rows=perf_rows,
