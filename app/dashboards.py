@@ -19,6 +19,7 @@ from app.dashboard_params import BadPageParameter, TimeRange, choice, time_range
 from app.run_pages import problem, run_verdict
 from pipeline import predictions
 from pipeline.errors import DatabaseNotReady, DatabaseUnreachable
+from pipeline.formatting import fmt_drift
 from pipeline.model import registry
 from pipeline.model.metrics import higher_is_better
 from pipeline.storage import dashboard, performance
@@ -81,6 +82,7 @@ def overview() -> str:
     version = registry.production_version(settings, state().engine)
     prod = dashboard.production(conn, version)
     run = dashboard.last_run(conn)
+    drift_text = fmt_drift(run["drift"]) if run and run["drift"] else None
     metric = settings["model.metric"]
     periods = performance.performance_over_time(
         conn, settings["monitoring.period"], metric, start=window.start, end=window.end
@@ -110,6 +112,7 @@ def overview() -> str:
         run=run,
         verdict=NO_RUN if run is None else run_verdict(run, run.pop("summary", None)),
         run_time=None if run is None else charts.short_time(run["started_at"]),
+        drift_text=drift_text,
         deployed=deployed,
         perf=perf,
         perf_rows=perf_rows,

@@ -10,7 +10,7 @@ import html
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,11 @@ from pipeline.run import run_once
 from pipeline.settings import Settings
 from pipeline.storage import db, tables, tokens
 from pipeline.tools.sampledata import write_sample_data
+from tests.browser import NARROW, horizontal_overflow
 from tests.conftest import copy_project, reset_pg
 from tests.test_api import build_project, make_app
 
-HOSTILE = "a/b <script>alert(1)</script> ?#%&\"'"
+HOSTILE = "a/b <script>alert(1)</script> ?#%&\"'" + "z" * 120  # and one long word
 
 
 def _drifted_run(settings: Settings, batches: Path) -> Settings:
@@ -146,7 +147,7 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # column: (kind, status, details)
     HOSTILE: ("categorical", "ok", {"histogram": histogram(
         "categorical", CategoricalProfile(4, 0, ("<b>x</b>", "y"), np.array([3, 1])),
-        np.array(["<b>x</b>", "</script><script>alert(2)</script>"], dtype=object))}),
+        np.array(["<b>x</b>", "</script><script>alert(2)</script>", "w" * 300], dtype=object))}),
     "only_new": ("numeric", "new_column", {"histogram": histogram(
         "numeric", None, np.array([1.0, 2.0, 3.0]))}),
     "gone": ("numeric", "missing_in_new", {"histogram": histogram(
@@ -224,3 +225,26 @@ def test_a_run_with_no_distribution_says_so(recorded: tuple[Settings, str]) -> N
     status, page = _get(recorded, "/drift/bare?range=day")
     assert status == 200 and "This run recorded no distribution of the column." in page
     assert 'id="histogram-data"' not in page and "No distribution recorded for this run." in page
+
+
+@pytest.mark.browser
+def test_a_hostile_name_draws_and_fits_a_phone(
+    recorded: tuple[Settings, str],
+    live_server: Callable[..., Any],
+    page_for: Callable[..., Any],
+) -> None:
+    settings, token = recorded
+    with live_server(settings) as base:
+        page = page_for(base, token=token, width=NARROW)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("dialog", lambda dialog: errors.append(f"a dialog opened: {dialog.message}"))
+        page.goto("/drift?range=day")
+        page.locator("table.heatmap a", has_text="script").click()
+        page.wait_for_function("() => typeof Chart !== 'undefined'")
+        assert page.locator("h1").inner_text() == f"Drift of {HOSTILE}"
+        labels = page.evaluate("() => Chart.getChart(document.getElementById('histogram'))"
+                               ".data.labels")  # fmt: skip
+        assert "w" * 300 in labels and "</script><script>alert(2)</script>" in labels
+        assert horizontal_overflow(page) == 0
+        assert errors == []
