@@ -1,5 +1,5 @@
 """The dashboards' pure part (issue 13): the green, orange or red level of a number against its
-thresholds, the one-sentence verdict of a run, and the chart documents the pages embed as JSON
+thresholds, and the chart documents the pages embed as JSON
 for app/static/js/charts.js (Chart.js). No I/O here: the pages read, this shapes.
 
 A chart document is {"kind": "bar" | "line", "labels": [...], "links": [url per label],
@@ -74,35 +74,3 @@ def chart(
         "datasets": [dict(d) for d in datasets],
         "y": y,
     }
-
-
-def _decisions(run: Mapping[str, Any]) -> str:
-    said = {d["kind"]: d for d in run.get("decisions") or []}
-    version = run.get("production_version")
-    retrain, promote = said.get("retrain"), said.get("promote")
-    if retrain is None:
-        return f"v{version} stays in production" if version else "no model is deployed"
-    if not retrain["outcome"]:
-        return f"no retraining was needed ({retrain['reason']}); v{version} stays in production"
-    if promote is not None and promote["outcome"]:
-        return f"a new model was trained and promoted: v{version} is in production"
-    why = f" ({promote['reason']})" if promote is not None else ""
-    return f"a new model was trained and not promoted{why}; v{version} stays in production"
-
-
-def verdict(run: Mapping[str, Any] | None, drift_text: str | None) -> str:
-    """The newest run in one sentence: what it took, what drifted, what it decided."""
-    if run is None:
-        return "No run has done anything yet: run `riskwatch run` once the inbox holds a file."
-    when = short_time(run["started_at"])
-    if run["status"] == "failed":
-        return f"The {run['kind']} of {when} UTC failed: {run.get('error') or 'no error recorded'}."
-    if run["status"] == "running":
-        return f"A {run['kind']} started at {when} UTC is still running."
-    files = run["new_files"]
-    took = (
-        f"took {files} new file{'s' if files != 1 else ''} ({run['rows_ingested']} rows, "
-        f"{run['files_quarantined']} quarantined)"
-    )
-    drift = f"drift: {drift_text}" if drift_text else "drift not checked"
-    return f"The {run['kind']} of {when} UTC {took}; {drift}; {_decisions(run)}."

@@ -216,3 +216,60 @@ def histograms(rows: Rows) -> dict[str, Any]:
              "palette": i}
         )  # fmt: skip
     return chart("line", labels, datasets, [None] * len(labels), min=0, title="share")
+
+
+# The feature page's distributions (`pipeline.drift.histogram`, recorded with each result).
+MISSING = "(missing)"
+
+
+def _cells(side: Mapping[str, Any] | None, count: int | None, prefix: str) -> dict[str, Any]:
+    if side is None:
+        return {f"{prefix}_count": None, f"{prefix}_share": None}
+    total = side["rows"]
+    return {f"{prefix}_count": count, f"{prefix}_share": count / total if total else None}
+
+
+def _pick(side: Mapping[str, Any] | None, key: str, i: int | None) -> int | None:
+    if side is None:
+        return None
+    return int(side[key][i]) if i is not None else int(side.get(key) or 0)
+
+
+def distribution_rows(doc: Mapping[str, Any]) -> Rows:
+    """A histogram document's bars as table rows (each side's count and share of its rows;
+    None for a side without data), then the grouped categories and the missing values when
+    either side has any."""
+    ref, cur = doc.get("reference"), doc.get("current")
+
+    def row(label: str, group: str | None, key: str, i: int | None = None) -> dict[str, Any]:
+        return {"label": label, "group": group,
+                **_cells(ref, _pick(ref, key, i), "ref"),
+                **_cells(cur, _pick(cur, key, i), "cur")}  # fmt: skip
+
+    out = [row(label, None, "counts", i) for i, label in enumerate(doc["labels"])]
+    groups = (("others", f"others ({doc.get('others', 0)} categories)"), ("missing", MISSING))
+    for key, label in groups:
+        if any(side and side.get(key) for side in (ref, cur)):
+            out.append(row(label, key, key))
+    return out
+
+
+def legacy_rows(doc: Mapping[str, Any]) -> Rows:
+    """The shares a run recorded before its histograms (the report's, on the PSI bins)."""
+    return [
+        {"label": label, "group": None, "ref_count": None, "ref_share": r,
+         "cur_count": None, "cur_share": c}
+        for label, r, c in zip(doc["labels"], doc["reference"], doc["current"], strict=True)
+    ]  # fmt: skip
+
+
+def distribution_chart(rows: Rows, reference: str, recent: str) -> dict[str, Any]:
+    """The two sides' shares side by side, one bar per bin or category."""
+
+    def shares(key: str) -> list[float | None]:
+        return [None if r[key] is None else round(r[key], 6) for r in rows]
+
+    datasets = [{"label": reference, "data": shares("ref_share"), "palette": 0},
+                {"label": recent, "data": shares("cur_share"), "palette": 1}]  # fmt: skip
+    return chart("bar", [r["label"] for r in rows], datasets, [None] * len(rows),
+                 min=0, title="share of rows")  # fmt: skip

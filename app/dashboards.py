@@ -1,5 +1,5 @@
 """The dashboards (issue 13): the overview (`/`), data quality (`/quality`), drift and
-predictions (`/drift`, and one feature's history at `/drift/<feature>`).
+predictions (`/drift`, and one feature's distributions and history at `/drift/<feature>`).
 
 Each page reads only what it shows over its time range (`app.dashboard_params`), through
 `pipeline.storage.dashboard` and the stored per-period rows of performance and prediction
@@ -16,8 +16,9 @@ from flask import Blueprint, render_template, request
 
 from app import charts, dashboard_charts, get_connection, state
 from app.dashboard_params import BadPageParameter, TimeRange, choice, time_range
+from app.run_pages import problem, run_verdict
 from pipeline import predictions
-from pipeline.errors import DatabaseNotReady, DatabaseUnreachable, NotFound
+from pipeline.errors import DatabaseNotReady, DatabaseUnreachable
 from pipeline.formatting import fmt_drift
 from pipeline.model import registry
 from pipeline.model.metrics import higher_is_better
@@ -29,6 +30,7 @@ bp = Blueprint("dashboard", __name__)
 # drift_results names the model's output and the label with these (pipeline.drift.step).
 PREDICTION, TARGET = "__prediction__", "__target__"
 OUTPUTS = {PREDICTION: "prediction", TARGET: "label"}
+NO_RUN = "No run has done anything yet: run `riskwatch run` once the inbox holds a file."
 MAX_NAME = 200  # the longest `name` filter taken
 # The heatmap's columns: the newest runs of the range (its table stays readable, and quick).
 HEATMAP_RUNS = 50
@@ -108,7 +110,9 @@ def overview() -> str:
         window,
         production=prod,
         run=run,
-        verdict=charts.verdict(run, drift_text),
+        verdict=NO_RUN if run is None else run_verdict(run, run.pop("summary", None)),
+        run_time=None if run is None else charts.short_time(run["started_at"]),
+        drift_text=drift_text,
         deployed=deployed,
         perf=perf,
         perf_rows=perf_rows,
@@ -241,14 +245,55 @@ def drift() -> str:
     )
 
 
-@bp.get("/drift/<feature>")
-def feature(feature: str) -> str:
-    """One column's reference and recent distribution over the runs of the range."""
+def _distributions(last: dict[str, Any], shown: str) -> dict[str, Any]:
+    """The newest run's reference and recent distributions: their table, chart and what to
+    say of a side that is missing or empty."""
+    details, version = last["details"], last["model_version"]
+    doc = details.get("histogram")
+    if doc is not None:
+        rows = dashboard_charts.distribution_rows(doc)
+    elif details.get("distribution"):  # a run recorded before the histograms: shares only
+        rows = dashboard_charts.legacy_rows(details["distribution"])
+    else:
+        rows = []
+    notes = []
+    if doc is None and rows:
+        notes.append("This run recorded the shares on the reference's PSI bins only.")
+    elif doc is None:
+        notes.append("This run recorded no distribution of the column.")
+    else:
+        sides = (("reference", f"the training rows of v{version}"),
+                 ("current", "the newest run's new rows"))  # fmt: skip
+        for side, words in sides:
+            data, said = doc.get(side), words[0].upper() + words[1:]
+            if data is None:
+                notes.append(f"{said} have no column {shown}.")
+            elif not data["rows"]:
+                notes.append(f"{said} have no rows.")
+            elif data["missing"] == data["rows"]:
+                notes.append(f"All {data['rows']:,} values of {words} are missing.")
+        if doc.get("approximate"):
+            notes.append(
+                "The reference's counts come from its profile's quantile sketch: "
+                "each bin is within the sketch's error of the exact count."
+            )
+        if doc.get("others"):
+            notes.append(f"{doc['others']:,} less frequent categories are grouped as others.")
+    chart = dashboard_charts.distribution_chart(
+        rows, f"reference (training, v{version})", "recent (newest run)"
+    )
+    return {"rows": rows, "chart": chart, "notes": notes}
+
+
+@bp.get("/drift/<path:feature>")
+def feature(feature: str) -> str | tuple[str, int]:
+    """One column's reference and recent distribution, and its drift over the runs of the
+    range."""
     window = _range()
     conn = get_connection()
     history = dashboard.feature_history(conn, feature, window.start, window.end)
     if not history:
-        raise NotFound(f"no drift result of column {feature[:80]!r} in {window.words}")
+        return problem(404, f"no drift result of column {feature[:80]!r} in {window.words}")
     for row in history:
         row["level"] = _effect_level(row)
         row["label"] = charts.short_time(row["created_at"])
@@ -282,6 +327,7 @@ def feature(feature: str) -> str:
         numeric=numeric,
         dist=dist,
         effect=effect,
+        shapes=_distributions(last, OUTPUTS.get(feature, feature)),
         reference=dashboard.column_stats(conn, training, "training", feature),
         recent=dashboard.column_stats(conn, last["run_id"], "new", feature),
     )

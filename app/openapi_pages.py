@@ -32,19 +32,26 @@ def paths(errors: Callable[..., dict[str, Any]], html: dict[str, Any]) -> dict[s
             "content": html["content"]}  # fmt: skip
     ranged = [_query_param(name, text) for name, text in _RANGE_PARAMS]
 
-    def page(summary: str, *extra: dict[str, Any], codes: tuple[int, ...] = ()) -> Any:
+    missing = {"description": "A page saying which column has no drift result in the range.",
+               "content": html["content"]}  # fmt: skip
+
+    def page(summary: str, *extra: dict[str, Any], not_found: bool = False) -> Any:
+        responses = {"200": html, "400": bad, **errors()}
+        if not_found:
+            responses["404"] = missing
         return {
             "get": {
                 "summary": summary,
                 "tags": ["pages"],
                 "parameters": [*ranged, *extra],
-                "responses": {"200": html, "400": bad, **errors(*codes), "503": down},
+                "responses": {**responses, "503": down},
             }
         }
 
     return {
         "/": page(
-            "Overview: the production model, the last run's verdict, and realised and estimated "
+            "Overview: the production model, the last run's verdict (the run page's and the "
+            "PDF's sentence), and realised and estimated "
             "performance, drifted share, invalid-row share and predictions over a time range, "
             "coloured by the dashboard.* thresholds."
         ),
@@ -59,9 +66,19 @@ def paths(errors: Callable[..., dict[str, Any]], html: dict[str, Any]) -> dict[s
             "and label drift, predicted class shares and P(positive) over time."
         ),
         "/drift/{feature}": page(
-            "One column's drift over the range: its reference and recent distribution, effect "
-            "size per run.",
-            {"name": "feature", "in": "path", "required": True, "schema": {"type": "string"}},
-            codes=(404,),
+            "One column (or __prediction__, __target__): its reference (the production "
+            "version's training profile) and recent (the newest run of the range) distributions "
+            "on the same bins, or their top categories with the others grouped and the missing "
+            "values apart, as a chart and a table; its means, effect size, PSI and adjusted "
+            "p-value per run. A column with no drift result in the range is a 404 page.",
+            {
+                "name": "feature",
+                "in": "path",
+                "required": True,
+                "description": "The column's name, as the drift results record it (it may hold "
+                "a slash).",
+                "schema": {"type": "string"},
+            },
+            not_found=True,
         ),
     }

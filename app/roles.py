@@ -26,7 +26,7 @@ ROUTE_ROLES: dict[tuple[str, str], str | None] = {
     ("/", "GET"): "read",
     ("/quality", "GET"): "read",
     ("/drift", "GET"): "read",
-    ("/drift/<feature>", "GET"): "read",
+    ("/drift/<path:feature>", "GET"): "read",
     ("/scoring", "GET"): "read",
     ("/summarystats", "GET"): "read",
     ("/diagnostics", "GET"): "read",

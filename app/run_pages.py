@@ -8,6 +8,7 @@ asked for. A bad parameter is a 400 page naming it; an unknown run a 404 page.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -111,9 +112,11 @@ def _score_text(score: dict[str, Any] | None) -> str | None:
     return f"{score['metric']} {value} (v{score['model_version']}, {score['dataset']})"
 
 
-def _unsummarised(doc: dict[str, Any]) -> dict[str, Any]:
-    """What the verdict can say of a run that recorded no summary (it stopped before)."""
-    return {"status": doc["status"], "error": doc.get("error")}
+def run_verdict(run: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str:
+    """The run's sentence, as the PDF says it (`pipeline.report.verdict`): from its summary,
+    or, for a run that recorded none (it stopped before), from its status and error."""
+    unsummarised = {"status": run["status"], "error": run.get("error")}
+    return verdict.verdict(summary or unsummarised, run["kind"])
 
 
 def run_page(run_id: str) -> Page:
@@ -129,7 +132,7 @@ def run_page(run_id: str) -> Page:
     doc = stored_paths(doc, state().settings.base_dir)
     context = {
         "run": doc,
-        "verdict": verdict.verdict(summary or _unsummarised(doc), doc["kind"]),
+        "verdict": run_verdict(doc, summary),
         "decisions": [
             {
                 **d,

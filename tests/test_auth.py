@@ -96,7 +96,7 @@ def ids(served: Settings) -> dict[str, str]:
         "<int:file_id>": str(file),
         "<path:filename>": "style.css",
         "<int:version>": "1",
-        "<feature>": "__prediction__",
+        "<path:feature>": "__prediction__",
     }
 
 

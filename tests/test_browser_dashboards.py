@@ -1,6 +1,7 @@
 """The dashboards in a real browser (issue 13): chromium against a live server on a project
 with two real runs (the second drifted), so every chart has data: each page draws its charts
-(Chart.js reports them), the time-range control changes them, and 390 px scrolls no sideways."""
+(Chart.js reports them), the time-range control changes them, and 390 px scrolls no sideways;
+a feature's page draws its reference and recent distributions."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> t
         ("/", {"performance", "drift-share", "invalid-share", "predictions"}),
         ("/quality", {"rows", "invalid-share", "rejected"}),
         ("/drift", {"outputs", "classes", "probabilities"}),
+        ("/drift/lastmonth_activity", {"histogram", "distribution", "effect"}),
+        ("/drift/industry", {"histogram", "distribution", "effect"}),
     ],
 )
 def test_each_page_draws_its_charts_and_fits_a_phone(
@@ -98,7 +101,15 @@ def test_the_time_range_control_changes_the_charts(
         feature.click()
         page.wait_for_url(f"**/drift/{name}?range=month")
         page.wait_for_function("() => typeof Chart !== 'undefined'")
-        assert {"distribution", "effect"} <= set(page.evaluate(DRAWN))
+        assert {"histogram", "distribution", "effect"} <= set(page.evaluate(DRAWN))
+        # Reference and recent, side by side: a bar per row of the table beside the chart.
+        bars = "() => Chart.getChart(document.getElementById('histogram')).data"
+        drawn = page.evaluate(bars)
+        assert [d["label"] for d in drawn["datasets"]] == [
+            "reference (training, v1)",
+            "recent (newest run)",
+        ]
+        assert len(drawn["labels"]) == page.locator("#histogram-table tbody tr").count() > 1
         narrow = page_for(base, token=token, width=NARROW)
         narrow.goto(f"/drift/{name}?range=month")
         assert horizontal_overflow(narrow) == 0

@@ -102,7 +102,13 @@ def test_overview_shows_the_range_and_a_longer_range_shows_more(
     assert status == 200
     assert "none deployed yet" in week  # no model registered in this database
     assert f'href="/runs/{RECENT}"' in week and f'href="/runs/{OLD}"' not in week
-    assert "The run of" in week and "took 1 new file" in week  # the verdict sentence
+    with make_app(settings) as app:  # the verdict is the run page's: one sentence, one source
+        run_page = app.test_client().get(
+            f"/runs/{RECENT}", headers={"Authorization": f"Bearer {token}", "Accept": "text/html"}
+        )
+    said = re.compile(r'id="verdict">([^<]+)</')
+    overview_says, run_says = said.search(week), said.search(run_page.get_data(as_text=True))
+    assert overview_says and run_says and overview_says[1] == run_says[1]
     drift = _chart(week, "drift-share")
     assert drift["datasets"][0]["data"] == [0.6] and drift["links"] == [f"/runs/{RECENT}"]
     assert _chart(week, "invalid-share")["datasets"][0]["data"] == [0.03]
@@ -222,7 +228,7 @@ def test_pages_on_a_real_run(predicting: Settings) -> None:
         engine.dispose()
     _, overview = _get(predicting, token, "/")
     assert "Production model:" in overview and "<strong>v1</strong>" in overview
-    assert "Last run</a>:" in overview and "promoted: v1 is in production" in overview
+    assert "Last run</a> (" in overview and "First model trained and deployed as v1" in overview
     assert "since " in overview and "initial" in overview  # the deployment: when and why
     invalid = _chart(overview, "invalid-share")
     assert all(link.startswith("/quality/") for link in invalid["links"])

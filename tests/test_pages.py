@@ -3,6 +3,8 @@ what to do without a database (the dashboards themselves: tests/test_dashboards.
 
 from __future__ import annotations
 
+import html as html_module
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +20,13 @@ from tests.test_api import empty_project, make_app
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
     return copy_project(built_project, tmp_path_factory.mktemp("pages"))
+
+
+def _verdict(page: str) -> str:
+    """The sentence a page shows in its element with id `verdict`, unescaped."""
+    found = re.search(r'id="verdict">([^<]+)</', page)
+    assert found is not None, "no verdict on the page"
+    return html_module.unescape(found.group(1))
 
 
 def _run_ids(settings: Settings) -> list[str]:
@@ -41,7 +50,11 @@ def test_the_overview_names_the_production_model_and_links_the_last_run(
         html = response.get_data(as_text=True)
         assert "Production model:" in html and "<strong>v1</strong>" in html
         assert f'href="/runs/{run_id}"' in html
-        assert "took 1 new file (300 rows, 0 quarantined)" in html
+        # The last run's sentence is the run page's (and the PDF's): pipeline.report.verdict.
+        overview_says = _verdict(html)
+        assert overview_says.startswith("First model trained and deployed as v1")
+        run_page = client.get(f"/runs/{run_id}", headers={"Accept": "text/html"})
+        assert overview_says == _verdict(run_page.get_data(as_text=True))
         assert 'href="/static/style.css"' in html
         assert 'src="/static/vendor/chart.js/chart.umd.min.js"' in html
         assert 'src="/static/js/charts.js"' in html
@@ -73,7 +86,8 @@ def test_the_overview_escapes_hostile_text(tmp_path: Path) -> None:
         html = app.test_client().get("/").get_data(as_text=True)
     assert "<script>alert" not in html and "<img src=x" not in html and "<b>run</b>" not in html
     assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt; &amp; more" in html
-    assert "The &lt;b&gt;run&lt;/b&gt; of 2026-01-02 03:04 UTC failed" in html
+    assert "The &lt;b&gt;run&lt;/b&gt; run failed: &lt;script&gt;" in html  # the run page's words
+    assert "(2026-01-02 03:04 UTC)" in html
     assert "none deployed yet" in html
 
 

@@ -269,12 +269,10 @@ def test_evidence_reads_as_words_never_as_dicts() -> None:
 def test_the_run_page_says_the_pdfs_verdict() -> None:
     """One source for the sentence: the page shows pipeline.report.verdict's (tested with
     every outcome in tests/test_report_verdict.py)."""
-    from app.run_pages import _unsummarised
+    from app.run_pages import run_verdict
 
-    assert verdict.verdict(_unsummarised({"status": "running"}), "run") == (
-        "Run still in progress."
-    )
-    failed = _unsummarised({"status": "failed", "error": "disk full\nTraceback ..."})
-    assert verdict.verdict(failed, "ingest") == (
+    assert run_verdict({"status": "running", "kind": "run"}, None) == "Run still in progress."
+    failed = {"status": "failed", "error": "disk full\nTraceback ...", "kind": "ingest"}
+    assert run_verdict(failed, None) == (
         "The ingest run failed: disk full; the production model was not changed."
     )

@@ -13,9 +13,12 @@ it loaded), no file or database I/O, in dependency order:
 - `decision`: Benjamini-Hochberg, the per-column and data-set decision (`detect`, `decide`,
   `DriftResult`) and the M-of-N persistence rule.
 - `selftest`: false-alarm rate and power of the thresholds at a batch size.
+- `shares` and `histogram`: the distributions recorded with each result, the report's (on the
+  reference's PSI bins) and the feature page's (on bins shared by both sides, or the top
+  categories with the others grouped).
 
 The I/O edges are `step`: the profile stored with each model version, the run's results
-recorded per column (with `shares`, the reference and new shares the report plots), the latest
+recorded per column (with the `shares` and `histogram` of both sides), the latest
 results and the self-test on the production profile; and `adhoc`: two files compared, with no
 settings and no database (so no SQLAlchemy import). The run and the CLI import them as modules
 (`from pipeline.drift import step`); they may import SQLAlchemy, `pipeline.storage`,

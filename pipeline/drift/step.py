@@ -268,13 +268,17 @@ def _record_columns(
     result: DriftResult,
     data: _Columns,
 ) -> None:
-    """One drift_results row per column, with the shares the report plots."""
+    """One drift_results row per column, with the shares the report plots and the histogram
+    the feature page draws (one conversion of the column for both)."""
+    from pipeline.drift.histogram import histogram
+
     rows = []
     for c in result.to_dict()["columns"]:
-        if c["column"] in profile.columns_ and c["column"] in data:
-            c["details"]["distribution"] = distribution(
-                profile.columns_[c["column"]], data[c["column"]]
-            )
+        prof = profile.columns_.get(c["column"])
+        values = data.get(c["column"])
+        if prof is not None and values is not None:
+            c["details"]["distribution"] = distribution(prof, values)
+        c["details"]["histogram"] = histogram(c["kind"], prof, values)
         rows.append(
             {
                 "column_name": c["column"],

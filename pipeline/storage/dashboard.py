@@ -47,10 +47,10 @@ def production(conn: sa.Connection, version: int | None) -> dict[str, Any] | Non
 
 
 def last_run(conn: sa.Connection) -> dict[str, Any] | None:
-    """The newest run that did something (a no-op tick is not a verdict), with its decisions
-    and drift summary, and how many no-op ticks came after it."""
+    """The newest run that did something (a no-op tick is not a verdict), with its summary
+    (what its verdict is said from), decisions and drift summary."""
     r = tables.runs
-    cols = [c for c in r.c if c.name not in ("log", "summary")]
+    cols = [c for c in r.c if c.name != "log"]
     row = conn.execute(
         sa.select(*cols).where(r.c.status != "noop").order_by(r.c.started_at.desc()).limit(1)
     ).first()
