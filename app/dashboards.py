@@ -86,7 +86,7 @@ def overview() -> str:
         conn, settings["monitoring.period"], metric, start=window.start, end=window.end
     )
     versions = sorted({p["model_version"] for p in periods})
-    holdout = {v: (dashboard.production(conn, v) or {}).get("holdout_score") for v in versions}
+    holdout = dashboard.holdout_scores(conn, versions)
     deployed = dashboard.deployments(conn, window.start, window.end)
     perf, perf_rows = dashboard_charts.performance(
         periods, deployed, holdout, prod, settings, higher_is_better(metric)

@@ -46,6 +46,16 @@ def production(conn: sa.Connection, version: int | None) -> dict[str, Any] | Non
     return doc
 
 
+def holdout_scores(conn: sa.Connection, versions: Sequence[int]) -> dict[int, float | None]:
+    """{version: its holdout score} for these versions (one query; a version not registered is
+    left out)."""
+    if not versions:
+        return {}
+    mv = tables.model_versions
+    query = sa.select(mv.c.version, mv.c.holdout_score).where(mv.c.version.in_(list(versions)))
+    return {int(v): score for v, score in conn.execute(query)}
+
+
 def last_run(conn: sa.Connection) -> dict[str, Any] | None:
     """The newest run that did something (a no-op tick is not a verdict), with its decisions
     and drift summary, and how many no-op ticks came after it."""
