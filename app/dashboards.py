@@ -197,7 +197,7 @@ def drift() -> str:
     predicted class shares and P(positive) over time."""
     window = _range()
     settings, conn = state().settings, get_connection()
-    runs = dashboard.drift_runs(conn, window.start, window.end)[-HEATMAP_RUNS:]
+    runs = dashboard.drift_runs(conn, window.start, window.end, HEATMAP_RUNS)
     results = dashboard.drift_results(conn, [r["run_id"] for r in runs])
     cells: dict[str, dict[str, dict[str, Any]]] = {}
     for row in results:

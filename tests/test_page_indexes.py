@@ -243,3 +243,14 @@ def test_a_feature_history_keeps_the_newest_runs_of_its_range(seeded: sa.Engine)
         history = dashboard.feature_history(conn, "num_01", start, end)
     assert [r["run_id"] for r in history] == [_run_id(i) for i in range(7, 12)]
     assert {r["column_name"] for r in history} == {"num_01"}
+
+
+def test_the_heatmap_reads_only_its_newest_runs(seeded: sa.Engine) -> None:
+    """`limit` runs are the newest of what the range's whole read would give, oldest first."""
+    start, end = NOW - timedelta(days=1), NOW
+    with seeded.connect() as conn:
+        every = dashboard.drift_runs(conn, start, end)
+        newest = dashboard.drift_runs(conn, start, end, 5)
+        assert dashboard.drift_runs(conn, start, end, dashboard.MAX_RUNS + 1) == every
+    assert len(every) == 12 and newest == every[-5:]
+    assert [r["run_id"] for r in newest] == [_run_id(i) for i in range(7, 12)]

@@ -99,15 +99,17 @@ def deployments(conn: sa.Connection, start: datetime, end: datetime) -> list[dic
     return [row_dict(x) for x in conn.execute(query)]
 
 
-def drift_runs(conn: sa.Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The drift summaries of the newest MAX_RUNS runs in [start, end), oldest first, each with
-    its run id and time."""
+def drift_runs(
+    conn: sa.Connection, start: datetime, end: datetime, limit: int = MAX_RUNS
+) -> list[dict[str, Any]]:
+    """The drift summaries of the newest `limit` runs in [start, end) (at most MAX_RUNS), oldest
+    first, each with its run id and time."""
     s = tables.drift_summaries
     query = (
         sa.select(s)
         .where(*_window(s.c.created_at, start, end))
         .order_by(s.c.created_at.desc(), s.c.id.desc())
-        .limit(MAX_RUNS)
+        .limit(min(limit, MAX_RUNS))
     )
     out = [
         {"run_id": x.run_id, "created_at": x.created_at, **drift_of(x._mapping)}
