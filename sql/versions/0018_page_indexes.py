@@ -3,7 +3,7 @@
 The runs newest first (all of them, without the quiet ticks, and of one status), the drift
 summaries and data-quality alerts of a time range, a version's scores and holdout confusion
 counts, the checked files of a content hash. Each of these tables grows by a few rows a run;
-without an index a page read it whole (bench/README.md, the dashboards' server time).
+without an index a page read it whole (bench/README.md, the pages' server time).
 
 Revision ID: 0018
 Revises: 0017
