@@ -88,7 +88,7 @@ def overview() -> str:
         conn, settings["monitoring.period"], metric, start=window.start, end=window.end
     )
     versions = sorted({p["model_version"] for p in periods})
-    holdout = {v: (dashboard.production(conn, v) or {}).get("holdout_score") for v in versions}
+    holdout = dashboard.holdout_scores(conn, versions)
     deployed = dashboard.deployments(conn, window.start, window.end)
     perf, perf_rows = dashboard_charts.performance(
         periods, deployed, holdout, prod, settings, higher_is_better(metric)
@@ -201,7 +201,7 @@ def drift() -> str:
     predicted class shares and P(positive) over time."""
     window = _range()
     settings, conn = state().settings, get_connection()
-    runs = dashboard.drift_runs(conn, window.start, window.end)[-HEATMAP_RUNS:]
+    runs = dashboard.drift_runs(conn, window.start, window.end, HEATMAP_RUNS)
     results = dashboard.drift_results(conn, [r["run_id"] for r in runs])
     cells: dict[str, dict[str, dict[str, Any]]] = {}
     for row in results:

@@ -57,6 +57,30 @@ def test_a_warmed_up_app_does_not_load_the_model_on_its_first_request(
     assert reply.json is not None and reply.json["model_version"] == 1
 
 
+def test_a_worker_freezes_what_it_loaded_after_its_warm_up(project: Settings) -> None:
+    """gunicorn's post_worker_init, in a process of its own (a frozen heap stays frozen): the
+    model is loaded, then every object so far is out of the collector's rounds."""
+    code = (
+        "import gc, logging, sys, types\n"
+        "from app import create_app, gunicorn_conf\n"
+        "from pipeline.settings import load_settings\n"
+        "settings = load_settings(sys.argv[1], environ={})\n"
+        "app = create_app({'RISKWATCH_SETTINGS': settings})\n"
+        "worker = types.SimpleNamespace(wsgi=app, log=logging.getLogger('w'), pid=0)\n"
+        "assert gc.get_freeze_count() == 0\n"
+        "gunicorn_conf.post_worker_init(worker)\n"
+        "model = app.extensions['riskwatch'].model\n"
+        "print(gc.get_freeze_count(), len(gc.get_objects()), model.version)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(project.source)],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    frozen, tracked, version = (int(x) for x in done.stdout.split())
+    assert version == 1 and frozen > 50_000 and tracked < frozen / 100, done.stdout
+
+
 @pytest.mark.parametrize("broken", ["no model", "no database"])
 def test_warm_up_without_a_model_or_database_lets_the_worker_boot(
     tmp_path: Path, broken: str

@@ -56,8 +56,10 @@ def period_health(
     task = settings["model.task"]
     out: list[PeriodHealth] = []
     baselines: dict[tuple[int, datetime], Baseline] = {}
-    for version in sorted({c.model_version for c in cells}):
-        classes, predicted = health.holdout_predicted(conn, version)
+    versions = sorted({c.model_version for c in cells})
+    holdouts = health.holdouts_predicted(conn, versions)
+    for version in versions:
+        classes, predicted = holdouts.get(version, ([], {}))
         positive = None
         if task == "classification":
             positive = positive_class(classes or health.classes_predicted(conn, version))

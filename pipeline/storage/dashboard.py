@@ -46,6 +46,16 @@ def production(conn: sa.Connection, version: int | None) -> dict[str, Any] | Non
     return doc
 
 
+def holdout_scores(conn: sa.Connection, versions: Sequence[int]) -> dict[int, float | None]:
+    """{version: its holdout score} for these versions (one query; a version not registered is
+    left out)."""
+    if not versions:
+        return {}
+    mv = tables.model_versions
+    query = sa.select(mv.c.version, mv.c.holdout_score).where(mv.c.version.in_(list(versions)))
+    return {int(v): score for v, score in conn.execute(query)}
+
+
 def last_run(conn: sa.Connection) -> dict[str, Any] | None:
     """The newest run that did something (a no-op tick is not a verdict), with its summary
     (what its verdict is said from), decisions and drift summary."""
@@ -89,15 +99,17 @@ def deployments(conn: sa.Connection, start: datetime, end: datetime) -> list[dic
     return [row_dict(x) for x in conn.execute(query)]
 
 
-def drift_runs(conn: sa.Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The drift summaries of the newest MAX_RUNS runs in [start, end), oldest first, each with
-    its run id and time."""
+def drift_runs(
+    conn: sa.Connection, start: datetime, end: datetime, limit: int = MAX_RUNS
+) -> list[dict[str, Any]]:
+    """The drift summaries of the newest `limit` runs in [start, end) (at most MAX_RUNS), oldest
+    first, each with its run id and time."""
     s = tables.drift_summaries
     query = (
         sa.select(s)
         .where(*_window(s.c.created_at, start, end))
         .order_by(s.c.created_at.desc(), s.c.id.desc())
-        .limit(MAX_RUNS)
+        .limit(min(limit, MAX_RUNS))
     )
     out = [
         {"run_id": x.run_id, "created_at": x.created_at, **drift_of(x._mapping)}

@@ -134,20 +134,28 @@ def _aware(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def holdout_predicted(conn: sa.Connection, version: int) -> tuple[list[str], dict[str, int]]:
-    """A version's classes on its holdout (actual or predicted) and its predictions per class
-    there, from the confusion counts training recorded; ([], {}) when it had no holdout."""
+def holdouts_predicted(
+    conn: sa.Connection, versions: Sequence[int]
+) -> dict[int, tuple[list[str], dict[str, int]]]:
+    """{version: (its classes on its holdout, actual or predicted; its predictions per class
+    there)}, from the confusion counts training recorded, in one query (indexed by version and
+    data set); a version without a holdout is left out."""
+    if not versions:
+        return {}
     c = tables.confusion_matrices
-    rows = conn.execute(
-        sa.select(c.c.actual, c.c.predicted, c.c["count"].label("n")).where(
-            c.c.model_version == version, c.c.dataset == "holdout"
-        )
-    ).all()
-    classes = sorted({r.actual for r in rows} | {r.predicted for r in rows})
-    predicted: dict[str, int] = {}
-    for r in rows:
-        predicted[r.predicted] = predicted.get(r.predicted, 0) + int(r.n)
-    return classes, predicted
+    query = sa.select(c.c.model_version, c.c.actual, c.c.predicted, c.c["count"].label("n")).where(
+        c.c.model_version.in_(sorted(set(versions))), c.c.dataset == "holdout"
+    )
+    rows: dict[int, list[Any]] = {}
+    for r in conn.execute(query):
+        rows.setdefault(int(r.model_version), []).append(r)
+    out: dict[int, tuple[list[str], dict[str, int]]] = {}
+    for version, mine in rows.items():
+        predicted: dict[str, int] = {}
+        for r in mine:
+            predicted[r.predicted] = predicted.get(r.predicted, 0) + int(r.n)
+        out[version] = (sorted({r.actual for r in mine} | {r.predicted for r in mine}), predicted)
+    return out
 
 
 def classes_predicted(conn: sa.Connection, version: int) -> list[str]:

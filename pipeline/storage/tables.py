@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pipeline.storage import health_tables, prediction_tables
+from pipeline.storage import health_tables, page_indexes, prediction_tables
 from pipeline.storage.coltypes import UTCDateTime as UTCDateTime
 from pipeline.storage.coltypes import driver_time as driver_time
 from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0017"
+SCHEMA_REVISION = "0018"
 
 metadata = sa.MetaData()
 
@@ -391,3 +391,7 @@ history_files = sa.Table(
     sa.Column("indexed_at", UTCDateTime, nullable=False),
 )
 skipped_sources = skipped_sources_table(metadata, _run_fk(), UTCDateTime)  # see `inbox`
+
+# The indexes the web pages read through: see `page_indexes`.
+page_indexes.build(metadata)
+SHOWN = page_indexes.SHOWN
