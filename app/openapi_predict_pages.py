@@ -62,7 +62,8 @@ def paths(page_limit: int, max_records: int | None = None) -> dict[str, Any]:
             "post": {
                 "summary": "What the predict page sends: the body of POST /prediction, answered "
                 "record by record (each refused with POST /prediction's own error, the others "
-                "predicted and stored, source 'webapp' when signed in by the session).",
+                "predicted and stored, source 'webapp' when signed in by the session, else 'api'; "
+                "'webapp' asked for without the session is a 400).",
                 "tags": ["pages"],
                 "requestBody": {
                     "required": True,

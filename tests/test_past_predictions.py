@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from pipeline.settings import Settings
-from pipeline.storage import db, tables
+from pipeline.storage import db, tables, tokens
 from tests.conftest import copy_project, reset_pg
 from tests.e2e import invoke
 from tests.test_api import RECORD, assert_error, build_project, make_app
+from tests.test_signin import csrf_of, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +38,24 @@ def postgres_project(tmp_path_factory: pytest.TempPathFactory, pg_database: str)
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def built(request: pytest.FixtureRequest) -> Settings:
-    """A project after one real run (300 scheduled predictions, 200 diagnostics), with 2 api and
-    3 webapp predictions added through the API."""
+    """A project after one real run (300 scheduled predictions, 200 diagnostics), with 2 api
+    predictions added through the API and 3 webapp ones by a browser signed in at /signin."""
     settings: Settings = request.getfixturevalue(f"{request.param}_project")
+    engine = db.make_engine(settings.database_url)
+    try:
+        secret = tokens.create(engine, "past-webapp", "predict")[1]
+    finally:
+        engine.dispose()
     with make_app(settings) as app:
         client = app.test_client()
         assert (
             client.post("/prediction", json=[RECORD, {**RECORD, "region": "east"}]).status_code
             == 200
         )
-        body = {"records": [RECORD] * 3, "source": "webapp"}
-        assert client.post("/prediction", json=body).status_code == 200
+        browser = app.test_client()
+        assert sign_in(browser, token=secret).status_code == 303
+        signed = {"X-CSRF-Token": csrf_of(browser)}
+        assert browser.post("/prediction", json=[RECORD] * 3, headers=signed).status_code == 200
     return settings
 
 
@@ -171,13 +179,14 @@ def test_any_well_formed_cursor_is_answered(client) -> None:
     assert _get(client, cursor="0" * 32)["predictions"] == []  # before 1970: nothing
 
 
-def test_the_webapp_source_is_only_what_the_body_says(client, built) -> None:
+def test_a_source_the_request_may_not_claim_is_refused(client, built) -> None:
     before = _count(built)
-    body = assert_error(
-        client.post("/prediction", json={"records": [RECORD], "source": "cron"}), 400
-    )
-    assert body["parameter"] == "source"
-    assert_error(client.post("/prediction", json={"records": [RECORD], "source": ["api"]}), 400)
+    for source in ("cron", ["api"], "webapp"):  # webapp: no browser session signed this one in
+        body = assert_error(
+            client.post("/prediction", json={"records": [RECORD], "source": source}), 400
+        )
+        assert body["parameter"] == "source"
+    assert "only for a browser signed in at /signin" in body["error"]
     assert _count(built) == before
 
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import g
 from flask.testing import FlaskClient
 
-from app import create_app
+from app.predict_form import form_fields
 from pipeline.ingest.contract import from_toml
+from pipeline.model.features import FeatureSpec
 from pipeline.settings import Settings
 from pipeline.storage import db, label_tables, page_reads, tables
 from tests.conftest import copy_project, reset_pg
@@ -126,6 +126,7 @@ def test_the_form_is_the_production_models_features_under_its_contract(
     parsed = _parsed(page)
     inputs = {a["name"]: a for t, a in parsed.tags if t in ("input", "select") and a.get("name")}
     labels = {a["for"] for t, a in parsed.tags if t == "label"}
+    hints = dict(re.findall(r'<small id="([^"]+)" class="hint">([^<]*)</small>', page))
     features = [c for c in contract.features]
     assert set(features) <= inputs.keys()
     assert "corporation" in inputs and "required" not in inputs["corporation"]  # the id, optional
@@ -134,13 +135,73 @@ def test_the_form_is_the_production_models_features_under_its_contract(
         assert field["id"] in labels  # every input has its label
         if rule.kind in ("numeric", "integer"):
             assert field["type"] == "number"
-            assert float(field["min"] or "nan") == rule.min
-            assert float(field["max"] or "nan") == rule.max
+            # Inference writes enforce = false: the learned range is the hint, not a bound
+            # (the API accepts a value outside it); the sign, a structural rule, bounds.
+            assert rule.enforce is False and rule.min is not None and rule.max is not None
+            assert "max" not in field
+            assert field.get("min") == ("0.0" if rule.sign == "non-negative" else None)
+            hint = hints[field["aria-describedby"] or ""]
+            assert f"training range {rule.min:g} to {rule.max:g}, not enforced" in hint
             assert field["step"] == ("1" if rule.kind == "integer" else "any")
         else:
             assert parsed.options[name][1:] == list(rule.categories or ())
         assert ("required" in field) == (not rule.nullable)
     assert 'href="/predict"' in page and 'href="/past-predictions"' in page  # the nav links
+
+
+# Each way a contract may hold a numeric column's range: learned and not enforced (inference's
+# `enforce = false`), learned and enforced, written by hand (no enforce key: enforced), a sign.
+RANGES = """
+[contract]
+target = "y"
+
+[columns.y]
+kind = "label"
+
+[columns.hinted]
+kind = "numeric"
+nullable = false
+sign = "non-negative"
+min = 2.5
+max = 40.0
+enforce = false
+
+[columns.bounded]
+kind = "integer"
+nullable = false
+min = -3.0
+max = 12.0
+enforce = true
+
+[columns.by_hand]
+kind = "numeric"
+nullable = true
+min = 1.0
+max = 9.0
+
+[columns.signed]
+kind = "numeric"
+nullable = true
+sign = "non-positive"
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high", "hint"),
+    [
+        ("hinted", 0.0, None, "training range 2.5 to 40, not enforced"),  # the sign bounds
+        ("bounded", -3.0, 12.0, "a whole number; training range -3 to 12"),
+        ("by_hand", 1.0, 9.0, "training range 1 to 9"),
+        ("signed", None, 0.0, "not positive"),
+    ],
+)
+def test_the_learned_range_bounds_the_input_only_where_the_contract_enforces_it(
+    name: str, low: float | None, high: float | None, hint: str
+) -> None:
+    assert from_toml(RANGES).columns[name].enforce is (name != "hinted")  # as a run reads it
+    features = FeatureSpec(("hinted", "bounded", "by_hand", "signed"), ())
+    field = {f.name: f for f in form_fields(features, RANGES)}[name]
+    assert (field.min, field.max, field.hint) == (low, high, hint)
 
 
 def test_predict_answers_each_record_with_the_apis_own_error(
@@ -198,30 +259,6 @@ def _count(settings: Settings, where: Any = None) -> int:
             return int(conn.execute(query if where is None else query.where(where)).scalar_one())
     finally:
         engine.dispose()
-
-
-@pytest.mark.parametrize("by_session", [True, False])
-def test_a_page_signed_in_by_its_session_stores_webapp_a_token_stays_api(
-    built: Settings, secrets: dict[str, str], by_session: bool
-) -> None:
-    app = create_app({"TESTING": True, "RISKWATCH_SETTINGS": built})
-
-    @app.before_request
-    def _signed_in() -> None:  # what the sign-in helper sets for a cookie-signed-in request
-        g.signed_in_by_session = by_session
-
-    name = f"session-{by_session}"
-    try:
-        client = app.test_client()
-        token = bearer(secrets["predict"])
-        record = {**RECORD, "corporation": name}
-        assert client.post("/predict", json=[record], headers=token).status_code == 200
-        assert client.post("/prediction", json=[record], headers=token).status_code == 200
-    finally:
-        app.extensions["riskwatch"].engine.dispose()
-    where = tables.predictions.c.row_key == f'["{name}"]'
-    expected = "webapp" if by_session else "api"
-    assert _count(built, where & (tables.predictions.c.source == expected)) == 2
 
 
 def test_without_a_model_the_predict_page_says_so(tmp_path: Path) -> None:
