@@ -19,6 +19,19 @@ from pipeline.storage import db
 pytest_plugins = ["tests.browser"]  # the browser fixtures: Playwright on Debian's chromium
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Subprocesses (the console script, gunicorn, scripts) import this checkout's code.
+
+    The environment's editable install points at one checkout; a second worktree sharing that
+    environment would otherwise test its own code in-process and another tree's in subprocesses.
+    """
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")])
+    )
+
+
 PG_ADMIN_URL = os.environ.get(
     "RISKWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
