@@ -39,6 +39,15 @@ def rows_request(max_records: int | None) -> dict[str, Any]:
     return records_body(array)
 
 
+def _as_a_form_sends(parameter: dict[str, Any]) -> dict[str, Any]:
+    """A filter of GET /past-predictions as the page's form sends it: blank (spaces or
+    nothing) is the filter not set, and a time may be a date (the end date: that whole day)."""
+    kinds = [parameter["schema"], {"type": "string", "pattern": r"^\s*$"}]
+    if parameter["schema"].get("format") == "date-time":
+        kinds.append({"type": "string", "format": "date"})
+    return {**parameter, "schema": {"anyOf": kinds}}
+
+
 def paths(page_limit: int, max_records: int | None = None) -> dict[str, Any]:
     """GET and POST /predict, GET /past-predictions.csv; `max_records`: api.max_records."""
     rows = {
@@ -50,7 +59,9 @@ def paths(page_limit: int, max_records: int | None = None) -> dict[str, Any]:
             "results": {"type": "array", "items": ROW_RESULT},
         },
     }
-    filters = [p for p in parameters(page_limit) if p["name"] not in ("limit", "cursor")]
+    filters = [
+        _as_a_form_sends(p) for p in parameters(page_limit) if p["name"] not in ("limit", "cursor")
+    ]
     return {
         "/predict": {
             "get": {

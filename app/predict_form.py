@@ -81,9 +81,8 @@ def _numeric(name: str, rule: Mapping[str, Any], required: bool) -> Field:
     if rule.get("sign") == "non-positive":
         high = 0.0 if high is None else min(high, 0.0)
     if not hint:
-        hint = {"non-negative": "not negative", "non-positive": "not positive"}.get(
-            rule.get("sign"), ""
-        )
+        sign = str(rule.get("sign"))
+        hint = {"non-negative": "not negative", "non-positive": "not positive"}.get(sign, "")
     integer = rule.get("kind") == "integer"
     if integer:
         hint = f"a whole number; {hint}" if hint else "a whole number"
