@@ -1,9 +1,10 @@
 """The fields of the predict page's form, made from the production model's features and the
 data contract it was trained under (issue 13): a number input per numeric feature (whole
 numbers for the contract's integer columns; its learned range as the hint, and as the input's
-min and max only where the contract enforces it; its sign always), a choice of the contract's
-categories per categorical feature, and a text input per id column (optional: it gives the
-prediction the row key a later label joins on).
+min and max only where the contract enforces it; its sign always), per categorical feature a
+choice of the contract's categories where it enforces them, else a text input offering them (a
+datalist: the API takes another, which a run flags and keeps), and a text input per id column
+(optional: it gives the prediction the row key a later label joins on).
 
 Pure: the contract comes as its TOML text (pipeline.storage.page_reads.contract_text).
 """
@@ -20,7 +21,9 @@ from pipeline.model.features import FeatureSpec
 
 @dataclass(frozen=True)
 class Field:
-    """One input of the form; `kind`: number, choice or text (an id column)."""
+    """One input of the form; `kind`: number, choice (a select of `choices`), suggest (a text
+    input offering `choices`, another typeable) or text (an id column, or a categorical one the
+    contract lists no categories for)."""
 
     name: str
     kind: str
@@ -94,7 +97,12 @@ def _categorical(name: str, rule: Mapping[str, Any], required: bool) -> Field:
     if not isinstance(listed, list) or not listed:
         return Field(name, "text", required, hint="a category (the contract lists none)")
     choices = tuple(str(c) for c in listed)
-    return Field(name, "choice", required, choices=choices, hint=f"one of {len(choices)}")
+    if enforced(rule):
+        return Field(name, "choice", required, choices=choices, hint=f"one of {len(choices)}")
+    # Not enforced: a run flags a category it has not seen and keeps the row, and the API
+    # predicts it, so the form offers the known ones and takes another.
+    hint = f"{len(choices)} known, not enforced: another may be typed"
+    return Field(name, "suggest", required, choices=choices, hint=hint)
 
 
 def form_fields(

@@ -2,12 +2,12 @@
 project with a real run on PostgreSQL for the whole module, one live server, one signed-in
 browser context. The run page says its run and opens its reports; the predict page, signed in
 at the /signin form, stores its predictions as `webapp`, sends a value outside a learned range
-the contract does not enforce and keeps back one outside a range it enforces; /docs draws every
-operation of /openapi.json with nothing asked of any host but the app's."""
+the contract does not enforce and keeps back one outside a range it enforces, takes a category
+typed outside a list not enforced and offers only a select where the list is enforced; /docs
+draws every operation of /openapi.json with nothing asked of any host but the app's."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from pipeline.ingest.contract import enforced, from_toml
+from pipeline.ingest.contract import from_toml
 from pipeline.report import verdict
 from pipeline.settings import Settings
 from pipeline.storage import db, page_reads, tables, tokens, users
@@ -24,6 +24,7 @@ from tests.browser import NARROW, horizontal_overflow, serve
 from tests.conftest import reset_pg
 from tests.run_page_data import real_run
 from tests.test_api import RECORD, build_project
+from tests.test_predict_pages import CHOSEN, OFFERED, enforce_columns
 from tests.test_signin import PASSWORD, web_settings
 
 if TYPE_CHECKING:
@@ -34,28 +35,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 HINTED, BOUNDED = "lastyear_activity", "years_as_client"  # enforce = false, then made true
 
 
-def _enforce(settings: Settings, column: str) -> None:
-    """Model v1's contract with `column`'s learned range enforced, as `riskwatch contract
-    enforce` writes it: a new contract version that v1 now points to."""
-    engine = db.make_engine(settings.database_url)
-    try:
-        with engine.begin() as conn:
-            text = enforced(from_toml(page_reads.contract_text(conn, 1) or ""), [column]).text
-            version = hashlib.sha256(text.encode()).hexdigest()
-            conn.execute(
-                tables.contracts.insert().values(
-                    version=version, created_at=tables.utcnow(), path="contract.toml", text=text
-                )
-            )
-            m = tables.model_versions
-            conn.execute(m.update().where(m.c.version == 1).values(contract_version=version))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Settings:
-    """A real run on PostgreSQL; tokens required; a predict user; one range enforced."""
+    """A real run on PostgreSQL; tokens required; a predict user; one range and one category
+    list enforced."""
     reset_pg(pg_database)
     settings = web_settings(build_project(tmp_path_factory.mktemp("browser-pg"), pg_database))
     engine = db.make_engine(settings.database_url)
@@ -64,7 +47,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Setti
         tokens.create(engine, "pg-admin", "admin")  # auth.required wants one token to exist
     finally:
         engine.dispose()
-    _enforce(settings, BOUNDED)
+    enforce_columns(settings, [BOUNDED, CHOSEN])
     return settings
 
 
@@ -189,6 +172,38 @@ def test_the_predict_page_stores_webapp_and_a_range_not_enforced_is_a_hint(
     assert _input(page, BOUNDED).evaluate("e => e.validity.rangeOverflow")
     assert page.evaluate("document.getElementById('predict-form').checkValidity()") is False
     assert _stored(project, "pg-bounded") == []
+
+
+def test_a_category_not_in_a_list_not_enforced_is_typed_and_stored(
+    project: Settings, page: Page
+) -> None:
+    page.goto("/predict")
+    rules = from_toml(_contract_text(project)).columns
+    assert rules[OFFERED].enforce is False and rules[CHOSEN].enforce is True
+    offered = page.get_by_label(OFFERED)  # the label names the input
+    assert offered.evaluate("e => [e.tagName, e.type]") == ["INPUT", "text"]
+    known = offered.evaluate("e => Array.from(e.list.options, o => o.value)")
+    assert known == list(rules[OFFERED].categories or ())
+    hint = page.locator(f"#{offered.get_attribute('aria-describedby')}").inner_text()
+    assert hint == f"{len(known)} known, not enforced: another may be typed"
+    # The enforced list: a select of its categories alone, nothing to type.
+    chosen = page.get_by_label(CHOSEN)
+    assert chosen.evaluate("e => e.tagName") == "SELECT"
+    values = chosen.evaluate("e => Array.from(e.options, o => o.value)")
+    assert values == ["", *(rules[CHOSEN].categories or ())]
+    unknown = "shipbuilding"
+    assert unknown not in known
+    _fill(page, "pg-unknown", **{OFFERED: "finance"})
+    # By keyboard: the input cleared and typed into, the form sent with Enter.
+    offered.fill("")
+    offered.press_sequentially(unknown)
+    offered.press("Enter")
+    page.locator("#one-prediction").wait_for()
+    assert page.locator("#one-prediction").inner_text() in {"0", "1"}
+    stored = _stored(project, "pg-unknown")
+    assert [r["source"] for r in stored] == ["webapp"]
+    assert stored[0]["features"][OFFERED] == unknown
+    assert stored[0]["features"][CHOSEN] == RECORD[CHOSEN]
 
 
 def _contract_text(settings: Settings) -> str:
