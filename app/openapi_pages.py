@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from app.openapi_predictions import TIME_PARAMETER
 from pipeline.vocabulary import CRITICALITIES
 
 _RANGE_PARAMS = (
@@ -18,13 +19,7 @@ _RANGE_PARAMS = (
 # As app.dashboard_params reads them: an empty value (a form's field left blank) is one not
 # given, and a time is an ISO 8601 date or date and time. What no schema of a parameter can say
 # is checked by the pages (a 400 naming it): a custom range needs `from`, and `to` after it.
-_TIME = {
-    "anyOf": [
-        {"type": "string", "format": "date-time"},
-        {"type": "string", "format": "date"},
-        {"type": "string", "maxLength": 0},
-    ]
-}
+_TIME = {"anyOf": [*TIME_PARAMETER["anyOf"], {"type": "string", "maxLength": 0}]}
 _SCHEMAS: dict[str, dict[str, Any]] = {
     "range": {"type": "string", "enum": ["day", "week", "month", "custom", ""]},
     "from": _TIME,

@@ -41,11 +41,11 @@ def rows_request(max_records: int | None) -> dict[str, Any]:
 
 def _as_a_form_sends(parameter: dict[str, Any]) -> dict[str, Any]:
     """A filter of GET /past-predictions as the page's form sends it: blank (spaces or
-    nothing) is the filter not set, and a time may be a date (the end date: that whole day)."""
-    kinds = [parameter["schema"], {"type": "string", "pattern": r"^\s*$"}]
-    if parameter["schema"].get("format") == "date-time":
-        kinds.append({"type": "string", "format": "date"})
-    return {**parameter, "schema": {"anyOf": kinds}}
+    nothing) is the filter not set, and a time a date and time or a date (the end date: that
+    whole day)."""
+    schema = parameter["schema"]
+    kinds = list(schema.get("anyOf", [schema]))  # a time: TIME_PARAMETER's kinds
+    return {**parameter, "schema": {"anyOf": [*kinds, {"type": "string", "pattern": r"^\s*$"}]}}
 
 
 def paths(page_limit: int, max_records: int | None = None) -> dict[str, Any]:

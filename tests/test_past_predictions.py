@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,26 @@ def test_filters_by_model_version_and_time(client, built) -> None:
     assert len(before) + len(after) == _count(built)
     assert _get(client, start="2999-01-01")["predictions"] == []
     assert _get(client, start="2026-01-02", end="2026-01-01")["predictions"] == []
+
+
+def test_a_date_alone_is_its_midnight_as_the_document_says(client, built) -> None:
+    doc = client.get("/openapi.json").get_json()
+    operation = doc["paths"]["/past-predictions"]["get"]
+    schemas = {p["name"]: p["schema"] for p in operation["parameters"]}
+    for name in ("start", "end"):
+        assert schemas[name] == {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "format": "date"},
+            ]
+        }
+    today = datetime.now(UTC).date().isoformat()
+    midnight = f"{today}T00:00:00Z"
+    since = _all(client, start=today, limit=1000)
+    assert since == _all(client, start=midnight, limit=1000)
+    until = _all(client, end=today, limit=1000)
+    assert until == _all(client, end=midnight, limit=1000)  # not that day: before its start
+    assert len(since) + len(until) == _count(built)
 
 
 @pytest.mark.parametrize(
