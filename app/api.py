@@ -21,7 +21,7 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 from app import get_connection, production_model, run_pages, state
 from app.limits import anonymous_role
 from app.negotiate import vary_on_accept, wants_html
-from app.prediction_writes import predict_and_store, session_source
+from app.prediction_writes import predict_and_store, session_source, signed_in_by_session
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
 from pipeline.errors import (
@@ -154,8 +154,8 @@ def _dataset_param() -> str:
 
 def request_records() -> tuple[Any, str]:  # records_frame checks the records are objects
     """The records of a prediction request (a JSON array, or the array under "records") and
-    the source to record them under: "api", or "webapp" when the object's `source` says so,
-    and always "webapp" for a request signed in by its session cookie (the pages')."""
+    the source to record them under: "webapp" for a request signed in by its session cookie
+    (the pages'), whatever it asks; else "api", and a 400 for one asking to be "webapp"."""
     if not request.is_json:
         raise UnsupportedMediaType(
             f"expected Content-Type: application/json, got {request.mimetype or 'none'}"
@@ -178,8 +178,17 @@ def request_records() -> tuple[Any, str]:  # records_frame checks the records ar
                 f"field 'source' must be one of {', '.join(REQUEST_SOURCES)}, got {shown}",
                 parameter="source",
             )
-        return doc["records"], session_source(source)
-    return doc, session_source("api")
+        if source == "webapp" and not signed_in_by_session():
+            # A client must not pass its predictions off as the pages' (issue 13): refused
+            # out loud rather than stored as "api", so that it knows what it was told.
+            raise ApiError(
+                400,
+                "field 'source' may be 'webapp' only for a browser signed in at /signin (the "
+                "pages); a request with a bearer token, or signed in by none, is stored as "
+                "'api': send 'api' or leave 'source' out",
+                parameter="source",
+            )
+    return (doc["records"] if isinstance(doc, dict) else doc), session_source()
 
 
 def _said(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +215,7 @@ def _run_id(raw: str) -> str:
 @bp.post("/prediction")
 def prediction() -> dict[str, Any]:
     """Predict with the production model and record every prediction with its features, under
-    source "api" (or "webapp", as the request says)."""
+    source "api" ("webapp" for a browser signed in by its session)."""
     records, source = request_records()
     loaded = production_model()
     # pandas and scikit-learn load on the first prediction, not when the app starts.

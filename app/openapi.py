@@ -266,9 +266,9 @@ def _prediction_paths() -> dict[str, Any]:
         "/prediction": {
             "post": {
                 "summary": "Predict with the production model; every prediction is recorded "
-                "with its features, the model version and source 'api' (or 'webapp', when the "
-                "request object's `source` says so, and always for a request signed in by its "
-                "session cookie).",
+                "with its features, the model version and source 'api' ('webapp' for a "
+                "browser signed in by its session cookie; a body asking for 'webapp' without "
+                "one is a 400).",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("PredictionRequest")}},

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from app.openapi_predictions import TIME_PARAMETER
+from pipeline.vocabulary import CRITICALITIES
+
 _RANGE_PARAMS = (
     ("range", "day, week, month (the last one; default dashboard.range) or custom."),
     ("from", "A custom range's start: an ISO 8601 date or time (UTC without an offset)."),
@@ -13,10 +16,14 @@ _RANGE_PARAMS = (
 )
 
 
+# As app.dashboard_params reads them: an empty value (a form's field left blank) is one not
+# given, and a time is an ISO 8601 date or date and time. What no schema of a parameter can say
+# is checked by the pages (a 400 naming it): a custom range needs `from`, and `to` after it.
+_TIME = {"anyOf": [*TIME_PARAMETER["anyOf"], {"type": "string", "maxLength": 0}]}
 _SCHEMAS: dict[str, dict[str, Any]] = {
-    "range": {"type": "string", "enum": ["day", "week", "month", "custom"]},
-    "from": {"type": "string", "format": "date-time"},
-    "to": {"type": "string", "format": "date-time"},
+    "range": {"type": "string", "enum": ["day", "week", "month", "custom", ""]},
+    "from": _TIME,
+    "to": _TIME,
 }
 
 
@@ -59,7 +66,10 @@ def paths(errors: Callable[..., dict[str, Any]], html: dict[str, Any]) -> dict[s
             "Data quality: valid and invalid rows, problems per error type, files rejected "
             "whole, and the checked files with links to their reports.",
             _query_param("name", "File names containing this text."),
-            _query_param("criticality", "low, medium, high, or none (clean files)."),
+            {
+                **_query_param("criticality", "low, medium, high, or none (clean files)."),
+                "schema": {"type": "string", "enum": [*CRITICALITIES, "none", ""]},
+            },
         ),
         "/drift": page(
             "Drift and predictions: effect size per feature and run (a heatmap), prediction "

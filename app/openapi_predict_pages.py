@@ -39,6 +39,15 @@ def rows_request(max_records: int | None) -> dict[str, Any]:
     return records_body(array)
 
 
+def _as_a_form_sends(parameter: dict[str, Any]) -> dict[str, Any]:
+    """A filter of GET /past-predictions as the page's form sends it: blank (spaces or
+    nothing) is the filter not set, and a time a date and time or a date (the end date: that
+    whole day)."""
+    schema = parameter["schema"]
+    kinds = list(schema.get("anyOf", [schema]))  # a time: TIME_PARAMETER's kinds
+    return {**parameter, "schema": {"anyOf": [*kinds, {"type": "string", "pattern": r"^\s*$"}]}}
+
+
 def paths(page_limit: int, max_records: int | None = None) -> dict[str, Any]:
     """GET and POST /predict, GET /past-predictions.csv; `max_records`: api.max_records."""
     rows = {
@@ -50,7 +59,9 @@ def paths(page_limit: int, max_records: int | None = None) -> dict[str, Any]:
             "results": {"type": "array", "items": ROW_RESULT},
         },
     }
-    filters = [p for p in parameters(page_limit) if p["name"] not in ("limit", "cursor")]
+    filters = [
+        _as_a_form_sends(p) for p in parameters(page_limit) if p["name"] not in ("limit", "cursor")
+    ]
     return {
         "/predict": {
             "get": {
@@ -62,7 +73,8 @@ def paths(page_limit: int, max_records: int | None = None) -> dict[str, Any]:
             "post": {
                 "summary": "What the predict page sends: the body of POST /prediction, answered "
                 "record by record (each refused with POST /prediction's own error, the others "
-                "predicted and stored, source 'webapp' when signed in by the session).",
+                "predicted and stored, source 'webapp' when signed in by the session, else 'api'; "
+                "'webapp' asked for without the session is a 400).",
                 "tags": ["pages"],
                 "requestBody": {
                     "required": True,

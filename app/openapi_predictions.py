@@ -9,6 +9,11 @@ from typing import Any
 from pipeline.predictions import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_INT, SOURCE_FILTERS
 
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+# A time parameter as `pipeline.predictions.parse_time` reads it: an ISO 8601 date and time, or
+# a date alone (its midnight, UTC).
+TIME_PARAMETER: dict[str, Any] = {
+    "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]
+}
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -26,14 +31,15 @@ def parameters(page_limit: int) -> list[dict[str, Any]]:
     return [
         _query(
             "start",
-            "Predictions made at or after this time (ISO 8601; without an offset, UTC).",
-            {"type": "string", "format": "date-time"},
+            "Predictions made at or after this time (ISO 8601; without an offset, UTC; a date "
+            "alone: its midnight).",
+            TIME_PARAMETER,
         ),
         _query(
             "end",
-            "Predictions made before this time (ISO 8601; without an offset, UTC). At or "
-            "before `start`: an empty page.",
-            {"type": "string", "format": "date-time"},
+            "Predictions made before this time (ISO 8601; without an offset, UTC; a date alone: "
+            "its midnight, so none of that day). At or before `start`: an empty page.",
+            TIME_PARAMETER,
         ),
         _query(
             "source",

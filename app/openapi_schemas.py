@@ -38,8 +38,18 @@ def _named_diagnostic(description: str) -> dict[str, Any]:
     }
 
 
-# What a prediction request records itself as (the web page sends "webapp").
-SOURCE = {"type": "string", "enum": ["api", "webapp"], "default": "api"}
+# What a prediction request may ask to be recorded as. The document's clients (a bearer token,
+# or no one where auth allows) are "api"; "webapp" is what a browser signed in by its session
+# cookie is recorded as, whatever it asks (app.api.request_records).
+SOURCE = {
+    "type": "string",
+    "enum": ["api"],
+    "default": "api",
+    "description": "The source the predictions are stored under: 'api'. A request signed in "
+    "by a browser session at /signin (the pages') is stored as 'webapp' whatever it asks; "
+    "'webapp' from any other request (a bearer token, or no sign-in) is a 400 naming "
+    "`source`, never stored as the pages'.",
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {

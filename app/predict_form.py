@@ -1,8 +1,10 @@
 """The fields of the predict page's form, made from the production model's features and the
 data contract it was trained under (issue 13): a number input per numeric feature (whole
-numbers for the contract's integer columns; its learned range as the hint and as the input's
-min and max), a choice of the contract's categories per categorical feature, and a text input
-per id column (optional: it gives the prediction the row key a later label joins on).
+numbers for the contract's integer columns; its learned range as the hint, and as the input's
+min and max only where the contract enforces it; its sign always), per categorical feature a
+choice of the contract's categories where it enforces them, else a text input offering them (a
+datalist: the API takes another, which a run flags and keeps), and a text input per id column
+(optional: it gives the prediction the row key a later label joins on).
 
 Pure: the contract comes as its TOML text (pipeline.storage.page_reads.contract_text).
 """
@@ -19,7 +21,9 @@ from pipeline.model.features import FeatureSpec
 
 @dataclass(frozen=True)
 class Field:
-    """One input of the form; `kind`: number, choice or text (an id column)."""
+    """One input of the form; `kind`: number, choice (a select of `choices`), suggest (a text
+    input offering `choices`, another typeable) or text (an id column, or a categorical one the
+    contract lists no categories for)."""
 
     name: str
     kind: str
@@ -59,14 +63,30 @@ def _range_hint(low: float | None, high: float | None) -> str:
     return ""
 
 
+def enforced(rule: Mapping[str, Any]) -> bool:
+    """Whether the rule's learned range (or category list) quarantines a row that breaks it:
+    as pipeline.ingest.contract_toml reads it, true without an `enforce` key (a rule a person
+    wrote), false where inference wrote `enforce = false`."""
+    return rule.get("enforce", True) is True
+
+
 def _numeric(name: str, rule: Mapping[str, Any], required: bool) -> Field:
-    low, high = _number(rule.get("min")), _number(rule.get("max"))
-    if low is None and rule.get("sign") == "non-negative":
-        low = 0.0
-    if high is None and rule.get("sign") == "non-positive":
-        high = 0.0
+    learned_low, learned_high = _number(rule.get("min")), _number(rule.get("max"))
+    hint = _range_hint(learned_low, learned_high)
+    # The bounds the input refuses to pass: the learned range only where the contract
+    # enforces it (elsewhere a value outside it is flagged by a run and accepted by the API:
+    # a hint), and the sign, a structural rule, always.
+    low, high = (learned_low, learned_high) if enforced(rule) else (None, None)
+    if hint and not enforced(rule):
+        hint += ", not enforced"
+    if rule.get("sign") == "non-negative":
+        low = 0.0 if low is None else max(low, 0.0)
+    if rule.get("sign") == "non-positive":
+        high = 0.0 if high is None else min(high, 0.0)
+    if not hint:
+        sign = str(rule.get("sign"))
+        hint = {"non-negative": "not negative", "non-positive": "not positive"}.get(sign, "")
     integer = rule.get("kind") == "integer"
-    hint = _range_hint(low, high)
     if integer:
         hint = f"a whole number; {hint}" if hint else "a whole number"
     return Field(name, "number", required, "1" if integer else "any", low, high, hint=hint)
@@ -77,7 +97,12 @@ def _categorical(name: str, rule: Mapping[str, Any], required: bool) -> Field:
     if not isinstance(listed, list) or not listed:
         return Field(name, "text", required, hint="a category (the contract lists none)")
     choices = tuple(str(c) for c in listed)
-    return Field(name, "choice", required, choices=choices, hint=f"one of {len(choices)}")
+    if enforced(rule):
+        return Field(name, "choice", required, choices=choices, hint=f"one of {len(choices)}")
+    # Not enforced: a run flags a category it has not seen and keeps the row, and the API
+    # predicts it, so the form offers the known ones and takes another.
+    hint = f"{len(choices)} known, not enforced: another may be typed"
+    return Field(name, "suggest", required, choices=choices, hint=hint)
 
 
 def form_fields(

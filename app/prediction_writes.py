@@ -61,10 +61,16 @@ class PredictionWrite(Batched):
         return outcomes
 
 
-def session_source(asked: str) -> str:
+def signed_in_by_session() -> bool:
+    """Whether this request was signed in by its session cookie (a page of the app; app.auth
+    sets the flag), not by a bearer token nor as no one."""
+    return bool(getattr(g, "signed_in_by_session", False))
+
+
+def session_source() -> str:
     """The source a prediction request records: "webapp" when it was signed in by its session
-    cookie (a page of the app; app.auth sets the flag), else what the request asked for."""
-    return "webapp" if getattr(g, "signed_in_by_session", False) else asked
+    cookie, else "api" (app.api refuses a request that asks for "webapp" without one)."""
+    return "webapp" if signed_in_by_session() else "api"
 
 
 def predict_and_store(

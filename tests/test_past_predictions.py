@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,11 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from pipeline.settings import Settings
-from pipeline.storage import db, tables
+from pipeline.storage import db, tables, tokens
 from tests.conftest import PgDatabases, copy_pg_project, copy_project
 from tests.e2e import invoke
 from tests.test_api import RECORD, assert_error, make_app
+from tests.test_signin import csrf_of, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +42,24 @@ def postgres_project(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def built(request: pytest.FixtureRequest) -> Settings:
-    """A project after one real run (300 scheduled predictions, 200 diagnostics), with 2 api and
-    3 webapp predictions added through the API."""
+    """A project after one real run (300 scheduled predictions, 200 diagnostics), with 2 api
+    predictions added through the API and 3 webapp ones by a browser signed in at /signin."""
     settings: Settings = request.getfixturevalue(f"{request.param}_project")
+    engine = db.make_engine(settings.database_url)
+    try:
+        secret = tokens.create(engine, "past-webapp", "predict")[1]
+    finally:
+        engine.dispose()
     with make_app(settings) as app:
         client = app.test_client()
         assert (
             client.post("/prediction", json=[RECORD, {**RECORD, "region": "east"}]).status_code
             == 200
         )
-        body = {"records": [RECORD] * 3, "source": "webapp"}
-        assert client.post("/prediction", json=body).status_code == 200
+        browser = app.test_client()
+        assert sign_in(browser, token=secret).status_code == 303
+        signed = {"X-CSRF-Token": csrf_of(browser)}
+        assert browser.post("/prediction", json=[RECORD] * 3, headers=signed).status_code == 200
     return settings
 
 
@@ -140,6 +149,26 @@ def test_filters_by_model_version_and_time(client, built) -> None:
     assert _get(client, start="2026-01-02", end="2026-01-01")["predictions"] == []
 
 
+def test_a_date_alone_is_its_midnight_as_the_document_says(client, built) -> None:
+    doc = client.get("/openapi.json").get_json()
+    operation = doc["paths"]["/past-predictions"]["get"]
+    schemas = {p["name"]: p["schema"] for p in operation["parameters"]}
+    for name in ("start", "end"):
+        assert schemas[name] == {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "format": "date"},
+            ]
+        }
+    today = datetime.now(UTC).date().isoformat()
+    midnight = f"{today}T00:00:00Z"
+    since = _all(client, start=today, limit=1000)
+    assert since == _all(client, start=midnight, limit=1000)
+    until = _all(client, end=today, limit=1000)
+    assert until == _all(client, end=midnight, limit=1000)  # not that day: before its start
+    assert len(since) + len(until) == _count(built)
+
+
 @pytest.mark.parametrize(
     ("params", "parameter"),
     [
@@ -174,13 +203,14 @@ def test_any_well_formed_cursor_is_answered(client) -> None:
     assert _get(client, cursor="0" * 32)["predictions"] == []  # before 1970: nothing
 
 
-def test_the_webapp_source_is_only_what_the_body_says(client, built) -> None:
+def test_a_source_the_request_may_not_claim_is_refused(client, built) -> None:
     before = _count(built)
-    body = assert_error(
-        client.post("/prediction", json={"records": [RECORD], "source": "cron"}), 400
-    )
-    assert body["parameter"] == "source"
-    assert_error(client.post("/prediction", json={"records": [RECORD], "source": ["api"]}), 400)
+    for source in ("cron", ["api"], "webapp"):  # webapp: no browser session signed this one in
+        body = assert_error(
+            client.post("/prediction", json={"records": [RECORD], "source": source}), 400
+        )
+        assert body["parameter"] == "source"
+    assert "only for a browser signed in at /signin" in body["error"]
     assert _count(built) == before
 
 

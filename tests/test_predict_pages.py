@@ -6,6 +6,7 @@ the past-predictions page's filters, paging, 400 pages, CSV download and realise
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -16,11 +17,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import g
 from flask.testing import FlaskClient
 
-from app import create_app
-from pipeline.ingest.contract import from_toml
+from app.predict_form import form_fields
+from pipeline.ingest.contract import enforced, from_toml
+from pipeline.model.features import FeatureSpec
 from pipeline.settings import Settings
 from pipeline.storage import db, label_tables, page_reads, tables
 from tests.conftest import PgDatabases, copy_pg_project, copy_project
@@ -28,11 +29,33 @@ from tests.test_api import RECORD, assert_error, empty_project, make_app
 from tests.test_auth import bearer, new_token
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+CHOSEN, OFFERED = "region", "industry"  # categories enforced (made so below), then not
+
+
+def enforce_columns(settings: Settings, columns: list[str]) -> None:
+    """Model v1's contract with these columns' learned rules enforced, as `riskwatch contract
+    enforce` writes it: a new contract version that v1 now points to."""
+    engine = db.make_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            text = enforced(from_toml(page_reads.contract_text(conn, 1) or ""), columns).text
+            version = hashlib.sha256(text.encode()).hexdigest()
+            conn.execute(
+                tables.contracts.insert().values(
+                    version=version, created_at=tables.utcnow(), path="contract.toml", text=text
+                )
+            )
+            m = tables.model_versions
+            conn.execute(m.update().where(m.c.version == 1).values(contract_version=version))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def sqlite_project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
-    return copy_project(built_project, tmp_path_factory.mktemp("pages-sqlite"))
+    settings = copy_project(built_project, tmp_path_factory.mktemp("pages-sqlite"))
+    enforce_columns(settings, [CHOSEN])
+    return settings
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +64,10 @@ def postgres_project(
     built_pg_project: tuple[Path, str],
     pg_databases: PgDatabases,
 ) -> Settings:
-    return copy_pg_project(
-        built_pg_project, tmp_path_factory.mktemp("pages-postgres"), pg_databases
-    )
+    target = tmp_path_factory.mktemp("pages-postgres")
+    settings = copy_pg_project(built_pg_project, target, pg_databases)
+    enforce_columns(settings, [CHOSEN])
+    return settings
 
 
 @pytest.fixture(
@@ -73,13 +97,16 @@ def _html(client: FlaskClient, url: str, secret: str, **params: Any) -> tuple[in
 
 
 class _Tags(HTMLParser):
-    """Every start tag with its attributes, and the text of each <option>, <td> and <p>."""
+    """Every start tag with its attributes, the text of each <select>'s <option> (by the
+    select's name) and the value of each <datalist>'s <option> (by the datalist's id)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.options: dict[str, list[str]] = {}
+        self.offered: dict[str, list[str]] = {}
         self._select: str | None = None
+        self._datalist: str | None = None
         self._in_option = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -88,11 +115,16 @@ class _Tags(HTMLParser):
         if tag == "select":
             self._select = found.get("name")
             self.options[self._select or ""] = []
+        if tag == "datalist":
+            self._datalist = found.get("id") or ""
+            self.offered[self._datalist] = []
+        if tag == "option" and self._datalist is not None:
+            self.offered[self._datalist].append(found.get("value") or "")
         self._in_option = tag == "option"
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self._select = None
+        if tag in ("select", "datalist"):
+            self._select = self._datalist = None
         self._in_option = False
 
     def handle_data(self, data: str) -> None:
@@ -131,6 +163,7 @@ def test_the_form_is_the_production_models_features_under_its_contract(
     parsed = _parsed(page)
     inputs = {a["name"]: a for t, a in parsed.tags if t in ("input", "select") and a.get("name")}
     labels = {a["for"] for t, a in parsed.tags if t == "label"}
+    hints = dict(re.findall(r'<small id="([^"]+)" class="hint">([^<]*)</small>', page))
     features = [c for c in contract.features]
     assert set(features) <= inputs.keys()
     assert "corporation" in inputs and "required" not in inputs["corporation"]  # the id, optional
@@ -139,13 +172,145 @@ def test_the_form_is_the_production_models_features_under_its_contract(
         assert field["id"] in labels  # every input has its label
         if rule.kind in ("numeric", "integer"):
             assert field["type"] == "number"
-            assert float(field["min"] or "nan") == rule.min
-            assert float(field["max"] or "nan") == rule.max
+            # Inference writes enforce = false: the learned range is the hint, not a bound
+            # (the API accepts a value outside it); the sign, a structural rule, bounds.
+            assert rule.enforce is False and rule.min is not None and rule.max is not None
+            assert "max" not in field
+            assert field.get("min") == ("0.0" if rule.sign == "non-negative" else None)
+            hint = hints[field["aria-describedby"] or ""]
+            assert f"training range {rule.min:g} to {rule.max:g}, not enforced" in hint
             assert field["step"] == ("1" if rule.kind == "integer" else "any")
         else:
-            assert parsed.options[name][1:] == list(rule.categories or ())
+            _assert_categorical(parsed, field, rule, hints)
         assert ("required" in field) == (not rule.nullable)
     assert 'href="/predict"' in page and 'href="/past-predictions"' in page  # the nav links
+    # Inference wrote enforce = false on both; the project enforces one (as `riskwatch
+    # contract enforce` does): a select for it, a text input offering the other's.
+    assert contract.columns[CHOSEN].enforce and not contract.columns[OFFERED].enforce
+    assert inputs[CHOSEN]["data-kind"] == "choice" and inputs[OFFERED]["data-kind"] == "suggest"
+
+
+def _assert_categorical(
+    parsed: _Tags, field: dict[str, str | None], rule: Any, hints: dict[str, str]
+) -> None:
+    """A select of the categories where the contract enforces them; else a text input with a
+    datalist of them (another typeable), its hint saying the list is not enforced."""
+    categories = list(rule.categories or ())
+    hint = hints[field["aria-describedby"] or ""]
+    if rule.enforce:
+        assert field["data-kind"] == "choice" and "list" not in field
+        assert parsed.options[field["name"] or ""][1:] == categories
+        assert hint == f"one of {len(categories)}"
+    else:
+        assert field["data-kind"] == "suggest" and field["type"] == "text"
+        assert field["name"] not in parsed.options  # no select
+        assert parsed.offered[field["list"] or ""] == categories
+        assert hint == f"{len(categories)} known, not enforced: another may be typed"
+
+
+# Each way a contract may hold a numeric column's range: learned and not enforced (inference's
+# `enforce = false`), learned and enforced, written by hand (no enforce key: enforced), a sign.
+RANGES = """
+[contract]
+target = "y"
+
+[columns.y]
+kind = "label"
+
+[columns.hinted]
+kind = "numeric"
+nullable = false
+sign = "non-negative"
+min = 2.5
+max = 40.0
+enforce = false
+
+[columns.bounded]
+kind = "integer"
+nullable = false
+min = -3.0
+max = 12.0
+enforce = true
+
+[columns.by_hand]
+kind = "numeric"
+nullable = true
+min = 1.0
+max = 9.0
+
+[columns.signed]
+kind = "numeric"
+nullable = true
+sign = "non-positive"
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high", "hint"),
+    [
+        ("hinted", 0.0, None, "training range 2.5 to 40, not enforced"),  # the sign bounds
+        ("bounded", -3.0, 12.0, "a whole number; training range -3 to 12"),
+        ("by_hand", 1.0, 9.0, "training range 1 to 9"),
+        ("signed", None, 0.0, "not positive"),
+    ],
+)
+def test_the_learned_range_bounds_the_input_only_where_the_contract_enforces_it(
+    name: str, low: float | None, high: float | None, hint: str
+) -> None:
+    assert from_toml(RANGES).columns[name].enforce is (name != "hinted")  # as a run reads it
+    features = FeatureSpec(("hinted", "bounded", "by_hand", "signed"), ())
+    field = {f.name: f for f in form_fields(features, RANGES)}[name]
+    assert (field.min, field.max, field.hint) == (low, high, hint)
+
+
+CATEGORIES = """
+[contract]
+target = "y"
+
+[columns.y]
+kind = "label"
+
+[columns.learned]
+kind = "categorical"
+nullable = false
+categories = ["east", "west"]
+enforce = false
+
+[columns.enforced]
+kind = "categorical"
+nullable = true
+categories = ["a", "b", "c"]
+enforce = true
+
+[columns.by_hand]
+kind = "categorical"
+nullable = true
+categories = ["x"]
+
+[columns.unlisted]
+kind = "categorical"
+nullable = true
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "choices", "hint"),
+    [
+        ("learned", "suggest", ("east", "west"), "2 known, not enforced: another may be typed"),
+        ("enforced", "choice", ("a", "b", "c"), "one of 3"),
+        ("by_hand", "choice", ("x",), "one of 1"),  # no enforce key: enforced
+        ("unlisted", "text", (), "a category (the contract lists none)"),
+    ],
+)
+def test_a_category_list_is_a_select_only_where_the_contract_enforces_it(
+    name: str, kind: str, choices: tuple[str, ...], hint: str
+) -> None:
+    rules = from_toml(CATEGORIES).columns
+    assert rules["learned"].enforce is False and rules["by_hand"].enforce is True
+    features = FeatureSpec((), ("learned", "enforced", "by_hand", "unlisted"))
+    field = {f.name: f for f in form_fields(features, CATEGORIES)}[name]
+    assert (field.kind, field.choices, field.hint) == (kind, choices, hint)
+    assert field.required is (name == "learned")  # nullable = false
 
 
 def test_predict_answers_each_record_with_the_apis_own_error(
@@ -203,30 +368,6 @@ def _count(settings: Settings, where: Any = None) -> int:
             return int(conn.execute(query if where is None else query.where(where)).scalar_one())
     finally:
         engine.dispose()
-
-
-@pytest.mark.parametrize("by_session", [True, False])
-def test_a_page_signed_in_by_its_session_stores_webapp_a_token_stays_api(
-    built: Settings, secrets: dict[str, str], by_session: bool
-) -> None:
-    app = create_app({"TESTING": True, "RISKWATCH_SETTINGS": built})
-
-    @app.before_request
-    def _signed_in() -> None:  # what the sign-in helper sets for a cookie-signed-in request
-        g.signed_in_by_session = by_session
-
-    name = f"session-{by_session}"
-    try:
-        client = app.test_client()
-        token = bearer(secrets["predict"])
-        record = {**RECORD, "corporation": name}
-        assert client.post("/predict", json=[record], headers=token).status_code == 200
-        assert client.post("/prediction", json=[record], headers=token).status_code == 200
-    finally:
-        app.extensions["riskwatch"].engine.dispose()
-    where = tables.predictions.c.row_key == f'["{name}"]'
-    expected = "webapp" if by_session else "api"
-    assert _count(built, where & (tables.predictions.c.source == expected)) == 2
 
 
 def test_without_a_model_the_predict_page_says_so(tmp_path: Path) -> None:

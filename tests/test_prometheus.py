@@ -20,7 +20,9 @@ from pipeline.settings import Settings
 from pipeline.storage import db, writes
 from tests.conftest import copy_project
 from tests.test_api import empty_project, make_app
+from tests.test_auth import new_token
 from tests.test_procfile import _opener, serving
+from tests.test_signin import csrf_of, sign_in
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -105,7 +107,7 @@ def test_the_database_gauges(client: FlaskClient, project: Settings) -> None:
 
 
 def test_the_predictions_the_app_makes_are_counted_by_source_and_class(
-    client: FlaskClient,
+    client: FlaskClient, project: Settings
 ) -> None:
     from tests.test_api import RECORD
 
@@ -117,8 +119,13 @@ def test_the_predictions_the_app_makes_are_counted_by_source_and_class(
         }
 
     answers = []
-    for source, n in (("api", 3), ("webapp", 2)):
-        response = client.post("/prediction", json={"records": [RECORD] * n, "source": source})
+    # A browser signed in at /signin is the webapp; the API client, api.
+    browser = client.application.test_client()
+    secret = new_token(project, "metrics-webapp", "predict")
+    assert sign_in(browser, token=secret).status_code == 303
+    signed = {"X-CSRF-Token": csrf_of(browser)}
+    for source, sender, headers, n in (("api", client, {}, 3), ("webapp", browser, signed, 2)):
+        response = sender.post("/prediction", json=[RECORD] * n, headers=headers)
         assert response.status_code == 200
         answers.append((source, response.get_json()["predictions"]))
     refused = client.post("/prediction", json=[{"industry": "finance"}])  # stores nothing
