@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -267,6 +268,7 @@ def test_noop_tick_imports_neither_pandas_numpy_nor_sklearn(project: Path, batch
         "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
     )
     env = {"RISKWATCH_CONFIG": str(project / "riskwatch.toml"), "PATH": "/usr/bin:/bin"}
+    env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # this checkout (conftest)
     proc = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=project,

@@ -7,6 +7,7 @@ training window exactly once. Predictions are written with `pipeline.predictions
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -451,6 +452,7 @@ def test_a_tick_with_waiting_labels_and_nothing_new_is_a_cheap_noop(world):
         "RISKWATCH_CONFIG": str(settings.base_dir / "riskwatch.toml"),
         "DATABASE_URL": settings.database_url,
         "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.environ["PYTHONPATH"],  # this checkout (conftest)
     }
     proc = subprocess.run(
         [sys.executable, "-c", probe],

@@ -140,6 +140,11 @@ def test_scheduled_features_are_the_rows_of_the_ingested_file(client, built) -> 
 def test_filters_by_model_version_and_time(client, built) -> None:
     assert len(_all(client, model_version=1, limit=500)) == _count(built)
     assert _get(client, model_version=2)["predictions"] == []
+    # An integral decimal is that integer (JSON Schema's integer; a number input may send it).
+    assert (
+        _get(client, model_version="1.0")["predictions"]
+        == _get(client, model_version=1)["predictions"]
+    )
     newest = _get(client, limit=1)["predictions"][0]["created_at"]
     after = _all(client, start=newest)
     assert after and all(p["created_at"] >= newest for p in after)
@@ -184,6 +189,8 @@ def test_a_date_alone_is_its_midnight_as_the_document_says(client, built) -> Non
         ({"limit": "-5"}, "limit"),
         ({"model_version": "1; DROP TABLE predictions"}, "model_version"),
         ({"model_version": "2147483648"}, "model_version"),
+        ({"model_version": "1.5"}, "model_version"),
+        ({"model_version": "1."}, "model_version"),
         ({"cursor": "abc"}, "cursor"),
         ({"cursor": "'; DROP TABLE predictions; --"}, "cursor"),
         ({"cursor": "G" * 32}, "cursor"),

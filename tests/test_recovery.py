@@ -576,6 +576,7 @@ def _status_importing_nothing_heavy(project: Path) -> str:
         "print('HEAVY=' + ','.join(m for m in ('sklearn', 'joblib') if m in sys.modules))\n"
     )
     env = {"RISKWATCH_CONFIG": str(project / "riskwatch.toml"), "PATH": "/usr/bin:/bin"}
+    env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # this checkout (conftest)
     proc = subprocess.run(
         [sys.executable, "-c", probe], cwd=project, env=env, capture_output=True, text=True
     )

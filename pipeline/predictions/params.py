@@ -76,11 +76,13 @@ def parse_time(name: str, raw: str) -> datetime:
 
 
 def _integer(name: str, raw: str, low: int, high: int) -> int:
-    if not re.fullmatch(r"[0-9]{1,10}", raw) or not low <= int(raw) <= high:
+    # "2.0" is 2: JSON Schema counts it an integer, and a number input may send it so.
+    found = re.fullmatch(r"([0-9]{1,10})(?:\.0{1,10})?", raw)
+    if found is None or not low <= int(found[1]) <= high:
         raise BadParameter(
             name, f"parameter '{name}' must be an integer from {low} to {high}, got {_shown(raw)}"
         )
-    return int(raw)
+    return int(found[1])
 
 
 def encode_cursor(at: Position) -> str:
