@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline.formatting import fmt_drift, fmt_num, fmt_share, fmt_value
-from pipeline.report.charts import distribution_chart, quality_chart, short
+from pipeline.report import chart_data
+from pipeline.report.charts import bar_chart, distribution_chart, short
 from pipeline.report.pdf_doc import Doc
 from pipeline.report.sections import DATASET_ORDER
 from pipeline.report.wording import column_label, thresholds_text
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 # Issues listed per file; a file with 10,000 extra columns has its full list in its HTML report.
 MAX_QUALITY_ISSUES = 40
-DRIFT_PLOTS = 4  # distribution plots of the most drifted columns
 
 
 def section_quality(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
@@ -113,25 +113,15 @@ def _report_link(doc: Doc, f: dict[str, Any], base: str) -> object:
 
 def _gate_chart(doc: Doc, issues: list[dict[str, Any]]) -> list[Flowable]:
     """Offending rows by error type across the run's files, each bar its worst criticality."""
-    rows_by_type: dict[str, int] = {}
-    level_of: dict[str, str] = {}
-    for issue in issues:
-        if issue["level"] == "row":
-            kind = issue["error_type"]
-            rows_by_type[kind] = rows_by_type.get(kind, 0) + issue["count"]
-            level_of[kind] = max(
-                level_of.get(kind, issue["criticality"]), issue["criticality"], key=criticality_rank
-            )
-    if not rows_by_type:
+    series = chart_data.quality(issues)
+    if series is None:
         return []
-    bars = [(k, n, level_of[k]) for k, n in rows_by_type.items()]
-    bars.sort(key=lambda bar: (-bar[1], bar[0]))
     note = doc.para(
         "Offending rows by error type across the run's files, coloured by criticality "
         "(red high, orange medium, olive low). A row with two problems counts under both.",
         doc.note,
     )
-    chart = doc.chart(quality_chart(bars, doc.sans))
+    chart = doc.chart(bar_chart(series, doc.sans))
     return [doc.KeepTogether([doc.Spacer(1, 6), chart, note])]
 
 
@@ -215,21 +205,12 @@ def section_drift(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
 
 def _drift_plots(doc: Doc, results: list[dict[str, Any]]) -> list[Flowable]:
     """Reference and new distributions of the most drifted columns, two per row."""
-    ranked = sorted(
-        (r for r in results if (r["details"] or {}).get("distribution")),
-        key=lambda r: (not r["drifted"], -(r["effect_size"] or 0.0)),
-    )[:DRIFT_PLOTS]
-    if not ranked:
-        return []
     images = [
-        doc.chart(
-            distribution_chart(
-                column_label(r["column_name"]), r["details"]["distribution"], doc.sans
-            ),
-            max_width=doc.width * 0.48,
-        )
-        for r in ranked
+        doc.chart(distribution_chart(series, doc.sans), max_width=doc.width * 0.48)
+        for series in chart_data.drifted(results, column_label)
     ]
+    if not images:
+        return []
     pairs = [images[i : i + 2] for i in range(0, len(images), 2)]
     return [
         doc.subheading("Reference vs new, most drifted columns"),
