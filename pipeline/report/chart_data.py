@@ -13,6 +13,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.formatting import fmt_column
 from pipeline.report.charts import (
     ACCENT,
     CRITICALITY_COLOURS,
@@ -225,17 +226,18 @@ def distribution(column: str, dist: dict[str, Any]) -> Series:
             "y": _count_axis(top, False, 4, 1.05)}  # fmt: skip
 
 
-def drifted(results: list[dict[str, Any]], name: Any = str) -> list[Series]:
-    """The distributions of the most drifted columns (drifted first, biggest effect first);
-    `name` turns a column's name into its label."""
+def drifted(results: list[dict[str, Any]]) -> list[Series]:
+    """The distributions of the most drifted columns (drifted first, biggest effect first),
+    each titled with its column's name as the report shows it."""
     ranked = sorted(
         (r for r in results if (r["details"] or {}).get("distribution")),
         key=lambda r: (not r["drifted"], -(r["effect_size"] or 0.0)),
     )[:DRIFT_PLOTS]
-    return [distribution(name(r["column_name"]), r["details"]["distribution"]) for r in ranked]
+    return [distribution(fmt_column(str(r["column_name"])), r["details"]["distribution"])
+            for r in ranked]  # fmt: skip
 
 
-def run_charts(data: dict[str, Any], name: Any = str) -> dict[str, Any]:
+def run_charts(data: dict[str, Any]) -> dict[str, Any]:
     """Every chart of a run (`load.load_run`'s rows), by name; a chart with nothing to draw is
     None (a list of charts: empty)."""
     run = data["run"]
@@ -248,7 +250,7 @@ def run_charts(data: dict[str, Any], name: Any = str) -> dict[str, Any]:
                                                 run["production_version"])),
         "estimates": estimates(found["periods"], data["metric"]) if has_estimate else None,
         "quality": quality(data["quality_issues"]),
-        "drift": drifted(data["drift_results"], name) if data["drift_summaries"] else [],
+        "drift": drifted(data["drift_results"]) if data["drift_summaries"] else [],
         "predictions": prediction_periods(run.get("summary")),
         "steps": steps(data["steps"]),
     }  # fmt: skip

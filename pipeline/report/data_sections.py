@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline.formatting import fmt_drift, fmt_num, fmt_share, fmt_value
-from pipeline.report import chart_data
+from pipeline.report.chart_data import Series
 from pipeline.report.charts import bar_chart, distribution_chart, short
 from pipeline.report.pdf_doc import Doc
 from pipeline.report.sections import DATASET_ORDER
@@ -26,11 +26,13 @@ if TYPE_CHECKING:
 MAX_QUALITY_ISSUES = 40
 
 
-def section_quality(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
-    """7. Data quality: the gate's files and issues, feature statistics, missing values."""
+def section_quality(doc: Doc, data: dict[str, Any], chart: Series | None) -> list[Flowable]:
+    """7. Data quality: the gate's files and issues (their `chart_data.quality` chart),
+    feature statistics, missing values."""
     stats, missing = data["feature_stats"], data["missing_values"]
     story = [doc.heading("7. Data quality")]
-    story += _gate(doc, data["quality_files"], data["quality_issues"], data.get("links_base", ""))
+    files, issues = data["quality_files"], data["quality_issues"]
+    story += _gate(doc, files, issues, chart, data.get("links_base", ""))
     story.append(doc.subheading("Feature statistics"))
     if not stats:
         story.append(doc.placeholder("Feature statistics"))
@@ -71,7 +73,11 @@ def _column_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _gate(
-    doc: Doc, files: list[dict[str, Any]], issues: list[dict[str, Any]], base: str
+    doc: Doc,
+    files: list[dict[str, Any]],
+    issues: list[dict[str, Any]],
+    chart: Series | None,
+    base: str,
 ) -> list[Flowable]:
     story = [doc.subheading("Files checked by the quality gate")]
     if not files:
@@ -91,7 +97,7 @@ def _gate(
     header = ["File", "Rows read", "Valid", "Invalid", "Criticality", "Verdict", "Report"]
     widths = [0.28, 0.09, 0.08, 0.08, 0.11, 0.14, 0.22]
     story.append(doc.table(header, rows, widths, right=(1, 2, 3)))
-    story += _gate_chart(doc, issues)
+    story += _gate_chart(doc, chart)
     for f in files:
         mine = sorted((i for i in issues if i["quality_file_id"] == f["id"]), key=_issue_order)
         if mine:
@@ -111,9 +117,8 @@ def _report_link(doc: Doc, f: dict[str, Any], base: str) -> object:
     return doc.link(f"/quality/{f['id']}.html", quality_url(base, f["id"]))
 
 
-def _gate_chart(doc: Doc, issues: list[dict[str, Any]]) -> list[Flowable]:
+def _gate_chart(doc: Doc, series: Series | None) -> list[Flowable]:
     """Offending rows by error type across the run's files, each bar its worst criticality."""
-    series = chart_data.quality(issues)
     if series is None:
         return []
     note = doc.para(
@@ -166,8 +171,9 @@ def _examples_cell(issue: dict[str, Any]) -> str:
     return text
 
 
-def section_drift(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
-    """7b. The run's drift against the production model's reference profile."""
+def section_drift(doc: Doc, data: dict[str, Any], plots: list[Series]) -> list[Flowable]:
+    """7b. The run's drift against the production model's reference profile, and the
+    distributions of its most drifted columns (`chart_data.drifted`)."""
     story = [doc.heading("7b. Data drift")]
     if not data["drift_summaries"]:
         return [*story, doc.placeholder("Drift")]
@@ -200,14 +206,14 @@ def section_drift(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     ]
     widths = [0.19, 0.13, 0.06, 0.1, 0.1, 0.09, 0.08, 0.16, 0.09]
     story.append(doc.table(header, rows, widths, right=(3, 4, 5, 6)))
-    return story + _drift_plots(doc, data["drift_results"])
+    return story + _drift_plots(doc, plots)
 
 
-def _drift_plots(doc: Doc, results: list[dict[str, Any]]) -> list[Flowable]:
+def _drift_plots(doc: Doc, plots: list[Series]) -> list[Flowable]:
     """Reference and new distributions of the most drifted columns, two per row."""
     images = [
         doc.chart(distribution_chart(series, doc.sans), max_width=doc.width * 0.48)
-        for series in chart_data.drifted(results, column_label)
+        for series in plots
     ]
     if not images:
         return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline.formatting import fmt_metric, fmt_num
-from pipeline.report import chart_data
+from pipeline.report.chart_data import Series
 from pipeline.report.charts import GRID, INK, MUTED
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def _interval(r: dict[str, Any]) -> str:
     return f"{fmt_metric(r['value'])} [{fmt_metric(r['ci_low'])}, {fmt_metric(r['ci_high'])}]"
 
 
-def section_estimates(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
+def section_estimates(doc: Doc, data: dict[str, Any], series: Series | None) -> list[Flowable]:
     """6b. Performance without labels: the run's estimates, and estimated vs realised."""
     found = data.get("estimates") or {"run": [], "periods": []}
     own = [r for r in found["run"] if r["period"] == "run"]
@@ -99,7 +99,6 @@ def section_estimates(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     reasons = sorted({r["reason"] for r in own if r["reason"]})
     story += [doc.para(f"Unreliable: {why}", doc.note) for why in reasons]
     metric = data["metric"]
-    series = chart_data.estimates(found["periods"], metric)
     if series is not None:
         chart = doc.chart(estimate_chart(series, doc.sans))
         note = doc.para(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.formatting import fmt_num, fmt_share
 from pipeline.report import chart_data
+from pipeline.report.chart_data import Series
 from pipeline.report.charts import bar_chart, short
 from pipeline.report.pdf_doc import Doc
 
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
 MAX_PERIODS = chart_data.MAX_PERIODS  # the newest periods charted; the API has them all
 
 
-def section_predictions(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
-    """7c. Predictions: the health of the periods the run's predictions fall in."""
+def section_predictions(doc: Doc, run: dict[str, Any], charts: list[Series]) -> list[Flowable]:
+    """7c. Predictions: the health of the periods the run's predictions fall in, a chart each
+    (`chart_data.prediction_periods`)."""
     story: list[Flowable] = [doc.heading("7c. Predictions")]
     summary = run.get("summary") if isinstance(run.get("summary"), dict) else {}
     health = (summary or {}).get("prediction_health")
@@ -41,7 +43,7 @@ def section_predictions(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
         for p in periods
     ]
     story.append(doc.table(header, rows, [0.16, 0.1, 0.16, 0.38, 0.2], right=(2, 4)))
-    for series in chart_data.prediction_periods(summary):
+    for series in charts:
         chart = doc.chart(bar_chart(series, doc.sans))
         story.append(doc.KeepTogether([doc.Spacer(1, 6), chart]))
     alerts = health.get("alerts") or []

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from pipeline.formatting import fmt_duration, fmt_num, fmt_score, fmt_time, plain_names
-from pipeline.report import chart_data
+from pipeline.report.chart_data import Series
 from pipeline.report.charts import GOOD, MUTED, bar_chart, confusion_chart, short
 from pipeline.report.pdf_doc import Doc, label
 from pipeline.report.timeline import history_chart
@@ -221,20 +221,20 @@ def _on_test_file(doc: Doc, scores: list[dict[str, Any]]) -> list[Flowable]:
     ]
 
 
-def section_confusion(doc: Doc, cells: list[dict[str, Any]], run: dict[str, Any]) -> list[Flowable]:
-    """5. The confusion matrix: the production (else newest) model on the first dataset found."""
+def section_confusion(doc: Doc, series: Series | None) -> list[Flowable]:
+    """5. The confusion matrix: the production (else newest) model on the first dataset found
+    (`chart_data.confusion_choice`)."""
     heading = doc.heading("5. Confusion matrix")
-    series = chart_data.confusion(chart_data.confusion_choice(cells, run["production_version"]))
     if series is None:
         return [heading, doc.placeholder("Confusion matrix")]
     chart = doc.chart(confusion_chart(series, doc.sans), max_width=doc.width * 0.62)
     return [doc.KeepTogether([heading, chart])]
 
 
-def section_history(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
-    """6. The metric history: production scores, holdout scores and deployments."""
-    heading = doc.heading(f"6. Metric history ({data['metric']})")
-    series = chart_data.history(data["history"], data["metric"])
+def section_history(doc: Doc, metric: str, series: Series | None) -> list[Flowable]:
+    """6. The metric history (`chart_data.history`): production scores, holdout scores and
+    deployments."""
+    heading = doc.heading(f"6. Metric history ({metric})")
     if series is None:
         return [heading, doc.placeholder("Metric history")]
     chart = doc.chart(history_chart(series, doc.sans))
@@ -248,10 +248,10 @@ def section_history(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     return [doc.KeepTogether([heading, chart, note])]
 
 
-def section_steps(doc: Doc, steps: list[dict[str, Any]]) -> list[Flowable]:
-    """8. Step timings: a table and a chart of the run's steps."""
+def section_steps(doc: Doc, steps: list[dict[str, Any]], series: Series | None) -> list[Flowable]:
+    """8. Step timings: a table and a chart (`chart_data.steps`) of the run's steps."""
     heading = doc.heading("8. Step timings")
-    if not steps:
+    if not steps or series is None:
         return [heading, doc.placeholder("Step timings")]
     rows = [
         [
@@ -274,7 +274,7 @@ def section_steps(doc: Doc, steps: list[dict[str, Any]]) -> list[Flowable]:
     )
     header = ["Step", "Status", "Started", "Seconds", "Detail"]
     table = doc.table(header, rows, [0.16, 0.12, 0.25, 0.11, 0.36], right=(3,))
-    chart = doc.chart(bar_chart(chart_data.steps(steps) or {}, doc.sans))
+    chart = doc.chart(bar_chart(series, doc.sans))
     return [heading, table, note, doc.Spacer(1, 6), chart]
 
 
