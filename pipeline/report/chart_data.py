@@ -3,8 +3,9 @@ into the chart's series (labels, values, colours, axis range, annotations such a
 deployments), and both the PDF (reportlab, `charts`, `timeline`, `estimates`) and the run page
 (Chart.js, `app.run_charts`) draw that same output, so the two show the same numbers.
 
-Every series is a JSON-able dict (times in seconds since the epoch, UTC); `run_charts(data)`
-gives every chart of a run by name. No I/O and no reportlab here.
+Every series is a JSON-able dict (times in seconds since the epoch, UTC; an axis its range,
+its ticks and their labels); `run_charts(data)` gives every chart of a run by name. No I/O
+and no reportlab here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pipeline.report.charts import (
     short,
     sort_key,
 )
-from pipeline.report.ticks import nice_ticks
+from pipeline.report.ticks import nice_ticks, tick_text
 from pipeline.report.timeline import HOLDOUT, axis_title, time_span, time_ticks
 from pipeline.vocabulary import criticality_rank
 
@@ -42,14 +43,20 @@ def _value_axis(values: list[float]) -> dict[str, Any]:
         low, high = low - 0.05, high + 0.05
     room = (high - low) * 0.08  # the points and their labels stay inside the frame
     ticks = nice_ticks(low - room, high + room, 4)
-    return {"min": ticks[0], "max": ticks[-1], "ticks": ticks}
+    return {
+        "min": ticks[0],
+        "max": ticks[-1],
+        "ticks": ticks,
+        "labels": list(map(tick_text, ticks)),
+    }
 
 
 def _count_axis(top: float, whole: bool, count: int = 5, room: float = 1.18) -> dict[str, Any]:
     """An axis from 0 past the biggest value (`room` times it), ticked at round numbers."""
     top = top or 1.0
     ticks = [t for t in nice_ticks(0, top * room, count, whole) if t <= top * room]
-    return {"min": 0.0, "max": max(ticks[-1], top * room) if ticks else top * room, "ticks": ticks}
+    return {"min": 0.0, "max": max(ticks[-1], top * room) if ticks else top * room,
+            "ticks": ticks, "labels": list(map(tick_text, ticks))}  # fmt: skip
 
 
 def bars(
@@ -171,17 +178,16 @@ def history(found: dict[str, Any], metric: str) -> Series | None:
     deployments = [{"t": _stamp(x), "version": v, "label": f"→ v{v}"}
                    for x, v in found["deployments"]]  # fmt: skip
     t0, t1 = time_span([p["t"] for p in production + holdout] + [d["t"] for d in deployments])
-    legend = [
-        [name, colour]
-        for name, colour, shown in (
-            ("production model on new data", ACCENT, production),
-            ("recorded score at registration", HOLDOUT, holdout),
-            ("model version change", MUTED, deployments),
-        )
-        if shown
-    ]
-    return {"kind": "time", "metric": metric, "production": production, "holdout": holdout,
-            "deployments": deployments, "legend": legend,
+    names = {
+        "production": "production model on new data",
+        "holdout": "recorded score at registration",
+        "deployments": "model version change",
+    }
+    colours = {"production": ACCENT, "holdout": HOLDOUT, "deployments": MUTED}
+    marks = {"production": production, "holdout": holdout, "deployments": deployments}
+    legend = [[names[k], colours[k]] for k in names if marks[k]]
+    return {"kind": "time", "metric": metric, **marks, "legend": legend, "names": names,
+            "colours": colours,
             "x": {"min": t0, "max": t1, "title": axis_title(t0, t1),
                   "ticks": [[at, name] for at, name in time_ticks(t0, t1)]},
             "y": _value_axis([p["value"] for p in production + holdout])}  # fmt: skip
