@@ -21,6 +21,7 @@ from pipeline.report import chart_data, load
 from pipeline.settings import Settings
 
 Series = dict[str, Any]
+LABEL_ROWS = 4  # deployment labels take turns on this many lines, as in the PDF
 
 
 def run_series(conn: sa.Connection, run_id: str, settings: Settings) -> dict[str, Any]:
@@ -38,7 +39,8 @@ def _axis(axis: dict[str, Any], title: str) -> dict[str, Any]:
 def bars(series: Series) -> dict[str, Any]:
     """Horizontal bars, top to bottom, in the series' colours, on its axis."""
     n = len(series["labels"])
-    data = [{"label": series["title"], "data": series["values"], "colours": series["colours"]}]
+    data = [{"label": series["title"], "data": series["values"], "colours": series["colours"],
+             "tags": series["notes"]}]  # fmt: skip
     doc = chart("bar", series["labels"], data, [None] * n, **_axis(series["x"], series["title"]))
     doc["horizontal"], doc["legend"] = True, False  # one series: the axis names it
     return doc
@@ -58,13 +60,19 @@ def history(series: Series) -> dict[str, Any]:
     names, colours = series["names"], series["colours"]
     y0, y1 = series["y"]["min"], series["y"]["max"]
     lines: list[dict[str, Any]] = []
-    for d in series["deployments"]:  # a gap (no value) between two lines
+    tags: list[str] = []
+    below: list[int] = []
+    for i, d in enumerate(series["deployments"]):  # a gap (no value) between two lines
         lines += [{"x": d["t"], "y": y0}, {"x": d["t"], "y": y1}, {"x": d["t"], "y": None}]
+        tags += ["", d["label"], ""]  # written at the top, on one of three lines as in the PDF
+        below += [0, 9 + 12 * (i % LABEL_ROWS), 0]
+    versions = [f"v{p['version']}" for p in series["holdout"]]
     styles: dict[str, dict[str, Any]] = {
         "production": {},
-        "holdout": {"style": "rectRot", "showLine": False},
-        "deployments": {"dashed": True, "gaps": True, "radius": 0, "thin": True},
-    }
+        "holdout": {"style": "rectRot", "showLine": False, "tags": versions},
+        "deployments": {"dashed": True, "gaps": True, "radius": 0, "thin": True, "tags": tags,
+                        "tagDy": below},
+    }  # fmt: skip
     datasets = []
     for key, style in styles.items():
         marks = series[key]

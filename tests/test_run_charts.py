@@ -198,7 +198,9 @@ def test_bars_become_horizontal_bars_with_the_series_ticks_and_colours() -> None
     assert series is not None
     doc = run_charts.bars(series)
     assert doc["horizontal"] and doc["kind"] == "bar" and doc["labels"] == ["ingest"]
-    assert doc["datasets"] == [{"label": "seconds", "data": [0.5], "colours": [BAD]}]
+    assert doc["datasets"] == [
+        {"label": "seconds", "data": [0.5], "colours": [BAD], "tags": ["0.50 s"]}
+    ]
     axis = {k: v for k, v in series["x"].items() if k != "labels"}
     assert doc["y"] == {**axis, "names": series["x"]["labels"], "title": "seconds"}
     assert run_charts.bar_rows(series) == [["ingest", "0.50 s"]]
@@ -216,6 +218,7 @@ def test_the_history_document_draws_each_deployment_as_a_dashed_line() -> None:
     t = T0.timestamp()
     assert deployed["data"] == [{"x": t, "y": y0}, {"x": t, "y": y1}, {"x": t, "y": None}]
     assert deployed["dashed"] and deployed["gaps"] and deployed["colour"] == MUTED
+    assert deployed["tags"] == ["", "→ v1", ""]  # the PDF's label, at the line's top
     assert doc["x"]["ticks"] == series["x"]["ticks"] and doc["y"]["ticks"] == series["y"]["ticks"]
     assert run_charts.history_rows(series) == [
         ["2026-05-06 02:00:00", "production model on new data", "v1", "0.8000"],

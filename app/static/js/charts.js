@@ -41,11 +41,37 @@
     if (d.style) { out.pointStyle = d.style; }
     if (d.showLine === false) { out.showLine = false; }
     if (d.slim) { out.barThickness = 4; }
+    if (d.tags) { out.tags = d.tags; out.tagDy = d.tagDy; }
     if (d.dashed || d.threshold) { out.borderDash = [6, 4]; }
     if (d.marker) { out.pointStyle = "triangle"; out.showLine = false; }
     if (d.stack) { out.stack = d.stack; }
     return out;
   }
+
+  // Text beside a point or at a bar's end (a dataset's `tags`, one per point; `tagDy` moves it
+  // down, a number or one per point), as the PDF writes it: seconds, counts, versions.
+  var TAGS = {
+    id: "riskwatchTags",
+    afterDatasetsDraw: function (chart) {
+      var ctx = chart.ctx;
+      var across = chart.options.indexAxis === "y";
+      chart.data.datasets.forEach(function (d, i) {
+        var meta = chart.getDatasetMeta(i);
+        if (!d.tags || meta.hidden) { return; }
+        ctx.save();
+        ctx.font = "11px sans-serif";
+        ctx.fillStyle = "#1f2933";
+        ctx.textBaseline = "middle";
+        meta.data.forEach(function (el, k) {
+          var tag = d.tags[k];
+          if (!tag || el.skip) { return; }
+          var dy = Array.isArray(d.tagDy) ? d.tagDy[k] : (d.tagDy || (across ? 0 : -9));
+          ctx.fillText(tag, el.x + 4, el.y + dy);
+        });
+        ctx.restore();
+      });
+    }
+  };
 
   function fixed(values) {
     // Ticks where the document puts them (the PDF's), not where Chart.js would.
@@ -88,6 +114,7 @@
       return items.length ? utc(items[0].parsed.x) : ""; } } } : {};
     new Chart(canvas, {
       type: doc.kind,
+      plugins: [TAGS],
       data: { labels: doc.labels,
               datasets: doc.datasets.map(function (d, i) { return dataset(d, i, doc.kind); }) },
       options: {
