@@ -14,12 +14,12 @@ from typing import Any
 
 from flask import render_template, request
 
-from app import get_connection, state
+from app import get_connection, run_charts, state
 from app.redact import stored_paths
 from pipeline.errors import NotFound, RiskwatchError
 from pipeline.formatting import fmt_drift, fmt_duration, fmt_score
+from pipeline.report import chart_data, verdict
 from pipeline.report import evidence as words
-from pipeline.report import verdict
 from pipeline.storage import run_views
 
 PAGE_SIZES = (20, 50, 100, 200)
@@ -120,7 +120,7 @@ def run_verdict(run: Mapping[str, Any], summary: Mapping[str, Any] | None) -> st
 
 
 def run_page(run_id: str) -> Page:
-    """Everything recorded about one run, in words and tables."""
+    """Everything recorded about one run, in words, tables and the PDF's charts."""
     if not RUN_ID.fullmatch(run_id):
         return problem(404, f"no run with id {run_id[:40]!r} (a run id is 32 lowercase hex digits)")
     try:
@@ -130,6 +130,7 @@ def run_page(run_id: str) -> Page:
     doc.pop("log", None)
     summary = doc.pop("summary", None)
     doc = stored_paths(doc, state().settings.base_dir)
+    figures = run_charts.figures(run_charts.run_series(get_connection(), run_id, state().settings))
     context = {
         "run": doc,
         "verdict": run_verdict(doc, summary),
@@ -143,7 +144,8 @@ def run_page(run_id: str) -> Page:
         ],
         "drift_text": fmt_drift(doc["drift"]) if doc["drift"] else None,
         "timings": _timings(doc),
-        "confusion": _confusion(doc["confusion_matrices"]),
+        "confusion": _confusion(doc["confusion_matrices"], figures["confusion"]),
+        "figures": figures,
         "diagnostics": [(d["name"], words.say(d["name"], d["value"])) for d in doc["diagnostics"]],
         "has_report": bool(doc["reports"]),
     }
@@ -172,15 +174,14 @@ def _timings(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _confusion(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Confusion matrices per (version, data set): labels and counts[actual][predicted]."""
-    found: dict[tuple[int, str], dict[str, Any]] = {}
+def _confusion(rows: list[dict[str, Any]], drawn: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A heat map per (version, data set) (`chart_data.confusion`), the PDF's one first."""
+    found: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for row in rows:
-        m = found.setdefault(
-            (row["model_version"], row["dataset"]),
-            {"version": row["model_version"], "dataset": row["dataset"], "counts": {}},
-        )
-        m["counts"].setdefault(row["actual"], {})[row["predicted"]] = row["count"]
-    for m in found.values():
-        m["labels"] = sorted({*m["counts"], *(p for c in m["counts"].values() for p in c)})
-    return list(found.values())
+        found.setdefault((row["model_version"], row["dataset"]), []).append(row)
+    maps = [m for cells in found.values() if (m := chart_data.confusion(cells)) is not None]
+    if drawn is not None:
+        maps = [drawn] + [
+            m for m in maps if (m["version"], m["dataset"]) != (drawn["version"], drawn["dataset"])
+        ]
+    return maps

@@ -125,6 +125,7 @@ def test_the_estimated_vs_realised_chart() -> None:
     from reportlab.graphics.shapes import Circle, Line, Polygon
     from reportlab.lib.colors import HexColor
 
+    from pipeline.report import chart_data
     from pipeline.report.charts import ACCENT, GREY_BAR
     from pipeline.report.estimates import estimate_chart
     from pipeline.report.timeline import HOLDOUT
@@ -134,10 +135,10 @@ def test_the_estimated_vs_realised_chart() -> None:
     rows = [
         {"period": "day", "period_start": day + timedelta(days=i), "value": 0.8 - 0.05 * i,
          "ci_low": 0.75 - 0.05 * i, "ci_high": 0.85 - 0.05 * i, "reliable": i < 2,
-         "realised_value": 0.79 if i == 0 else None}
+         "realised_value": 0.79 if i == 0 else None, "metric": "f1"}
         for i in range(3)
     ]  # fmt: skip
-    d = estimate_chart(rows, "f1")
+    d = estimate_chart(chart_data.estimates(rows, "f1"), "Helvetica")
     assert {"02 Nov", "03 Nov", "04 Nov", "f1", "day (UTC)", "realised"} <= set(texts(d))
     dots = shapes(d, Circle)
     assert [c.fillColor for c in dots] == [HexColor(ACCENT)] * 2 + [HexColor(GREY_BAR)]

@@ -8,17 +8,11 @@ import pytest
 from reportlab.graphics.shapes import Drawing, Group, Rect, String
 from reportlab.lib.colors import HexColor
 
-from pipeline.report import plot
-from pipeline.report.charts import (
-    BLUES,
-    CRITICALITY_COLOURS,
-    blue,
-    confusion_chart,
-    distribution_chart,
-    quality_chart,
-    steps_chart,
-)
-from pipeline.report.timeline import history_chart, time_ticks
+from pipeline.report import chart_data, plot
+from pipeline.report.charts import BLUES, CRITICALITY_COLOURS, bar_chart, blue, confusion_chart
+from pipeline.report.charts import distribution_chart as draw_distribution
+from pipeline.report.timeline import history_chart as draw_history
+from pipeline.report.timeline import time_ticks
 
 T0 = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)
 
@@ -35,6 +29,30 @@ def shapes(node: Drawing | Group, kind: type) -> list:
 
 def texts(d: Drawing) -> list[str]:
     return [s.text for s in shapes(d, String)]
+
+
+def _issues(bars: list[tuple[str, int, str]]) -> list[dict]:
+    return [{"level": "row", "error_type": k, "count": n, "criticality": c} for k, n, c in bars]
+
+
+def quality_chart(bars: list[tuple[str, int, str]]) -> Drawing:
+    return bar_chart(chart_data.quality(_issues(bars)) or {})
+
+
+def steps_chart(steps: list[dict]) -> Drawing:
+    return bar_chart(chart_data.steps(steps) or {})
+
+
+def confusion_chart_of(cells: list[dict], title: str) -> Drawing:
+    return confusion_chart({**(chart_data.confusion(cells) or {}), "title": title})
+
+
+def distribution_chart(column: str, dist: dict) -> Drawing:
+    return draw_distribution(chart_data.distribution(column, dist))
+
+
+def history_chart(history: dict, metric: str) -> Drawing:
+    return draw_history(chart_data.history(history, metric) or {})
 
 
 def filled(d: Drawing, colour: str) -> list[Rect]:
@@ -63,10 +81,10 @@ def test_steps_chart_labels_each_step_with_its_seconds() -> None:
 
 def test_confusion_chart_writes_each_count_and_shades_by_count() -> None:
     cells = [
-        {"actual": a, "predicted": p, "count": n}
+        {"actual": a, "predicted": p, "count": n, "model_version": 2, "dataset": "test"}
         for a, p, n in (("0", "0", 410), ("0", "1", 23), ("1", "0", 19), ("1", "1", 48))
     ]
-    d = confusion_chart(cells, "model v2 on the test data (500 rows)")
+    d = confusion_chart_of(cells, "model v2 on the test data (500 rows)")
     words = texts(d)
     for count in ("410", "23", "19", "48", "Predicted", "Actual"):
         assert count in words

@@ -9,15 +9,19 @@ lay them out with the styles of `pdf_doc` (values in words through `wording`), a
 rendered from `templates/` by Jinja. It may import storage, settings, the vocabulary,
 formatting, infra and the model's `kind` (how a version was built), never the run or the CLI;
 reportlab and Jinja are imported inside the functions that draw or render (the charts are
-reportlab drawings: `charts`, `timeline`, made of `plot`'s shapes).
+reportlab drawings: `charts`, `timeline`, made of `plot`'s shapes). What each chart shows is
+computed once, by `chart_data` (pure: rows in, series out): the PDF draws it with reportlab and
+the run page (`app.run_charts`) with Chart.js, from the rows `load.read_run` reads.
 """
 
 # The modules other packages may import (tests/test_layout.py holds every import to this list);
 # the rest are this package's own.
 __all__ = [
+    "chart_data",
     "diagnostics",
     "evidence",
     "file_page",
+    "load",
     "run_pdf",
     "verdict",
 ]

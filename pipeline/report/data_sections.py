@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline.formatting import fmt_drift, fmt_num, fmt_share, fmt_value
-from pipeline.report.charts import distribution_chart, quality_chart, short
+from pipeline.report.chart_data import Series
+from pipeline.report.charts import bar_chart, distribution_chart, short
 from pipeline.report.pdf_doc import Doc
 from pipeline.report.sections import DATASET_ORDER
 from pipeline.report.wording import column_label, thresholds_text
@@ -23,14 +24,15 @@ if TYPE_CHECKING:
 
 # Issues listed per file; a file with 10,000 extra columns has its full list in its HTML report.
 MAX_QUALITY_ISSUES = 40
-DRIFT_PLOTS = 4  # distribution plots of the most drifted columns
 
 
-def section_quality(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
-    """7. Data quality: the gate's files and issues, feature statistics, missing values."""
+def section_quality(doc: Doc, data: dict[str, Any], chart: Series | None) -> list[Flowable]:
+    """7. Data quality: the gate's files and issues (their `chart_data.quality` chart),
+    feature statistics, missing values."""
     stats, missing = data["feature_stats"], data["missing_values"]
     story = [doc.heading("7. Data quality")]
-    story += _gate(doc, data["quality_files"], data["quality_issues"], data.get("links_base", ""))
+    files, issues = data["quality_files"], data["quality_issues"]
+    story += _gate(doc, files, issues, chart, data.get("links_base", ""))
     story.append(doc.subheading("Feature statistics"))
     if not stats:
         story.append(doc.placeholder("Feature statistics"))
@@ -71,7 +73,11 @@ def _column_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _gate(
-    doc: Doc, files: list[dict[str, Any]], issues: list[dict[str, Any]], base: str
+    doc: Doc,
+    files: list[dict[str, Any]],
+    issues: list[dict[str, Any]],
+    chart: Series | None,
+    base: str,
 ) -> list[Flowable]:
     story = [doc.subheading("Files checked by the quality gate")]
     if not files:
@@ -91,7 +97,7 @@ def _gate(
     header = ["File", "Rows read", "Valid", "Invalid", "Criticality", "Verdict", "Report"]
     widths = [0.28, 0.09, 0.08, 0.08, 0.11, 0.14, 0.22]
     story.append(doc.table(header, rows, widths, right=(1, 2, 3)))
-    story += _gate_chart(doc, issues)
+    story += _gate_chart(doc, chart)
     for f in files:
         mine = sorted((i for i in issues if i["quality_file_id"] == f["id"]), key=_issue_order)
         if mine:
@@ -111,27 +117,16 @@ def _report_link(doc: Doc, f: dict[str, Any], base: str) -> object:
     return doc.link(f"/quality/{f['id']}.html", quality_url(base, f["id"]))
 
 
-def _gate_chart(doc: Doc, issues: list[dict[str, Any]]) -> list[Flowable]:
+def _gate_chart(doc: Doc, series: Series | None) -> list[Flowable]:
     """Offending rows by error type across the run's files, each bar its worst criticality."""
-    rows_by_type: dict[str, int] = {}
-    level_of: dict[str, str] = {}
-    for issue in issues:
-        if issue["level"] == "row":
-            kind = issue["error_type"]
-            rows_by_type[kind] = rows_by_type.get(kind, 0) + issue["count"]
-            level_of[kind] = max(
-                level_of.get(kind, issue["criticality"]), issue["criticality"], key=criticality_rank
-            )
-    if not rows_by_type:
+    if series is None:
         return []
-    bars = [(k, n, level_of[k]) for k, n in rows_by_type.items()]
-    bars.sort(key=lambda bar: (-bar[1], bar[0]))
     note = doc.para(
         "Offending rows by error type across the run's files, coloured by criticality "
         "(red high, orange medium, olive low). A row with two problems counts under both.",
         doc.note,
     )
-    chart = doc.chart(quality_chart(bars, doc.sans))
+    chart = doc.chart(bar_chart(series, doc.sans))
     return [doc.KeepTogether([doc.Spacer(1, 6), chart, note])]
 
 
@@ -176,8 +171,9 @@ def _examples_cell(issue: dict[str, Any]) -> str:
     return text
 
 
-def section_drift(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
-    """7b. The run's drift against the production model's reference profile."""
+def section_drift(doc: Doc, data: dict[str, Any], plots: list[Series]) -> list[Flowable]:
+    """7b. The run's drift against the production model's reference profile, and the
+    distributions of its most drifted columns (`chart_data.drifted`)."""
     story = [doc.heading("7b. Data drift")]
     if not data["drift_summaries"]:
         return [*story, doc.placeholder("Drift")]
@@ -210,26 +206,17 @@ def section_drift(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     ]
     widths = [0.19, 0.13, 0.06, 0.1, 0.1, 0.09, 0.08, 0.16, 0.09]
     story.append(doc.table(header, rows, widths, right=(3, 4, 5, 6)))
-    return story + _drift_plots(doc, data["drift_results"])
+    return story + _drift_plots(doc, plots)
 
 
-def _drift_plots(doc: Doc, results: list[dict[str, Any]]) -> list[Flowable]:
+def _drift_plots(doc: Doc, plots: list[Series]) -> list[Flowable]:
     """Reference and new distributions of the most drifted columns, two per row."""
-    ranked = sorted(
-        (r for r in results if (r["details"] or {}).get("distribution")),
-        key=lambda r: (not r["drifted"], -(r["effect_size"] or 0.0)),
-    )[:DRIFT_PLOTS]
-    if not ranked:
-        return []
     images = [
-        doc.chart(
-            distribution_chart(
-                column_label(r["column_name"]), r["details"]["distribution"], doc.sans
-            ),
-            max_width=doc.width * 0.48,
-        )
-        for r in ranked
+        doc.chart(distribution_chart(series, doc.sans), max_width=doc.width * 0.48)
+        for series in plots
     ]
+    if not images:
+        return []
     pairs = [images[i : i + 2] for i in range(0, len(images), 2)]
     return [
         doc.subheading("Reference vs new, most drifted columns"),

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline.formatting import fmt_metric, fmt_num
-from pipeline.report.charts import ACCENT, GREY_BAR, GRID, INK, MUTED
-from pipeline.report.timeline import HOLDOUT
+from pipeline.report.chart_data import Series
+from pipeline.report.charts import GRID, INK, MUTED
 
 if TYPE_CHECKING:
     from reportlab.graphics.shapes import Drawing
@@ -18,32 +18,24 @@ if TYPE_CHECKING:
 
     from pipeline.report.pdf_doc import Doc
 
-_FORMATS = {"day": "%d %b", "week": "%d %b", "month": "%b %Y"}
 
+def estimate_chart(series: dict[str, Any], font: str = "Helvetica") -> Drawing:
+    """Per period, oldest first (`chart_data.estimates`): the estimate (a dot, grey when
+    unreliable) and its interval (a bar), and the realised value (a diamond) where the
+    period's labels arrived."""
+    from reportlab.graphics.shapes import Circle
+    from reportlab.lib.colors import HexColor
 
-def _values(rows: list[dict[str, Any]]) -> list[float]:
-    keys = ("value", "ci_low", "ci_high", "realised_value")
-    return [r[k] for r in rows for k in keys if r.get(k) is not None]
-
-
-def estimate_chart(rows: list[dict[str, Any]], metric: str, font: str = "Helvetica") -> Drawing:
-    """Per period, oldest first: the estimate (a dot, grey when unreliable) and its interval (a
-    bar), and the realised value (a diamond) where the period's labels arrived."""
     from pipeline.report import plot
 
-    values = _values(rows) or [0.0, 1.0]
-    low, high = min(values), max(values)
-    if high - low < 1e-9:
-        low, high = low - 0.05, high + 0.05
-    room = (high - low) * 0.08
-    y_ticks = plot.nice_ticks(low - room, high + room, 4)
-    y0, y1 = y_ticks[0], y_ticks[-1]
+    y_ticks, y0, y1 = series["y"]["ticks"], series["y"]["min"], series["y"]["max"]
     width, height = 504.0, 200.0
     left = 14 + max(plot.width(plot.tick_text(v), font, 7) for v in y_ticks) + 8
     bottom, top = 34.0, height - 26
     plot_w, plot_h = width - left - 10, top - bottom
     d = plot.drawing(width, height)
-    step = plot_w / max(1, len(rows))
+    n = len(series["labels"])
+    step = plot_w / max(1, n)
 
     def y_of(v: float) -> float:
         return bottom + plot_h * (v - y0) / (y1 - y0)
@@ -52,33 +44,22 @@ def estimate_chart(rows: list[dict[str, Any]], metric: str, font: str = "Helveti
         d.add(plot.line(left, y_of(v), left + plot_w, y_of(v), GRID))
         d.add(plot.text(left - 4, y_of(v) - 2.4, plot.tick_text(v), font, 7, INK, "end"))
     d.add(plot.rect(left, bottom, plot_w, plot_h, None, stroke=MUTED))
-    every = max(1, round(len(rows) / 12))  # at most about a dozen dates under the axis
-    for i, r in enumerate(rows):
+    for i in range(n):
         x = left + step * (i + 0.5)
-        if i % every == 0:
-            name = r["period_start"].strftime(_FORMATS.get(r["period"], "%d %b"))
-            d.add(plot.text(x, bottom - 10, name, font, 7, INK, "middle"))
-        _mark(d, r, x, y_of)
-    d.add(plot.text(8, bottom + plot_h / 2, metric, font, 8, INK, "middle", angle=90))
-    d.add(plot.text(left + plot_w / 2, 6, f"{rows[0]['period']} (UTC)", font, 7.5, INK, "middle"))
-    entries = [("estimated, interval", ACCENT), ("unreliable", GREY_BAR), ("realised", HOLDOUT)]
-    plot.legend(d, left + plot_w, height - 12, entries, font)
+        if i % series["every"] == 0:
+            d.add(plot.text(x, bottom - 10, series["labels"][i], font, 7, INK, "middle"))
+        colour, low, high = series["colours"][i], series["low"][i], series["high"][i]
+        if low is not None and high is not None:
+            d.add(plot.line(x, y_of(low), x, y_of(high), colour, 1.4))
+        if series["value"][i] is not None:
+            d.add(Circle(x, y_of(series["value"][i]), 2.4, fillColor=HexColor(colour),
+                         strokeColor=None))  # fmt: skip
+        if series["realised"][i] is not None:
+            d.add(plot.diamond(x + 4, y_of(series["realised"][i]), 3.0, series["realised_colour"]))
+    d.add(plot.text(8, bottom + plot_h / 2, series["metric"], font, 8, INK, "middle", angle=90))
+    d.add(plot.text(left + plot_w / 2, 6, series["x_title"], font, 7.5, INK, "middle"))
+    plot.legend(d, left + plot_w, height - 12, [tuple(e) for e in series["legend"]], font)
     return d
-
-
-def _mark(d: Drawing, r: dict[str, Any], x: float, y_of: Any) -> None:
-    from reportlab.graphics.shapes import Circle
-    from reportlab.lib.colors import HexColor
-
-    from pipeline.report import plot
-
-    colour = ACCENT if r["reliable"] else GREY_BAR
-    if r["ci_low"] is not None and r["ci_high"] is not None:
-        d.add(plot.line(x, y_of(r["ci_low"]), x, y_of(r["ci_high"]), colour, 1.4))
-    if r["value"] is not None:
-        d.add(Circle(x, y_of(r["value"]), 2.4, fillColor=HexColor(colour), strokeColor=None))
-    if r.get("realised_value") is not None:
-        d.add(plot.diamond(x + 4, y_of(r["realised_value"]), 3.0, HOLDOUT))
 
 
 def _interval(r: dict[str, Any]) -> str:
@@ -89,7 +70,7 @@ def _interval(r: dict[str, Any]) -> str:
     return f"{fmt_metric(r['value'])} [{fmt_metric(r['ci_low'])}, {fmt_metric(r['ci_high'])}]"
 
 
-def section_estimates(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
+def section_estimates(doc: Doc, data: dict[str, Any], series: Series | None) -> list[Flowable]:
     """6b. Performance without labels: the run's estimates, and estimated vs realised."""
     found = data.get("estimates") or {"run": [], "periods": []}
     own = [r for r in found["run"] if r["period"] == "run"]
@@ -118,9 +99,8 @@ def section_estimates(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     reasons = sorted({r["reason"] for r in own if r["reason"]})
     story += [doc.para(f"Unreliable: {why}", doc.note) for why in reasons]
     metric = data["metric"]
-    periods = [r for r in found["periods"] if r["metric"] == metric]
-    if periods:
-        chart = doc.chart(estimate_chart(periods, metric, doc.sans))
+    if series is not None:
+        chart = doc.chart(estimate_chart(series, doc.sans))
         note = doc.para(
             f"{metric} of the production model per period, estimated from its calibrated "
             "confidence before any label (dots, with the interval the realised value should "

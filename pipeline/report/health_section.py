@@ -11,17 +11,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline.formatting import fmt_num, fmt_share
-from pipeline.report.charts import ACCENT, bar_chart, short
+from pipeline.report import chart_data
+from pipeline.report.chart_data import Series
+from pipeline.report.charts import bar_chart, short
 from pipeline.report.pdf_doc import Doc
 
 if TYPE_CHECKING:
     from reportlab.platypus import Flowable
 
-MAX_PERIODS = 6  # the newest periods charted; the API has them all
+MAX_PERIODS = chart_data.MAX_PERIODS  # the newest periods charted; the API has them all
 
 
-def section_predictions(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
-    """7c. Predictions: the health of the periods the run's predictions fall in."""
+def section_predictions(doc: Doc, run: dict[str, Any], charts: list[Series]) -> list[Flowable]:
+    """7c. Predictions: the health of the periods the run's predictions fall in, a chart each
+    (`chart_data.prediction_periods`)."""
     story: list[Flowable] = [doc.heading("7c. Predictions")]
     summary = run.get("summary") if isinstance(run.get("summary"), dict) else {}
     health = (summary or {}).get("prediction_health")
@@ -40,10 +43,9 @@ def section_predictions(doc: Doc, run: dict[str, Any]) -> list[Flowable]:
         for p in periods
     ]
     story.append(doc.table(header, rows, [0.16, 0.1, 0.16, 0.38, 0.2], right=(2, 4)))
-    for p in periods:
-        chart = _chart(doc, p)
-        if chart is not None:
-            story.append(doc.KeepTogether([doc.Spacer(1, 6), chart]))
+    for series in charts:
+        chart = doc.chart(bar_chart(series, doc.sans))
+        story.append(doc.KeepTogether([doc.Spacer(1, 6), chart]))
     alerts = health.get("alerts") or []
     what = (
         f"{len(alerts)} new alert(s): " + "; ".join(a["message"] for a in alerts)
@@ -61,22 +63,3 @@ def _shares(p: dict[str, Any]) -> str:
         sd = "–" if p.get("std") is None else f"{p['std']:.4g}"
         return f"{p['mean']:.4g} ± {sd}"
     return "–"
-
-
-def _chart(doc: Doc, p: dict[str, Any]) -> Flowable | None:
-    """P(positive) per fixed bin, or the predictions per class."""
-    day = p["period_start"][:10]
-    hist = p.get("histogram")
-    if hist:
-        edges, counts = hist["edges"], hist["counts"]
-        bars = [
-            (f"{edges[i]:.1f}–{edges[i + 1]:.1f}", n, ACCENT, f"{n:,}")
-            for i, n in enumerate(counts)
-        ]
-        axis = f"predictions by P({p.get('positive_label')}), period {day}, v{p['model_version']}"
-    elif p.get("class_counts"):
-        bars = [(short(c, 20), n, ACCENT, f"{n:,}") for c, n in p["class_counts"].items()]
-        axis = f"predictions per class, period {day}, v{p['model_version']}"
-    else:
-        return None
-    return doc.chart(bar_chart(bars, axis, doc.sans, whole=True))

@@ -55,20 +55,25 @@ RUN_TABLES = (
 def load_run(engine: sa.Engine, run_id: str, metric: str) -> dict[str, Any]:
     """Read every row the report shows; raise NotFound for an unknown run id."""
     with engine.connect() as conn:
-        run = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
-        if run is None:
-            raise NotFound(f"run {run_id!r} does not exist")
+        return read_run(conn, run_id, metric)
 
-        def of_run(table: sa.Table) -> list[dict[str, Any]]:
-            query = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.id)
-            return [dict(row) for row in conn.execute(query).mappings()]
 
-        data: dict[str, Any] = {"run": dict(run), "metric": metric}
-        data["run"]["production_model"] = _model_built(conn, run["production_version"])
-        for table in RUN_TABLES:
-            data[table.name] = of_run(table)
-        data["history"] = load_history(conn, run["finished_at"], metric)
-        data["estimates"] = load_estimates(conn, run_id, run["finished_at"])
+def read_run(conn: sa.Connection, run_id: str, metric: str) -> dict[str, Any]:
+    """`load_run` on an open connection (the run page's, which draws the same charts)."""
+    run = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+    if run is None:
+        raise NotFound(f"run {run_id!r} does not exist")
+
+    def of_run(table: sa.Table) -> list[dict[str, Any]]:
+        query = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.id)
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+    data: dict[str, Any] = {"run": dict(run), "metric": metric}
+    data["run"]["production_model"] = _model_built(conn, run["production_version"])
+    for table in RUN_TABLES:
+        data[table.name] = of_run(table)
+    data["history"] = load_history(conn, run["finished_at"], metric)
+    data["estimates"] = load_estimates(conn, run_id, run["finished_at"])
     return data
 
 

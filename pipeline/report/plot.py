@@ -6,11 +6,11 @@ axis ticks at round numbers. reportlab is imported here, so only code that draws
 
 from __future__ import annotations
 
-import math
-
 from reportlab.graphics.shapes import Drawing, Group, Line, Polygon, Rect, String
 from reportlab.lib.colors import HexColor
 from reportlab.pdfbase.pdfmetrics import stringWidth
+
+from pipeline.report.ticks import nice_ticks, tick_text
 
 __all__ = [
     "diamond",
@@ -87,32 +87,6 @@ def width(value: str, font: str, size: float) -> float:
 def diamond(x: float, y: float, r: float, fill: str) -> Polygon:
     return Polygon([x - r, y, x, y + r, x + r, y, x, y - r], fillColor=HexColor(fill),
                    strokeColor=None, strokeWidth=0)  # fmt: skip
-
-
-def nice_ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list[float]:
-    """Ticks at round steps (1, 2, 2.5 or 5 times a power of ten), the first <= `low`, the
-    last >= `high`."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return []
-    if high <= low:
-        high = low + (abs(low) or 1.0)
-    raw = (high - low) / max(1, count)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    if whole:  # counts: no tick between two whole numbers
-        step = max(1.0, math.ceil(step))
-    first = math.floor(low / step + 1e-9) * step
-    ticks = [round(first, 12)]
-    while ticks[-1] < high - step * 1e-9:
-        ticks.append(round(first + len(ticks) * step, 12))
-    return ticks
-
-
-def tick_text(value: float) -> str:
-    """A tick's label: a whole number with thousands separators, else up to three decimals."""
-    if value == int(value) and abs(value) < 1e15:
-        return f"{int(value):,}"
-    return f"{value:,.3f}".rstrip("0").rstrip(".")
 
 
 def legend(

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from pipeline.errors import RiskwatchError
 from pipeline.infra.failpoints import failpoint
 from pipeline.infra.files import atomic_write
+from pipeline.report import chart_data, estimates
 from pipeline.report import data_sections as data_s
-from pipeline.report import estimates
 from pipeline.report import label_sections as label_s
 from pipeline.report import sections as run_s
 from pipeline.report.charts import MUTED, RULE
@@ -89,21 +89,23 @@ def build_report(
 
 
 def story(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
-    """Every section of the report, in reading order."""
+    """Every section of the report, in reading order; its charts those of the run page
+    (`chart_data.run_charts`, the one source of both)."""
     run = data["run"]
+    charts = chart_data.run_charts(data)
     return [
         *run_s.section_run(doc, run, data["steps"]),
         *run_s.section_decisions(doc, data),
         *run_s.section_files(doc, data["ingested_files"]),
         *run_s.section_scores(doc, data["scores"]),
         *label_s.section_labels(doc, data),
-        *run_s.section_confusion(doc, data["confusion_matrices"], run),
-        *run_s.section_history(doc, data),
-        *estimates.section_estimates(doc, data),
-        *data_s.section_quality(doc, data),
-        *data_s.section_drift(doc, data),
-        *section_predictions(doc, run),
-        *run_s.section_steps(doc, data["steps"]),
+        *run_s.section_confusion(doc, charts["confusion"]),
+        *run_s.section_history(doc, data["metric"], charts["history"]),
+        *estimates.section_estimates(doc, data, charts["estimates"]),
+        *data_s.section_quality(doc, data, charts["quality"]),
+        *data_s.section_drift(doc, data, charts["drift"]),
+        *section_predictions(doc, run, charts["predictions"]),
+        *run_s.section_steps(doc, data["steps"], charts["steps"]),
         *run_s.section_diagnostics(doc, data["diagnostics"]),
     ]
 

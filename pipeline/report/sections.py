@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from pipeline.formatting import fmt_duration, fmt_num, fmt_score, fmt_time, plain_names
-from pipeline.report.charts import GOOD, MUTED, confusion_chart, short, steps_chart
+from pipeline.report.chart_data import Series
+from pipeline.report.charts import GOOD, MUTED, bar_chart, confusion_chart, short
 from pipeline.report.pdf_doc import Doc, label
 from pipeline.report.timeline import history_chart
 from pipeline.report.verdict import verdict
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from reportlab.platypus import Flowable
 
 MAX_ERROR_CHARS = 4000  # the run's log holds the rest
-CONFUSION_DATASETS = ("test", "holdout", "new")  # the first one recorded is drawn
 ROLE_ORDER = {"production": 0, "champion": 1, "challenger": 2}
 DATASET_ORDER = {"new": 0, "training": 1, "holdout": 2, "test": 3}
 
@@ -221,32 +221,23 @@ def _on_test_file(doc: Doc, scores: list[dict[str, Any]]) -> list[Flowable]:
     ]
 
 
-def section_confusion(doc: Doc, cells: list[dict[str, Any]], run: dict[str, Any]) -> list[Flowable]:
-    """5. The confusion matrix: the production (else newest) model on the first dataset found."""
+def section_confusion(doc: Doc, series: Series | None) -> list[Flowable]:
+    """5. The confusion matrix: the production (else newest) model on the first dataset found
+    (`chart_data.confusion_choice`)."""
     heading = doc.heading("5. Confusion matrix")
-    for dataset in CONFUSION_DATASETS:
-        chosen = [c for c in cells if c["dataset"] == dataset]
-        if not chosen:
-            continue
-        versions = sorted({c["model_version"] for c in chosen})
-        version = run["production_version"]
-        if version not in versions:
-            version = versions[-1]
-        chosen = [c for c in chosen if c["model_version"] == version]
-        total = sum(c["count"] for c in chosen)
-        title = f"model v{version} on the {dataset} data ({total:,} rows)"
-        chart = doc.chart(confusion_chart(chosen, title, doc.sans), max_width=doc.width * 0.62)
-        return [doc.KeepTogether([heading, chart])]
-    return [heading, doc.placeholder("Confusion matrix")]
+    if series is None:
+        return [heading, doc.placeholder("Confusion matrix")]
+    chart = doc.chart(confusion_chart(series, doc.sans), max_width=doc.width * 0.62)
+    return [doc.KeepTogether([heading, chart])]
 
 
-def section_history(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
-    """6. The metric history: production scores, holdout scores and deployments."""
-    heading = doc.heading(f"6. Metric history ({data['metric']})")
-    history = data["history"]
-    if not history["production"] and not history["holdout"]:
+def section_history(doc: Doc, metric: str, series: Series | None) -> list[Flowable]:
+    """6. The metric history (`chart_data.history`): production scores, holdout scores and
+    deployments."""
+    heading = doc.heading(f"6. Metric history ({metric})")
+    if series is None:
         return [heading, doc.placeholder("Metric history")]
-    chart = doc.chart(history_chart(history, data["metric"], doc.sans))
+    chart = doc.chart(history_chart(series, doc.sans))
     note = doc.para(
         "Line: the production model on each run's new labelled rows. Diamonds: each model "
         "version's recorded score when it was registered (on its holdout, on the test file "
@@ -257,10 +248,10 @@ def section_history(doc: Doc, data: dict[str, Any]) -> list[Flowable]:
     return [doc.KeepTogether([heading, chart, note])]
 
 
-def section_steps(doc: Doc, steps: list[dict[str, Any]]) -> list[Flowable]:
-    """8. Step timings: a table and a chart of the run's steps."""
+def section_steps(doc: Doc, steps: list[dict[str, Any]], series: Series | None) -> list[Flowable]:
+    """8. Step timings: a table and a chart (`chart_data.steps`) of the run's steps."""
     heading = doc.heading("8. Step timings")
-    if not steps:
+    if not steps or series is None:
         return [heading, doc.placeholder("Step timings")]
     rows = [
         [
@@ -283,7 +274,8 @@ def section_steps(doc: Doc, steps: list[dict[str, Any]]) -> list[Flowable]:
     )
     header = ["Step", "Status", "Started", "Seconds", "Detail"]
     table = doc.table(header, rows, [0.16, 0.12, 0.25, 0.11, 0.36], right=(3,))
-    return [heading, table, note, doc.Spacer(1, 6), doc.chart(steps_chart(steps, doc.sans))]
+    chart = doc.chart(bar_chart(series, doc.sans))
+    return [heading, table, note, doc.Spacer(1, 6), chart]
 
 
 def section_diagnostics(doc: Doc, diagnostics: list[dict[str, Any]]) -> list[Flowable]:

@@ -1,5 +1,6 @@
 """The metric history chart: the production metric over runs, holdout scores at registration,
-and deployments, on a time axis in UTC. Drawn with reportlab shapes (`pipeline.report.plot`).
+and deployments, on a time axis in UTC (its ticks and span computed here, its series by
+`chart_data.history`). Drawn with reportlab shapes (`pipeline.report.plot`).
 """
 
 from __future__ import annotations
@@ -7,14 +8,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.report.charts import ACCENT, GRID, INK, MUTED
 
 if TYPE_CHECKING:
     from reportlab.graphics.shapes import Drawing
-
-    from pipeline.report.load import History
 
 HOLDOUT = "#e07b39"
 # Tick steps of a time axis, in seconds, with the format of their labels.
@@ -44,10 +43,6 @@ _STEPS = (
 )
 MIN_SPAN = 10.0  # seconds shown around a single moment
 LABEL_ROWS = 4  # deployment labels are staggered over this many lines before they repeat
-
-
-def _stamp(when: datetime) -> float:
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def time_ticks(low: float, high: float, most: int = 7) -> list[tuple[float, str]]:
@@ -99,23 +94,14 @@ def stagger(xs: list[float], widths: list[float], gap: float = 3.0) -> list[int]
     return lines
 
 
-def history_chart(history: History, metric: str, font: str = "Helvetica") -> Drawing:
-    """Draw the production metric over runs, holdout scores of models and deployments."""
+def history_chart(series: dict[str, Any], font: str = "Helvetica") -> Drawing:
+    """Draw the production metric over runs, holdout scores of models and deployments
+    (`chart_data.history`)."""
     from pipeline.report import plot
 
-    production = [(_stamp(x), y, v) for x, y, v in history["production"] if math.isfinite(y)]
-    holdout = [(_stamp(x), y, v) for x, y, v in history["holdout"] if math.isfinite(y)]
-    deployments = [(_stamp(x), v) for x, v in history["deployments"]]
-    times = [p[0] for p in production + holdout] + [d[0] for d in deployments]
-    values = [p[1] for p in production + holdout]
-    t0, t1 = time_span(times)
-    low, high = min(values, default=0.0), max(values, default=1.0)
-    if high - low < 1e-9:  # one value: a band around it
-        low, high = low - 0.05, high + 0.05
-    room = (high - low) * 0.08  # the points and their labels stay inside the frame
-    low, high = low - room, high + room
-    y_ticks = plot.nice_ticks(low, high, 4)
-    y0, y1 = y_ticks[0], y_ticks[-1]
+    t0, t1 = series["x"]["min"], series["x"]["max"]
+    y_ticks = series["y"]["ticks"]
+    y0, y1 = series["y"]["min"], series["y"]["max"]
     width, height = 504.0, 209.0
     left = 14 + max(plot.width(plot.tick_text(v), font, 7) for v in y_ticks) + 8
     bottom, top = 34.0, height - 26
@@ -131,34 +117,23 @@ def history_chart(history: History, metric: str, font: str = "Helvetica") -> Dra
     for v in y_ticks:
         d.add(plot.line(left, y_of(v), left + plot_w, y_of(v), GRID))
         d.add(plot.text(left - 4, y_of(v) - 2.4, plot.tick_text(v), font, 7, INK, "end"))
-    for at, name in time_ticks(t0, t1):
+    for at, name in series["x"]["ticks"]:
         x, half = x_of(at), plot.width(name, font, 7) / 2
         anchor = "end" if x + half > width else "start" if x - half < 0 else "middle"
         d.add(plot.line(x, bottom, x, top, GRID))
         d.add(plot.text(x, bottom - 10, name, font, 7, INK, anchor))
     d.add(plot.rect(left, bottom, plot_w, plot_h, None, stroke=MUTED))
-    _marks(d, font, production, holdout, deployments, x_of, y_of, (bottom, top))
-    d.add(plot.text(8, bottom + plot_h / 2, metric, font, 8, INK, "middle", angle=90))
-    d.add(plot.text(left + plot_w / 2, 6, axis_title(t0, t1), font, 7.5, INK, "middle"))
-    entries = [
-        (name, colour)
-        for name, colour, shown in (
-            ("production model on new data", ACCENT, production),
-            ("recorded score at registration", HOLDOUT, holdout),
-            ("model version change", MUTED, deployments),
-        )
-        if shown
-    ]
-    plot.legend(d, left + plot_w, height - 12, entries, font)
+    _marks(d, font, series, x_of, y_of, (bottom, top))
+    d.add(plot.text(8, bottom + plot_h / 2, series["metric"], font, 8, INK, "middle", angle=90))
+    d.add(plot.text(left + plot_w / 2, 6, series["x"]["title"], font, 7.5, INK, "middle"))
+    plot.legend(d, left + plot_w, height - 12, [tuple(e) for e in series["legend"]], font)
     return d
 
 
 def _marks(
     d: Drawing,
     font: str,
-    production: list[tuple[float, float, int]],
-    holdout: list[tuple[float, float, int]],
-    deployments: list[tuple[float, int]],
+    series: dict[str, Any],
     x_of: Callable[[float], float],
     y_of: Callable[[float], float],
     span: tuple[float, float],
@@ -170,20 +145,20 @@ def _marks(
     from pipeline.report import plot
 
     bottom, top = span
-    names = [f"→ v{version}" for _, version in deployments]
-    xs = [x_of(when) + 3 for when, _ in deployments]
-    lines = stagger(xs, [plot.width(n, font, 7) for n in names])
-    for (when, _), name, line in zip(deployments, names, lines, strict=True):
-        x = x_of(when)
+    deployments = series["deployments"]
+    xs = [x_of(dep["t"]) + 3 for dep in deployments]
+    lines = stagger(xs, [plot.width(dep["label"], font, 7) for dep in deployments])
+    for dep, line in zip(deployments, lines, strict=True):
+        x = x_of(dep["t"])
         d.add(plot.line(x, bottom, x, top, MUTED, 0.8, (3, 2)))
-        d.add(plot.text(x + 3, top - 9 - 9 * line, name, font, 7, MUTED))
-    points = [(x_of(t), y_of(v)) for t, v, _ in production]
+        d.add(plot.text(x + 3, top - 9 - 9 * line, dep["label"], font, 7, MUTED))
+    points = [(x_of(p["t"]), y_of(p["value"])) for p in series["production"]]
     if len(points) > 1:
         flat = [c for p in points for c in p]
         d.add(PolyLine(flat, strokeColor=HexColor(ACCENT), strokeWidth=1.2))
     for x, y in points:
         d.add(Circle(x, y, 2.2, fillColor=HexColor(ACCENT), strokeColor=None, strokeWidth=0))
-    for t, v, version in holdout:
-        x, y = x_of(t), y_of(v)
+    for p in series["holdout"]:
+        x, y = x_of(p["t"]), y_of(p["value"])
         d.add(plot.diamond(x, y, 3.2, HOLDOUT))
-        d.add(plot.text(x + 4, y + 4, f"v{version}", font, 7))
+        d.add(plot.text(x + 4, y + 4, f"v{p['version']}", font, 7))
