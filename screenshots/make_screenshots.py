@@ -31,12 +31,14 @@ from pipeline.storage import db, tokens  # noqa: E402
 from pipeline.tools.sampledata import write_sample_data  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-# name: (path, viewport width)
+# name: (path, viewport width); {run} is the newest run that did something.
 PAGES: dict[str, tuple[str, int]] = {
     "overview": ("/?range=day", 1280),
     "data-quality": ("/quality?range=day", 1280),
     "drift": ("/drift?range=day", 1280),
+    "drift-feature": ("/drift/lastmonth_activity?range=day", 1280),
     "runs": ("/runs", 1280),
+    "run": ("/runs/{run}", 1280),
     "predict": ("/predict", 1280),
     "past-predictions": ("/past-predictions", 1280),
     "overview-phone": ("/?range=day", 390),
@@ -107,12 +109,17 @@ def _api_predictions(settings: Settings, records: pd.DataFrame) -> None:
 
 def screenshot_pages(settings: Settings) -> list[Path]:
     """Each page of PAGES as chromium shows it, signed in with a read token."""
+    import sqlalchemy as sa
     from playwright.sync_api import sync_playwright
 
     from tests.browser import serve
 
     engine = db.make_engine(settings.database_url)
     secret = tokens.create(engine, "screenshots", "read")[1]
+    with engine.connect() as conn:
+        run = conn.execute(
+            sa.text("SELECT id FROM runs WHERE status = 'succeeded' ORDER BY started_at DESC")
+        ).scalar()
     engine.dispose()
     written = []
     with serve(settings) as base, sync_playwright() as playwright:
@@ -124,7 +131,7 @@ def screenshot_pages(settings: Settings) -> list[Path]:
                     extra_http_headers={"Authorization": f"Bearer {secret}"},
                 )  # fmt: skip
                 page = context.new_page()
-                answer = page.goto(path)
+                answer = page.goto(path.format(run=run))
                 if answer is None or answer.status != 200:
                     sys.exit(f"{path} answered {answer.status if answer else 'nothing'}")
                 page.wait_for_load_state("networkidle")
