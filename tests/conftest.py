@@ -293,3 +293,20 @@ def predicting(
     if request.param == "sqlite":
         return copy_project(built_project, tmp_path_factory.mktemp("cap"))
     return request.getfixturevalue("pg_project")
+
+
+# A module's own copies of the built projects (one per database), shared by its tests: a
+# module that needs more in them overrides these fixtures with its own.
+@pytest.fixture(scope="module")
+def sqlite_project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
+    return copy_project(built_project, tmp_path_factory.mktemp("sqlite-project"))
+
+
+@pytest.fixture(scope="module")
+def postgres_project(
+    tmp_path_factory: pytest.TempPathFactory,
+    built_pg_project: tuple[Path, str],
+    pg_databases: PgDatabases,
+) -> Settings:
+    target = tmp_path_factory.mktemp("postgres-project")
+    return copy_pg_project(built_pg_project, target, pg_databases)

@@ -27,7 +27,6 @@ from pipeline.run import run_once
 from pipeline.settings import Settings, load_settings
 from pipeline.storage import db, reads, tables
 from pipeline.tools.sampledata import write_sample_data
-from tests.conftest import PgDatabases, copy_pg_project, copy_project
 
 # Quick and offline: no pip query, a small bootstrap.
 CONFIG = "[diagnostics]\noutdated_packages = false\n\n[policy]\nbootstrap_samples = 200\n"
@@ -95,20 +94,6 @@ def assert_error(response: Any, status: int) -> dict[str, Any]:
 
 
 # --- fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sqlite_project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
-    return copy_project(built_project, tmp_path_factory.mktemp("api-sqlite"))
-
-
-@pytest.fixture(scope="module")
-def postgres_project(
-    tmp_path_factory: pytest.TempPathFactory,
-    built_pg_project: tuple[Path, str],
-    pg_databases: PgDatabases,
-) -> Settings:
-    return copy_pg_project(built_pg_project, tmp_path_factory.mktemp("api-postgres"), pg_databases)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

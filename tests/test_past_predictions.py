@@ -18,24 +18,9 @@ from flask.testing import FlaskClient
 
 from pipeline.settings import Settings
 from pipeline.storage import db, tables, tokens
-from tests.conftest import PgDatabases, copy_pg_project, copy_project
 from tests.e2e import invoke
 from tests.test_api import RECORD, assert_error, make_app
 from tests.test_signin import csrf_of, sign_in
-
-
-@pytest.fixture(scope="module")
-def sqlite_project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
-    return copy_project(built_project, tmp_path_factory.mktemp("past-sqlite"))
-
-
-@pytest.fixture(scope="module")
-def postgres_project(
-    tmp_path_factory: pytest.TempPathFactory,
-    built_pg_project: tuple[Path, str],
-    pg_databases: PgDatabases,
-) -> Settings:
-    return copy_pg_project(built_pg_project, tmp_path_factory.mktemp("past-postgres"), pg_databases)
 
 
 @pytest.fixture(

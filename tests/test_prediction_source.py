@@ -14,7 +14,6 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ import sqlalchemy as sa
 from pipeline.settings import Settings
 from pipeline.storage import db, tables, tokens, users
 from tests.browser import serve
-from tests.conftest import PgDatabases, copy_pg_project, copy_project
 from tests.test_api import RECORD
 from tests.test_signin import BROWSER, PASSWORD, web_settings
 
@@ -75,21 +73,6 @@ class Http:
             **headers,
         )
         return status, json.loads(text)
-
-
-@pytest.fixture(scope="module")
-def sqlite_project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
-    return copy_project(built_project, tmp_path_factory.mktemp("source-sqlite"))
-
-
-@pytest.fixture(scope="module")
-def postgres_project(
-    tmp_path_factory: pytest.TempPathFactory,
-    built_pg_project: tuple[Path, str],
-    pg_databases: PgDatabases,
-) -> Settings:
-    target = tmp_path_factory.mktemp("source-postgres")
-    return copy_pg_project(built_pg_project, target, pg_databases)
 
 
 @dataclass(frozen=True)

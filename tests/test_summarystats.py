@@ -20,26 +20,9 @@ from pipeline.run import ingest_only, train_only
 from pipeline.settings import Settings
 from pipeline.storage import db, tables
 from pipeline.tools.sampledata import generate_batch
-from tests.conftest import PgDatabases, copy_pg_project, copy_project
 from tests.test_api import assert_error, empty_project, make_app
 
 STATS = ("count", "mean", "median", "std", "min", "max")
-
-
-@pytest.fixture(scope="module")
-def sqlite_project(tmp_path_factory: pytest.TempPathFactory, built_project: Path) -> Settings:
-    return copy_project(built_project, tmp_path_factory.mktemp("stats-sqlite"))
-
-
-@pytest.fixture(scope="module")
-def postgres_project(
-    tmp_path_factory: pytest.TempPathFactory,
-    built_pg_project: tuple[Path, str],
-    pg_databases: PgDatabases,
-) -> Settings:
-    return copy_pg_project(
-        built_pg_project, tmp_path_factory.mktemp("stats-postgres"), pg_databases
-    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
