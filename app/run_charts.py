@@ -105,12 +105,13 @@ def estimates(series: Series) -> dict[str, Any]:
         None if lo is None or hi is None else [lo, hi]
         for lo, hi in zip(series["low"], series["high"], strict=True)
     ]
-    (name, _), (unreliable, _), (realised, _) = series["legend"]
+    (name, reliable), (unreliable, _), (realised, _) = series["legend"]
     datasets = [
         {"label": name, "data": intervals, "colours": series["colours"], "type": "bar",
-         "slim": True},
+         "slim": True, "legend_colour": reliable},
         {"label": f"estimate ({unreliable}: grey)", "data": series["value"],
-         "colours": series["colours"], "type": "line", "showLine": False},
+         "colours": series["colours"], "type": "line", "showLine": False,
+         "legend_colour": reliable},
         {"label": realised, "data": series["realised"], "colour": series["realised_colour"],
          "type": "line", "showLine": False, "style": "rectRot"},
     ]  # fmt: skip

@@ -154,3 +154,10 @@ def test_the_run_page_draws_the_pdfs_charts_and_fits_a_phone(
                 "() => Chart.getChart(document.getElementById('chart-steps')).data.datasets[0].data"
             )
             assert steps == series["steps"]["values"]
+            # The estimate's legend swatches are its own colour, not its first period's.
+            swatches = page.evaluate(
+                "() => Chart.getChart(document.getElementById('chart-estimates'))"
+                ".legend.legendItems.map(item => item.fillStyle)"
+            )
+            reliable = series["estimates"]["legend"][0][1]
+            assert swatches[:2] == [reliable, reliable], swatches

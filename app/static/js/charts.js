@@ -45,7 +45,18 @@
     if (d.dashed || d.threshold) { out.borderDash = [6, 4]; }
     if (d.marker) { out.pointStyle = "triangle"; out.showLine = false; }
     if (d.stack) { out.stack = d.stack; }
+    // The legend's swatch: the dataset's own colour (`legend_colour`), not its first point's.
+    if (Array.isArray(points)) { out.legendColour = d.legend_colour || colour; }
     return out;
+  }
+
+  function legendLabels(chart) {
+    var items = Chart.defaults.plugins.legend.labels.generateLabels(chart);
+    items.forEach(function (item) {
+      var d = chart.data.datasets[item.datasetIndex];
+      if (d && d.legendColour) { item.fillStyle = d.legendColour; item.strokeStyle = d.legendColour; }
+    });
+    return items;
   }
 
   // Text beside a point or at a bar's end (a dataset's `tags`, one per point; `tagDy` moves it
@@ -124,7 +135,7 @@
         animation: false,
         scales: scales,
         plugins: { legend: { display: doc.legend !== false, position: "bottom",
-                             labels: { boxWidth: 12 } },
+                             labels: { boxWidth: 12, generateLabels: legendLabels } },
                    tooltip: tooltip },
         onHover: function (event, elements) {
           var link = elements.length ? doc.links[elements[0].index] : null;
