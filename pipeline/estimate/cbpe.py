@@ -66,8 +66,9 @@ def expected_confusion(p: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
     p = np.asarray(p, dtype=float)
     pos = np.asarray(predicted, dtype=bool)
-    tp, fp = float(p[pos].sum()), float((1 - p[pos]).sum())
-    fn, tn = float(p[~pos].sum()), float((1 - p[~pos]).sum())
+    yes, no = p[pos], p[~pos]
+    tp, fp = float(yes.sum()), float((1 - yes).sum())
+    fn, tn = float(no.sum()), float((1 - no).sum())
     return np.array([[tn, fp], [fn, tp]])
 
 
@@ -88,8 +89,13 @@ def _groups(sorted_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first index and the length of each run of equal values of a sorted array."""
     import numpy as np
 
-    first = np.flatnonzero(np.r_[len(sorted_score) > 0, sorted_score[1:] != sorted_score[:-1]])
-    return first, np.diff(np.r_[first, len(sorted_score)])
+    n = len(sorted_score)
+    starts = np.ones(n, dtype=bool)
+    np.not_equal(sorted_score[1:], sorted_score[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)
+    ends = np.empty(len(first), dtype=first.dtype)
+    ends[:-1], ends[-1:] = first[1:], n
+    return first, ends - first
 
 
 def average_ranks(score: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
@@ -184,24 +190,24 @@ def _linear_moments(
 
     shares, left, t = pieces
     knots = shares.shape[1]
-    padded = np.column_stack([shares, np.zeros(len(shares))])  # one knot: no right neighbour
+    # One knot: no right neighbour. (Made as it is, in the shares' memory order: the products
+    # with it below are BLAS's, whose last digits depend on that order.)
+    padded = np.column_stack([shares, np.zeros(len(shares))])
     square, cross = padded**2, padded[:, :-1] * padded[:, 1:]
     out = []
     for rows in (pos, ~pos):
         lo, w, r = left[rows], t[rows], ranks[rows]
-
-        def per_knot(weights: np.ndarray, at: np.ndarray = lo) -> np.ndarray:
-            return np.bincount(at, weights=weights, minlength=knots + 1)
-
+        a = 1 - w
+        # A row's weight at its left knot, at its right one, their squares, their product.
+        weights = ((a, lo), (w, lo + 1), (a**2, lo), (w**2, lo + 1), (2 * w * a, lo))
         sums_p, sums_q = [], []
-        for power in (0, 1, 2):
-            ra = r**power
-            linear = per_knot((1 - w) * ra) + per_knot(w * ra, lo + 1)
-            sq = per_knot((1 - w) ** 2 * ra) + per_knot(w**2 * ra, lo + 1)
-            sums_p.append(padded @ linear)
-            sums_q.append(square @ sq + cross @ per_knot(2 * w * (1 - w) * ra)[:knots])
+        for ra in (None, r, r**2):  # r^0 (a product with 1 leaves each weight as it is), r, r^2
+            at = [np.bincount(i, weights=v if ra is None else v * ra, minlength=knots + 1)
+                  for v, i in weights]  # fmt: skip
+            sums_p.append(padded @ (at[0] + at[1]))
+            sums_q.append(square @ (at[2] + at[3]) + cross @ at[4][:knots])
         (p0, p1, p2), (q0, q1, q2) = sums_p, sums_q
-        out.append(np.column_stack([p0, p1, p0 - q0, p1 - q1, p2 - q2]))
+        out.append(np.stack([p0, p1, p0 - q0, p1 - q1, p2 - q2], axis=1))
     return out[0], out[1]
 
 
