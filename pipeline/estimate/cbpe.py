@@ -103,8 +103,10 @@ def average_ranks(score: np.ndarray, order: np.ndarray | None = None) -> np.ndar
     stable argsort when already known."""
     import numpy as np
 
+    from pipeline.estimate.sorting import stable_argsort
+
     score = np.asarray(score)
-    order = np.argsort(score, kind="mergesort") if order is None else order
+    order = stable_argsort(score) if order is None else order
     first, counts = _groups(score[order])
     ranks = np.empty(len(score))
     ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
@@ -119,9 +121,11 @@ def expected_roc_auc(
     (`order`: its stable argsort, when already known)."""
     import numpy as np
 
+    from pipeline.estimate.sorting import stable_argsort
+
     p = np.asarray(p, dtype=float)
     q = 1.0 - p
-    order = np.argsort(score, kind="mergesort") if order is None else order
+    order = stable_argsort(score) if order is None else order
     s, ps, qs = np.asarray(score)[order], p[order], q[order]
     first, counts = _groups(s)
     q_groups = np.add.reduceat(qs, first)  # negatives' mass at each distinct score
@@ -252,6 +256,8 @@ def estimate(
     interval carries that uncertainty too."""
     import numpy as np
 
+    from pipeline.estimate.sorting import stable_argsort
+
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     pos = np.asarray(predicted, dtype=bool)
     score = np.asarray(score, dtype=float)
@@ -259,7 +265,7 @@ def estimate(
     if n == 0:
         return {m: Estimate(m, None, None, None, 0) for m in metrics}
     cm = expected_confusion(p, pos)
-    order = np.argsort(score, kind="mergesort")
+    order = stable_argsort(score)
     ranks = average_ranks(score, order)
     rng = np.random.default_rng(seed)
 
