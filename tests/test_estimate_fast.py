@@ -221,3 +221,32 @@ def test_the_settings_table_is_read_without_the_loader() -> None:
         "[]",
         "module 'pipeline.settings' has no attribute 'no_such_name'",
     ]
+
+
+@pytest.mark.parametrize("name", ["distinct", "many ties", "NaNs", "one value", "one", "none"])
+def test_knots_counted_among_the_sorted_rows_are_searchsorteds(name: str) -> None:
+    p = _vectors()[name].astype(float)
+    knots = np.sort(np.r_[-0.1, np.random.default_rng(3).random(40), 0.25, 0.5, 1.0])
+    if len(p) > 10:
+        p[:5] = knots[[1, 2, 3, 41, 43]]  # rows exactly at knots
+    expected = np.searchsorted(knots, p, side="right")
+    found = maps._knots_at_or_below(knots, p, np.argsort(p, kind="mergesort"))
+    assert np.array_equal(found, expected)
+    assert np.array_equal(maps._knots_at_or_below(knots, p, np.argsort(p)), expected)
+
+
+@pytest.mark.parametrize("case", ["all defined", "a NaN", "no value", "one metric", "few"])
+def test_quantiles_taken_together_are_each_metrics_own(case: str) -> None:
+    rng = np.random.default_rng(4)
+    sims = {m: np.round(rng.random(1000), 3) for m in ("f1", "roc_auc", "accuracy")}
+    values: dict[str, float | None] = {"f1": 0.5, "roc_auc": 0.7, "accuracy": 0.6}
+    if case == "a NaN":
+        sims["roc_auc"][::3] = np.nan
+    if case == "no value":
+        values["roc_auc"] = None
+    if case == "one metric":
+        values, sims = {"f1": 0.5}, {"f1": sims["f1"]}
+    samples = 3000 if case == "few" else 1000  # fewer than half the samples: no interval
+    kw = {"samples": samples, "confidence": 0.95}
+    each = {m: cbpe.with_interval(m, values[m], sims[m], 5000, **kw) for m in values}
+    assert cbpe.with_intervals(values, sims, 5000, **kw) == each

@@ -278,21 +278,48 @@ def estimate(
         tp, fn, rank_sum = _exact_sums(probs_of(slice(0, n)), pos, ranks, samples, rng)
     else:
         if p_draws is not None and p_draws.method == "isotonic":
-            moments = _linear_moments(p_draws.pieces(score), pos, ranks)
+            moments = _linear_moments(p_draws.pieces(score, order), pos, ranks)
         else:
             moments = _moments(probs_of, n, pos, ranks)
         tp, fn, rank_sum = _normal_sums(moments, pos, samples, rng)
     fp = pos.sum() - tp
-    out = {}
+    values: dict[str, float | None] = {}
+    sims: dict[str, np.ndarray] = {}
     for m in metrics:
         if m == "roc_auc":
-            value = expected_roc_auc(p, score, order)
-            sims = _auc_from_sums(rank_sum, tp + fn, n)
+            values[m] = expected_roc_auc(p, score, order)
+            sims[m] = _auc_from_sums(rank_sum, tp + fn, n)
         else:
-            value = float(from_counts(m, cm[1, 1], cm[0, 1], cm[1, 0], n))
-            sims = from_counts(m, tp, fp, fn, n)
-        out[m] = with_interval(m, value, sims, n, samples=samples, confidence=confidence)
-    return out
+            values[m] = float(from_counts(m, cm[1, 1], cm[0, 1], cm[1, 0], n))
+            sims[m] = from_counts(m, tp, fp, fn, n)
+    return with_intervals(values, sims, n, samples=samples, confidence=confidence)
+
+
+def with_intervals(
+    values: dict[str, float | None],
+    sims: dict[str, np.ndarray],
+    n: int,
+    *,
+    samples: int,
+    confidence: float,
+) -> dict[str, Estimate]:
+    """`with_interval` of each metric. The metrics with a value whose every simulation defines
+    them have their quantiles taken in one call, one row each (a row's quantiles are the same
+    numbers either way, and one call costs about half of three)."""
+    import numpy as np
+
+    whole = [m for m, v in values.items() if v is not None and not np.isnan(sims[m]).any()]
+    out = {}
+    if len(whole) > 1 and all(len(sims[m]) >= samples // 2 for m in whole):
+        alpha = (1 - confidence) / 2
+        low, high = np.quantile(np.stack([sims[m] for m in whole]), [alpha, 1 - alpha], axis=1)
+        for m, lo, hi in zip(whole, low.tolist(), high.tolist(), strict=True):
+            out[m] = Estimate(m, values[m], lo, hi, n)
+    return {
+        m: out.get(m) or with_interval(m, values[m], sims[m], n, samples=samples,
+                                       confidence=confidence)
+        for m in values
+    }  # fmt: skip
 
 
 def with_interval(

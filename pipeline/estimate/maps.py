@@ -263,11 +263,14 @@ class Drawn:
             return np.repeat(shares, len(p), axis=1)
         return shares[:, left] * (1 - t) + shares[:, left + 1] * t
 
-    def pieces(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pieces(
+        self, proba: np.ndarray, order: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """An isotonic map is linear in its knots' shares: row i's probability under map j is
         shares[j, left[i]] * (1 - t[i]) + shares[j, left[i] + 1] * t[i] (one knot: shares[j,
         0]). Returns (shares (k, knots), left, t); what is summed over rows can then be summed
-        per knot first. Raises ValueError for the sigmoid maps, which are not linear."""
+        per knot first (`order`: the argsort of `proba`, when known). Raises ValueError for
+        the sigmoid maps, which are not linear."""
         import numpy as np
 
         if self.method != "isotonic":
@@ -277,7 +280,7 @@ class Drawn:
         if len(x) == 1:
             return shares, np.zeros(len(p), dtype=int), np.zeros(len(p))
         # Each row between two knots, as np.interp: flat beyond the ends.
-        right = np.clip(np.searchsorted(x, p, side="right"), 1, len(x) - 1)
+        right = np.clip(_knots_at_or_below(x, p, order), 1, len(x) - 1)
         left = right - 1
         span = np.where(x[right] > x[left], x[right] - x[left], 1.0)
         return shares, left, np.clip((p - x[left]) / span, 0.0, 1.0)
@@ -291,6 +294,22 @@ class Drawn:
         x, _ = _knots(self.params)
         blocks = self.values.shape[1]
         return x, self.values[:, np.repeat(np.arange(blocks), 2)[_kept(self.params)]]
+
+
+def _knots_at_or_below(x: np.ndarray, p: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """np.searchsorted(x, p, side="right"): how many knots are at or below each row's score.
+    With the rows' sort order known, the knots are looked up among the sorted rows instead
+    (a few searches, not one per row): knot j is at or below the rows from the first not
+    below it on, so each sorted row's count is a running sum (NaN, sorted last by both,
+    above every knot either way)."""
+    import numpy as np
+
+    if order is None:
+        return np.searchsorted(x, p, side="right")
+    starts = np.searchsorted(p[order], x, side="left")  # the first sorted row each knot is at
+    counts = np.empty(len(p), dtype=np.intp)
+    counts[order] = np.cumsum(np.bincount(starts, minlength=len(p) + 1)[: len(p)])
+    return counts
 
 
 def _kept(params: dict[str, Any]) -> np.ndarray:
