@@ -147,7 +147,7 @@ def run_nannyml(data: Path, scenario: str, clock: Clock) -> list[dict]:
 def engine() -> dict:
     """Which riskwatch was measured, and whether its modules' bytecode was cached (without the
     cache, as under PYTHONDONTWRITEBYTECODE=1 in a fresh checkout, every process compiles
-    them: some 25 ms more of imports)."""
+    them: some 15 ms more of imports)."""
     mods = [m for name, m in sys.modules.items() if name.startswith("pipeline.")]
     cached = all(
         getattr(m, "__cached__", None) and Path(m.__cached__).is_file()
