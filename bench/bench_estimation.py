@@ -194,7 +194,11 @@ def main() -> None:
         results["scenarios"][scenario] = doc
     cov = results["scenarios"]["covariate"]
     t_rw, t_nm = cov["times"]["riskwatch"], cov["times"]["nannyml"]
-    print(f"\ntimes (covariate scenario, median of {repeat}):")
+    rw = runs["covariate"]["riskwatch"][0]
+    results["engine"] = {"path": rw["engine"], "bytecode_cached": rw["bytecode_cached"]}
+    print(f"\nriskwatch engine measured: {rw['engine']} (its bytecode cached: "
+          f"{yes(rw['bytecode_cached'])})")  # fmt: skip
+    print(f"times (covariate scenario, median of {repeat}):")
     for t in TOOLS:
         s = cov["times"][t]
         steps = ", ".join(f"{k} {v:.3f}" for k, v in s["steps_s"].items())

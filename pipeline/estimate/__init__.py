@@ -19,7 +19,9 @@ loss model's trees, at training time):
   linear or gradient-boosted trees (`loss_trees`) by cross-validated error, kept as JSON, with
   a normal interval;
 - `reliability`: when an estimate must not be trusted (poor calibration, too few rows, recent
-  estimates that missed their realised values), and why.
+  estimates that missed their realised values), and why;
+- `sorting`: the merge sort's permutation in less time (ranks, ROC-AUC's sums and isotonic
+  blocks sum rows in it, so it must be that one to the last digit).
 
 The run's step that loads the calibration, estimates per run and period and records the rows
 is `pipeline.run.estimate_step` (a multiclass model's per-class probabilities come from its

@@ -28,7 +28,18 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from pipeline.estimate.maps import METHODS, Drawn, apply_map, draws, fit_map
+from pipeline.estimate.maps import (
+    METHODS,
+    Drawn,
+    apply_map,
+    draws,
+    fit_isotonic,
+    fit_map,
+    fit_sigmoid,
+    sigmoid,
+    sigmoid_design,
+    unknown_method,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -99,15 +110,18 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
     return float(row_losses(y, p).mean())
 
 
-def ece(y: np.ndarray, p: np.ndarray, bins: int) -> float:
+def ece(y: np.ndarray, p: np.ndarray, bins: int, order: np.ndarray | None = None) -> float:
     """Expected calibration error: over `bins` bins of equal count by p, the row-weighted mean
-    of |share positive - mean p|. Equal counts, so no bin is a handful of rows."""
+    of |share positive - mean p| (`order`: the stable argsort of p, when already known). Equal
+    counts, so no bin is a handful of rows."""
     import numpy as np
+
+    from pipeline.estimate.sorting import stable_argsort
 
     n = len(p)
     if n == 0:
         return 0.0
-    order = np.argsort(p, kind="mergesort")
+    order = stable_argsort(p) if order is None else order
     edges = np.linspace(0, n, min(bins, n) + 1).astype(int)
     total = 0.0
     for lo, hi in pairwise(edges.tolist()):
@@ -117,14 +131,42 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int) -> float:
     return total / n
 
 
-def out_of_fold(method: str, proba: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """`method`'s calibrated probability of every row from the map fitted on the other folds."""
+def out_of_fold(
+    method: str,
+    proba: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    order: np.ndarray | None = None,
+) -> np.ndarray:
+    """`method`'s calibrated probability of every row from the map fitted on the other folds
+    (`order`: the stable argsort of `proba`, when already known).
+
+    What the folds share is made once: the map `none` leaves every row as it is; sigmoid's
+    logits are taken of all rows, each fold fitted on its share of them; isotonic's rows are
+    sorted once, each fold's taken from them in that order (the sort of a subset)."""
     import numpy as np
 
+    from pipeline.estimate.sorting import stable_argsort
+
+    proba, y = np.asarray(proba, dtype=float), np.asarray(y, dtype=float)
+    if method == "none":
+        return proba.copy()
     out = np.empty(len(proba))
+    if method == "sigmoid":
+        x = sigmoid_design(proba)
+        for k in np.unique(folds):
+            test = folds == k
+            # take: the same rows as x[~test], in a tenth of the time for a 2-column array
+            params = fit_sigmoid(x.take(np.flatnonzero(~test), axis=0), y[~test])
+            out[test] = sigmoid(params["a"] * x[test, 0] + params["b"])
+        return out
+    if method != "isotonic":
+        raise unknown_method(method)
+    order = stable_argsort(proba) if order is None else order
+    scores, labels, fold = proba[order], y[order], np.asarray(folds)[order]
     for k in np.unique(folds):
         test = folds == k
-        params = fit_map(method, proba[~test], y[~test])
+        params = fit_isotonic(scores[fold != k], labels[fold != k])
         out[test] = apply_map(method, params, proba[test])
     return out
 
@@ -158,6 +200,7 @@ def choose(
     (`too_small` says why)."""
     import numpy as np
 
+    from pipeline.estimate.sorting import stable_argsort
     from pipeline.model.metrics import fold_ids
 
     proba = np.asarray(proba, dtype=float)
@@ -166,14 +209,15 @@ def choose(
     if why is not None:
         raise ValueError(why)
     fold = fold_ids(y, folds, seed, stratified=True)
-    oof = {m: out_of_fold(m, proba, y, fold) for m in methods}
+    order = stable_argsort(proba)  # shared by isotonic's folds, its fit and the raw ECE
+    oof = {m: out_of_fold(m, proba, y, fold, order) for m in methods}
     losses = {m: row_losses(y, oof[m]) for m in methods}
     best = _chosen(losses, methods, margin)
     return Calibration(
         method=best,
-        params=fit_map(best, proba, y),
+        params=fit_map(best, proba, y, order),
         ece=ece(y, oof[best], bins),
-        ece_uncalibrated=ece(y, proba, bins),
+        ece_uncalibrated=ece(y, proba, bins, order),
         holdout_rows=len(y),
         criterion=f"log loss, {folds}-fold cross-validated on the holdout; isotonic unless "
         f"another map is lower by more than {margin:g}",

@@ -23,6 +23,7 @@ costs more than the whole estimate).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ _LOGIT_EPS = 1e-12
 _FEW_MERGED = 0.9
 
 
-def _unknown(method: str) -> ValueError:
+def unknown_method(method: str) -> ValueError:
     return ValueError(f"unknown calibration method {method!r}; one of {', '.join(METHODS)}")
 
 
@@ -81,58 +82,61 @@ def apply_map(method: str, params: dict[str, Any], proba: np.ndarray) -> np.ndar
     if method == "isotonic":
         x, y = _knots(params)
         return np.interp(p, x, y)
-    raise _unknown(method)
+    raise unknown_method(method)
 
 
-def _sigmoid_design(p: np.ndarray) -> np.ndarray:
+def sigmoid_design(p: np.ndarray) -> np.ndarray:
+    """The rows (logit(p), 1) a sigmoid map's (a, b) multiply."""
     import numpy as np
 
     z = logit(p)
     return np.column_stack([z, np.ones_like(z)])
 
 
-def _hessian(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    q = sigmoid(x @ w)
+def _hessian(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The summed log loss's Hessian, q the sigmoid of each row's x @ w."""
     return x.T @ (x * (q * (1 - q))[:, None])
 
 
-def _covariance(x: np.ndarray, w: np.ndarray) -> list[list[float]]:
-    """The inverse of the summed log loss's Hessian at w: the law of the fitted (a, b)."""
+def _covariance(x: np.ndarray, q: np.ndarray) -> list[list[float]]:
+    """The inverse of the summed log loss's Hessian (`_hessian`): the law of the fitted (a, b)."""
     import numpy as np
 
-    cov = np.linalg.pinv(_hessian(x, w))
+    cov = np.linalg.pinv(_hessian(x, q))
     return [[float(v) for v in row] for row in cov]
 
 
-def _fit_sigmoid(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """Newton's method on the log loss of sigmoid(a * logit(p) + b), each step halved until
-    the loss does not rise (a full step from saturated logits can overshoot)."""
+def fit_sigmoid(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Newton's method on the log loss of sigmoid(x @ (a, b)), `x` the rows' `sigmoid_design`,
+    each step halved until the loss does not rise (a full step from saturated logits can
+    overshoot). Each product x @ w is made once: the loss of an accepted step's w, its
+    gradient, its Hessian and, at the end, the covariance all use the same one."""
     import numpy as np
 
-    x = _sigmoid_design(p)
-
-    def loss(w: np.ndarray) -> float:
-        t = x @ w
+    def loss(t: np.ndarray) -> float:
         # log(1 + exp(t)) - y t, the softplus written out: as exact as np.logaddexp(0, t)
         # and half its cost.
         return float(np.mean(np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t))) - y * t))
 
     w = np.array([1.0, 0.0])  # the identity map: where an already calibrated model stays
-    current = loss(w)
+    t = x @ w
+    current = loss(t)
     for _ in range(100):
-        grad = x.T @ (sigmoid(x @ w) - y)
-        step = np.linalg.solve(_hessian(x, w) + 1e-9 * np.eye(2), grad)
+        q = sigmoid(t)
+        grad = x.T @ (q - y)
+        step = np.linalg.solve(_hessian(x, q) + 1e-9 * np.eye(2), grad)
         for _ in range(40):
-            trial = loss(w - step)
+            t_trial = x @ (w - step)
+            trial = loss(t_trial)
             if trial <= current:
                 break
             step = step / 2
         else:
             break
-        w, current = w - step, trial
+        w, t, current = w - step, t_trial, trial
         if float(np.abs(step).max()) < 1e-10:
             break
-    return {"a": float(w[0]), "b": float(w[1]), "cov": _covariance(x, w)}
+    return {"a": float(w[0]), "b": float(w[1]), "cov": _covariance(x, sigmoid(t))}
 
 
 def pool(means: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -182,13 +186,22 @@ def _pool_one_by_one(
     return np.asarray(out_start, dtype=int), np.asarray(out_sum) / np.asarray(out_w)
 
 
-def _fit_isotonic(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+def fit_isotonic(scores: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """The isotonic blocks of rows sorted by their scores, rows of equal score in their own
+    order (a stable sort's: so each score's positives are summed in the rows' order, as the
+    unsorted rows' sums are)."""
     import numpy as np
 
-    scores, inverse, rows = np.unique(p, return_inverse=True, return_counts=True)
-    positives = np.bincount(inverse, weights=y, minlength=len(scores))
+    n = len(scores)
+    new = np.ones(n, dtype=bool)  # the first row of each distinct score
+    np.not_equal(scores[1:], scores[:-1], out=new[1:])
+    if n and np.isnan(scores[-1]):  # the NaNs, sorted last, one score (as np.unique counts)
+        new[int(np.searchsorted(scores, scores[-1])) + 1 :] = False
+    starts = np.flatnonzero(new)
+    rows = np.diff(np.r_[starts, n])
+    positives = np.bincount(np.cumsum(new) - 1, weights=y, minlength=len(starts))
     first, _ = pool(positives / rows, rows)
-    last = np.r_[first[1:], len(scores)] - 1
+    last = np.r_[first[1:], len(starts)] - 1
     block_rows = np.add.reduceat(rows, first).astype(float)
     # Each block's share as its posterior mean, (positives + 1/2) / (rows + 1): never exactly 0
     # or 1, which a block of a few rows would otherwise claim (and a single later row refute
@@ -197,25 +210,32 @@ def _fit_isotonic(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     again, means = pool(shrunk, block_rows)
     lengths = np.diff(np.r_[again, len(first)])
     return {
-        "lo": scores[first].tolist(),
-        "hi": scores[last].tolist(),
+        "lo": scores[starts[first]].tolist(),
+        "hi": scores[starts[last]].tolist(),
         "mean": np.repeat(means, lengths).tolist(),
         "rows": block_rows.astype(int).tolist(),
     }
 
 
-def fit_map(method: str, proba: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """The parameters of `method`'s map fitted on probabilities `proba` and 0/1 labels `y`."""
+def fit_map(
+    method: str, proba: np.ndarray, y: np.ndarray, order: np.ndarray | None = None
+) -> dict[str, Any]:
+    """The parameters of `method`'s map fitted on probabilities `proba` and 0/1 labels `y`
+    (`order`: the stable argsort of `proba`, when already known)."""
     import numpy as np
+
+    from pipeline.estimate.sorting import stable_argsort
 
     proba, y = np.asarray(proba, dtype=float), np.asarray(y, dtype=float)
     if method == "none":
-        return {"cov": _covariance(_sigmoid_design(proba), np.array([1.0, 0.0]))}
+        x = sigmoid_design(proba)
+        return {"cov": _covariance(x, sigmoid(x @ np.array([1.0, 0.0])))}
     if method == "sigmoid":
-        return _fit_sigmoid(proba, y)
+        return fit_sigmoid(sigmoid_design(proba), y)
     if method == "isotonic":
-        return _fit_isotonic(proba, y)
-    raise _unknown(method)
+        order = stable_argsort(proba) if order is None else order
+        return fit_isotonic(proba[order], y[order])
+    raise unknown_method(method)
 
 
 @dataclass(frozen=True)
@@ -243,25 +263,53 @@ class Drawn:
             return np.repeat(shares, len(p), axis=1)
         return shares[:, left] * (1 - t) + shares[:, left + 1] * t
 
-    def pieces(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pieces(
+        self, proba: np.ndarray, order: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """An isotonic map is linear in its knots' shares: row i's probability under map j is
         shares[j, left[i]] * (1 - t[i]) + shares[j, left[i] + 1] * t[i] (one knot: shares[j,
         0]). Returns (shares (k, knots), left, t); what is summed over rows can then be summed
-        per knot first. Raises ValueError for the sigmoid maps, which are not linear."""
+        per knot first (`order`: the argsort of `proba`, when known). Raises ValueError for
+        the sigmoid maps, which are not linear."""
         import numpy as np
 
         if self.method != "isotonic":
             raise ValueError("only isotonic maps are linear in their parameters")
         p = np.asarray(proba, dtype=float)
-        x, _ = _knots(self.params)
-        shares = self.values[:, np.repeat(np.arange(self.values.shape[1]), 2)[_kept(self.params)]]
+        x, shares = self._knot_shares
         if len(x) == 1:
             return shares, np.zeros(len(p), dtype=int), np.zeros(len(p))
         # Each row between two knots, as np.interp: flat beyond the ends.
-        right = np.clip(np.searchsorted(x, p, side="right"), 1, len(x) - 1)
+        right = np.clip(_knots_at_or_below(x, p, order), 1, len(x) - 1)
         left = right - 1
         span = np.where(x[right] > x[left], x[right] - x[left], 1.0)
         return shares, left, np.clip((p - x[left]) / span, 0.0, 1.0)
+
+    @cached_property
+    def _knot_shares(self) -> tuple[np.ndarray, np.ndarray]:
+        """The knots' scores (`_knots`) and each map's share at each knot: made once, as an
+        estimate asks for its pieces once per period."""
+        import numpy as np
+
+        x, _ = _knots(self.params)
+        blocks = self.values.shape[1]
+        return x, self.values[:, np.repeat(np.arange(blocks), 2)[_kept(self.params)]]
+
+
+def _knots_at_or_below(x: np.ndarray, p: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """np.searchsorted(x, p, side="right"): how many knots are at or below each row's score.
+    With the rows' sort order known, the knots are looked up among the sorted rows instead
+    (a few searches, not one per row): knot j is at or below the rows from the first not
+    below it on, so each sorted row's count is a running sum (NaN, sorted last by both,
+    above every knot either way)."""
+    import numpy as np
+
+    if order is None:
+        return np.searchsorted(x, p, side="right")
+    starts = np.searchsorted(p[order], x, side="left")  # the first sorted row each knot is at
+    counts = np.empty(len(p), dtype=np.intp)
+    counts[order] = np.cumsum(np.bincount(starts, minlength=len(p) + 1)[: len(p)])
+    return counts
 
 
 def _kept(params: dict[str, Any]) -> np.ndarray:
@@ -286,7 +334,7 @@ def draws(method: str, params: dict[str, Any], k: int, rng: np.random.Generator)
         cov = np.asarray(params.get("cov") or [[0.0, 0.0], [0.0, 0.0]], dtype=float)
         return Drawn("sigmoid", params, rng.multivariate_normal(centre, cov, size=k, method="eigh"))
     if method != "isotonic":
-        raise _unknown(method)
+        raise unknown_method(method)
     rows = np.asarray(params["rows"], dtype=float)
     positives = np.asarray(params["mean"], dtype=float) * (rows + 1.0) - 0.5
     positives = np.clip(positives, 0.0, rows)
