@@ -14,7 +14,6 @@ from __future__ import annotations
 import html
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -29,26 +28,11 @@ from schemathesis.core.parameters import ParameterLocation
 
 from pipeline.settings import Settings
 from pipeline.storage import db, tables, tokens
-from tests.conftest import PgDatabases, copy_pg_project, copy_project
 from tests.run_page_data import add_drift_and_quality, add_version_two
 from tests.test_api import make_app
 
 # Per operation and generation mode (valid, invalid): about 20 s for both databases on 2 cores.
 MAX_EXAMPLES = 25
-
-
-@pytest.fixture(scope="module")
-def fuzz_sqlite(tmp_path_factory: pytest.TempPathFactory, built_project: Any) -> Settings:
-    return copy_project(built_project, tmp_path_factory.mktemp("fuzz-sqlite"))
-
-
-@pytest.fixture(scope="module")
-def fuzz_postgres(
-    tmp_path_factory: pytest.TempPathFactory,
-    built_pg_project: tuple[Path, str],
-    pg_databases: PgDatabases,
-) -> Settings:
-    return copy_pg_project(built_pg_project, tmp_path_factory.mktemp("fuzz-postgres"), pg_databases)
 
 
 @pytest.fixture(
@@ -58,7 +42,7 @@ def fuzz_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
     """The app as it runs on the internet: a token required on every route but the public
     ones, with an admin token for the fuzzer (schemathesis also calls without it, and checks
     the 401s); no rate limit, which would turn the fuzz run into 429s."""
-    settings = request.getfixturevalue(f"fuzz_{request.param}").with_values(
+    settings = request.getfixturevalue(f"{request.param}_project").with_values(
         auth__required="true", api__requests_per_minute=0, api__predictions_per_day=0
     )
     engine = db.make_engine(settings.database_url)
