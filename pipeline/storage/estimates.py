@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline.storage.prediction_tables import NOT_SCHEDULED
+from pipeline.storage.prediction_tables import NOT_SCHEDULED, TIMED_REQUESTS
 from pipeline.storage.tables import UTCDateTime, metadata, utcnow
 
 RUN_PERIOD = "run"  # the period of an estimate over all of a run's new rows
@@ -209,7 +209,9 @@ def period_rows(
     training data among them: their labels are scored by their run, never joined later), and
     rows without P(positive) (binary) or without their {class: p} (`classes`: a multiclass
     classifier's; rows stored before the API kept it have none)."""
+    from pipeline.storage import tables
     from pipeline.storage.tables import ingested_files as f
+    from pipeline.storage.tables import prediction_segments as g
     from pipeline.storage.tables import predictions as p
 
     columns = (p.c.probability, p.c.label, p.c.probabilities if classes else sa.null())
@@ -219,35 +221,47 @@ def period_rows(
     else:
         common.append(p.c.probability.is_not(None))
     waiting = f.c.labelled_rows < f.c.rows  # a file that came labelled whole is not waiting
-    if by_event_time:
-        at = sa.func.coalesce(p.c.event_time, f.c.ingested_at, p.c.created_at)
-        query = (
-            sa.select(*columns)
-            .select_from(p.outerjoin(f, f.c.id == p.c.file_id))
-            .where(*common, sa.or_(p.c.file_id.is_(None), waiting), at >= start, at < end)
+    # A file's rows through their segments, each a range of the key; the requests' rows through
+    # the partial indexes of the sources other than the schedule (by time made, by event time).
+    # By event time a row counts at its own when it has one, else at its file's ingestion (a
+    # request's: when it was made); each of those reads is bounded by an index, none scans.
+    # Driven by the segments (so a planner without statistics, SQLite's, reads no row it does
+    # not need): those of the files waiting for labels, ingested in the period or not.
+    files = sa.select(f.c.id).where(waiting)
+    segment_rows = (
+        sa.select(*columns)
+        .select_from(
+            g.join(p, sa.and_(p.c.id.between(g.c.first_id, g.c.last_id), p.c.segment_id == g.c.id))
         )
-        rows = list(conn.execute(query))
+        .where(g.c.model_version == model_version, *common)
+    )
+    # Segment ids (not files') in the IN: the planner then walks them by their key.
+    of_files = g.alias("of_files")
+    ingested = g.c.id.in_(
+        sa.select(of_files.c.id).where(
+            of_files.c.file_id.in_(files.where(f.c.ingested_at >= start, f.c.ingested_at < end))
+        )
+    )
+    requests = sa.select(*columns).where(*common, p.c.file_id.is_(None))
+    made: list[Any] = [sa.text(NOT_SCHEDULED), p.c.created_at >= start, p.c.created_at < end]
+    if not by_event_time:
+        queries = [segment_rows.where(ingested), requests.where(*made)]
     else:
-        # A file's rows through their segments, each a range of the key; the requests' rows
-        # through the partial index by time of the sources other than the schedule.
-        from pipeline.storage.tables import prediction_segments as g
-
-        of_files = (
-            sa.select(*columns)
-            .select_from(
-                g.join(f, f.c.id == g.c.file_id).join(
-                    p, sa.and_(p.c.id.between(g.c.first_id, g.c.last_id), p.c.segment_id == g.c.id)
-                )
-            )
-            .where(g.c.model_version == model_version, f.c.ingested_at >= start)
-            .where(f.c.ingested_at < end, waiting, *common)
-        )
-        made = sa.select(*columns).where(
-            *common,
-            sa.text(NOT_SCHEDULED),
-            p.c.file_id.is_(None),
-            p.c.created_at >= start,
-            p.c.created_at < end,
-        )
-        rows = list(conn.execute(of_files)) + list(conn.execute(made))
+        c = tables.prediction_cells
+        # The segments with rows whose UTC day lies in the period (a cell per day of them).
+        days = sa.select(c.c.segment_id).where(c.c.day >= _day_of(start), c.c.day < end)
+        timed = [p.c.event_time >= start, p.c.event_time < end]
+        queries = [
+            segment_rows.where(g.c.id.in_(days), g.c.file_id.in_(files), *timed),
+            segment_rows.where(ingested, p.c.event_time.is_(None)),
+            requests.where(*made, p.c.event_time.is_(None)),
+            requests.where(sa.text(TIMED_REQUESTS), *timed),
+        ]
+    rows = [row for query in queries for row in conn.execute(query)]
     return PeriodRows([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+
+def _day_of(when: datetime) -> datetime:
+    """The start of the UTC day of `when` (a naive time is UTC), as a cell's `day` is stored."""
+    aware = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return aware.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -1,0 +1,208 @@
+"""A period's stored predictions (`storage.estimates.period_rows`), on SQLite and PostgreSQL.
+
+By event time a row counts at its own event time when it has one, else at its file's
+ingestion (a request's: when it was made). The read finds the same rows as one `coalesce` of
+those times over every stored prediction did (kept here as the reference), without that scan:
+a file's rows through the segments whose cells lie in the period, the requests' through the
+partial indexes (migration 0019's for the ones with an event time).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from pipeline import predictions
+from pipeline.storage import db, estimates, tables
+
+BY = True
+RUN = "ab" * 16
+DAY = datetime(2026, 11, 2, tzinfo=UTC)
+INGESTED = DAY + timedelta(days=3, hours=6)  # both files, and the requests without a time
+
+
+def _times() -> list[datetime | None]:
+    """Event times over five days, each day cut at several hours, and some rows without."""
+    out: list[datetime | None] = []
+    for day in range(5):
+        out += [DAY + timedelta(days=day, hours=h, minutes=7) for h in (0, 5, 11, 23)]
+        out.append(None)
+    return out
+
+
+# (name, model version, labelled whole, ingested at, event times): a file each, one segment
+# each, so that a period's days touch only some segments.
+TIMES = _times()
+FILES = [
+    ("early", 1, False, INGESTED, TIMES[:12]),
+    ("late", 1, False, INGESTED + timedelta(days=1), TIMES[12:]),
+    ("whole", 1, True, INGESTED, TIMES),
+    ("other", 2, False, INGESTED, TIMES),
+]
+
+
+def _seed(engine: sa.Engine) -> None:
+    """Version 1: files waiting for labels (event times over five days, some rows without), a
+    file that came labelled whole, requests with and without an event time (API, web page) made
+    at three times, the test file's diagnostics; version 2: a file of its own. Every stored
+    prediction has its own P(positive): a period's rows are known by them."""
+    numbers = itertools.count(1)
+
+    def _next() -> float:
+        return next(numbers) / 1000
+
+    with engine.begin() as conn:
+        conn.execute(tables.runs.insert().values(id=RUN, kind="run", started_at=DAY, status="ok"))
+        for version in (1, 2):
+            conn.execute(
+                tables.model_versions.insert().values(
+                    version=version, created_at=DAY, artifact=f"{version}/model.joblib",
+                    sha256="0" * 64, estimator="x", params={}, features={}, metric="f1",
+                    train_rows=1, holdout_rows=1, training_files=[],
+                )
+            )  # fmt: skip
+    for name, version, whole, ingested, times in FILES:
+        with engine.begin() as conn:
+            file_id = conn.execute(
+                tables.ingested_files.insert().values(
+                    run_id=RUN, sha256=name.ljust(64, "0"), name=name, size_bytes=1,
+                    status="ingested", rows=len(times), labelled_rows=len(times) if whole else 0,
+                    ingested_at=ingested,
+                )
+            ).inserted_primary_key[0]  # fmt: skip
+        batch = predictions.Batch(
+            row_numbers=list(range(len(times))),
+            predictions=[1.0] * len(times),
+            labels=["1"] * len(times),
+            probability=[_next() for _ in times],
+            event_times=times,
+            classes=["0", "1"],
+        )
+        who = predictions.FileRun(file_id, version, RUN, ingested, stamp=ingested)
+        predictions.record_file(engine, who, iter([batch]))
+    rows = [
+        {"source": source, "model_version": 1, "features": {"x": 1}, "event_time": when,
+         "label": "1", "probability": _next()}
+        for source in ("api", "webapp", "diagnostics")
+        for when in TIMES
+    ]  # fmt: skip
+    p = tables.predictions
+    for i, made in enumerate((INGESTED - timedelta(days=2), INGESTED, INGESTED + timedelta(1))):
+        with engine.begin() as conn:  # write.record stamps its rows with the time of writing
+            before = conn.execute(sa.select(sa.func.max(p.c.id))).scalar()
+            predictions.record(conn, rows[i::3])
+            conn.execute(p.update().where(p.c.id > before).values(created_at=made))
+
+
+def _reference(
+    conn: sa.Connection, version: int, start: datetime, end: datetime, by_event_time: bool
+) -> list[float]:
+    """The rows of the period as one `coalesce` over every prediction says (a scan)."""
+    p, f = tables.predictions, tables.ingested_files
+    at = (
+        sa.func.coalesce(p.c.event_time, f.c.ingested_at, p.c.created_at)
+        if by_event_time
+        else sa.func.coalesce(f.c.ingested_at, p.c.created_at)
+    )
+    query = (
+        sa.select(p.c.probability)
+        .select_from(p.outerjoin(f, f.c.id == p.c.file_id))
+        .where(p.c.model_version == version, p.c.source != "diagnostics")
+        .where(p.c.probability.is_not(None), at >= start, at < end)
+        .where(sa.or_(p.c.file_id.is_(None), f.c.labelled_rows < f.c.rows))
+    )
+    return sorted(conn.execute(query).scalars())
+
+
+@pytest.fixture
+def seeded(database_url: str) -> Iterator[sa.Engine]:
+    engine = db.make_engine(database_url)
+    _seed(engine)
+    yield engine
+    engine.dispose()
+
+
+PERIODS = [
+    (DAY, DAY + timedelta(days=1)),  # a whole day
+    (DAY + timedelta(hours=6), DAY + timedelta(days=1, hours=12)),  # cut days at both ends
+    (DAY + timedelta(days=3), DAY + timedelta(days=4)),  # the day of ingestion: untimed rows too
+    (DAY - timedelta(days=30), DAY + timedelta(days=30)),  # all of it
+    (DAY + timedelta(days=40), DAY + timedelta(days=41)),  # nothing
+    # Bounds in another zone: 09:00 in Tokyo is midnight UTC.
+    (datetime(2026, 11, 3, 9, tzinfo=timezone(timedelta(hours=9))), DAY + timedelta(days=2)),
+]
+
+
+@pytest.mark.parametrize("by_event_time", [True, False])
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_period_holds_the_rows_the_coalesce_of_their_times_puts_there(
+    seeded: sa.Engine, version: int, by_event_time: bool
+) -> None:
+    with seeded.connect() as conn:
+        seen_any = False
+        for start, end in PERIODS:
+            got = estimates.period_rows(conn, version, start, end, by_event_time=by_event_time)
+            want = _reference(conn, version, start, end, by_event_time)
+            assert sorted(got.probability) == want, (start, end)
+            assert got.labels == ["1"] * len(want)
+            seen_any = seen_any or bool(want)
+    assert seen_any
+
+
+def test_the_fixture_holds_every_kind_of_row(seeded: sa.Engine) -> None:
+    """What the reference is compared on: timed and untimed rows of files and of requests,
+    rows of a file labelled whole and diagnostics (left out), in more than one segment."""
+    p, g = tables.predictions, tables.prediction_segments
+    with seeded.connect() as conn:
+        kinds = set(
+            conn.execute(
+                sa.select(p.c.source, p.c.file_id.is_(None), p.c.event_time.is_(None)).distinct()
+            )
+        )
+        segments = conn.execute(sa.select(sa.func.count()).select_from(g)).scalar()
+    assert len(kinds) == 8 and segments == len(FILES)
+
+
+def _plans(engine: sa.Engine, start: datetime, end: datetime, by_event_time: bool) -> list[str]:
+    """The query plan of each statement of a period's read (PostgreSQL with
+    sequential scans off: on a table this small it would rather read it whole)."""
+    ran: list[tuple[str, object]] = []
+
+    def seen(conn: object, cursor: object, statement: str, params: object, *_: object) -> None:
+        ran.append((statement, params))
+
+    with engine.connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", seen)
+        estimates.period_rows(conn, 1, start, end, by_event_time=by_event_time)
+        sa.event.remove(conn, "before_cursor_execute", seen)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        postgres = engine.dialect.name == "postgresql"
+        if postgres:
+            cursor.execute("SET enable_seqscan = off")
+        plans = []
+        for statement, params in ran:
+            cursor.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement, params)
+            plans.append(" | ".join(str(row[0] if postgres else row[3]) for row in cursor))
+        conn.rollback()
+    return plans
+
+
+@pytest.mark.parametrize("by_event_time", [True, False])
+def test_a_period_reads_no_prediction_it_does_not_need(
+    seeded: sa.Engine, by_event_time: bool
+) -> None:
+    """Each read goes down an index: the segments' key, then each one's range of the rows';
+    the requests' partial indexes. None scans the predictions (SQLite has no statistics here,
+    as in a project that never ran ANALYZE: its planner must still take the segments first)."""
+    plans = _plans(seeded, DAY, DAY + timedelta(days=1), by_event_time)
+    assert len(plans) == (4 if by_event_time else 2)
+    for plan in plans:
+        # SQLite names a scan of the table as "SCAN predictions"; PostgreSQL's plan with
+        # sequential scans off still says "Seq Scan on predictions" when nothing else can do.
+        assert "SCAN predictions" not in plan and "Seq Scan on predictions" not in plan, plan
+    timed = any("ix_predictions_model_version_event_time" in plan for plan in plans)
+    assert timed == by_event_time, plans
