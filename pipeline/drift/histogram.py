@@ -51,13 +51,15 @@ def histogram(
     bins: int = BINS,
     top: int = TOP,
     tail: float = TAIL,
+    counted: tuple[list[str], np.ndarray, int] | None = None,
 ) -> dict[str, Any] | None:
-    """The column's document for the page, or None when neither side has a row."""
+    """The column's document for the page, or None when neither side has a row. `counted`:
+    a categorical column's `category_counts(values)` when the caller has it already."""
     if kind == NUMERIC:
         numeric = profile if isinstance(profile, NumericProfile) else None
         return numeric_histogram(numeric, values, bins=bins, tail=tail)
     categorical = profile if isinstance(profile, CategoricalProfile) else None
-    return category_shares(categorical, values, top=top)
+    return category_shares(categorical, values, top=top, counted=counted)
 
 
 def _finite(values: np.ndarray | None) -> tuple[np.ndarray | None, int]:
@@ -190,7 +192,11 @@ def _side(counts: np.ndarray | None, keep: Sequence[bool], missing: int | None) 
 
 
 def category_shares(
-    profile: CategoricalProfile | None, values: np.ndarray | None, *, top: int = TOP
+    profile: CategoricalProfile | None,
+    values: np.ndarray | None,
+    *,
+    top: int = TOP,
+    counted: tuple[list[str], np.ndarray, int] | None = None,
 ) -> dict[str, Any] | None:
     """The `top` categories by their summed shares on the two sides, the rest as others."""
     if top < 1:
@@ -205,7 +211,7 @@ def category_shares(
     cur: dict[str, int] | None = None
     new_missing = 0
     if values is not None:
-        cats, counts, new_missing = category_counts(values)
+        cats, counts, new_missing = category_counts(values) if counted is None else counted
         cur = dict(zip(cats, counts.tolist(), strict=True))
     shown = _top(ref or {}, cur or {}, top)
     return {

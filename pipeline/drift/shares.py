@@ -15,8 +15,18 @@ if TYPE_CHECKING:
     from pipeline.drift.column_profile import ColumnProfile
 
 
-def distribution(prof: ColumnProfile, values: np.ndarray, top: int = 12) -> dict[str, Any]:
-    """Reference and new shares on the profile's PSI bins or top categories, for the plots."""
+def distribution(
+    prof: ColumnProfile,
+    values: np.ndarray,
+    top: int = 12,
+    *,
+    counted: tuple[list[str], np.ndarray, int] | None = None,
+) -> dict[str, Any]:
+    """Reference and new shares on the profile's PSI bins or top categories, for the plots.
+
+    `counted`: `columns.category_counts(values)` when the caller has it already (the step
+    counts a categorical column once for this and its histogram); counted here otherwise. The
+    new categories beyond the profile's are the most frequent, ties by name."""
     import numpy as np
 
     from pipeline.drift.column_profile import NumericProfile
@@ -33,16 +43,11 @@ def distribution(prof: ColumnProfile, values: np.ndarray, top: int = 12) -> dict
             + ["> " + f"{edges[-1]:.4g}"]
         )
     else:
-        import pandas as pd
+        from pipeline.drift.columns import category_counts
 
-        from pipeline.drift.columns import category_key
-
-        counts: dict[str, int] = {}
-        # Count the distinct values first (vectorised), then key only those: not one per row.
-        for value, n in pd.Series(values).value_counts(dropna=True).items():
-            key = category_key(value)
-            counts[key] = counts.get(key, 0) + int(n)
-        ordered = sorted(counts.items(), key=lambda kv: -kv[1])
+        names, numbers, _ = category_counts(values) if counted is None else counted
+        counts = dict(zip(names, numbers.tolist(), strict=True))
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         cats = list(prof.categories[:top])
         cats += [c for c, _ in ordered[:top] if c not in cats][: max(0, top - len(cats))]
         known = dict(zip(prof.categories, prof.counts.tolist(), strict=True))

@@ -269,16 +269,21 @@ def _record_columns(
     data: _Columns,
 ) -> None:
     """One drift_results row per column, with the shares the report plots and the histogram
-    the feature page draws (one conversion of the column for both)."""
+    the feature page draws (one conversion of the column for both, and a categorical column's
+    categories counted once for both)."""
+    from pipeline.drift.columns import NUMERIC, category_counts
     from pipeline.drift.histogram import histogram
 
     rows = []
     for c in result.to_dict()["columns"]:
         prof = profile.columns_.get(c["column"])
         values = data.get(c["column"])
+        counted = None
+        if values is not None and c["kind"] != NUMERIC:
+            counted = category_counts(values)
         if prof is not None and values is not None:
-            c["details"]["distribution"] = distribution(prof, values)
-        c["details"]["histogram"] = histogram(c["kind"], prof, values)
+            c["details"]["distribution"] = distribution(prof, values, counted=counted)
+        c["details"]["histogram"] = histogram(c["kind"], prof, values, counted=counted)
         rows.append(
             {
                 "column_name": c["column"],
