@@ -67,19 +67,15 @@ def test_counts_given_by_the_caller_give_what_counting_here_gives() -> None:
     )
 
 
-def test_the_drift_step_counts_a_categorical_column_once_for_its_shares_and_histogram(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The report's shares and the feature page's histogram come from one count of the
-    column's categories (at a million rows, a count is a few tenths of a second)."""
-    from pipeline.drift import columns, histogram, step
-    from pipeline.drift.decision import detect
+def test_the_drift_step_counts_a_categorical_column_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test, the report's shares and the feature page's histogram come from one count of
+    the column's categories (at a million rows, a count is about a tenth of a second)."""
+    from pipeline.drift import columns, decision, histogram, step
     from pipeline.drift.profile import ReferenceProfile
 
     ref = {"industry": np.array(["a", "b", "a", "c"] * 50, dtype=object)}
     new = {"industry": np.array(["a", "d", "d", None] * 50, dtype=object)}
     profile = ReferenceProfile().fit(ref)
-    result = detect(profile, new)
     calls: list[int] = []
     counting = columns.category_counts
 
@@ -87,12 +83,18 @@ def test_the_drift_step_counts_a_categorical_column_once_for_its_shares_and_hist
         calls.append(1)
         return counting(values)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(columns, "category_counts", counted)
-    monkeypatch.setattr(histogram, "category_counts", counted)  # its own name for it
+    for module in (columns, decision, histogram):  # each one's own name for it
+        monkeypatch.setattr(module, "category_counts", counted)
+    seen: dict = {}
+    result = decision.detect(profile, new, counted=seen)
+    assert calls == [1] and set(seen) == {"industry"}
     written: list[dict] = []
     monkeypatch.setattr(step.writes, "record_rows", lambda _e, _t, _r, rows: written.extend(rows))
-    step._record_columns(None, "r" * 32, profile, result, new)  # type: ignore[arg-type]
+    step._record_columns(None, "r" * 32, profile, result, new, seen)  # type: ignore[arg-type]
     assert calls == [1]
     (row,) = written
     assert row["details"]["distribution"]["labels"][:3] == ["a", "b", "c"]
     assert row["details"]["histogram"]["current"]["missing"] == 50
+    step._record_columns(None, "r" * 32, profile, result, new)  # type: ignore[arg-type]
+    assert calls == [1, 1]  # without the test's counts: counted once here
+    assert written[1]["details"] == row["details"]

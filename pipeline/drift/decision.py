@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -258,10 +258,13 @@ def detect(
     thresholds: DriftThresholds | None = None,
     *,
     weights: Mapping[str, float] | None = None,
+    counted: MutableMapping[str, tuple[list[str], np.ndarray, int]] | None = None,
 ) -> DriftResult:
     """Compare a new batch (DataFrame or mapping of name to array) with the reference profile.
 
     Columns come in the profile's order, then columns only the new data has (``new_column``).
+    `counted`, when given, receives each categorical column's `category_counts` by name, for a
+    caller that shows them too (the drift step's shares and histograms).
     """
     check_fitted(profile)
     th = thresholds or DriftThresholds()
@@ -282,6 +285,8 @@ def detect(
             results.append(compare_numeric(name, prof, finite, len(values), n_missing, th))
         else:
             categories, counts, n_missing = category_counts(column)
+            if counted is not None:
+                counted[name] = (categories, counts, n_missing)
             results.append(compare_categorical(name, prof, categories, counts, n_missing, th))
     for name, key in names.items():
         if name not in profile.columns_:

@@ -9,7 +9,7 @@ files. The statistics and the decision are pure and live in the package's other 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -196,13 +196,14 @@ def detect_for_run(
     profile = ReferenceProfile.from_bytes(raw)
     data, _, weights = _columns(settings, production.features, frame, pred, proba)
     weights = _weights(engine, settings, production.version, weights)
-    result = detect(profile, data, thresholds(settings), weights=weights)
+    counted: dict[str, Any] = {}  # the categorical columns' counts, shown again below
+    result = detect(profile, data, thresholds(settings), weights=weights, counted=counted)
     m, n = settings["drift.persistence"]
     history = [*_earlier_decisions(engine, n - 1), bool(result.dataset_drift)]
     confirmed = persistent(history, m, n)  # not tested counts as not drifted, and says so
     summary = {**result.summary(), "weights": settings["drift.weights"]}
     _record(engine, run_id, production.version, profile, result, len(frame), [m, n], summary)
-    _record_columns(engine, run_id, profile, result, data)
+    _record_columns(engine, run_id, profile, result, data, counted)
     log.info("drift: %s", fmt_drift(summary))
     return {
         **summary,
@@ -267,10 +268,11 @@ def _record_columns(
     profile: ReferenceProfile,
     result: DriftResult,
     data: _Columns,
+    counted: Mapping[str, Any] | None = None,
 ) -> None:
     """One drift_results row per column, with the shares the report plots and the histogram
     the feature page draws (one conversion of the column for both, and a categorical column's
-    categories counted once for both)."""
+    categories counted once for both: by the test, in `counted`, or here)."""
     from pipeline.drift.columns import NUMERIC, category_counts
     from pipeline.drift.histogram import histogram
 
@@ -278,12 +280,12 @@ def _record_columns(
     for c in result.to_dict()["columns"]:
         prof = profile.columns_.get(c["column"])
         values = data.get(c["column"])
-        counted = None
-        if values is not None and c["kind"] != NUMERIC:
-            counted = category_counts(values)
+        counts = (counted or {}).get(c["column"])
+        if counts is None and values is not None and c["kind"] != NUMERIC:
+            counts = category_counts(values)
         if prof is not None and values is not None:
-            c["details"]["distribution"] = distribution(prof, values, counted=counted)
-        c["details"]["histogram"] = histogram(c["kind"], prof, values, counted=counted)
+            c["details"]["distribution"] = distribution(prof, values, counted=counts)
+        c["details"]["histogram"] = histogram(c["kind"], prof, values, counted=counts)
         rows.append(
             {
                 "column_name": c["column"],
