@@ -8,9 +8,10 @@ import sqlite3
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -310,3 +311,30 @@ def postgres_project(
 ) -> Settings:
     target = tmp_path_factory.mktemp("postgres-project")
     return copy_pg_project(built_pg_project, target, pg_databases)
+
+
+def query_plans(engine: sa.Engine, read: Callable[[sa.Connection], Any]) -> list[str]:
+    """Run `read`, then the query plan of each SELECT it ran (PostgreSQL with sequential
+    scans off: on a table this small it would rather read it whole, which says nothing of
+    whether the index serves the query)."""
+    ran: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            ran.append((statement, params))
+
+    with engine.connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", seen)
+        read(conn)
+        sa.event.remove(conn, "before_cursor_execute", seen)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        plans = []
+        postgres = engine.dialect.name == "postgresql"
+        if postgres:
+            cursor.execute("SET enable_seqscan = off")
+        for statement, params in ran:
+            cursor.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement, params)
+            plans.append(" | ".join(str(row[0] if postgres else row[3]) for row in cursor))
+        conn.rollback()
+    assert plans, "the read ran no query"
+    return plans

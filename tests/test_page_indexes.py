@@ -4,14 +4,14 @@ for its query plan), and the reads that became one query answer as before."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from pipeline.storage import dashboard, db, health, model_views, run_views, tables
+from tests.conftest import query_plans as _plans
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 # name: (table, columns, the partial index's predicate or None)
@@ -141,33 +141,6 @@ def test_migration_0018_makes_the_page_indexes_and_takes_them_away(database_url:
 def test_the_shown_runs_predicate_hides_exactly_the_quiet_ticks() -> None:
     quoted = ", ".join(f"'{s}'" for s in run_views.QUIET)
     assert f"status NOT IN ({quoted})" == tables.SHOWN
-
-
-def _plans(engine: sa.Engine, read: Callable[[sa.Connection], Any]) -> list[str]:
-    """Run `read`, then the query plan of each SELECT it ran (PostgreSQL with sequential
-    scans off: on a table this small it would rather read it whole, which says nothing of
-    whether the index serves the query)."""
-    ran: list[tuple[str, Any]] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            ran.append((statement, params))
-
-    with engine.connect() as conn:
-        sa.event.listen(conn, "before_cursor_execute", seen)
-        read(conn)
-        sa.event.remove(conn, "before_cursor_execute", seen)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        plans = []
-        postgres = engine.dialect.name == "postgresql"
-        if postgres:
-            cursor.execute("SET enable_seqscan = off")
-        for statement, params in ran:
-            cursor.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement, params)
-            plans.append(" | ".join(str(row[0] if postgres else row[3]) for row in cursor))
-        conn.rollback()
-    assert plans, "the read ran no query"
-    return plans
 
 
 def _uses(plans: list[str], index: str) -> None:

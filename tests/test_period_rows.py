@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from pipeline import predictions
 from pipeline.storage import db, estimates, tables
+from tests.conftest import query_plans
 
-BY = True
 RUN = "ab" * 16
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 INGESTED = DAY + timedelta(days=3, hours=6)  # both files, and the requests without a time
@@ -167,30 +167,6 @@ def test_the_fixture_holds_every_kind_of_row(seeded: sa.Engine) -> None:
     assert len(kinds) == 8 and segments == len(FILES)
 
 
-def _plans(engine: sa.Engine, start: datetime, end: datetime, by_event_time: bool) -> list[str]:
-    """The query plan of each statement of a period's read (PostgreSQL with
-    sequential scans off: on a table this small it would rather read it whole)."""
-    ran: list[tuple[str, object]] = []
-
-    def seen(conn: object, cursor: object, statement: str, params: object, *_: object) -> None:
-        ran.append((statement, params))
-
-    with engine.connect() as conn:
-        sa.event.listen(conn, "before_cursor_execute", seen)
-        estimates.period_rows(conn, 1, start, end, by_event_time=by_event_time)
-        sa.event.remove(conn, "before_cursor_execute", seen)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        postgres = engine.dialect.name == "postgresql"
-        if postgres:
-            cursor.execute("SET enable_seqscan = off")
-        plans = []
-        for statement, params in ran:
-            cursor.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement, params)
-            plans.append(" | ".join(str(row[0] if postgres else row[3]) for row in cursor))
-        conn.rollback()
-    return plans
-
-
 @pytest.mark.parametrize("by_event_time", [True, False])
 def test_a_period_reads_no_prediction_it_does_not_need(
     seeded: sa.Engine, by_event_time: bool
@@ -198,7 +174,10 @@ def test_a_period_reads_no_prediction_it_does_not_need(
     """Each read goes down an index: the segments' key, then each one's range of the rows';
     the requests' partial indexes. None scans the predictions (SQLite has no statistics here,
     as in a project that never ran ANALYZE: its planner must still take the segments first)."""
-    plans = _plans(seeded, DAY, DAY + timedelta(days=1), by_event_time)
+    end = DAY + timedelta(days=1)
+    plans = query_plans(
+        seeded, lambda c: estimates.period_rows(c, 1, DAY, end, by_event_time=by_event_time)
+    )
     assert len(plans) == (4 if by_event_time else 2)
     for plan in plans:
         # SQLite names a scan of the table as "SCAN predictions"; PostgreSQL's plan with

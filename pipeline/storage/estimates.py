@@ -209,8 +209,8 @@ def period_rows(
     training data among them: their labels are scored by their run, never joined later), and
     rows without P(positive) (binary) or without their {class: p} (`classes`: a multiclass
     classifier's; rows stored before the API kept it have none)."""
-    from pipeline.storage import tables
     from pipeline.storage.tables import ingested_files as f
+    from pipeline.storage.tables import prediction_cells as c
     from pipeline.storage.tables import prediction_segments as g
     from pipeline.storage.tables import predictions as p
 
@@ -221,12 +221,11 @@ def period_rows(
     else:
         common.append(p.c.probability.is_not(None))
     waiting = f.c.labelled_rows < f.c.rows  # a file that came labelled whole is not waiting
-    # A file's rows through their segments, each a range of the key; the requests' rows through
-    # the partial indexes of the sources other than the schedule (by time made, by event time).
-    # By event time a row counts at its own when it has one, else at its file's ingestion (a
-    # request's: when it was made); each of those reads is bounded by an index, none scans.
-    # Driven by the segments (so a planner without statistics, SQLite's, reads no row it does
-    # not need): those of the files waiting for labels, ingested in the period or not.
+    # A file's rows through their segments, each a range of the key, the segments given by their
+    # ids (so a planner without statistics, SQLite's, starts from them); the requests' rows
+    # through the partial indexes of the sources other than the schedule (by time made, by event
+    # time). By event time a row counts at its own when it has one, else at its file's ingestion
+    # (a request's: when it was made). Each read is bounded by an index; none scans.
     files = sa.select(f.c.id).where(waiting)
     segment_rows = (
         sa.select(*columns)
@@ -235,7 +234,6 @@ def period_rows(
         )
         .where(g.c.model_version == model_version, *common)
     )
-    # Segment ids (not files') in the IN: the planner then walks them by their key.
     of_files = g.alias("of_files")
     ingested = g.c.id.in_(
         sa.select(of_files.c.id).where(
@@ -247,7 +245,6 @@ def period_rows(
     if not by_event_time:
         queries = [segment_rows.where(ingested), requests.where(*made)]
     else:
-        c = tables.prediction_cells
         # The segments with rows whose UTC day lies in the period (a cell per day of them).
         days = sa.select(c.c.segment_id).where(c.c.day >= _day_of(start), c.c.day < end)
         timed = [p.c.event_time >= start, p.c.event_time < end]
