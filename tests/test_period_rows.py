@@ -99,9 +99,15 @@ def _seed(engine: sa.Engine) -> None:
 
 
 def _reference(
-    conn: sa.Connection, version: int, start: datetime, end: datetime, by_event_time: bool
+    conn: sa.Connection,
+    version: int,
+    start: datetime,
+    end: datetime,
+    by_event_time: bool,
+    files_only: bool = False,
 ) -> list[float]:
-    """The rows of the period as one `coalesce` over every prediction says (a scan)."""
+    """The rows of the period as one `coalesce` over every prediction says (a scan); only the
+    files' with `files_only`."""
     p, f = tables.predictions, tables.ingested_files
     at = (
         sa.func.coalesce(p.c.event_time, f.c.ingested_at, p.c.created_at)
@@ -115,6 +121,8 @@ def _reference(
         .where(p.c.probability.is_not(None), at >= start, at < end)
         .where(sa.or_(p.c.file_id.is_(None), f.c.labelled_rows < f.c.rows))
     )
+    if files_only:
+        query = query.where(p.c.file_id.is_not(None))
     return sorted(conn.execute(query).scalars())
 
 
@@ -167,17 +175,46 @@ def test_the_fixture_holds_every_kind_of_row(seeded: sa.Engine) -> None:
     assert len(kinds) == 8 and segments == len(FILES)
 
 
+def _loss_rows(c: sa.Connection, start: datetime, end: datetime, by_event_time: bool) -> list:
+    chunks = estimates.period_loss_rows(c, 1, start, end, by_event_time=by_event_time, chunk=3)
+    return [row for chunk in chunks for row in chunk]
+
+
+def test_a_regressors_period_has_the_same_rows_in_chunks(seeded: sa.Engine) -> None:
+    """`period_loss_rows` reads the rows `period_rows` reads that have a numeric prediction
+    (here the files'; the requests were stored without one), in chunks, each with where its
+    features are."""
+    p = tables.predictions
+    with seeded.connect() as conn:
+        where = sa.select(p.c.file_id, p.c.row_number, p.c.probability, p.c.model_version)
+        known = {(r[0], r[1]): r[2] for r in conn.execute(where) if r[0] and r[3] == 1}
+        for by_event_time in (True, False):
+            for start, end in PERIODS:
+                got = _loss_rows(conn, start, end, by_event_time)
+                assert all(r.prediction == 1.0 and r.features is None for r in got)
+                found = sorted(known[(r.file_id, r.row_number)] for r in got)
+                want = _reference(conn, 1, start, end, by_event_time, files_only=True)
+                assert found == want, (start, end)
+        everything = _loss_rows(conn, *PERIODS[3], by_event_time=True)
+    assert len(everything) == sum(len(t) for _, v, whole, _, t in FILES if v == 1 and not whole)
+
+
+@pytest.mark.parametrize("reader", ["period_rows", "period_loss_rows"])
 @pytest.mark.parametrize("by_event_time", [True, False])
 def test_a_period_reads_no_prediction_it_does_not_need(
-    seeded: sa.Engine, by_event_time: bool
+    seeded: sa.Engine, by_event_time: bool, reader: str
 ) -> None:
     """Each read goes down an index: the segments' key, then each one's range of the rows';
     the requests' partial indexes. None scans the predictions (SQLite has no statistics here,
     as in a project that never ran ANALYZE: its planner must still take the segments first)."""
     end = DAY + timedelta(days=1)
-    plans = query_plans(
-        seeded, lambda c: estimates.period_rows(c, 1, DAY, end, by_event_time=by_event_time)
-    )
+
+    def read(c: sa.Connection) -> object:
+        if reader == "period_rows":
+            return estimates.period_rows(c, 1, DAY, end, by_event_time=by_event_time)
+        return _loss_rows(c, DAY, end, by_event_time)
+
+    plans = query_plans(seeded, read)
     assert len(plans) == (4 if by_event_time else 2)
     for plan in plans:
         # SQLite names a scan of the table as "SCAN predictions"; PostgreSQL's plan with

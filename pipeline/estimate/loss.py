@@ -175,6 +175,45 @@ def choose(
     return best, params, mse
 
 
+class LossSum:
+    """The sums `estimate_mae` is made of, added a chunk of rows at a time: a period of many
+    files is estimated with memory bounded by a chunk, and gives what one call on all its
+    rows gives (up to the order of the additions)."""
+
+    def __init__(self, params: dict[str, Any], method: str = METHOD) -> None:
+        self.params, self.method = params, method
+        self.n, self.loss = 0, 0.0
+        self.design: np.ndarray | None = None  # the line's: the sum of its design rows
+
+    def add(self, numeric: np.ndarray, pred: np.ndarray) -> None:
+        """Add rows: their numeric features (rows x columns, NaN where missing), predictions."""
+        if len(pred) == 0:
+            return
+        self.n += len(pred)
+        self.loss += float(predicted_loss(self.method, self.params, numeric, pred).sum())
+        if self.method != TREES:
+            rows = _design(self.params, numeric, pred).sum(axis=0)
+            self.design = rows if self.design is None else self.design + rows
+
+    def estimate(self, *, confidence: float) -> Estimate:
+        """The estimated MAE of the rows added, with its normal `confidence` interval."""
+        import numpy as np
+
+        n = self.n
+        if n == 0:
+            return Estimate("mae", None, None, None, 0)
+        if self.method == TREES:
+            var = self.params["resid_var"] * (1 / n + 1 / self.params["holdout_rows"])
+        else:
+            assert self.design is not None
+            mean_row = self.design / n
+            cov = np.asarray(self.params["cov"])
+            var = self.params["resid_var"] / n + float(mean_row @ cov @ mean_row)
+        half = NormalDist().inv_cdf(0.5 + confidence / 2) * float(np.sqrt(max(var, 0.0)))
+        value = self.loss / n
+        return Estimate("mae", value, max(0.0, value - half), value + half, n)
+
+
 def estimate_mae(
     params: dict[str, Any],
     numeric: np.ndarray,
@@ -184,17 +223,6 @@ def estimate_mae(
     method: str = METHOD,
 ) -> Estimate:
     """The estimated MAE of rows without labels, with its normal `confidence` interval."""
-    import numpy as np
-
-    n = len(pred)
-    if n == 0:
-        return Estimate("mae", None, None, None, 0)
-    loss = predicted_loss(method, params, numeric, pred)
-    if method == TREES:
-        var = params["resid_var"] * (1 / n + 1 / params["holdout_rows"])
-    else:
-        mean_row = _design(params, numeric, pred).mean(axis=0)
-        var = params["resid_var"] / n + float(mean_row @ np.asarray(params["cov"]) @ mean_row)
-    half = NormalDist().inv_cdf(0.5 + confidence / 2) * float(np.sqrt(max(var, 0.0)))
-    value = float(loss.mean())
-    return Estimate("mae", value, max(0.0, value - half), value + half, n)
+    total = LossSum(params, method)
+    total.add(numeric, pred)
+    return total.estimate(confidence=confidence)

@@ -3,7 +3,8 @@ bounded batches with its watermark, exactly once per model version), predicting 
 a batch at a time (`scheduled`, with the rows' keys from `keys` and the files to do from
 `files`), and reading them back: keyset pages newest first (`pages`, parameters checked by
 `params`; all of them as CSV: `export`) with every prediction's features (`features`: JSON, or
-the ingested Parquet rows).
+the ingested Parquet rows; as numeric matrices for a regressor's period estimate:
+`period_features`).
 
 It may import storage, the model, settings and the base; the run, the CLI and the app call it.
 pandas, pyarrow and scikit-learn are imported inside the functions that need them.
@@ -27,6 +28,7 @@ from pipeline.predictions.params import (
     page_query,
     parse_time,
 )
+from pipeline.predictions.period_features import Unread, numeric_chunks
 from pipeline.predictions.requests import request_rows
 from pipeline.predictions.scheduled import Columns, file_batches
 from pipeline.predictions.write import (
@@ -54,6 +56,7 @@ __all__ = [
     "Page",
     "PageQuery",
     "PredictionsError",
+    "Unread",
     "attach_features",
     "csv_lines",
     "decode_cursor",
@@ -63,6 +66,7 @@ __all__ = [
     "file_batches",
     "health_summary",
     "is_marked",
+    "numeric_chunks",
     "page",
     "page_query",
     "parse_time",

@@ -6,19 +6,23 @@ A period's estimate covers the rows that wait for labels in it: every prediction
 in the period, whichever run or request made it (earlier ticks' files, the API's, this run's),
 read back from their stored probabilities (`estimates.period_rows`), not this run's rows alone;
 the rows of files that came labelled whole (the training data among them) are not waiting (a
-multiclass model's rows from its stored {class: p}, the API's too). A regressor's
-period is estimated on the run's rows: its loss model reads features the predictions do not
-keep.
+multiclass model's rows from its stored {class: p}, the API's too). A regressor's loss model
+reads each row's numeric features besides its prediction: a request's from its stored JSON, a
+file's from its ingested Parquet file (`predictions.period_features`), a chunk of rows at a
+time, so a long period is never held in memory whole.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.run.record import Run
 from pipeline.storage import estimates
+
+log = logging.getLogger("riskwatch")
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,9 +91,9 @@ def whole_period(
     n_run: int,
     seed: int,
 ) -> dict[str, Estimate] | None:
-    """A classifier's estimate of the whole period starting at `start` (module docstring).
-    None (estimate the run's rows) for a regressor, and when fewer rows are stored than the run
-    brought to the period (its predictions were not recorded)."""
+    """The estimate of the whole period starting at `start` (module docstring). None (estimate
+    the run's rows) when fewer rows are stored, or readable, than the run brought to the period
+    (its predictions were not recorded)."""
     import numpy as np
 
     from pipeline.estimate import loss
@@ -97,17 +101,14 @@ def whole_period(
     from pipeline.monitor import period_end
     from pipeline.predictions import value_text
 
-    if cal["method"] in loss.METHODS:
-        return None
     s = run.settings
+    end = period_end(start, s["monitoring.period"])
+    by_event_time = bool(s["data.timestamp_column"])
+    if cal["method"] in loss.METHODS:
+        return _loss_period(run, conn, production, cal, (start, end), n_run)
     many = cal["method"] == ovr.METHOD
     stored = estimates.period_rows(
-        conn,
-        production.version,
-        start,
-        period_end(start, s["monitoring.period"]),
-        by_event_time=bool(s["data.timestamp_column"]),
-        classes=many,
+        conn, production.version, start, end, by_event_time=by_event_time, classes=many
     )
     if len(stored.labels) < n_run:
         return None
@@ -120,6 +121,36 @@ def whole_period(
     if len(index) < n_run:
         return None
     return multiclass(run, cal, matrix, index, seed)
+
+
+def _loss_period(
+    run: Run,
+    conn: sa.Connection,
+    production: LoadedModel,
+    cal: dict[str, Any],
+    period: tuple[datetime, datetime],
+    n_run: int,
+) -> dict[str, Estimate] | None:
+    """A regressor's estimated MAE over every prediction of its version stored in `period`
+    that waits for labels, its loss model applied a chunk at a time; None when fewer rows are
+    read than the run brought to the period."""
+    from pipeline.estimate import loss
+    from pipeline.predictions import Unread, numeric_chunks
+
+    s = run.settings
+    chunks = estimates.period_loss_rows(
+        conn, production.version, *period, by_event_time=bool(s["data.timestamp_column"])
+    )
+    total, unread = loss.LossSum(cal["params"], cal["method"]), Unread()
+    columns = list(production.features.numeric)
+    for numeric, pred in numeric_chunks(conn, s.path("paths.ingested"), chunks, columns, unread):
+        total.add(numeric, pred)
+    if unread.rows:
+        why = "; ".join((unread.reasons or {}).values())
+        log.warning("estimate: %d stored rows of the period left out: %s", unread.rows, why)
+    if total.n < n_run:
+        return None
+    return {"mae": total.estimate(confidence=s["policy.confidence"])}
 
 
 def _matrix(

@@ -10,7 +10,7 @@ realised value beside each estimate when the labels of its period arrive.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -137,7 +137,7 @@ def fill_realised(where: sa.Engine | sa.Connection, realised: Iterable[Mapping[s
     metric, with the estimation error (estimate - realised); return the estimates filled. A
     realised value arriving again (more labels came) replaces the one before. A period whose
     rows came in several runs has an estimate from each run, each over the period's rows
-    stored by then (a classifier's; a regressor's over its run's rows): each is set beside the
+    stored by then: each is set beside the
     period's realised value as it is (their n_rows say how much each covers)."""
     if isinstance(where, sa.Engine):
         with where.begin() as conn:
@@ -209,17 +209,57 @@ def period_rows(
     training data among them: their labels are scored by their run, never joined later), and
     rows without P(positive) (binary) or without their {class: p} (`classes`: a multiclass
     classifier's; rows stored before the API kept it have none)."""
+    from pipeline.storage.tables import predictions as p
+
+    columns = (p.c.probability, p.c.label, p.c.probabilities if classes else sa.null())
+    if classes:  # None as sa.JSON stores it is the JSON text 'null', not SQL's NULL
+        kept = [p.c.probabilities.is_not(None), sa.cast(p.c.probabilities, sa.Text) != "null"]
+    else:
+        kept = [p.c.probability.is_not(None)]
+    queries = _period_queries(columns, kept, model_version, start, end, by_event_time)
+    rows = [row for query in queries for row in conn.execute(query)]
+    return PeriodRows([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+
+def period_loss_rows(
+    conn: sa.Connection,
+    model_version: int,
+    start: datetime,
+    end: datetime,
+    *,
+    by_event_time: bool,
+    chunk: int = 100_000,
+) -> Iterator[list[sa.Row]]:
+    """The same rows as `period_rows`, of a regressor: (prediction, file_id, row_number,
+    features) of each, in lists of at most `chunk` rows, read as they are consumed (a long
+    period is never held whole). A request's row carries its features; a file's are in its
+    ingested Parquet file, at its row number."""
+    from pipeline.storage.tables import predictions as p
+
+    columns = (p.c.prediction, p.c.file_id, p.c.row_number, p.c.features)
+    kept = [p.c.prediction.is_not(None)]
+    for query in _period_queries(columns, kept, model_version, start, end, by_event_time):
+        result = conn.execute(query.execution_options(yield_per=chunk))
+        for part in result.partitions():
+            yield list(part)
+
+
+def _period_queries(
+    columns: Sequence[Any],
+    kept: Sequence[Any],
+    model_version: int,
+    start: datetime,
+    end: datetime,
+    by_event_time: bool,
+) -> list[sa.Select[Any]]:
+    """The reads of `period_rows` (its docstring): `columns` of the period's rows that meet
+    `kept` too, one query for each way a row reaches the period."""
     from pipeline.storage.tables import ingested_files as f
     from pipeline.storage.tables import prediction_cells as c
     from pipeline.storage.tables import prediction_segments as g
     from pipeline.storage.tables import predictions as p
 
-    columns = (p.c.probability, p.c.label, p.c.probabilities if classes else sa.null())
-    common = [p.c.model_version == model_version, p.c.source != "diagnostics"]
-    if classes:  # None as sa.JSON stores it is the JSON text 'null', not SQL's NULL
-        common += [p.c.probabilities.is_not(None), sa.cast(p.c.probabilities, sa.Text) != "null"]
-    else:
-        common.append(p.c.probability.is_not(None))
+    common = [p.c.model_version == model_version, p.c.source != "diagnostics", *kept]
     waiting = f.c.labelled_rows < f.c.rows  # a file that came labelled whole is not waiting
     # A file's rows through their segments, each a range of the key, the segments given by their
     # ids (so a planner without statistics, SQLite's, starts from them); the requests' rows
@@ -243,19 +283,16 @@ def period_rows(
     requests = sa.select(*columns).where(*common, p.c.file_id.is_(None))
     made: list[Any] = [sa.text(NOT_SCHEDULED), p.c.created_at >= start, p.c.created_at < end]
     if not by_event_time:
-        queries = [segment_rows.where(ingested), requests.where(*made)]
-    else:
-        # The segments with rows whose UTC day lies in the period (a cell per day of them).
-        days = sa.select(c.c.segment_id).where(c.c.day >= _day_of(start), c.c.day < end)
-        timed = [p.c.event_time >= start, p.c.event_time < end]
-        queries = [
-            segment_rows.where(g.c.id.in_(days), g.c.file_id.in_(files), *timed),
-            segment_rows.where(ingested, p.c.event_time.is_(None)),
-            requests.where(*made, p.c.event_time.is_(None)),
-            requests.where(sa.text(TIMED_REQUESTS), *timed),
-        ]
-    rows = [row for query in queries for row in conn.execute(query)]
-    return PeriodRows([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+        return [segment_rows.where(ingested), requests.where(*made)]
+    # The segments with rows whose UTC day lies in the period (a cell per day of them).
+    days = sa.select(c.c.segment_id).where(c.c.day >= _day_of(start), c.c.day < end)
+    timed = [p.c.event_time >= start, p.c.event_time < end]
+    return [
+        segment_rows.where(g.c.id.in_(days), g.c.file_id.in_(files), *timed),
+        segment_rows.where(ingested, p.c.event_time.is_(None)),
+        requests.where(*made, p.c.event_time.is_(None)),
+        requests.where(sa.text(TIMED_REQUESTS), *timed),
+    ]
 
 
 def _day_of(when: datetime) -> datetime:
