@@ -43,12 +43,12 @@ def new_label_files(engine: sa.Engine, settings: Settings) -> Discovery:
 
 def has_work(engine: sa.Engine, settings: Settings, found: Discovery) -> bool:
     """Is there labels work for a tick that found no new data file: new labels files, or
-    labels waiting for their predictions when predictions came since the last labels step
-    began (the API's, the first model's) or when the oldest has waited labels.max_wait_days (it
+    labels waiting for their predictions when a prediction one of them resolves is stored (the
+    API's, the first model's, a file's) or when the oldest has waited labels.max_wait_days (it
     becomes unmatched). A few indexed look-ups: waiting labels alone do not make every tick
     work."""
     if found.new:
         return True
     wait = timedelta(days=settings["labels.max_wait_days"])
     with engine.connect() as conn:
-        return label_writes.pending_work(conn, datetime.now(UTC) - wait)
+        return label_writes.pending_work(conn, datetime.now(UTC) - wait, wait)

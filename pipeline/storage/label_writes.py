@@ -10,7 +10,7 @@ labels pending, and the next join does it all again. SQLAlchemy Core only, no pa
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,11 +42,15 @@ def known_label_hashes(conn: sa.Connection) -> set[str]:
     return set(conn.execute(sa.select(label_files.c.sha256)).scalars())
 
 
-def pending_work(conn: sa.Connection, expired_before: datetime) -> bool:
-    """Do waiting labels have something to join (a prediction of one of their ids made since
-    the last labels step began) or to give up on (one received before `expired_before`)?
-    Predictions of other ids (the API's steady traffic) do not wake them: waiting labels never
-    make every tick a run."""
+def pending_work(conn: sa.Connection, expired_before: datetime, max_wait: timedelta) -> bool:
+    """Do waiting labels have something to join or to give up on (one received before
+    `expired_before`)? Something to join is a prediction the join would resolve one of them to
+    (`pipeline.labels.join.match`): of its id, at or before the label's time plus `max_wait`
+    (a prediction's time: its event time, else when it was made; a label's: when its outcome
+    was observed, else when it was received). That asks what the join asks, not what came since
+    the last labels step began: a prediction written before a labels step began and committed
+    after its join read still wakes the next tick, and predictions that resolve nothing (other
+    ids, the API's steady traffic of an id past its labels' window) never wake it."""
     t = labels
     oldest = conn.execute(
         sa.select(sa.func.min(t.c.received_at)).where(t.c.status == "pending")
@@ -55,20 +59,29 @@ def pending_work(conn: sa.Connection, expired_before: datetime) -> bool:
         return False
     if oldest < expired_before:
         return True
-    s = tables.steps
-    last = conn.execute(  # the newest labels step: the primary key walked from its end
-        sa.select(s.c.started_at).where(s.c.name == "labels").order_by(s.c.id.desc()).limit(1)
-    ).scalar()
     p, g = tables.predictions, tables.prediction_segments
-    waiting = sa.select(t.c.row_key).where(t.c.status == "pending")
-    newer = (
+    # A scheduled row's time of making is its segment's; one second more than the window,
+    # so that SQLite's millisecond arithmetic never misses a prediction at its very edge.
+    made = sa.func.coalesce(p.c.event_time, g.c.created_at, p.c.created_at)
+    due = _plus(conn, sa.func.coalesce(t.c.observed_at, t.c.received_at), max_wait + _SLACK)
+    resolvable = (
         sa.select(p.c.id)
-        .select_from(p.outerjoin(g, g.c.id == p.c.segment_id))
-        .where(p.c.row_key.in_(waiting), p.c.source != "diagnostics")
+        .select_from(t.join(p, p.c.row_key == t.c.row_key).outerjoin(g, g.c.id == p.c.segment_id))
+        .where(t.c.status == "pending", p.c.source != "diagnostics", made <= due)
     )
-    if last is not None:  # a scheduled row's time is its segment's
-        newer = newer.where(sa.func.coalesce(g.c.created_at, p.c.created_at) > last)
-    return conn.execute(newer.limit(1)).first() is not None
+    return conn.execute(resolvable.limit(1)).first() is not None
+
+
+_SLACK = timedelta(seconds=1)
+
+
+def _plus(conn: sa.Connection, when: sa.ColumnElement[Any], delta: timedelta) -> Any:
+    """`when` + `delta` in SQL: an interval on PostgreSQL; on SQLite, whose times are naive UTC
+    text, the same text format (to the millisecond) from its date functions."""
+    if conn.dialect.name == "sqlite":
+        seconds = f"{delta.total_seconds():+.3f} seconds"
+        return sa.func.strftime("%Y-%m-%d %H:%M:%f000", when, seconds)
+    return when + sa.literal(delta, sa.Interval())
 
 
 def record_label_file(
