@@ -250,6 +250,18 @@ def test_one_miss_in_three_is_what_95_percent_intervals_do() -> None:
     assert reliability.judge(n_rows=500, ece=0.0, checks=[unknown, HIT], **RULES)[0]
 
 
+def test_an_interval_wider_than_the_setting_is_unreliable() -> None:
+    """Wider than monitoring.max_interval_width is unreliable; narrower, or without a limit (a
+    regressor's MAE) or without an interval to judge, it is not, by this rule."""
+    wide = {"n_rows": 500, "ece": 0.01, **RULES}
+    reliable, why = reliability.judge(ci=(0.507, 0.993), max_width=0.3, **wide)
+    assert not reliable and why is not None
+    assert "95% interval [0.507, 0.993] is wider than monitoring.max_interval_width=0.3" in why
+    assert reliability.judge(ci=(0.5, 0.75), max_width=0.3, **wide)[0]
+    assert reliability.judge(ci=(0.0, 1.0), max_width=None, **wide)[0]
+    assert reliability.judge(ci=(None, None), max_width=0.3, **wide)[0]
+
+
 def test_binomial_tail() -> None:
     assert reliability.binomial_tail(1, 1, 0.05) == pytest.approx(0.05)
     assert reliability.binomial_tail(2, 3, 0.05) == pytest.approx(3 * 0.05**2 * 0.95 + 0.05**3)

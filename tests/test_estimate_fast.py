@@ -89,6 +89,7 @@ def test_isotonic_blocks_from_sorted_rows_are_np_uniques(ties: bool) -> None:
 def _sigmoid_by_recomputing(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """The Newton fit as first written: every step's sigmoid made again where it is used."""
     x = np.column_stack([maps.logit(p), np.ones(len(p))])
+    y = np.where(y > 0.5, (y.sum() + 1) / (y.sum() + 2), 1 / (len(y) - y.sum() + 2))  # Platt's
 
     def hessian(w: np.ndarray) -> np.ndarray:
         q = maps.sigmoid(x @ w)

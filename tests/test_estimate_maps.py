@@ -119,6 +119,42 @@ def test_the_calibrations_uncertainty_widens_the_interval() -> None:
     assert both.ci_high - both.ci_low > 1.5 * (alone.ci_high - alone.ci_low)
 
 
+@pytest.mark.parametrize("separated", [False, True])
+def test_the_sigmoid_fit_is_platts_as_scikit_learn_fits_it(separated: bool) -> None:
+    """Platt's smoothed targets, as scikit-learn's sigmoid calibration: the same (a, b). On a
+    holdout the scores separate (20 rows, a class the model never confuses) the labels alone
+    have no best fit: the slope would run off and the drawn maps with it."""
+    from sklearn.calibration import _sigmoid_calibration
+
+    rng = np.random.default_rng(11)
+    if separated:
+        p = np.concatenate([rng.uniform(0.0, 0.3, 10), rng.uniform(0.7, 1.0, 10)])
+        y = np.repeat([0.0, 1.0], 10)
+    else:
+        p = rng.uniform(0.01, 0.99, 2000)
+        y = (rng.random(2000) < p**1.3).astype(float)
+    big_a, big_b = _sigmoid_calibration(maps.logit(p), y)
+    fitted = maps.fit_map("sigmoid", p, y)
+    assert fitted["a"] == pytest.approx(-big_a, abs=1e-5)
+    assert fitted["b"] == pytest.approx(-big_b, abs=1e-5)
+    assert np.abs(np.asarray(fitted["cov"])).max() < 1.0
+
+
+def test_a_separated_holdout_leaves_the_estimate_a_narrow_interval() -> None:
+    """150 new rows, the map fitted on 20 holdout rows the model separates: the calibration's
+    uncertainty widens the interval, but within reason (the labels' randomness is a few
+    hundredths here), not across most of [0, 1]."""
+    rng = np.random.default_rng(12)
+    held = np.concatenate([rng.uniform(0.0, 0.2, 10), rng.uniform(0.8, 1.0, 10)])
+    params = maps.fit_map("sigmoid", held, np.repeat([0.0, 1.0], 10))
+    score = np.concatenate([rng.uniform(0.0, 0.2, 75), rng.uniform(0.8, 1.0, 75)])
+    p = maps.apply_map("sigmoid", params, score)
+    drawn = maps.draws("sigmoid", params, 50, np.random.default_rng(6))
+    kw = {"metrics": ("accuracy",), "samples": 1000, "confidence": 0.95, "seed": 0}
+    found = cbpe.estimate(p, score > 0.5, score, p_draws=drawn, **kw)["accuracy"]
+    assert found.ci_high - found.ci_low < 0.35, found
+
+
 def test_the_estimated_vs_realised_chart() -> None:
     from datetime import UTC, datetime, timedelta
 

@@ -2,7 +2,8 @@
 parameters: fitting, applying, and drawing the maps the holdout could as well have given.
 
 - `none`: the probabilities as they are;
-- `sigmoid` (Platt scaling): sigmoid(a * logit(p) + b), fitted by damped Newton steps;
+- `sigmoid` (Platt scaling): sigmoid(a * logit(p) + b), fitted by damped Newton steps on
+  Platt's smoothed targets;
 - `isotonic`: a non-decreasing step function, pool-adjacent-violators over the sorted scores:
   blocks (lowest and highest score, share positive, rows), linear between blocks and flat
   beyond them (as scikit-learn's IsotonicRegression(out_of_bounds="clip")), each block's share
@@ -110,8 +111,20 @@ def fit_sigmoid(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Newton's method on the log loss of sigmoid(x @ (a, b)), `x` the rows' `sigmoid_design`,
     each step halved until the loss does not rise (a full step from saturated logits can
     overshoot). Each product x @ w is made once: the loss of an accepted step's w, its
-    gradient, its Hessian and, at the end, the covariance all use the same one."""
+    gradient, its Hessian and, at the end, the covariance all use the same one.
+
+    The targets are Platt's, not the labels: (positives + 1) / (positives + 2) for a positive
+    row and 1 / (negatives + 2) for a negative one (as scikit-learn's sigmoid calibration).
+    On a holdout the scores separate (a small one, a class the model never confuses), the
+    labels' log loss has no minimum: the fit would run to a huge slope, the Hessian to zero and
+    the drawn maps anywhere, and every interval of the estimate with them. The targets keep
+    the fit finite, and move a large holdout's by about one row's worth."""
     import numpy as np
+
+    y = np.asarray(y, dtype=float)
+    positives = float(y.sum())
+    negatives = len(y) - positives
+    y = np.where(y > 0.5, (positives + 1.0) / (positives + 2.0), 1.0 / (negatives + 2.0))
 
     def loss(t: np.ndarray) -> float:
         # log(1 + exp(t)) - y t, the softplus written out: as exact as np.logaddexp(0, t)

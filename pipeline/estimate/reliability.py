@@ -6,6 +6,9 @@ An estimate is unreliable when
   is above `max_calibration_error`; the expected confusion matrix is then off by about as much;
 - its period has fewer rows than `min_rows`: the interval is honest but too wide to say much,
   and the calibration's own error is no longer small beside it;
+- its interval is wider than `max_width` (a metric between 0 and 1): whatever made it so (few
+  rows, a calibration fitted on a holdout too small to pin it), a value anywhere in it is as
+  likely, and the estimate cannot tell a drop from none;
 - the estimates of recent periods whose labels arrived missed the realised values. Estimation
   cannot see concept drift (P(label | features) changing): the probabilities stay as confident
   as before while the labels stop following them. The only evidence is after the fact, so the
@@ -68,8 +71,11 @@ def judge(
     check_periods: int,
     confidence: float,
     interval: bool = True,
+    ci: tuple[float | None, float | None] = (None, None),
+    max_width: float | None = None,
 ) -> tuple[bool, str | None]:
-    """(reliable, the reasons it is not, joined by '; ' or None)."""
+    """(reliable, the reasons it is not, joined by '; ' or None). `ci`: the interval, judged
+    against `max_width` when both are given."""
     reasons = []
     if ece > max_calibration_error:
         reasons.append(
@@ -80,6 +86,12 @@ def judge(
         reasons.append(f"only {n_rows} rows, fewer than monitoring.min_period_rows={min_rows}")
     if not interval:
         reasons.append("no interval could be computed on these rows")
+    low, high = ci
+    if max_width is not None and low is not None and high is not None and high - low > max_width:
+        reasons.append(
+            f"its {confidence:.0%} interval [{low:.3f}, {high:.3f}] is wider than "
+            f"monitoring.max_interval_width={max_width:g}"
+        )
     missed = missed_recently(checks, check_periods=check_periods, confidence=confidence)
     if missed is not None:
         misses, periods = missed

@@ -92,6 +92,8 @@ def _judged(
             check_periods=s["monitoring.estimate_check_periods"],
             confidence=s["policy.confidence"],
             interval=e.ci_low is not None,
+            ci=(e.ci_low, e.ci_high),
+            max_width=None if metric == "mae" else s["monitoring.max_interval_width"],
         )
         out[metric] = {
             "value": e.value,

@@ -134,6 +134,16 @@ MONITOR: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting(
+        "monitoring.max_interval_width",
+        0.3,
+        "float",
+        "Estimates of a classification metric whose interval is wider than this are marked "
+        "unreliable (a calibration fitted on a holdout too small to pin it, a period of few "
+        "rows): a value anywhere in it is as likely. 1 turns the check off.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
         "monitoring.min_period_rows",
         100,
         "int",
