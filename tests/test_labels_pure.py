@@ -91,6 +91,26 @@ def test_garbage_times_are_bad_rows(garbage):
     assert _check(frame).invalid_by_type == {"bad_time": 1}
 
 
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("0999-06-01", "0999-06-01 00:00:00+00:00"),  # a time of its own, kept as it is
+        ("0001-01-01", "0001-01-01 00:00:00+00:00"),
+        ("9999-12-31T23:59:59", "9999-12-31 23:59:59+00:00"),
+        ("0001-01-01T00:00:00+05:00", None),  # in UTC, year 0: no column holds it
+        ("9999-12-31T23:59:59-05:00", None),  # in UTC, year 10000
+    ],
+)
+def test_a_time_past_the_years_a_column_holds_is_a_bad_row_not_wrapped(text, stored):
+    frame = pd.DataFrame({"corporation": ["a"], "exited": [1], "observed_at": [text]})
+    checked = _check(frame)
+    if stored is None:
+        assert checked.invalid_by_type == {"bad_time": 1}
+    else:
+        assert checked.invalid_by_type == {}
+        assert str(checked.good["observed_at"].iloc[0]) == stored
+
+
 def test_numeric_times_are_refused_their_unit_would_be_a_guess():
     frame = pd.DataFrame({"corporation": ["a", "b"], "exited": [1, 0], "observed_at": [1, 2]})
     assert _check(frame).invalid_by_type == {"bad_time": 2}

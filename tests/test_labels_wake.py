@@ -129,3 +129,33 @@ def test_the_wake_reads_the_waiting_labels_ids_not_every_prediction(world) -> No
     assert len(plans) == 2
     assert "ix_predictions_row_key" in plans[1], plans
     assert "SCAN predictions" not in plans[1] and "Seq Scan on predictions" not in plans[1], plans
+
+
+def test_labels_of_any_year_are_stored_and_read_back(world) -> None:  # noqa: F811
+    """A label observed before the year 1000 is written as SQLAlchemy writes it (its year with
+    its zeros, on SQLite's text), so the next labels step reads it back and goes on."""
+    settings, engine, file_id = world
+    _labels_file(settings, "old.csv", "corporation,exited\nC0,1\n")
+    text = "corporation,exited,observed_at\nC1,1,0999-06-01\nC2,0,0001-01-01T00:00:00\n"
+    (settings.base_dir / "riskwatch.toml").write_text(
+        (settings.base_dir / "riskwatch.toml").read_text()
+        + '[labels]\nobserved_at_column = "observed_at"\n'
+    )
+    _labels_file(settings, "ancient.csv", text)
+    from pipeline.settings import load_settings
+
+    settings = load_settings(
+        settings.base_dir / "riskwatch.toml",
+        environ={},
+        overrides={"database.url": settings.database_url},
+    )
+    assert labels_only(settings)["labels"]["pending"] == 3
+    with engine.connect() as conn:
+        t = label_tables.labels
+        found = sorted(conn.execute(sa.select(t.c.observed_at)).scalars(), key=str)
+    assert found[:2] == [datetime(1, 1, 1, tzinfo=UTC), datetime(999, 6, 1, tzinfo=UTC)]
+    _predict(engine, file_id)
+    done = labels_only(settings)["labels"]
+    assert "error" not in done
+    # C0 is joined; the old ones wait: their ids were predicted long after their outcomes.
+    assert (done["joined"], done["pending"]) == (1, 2)

@@ -16,6 +16,7 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pipeline.errors import DataError
@@ -159,5 +160,11 @@ def _times(column: pd.Series) -> tuple[pd.Series, np.ndarray]:
     else:
         text = column.where(present, None).astype("object")
         parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    # A time whose UTC lies outside the years 1 to 9999 (0001-01-01T00:00+05:00 is in year 0)
+    # is one no database column nor Python holds: refused, never wrapped into another.
+    outside = (parsed < pd.Timestamp(datetime.min, tz=UTC)) | (
+        parsed > pd.Timestamp(datetime.max, tz=UTC)
+    )
+    parsed = parsed.mask(outside)
     bad = (present & parsed.isna()).to_numpy()
     return parsed, bad

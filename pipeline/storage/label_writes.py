@@ -10,7 +10,7 @@ labels pending, and the next join does it all again. SQLAlchemy Core only, no pa
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -122,14 +122,14 @@ def _insert_labels(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> No
     sqlite = conn.dialect.name == "sqlite"
     sql = f"INSERT INTO labels ({', '.join(LABEL_INSERT)}) VALUES ({', '.join('?' * 9)})"
 
-    texts: dict[datetime, str] = {}  # most rows share their times (received_at: all)
+    texts: dict[datetime, object] = {}  # most rows share their times (received_at: all)
 
     def when(value: datetime | None) -> object:
         if value is None or not sqlite:
             return value
         text = texts.get(value)
-        if text is None:
-            text = texts[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if text is None:  # as SQLAlchemy writes it: a year before 1000 with its zeros
+            text = texts[value] = tables.driver_time(value, sqlite=True)
         return text
 
     def values(part: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
