@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from app.charts import WORST as LEVELS
 from pipeline.errors import RiskwatchError
+from pipeline.infra.times import shifted
 from pipeline.predictions import BadParameter, parse_time
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
@@ -60,7 +61,7 @@ def _time(name: str) -> datetime | None:
     except BadParameter as exc:
         raise BadPageParameter(name, str(exc)) from exc
     if name == "to" and len(raw) == 10:  # a date: that whole day
-        when += timedelta(days=1)
+        when = shifted(when, timedelta(days=1))
     return when
 
 

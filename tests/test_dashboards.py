@@ -163,6 +163,18 @@ def test_a_bad_parameter_is_a_400_page_naming_it(
     assert f"Bad parameter: {parameter}" in html and f'data-parameter="{parameter}"' in html
 
 
+@pytest.mark.parametrize("page", ["/", "/quality", "/drift"])
+def test_a_range_to_the_last_day_there_is_is_a_page(
+    seeded: tuple[Settings, str], page: str
+) -> None:
+    """`to` a date is that whole day: the day after 9999-12-31 is past the last time there is,
+    so the range ends there (it was a 500)."""
+    settings, token = seeded
+    for query in ("from=9999-12-31&to=9999-12-31", "from=0001-01-01&to=9999-12-31"):
+        status, html = _get(settings, token, f"{page}?range=custom&{query}")
+        assert status == 200, html
+
+
 def test_quality_filters_by_name_and_criticality(seeded: tuple[Settings, str]) -> None:
     settings, token = seeded
     _, page = _get(settings, token, "/quality?range=month")

@@ -247,3 +247,18 @@ def test_scheduled_rows_are_counted_as_written_as_the_pure_computation_does(engi
             wanted = frame[(frame["at"] >= start) & (frame["at"] < end)]
         assert len(wanted) and sum(c["n"] for c in got) == len(wanted)
         assert sorted((Cell(**c) for c in got), key=key) == sorted(cells_of(wanted), key=key)
+    # Bounds at the first and last times there are: counted, never an OverflowError.
+    first, last = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    edges = [
+        (first, last, len(frame)),
+        (first, first, 0),
+        (last, last, 0),
+        (first, first.replace(second=1), 0),
+    ]
+    for start, end, n in edges:
+        with engine.connect() as conn:
+            got = health.health_cells(
+                conn, start=start, end=end, by_event_time=True,
+                inner_edges=bin_edges()[1:-1], source="scheduled",
+            )  # fmt: skip
+        assert sum(c["n"] for c in got) == n, (start, end)

@@ -2,7 +2,8 @@
 shown and stored (`names`), the run lock (`lock`),
 memory hand-back (`memory`), crash points for the kill tests (`failpoints`), the versions of
 the libraries in use (`versions`), pip's cached list of outdated packages (`outdated`) and
-the progress of long work on a terminal or in a log (`progress`).
+the progress of long work on a terminal or in a log (`progress`), and time arithmetic that
+stays within the times there are (`times`).
 
 Standard library only (memory also talks to pyarrow when it is already loaded): the no-op tick
 imports it. It imports nothing else of riskwatch but `pipeline.errors`.
@@ -19,5 +20,6 @@ __all__ = [
     "names",
     "outdated",
     "progress",
+    "times",
     "versions",
 ]

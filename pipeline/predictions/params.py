@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import InvalidArgument
+from pipeline.infra.times import MAX_TIME, MIN_TIME
 
 SOURCE_FILTERS = ("all", "scheduled", "api", "webapp", "diagnostics")
 DEFAULT_LIMIT = 100
@@ -19,8 +20,6 @@ MAX_INT = 2**31 - 1  # model_version is an INTEGER column
 MAX_ID = 2**63 - 1  # predictions.id is a BIGINT
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
-MIN_TIME = datetime.min.replace(tzinfo=UTC)
-MAX_TIME = datetime.max.replace(tzinfo=UTC)
 CURSOR_PATTERN = "[0-9a-f]{32}"
 _MASK = 2**64 - 1
 

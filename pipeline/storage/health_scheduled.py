@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipeline.infra.times import shifted
 from pipeline.storage import tables
 
 
@@ -165,7 +166,7 @@ def cells(
             query = query.where(
                 sa.or_(
                     sa.and_(c.c.day.is_(None), made < end),
-                    c.c.day <= end - timedelta(days=1),
+                    c.c.day <= shifted(end, -timedelta(days=1)),
                 )
             )
     query = query.group_by(day, g.c.model_version, c.c.label, c.c.bin)
@@ -193,7 +194,8 @@ def partial_days(
     out: list[dict[str, Any]] = []
     for first in sorted(days):
         low = max(first, start) if start is not None else first
-        high = min(first + timedelta(days=1), end) if end is not None else first + timedelta(1)
+        next_day = shifted(first, timedelta(days=1))
+        high = min(next_day, end) if end is not None else next_day
         if high <= low:
             continue
         # Only the segments with rows on that day, each read down its range of the key.
