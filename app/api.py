@@ -24,6 +24,7 @@ from app.negotiate import vary_on_accept, wants_html
 from app.prediction_writes import predict_and_store, session_source, signed_in_by_session
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
+from pipeline import predictions
 from pipeline.errors import (
     DatabaseNotReady,
     DatabaseUnreachable,
@@ -221,7 +222,12 @@ def prediction() -> dict[str, Any]:
     # pandas and scikit-learn load on the first prediction, not when the app starts.
     from pipeline.model.features import records_frame
 
-    frame = records_frame(records, loaded.features, state().settings["api.max_records"])
+    settings = state().settings
+    frame = records_frame(records, loaded.features, settings["api.max_records"])
+    ids, stamp = settings["data.id_columns"], settings["data.timestamp_column"]
+    if ids or stamp:  # a label finds its prediction by them: refused when none could
+        for i, record in enumerate(records):
+            predictions.check_keys(i, record, ids, stamp)
     predicted, probabilities, _ = predict_and_store(loaded, records, frame, source)
     return {
         "predictions": predicted.tolist(),
@@ -364,4 +370,5 @@ def openapi() -> dict[str, Any]:
         settings["api.max_records"],
         settings["predict.page_limit"],
         settings_table.task_metrics(settings["model.task"]),
+        keys=(tuple(settings["data.id_columns"]), settings["data.timestamp_column"]),
     )

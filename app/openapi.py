@@ -150,6 +150,7 @@ def document(
     max_records: int | None = None,
     page_limit: int = 1000,
     metrics: Sequence[str] | None = None,
+    keys: tuple[Sequence[str], str | None] = ((), None),
 ) -> dict[str, Any]:
     """Return the OpenAPI document; `anonymous_role`: what a request without a token may do
     in this app (app.auth's policy), None when every protected route needs a token. With the
@@ -157,11 +158,15 @@ def document(
     record is described), and with `max_records` the request says how many records it may
     carry (setting api.max_records); `page_limit` is the largest page of past predictions
     (setting predict.page_limit); `metrics`, those GET /performance takes (model.task's; by
-    default every supported one)."""
+    default every supported one); `keys`, the id columns and the event-time column (settings
+    data.id_columns, data.timestamp_column), which a record may hold besides its features."""
     schemas = {**SCHEMAS, **openapi_predictions.SCHEMAS, **openapi_monitoring.SCHEMAS}
     if features is not None:
         schemas["Record"] = record_schema(
-            features.numeric, features.categorical, nullable=features.preprocessing != "none"
+            features.numeric,
+            features.categorical,
+            nullable=features.preprocessing != "none",
+            keys=keys,
         )
     if max_records is not None:
         schemas["PredictionRequest"] = prediction_request(max_records)

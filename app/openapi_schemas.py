@@ -336,11 +336,21 @@ _TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
 
 
 def record_schema(
-    numeric: Sequence[str], categorical: Sequence[str], nullable: bool
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    nullable: bool,
+    keys: tuple[Sequence[str], str | None] = ((), None),
 ) -> dict[str, Any]:
-    """The Record schema of a production model: every feature required, with its kind."""
+    """The Record schema of a production model: every feature required, with its kind; the
+    id columns and the event-time column (`keys`) optional, with what they may hold."""
     null = [{"type": "null"}] if nullable else []
-    props: dict[str, Any] = {c: {"anyOf": [_NUMBER, *null]} for c in numeric}
+    ids, stamp = keys
+    props: dict[str, Any] = {
+        c: {"anyOf": [_TEXT, _NUMBER, {"type": "boolean"}, {"type": "null"}]} for c in ids
+    }
+    if stamp:
+        props[stamp] = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}
+    props.update({c: {"anyOf": [_NUMBER, *null]} for c in numeric})
     props.update({c: {"anyOf": [_TEXT, _NUMBER, {"type": "boolean"}, *null]} for c in categorical})
     kinds = "Numeric features take a number" + (" or null" if nullable else "")
     kinds += "; categorical features a string, number or boolean" + (
@@ -351,7 +361,10 @@ def record_schema(
     return {
         **SCHEMAS["Record"],
         "description": "One row of the production model's features, by column name. "
-        f"{kinds}. A missing key is an error; keys that are not features are ignored.",
+        f"{kinds}. A missing key is an error; keys that are not features are ignored, but "
+        "for the ids (data.id_columns: text, a finite number or null) and the event time "
+        "(data.timestamp_column: an ISO 8601 time or null), which a label that comes later "
+        "finds its prediction by.",
         "required": [*numeric, *categorical],
         "properties": props,
         "additionalProperties": True,  # ignored, whatever they hold

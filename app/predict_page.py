@@ -19,6 +19,7 @@ from app import get_connection, production_model, state
 from app.api import request_records
 from app.predict_form import form_fields
 from app.prediction_writes import predict_and_store
+from pipeline import predictions
 from pipeline.errors import DataError, RiskwatchError
 from pipeline.storage import page_reads
 
@@ -63,9 +64,12 @@ def predict_rows() -> dict[str, Any]:
         records_frame(records, loaded.features, most)  # raises POST /prediction's own 400
     results: list[dict[str, Any]] = [{"row": i} for i in range(len(records))]
     good = []
+    settings = state().settings
+    ids, stamp = settings["data.id_columns"], settings["data.timestamp_column"]
     for i, rec in enumerate(records):
         try:
             check_record(i, rec, loaded.features)
+            predictions.check_keys(i, rec, ids, stamp)
         except DataError as exc:
             results[i].update(error=str(exc), column=exc.column)
         else:

@@ -722,7 +722,8 @@ def test_openapi_record_names_the_production_features_all_required(
     engine = sqlite_client.application.extensions["riskwatch"].engine
     loaded = registry.load(engine, sqlite_project, 1).features
     assert record["required"] == loaded.columns == list(RECORD)
-    assert set(record["properties"]) == set(RECORD)
+    assert set(record["properties"]) == {*RECORD, "corporation"}  # the id: optional
+    assert "corporation" not in record["required"]
     number = record["properties"]["lastmonth_activity"]["anyOf"][0]
     assert number == {"type": "number", "minimum": -1e308, "maximum": 1e308}
     assert record["additionalProperties"] is True  # other keys are ignored, whatever they hold

@@ -128,11 +128,52 @@ def checked_query(**given: Any) -> PageQuery:
         raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
+# The project's own files and folders, which an export must never replace or fill.
+_OWN_FOLDERS = ("paths.source", "paths.ingested", "paths.labels", "paths.models")
+_OWN_FILES = ("paths.contract", "paths.lock")
+
+
+def _csv_target(settings: Settings, target: Path) -> None:
+    """Refuse (exit 2, naming --csv) a target that is not a new or regular file (a missing
+    folder is made, as before), or that is one of the project's own: its SQLite database, its
+    settings, its contract, or a file in its inbox, ingested data, labels or models."""
+    import sqlalchemy as sa
+
+    def refuse(why: str) -> click.BadParameter:
+        return click.BadParameter(why, param_hint="--csv")
+
+    if str(target) in ("", "."):
+        raise refuse("give the CSV file to write, for example --csv predictions.csv")
+    if target.exists() and not target.is_file():
+        raise refuse(f"{target} exists and is not a regular file (a folder, a device, a pipe)")
+    if target.parent.exists() and not target.parent.is_dir():
+        raise refuse(f"{target.parent} is not a folder")
+    where = target.resolve()
+    own = {settings.path(k).resolve() for k in _OWN_FILES}
+    if settings.source is not None:
+        own.add(settings.source.resolve())
+    url = sa.make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # A relative path is the driver's, from the working folder; the project's too, to be sure.
+        for db in {
+            Path(url.database).resolve(),
+            settings.base_dir.joinpath(url.database).resolve(),
+        }:
+            own.update({db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")})
+    if where in own:
+        raise refuse(f"{target} is one of the project's own files; write the CSV elsewhere")
+    for key in _OWN_FOLDERS:
+        folder = settings.path(key).resolve()
+        if where.is_relative_to(folder):
+            raise refuse(f"{target} is inside the project's {key} ({folder}); write it elsewhere")
+
+
 def _csv(settings: Settings, query: PageQuery, target: Path) -> int:
     """Stream the query's rows into `target`, written beside it and renamed into place."""
     from pipeline import predictions as lib
     from pipeline.infra.files import atomic_write
 
+    _csv_target(settings, target)
     count = 0
 
     def write(tmp: Path) -> None:
@@ -140,7 +181,7 @@ def _csv(settings: Settings, query: PageQuery, target: Path) -> int:
         with (
             database(settings) as engine,
             engine.connect() as conn,
-            tmp.open("w", newline="") as out,
+            tmp.open("w", newline="", encoding="utf-8") as out,
         ):
             count = lib.write_csv(conn, settings.path("paths.ingested"), query, out)
 

@@ -29,7 +29,7 @@ from pipeline.predictions.params import (
     parse_time,
 )
 from pipeline.predictions.period_features import Unread, numeric_chunks
-from pipeline.predictions.requests import request_rows
+from pipeline.predictions.requests import check_keys, request_rows
 from pipeline.predictions.scheduled import Columns, file_batches
 from pipeline.predictions.write import (
     SOURCES,
@@ -58,6 +58,7 @@ __all__ = [
     "PredictionsError",
     "Unread",
     "attach_features",
+    "check_keys",
     "csv_lines",
     "decode_cursor",
     "encode_cursor",

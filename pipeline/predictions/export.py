@@ -80,7 +80,13 @@ def csv_lines(
         buffer.seek(0)
         buffer.truncate()
         writer.writerow(cells)
-        return buffer.getvalue()
+        text = buffer.getvalue()
+        if not text.isascii():  # a lone surrogate stored before the API refused one: escaped
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return text
 
     yield line([*FIXED, *(f"feature.{n}" if n in FIXED else n for n in names)])
     for count, p in enumerate(every(conn, base, query)):

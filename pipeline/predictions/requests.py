@@ -8,10 +8,12 @@ that arrives later finds it by them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pipeline.errors import DataError
 from pipeline.predictions.keys import row_key, value_text
 from pipeline.predictions.params import BadParameter, parse_time
 from pipeline.settings import Settings
@@ -32,6 +34,53 @@ def _event_time(record: Mapping[str, Any], column: str) -> datetime | None:
         return parse_time(column, value)
     except BadParameter:  # not a time: none recorded (the gate does not check the column yet)
         return None
+
+
+def check_keys(i: int, record: Mapping[str, Any], ids: Sequence[str], stamp: str | None) -> None:
+    """Record `i`'s ids and event time, as a request gives them (its features are checked by
+    `model.features`): an id is text the databases store, a finite number or a boolean (or
+    null: no key); an event time is an ISO 8601 time or null. Raises DataError naming the
+    column: a label finds its prediction by them, so a value no label could name is refused,
+    not stored as a guess."""
+    for column in ids:
+        value = record.get(column)
+        if value is None or isinstance(value, bool) or _finite(value):
+            continue
+        if isinstance(value, str):
+            if "\x00" in value or not _encodable(value):
+                raise DataError(
+                    f"record {i}: id column {column!r} holds a NUL character or a lone "
+                    "surrogate, which no database stores as text",
+                    column=column,
+                )
+            continue
+        raise DataError(
+            f"record {i}: id column {column!r} must be a string, a finite number or null, "
+            f"got {type(value).__name__}",
+            column=column,
+        )
+    value = record.get(stamp) if stamp else None
+    if stamp and value is not None:
+        try:
+            parse_time(stamp, value if isinstance(value, str) else "")
+        except BadParameter:
+            raise DataError(
+                f"record {i}: column {stamp!r} (data.timestamp_column) must be an ISO 8601 "
+                f"time such as '2026-12-01T09:30:00Z' or null, got {str(value)[:40]!r}",
+                column=stamp,
+            ) from None
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def request_rows(

@@ -1,0 +1,143 @@
+"""A prediction request's ids and event time (`predictions.check_keys`): a label that arrives
+later finds its prediction by them, so a value no label could name is a 400 naming its column
+and nothing is stored (the API and the web page's rows, SQLite and PostgreSQL); past predictions
+stored with text no encoder writes are still exported as CSV; and `riskwatch predictions --csv`
+never writes over the project's own files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from pipeline.settings import Settings
+from pipeline.storage import db, tables
+from tests.e2e import invoke
+from tests.test_api import RECORD, _api_predictions, _post_raw, assert_error, make_app
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[Settings, FlaskClient]]:
+    """The built project (SQLite, then PostgreSQL) and a client of its app."""
+    settings = request.getfixturevalue(f"{request.param}_project")
+    with make_app(settings) as app:
+        yield settings, app.test_client()
+
+
+@pytest.mark.parametrize(
+    "literal",
+    ['["a"]', '{"a": 1}', "Infinity", "NaN", '"\\ud800"', '"acme\\u0000corp"'],
+)
+def test_an_id_no_label_could_name_is_a_400_naming_it(served: Any, literal: str) -> None:
+    built, client = served
+    before = len(_api_predictions(built))
+    record = json.dumps({**RECORD, "corporation": 0})
+    record = record.replace('"corporation": 0', f'"corporation": {literal}')
+    body = assert_error(_post_raw(client, f"[{record}]"), 400)
+    assert body["column"] == "corporation"
+    assert body["error"].startswith("record 0: id column 'corporation'")
+    assert len(_api_predictions(built)) == before
+
+
+def test_ids_of_every_kind_a_label_can_name_are_kept(served: Any) -> None:
+    built, client = served
+    ids = ["acme ß 😀", 42, 42.5, None]
+    answer = client.post("/prediction", json=[{**RECORD, "corporation": v} for v in ids])
+    assert answer.status_code == 200, answer.get_json()
+    keys = [r.row_key for r in _api_predictions(built)[-4:]]
+    assert keys == ['["acme ß 😀"]', '["42"]', '["42.5"]', None]
+
+
+@pytest.fixture
+def timed(served: Any) -> Any:
+    settings = served[0].with_values(data__timestamp_column="seen_at")
+    with make_app(settings) as app:
+        yield settings, app.test_client()
+
+
+@pytest.mark.parametrize("value", ["garbage", 1700000000, True, ["x"], "10000-01-01", ""])
+def test_an_event_time_that_is_not_a_time_is_a_400_naming_it(timed: Any, value: object) -> None:
+    settings, client = timed
+    before = len(_api_predictions(settings))
+    body = assert_error(client.post("/prediction", json=[{**RECORD, "seen_at": value}]), 400)
+    assert body["column"] == "seen_at"
+    assert "must be an ISO 8601 time" in body["error"]
+    assert len(_api_predictions(settings)) == before
+
+
+def test_an_event_time_or_none_is_stored(timed: Any) -> None:
+    from datetime import UTC, datetime
+
+    settings, client = timed
+    records = [{**RECORD, "seen_at": "2026-12-01T09:30:00+01:00"}, {**RECORD, "seen_at": None}]
+    assert client.post("/prediction", json=records).status_code == 200
+    times = [r.event_time for r in _api_predictions(settings)[-2:]]
+    assert times == [datetime(2026, 12, 1, 8, 30, tzinfo=UTC), None]
+
+
+def test_the_web_pages_rows_say_which_id_is_refused(served: Any) -> None:
+    with make_app(served[0].with_values(auth__required=False)) as app:
+        page = app.test_client()
+        answer = page.post("/predict", json=[RECORD, {**RECORD, "corporation": ["x"]}])
+    assert answer.status_code == 200, answer.get_json()
+    doc = answer.get_json()
+    assert doc["stored"] == 1
+    assert doc["results"][1]["column"] == "corporation"
+    assert "id column 'corporation' must be" in doc["results"][1]["error"]
+
+
+def test_a_stored_lone_surrogate_is_escaped_in_the_csv(served: Any) -> None:
+    """A row stored before the API refused such ids (here written straight to the table)."""
+    built, client = served
+    engine = db.make_engine(built.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                tables.predictions.insert().values(
+                    source="api", model_version=1, created_at=tables.utcnow(),
+                    features={**RECORD}, row_key='["\\ud800"]', prediction=1.0, label="1",
+                )
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    answer = client.get("/past-predictions.csv?source=api")
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    assert text.count("\n") >= 2 and "ud800" in text
+
+
+def test_the_csv_export_never_writes_over_the_projects_own_files(
+    sqlite_project: Settings, tmp_path: Path
+) -> None:
+    base = sqlite_project.base_dir
+    database = base / "riskwatch.db"
+    before = database.read_bytes()
+    refused = {
+        "riskwatch.db": "one of the project's own files",
+        str(database): "one of the project's own files",
+        "riskwatch.toml": "one of the project's own files",
+        "sourcedata/x.csv": "inside the project's paths.source",
+        "ingesteddata/x.csv": "inside the project's paths.ingested",
+        "models/1/x.csv": "inside the project's paths.models",
+        "": "give the CSV file to write",
+        str(tmp_path): "is a directory",
+        "/dev/null": "is not a regular file",
+        str(tmp_path / "out.csv" / "x.csv"): "is not a folder",
+    }
+    (tmp_path / "out.csv").write_text("")  # a file where the last target's folder would be
+    for target, says in refused.items():
+        result = invoke(base, "predictions", "--csv", target)
+        said = result.stdout + result.stderr
+        assert result.returncode == 2, (target, said)
+        assert says in " ".join(said.split()), (target, said)
+    assert database.read_bytes() == before
+    out = tmp_path / "out.csv"
+    assert invoke(base, "predictions", "--csv", str(out)).returncode == 0
+    assert out.read_text().startswith("id,created_at,source")
+    with sa.create_engine(f"sqlite:///{database}").connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar()
