@@ -132,6 +132,10 @@ def test_a_tick_whose_only_news_is_a_labels_file(project: Path, database_url: st
         "WHERE f.kind = 'labels'",
     )
     assert marked == [{"n": 0}]
+    # A labels run says which version was in production, as every kind of run does.
+    proc = invoke(project, "labels", "--json", database_url=database_url)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["production_version"] == 1
 
 
 def pytest_approx(value: float):

@@ -510,3 +510,17 @@ def test_ids_written_with_a_zero_fraction_find_integer_ids(world):
     done = labels_only(settings)["labels"]
     assert (done["received"], done["joined"], done["pending"]) == (3, 2, 1)
     assert _statuses(engine) == {"3=1#0": "joined", "5=0#1": "joined", "00004=1#2": "pending"}
+
+
+def test_the_log_line_says_what_run_json_says(world, caplog):
+    """A repeat inside the file is a duplicate there too (it was left out of the log)."""
+    settings, engine, file_id = world
+    _predict(engine, file_id)
+    _labels_file(settings, "dup.csv", "corporation,exited\nC0,1\nC0,1\nC1,0\nC1,1\nNOBODY,1\n")
+    with caplog.at_level("INFO", logger="riskwatch"):
+        summary = labels_only(settings)
+    done = summary["labels"]
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("labels: ")]
+    counts = {k: done[k] for k in ("received", "joined", "duplicate", "conflict", "pending")}
+    assert counts == {"received": 5, "joined": 1, "duplicate": 1, "conflict": 2, "pending": 1}
+    assert said == ["labels: 5 received, 1 joined, 1 duplicate, 2 conflict, 1 pending"]

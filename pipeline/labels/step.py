@@ -64,6 +64,9 @@ class Joined:
     realised: list[Realised] = field(default_factory=list)
 
 
+_SAID = ("received", "joined", "duplicate", "conflict", "unmatched", "pending")
+
+
 def labels_step(engine: sa.Engine, settings: Settings, run_id: str, found: Discovery) -> dict:
     """Take `found.new` (the labels inbox's new files), join, and say what was done."""
     from pipeline.ingest.intake import Moved
@@ -78,7 +81,10 @@ def labels_step(engine: sa.Engine, settings: Settings, run_id: str, found: Disco
             writes.forget_hash(engine, path_key(str(source.path)))
             log.warning("labels file %s left for a later tick: %s", source.name, exc)
     joined = join_pending(engine, settings, run_id, now)
-    return summary(engine, settings, taken, joined, found)
+    doc = summary(engine, settings, taken, joined, found)
+    said = [f"{doc[k]} {k}" for k in _SAID if doc[k]]  # run --json's counts, not the join's
+    log.info("labels: %s", ", ".join(said) or "nothing received, nothing waiting")
+    return doc
 
 
 def join_pending(engine: sa.Engine, settings: Settings, run_id: str, now: datetime) -> Joined:
@@ -115,7 +121,6 @@ def join_pending(engine: sa.Engine, settings: Settings, run_id: str, now: dateti
     updates = _updates(pending, outcome, chosen)
     realised_rows = [row for r in done.realised for row in _realised_rows(settings, r)]
     done.file_id = label_writes.record_join(engine, run_id, joined_file, updates, realised_rows)
-    log.info("labels: %s", ", ".join(f"{n} {s}" for s, n in done.counts.items() if n))
     return done
 
 

@@ -67,6 +67,7 @@ def labels_only(settings: Settings) -> dict[str, Any]:
         run.summary.update(
             run_id=run.run_id,
             status="succeeded" if busy else "noop",
+            production_version=registry.production_version(settings, run.engine),
             labels=done,
             timings=run.timings,
         )
