@@ -211,3 +211,42 @@ def test_a_period_fed_by_several_runs_is_estimated_on_all_its_rows(
     direct = estimate(p, positive, proba, samples=10, confidence=0.95, seed=0)
     for metric in ("accuracy", "f1", "roc_auc"):
         assert period["metrics"][metric]["value"] == pytest.approx(direct[metric].value, abs=1e-9)
+
+
+def test_a_period_of_api_predictions_alone_is_estimated_before_its_labels_join(
+    project: Path, sample: Path, database_url: str
+) -> None:
+    """No file of a run ever lands in the day the API's predictions are in: the labels run
+    estimates that period first (over those predictions, their stored probabilities), then its
+    join puts the realised value beside the estimate."""
+    import pandas as pd
+
+    from pipeline.settings import load_settings
+    from tests.test_api import make_app
+
+    _first(project, sample, database_url)
+    settings = load_settings(project / "riskwatch.toml", environ={"DATABASE_URL": database_url})
+    frame = pd.read_csv(sample / "sourcedata" / "clients_batch_02.csv").head(3)
+    records = frame.drop(columns=["exited"]).assign(corporation=["API0", "API1", "API2"])
+    with make_app(settings) as app:
+        answer = app.test_client().post("/prediction", json=records.to_dict("records"))
+        assert answer.status_code == 200, answer.get_json()
+    (project / "labels").mkdir()
+    (project / "labels" / "late.csv").write_text("corporation,exited\nAPI0,1\nAPI1,0\nAPI2,1\n")
+    done = invoke(project, "labels", "--json", database_url=database_url)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["labels"]["joined"] == 3
+    [period] = summary["estimate"]["periods"]
+    assert period["n_rows"] == 3  # the three requests: the training file came labelled whole
+    assert "only 3 rows" in period["metrics"]["f1"]["reason"]
+    filled = rows(
+        database_url,
+        "SELECT value, realised_value, estimation_error FROM performance_estimates "
+        "WHERE period = 'day' AND metric = 'accuracy'",
+    )
+    [one] = filled
+    assert one["realised_value"] is not None
+    assert one["estimation_error"] == pytest.approx(one["value"] - one["realised_value"])
+    again = json.loads(invoke(project, "labels", "--json", database_url=database_url).stdout)
+    assert "estimate" not in again  # nothing stored since: no period estimated again

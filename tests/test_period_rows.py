@@ -222,3 +222,31 @@ def test_a_period_reads_no_prediction_it_does_not_need(
         assert "SCAN predictions" not in plan and "Seq Scan on predictions" not in plan, plan
     timed = any("ix_predictions_model_version_event_time" in plan for plan in plans)
     assert timed == by_event_time, plans
+
+
+@pytest.mark.parametrize("by_event_time", [True, False])
+def test_the_days_with_new_rows_are_the_days_of_the_periods_rows(
+    seeded: sa.Engine, by_event_time: bool
+) -> None:
+    """`days_with_new_rows` names every UTC day that has a row `period_rows` reads (what an
+    estimate of stored predictions starts from), and none other; read without a scan of the
+    predictions. Rows stored after a time: none after the newest."""
+    from datetime import date
+
+    p = tables.predictions
+    with seeded.connect() as conn:
+        days = estimates.days_with_new_rows(conn, 1, None, by_event_time=by_event_time)
+        want: set[date] = set()
+        for d in {DAY.date() + timedelta(days=i) for i in range(-3, 8)}:
+            start = datetime(d.year, d.month, d.day, tzinfo=UTC)
+            if _reference(conn, 1, start, start + timedelta(days=1), by_event_time):
+                want.add(d)
+        assert want and days == want
+        newest = conn.execute(sa.select(sa.func.max(p.c.created_at))).scalar()
+        later = estimates.days_with_new_rows(conn, 1, newest, by_event_time=by_event_time)
+    assert later == set()
+    plans = query_plans(
+        seeded, lambda c: estimates.days_with_new_rows(c, 1, DAY, by_event_time=by_event_time)
+    )
+    for plan in plans:
+        assert "SCAN predictions" not in plan and "Seq Scan on predictions" not in plan, plan

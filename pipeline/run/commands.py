@@ -57,10 +57,18 @@ def labels_only(settings: Settings) -> dict[str, Any]:
     the run lock; the next full run scores and trains on the joined rows."""
     from pipeline.labels import inbox
     from pipeline.labels.step import labels_step
+    from pipeline.run.estimate_stored import estimate_stored
 
     with recorded(settings, "labels") as run:
         with run.step("discover"):
             found = inbox.new_label_files(run.engine, settings)
+        if found.new or inbox.has_work(run.engine, settings, found):
+            # The periods the labels may resolve, estimated first if no run did (the API's
+            # predictions): an estimate is what was known before the labels came.
+            with run.step("estimate"):
+                estimated = estimate_stored(run)
+            if estimated is not None:
+                run.summary["estimate"] = estimated
         with run.step("labels"):
             done = labels_step(run.engine, settings, run.run_id, found)
         busy = done["new_files"] or any(done[k] for k in ("joined", "conflict", "unmatched"))

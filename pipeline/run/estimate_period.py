@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.run.record import Run
@@ -169,3 +169,33 @@ def _matrix(
             index.append(where[str(label)])
     matrix = np.array(rows, dtype=np.float64).reshape(len(rows), len(classes))
     return matrix, np.array(index, dtype=np.int64)
+
+
+# At most this many periods are estimated for the predictions stored since the last estimate,
+# the newest first.
+MAX_NEW_PERIODS = 100
+
+
+def new_period_starts(
+    run: Run, conn: sa.Connection, version: int, done: set[datetime]
+) -> list[datetime]:
+    """The starts of the periods (`monitoring.period`) that got a prediction of `version`
+    waiting for labels since the version's periods were last estimated, other than `done`,
+    oldest first: at most MAX_NEW_PERIODS, the newest (the others are logged)."""
+    from pipeline.monitor import period_start
+
+    s = run.settings
+    period = s["monitoring.period"]
+    since = estimates.newest_period_estimate(conn, version, period)
+    days = estimates.days_with_new_rows(
+        conn, version, since, by_event_time=bool(s["data.timestamp_column"])
+    )
+    starts = {period_start(datetime(d.year, d.month, d.day, tzinfo=UTC), period) for d in days}
+    found = sorted(starts - done, reverse=True)
+    if len(found) > MAX_NEW_PERIODS:
+        log.warning(
+            "estimate: %d periods got predictions since the last estimate; the newest %d are "
+            "estimated, the first left out starts %s",
+            len(found), MAX_NEW_PERIODS, found[MAX_NEW_PERIODS].isoformat(),
+        )  # fmt: skip
+    return sorted(found[:MAX_NEW_PERIODS])

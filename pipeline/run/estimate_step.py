@@ -264,6 +264,53 @@ def _with_realised(judged: dict[str, dict[str, Any]], realised: Score | None, n:
         doc["estimation_error"] = doc["value"] - realised.value
 
 
+def _period_rows(
+    run: Run,
+    conn: sa.Connection,
+    version: int,
+    cal: dict[str, Any],
+    when: datetime,
+    found: dict[str, Estimate],
+    periods: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A period's estimates judged (its recent checks), the realised values beside them when
+    its labels came first, as `performance_estimates` rows; its document added to `periods`."""
+    s = run.settings
+    period = s["monitoring.period"]
+    checks = estimates.recent_checks(
+        conn, version, period, s["monitoring.estimate_check_periods"], when
+    )
+    judged = _judged(run, found, cal["ece"] or 0.0, checks)
+    _realised_of(conn, period, version, when, judged)
+    n_period = next(iter(found.values())).n_rows if found else 0
+    periods.append({"period_start": when.isoformat(), "n_rows": n_period, "metrics": judged})
+    return _rows(version, period, when, judged)
+
+
+def stored_periods(
+    run: Run,
+    conn: sa.Connection,
+    production: LoadedModel,
+    cal: dict[str, Any],
+    done: set[datetime],
+    periods: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The estimates of the periods that got predictions since the version's periods were
+    last estimated (`estimate_period.new_period_starts`: the API's requests, a backfill's
+    files) other than those `done`, each over every prediction stored in it; their documents
+    added to `periods`. What makes a period estimated is a prediction in it, not a file of
+    this run's."""
+    rows: list[dict[str, Any]] = []
+    seed = run.settings["model.random_seed"] + 10_000
+    for i, when in enumerate(
+        estimate_period.new_period_starts(run, conn, production.version, done)
+    ):
+        found = estimate_period.whole_period(run, conn, production, cal, when, 0, seed + i)
+        if found and next(iter(found.values())).n_rows:
+            rows += _period_rows(run, conn, production.version, cal, when, found, periods)
+    return rows
+
+
 def estimate_for_run(
     run: Run,
     production: LoadedModel,
@@ -300,23 +347,19 @@ def estimate_for_run(
         whole = _judged(run, estimator(None, s["model.random_seed"]), ece, history)
         _with_realised(whole, realised, n)
         rows = _rows(version, estimates.RUN_PERIOD, None, whole)
-        periods = []
+        periods: list[dict[str, Any]] = []
+        done: set[datetime] = set()
         for i, start in enumerate(sorted(starts.dropna().unique())):
             when = start.to_pydatetime()
             mask = (starts == start).to_numpy()
-            checks = estimates.recent_checks(conn, version, period, limit, when)
             seed = s["model.random_seed"] + 1 + i
             found = estimate_period.whole_period(
                 run, conn, production, cal, when, int(mask.sum()), seed
             )
             found = estimator(mask, seed) if found is None else found
-            judged = _judged(run, found, ece, checks)
-            _realised_of(conn, period, version, when, judged)
-            rows += _rows(version, period, when, judged)
-            n_period = next(iter(found.values())).n_rows if found else int(mask.sum())
-            periods.append(
-                {"period_start": when.isoformat(), "n_rows": n_period, "metrics": judged}
-            )
+            rows += _period_rows(run, conn, version, cal, when, found, periods)
+            done.add(when)
+        rows += stored_periods(run, conn, production, cal, done, periods)
     estimates.record_estimates(run.engine, run.run_id, rows)
     main = whole.get(s["model.metric"])
     if main is not None:

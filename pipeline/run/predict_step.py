@@ -128,6 +128,12 @@ def predict_only(settings: Settings, *, backfill: bool = False) -> dict[str, Any
 
         with run.step("health"):
             run.summary["prediction_health"] = health_step.check(run)
+        from pipeline.run.estimate_stored import estimate_stored  # and their estimates
+
+        with run.step("estimate"):
+            estimated = estimate_stored(run, loaded)
+        if estimated is not None:
+            run.summary["estimate"] = estimated
         run.summary.update(status="succeeded", **done, timings=run.timings)
         if done["failed"]:  # recorded with the run; exit 1, the files retried next time
             reasons = "; ".join(f"{f['name']}: {f['reason']}" for f in done["failed"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -299,3 +299,58 @@ def _day_of(when: datetime) -> datetime:
     """The start of the UTC day of `when` (a naive time is UTC), as a cell's `day` is stored."""
     aware = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     return aware.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def newest_period_estimate(conn: sa.Connection, model_version: int, period: str) -> datetime | None:
+    """When the newest estimate of one of `model_version`'s periods was made: the predictions
+    stored after it are the ones no period's estimate has covered yet."""
+    t = performance_estimates
+    query = sa.select(sa.func.max(t.c.created_at)).where(
+        t.c.model_version == model_version, t.c.period == period
+    )
+    return conn.execute(query).scalar()
+
+
+def days_with_new_rows(
+    conn: sa.Connection, model_version: int, since: datetime | None, *, by_event_time: bool
+) -> set[date]:
+    """The UTC days of the production predictions of `model_version` stored after `since`
+    (all of them without it) that wait for labels: the days whose periods an estimate covers
+    (`period_rows`: a row's event time when `by_event_time`, else when its file was ingested
+    or the request made). Each read goes down an index: the requests' by the time they were
+    made; a file's through its segments (made after `since`), their cells and their file."""
+    from pipeline.storage.tables import ingested_files as f
+    from pipeline.storage.tables import prediction_cells as c
+    from pipeline.storage.tables import prediction_segments as g
+    from pipeline.storage.tables import predictions as p
+
+    made: list[Any] = [sa.text(NOT_SCHEDULED), p.c.model_version == model_version]
+    made += [p.c.source != "diagnostics", p.c.file_id.is_(None)]
+    if since is not None:
+        made.append(p.c.created_at > since)
+    at = sa.func.coalesce(p.c.event_time, p.c.created_at) if by_event_time else p.c.created_at
+    queries = [sa.select(_utc_day(conn, at)).where(*made).distinct()]
+    new = [g.c.model_version == model_version, f.c.labelled_rows < f.c.rows]
+    if since is not None:
+        new.append(g.c.created_at > since)
+    segments = g.join(f, f.c.id == g.c.file_id)
+    ingested = _utc_day(conn, f.c.ingested_at)
+    if by_event_time:  # a cell without a day holds rows without an event time: the file's day
+        day = sa.case((c.c.day.is_(None), ingested), else_=_utc_day(conn, c.c.day))
+        queries.append(
+            sa.select(day).select_from(segments.join(c, c.c.segment_id == g.c.id)).where(*new)
+        )
+    else:
+        queries.append(sa.select(ingested).select_from(segments).where(*new))
+    days: set[date] = set()
+    for query in queries:
+        days.update(date.fromisoformat(str(d)[:10]) for (d,) in conn.execute(query.distinct()))
+    return days
+
+
+def _utc_day(conn: sa.Connection, when: Any) -> Any:
+    """The UTC day of a stored time as text, YYYY-MM-DD: SQLite's times are that text already
+    (naive UTC), PostgreSQL's are formatted in UTC."""
+    if conn.dialect.name == "sqlite":
+        return sa.func.substr(when, 1, 10)
+    return sa.func.to_char(sa.func.timezone("UTC", when), "YYYY-MM-DD")
