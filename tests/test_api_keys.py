@@ -141,3 +141,27 @@ def test_the_csv_export_never_writes_over_the_projects_own_files(
     assert out.read_text().startswith("id,created_at,source")
     with sa.create_engine(f"sqlite:///{database}").connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar()
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/past-predictions?limit=1&limit=2", "limit"),
+        ("/past-predictions?source=all&source=api", "source"),
+        ("/performance?metric=f1&metric=accuracy", "metric"),
+        ("/predictions/summary?start=2026-01-01&start=2026-02-01", "start"),
+        ("/runs?limit=1&limit=3&limit=4", "limit"),
+    ],
+)
+def test_a_parameter_given_twice_is_a_400_naming_it(served: Any, url: str, name: str) -> None:
+    _, client = served
+    body = assert_error(client.get(url), 400)
+    assert body["parameter"] == name and "give it once" in body["error"]
+
+
+def test_a_page_says_it_as_a_page_and_unknown_keys_are_ignored(served: Any) -> None:
+    _, client = served
+    page = client.get("/quality?range=week&range=month")
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    assert 'data-parameter="range"' in page.get_data(as_text=True)
+    assert client.get("/performance?unused=1&unused=2").status_code == 200
