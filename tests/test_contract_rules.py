@@ -349,3 +349,19 @@ def test_a_model_taking_features_as_they_are_needs_every_one_in_every_file(
     assert strict.columns["z"].required and not strict.columns["z"].nullable
     verdict = check_frame(frame[["x", "y"]], strict)
     assert verdict.rejected is not None and verdict.rejected.error_type == "missing_column"
+
+
+def test_a_header_of_another_delimiter_says_so_with_each_missing_column() -> None:
+    from pipeline.ingest.checks import delimiter_hint
+
+    said = delimiter_hint(["corporation;region;exited"])
+    assert "looks delimited by semicolons" in said and "'corporation;region;exited'" in said
+    assert delimiter_hint(["corporation\tregion"]).endswith("riskwatch reads CSV with commas")
+    assert delimiter_hint(["corporation", "region;x"]) == ""  # two columns: read as CSV
+    assert delimiter_hint(["corporation"]) == ""
+    from pipeline.ingest.checks import check_header
+
+    contract = _infer(_frame(200, 1))
+    found = check_header(["corporation;employees;activity;industry;exited"], contract)
+    missing = [v for v in found if v.error_type == "missing_column"]
+    assert missing and all("looks delimited by semicolons" in v.message for v in missing)

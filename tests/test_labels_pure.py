@@ -306,3 +306,10 @@ def test_an_integer_written_with_a_zero_fraction_is_the_integer():
     for frame in (texts, numbers):
         expected = [row_key(list(r)) for r in frame.itertuples(index=False)]
         assert row_keys_of(frame) == expected
+
+
+@pytest.mark.parametrize(("mark", "name"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_file_of_another_delimiter_says_so(mark, name):
+    frame = pd.DataFrame({f"corporation{mark}exited": [f"a{mark}1"]})
+    with pytest.raises(LabelFileError, match=f"looks delimited by {name}"):
+        _check(frame)

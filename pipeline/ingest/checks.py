@@ -75,13 +75,27 @@ def check_header(
             if unlabelled == "quarantine":
                 out.append(_unlabelled(contract, "the file has no target column", overrides))
         else:
-            message = f"required column {m!r} is missing"
+            message = f"required column {m!r} is missing" + delimiter_hint(columns)
             out.append(_file_violation("missing_column", m, message, overrides))
     for e in extra:
         if e not in renamed.values():
             message = f"column {e!r} is not in the contract (ignored)"
             out.append(_file_violation("extra_column", e, message, overrides))
     return out
+
+
+def delimiter_hint(columns: Sequence[str]) -> str:
+    """What to say of a header read as one column whose name holds another delimiter (a file
+    written with semicolons or tabs, read as a CSV): the likely cause of every column missing."""
+    if len(columns) != 1:
+        return ""
+    for mark, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if mark in columns[0]:
+            return (
+                f"; the header reads as one column {columns[0][:60]!r}: the file looks "
+                f"delimited by {name}, and riskwatch reads CSV with commas"
+            )
+    return ""
 
 
 def _unlabelled(contract: Contract, what: str, overrides: Mapping[str, str] | None) -> Violation:

@@ -73,10 +73,12 @@ def check_labels(
 
     missing = [c for c in [*id_columns, target] if c not in frame.columns]
     if missing:
+        from pipeline.ingest.checks import delimiter_hint
+
         what = f"the target {target!r}" if missing == [target] else f"id column {missing[0]!r}"
         raise LabelFileError(
             f"a labels file needs the id columns {list(id_columns)} and the target {target!r}; "
-            f"{what} is missing",
+            f"{what} is missing{delimiter_hint([str(c) for c in frame.columns])}",
             column=missing[0],
             error_type="missing_column",
             rows=len(frame),
