@@ -75,11 +75,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:  # Flask's c
         monitoring,
         past_predictions,
         predict_page,
+        query_params,
         redact,
         signin,
     )
 
     app.register_blueprint(api.bp)
+    query_params.install(app)
     app.register_blueprint(monitoring.bp)
     app.register_blueprint(past_predictions.bp)
     app.register_blueprint(dashboards.bp)

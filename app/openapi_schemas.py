@@ -341,8 +341,7 @@ def record_schema(
     nullable: bool,
     keys: tuple[Sequence[str], str | None] = ((), None),
 ) -> dict[str, Any]:
-    """The Record schema of a production model: every feature required, with its kind; the
-    id columns and the event-time column (`keys`) optional, with what they may hold."""
+    """A production model's Record: every feature required; the ids and event time optional."""
     null = [{"type": "null"}] if nullable else []
     ids, stamp = keys
     props: dict[str, Any] = {
