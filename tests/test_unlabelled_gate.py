@@ -118,6 +118,16 @@ def test_event_times_iso_with_and_without_offsets_are_utc():
     ]
 
 
+def test_a_time_to_the_nanosecond_does_not_make_far_years_unreadable():
+    """pandas parses a column with one nanosecond time in nanoseconds, where years outside
+    1677 to 2262 do not fit: they are read again alone, and kept."""
+    series = pd.Series(["2026-12-01T12:00:00.123456789Z", "9999-12-31T23:59:59", "0001-01-01"])
+    times = parse_event_times(series)
+    assert not times.unparseable.any()
+    assert [t.year for t in times.values] == [2026, 9999, 1]
+    assert times.values.iloc[0].isoformat() == "2026-12-01T12:00:00.123456+00:00"
+
+
 HOSTILE_TIMES = [
     ("garbage", "wrong_type", "must hold ISO 8601 times"),
     ("2024-13-45", "wrong_type", "must hold ISO 8601 times"),

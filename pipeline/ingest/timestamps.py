@@ -67,6 +67,13 @@ def parse_event_times(
             ).to_numpy(dtype=bool)
         candidates = text.where(~pd.Series(number | missing, index=series.index))
         values = pd.to_datetime(candidates, format="ISO8601", utc=True, errors="coerce")
+        values = values.astype("datetime64[us, UTC]")
+        # One time written to the nanosecond makes pandas parse the whole column in
+        # nanoseconds, where a time before 1677 or after 2262 is NaT: those again, alone.
+        again = candidates.notna() & values.isna()
+        if again.any():
+            more = pd.to_datetime(candidates[again], format="ISO8601", utc=True, errors="coerce")
+            values[again] = more.astype("datetime64[us, UTC]")
     values = values.astype("datetime64[us, UTC]")
     unparseable = ~missing & ~number & values.isna().to_numpy()
     future = np.zeros(n, dtype=bool)
