@@ -213,29 +213,41 @@ def test_a_period_fed_by_several_runs_is_estimated_on_all_its_rows(
         assert period["metrics"][metric]["value"] == pytest.approx(direct[metric].value, abs=1e-9)
 
 
+def _requests_then_labels(
+    project: Path, sample: Path, url: str, columns: dict[str, list[str]], labels: str
+) -> dict:
+    """Rows of the second batch asked of the API (`columns` set in them), then a labels file
+    and `riskwatch labels --json`: its summary."""
+    import pandas as pd
+
+    from pipeline.settings import load_settings
+    from tests.test_api import make_app
+
+    settings = load_settings(project / "riskwatch.toml", environ={"DATABASE_URL": url})
+    frame = pd.read_csv(sample / "sourcedata" / "clients_batch_02.csv")
+    records = frame.drop(columns=["exited"]).head(len(next(iter(columns.values()))))
+    with make_app(settings) as app:
+        body = records.assign(**columns).to_dict("records")
+        answer = app.test_client().post("/prediction", json=body)
+        assert answer.status_code == 200, answer.get_json()
+    (project / "labels").mkdir()
+    (project / "labels" / "late.csv").write_text(labels)
+    done = invoke(project, "labels", "--json", database_url=url)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def test_a_period_of_api_predictions_alone_is_estimated_before_its_labels_join(
     project: Path, sample: Path, database_url: str
 ) -> None:
     """No file of a run ever lands in the day the API's predictions are in: the labels run
     estimates that period first (over those predictions, their stored probabilities), then its
     join puts the realised value beside the estimate."""
-    import pandas as pd
-
-    from pipeline.settings import load_settings
-    from tests.test_api import make_app
-
     _first(project, sample, database_url)
-    settings = load_settings(project / "riskwatch.toml", environ={"DATABASE_URL": database_url})
-    frame = pd.read_csv(sample / "sourcedata" / "clients_batch_02.csv").head(3)
-    records = frame.drop(columns=["exited"]).assign(corporation=["API0", "API1", "API2"])
-    with make_app(settings) as app:
-        answer = app.test_client().post("/prediction", json=records.to_dict("records"))
-        assert answer.status_code == 200, answer.get_json()
-    (project / "labels").mkdir()
-    (project / "labels" / "late.csv").write_text("corporation,exited\nAPI0,1\nAPI1,0\nAPI2,1\n")
-    done = invoke(project, "labels", "--json", database_url=database_url)
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
+    summary = _requests_then_labels(
+        project, sample, database_url, {"corporation": ["API0", "API1", "API2"]},
+        "corporation,exited\nAPI0,1\nAPI1,0\nAPI2,1\n",
+    )  # fmt: skip
     assert summary["labels"]["joined"] == 3
     [period] = summary["estimate"]["periods"]
     assert period["n_rows"] == 3  # the three requests: the training file came labelled whole
@@ -250,3 +262,21 @@ def test_a_period_of_api_predictions_alone_is_estimated_before_its_labels_join(
     assert one["estimation_error"] == pytest.approx(one["value"] - one["realised_value"])
     again = json.loads(invoke(project, "labels", "--json", database_url=database_url).stdout)
     assert "estimate" not in again  # nothing stored since: no period estimated again
+
+
+def test_api_predictions_at_the_ends_of_time_are_estimated_without_overflow(
+    project: Path, sample: Path, database_url: str
+) -> None:
+    """A request's event time may be the first or the last day there is: the periods they fall
+    in are estimated (their ends saturate), and the labels run goes on."""
+
+    _first(project, sample, database_url)
+    toml = project / "riskwatch.toml"
+    toml.write_text(toml.read_text() + '\n[data]\ntimestamp_column = "seen_at"\n')
+    times = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"]
+    summary = _requests_then_labels(
+        project, sample, database_url, {"corporation": ["FIRST", "LAST"], "seen_at": times},
+        "corporation,exited\nOTHER,1\n",
+    )  # fmt: skip
+    starts = [p["period_start"][:10] for p in summary["estimate"]["periods"]]
+    assert starts == ["0001-01-01", "9999-12-31"]

@@ -66,3 +66,15 @@ def test_the_event_time_column_is_never_a_feature_the_target_or_an_id(tmp_path: 
         doc = {"data": {"target": "y", "id_columns": ["id"], "timestamp_column": clash}}
         with pytest.raises(ConfigError, match=r"data\.timestamp_column"):
             from_document(doc, tmp_path, "riskwatch.toml")
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_the_last_period_there_is_ends_at_the_last_time_there_is(period: str) -> None:
+    """A request may say its event time is 9999-12-31: its period's end is no OverflowError
+    (the estimate of the periods the API's predictions fell in reads it)."""
+    last = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    start = period_start(last, period)
+    assert period_end(start, period) == datetime.max.replace(tzinfo=UTC)
+    assert period_end(datetime(9999, 11, 3, tzinfo=UTC), "month") == datetime(
+        9999, 12, 1, tzinfo=UTC
+    )

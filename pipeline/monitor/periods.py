@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PERIODS = ("day", "week", "month")
+_LAST = datetime.max.replace(tzinfo=UTC)  # pure: no pipeline.infra here
 
 
 def _check(period: str) -> None:
@@ -37,13 +38,17 @@ def period_start(when: datetime, period: str) -> datetime:
 
 
 def period_end(start: datetime, period: str) -> datetime:
-    """The start of the period after the one starting at `start` (its exclusive end)."""
+    """The start of the period after the one starting at `start` (its exclusive end); for the
+    last period there is (December 9999), the last time there is."""
     _check(period)
     start = period_start(start, period)
-    if period == "day":
-        return start + timedelta(days=1)
-    if period == "week":
-        return start + timedelta(days=7)
+    if period in ("day", "week"):
+        try:
+            return start + timedelta(days=1 if period == "day" else 7)
+        except OverflowError:  # the last day or week there is
+            return _LAST
+    if (start.year, start.month) == (_LAST.year, 12):
+        return _LAST
     year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
     return start.replace(year=year, month=month)
 
