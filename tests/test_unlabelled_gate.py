@@ -219,3 +219,20 @@ def test_contract_inferred_from_unlabelled_data_has_no_label_set_yet():
     # Any number is a label until the set is learned; text is not.
     result = check_frame(_frame(at=None, exited=[1, "yes"]).assign(at="2026-01-01"), again)
     assert result.bad.tolist() == [False, True]
+
+
+def test_a_label_of_spaces_alone_is_no_label_and_other_text_is_checked(tmp_path: Path):
+    """A cell of spaces (or a tab) in the target is empty to the eye and to the gate: the row
+    is inference data; "-" is a value, and not a label the contract allows."""
+    path = tmp_path / "in" / "blanks.csv"
+    path.parent.mkdir()
+    path.write_text(
+        "corporation,employees,at,exited\n"
+        'C1,10,2026-05-01,1\nC2,11,2026-05-01," "\nC3,12,2026-05-01,"\t"\nC4,13,2026-05-01,-\n'
+    )
+    item = ingest_file(_source(path), tmp_path / "out", CONTRACT, gate=Gate())
+    assert (item.rows, item.labelled_rows, item.rows_quarantined) == (3, 1, 1)
+    assert item.quality is not None and item.quality.errors_by_type["wrong_type"] == 1  # "-"
+    stored = pd.read_parquet(tmp_path / "out" / item.data_path)
+    assert stored["corporation"].tolist() == ["C1", "C2", "C3"]
+    assert stored["exited"].isna().tolist() == [False, True, True]

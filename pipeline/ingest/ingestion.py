@@ -193,6 +193,7 @@ def _ingest_copy(
         if exc.error_type != "empty":
             result.rows_read = exc.rows or count_rows(copy, source.format)
     else:
+        frame = blank_labels_missing(frame, contract.target)
         if gate.learn_labels:
             from pipeline.ingest.contract_tools import labels_as_found
 
@@ -284,6 +285,19 @@ class Gate:
     now: datetime | None = None
     max_future_days: float = default("quality.timestamp_max_future_days")
     learn_labels: bool = False
+
+
+def blank_labels_missing(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """`frame` with a target cell of spaces alone (" ", a tab) as a missing label, as an empty
+    cell is: the row is inference data, not a wrongly typed label. Other text ("-", "n/a") is
+    a value, checked as one."""
+    if target not in frame.columns or frame[target].dtype.kind in "biufcmM":
+        return frame
+    column = frame[target]
+    blank = column.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+    if blank.any():
+        frame[target] = column.mask(blank)
+    return frame
 
 
 def _no_labels(frame: pd.DataFrame, contract: Contract) -> pd.Series:
