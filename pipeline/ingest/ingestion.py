@@ -27,7 +27,7 @@ from pipeline.infra.files import atomic_write
 from pipeline.ingest.contract import Contract
 from pipeline.ingest.discovery import SourceFile
 from pipeline.ingest.intake import as_source, keep, private_copy
-from pipeline.ingest.readers import count_rows, read_table
+from pipeline.ingest.readers import blank_labels_missing, count_rows, read_table
 from pipeline.ingest.timestamps import event_times_typed
 from pipeline.settings.table import default
 from pipeline.storage import row_index
@@ -285,19 +285,6 @@ class Gate:
     now: datetime | None = None
     max_future_days: float = default("quality.timestamp_max_future_days")
     learn_labels: bool = False
-
-
-def blank_labels_missing(frame: pd.DataFrame, target: str) -> pd.DataFrame:
-    """`frame` with a target cell of spaces alone (" ", a tab) as a missing label, as an empty
-    cell is: the row is inference data, not a wrongly typed label. Other text ("-", "n/a") is
-    a value, checked as one."""
-    if target not in frame.columns or frame[target].dtype.kind in "biufcmM":
-        return frame
-    column = frame[target]
-    blank = column.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
-    if blank.any():
-        frame[target] = column.mask(blank)
-    return frame
 
 
 def _no_labels(frame: pd.DataFrame, contract: Contract) -> pd.Series:

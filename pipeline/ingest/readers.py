@@ -1,7 +1,8 @@
 """Read a data file (CSV, Parquet, JSON lines) into a frame, or say exactly why it cannot be read.
 
 Every part of riskwatch that reads a data file calls `read_file` (format from the suffix) or
-`read_table` (format given): the same errors, the same text-column handling, everywhere.
+`read_table` (format given): the same errors, the same text-column handling, everywhere. The
+gate then reads a target cell of spaces alone as a missing label (`blank_labels_missing`).
 """
 
 from __future__ import annotations
@@ -220,3 +221,16 @@ def count_rows(path: Path, fmt: str | None) -> int:
     except Exception:  # a count is a courtesy: never a new failure (not countable: 0)
         return 0
     return 0
+
+
+def blank_labels_missing(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """`frame` with a target cell of spaces alone (" ", a tab) as a missing label, as an empty
+    cell is: the row is inference data, not a wrongly typed label. Other text ("-", "n/a") is
+    a value, checked as one."""
+    if target not in frame.columns or frame[target].dtype.kind in "biufcmM":
+        return frame
+    column = frame[target]
+    blank = column.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+    if blank.any():
+        frame[target] = column.mask(blank)
+    return frame
