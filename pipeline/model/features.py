@@ -273,7 +273,7 @@ def _check_value(i: int, col: str, value: object, numeric: bool, nullable: bool)
             f"boolean or null, got {_shown(value)}",
             column=col,
         )
-    elif isinstance(value, str) and not _storable(value):
+    elif isinstance(value, str) and not storable_text(value):
         raise DataError(
             f"record {i}: feature column {col!r} holds a NUL character or a lone "
             "surrogate, which no database stores as text",
@@ -344,7 +344,7 @@ def _finite_number(value: object) -> bool:
     return abs(value) <= NUMBER_LIMIT  # False for NaN and the infinities
 
 
-def _storable(text: str) -> bool:
+def storable_text(text: str) -> bool:
     """Text that SQLite and PostgreSQL both store: no NUL, no lone surrogate (JSON's \\ud800)."""
     if "\x00" in text:
         return False

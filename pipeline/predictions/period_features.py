@@ -15,7 +15,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,11 +32,10 @@ class Unread:
     """The rows whose features could not be read, and why (the first reason of each file)."""
 
     rows: int = 0
-    reasons: dict[int, str] | None = None
+    reasons: dict[int, str] = field(default_factory=dict)  # by file id
 
     def add(self, file_id: int, n: int, why: str) -> None:
         self.rows += n
-        self.reasons = self.reasons or {}
         self.reasons.setdefault(file_id, why)
 
 

@@ -42,12 +42,14 @@ def check_keys(i: int, record: Mapping[str, Any], ids: Sequence[str], stamp: str
     null: no key); an event time is an ISO 8601 time or null. Raises DataError naming the
     column: a label finds its prediction by them, so a value no label could name is refused,
     not stored as a guess."""
+    from pipeline.model.features import storable_text  # pandas: the app has it loaded already
+
     for column in ids:
         value = record.get(column)
         if value is None or isinstance(value, bool) or _finite(value):
             continue
         if isinstance(value, str):
-            if "\x00" in value or not _encodable(value):
+            if not storable_text(value):
                 raise DataError(
                     f"record {i}: id column {column!r} holds a NUL character or a lone "
                     "surrogate, which no database stores as text",
@@ -73,14 +75,6 @@ def check_keys(i: int, record: Mapping[str, Any], ids: Sequence[str], stamp: str
 
 def _finite(value: object) -> bool:
     return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def request_rows(

@@ -146,7 +146,7 @@ def _loss_period(
     for numeric, pred in numeric_chunks(conn, s.path("paths.ingested"), chunks, columns, unread):
         total.add(numeric, pred)
     if unread.rows:
-        why = "; ".join((unread.reasons or {}).values())
+        why = "; ".join(unread.reasons.values())
         log.warning("estimate: %d stored rows of the period left out: %s", unread.rows, why)
     if total.n < n_run:
         return None

@@ -329,7 +329,7 @@ def days_with_new_rows(
     if since is not None:
         made.append(p.c.created_at > since)
     at = sa.func.coalesce(p.c.event_time, p.c.created_at) if by_event_time else p.c.created_at
-    queries = [sa.select(_utc_day(conn, at)).where(*made).distinct()]
+    queries = [sa.select(_utc_day(conn, at)).where(*made)]
     new = [g.c.model_version == model_version, f.c.labelled_rows < f.c.rows]
     if since is not None:
         new.append(g.c.created_at > since)
