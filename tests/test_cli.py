@@ -170,6 +170,68 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     assert "Error: No such command 'nosuchcommand'." in result.stderr
 
 
+def _commands(command: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _commands(sub, f"{path} {name}")
+
+
+def test_every_command_refuses_an_option_given_twice() -> None:
+    """Every command and group is riskwatch's class, which refuses a repeated option."""
+    from pipeline.cli.root import Command, Group
+
+    found = list(_commands(main, "riskwatch"))
+    assert len(found) > 30
+    for path, command in found:
+        assert isinstance(command, Group if isinstance(command, click.Group) else Command), path
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["predictions", "--source", "api", "--source", "all"], "--source"),
+        (["predictions", "--source=api", "--since", "2026-01-01", "--source", "api"], "--source"),
+        (["--config", "a.toml", "--config", "b.toml", "status"], "--config"),
+        (["drift", "selftest", "--runs", "1", "--runs", "2"], "--runs"),
+        (["sample-data", "out", "--rows", "10", "--seed", "1", "--rows", "20"], "--rows"),
+    ],
+)
+def test_an_option_given_twice_is_a_usage_error_naming_it(
+    _project: Path, args: list[str], option: str
+) -> None:
+    """click alone keeps the last value silently: `--source api --source all` would list every
+    source. Nothing runs: the database is never made."""
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert f"Error: option {option} was given more than once; give it once" in result.stderr
+    assert not (_project / "riskwatch.db").exists()
+
+
+def test_flags_and_repeatable_options_may_repeat() -> None:
+    from pipeline.cli.root import Group
+
+    result = invoke("-q", "--quiet", "settings", "--json", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)
+
+    @click.group(cls=Group)
+    def root() -> None:
+        """A group for the test."""
+
+    @engine_command(root, "mix", json=True)
+    @click.option("--inject", multiple=True)
+    @click.option("--seed", type=int)
+    def mix(ctx: click.Context, inject: tuple[str, ...], seed: int, as_json: bool) -> None:
+        click.echo(",".join(inject))
+
+    done = CliRunner().invoke(root, ["mix", "--inject", "a=1", "--inject", "b=2", "--seed", "1"])
+    assert (done.exit_code, done.stdout) == (0, "a=1,b=2\n")
+    twice = CliRunner().invoke(root, ["mix", "--seed", "1", "--inject", "a=1", "--seed", "2"])
+    assert twice.exit_code == 2
+    assert "Error: option --seed was given more than once; give it once" in twice.stderr
+
+
 def test_split_reports_a_bad_argument_as_usage(_project: Path) -> None:
     source = _project / "few.csv"
     source.write_text("a,b\n1,2\n3,4\n")

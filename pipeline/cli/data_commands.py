@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli.root import database, emit, engine_command, main, read, settings_of
+from pipeline.cli.root import Group, database, emit, engine_command, main, read, settings_of
 from pipeline.formatting import fmt_drift
 
 
@@ -26,7 +26,7 @@ def _drift_text(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@engine_command(main, "drift", json=True, cls=click.Group, invoke_without_command=True)
+@engine_command(main, "drift", json=True, cls=Group, invoke_without_command=True)
 @click.option("--run", "run_id", help="A run's results (default: the latest with drift).")
 @click.option(
     "--reference",

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli.root import emit, engine_command, main, settings_of
+from pipeline.cli.root import Group, emit, engine_command, main, settings_of
 from pipeline.formatting import fmt_metric, fmt_score_source
 
 
@@ -77,7 +77,7 @@ def _summary_text(doc: dict[str, Any]) -> str:
     main,
     "experiments",
     json="Print the summary as JSON.",
-    cls=click.Group,
+    cls=Group,
     invoke_without_command=True,
 )
 def experiments(ctx: click.Context, as_json: bool) -> None:

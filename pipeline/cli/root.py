@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -61,7 +61,52 @@ def _setup_logging(quiet: bool) -> None:
     progress.configure(enabled=not quiet)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OnceEach:
+    """A command whose options that take one value may each be given once: `--source a --source
+    b` is a usage error naming the option (click itself keeps the last value, silently), as a
+    repeated query parameter is a 400 in the API (app.query_params). Flags, counted options and
+    options that take many values (`multiple=True`) may repeat."""
+
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)  # type: ignore[misc]
+        parse = parser.parse_args
+
+        def parse_once(args: list[str]) -> Any:
+            opts, rest, order = parse(args)
+            seen: set[str | None] = set()
+            for param in order:
+                if not _takes_one_value(param):
+                    continue
+                if param.name in seen:
+                    names = " / ".join(param.opts)
+                    raise click.UsageError(
+                        f"option {names} was given more than once; give it once", ctx
+                    )
+                seen.add(param.name)
+            return opts, rest, order
+
+        parser.parse_args = parse_once
+        return parser
+
+
+def _takes_one_value(param: click.Parameter) -> bool:
+    if not isinstance(param, click.Option):
+        return False
+    return not (param.is_flag or param.count or param.multiple)
+
+
+class Command(_OnceEach, click.Command):
+    """riskwatch's sub-commands (`_OnceEach`)."""
+
+
+class Group(_OnceEach, click.Group):
+    """riskwatch's command groups (`_OnceEach`); their sub-commands and sub-groups are too."""
+
+    command_class = Command
+    group_class = type  # a sub-group is a Group too
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     type=click.Path(dir_okay=False),
