@@ -279,3 +279,51 @@ def test_the_drift_trigger_works_on_unlabelled_rows_and_retrains_on_labelled_one
     assert "no labelled rows among the 500 new rows" in t["decision"]["reason"]
     # The challenger learns from the labelled rows of the window only: the first file's.
     assert t["promotion"]["training_rows"] == 500
+
+
+def test_the_labelled_rows_of_a_partly_labelled_file_wait_for_no_label(trained, sample):
+    """Its labelled rows are scored by their run: they are marked when predicted, so the
+    period's estimate covers the rows that wait for labels, the same rows whose labels, once
+    they arrive, make the period's realised value."""
+    project, url = trained
+    frame = _batch(sample, 2).astype({TARGET: "float64"})
+    truth = frame[TARGET].copy()
+    waiting = frame.index[::2]
+    frame.loc[waiting, TARGET] = None  # 250 rows without a label
+    frame.loc[frame.index[1], TARGET] = float("nan")  # and one more, as a NaN
+    frame.to_csv(project / "sourcedata" / "partly.csv", index=False)
+    t = run_json(project, url)
+    assert (t["rows_labelled"], t["rows_unlabelled"]) == (249, 251)
+    [f] = rows(url, "SELECT id FROM ingested_files WHERE name = 'partly.csv'")
+    stored = rows(
+        url,
+        "SELECT row_number, labelled FROM predictions "
+        f"WHERE file_id = {f['id']} ORDER BY row_number",
+    )
+    assert len(stored) == 500
+    marked = {r["row_number"] for r in stored if r["labelled"] is not None}
+    assert all(r["labelled"] in (None, True, 1) for r in stored)
+    assert marked == set(range(500)) - set(waiting) - {1}
+    [period] = rows(
+        url,
+        "SELECT n_rows, period_start FROM performance_estimates "
+        f"WHERE run_id = '{t['run_id']}' AND period <> 'run' AND metric = 'accuracy'",
+    )
+    assert period["n_rows"] == 251
+    # Their labels arrive: the realised value is of the same 251 rows, beside the estimate.
+    (project / "labels").mkdir()
+    late = frame.index.isin(waiting) | (frame.index == 1)
+    lines = [
+        f"{c},{int(y)}"
+        for c, y in zip(frame.corporation[late], truth[late].astype(int), strict=True)
+    ]
+    (project / "labels" / "late.csv").write_text("corporation,exited\n" + "\n".join(lines) + "\n")
+    done = json.loads(invoke(project, "labels", "--json", database_url=url).stdout)["labels"]
+    assert done["joined"] == 251
+    assert {r["n_rows"] for r in done["realised"]} == {251}
+    [reconciled] = rows(
+        url,
+        "SELECT n_rows, realised_value FROM performance_estimates "
+        f"WHERE run_id = '{t['run_id']}' AND period <> 'run' AND metric = 'accuracy'",
+    )
+    assert reconciled["n_rows"] == 251 and reconciled["realised_value"] is not None

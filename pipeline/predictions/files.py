@@ -22,7 +22,7 @@ def unpredicted(conn: sa.Connection, version: int, *, backfill: bool = False) ->
     if backfill:
         marked = marked.where(m.c.model_version == version)
     query = (
-        sa.select(t.c.id, t.c.name, t.c.sha256, t.c.data_path, t.c.rows)
+        sa.select(t.c.id, t.c.name, t.c.sha256, t.c.data_path, t.c.rows, t.c.labelled_rows)
         .where(
             t.c.status == "ingested",
             t.c.data_path.is_not(None),

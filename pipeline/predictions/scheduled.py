@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Columns:
-    """What a batch reads besides the model's features: the id columns and the event time."""
+    """What a batch reads besides the model's features: the id columns, the event time and,
+    for a file some of whose rows came labelled, the target (its rows are marked labelled)."""
 
     id_columns: tuple[str, ...] = ()
     timestamp_column: str = ""
+    target: str = ""
 
 
 def file_batches(
@@ -48,7 +50,12 @@ def file_batches(
         raise DataError(
             f"{path.name}: model v{loaded.version} needs column(s) {missing} the file lacks"
         )
-    wanted = [*loaded.features.columns, *columns.id_columns, columns.timestamp_column]
+    wanted = [
+        *loaded.features.columns,
+        *columns.id_columns,
+        columns.timestamp_column,
+        columns.target,
+    ]
     read = [c for c in dict.fromkeys(wanted) if c and c in present]
     start = 0
     for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
@@ -86,7 +93,19 @@ def predict_frame(loaded: LoadedModel, frame: pd.DataFrame, start: int, columns:
         row_keys=row_keys(frame, columns.id_columns),
         event_times=event_times(frame, columns.timestamp_column),
         classes=binary,
+        labelled=labelled(frame, columns.target),
     )
+
+
+def labelled(frame: pd.DataFrame, target: str) -> pa.Array | None:
+    """True for each row whose target is there (the gate made a blank one missing), else
+    null; None when no row of `frame` has one (or no `target` is read)."""
+    import pyarrow as pa
+
+    if not target or target not in frame.columns:
+        return None
+    present = frame[target].notna().to_numpy()
+    return pa.array(present, pa.bool_(), mask=~present) if present.any() else None
 
 
 def _labels(preds: np.ndarray) -> pa.Array:

@@ -39,6 +39,7 @@ COLUMNS = (
     "label",
     "probability",
     "probabilities",
+    "labelled",
 )
 CellKey = tuple[datetime | None, str | None, int | None]
 # A column of a batch: a list, a numpy array or an Arrow array, one value per row.
@@ -56,7 +57,8 @@ class Batch:
     A column is a sequence, a numpy array or an Arrow array. `probabilities` holds each
     row's {class: p} as JSON text (or None); a binary classifier gives its two `classes`
     instead (in the model's order; `probability` is of the second), kept once by the segment.
-    `event_times` are timezone-aware UTC (or None).
+    `event_times` are timezone-aware UTC (or None). `labelled`: True where the row's own file
+    gave its label, else None (None for the whole batch: no row has one).
     """
 
     row_numbers: Column
@@ -67,6 +69,7 @@ class Batch:
     row_keys: Column | None = None
     event_times: Column | None = None
     classes: Sequence[str] | None = None
+    labelled: Column | None = None
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -96,6 +99,7 @@ def check(batch: Batch) -> None:
         "probabilities",
         "row_keys",
         "event_times",
+        "labelled",
     ):
         values = getattr(batch, name)
         if values is not None and len(values) != n:
@@ -327,6 +331,7 @@ def _arrow(who: FileRun, segment_id: int, batch: Batch) -> pa.Table:
             "label": _column(batch.labels, pa.string(), n),
             "probability": _column(batch.probability, pa.float64(), n),
             "probabilities": _column(batch.probabilities, pa.string(), n),
+            "labelled": _column(batch.labelled, pa.bool_(), n),
         }
     )
 
@@ -348,7 +353,7 @@ def _tuples(dialect: str, who: FileRun, segment_id: int, batch: Batch) -> Iterat
             return list(values.to_pylist())
         return list(values.tolist()) if hasattr(values, "tolist") else list(values)
 
-    for row_number, key, event, pred, label, p, ps in zip(
+    for row_number, key, event, pred, label, p, ps, labelled in zip(
         given(batch.row_numbers),
         given(batch.row_keys),
         given(batch.event_times),
@@ -356,6 +361,7 @@ def _tuples(dialect: str, who: FileRun, segment_id: int, batch: Batch) -> Iterat
         given(batch.labels),
         given(batch.probability),
         given(batch.probabilities),
+        given(batch.labelled),
         strict=True,
     ):
         yield (
@@ -370,4 +376,5 @@ def _tuples(dialect: str, who: FileRun, segment_id: int, batch: Batch) -> Iterat
             label,
             None if p is None else float(p),
             ps,
+            True if labelled else None,
         )

@@ -5,7 +5,8 @@ whole period from every production prediction stored in it.
 A period's estimate covers the rows that wait for labels in it: every prediction of the version
 in the period, whichever run or request made it (earlier ticks' files, the API's, this run's),
 read back from their stored probabilities (`estimates.period_rows`), not this run's rows alone;
-the rows of files that came labelled whole (the training data among them) are not waiting (a
+the rows of files that came labelled whole (the training data among them) and the labelled rows
+of a partly labelled file (marked `labelled` when predicted) are not waiting (a
 multiclass model's rows from its stored {class: p}, the API's too). A regressor's loss model
 reads each row's numeric features besides its prediction: a request's from its stored JSON, a
 file's from its ingested Parquet file (`predictions.period_features`), a chunk of rows at a

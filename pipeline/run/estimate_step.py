@@ -325,6 +325,8 @@ def estimate_for_run(
     object of the run's summary. `realised`, the run's score of the same rows when every one
     of them came with its label, is recorded beside the run's estimate of its metric (never
     used to make it): the evidence later runs judge concept drift on."""
+    from pipeline.model.features import labelled_mask
+
     s, version, n = run.settings, production.version, len(frame)
     with run.engine.connect() as conn:
         cal = estimates.calibration_of(conn, version)
@@ -349,9 +351,14 @@ def estimate_for_run(
         rows = _rows(version, estimates.RUN_PERIOD, None, whole)
         periods: list[dict[str, Any]] = []
         done: set[datetime] = set()
+        waits = ~labelled_mask(frame, s["data.target"])
         for i, start in enumerate(sorted(starts.dropna().unique())):
             when = start.to_pydatetime()
             mask = (starts == start).to_numpy()
+            # The period's rows that wait for labels: those of the run without one (a row its
+            # own file labelled is scored by its run, and marked so when it was predicted);
+            # all of the run's rows in it when every one came labelled.
+            mask = mask & waits if (mask & waits).any() else mask
             seed = s["model.random_seed"] + 1 + i
             found = estimate_period.whole_period(
                 run, conn, production, cal, when, int(mask.sum()), seed

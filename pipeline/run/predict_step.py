@@ -13,6 +13,7 @@ The inbox and the ingested files are never moved or renamed: the step only reads
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -48,7 +49,10 @@ def predict_files(
     reported and left for a later run; the others go on.
     """
     s = run.settings
-    columns = predictions.Columns(tuple(s["data.id_columns"]), s["data.timestamp_column"])
+    unlabelled = predictions.Columns(tuple(s["data.id_columns"]), s["data.timestamp_column"])
+    # A file some of whose rows came labelled reads its target too: those rows are marked, and
+    # wait for no label (no period's estimate counts them; their run scores them).
+    labelled = dataclasses.replace(unlabelled, target=s["data.target"])
     base = s.path("paths.ingested")
     done: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
@@ -60,6 +64,7 @@ def predict_files(
             with bar:
                 with run.engine.connect() as conn:
                     first = predictions.resume_row(conn, f.id, loaded.version)
+                columns = labelled if f.labelled_rows else unlabelled
                 batches = predictions.file_batches(
                     loaded, base / f.data_path, columns, s["predict.batch_rows"], first
                 )

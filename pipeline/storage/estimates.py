@@ -206,7 +206,8 @@ def period_rows(
     period is the one its realised value takes: its event time when `by_event_time`, else when
     its file was ingested (a request's prediction: when it was made). Left out: the test file's
     predictions (source `diagnostics`), the rows of files that came labelled whole (the
-    training data among them: their labels are scored by their run, never joined later), and
+    training data among them: their labels are scored by their run, never joined later) and
+    the labelled rows of a partly labelled file (marked `labelled` when predicted), and
     rows without P(positive) (binary) or without their {class: p} (`classes`: a multiclass
     classifier's; rows stored before the API kept it have none)."""
     from pipeline.storage.tables import predictions as p
@@ -259,7 +260,12 @@ def _period_queries(
     from pipeline.storage.tables import prediction_segments as g
     from pipeline.storage.tables import predictions as p
 
-    common = [p.c.model_version == model_version, p.c.source != "diagnostics", *kept]
+    common = [
+        p.c.model_version == model_version,
+        p.c.source != "diagnostics",
+        p.c.labelled.is_(None),  # a row its own file labelled waits for nothing
+        *kept,
+    ]
     waiting = f.c.labelled_rows < f.c.rows  # a file that came labelled whole is not waiting
     # A file's rows through their segments, each a range of the key, the segments given by their
     # ids (so a planner without statistics, SQLite's, starts from them); the requests' rows

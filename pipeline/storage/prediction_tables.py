@@ -7,12 +7,12 @@ prediction's features stay where they already are, in the ingested Parquet file:
 at them by (file_id, row_number); the others carry their features as JSON.
 
 A scheduled row is narrow: its id, segment, source, version, file, row number, row key, event
-time and prediction. What else is the same for every row a transaction writes (the run, the
-time, a binary classifier's two classes) is said once, by its segment, which also holds the
-range of ids its rows took (a COPY takes rising ids) and, in `prediction_cells`, their health
-counts. So such a row is in two indexes only, the key and the row key's: the indexes by time
-are partial (`source <> 'scheduled'`), and pages find scheduled rows through their segments,
-newest first, each walked down its key (bench/README.md).
+time, prediction and whether its file labelled it. What else is the same for every row a
+transaction writes (the run, the time, a binary classifier's two classes) is said once, by its
+segment, which also holds the range of ids its rows took (a COPY takes rising ids) and, in
+`prediction_cells`, their health counts. So such a row is in two indexes only, the key and the
+row key's: the indexes by time are partial (`source <> 'scheduled'`), and pages find scheduled
+rows through their segments, newest first, each walked down its key (bench/README.md).
 
 No foreign keys on `predictions`: PostgreSQL checks a key per row, and a 1,000,000-row COPY took
 twice as long with one on run_id (the same trade as the history tables). `prediction_marks`,
@@ -65,6 +65,9 @@ def build(metadata: sa.MetaData, run_fk: Callable[..., sa.Column]) -> tuple[sa.T
         # classifier (its segment's two classes and `probability` say it).
         sa.Column("probabilities", sa.JSON),
         sa.Column("actual", sa.Float),  # the label, known at prediction time (diagnostics)
+        # TRUE: a scheduled row its own file labelled (scored by its run, never waiting for a
+        # label, so in no period's estimate); NULL otherwise (migration 0020).
+        sa.Column("labelled", sa.Boolean),
     )
     _indexes(predictions)
     marks = sa.Table(
