@@ -292,6 +292,7 @@ def test_one_row_and_many_are_stored_alike_whatever_their_text(engine: sa.Engine
         "segment_id": None,
         "file_id": None,
         "row_number": None,
+        "labelled": None,  # only a scheduled row its own file labelled is marked
     }
     assert got[-4:] == [expected] * 4
 
