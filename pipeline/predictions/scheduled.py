@@ -102,9 +102,11 @@ def labelled(frame: pd.DataFrame, target: str) -> pa.Array | None:
     null; None when no row of `frame` has one (or no `target` is read)."""
     import pyarrow as pa
 
-    if not target or target not in frame.columns:
+    from pipeline.model.features import labelled_mask
+
+    if not target:
         return None
-    present = frame[target].notna().to_numpy()
+    present = labelled_mask(frame, target)  # what the run scores as labelled
     return pa.array(present, pa.bool_(), mask=~present) if present.any() else None
 
 
