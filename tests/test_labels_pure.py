@@ -203,6 +203,67 @@ def test_what_the_database_knows_wins_over_a_new_label():
     assert "joined to the label '0' before" in reason[3]
 
 
+def _resolve_row_by_row(labels, known, now, wait):
+    """What `resolve` decides, one identity at a time: the rules as the module states them."""
+    status, reason = {}, {}
+    for i, row in labels.iterrows():
+        if pd.isna(row["identity"]):
+            expired = pd.Timestamp(now) - pd.Timestamp(row["received_at"]) >= pd.Timedelta(wait)
+            status[i] = "unmatched" if expired else "pending"
+            reason[i] = (
+                f"no prediction of its id within {wait.days} days of its time" if expired else None
+            )
+    matched = labels[labels["identity"].notna()]
+    for name, group in matched.groupby("identity", sort=False):
+        for i, value in group["label"].items():
+            if name in known.source_labels:
+                own = known.source_labels[name]
+                status[i] = "duplicate" if value == own else "conflict"
+                reason[i] = f"its row is labelled {own!r} in its own data file"
+            elif name in known.joined:
+                was = known.joined[name]
+                status[i] = "duplicate" if value == was else "conflict"
+                reason[i] = f"its row was joined to the label {was!r} before"
+            elif name in known.conflicted:
+                status[i], reason[i] = "conflict", "its row's labels conflict already"
+            elif group["label"].nunique() > 1:
+                seen = ", ".join(repr(v) for v in sorted(group["label"].unique()))
+                status[i] = "conflict"
+                reason[i] = f"labels of one row disagree ({seen}): none is used"
+            elif i == group.index[0]:
+                status[i], reason[i] = "joined", None
+            else:
+                status[i], reason[i] = "duplicate", "the same label again for its row"
+    order = list(labels.index)
+    return [status[i] for i in order], [reason[i] for i in order]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_resolve_decides_as_the_rules_one_row_at_a_time(seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    names = [f"f{rng.integers(3)}:{rng.integers(60)}" for _ in range(n)]
+    frame = pd.DataFrame(
+        {
+            "label": rng.choice(["0", "1", "yes", "it's"], n, p=[0.45, 0.45, 0.05, 0.05]),
+            "identity": [None if rng.random() < 0.15 else x for x in names],
+            "received_at": [T0 + int(rng.integers(-40, 2)) * DAY for _ in range(n)],
+        },
+        index=rng.permutation(n) + 10,  # any index, kept
+    )
+    every = sorted({x for x in names})
+    known = Known(
+        {x: "1" for x in every[:15]}, {x: "0" for x in every[15:30]}, frozenset(every[30:40])
+    )
+    now, wait = T0 + DAY, timedelta(days=30)
+    out = resolve(frame, known, now, wait)
+    assert list(out.index) == list(frame.index)
+    expected = _resolve_row_by_row(frame, known, now, wait)
+    reasons = [None if r is None or r != r else r for r in out["reason"]]  # NaN: no reason
+    assert (out["status"].tolist(), reasons) == expected
+    assert set(out["status"]) >= {"joined", "duplicate", "conflict", "pending", "unmatched"}
+
+
 def test_a_label_without_a_prediction_waits_then_is_unmatched():
     status, reason = _resolve([("1", None, 0), ("1", None, -31)], now_days=0)
     assert status == ["pending", "unmatched"]

@@ -86,6 +86,7 @@ def resolve(labels: pd.DataFrame, known: Known, now: datetime, max_wait: timedel
     """Each label's status and reason. `labels`: label (text), identity (the resolved row, None
     when unmatched), received_at, in arrival order. Returns `status` and `reason` columns,
     indexed like `labels`."""
+    import numpy as np
     import pandas as pd
 
     status = pd.Series("pending", index=labels.index, dtype="object")
@@ -95,33 +96,38 @@ def resolve(labels: pd.DataFrame, known: Known, now: datetime, max_wait: timedel
     expired = unmatched & (waited >= pd.Timedelta(max_wait))
     status[expired] = "unmatched"
     reason[expired] = f"no prediction of its id within {_days(max_wait)} of its time"
-    for identity, group in labels[~unmatched].groupby("identity", sort=False):
-        values = group["label"]
-        first = group.index[0]
-        if identity in known.source_labels:
-            own = known.source_labels[identity]
-            same = values == own
-            status[group.index] = "conflict"
-            status[group.index[same.to_numpy()]] = "duplicate"
-            reason[group.index] = f"its row is labelled {own!r} in its own data file"
-        elif identity in known.joined:
-            was = known.joined[identity]
-            same = values == was
-            status[group.index] = "conflict"
-            status[group.index[same.to_numpy()]] = "duplicate"
-            reason[group.index] = f"its row was joined to the label {was!r} before"
-        elif identity in known.conflicted:
-            status[group.index] = "conflict"
-            reason[group.index] = "its row's labels conflict already"
-        elif values.nunique() > 1:
-            status[group.index] = "conflict"
-            seen = ", ".join(repr(v) for v in sorted(values.unique()))
-            reason[group.index] = f"labels of one row disagree ({seen}): none is used"
-        else:
-            status[group.index] = "duplicate"
-            reason[group.index] = "the same label again for its row"
-            status[first] = "joined"
-            reason[first] = None
+    # A column at a time: a loop over the rows' groups took minutes for 1,000,000 labels.
+    found = labels[~unmatched]
+    ident, values = found["identity"], found["label"]
+    own = ident.map(dict(known.source_labels)).astype(object)
+    was = ident.map(dict(known.joined)).astype(object).where(own.isna())
+    before = own.where(own.notna(), was)  # the label the row has already, in file or joined
+    said = before.notna()
+    if said.any():
+        text = np.where(own.notna(), "its row is labelled {} in its own data file", "")
+        text = np.where(was.notna(), "its row was joined to the label {} before", text)
+        status[found.index[said]] = np.where(values[said] == before[said], "duplicate", "conflict")
+        reason[found.index[said]] = [
+            t.format(repr(v)) for t, v in zip(text[said.to_numpy()], before[said], strict=True)
+        ]
+    stuck = ident.isin(known.conflicted) & ~said
+    status[found.index[stuck]] = "conflict"
+    reason[found.index[stuck]] = "its row's labels conflict already"
+    rest = found[~said & ~stuck]
+    if not rest.empty:
+        kinds = rest.groupby("identity", sort=False)["label"].transform("nunique")
+        disagree = (kinds > 1).to_numpy()
+        first = ~rest["identity"].duplicated().to_numpy()
+        status[rest.index] = np.where(disagree, "conflict", np.where(first, "joined", "duplicate"))
+        again = np.array([None, "the same label again for its row"], dtype=object)
+        reason[rest.index] = again[(~first).astype("int64")]
+        if disagree.any():
+            seen = rest[disagree].drop_duplicates(["identity", "label"]).sort_values("label")
+            listed = seen.groupby("identity", sort=False)["label"].agg(
+                lambda v: ", ".join(repr(x) for x in v)
+            )
+            why = "labels of one row disagree (" + rest["identity"][disagree].map(listed)
+            reason[rest.index[disagree]] = (why + "): none is used").to_numpy()
     return pd.DataFrame({"status": status, "reason": reason})
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pipeline.labels.validate import CheckedLabels
 
 log = logging.getLogger("riskwatch")
+TIME = "datetime64[us, UTC]"  # what the database keeps of a label's time
 
 
 @dataclass
@@ -136,7 +137,7 @@ def _quarantine_whole(
 
     rel = quarantine_copy(copy, source, work, why)
     item = TakenFile(source.name, source.sha256, "quarantined", why, rows, quarantine_path=rel)
-    label_writes.record_label_file(engine, run_id, _file_row(source, item, now), [])
+    label_writes.record_label_file(engine, run_id, _file_row(source, item, now), {})
     log.warning("labels file %s quarantined: %s", source.name, why)
     return item
 
@@ -167,7 +168,7 @@ def _record(
         atomic_write(work / rel, lambda tmp: write_parquet(checked.bad, tmp))
         item.quarantine_path = rel
     rows = _label_rows(engine, checked.good, now)
-    item.duplicates = sum(r["status"] == "duplicate" for r in rows)
+    item.duplicates = rows["status"].count("duplicate")
     label_writes.record_label_file(engine, run_id, _file_row(source, item, now), rows)
     log.info(
         "labels file %s: %d labels, %d bad rows, %d duplicates",
@@ -179,35 +180,39 @@ def _record(
     return item
 
 
-def _label_rows(engine: sa.Engine, good: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
-    """The labels rows to record: pending, or duplicate of a label recorded before or earlier
-    in the file."""
-    with engine.connect() as conn:
-        seen = label_writes.label_keys(conn, good["row_key"].tolist())
-    from pipeline.storage.text import storable
+REPEATED = "the same label (id, label and time) was received before"
 
-    rows = []
-    for number, key, label, observed in good.itertuples(index=False, name=None):
-        when = (
-            None if observed is None or observed != observed else observed.to_pydatetime(warn=False)
-        )
-        identity = (key, label, when)
-        repeat = identity in seen
-        seen.add(identity)
-        rows.append(
-            {
-                "row_number": int(number),
-                "row_key": storable(key),
-                "label": storable(label),
-                "observed_at": when,
-                "received_at": now,
-                "status": "duplicate" if repeat else "pending",
-                "reason": "the same label (id, label and time) was received before"
-                if repeat
-                else None,
-            }
-        )
-    return rows
+
+def _label_rows(engine: sa.Engine, good: pd.DataFrame, now: datetime) -> dict[str, list[Any]]:
+    """The labels to record, a column each (`label_bulk.LABEL_COLUMNS`): pending, or
+    duplicate of a label recorded before or earlier in the file. A column at a time: a loop
+    over the rows took 8 s for 1,000,000 labels."""
+    import pandas as pd
+
+    from pipeline.storage.text import storable_texts
+
+    keys = storable_texts(good["row_key"].tolist())
+    texts = storable_texts(good["label"].tolist())
+    # As the database keeps them: UTC to the microsecond.
+    at = pd.to_datetime(good["observed_at"], utc=True).dt.floor("us").astype(TIME)
+    mine = pd.DataFrame({"row_key": keys, "label": texts, "at": at.reset_index(drop=True)})
+    with engine.connect() as conn:
+        seen = label_writes.label_keys(conn, [k for k in set(keys) if k is not None])
+    known = pd.DataFrame(list(seen), columns=["row_key", "label", "at"], dtype=object)
+    known["at"] = pd.to_datetime(known["at"], utc=True).astype(TIME)
+    # A merge matches missing times with missing times: a label without one repeats another.
+    before = mine.merge(known.drop_duplicates(), how="left", on=list(mine.columns), indicator=True)
+    repeat = (before["_merge"] == "both").to_numpy() | mine.duplicated().to_numpy()
+    n = len(mine)
+    return {
+        "row_number": good["row_number"].astype("int64").tolist(),
+        "row_key": keys,
+        "label": texts,
+        "observed_at": [None if t is pd.NaT else t.to_pydatetime() for t in at],
+        "received_at": [now] * n,
+        "status": ["duplicate" if r else "pending" for r in repeat.tolist()],
+        "reason": [REPEATED if r else None for r in repeat.tolist()],
+    }
 
 
 def _file_row(source: SourceFile, item: TakenFile, now: datetime) -> dict[str, Any]:

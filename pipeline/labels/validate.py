@@ -139,13 +139,28 @@ def _labels(
         bad = ~np.isfinite(values.to_numpy())
         if allowed is not None:
             bad = bad | ~np.isin(values.to_numpy(), np.asarray(allowed, dtype="float64"))
-        text = values.map(lambda v: label_text(v) if math.isfinite(v) else "")
+        text = _each_distinct(values, _number_text)
         return text, bad
-    text = column.map(lambda v: "" if v is None or v is pd.NA or v != v else label_text(v))
+    text = _each_distinct(column, label_text)
     bad = (text.str.strip() == "").to_numpy()
     if allowed is not None:
         bad = bad | ~text.isin([label_text(v) for v in allowed]).to_numpy()
     return text, bad
+
+
+def _number_text(value: object) -> str:
+    return label_text(value) if math.isfinite(value) else ""  # type: ignore[arg-type]
+
+
+def _each_distinct(column: pd.Series, text: Callable[[object], str]) -> pd.Series:
+    """`text` of each value, called once per distinct value (a labels file has few labels and
+    many rows: a call per row took 15 s for 1,000,000 rows); a missing value is ""."""
+    import numpy as np
+    import pandas as pd
+
+    codes, distinct = pd.factorize(column, use_na_sentinel=True)
+    texts = np.array([text(v) for v in distinct] + [""], dtype=object)
+    return pd.Series(texts[codes], index=column.index, dtype=object)
 
 
 def _times(column: pd.Series) -> tuple[pd.Series, np.ndarray]:

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from pipeline.infra.failpoints import failpoint
-from pipeline.storage import estimates, tables
+from pipeline.storage import estimates, label_bulk, tables
 from pipeline.storage.label_tables import label_files, labels, realised_performance
 from pipeline.storage.text import storable
 
@@ -29,13 +30,22 @@ def _batches(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 
 def _among(conn: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[Any]) -> Any:
-    """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter, not thousands
-    (5,000 keys in an IN list took 0.2 s a query to plan)."""
-    if conn.dialect.name != "postgresql":
-        return column.in_(values)
-    from sqlalchemy.dialects.postgresql import ARRAY
+    """`column IN values` with the values as one parameter, a JSON array, not thousands: on
+    SQLite `IN (SELECT value FROM json_each(?))` (SQLAlchemy took 12 s to render the IN lists
+    of 1,000,000 keys), on PostgreSQL `= ANY(ARRAY(SELECT CAST(jsonb_array_elements_text(?)
+    AS ...)))` (5,000 keys in an IN list took 0.2 s a query to plan, and
+    psycopg 8 s to write 1,000,000 of them as arrays). `values`: text or integers."""
+    import json
 
-    return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    array = sa.bindparam(None, json.dumps(list(values)), sa.Text)
+    if conn.dialect.name != "postgresql":
+        found = sa.func.json_each(array).table_valued("value").c.value
+        return column.in_(sa.select(found))
+    # ANY of an array the sub-select makes: planned as a list of keys to look up in the index
+    # (IN a sub-select over the set-returning function was planned as a scan of the table).
+    each = sa.func.jsonb_array_elements_text(sa.cast(array, JSONB))
+    keys = sa.select(sa.cast(each, column.type)).scalar_subquery()
+    return column == sa.any_(sa.func.array(keys))
 
 
 def known_label_hashes(conn: sa.Connection) -> set[str]:
@@ -85,9 +95,10 @@ def _plus(conn: sa.Connection, when: sa.ColumnElement[Any], delta: timedelta) ->
 
 
 def record_label_file(
-    engine: sa.Engine, run_id: str, file: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+    engine: sa.Engine, run_id: str, file: Mapping[str, Any], rows: Mapping[str, Sequence[Any]]
 ) -> int:
-    """Record a taken labels file and its valid labels in one transaction; return its id."""
+    """Record a taken labels file and its valid labels in one transaction; return its id.
+    `rows`: the labels a column each, keyed by `label_bulk.LABEL_COLUMNS` (empty: none)."""
     with engine.begin() as conn:
         file_id: int = conn.execute(
             label_files.insert()
@@ -95,61 +106,9 @@ def record_label_file(
             .values(run_id=run_id, **storable(dict(file)))
         ).scalar_one()
         # The rows' text (row_key, label, reason) comes made storable (`text.storable`).
-        _insert_labels(conn, [{"run_id": run_id, "label_file_id": file_id, **r} for r in rows])
+        label_bulk.insert_labels(conn, run_id, file_id, rows)
     failpoint("after_label_file_recorded")
     return file_id
-
-
-LABEL_INSERT = (
-    "run_id",
-    "label_file_id",
-    "row_number",
-    "row_key",
-    "label",
-    "observed_at",
-    "received_at",
-    "status",
-    "reason",
-)
-
-
-def _insert_labels(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert labels rows through the driver (executemany on SQLite, COPY on PostgreSQL):
-    SQLAlchemy's per-row parameter processing took 15 s for a 200,000-row labels file. Times go
-    as `UTCDateTime` stores them (naive UTC text on SQLite, aware on PostgreSQL)."""
-    if not rows:
-        return
-    sqlite = conn.dialect.name == "sqlite"
-    sql = f"INSERT INTO labels ({', '.join(LABEL_INSERT)}) VALUES ({', '.join('?' * 9)})"
-
-    texts: dict[datetime, object] = {}  # most rows share their times (received_at: all)
-
-    def when(value: datetime | None) -> object:
-        if value is None or not sqlite:
-            return value
-        text = texts.get(value)
-        if text is None:  # as SQLAlchemy writes it: a year before 1000 with its zeros
-            text = texts[value] = tables.driver_time(value, sqlite=True)
-        return text
-
-    def values(part: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        return [
-            tuple(when(r[c]) if c in ("observed_at", "received_at") else r[c] for c in LABEL_INSERT)
-            for r in part
-        ]
-
-    cursor = conn.connection.cursor()
-    try:
-        if sqlite:
-            for part in _batches(rows):
-                cursor.executemany(sql, values(part))
-        else:  # psycopg: COPY (executemany took 30 s for 200,000 rows)
-            with cursor.copy(f"COPY labels ({', '.join(LABEL_INSERT)}) FROM STDIN") as copy:
-                for part in _batches(rows):
-                    for row in values(part):
-                        copy.write_row(row)
-    finally:
-        cursor.close()
 
 
 def label_keys(conn: sa.Connection, row_keys: Iterable[str]) -> set[tuple[str, str, Any]]:
@@ -249,28 +208,17 @@ def joined_in_periods(conn: sa.Connection, periods: Iterable[tuple[datetime, int
     return out
 
 
-# What a join sets on a label (beside the run, the time and the joined file).
-UPDATED = (
-    "status",
-    "reason",
-    "prediction_id",
-    "model_version",
-    "file_id",
-    "file_row",
-    "period_start",
-)
-
-
 def record_join(
     engine: sa.Engine,
     run_id: str,
     joined_file: Mapping[str, Any] | None,
-    updates: Sequence[Mapping[str, Any]],
+    updates: Mapping[str, Sequence[Any]],
     realised: Sequence[Mapping[str, Any]],
 ) -> int | None:
     """Record a join in one transaction: the ingested file (kind 'labels') of the joined rows,
-    each label's new status (rows of `updates` keyed by `id`; joined ones point at the file),
-    and the realised performance computed. Returns the ingested file's id."""
+    each label's new status (`updates`: a column each, keyed by `label_bulk.UPDATED`, the
+    labels' `id` among them; joined ones point at the file), and the realised performance
+    computed. Returns the ingested file's id."""
     file_id = None
     now = tables.utcnow()
     with engine.begin() as conn:
@@ -286,27 +234,7 @@ def record_join(
                     **{"labelled_rows": joined_file["rows"], **joined_file},
                 )
             ).scalar_one()
-        t = labels
-        rows = [
-            {
-                "_id": u["id"],
-                **{c: u.get(c) for c in UPDATED},
-                "reason": storable(u.get("reason")),
-                "joined_file_id": file_id if u["status"] == "joined" else None,
-            }
-            for u in updates
-        ]
-        statement = (
-            t.update()
-            .where(t.c.id == sa.bindparam("_id"))
-            .values(
-                resolved_run_id=run_id,
-                resolved_at=now,
-                **{c: sa.bindparam(c) for c in (*UPDATED, "joined_file_id")},
-            )
-        )
-        for part in _batches(rows):
-            conn.execute(statement, list(part))
+        label_bulk.update_labels(conn, run_id, now, file_id, updates)
         if realised:
             rows = [{"run_id": run_id, "computed_at": now, **r} for r in realised]
             conn.execute(realised_performance.insert(), rows)

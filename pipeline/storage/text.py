@@ -33,3 +33,12 @@ def storable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [storable(v) for v in value]
     return value
+
+
+def storable_texts(values: list[Any]) -> list[Any]:
+    """`storable` of each value of a long list of text (None, numbers, kept): one search of
+    them all first, as most lists need no escape at all."""
+    texts = [v for v in values if isinstance(v, str)]
+    if not _IMPOSSIBLE.search("".join(texts)):
+        return values
+    return [storable(v) for v in values]
