@@ -159,3 +159,31 @@ def test_storable_texts_escapes_what_no_database_takes_and_keeps_the_rest() -> N
             4,
         ]
     )
+
+
+def test_migration_0021_drops_the_labels_foreign_keys_and_keeps_the_labels(stored) -> None:
+    from pipeline.storage import db
+
+    engine, _, keys = stored
+
+    def referred() -> set[tuple[str, str]]:
+        found = sa.inspect(engine).get_foreign_keys("labels")
+        return {(k["constrained_columns"][0], k["referred_table"]) for k in found}
+
+    assert referred() == set()
+    db.downgrade(engine, "0020")
+    assert referred() == {
+        ("run_id", "runs"),
+        ("label_file_id", "label_files"),
+        ("file_id", "ingested_files"),
+        ("resolved_run_id", "runs"),
+        ("joined_file_id", "ingested_files"),
+    }
+    assert db.upgrade(engine) == tables.SCHEMA_REVISION == "0021"
+    assert referred() == set()
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(labels.c.row_key).order_by(labels.c.row_number)).scalars()
+        assert list(kept) == keys
+    assert {fk["referred_table"] for fk in sa.inspect(engine).get_foreign_keys("label_files")} == {
+        "runs"
+    }

@@ -15,7 +15,7 @@ from pipeline.storage.coltypes import utcnow as utcnow
 from pipeline.storage.inbox import skipped_sources_table
 
 # The newest migration in sql/versions/; the run refuses a database at another revision.
-SCHEMA_REVISION = "0020"
+SCHEMA_REVISION = "0021"
 
 metadata = sa.MetaData()
 
