@@ -23,11 +23,8 @@ the checks and the bookkeeping cost over the bare join.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import os
 import shutil
-import uuid
 from pathlib import Path
 
 from _common import (
@@ -40,7 +37,15 @@ from _common import (
     scratch_dir,
     write_results,
 )
-from bench_predictions import PG_ADMIN, TRAIN_ROWS, _csv, _riskwatch, _sql
+from bench_predictions import (
+    TRAIN_ROWS,
+    _csv,
+    _riskwatch,
+    _sql,
+    arguments,
+    interleaved,
+    scratch_database,
+)
 
 HERE = Path(__file__).resolve().parent
 RESET = (
@@ -124,34 +129,19 @@ def floor(labels: Path, url: str, rows: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 rows, one round")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--pg-url", default=os.environ.get("RISKWATCH_TEST_PG_URL", PG_ADMIN))
-    parser.add_argument("--workdir")
-    parser.add_argument("--results")
-    args = parser.parse_args()
-    rows, repeat = (100_000, 1) if args.quick else (args.rows, args.repeat)
+    args = arguments(__doc__)
+    rows = args.rows
     work, made = scratch_dir(args.workdir, "bench-labels")
-    name = f"rw_bench_labels_{uuid.uuid4().hex[:8]}"
-    _sql(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = args.pg_url.rsplit("/", 1)[0] + "/" + name
     try:
-        labels = build(work / "project", url, rows)
-        rounds = []
-        for i in range(repeat):
-            pair = {}
-            for who in ("ours", "floor") if i % 2 == 0 else ("floor", "ours"):
-                pair[who] = (
-                    ours(work / "project", url, rows) if who == "ours" else floor(labels, url, rows)
-                )
-            rounds.append(pair)
-            a, b = pair["ours"]["seconds"], pair["floor"]["seconds"]
-            print(f"round {i + 1}: riskwatch {a:.2f} s, floor {b:.2f} s = {a / b:.2f}x", flush=True)
-        report(rows, rounds, args.results)
+        with scratch_database(args.pg_url, "rw_bench_labels") as url:
+            labels = build(work / "project", url, rows)
+            rounds = interleaved(
+                args.repeat,
+                lambda: ours(work / "project", url, rows),
+                lambda: floor(labels, url, rows),
+            )
+            report(rows, rounds, args.results)
     finally:
-        _sql(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if made:
             shutil.rmtree(work, ignore_errors=True)
 

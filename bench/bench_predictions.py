@@ -27,6 +27,8 @@ import argparse
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from _common import (
@@ -153,8 +155,9 @@ def floor(project: Path, url: str, big: dict) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """The options of a PostgreSQL benchmark of N rows in interleaved rounds."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 rows, one round")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -162,30 +165,49 @@ def main() -> None:
     parser.add_argument("--workdir")
     parser.add_argument("--results")
     args = parser.parse_args()
-    rows, repeat = (100_000, 1) if args.quick else (args.rows, args.repeat)
-    work, made = scratch_dir(args.workdir, "bench-predictions")
-    name = f"rw_bench_pred_{uuid.uuid4().hex[:8]}"
-    _sql(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = args.pg_url.rsplit("/", 1)[0] + "/" + name
+    args.rows, args.repeat = (100_000, 1) if args.quick else (args.rows, args.repeat)
+    return args
+
+
+@contextmanager
+def scratch_database(pg_url: str, prefix: str) -> Iterator[str]:
+    """A PostgreSQL database of the benchmark's own, dropped afterwards; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    _sql(pg_url, f'CREATE DATABASE "{name}"')
     try:
-        files = build(work / "project", url, rows)
-        big, tenth = files["big.csv"], files["tenth.csv"]
-        rounds = []
-        for i in range(repeat):
-            pair = {}
-            for who in ("ours", "floor") if i % 2 == 0 else ("floor", "ours"):
-                pair[who] = (
-                    ours(work / "project", url, big["id"], big["rows"])
-                    if who == "ours"
-                    else floor(work / "project", url, big)
-                )
-            rounds.append(pair)
-            a, b = pair["ours"]["seconds"], pair["floor"]["seconds"]
-            print(f"round {i + 1}: riskwatch {a:.2f} s, floor {b:.2f} s = {a / b:.2f}x", flush=True)
-        small = ours(work / "project", url, tenth["id"], tenth["rows"])
-        report(rows, rounds, small, args.results)
+        yield pg_url.rsplit("/", 1)[0] + "/" + name
     finally:
-        _sql(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _sql(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def interleaved(repeat: int, ours: Callable[[], dict], floor: Callable[[], dict]) -> list[dict]:
+    """`repeat` rounds of both, in turn first; each round's ratio printed as it ends."""
+    rounds = []
+    for i in range(repeat):
+        pair = {}
+        for who in ("ours", "floor") if i % 2 == 0 else ("floor", "ours"):
+            pair[who] = ours() if who == "ours" else floor()
+        rounds.append(pair)
+        a, b = pair["ours"]["seconds"], pair["floor"]["seconds"]
+        print(f"round {i + 1}: riskwatch {a:.2f} s, floor {b:.2f} s = {a / b:.2f}x", flush=True)
+    return rounds
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    work, made = scratch_dir(args.workdir, "bench-predictions")
+    try:
+        with scratch_database(args.pg_url, "rw_bench_pred") as url:
+            files = build(work / "project", url, args.rows)
+            big, tenth = files["big.csv"], files["tenth.csv"]
+            rounds = interleaved(
+                args.repeat,
+                lambda: ours(work / "project", url, big["id"], big["rows"]),
+                lambda: floor(work / "project", url, big),
+            )
+            small = ours(work / "project", url, tenth["id"], tenth["rows"])
+            report(args.rows, rounds, small, args.results)
+    finally:
         if made:
             shutil.rmtree(work, ignore_errors=True)
 
