@@ -127,6 +127,30 @@ def test_text_labels_and_regression_values():
     assert checked.invalid_by_type == {"invalid_label": 2}
 
 
+@pytest.mark.parametrize("values", [None, ("yes", "no")])
+def test_labels_without_a_hash_are_rows_checked_not_a_file_refused(values):
+    # A JSON line's target can be a list or an object: its row is checked like any other.
+    frame = pd.DataFrame(
+        {"corporation": ["a", "b", "c", "d"], "exited": [["yes"], {"x": 1}, "yes", None]},
+        dtype=object,
+    )
+    checked = _check(frame, values=values, numeric=False)
+    if values is None:  # any label: the list and the object as their text
+        assert checked.good["label"].tolist() == ["['yes']", "{'x': 1}", "yes"]
+        assert checked.invalid_by_type == {"invalid_label": 1}
+    else:
+        assert checked.good["label"].tolist() == ["yes"]
+        assert checked.invalid_by_type == {"invalid_label": 3}
+
+
+def test_each_distinct_label_is_made_text_as_every_row_would_be():
+    many = [1, 1.0, True, "1", "1.0", 0, None, float("nan"), "no", " ", 2.5] * 300
+    frame = pd.DataFrame({"corporation": [f"c{i}" for i in range(len(many))], "exited": many})
+    checked = _check(frame.astype({"exited": object}), values=None, numeric=False)
+    one = [label_text(v) for v in many if v is not None and v == v and str(v).strip()]
+    assert checked.good["label"].tolist() == one
+
+
 def test_keys_are_the_predictions_keys_and_labels_are_canonical_text():
     ids = pd.DataFrame({"a": ["acme", "zoë", 'q"'], "b": [42.0, 7.0, 1.5]})
     assert row_keys_of(ids) == ['["acme","42"]', '["zoë","7"]', '["q\\"","1.5"]']

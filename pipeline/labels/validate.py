@@ -158,7 +158,10 @@ def _each_distinct(column: pd.Series, text: Callable[[object], str]) -> pd.Serie
     import numpy as np
     import pandas as pd
 
-    codes, distinct = pd.factorize(column, use_na_sentinel=True)
+    try:
+        codes, distinct = pd.factorize(column, use_na_sentinel=True)
+    except TypeError:  # a value that has no hash (a list or an object of a JSON line): each row
+        return column.map(lambda v: "" if v is None or v is pd.NA or v != v else text(v))
     texts = np.array([text(v) for v in distinct] + [""], dtype=object)
     return pd.Series(texts[codes], index=column.index, dtype=object)
 
