@@ -33,8 +33,8 @@ def _among(conn: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[
     """`column IN values` with the values as one parameter, a JSON array, not thousands: on
     SQLite `IN (SELECT value FROM json_each(?))` (SQLAlchemy took 12 s to render the IN lists
     of 1,000,000 keys), on PostgreSQL `= ANY(ARRAY(SELECT CAST(jsonb_array_elements_text(?)
-    AS ...)))` (5,000 keys in an IN list took 0.2 s a query to plan, and
-    psycopg 8 s to write 1,000,000 of them as arrays). `values`: text or integers."""
+    AS ...)))` (5,000 keys in an IN list took 0.2 s a query to plan, and psycopg 8 s to write
+    1,000,000 of them as arrays). `values`: text or integers."""
     import json
 
     array = sa.bindparam(None, json.dumps(list(values)), sa.Text)
