@@ -115,7 +115,7 @@ def test_a_join_updates_the_labels_it_names_and_only_them(stored) -> None:
         conn.execute(
             tables.runs.insert().values(id="ef" * 16, kind="run", started_at=NOW, status="ok")
         )
-        label_bulk.update_labels(conn, "ef" * 16, NOW, None, updates)
+        label_bulk.update_labels(conn, "ef" * 16, NOW, 77, updates)  # 77: the joined file
     with engine.connect() as conn:
         rows = {r.id: r for r in conn.execute(sa.select(labels))}
     for i, label_id in enumerate(picked):
@@ -124,6 +124,7 @@ def test_a_join_updates_the_labels_it_names_and_only_them(stored) -> None:
         assert r.prediction_id == updates["prediction_id"][i]
         assert r.period_start == updates["period_start"][i]
         assert (r.resolved_run_id, r.resolved_at, r.model_version) == ("ef" * 16, NOW, 2)
+        assert r.joined_file_id == (77 if r.status == "joined" else None)
     untouched = set(ids) - set(picked)
     assert all(rows[i].resolved_run_id is None for i in untouched)
     assert {rows[i].status for i in untouched} == {"pending", "duplicate"}

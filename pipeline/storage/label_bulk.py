@@ -104,26 +104,30 @@ def update_labels(
     n = len(columns.get("id", ()))
     if not n:
         return
-    joined = [joined_file_id if s == "joined" else None for s in columns["status"]]
-    every = {**columns, "joined_file_id": joined, "resolved_run_id": run_id, "resolved_at": now}
-    names = (*UPDATED, "joined_file_id", "resolved_run_id", "resolved_at")
     if conn.dialect.name == "sqlite":
+        joined = [joined_file_id if s == "joined" else None for s in columns["status"]]
+        every: dict[str, Any] = {**columns, "joined_file_id": joined}
+        every |= {"resolved_run_id": run_id, "resolved_at": now}
+        names = (*UPDATED, "joined_file_id", "resolved_run_id", "resolved_at")
         sets = ", ".join(f"{c} = ?" for c in names)
         _write(
             conn, f"UPDATE labels SET {sets} WHERE id = ?", _rows(conn, (*names, "id"), every, n)
         )
         return
-    # PostgreSQL: the updates copied into a table of this transaction, then one UPDATE.
+    # PostgreSQL: the updates copied into a table of this transaction, then one UPDATE; what
+    # every label gets alike (the run, the time, the joined file) goes as its parameters.
     conn.exec_driver_sql(
         "CREATE TEMPORARY TABLE riskwatch_label_updates (id bigint, status varchar(20), "
         "reason text, prediction_id bigint, model_version integer, file_id integer, "
-        "file_row integer, period_start timestamptz, joined_file_id integer, "
-        "resolved_run_id varchar(32), resolved_at timestamptz) ON COMMIT DROP"
+        "file_row integer, period_start timestamptz) ON COMMIT DROP"
     )
-    copy = f"COPY riskwatch_label_updates (id, {', '.join(names)}) FROM STDIN"
-    _write(conn, copy, _rows(conn, ("id", *names), every, n))
-    sets = ", ".join(f"{c} = u.{c}" for c in names)
+    copy = f"COPY riskwatch_label_updates (id, {', '.join(UPDATED)}) FROM STDIN"
+    _write(conn, copy, _rows(conn, ("id", *UPDATED), columns, n))
+    sets = ", ".join(f"{c} = u.{c}" for c in UPDATED)
     conn.exec_driver_sql(
-        f"UPDATE labels AS t SET {sets} FROM riskwatch_label_updates AS u WHERE t.id = u.id"
+        f"UPDATE labels AS t SET {sets}, resolved_run_id = %(run)s, resolved_at = %(now)s, "
+        "joined_file_id = CASE WHEN u.status = 'joined' THEN %(file)s::integer END "
+        "FROM riskwatch_label_updates AS u WHERE t.id = u.id",
+        {"run": run_id, "now": now, "file": joined_file_id},
     )
     conn.exec_driver_sql("DROP TABLE riskwatch_label_updates")
