@@ -21,7 +21,7 @@ from pipeline.storage import estimates, label_bulk, tables
 from pipeline.storage.label_tables import label_files, labels, realised_performance
 from pipeline.storage.text import storable
 
-BATCH = 5000  # values in one IN (...) list, rows in one INSERT
+BATCH = 5000  # keys in one look-up
 
 
 def _batches(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
