@@ -100,12 +100,21 @@ class Committer:
     def _loop(self) -> None:
         while True:
             batch = [self._waiting.get()]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit(batch)
+            try:
+                # The turn first, then the batch: what arrived while this worker waited for
+                # the other workers' transactions joins it, instead of waiting for one more
+                # commit (1 x 16 on SQLite: half the committer's time was that wait).
+                with self._turn():
+                    while len(batch) < MAX_BATCH:
+                        try:
+                            batch.append(self._waiting.get_nowait())
+                        except queue.Empty:
+                            break
+                    self._commit(batch)
+            except BaseException as exc:  # the turn's own lock failed: nothing ran
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
 
     @contextlib.contextmanager
     def _turn(self) -> Iterator[None]:
@@ -122,8 +131,9 @@ class Committer:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _commit(self, batch: list[tuple[Work, Future]]) -> None:
+        """Run `batch` in one transaction, in this worker's turn (`_loop` holds it)."""
         try:
-            with self._turn(), self.engine.begin() as conn:
+            with self.engine.begin() as conn:
                 if self._lock_path is not None:
                     # The write lock now, so the batch's reads (a token's revocation) and its
                     # writes are one snapshot: SQLite would begin at the first write.

@@ -7,10 +7,13 @@ committers take turns through a lock file."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -205,24 +208,70 @@ def test_only_a_sqlite_file_has_a_commit_lock(tmp_path: Path) -> None:
     assert lock_path(sa.create_engine("postgresql+psycopg://127.0.0.1/x")) is None
 
 
+@contextlib.contextmanager
+def _held_by_another_worker(tmp_path: Path) -> Iterator[tuple[Committer, int]]:
+    """A committer on a SQLite file whose commit lock another worker holds: (it, the lock's
+    descriptor, to release with flock)."""
+    path = tmp_path / "riskwatch.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    fd = os.open(f"{path}-commit-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another worker's transaction
+    try:
+        yield Committer(engine), fd
+    finally:
+        os.close(fd)
+        engine.dispose()
+
+
+def _submit(committer: Committer, value: int, results: list[int]) -> threading.Thread:
+    thread = threading.Thread(
+        target=lambda: results.append(committer.run(lambda conn: value)), daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def test_a_committer_waits_for_the_sqlite_files_lock(tmp_path: Path) -> None:
+    with _held_by_another_worker(tmp_path) as (committer, fd):
+        results: list[int] = []
+        waiting = _submit(committer, 7, results)
+        waiting.join(0.5)
+        assert waiting.is_alive() and results == []  # it waits for its turn
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        waiting.join(30)
+        assert results == [7]
+
+
+def test_what_arrives_while_a_committer_waits_for_its_turn_joins_its_batch(
+    tmp_path: Path,
+) -> None:
+    """One transaction for every piece that queued while another worker held the file: the
+    committer takes its turn first and its batch then, not the other way round."""
+    with _held_by_another_worker(tmp_path) as (committer, fd):
+        results: list[int] = []
+        threads = [_submit(committer, 0, results)]
+        threads[0].join(0.3)  # the committer holds piece 0 and waits for the lock
+        threads += [_submit(committer, i, results) for i in range(1, 6)]
+        time.sleep(0.3)  # the five queue behind it
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        for thread in threads:
+            thread.join(30)
+        assert sorted(results) == [0, 1, 2, 3, 4, 5]
+        assert committer.transactions == 1
+
+
+def test_a_turn_that_cannot_be_taken_fails_its_batch_and_the_next_one_runs(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "riskwatch.db"
     engine = db.make_engine(f"sqlite:///{path}")
     try:
         committer = Committer(engine)
-        fd = os.open(f"{path}-commit-lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # another worker's transaction
-        results: list[int] = []
-        waiting = threading.Thread(
-            target=lambda: results.append(committer.run(lambda conn: 7)), daemon=True
-        )
-        waiting.start()
-        waiting.join(0.5)
-        assert waiting.is_alive() and results == []  # it waits for its turn
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-        waiting.join(30)
-        assert results == [7]
+        committer._lock_path = tmp_path / "gone" / "commit-lock"  # its folder does not exist
+        with pytest.raises(FileNotFoundError):
+            committer.run(lambda conn: 1)
+        committer._lock_path = tmp_path / "commit-lock"
+        assert committer.run(lambda conn: 2) == 2  # the thread lives on
     finally:
         engine.dispose()
 
