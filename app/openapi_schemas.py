@@ -326,7 +326,7 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-# The largest magnitude a feature's number may have (pipeline.model.features.NUMBER_LIMIT):
+# The largest magnitude a feature's number may have (pipeline.model.record_checks.NUMBER_LIMIT):
 # 1e308, not the float maximum, whose shortest decimal form (1.7976931348623157e308) is not its
 # exact value, so that this document and the app's check agree on every integer too.
 NUMBER_LIMIT = 1e308

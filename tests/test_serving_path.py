@@ -90,6 +90,81 @@ def test_the_first_bad_feature_of_a_record_is_named(record: dict, message: str) 
     assert records_frame([good, {**good, "amount": 1e308, "count": -(10**308)}], SPEC, 10).shape
 
 
+# Values a record may hold, good and bad, for each kind of column: the column-wise checks and
+# the record-wise ones must reach the same verdict on every mix of them.
+NUMBER_VALUES = [1.5, -0.0, 0, 7, None, 1e308, -(10**308), 10**308 + 1, 6e307, 10**300, 2**70]
+NUMBER_VALUES += [True, "1", float("nan"), float("inf"), 1e309, 10**309, [1], {"a": 1}]
+TEXT_VALUES = ["retail", "", "ünï", None, 7, 2.5, True, False, float("nan"), 1e309, 10**309]
+TEXT_VALUES += ["a\x00", "\ud800", "\ud83d\ude00", [], {"b": 2}]
+
+
+@pytest.mark.parametrize("preprocessing", ["standard", "none"])
+def test_records_checked_a_column_at_a_time_as_one_at_a_time(
+    preprocessing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same frame, or the same error naming the same record and column, either way, on
+    random requests mixing good values with every kind of bad one (and a record that is not an
+    object, or lacks a feature)."""
+    from pipeline.errors import DataError
+    from pipeline.model import features
+
+    spec = FeatureSpec(SPEC.numeric, SPEC.categorical, preprocessing)
+    rng = np.random.default_rng(12)
+
+    def verdict(records: list, column_checks: int) -> object:
+        monkeypatch.setattr(features, "COLUMN_CHECKS", column_checks)
+        try:
+            return records_frame(records, spec, 1000)
+        except DataError as exc:
+            return (str(exc), exc.column)
+
+    plain_seen = 0
+    for trial in range(400):
+        n = int(rng.integers(1, 40))
+        bad = rng.random() < 0.6  # most requests hold one bad value or none
+        records: list[object] = []
+        for _ in range(n):
+            rec = {c: 1.0 + rng.random() for c in spec.numeric}
+            rec |= {c: str(rng.choice(["retail", "energy"])) for c in spec.categorical}
+            records.append(rec)
+        if bad:
+            at = int(rng.integers(n))
+            target = records[at]
+            assert isinstance(target, dict)
+            kind = rng.integers(5)
+            if kind == 0:
+                records[at] = ["not", "an", "object"]
+            elif kind == 1:
+                del target[str(rng.choice(spec.columns))]
+            else:
+                col = str(rng.choice(spec.columns))
+                pool = NUMBER_VALUES if col in spec.numeric else TEXT_VALUES
+                target[col] = pool[int(rng.integers(len(pool)))]
+        rows_way = verdict(records, 10**9)
+        columns_way = verdict(records, 1)
+        if isinstance(rows_way, pd.DataFrame):
+            assert isinstance(columns_way, pd.DataFrame), (trial, records, columns_way)
+            pd.testing.assert_frame_equal(rows_way, columns_way, check_exact=True)
+            plain_seen += 1
+        else:
+            assert columns_way == rows_way, (trial, records)
+    assert plain_seen > 100  # the test saw both verdicts, many times
+
+
+def test_the_column_checks_hand_back_what_the_frame_holds() -> None:
+    from pipeline.model.record_checks import plain_columns
+
+    records = [
+        {"amount": 1.5, "count": None, "industry": "a", "code": 7},
+        {"amount": 10**300, "count": 2, "industry": None, "code": True},
+    ]
+    numbers, objects = plain_columns(records, SPEC.numeric, SPEC.categorical, True)  # type: ignore[misc]
+    np.testing.assert_array_equal(numbers, [[1.5, 1e300], [np.nan, 2.0]])
+    assert objects[0][0] == "a" and np.isnan(objects[0][1]) and objects[1] == [7, True]
+    assert plain_columns(records, SPEC.numeric, SPEC.categorical, False) is None  # nulls
+    assert plain_columns([*records, [1]], SPEC.numeric, SPEC.categorical, True) is None
+
+
 def test_a_frame_with_none_or_text_dtypes_is_still_converted() -> None:
     frame = pd.DataFrame({"amount": [1.0], "count": [2.0], "industry": [None], "code": ["a"]})
     frame["industry"] = frame["industry"].astype(object)

@@ -44,7 +44,7 @@ CHUNK_ROWS = 100_000  # rows transformed at once: bounds the temporaries, not th
 _EPS = np.finfo(np.float64).eps
 # Up to this many rows, categories are looked up one value at a time in a dictionary: for the
 # few rows of an API request that is many times quicker than building an Index to look them up.
-FEW_ROWS = 64
+FEW_ROWS = 1_000
 
 
 def _floats(column: pd.Series) -> np.ndarray:
@@ -136,16 +136,30 @@ class Preprocessor(TransformerMixin, BaseEstimator):
     def n_output_(self) -> int:
         return len(self.numeric) + sum(len(levels) for levels in self.categories_)
 
-    def _numeric_block(self, chunk: pd.DataFrame) -> np.ndarray:
-        block = np.empty((len(chunk), len(self.numeric)))
-        for j, name in enumerate(self.numeric):
-            block[:, j] = _floats(chunk[name])
+    def _built(self, chunk: pd.DataFrame) -> tuple[np.ndarray, list[list[Any]]] | None:
+        """The arrays an API request's frame was built from (features.built_columns), for
+        this preprocessor's columns; None for any other frame, read a column at a time."""
+        from pipeline.model.features import built_columns
+
+        return built_columns(chunk, tuple(self.numeric), tuple(self.categorical))
+
+    def _numeric_block(
+        self, chunk: pd.DataFrame, built: tuple[np.ndarray, list[list[Any]]] | None = None
+    ) -> np.ndarray:
+        if built is not None:
+            block = built[0].T.copy()  # rows x columns, as below; the request's own untouched
+        else:
+            block = np.empty((len(chunk), len(self.numeric)))
+            for j, name in enumerate(self.numeric):
+                block[:, j] = _floats(chunk[name])
         np.copyto(block, self.median_, where=np.isnan(block))  # the median of its column
         block -= self.mean_
         block /= self.scale_
         return block
 
-    def _codes(self, chunk: pd.DataFrame) -> np.ndarray:
+    def _codes(
+        self, chunk: pd.DataFrame, built: tuple[np.ndarray, list[list[Any]]] | None = None
+    ) -> np.ndarray:
         """Per row and categorical column: the category's index, or -1 (unknown)."""
         m = len(chunk)
         codes = np.full((m, len(self.categorical)), -1, dtype=np.int64)
@@ -153,12 +167,13 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             levels = self.categories_[j]
             if not len(levels):
                 continue
-            column = chunk[name]
             if m <= FEW_ROWS:  # a dictionary look-up per value: what an API request has
+                values = built[1][j] if built is not None else chunk[name]
                 positions = self._positions(j)
                 fill = self.most_frequent_[j]
-                codes[:, j] = [positions.get(fill if _missing(v) else v, -1) for v in column]
+                codes[:, j] = [positions.get(fill if _missing(v) else v, -1) for v in values]
                 continue
+            column = chunk[name]
             if column.isna().any():
                 column = column.astype(object).where(column.notna(), self.most_frequent_[j])
             codes[:, j] = pd.Index(levels, dtype=object).get_indexer(column)
@@ -189,10 +204,11 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         out = np.zeros((n, self.n_output_))
         k, offsets = len(self.numeric), self._offsets()
         for start in range(0, n, CHUNK_ROWS):
-            chunk = X.iloc[start : start + CHUNK_ROWS]
+            chunk = X if n <= CHUNK_ROWS else X.iloc[start : start + CHUNK_ROWS]
             rows = slice(start, start + len(chunk))
-            out[rows, :k] = self._numeric_block(chunk)
-            codes = self._codes(chunk)
+            built = self._built(chunk) if n <= CHUNK_ROWS else None
+            out[rows, :k] = self._numeric_block(chunk, built)
+            codes = self._codes(chunk, built)
             for j in range(codes.shape[1]):
                 known = np.flatnonzero(codes[:, j] >= 0)
                 out[start + known, offsets[j] + codes[known, j]] = 1.0
@@ -215,9 +231,10 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             # A request's few rows are the frame itself: no slice (a new frame) made of them.
             chunk = X if n <= CHUNK_ROWS else X.iloc[start : start + CHUNK_ROWS]
             m = len(chunk)
-            codes = self._codes(chunk)
+            built = self._built(chunk) if n <= CHUNK_ROWS else None
+            codes = self._codes(chunk, built)
             values = np.empty((m, per_row))
-            values[:, :k] = self._numeric_block(chunk)
+            values[:, :k] = self._numeric_block(chunk, built)
             values[:, k:] = 1.0
             cols = np.empty((m, per_row), dtype=np.int64)
             cols[:, :k] = columns

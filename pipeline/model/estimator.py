@@ -319,12 +319,43 @@ def _class_from_proba(estimator: Any) -> bool:
 def _binary_from_proba(estimator: Any, x: Any) -> tuple[np.ndarray, np.ndarray]:
     """(predict(x), predict_proba(x)[:, 1]) from one predict_proba: the design checked and the
     decision computed once, not twice (half of a one-row prediction's time)."""
-    proba = estimator.predict_proba(x)
+    proba = _logistic_proba(estimator, x)
+    if proba is None:
+        proba = estimator.predict_proba(x)
     first, second = proba[:, 0], proba[:, 1]
     larger = second > first
     if not (larger | (second < first)).all():  # a tie (or a NaN): predict() decides, exactly
         return estimator.predict(x), second
     return estimator.classes_.take(larger.astype(np.intp)), second
+
+
+def _logistic_proba(estimator: Any, x: Any) -> np.ndarray | None:
+    """predict_proba(x) of a binary LogisticRegression computed as scikit-learn computes it
+    (decision_function's product plus the intercept, then expit; the same calls, so the same
+    numbers), without its input checks, for riskwatch's own design matrix: float64, CSR or a
+    C-ordered array, of the fitted width, every value finite. Anything else (a NaN, an
+    estimator fitted on named columns, another estimator) is None: predict_proba's own, which
+    checks it and refuses what it refuses. The checks were a fifth of a one-record request."""
+    from scipy import sparse
+    from scipy.special import expit
+    from sklearn.linear_model import LogisticRegression
+
+    if type(estimator) is not LogisticRegression or hasattr(estimator, "feature_names_in_"):
+        return None
+    coef = getattr(estimator, "coef_", None)
+    if coef is None or coef.shape[0] != 1 or len(estimator.classes_) != 2:
+        return None
+    if sparse.isspmatrix_csr(x):
+        values = x.data
+    elif type(x) is np.ndarray and x.ndim == 2 and x.flags.c_contiguous:
+        values = x
+    else:
+        return None
+    if x.dtype != np.float64 or x.shape[1] != coef.shape[1] or not np.isfinite(values).all():
+        return None
+    scores = (x @ coef.T + estimator.intercept_).reshape(-1)
+    prob = expit(scores, out=scores)
+    return np.stack([1 - prob, prob], axis=1)
 
 
 def class_probabilities(

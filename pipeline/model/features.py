@@ -15,14 +15,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import ConfigError, DataError
+from pipeline.model.record_checks import checked_row, plain_columns, row_values
+from pipeline.model.record_checks import storable_text as storable_text  # the predictions'
 from pipeline.settings import Settings
-
-# The largest magnitude a number feature may have: what a float holds, rounded down to 1e308
-# so that it is exact in decimal (the float maximum's shortest form, 1.7976931348623157e308, is
-# not its value): the OpenAPI document states the same bound, and a JSON Schema validator
-# reads it as the decimal number it is written as.
-NUMBER_LIMIT = 1e308
-_INT_LIMIT = 10**308
 
 # How the features reach the estimator: the settings' model.preprocessing ("standard", "none"),
 # or "pipeline" when model.pipeline, the user's own, takes the feature frame as it is.
@@ -192,35 +187,46 @@ def records_frame(records: object, features: FeatureSpec, max_records: int) -> p
         raise DataError("no records to predict")
     if len(records) > max_records:
         raise DataError(f"{len(records)} records; at most {max_records} per request")
-    numeric = frozenset(features.numeric)
-    columns = features.columns
     # Without preprocessing nothing imputes: a missing value would reach the estimator.
     nullable = features.preprocessing != "none"
-    rows = []
-    for i, rec in enumerate(records):
-        if type(rec) is not dict:  # what JSON gives; anything else is checked as it comes
-            rows.append(_checked_row(i, rec, columns, numeric, nullable))
-            continue
-        try:
-            row = {col: rec[col] for col in columns}
-        except KeyError:  # the first feature it lacks, after any bad value before it
-            rows.append(_checked_row(i, rec, columns, numeric, nullable))
-            continue
-        for col, value in row.items():
-            # What most records hold, plainly good: a finite number, plain text.
-            kind = type(value)
-            if col in numeric:
-                if (kind is float and -NUMBER_LIMIT <= value <= NUMBER_LIMIT) or (
-                    kind is int and -_INT_LIMIT <= value <= _INT_LIMIT
-                ):
-                    continue
-            elif kind is str and value.isascii() and "\x00" not in value:
-                continue
-            _check_value(i, col, value, col in numeric, nullable)
-        rows.append(row)
-    frame = _typed_frame(rows, features)
+    plain = None
+    if len(records) >= COLUMN_CHECKS:
+        plain = plain_columns(records, features.numeric, features.categorical, nullable)
+    if plain is None:  # a record at a time: the first bad value is the one named
+        numeric = frozenset(features.numeric)
+        columns = features.columns
+        rows = [row_values(i, rec, columns, numeric, nullable) for i, rec in enumerate(records)]
+        plain = _columns_of(rows, features)
+    frame = _typed_frame(len(records), *plain, features)
     _BUILT[id(frame)] = frame
+    _BLOCKS[id(frame)] = (features.numeric, features.categorical, *plain)
+    weakref.finalize(frame, _BLOCKS.pop, id(frame), None)
     return frame
+
+
+# What each frame records_frame built holds, by the frame's id (dropped with the frame): its
+# numeric columns' matrix (columns x rows) and its categorical columns' values, for the design
+# matrix to read instead of a pandas Series per column (a tenth of a one-record request).
+_BLOCKS: dict[int, tuple[tuple[str, ...], tuple[str, ...], np.ndarray, list[list[Any]]]] = {}
+
+
+def built_columns(
+    frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[str, ...]
+) -> tuple[np.ndarray, list[list[Any]]] | None:
+    """(numbers: columns x rows, each categorical column's values) of a frame records_frame
+    built with these columns, as it holds them; None for any other frame. Such a frame is the
+    request's own: nothing changes it after it is built."""
+    if not _built(frame):
+        return None
+    found = _BLOCKS.get(id(frame))
+    if found is None or found[0] != numeric or found[1] != categorical:
+        return None
+    return found[2], found[3]
+
+
+# From this many records up, they are checked a column at a time (`plain_columns`): a few calls
+# per column over all of them, where one record's checks cost less one value at a time.
+COLUMN_CHECKS = 8
 
 
 def check_record(i: int, rec: object, features: FeatureSpec) -> dict[str, Any]:
@@ -231,81 +237,47 @@ def check_record(i: int, rec: object, features: FeatureSpec) -> dict[str, Any]:
     """
     # Without preprocessing nothing imputes: a missing value would reach the estimator.
     nullable = features.preprocessing != "none"
-    return _checked_row(i, rec, features.columns, frozenset(features.numeric), nullable)
+    return checked_row(i, rec, features.columns, frozenset(features.numeric), nullable)
 
 
-def _checked_row(
-    i: int, rec: object, columns: list[str], numeric: frozenset[str], nullable: bool
-) -> dict[str, Any]:
-    """Record `i`'s features, each checked in the model's order: the first that is missing or
-    wrong raises DataError naming it."""
-    if not isinstance(rec, dict):
-        raise DataError(f"record {i} is not an object")
-    row = {}
-    for col in columns:
-        if col not in rec:
-            raise DataError(f"record {i}: feature column {col!r} is missing", column=col)
-        _check_value(i, col, rec[col], col in numeric, nullable)
-        row[col] = rec[col]
-    return row
-
-
-def _check_value(i: int, col: str, value: object, numeric: bool, nullable: bool) -> None:
-    """DataError naming record `i` and column `col` unless `value` is one it may hold."""
-    if value is None and not nullable:
-        raise DataError(
-            f"record {i}: feature column {col!r} is null; this model takes its "
-            'features as they are (model.preprocessing = "none"): every value is needed',
-            column=col,
-        )
-    if numeric:
-        if not (value is None or _finite_number(value)):
-            raise DataError(
-                f"record {i}: feature column {col!r} must be a finite number (at most "
-                f"{NUMBER_LIMIT:g} in size) or null, got {_shown(value)}",
-                column=col,
-            )
-    elif value is not None and not (
-        isinstance(value, bool) or _finite_number(value) or isinstance(value, str)
-    ):
-        raise DataError(
-            f"record {i}: feature column {col!r} must be a string, a finite number, a "
-            f"boolean or null, got {_shown(value)}",
-            column=col,
-        )
-    elif isinstance(value, str) and not storable_text(value):
-        raise DataError(
-            f"record {i}: feature column {col!r} holds a NUL character or a lone "
-            "surrogate, which no database stores as text",
-            column=col,
-        )
-
-
-def _typed_frame(rows: list[dict[str, Any]], features: FeatureSpec) -> pd.DataFrame:
-    """Checked records as a feature frame, built column by column with its final dtypes (what
-    feature_frame would make of them, without converting a frame a second time: for the one
-    record of an API call the conversion cost more than the model)."""
-    # Two blocks from two 2-D arrays: a pandas Series per column costs more than the model.
+def _columns_of(
+    rows: list[dict[str, Any]], features: FeatureSpec
+) -> tuple[np.ndarray, list[list[Any]]]:
+    """Checked records' features as `plain_columns` gives them: numbers (columns x rows,
+    float64, NaN for a null) and each categorical column's values (NaN for a null)."""
     numbers = np.array(
-        [[np.nan if r[c] is None else float(r[c]) for c in features.numeric] for r in rows],
+        [[np.nan if r[c] is None else float(r[c]) for r in rows] for c in features.numeric],
         dtype=np.float64,
-    ).reshape(len(rows), len(features.numeric))
-    objects = np.empty((len(rows), len(features.categorical)), dtype=object)
-    objects[:] = [[np.nan if r[c] is None else r[c] for c in features.categorical] for r in rows]
+    ).reshape(len(features.numeric), len(rows))
+    objects = [[np.nan if r[c] is None else r[c] for r in rows] for c in features.categorical]
+    return numbers, objects
+
+
+def _typed_frame(
+    n: int, numbers: np.ndarray, objects: list[list[Any]], features: FeatureSpec
+) -> pd.DataFrame:
+    """`n` checked records as a feature frame, from their numbers (columns x rows) and their
+    categorical columns' values: built with its final dtypes (what feature_frame would make of
+    them, without converting a frame a second time: for the one record of an API call the
+    conversion cost more than the model)."""
+    # Two blocks from two 2-D arrays: a pandas Series per column costs more than the model.
+    block = np.empty((len(features.categorical), n), dtype=object)
+    for j, values in enumerate(objects):
+        block[j] = values
     numeric, categorical, every = _column_indexes(features)
     k = len(features.numeric)
-    parts = [(a, at) for a, at in ((numbers, range(k)), (objects, range(k, len(every)))) if a.size]
+    parts = [(a, at) for a, at in ((numbers, range(k)), (block, range(k, len(every)))) if a.size]
     if _FROM_BLOCKS is not None and parts:
         # The two blocks as pandas holds them (columns x rows), handed to it as they are: a
         # frame per block and their concat cost five times as much for one record.
-        blocks_at = [(a.T, np.asarray(at, dtype=np.intp)) for a, at in parts]
-        return _FROM_BLOCKS(blocks_at, index=pd.RangeIndex(len(rows)), columns=every)
-    blocks = [
-        pd.DataFrame(numbers, columns=numeric, copy=False),
-        pd.DataFrame(objects, columns=categorical, dtype=object, copy=False),
+        blocks_at = [(a, np.asarray(at, dtype=np.intp)) for a, at in parts]
+        return _FROM_BLOCKS(blocks_at, index=pd.RangeIndex(n), columns=every)
+    frames = [
+        pd.DataFrame(numbers.T, columns=numeric, copy=False),
+        pd.DataFrame(block.T, columns=categorical, dtype=object, copy=False),
     ]
     # Numbered columns (no labels to join), then the shared labels.
-    frame = pd.concat([b for b in blocks if b.shape[1]] or blocks[:1], axis=1, ignore_index=True)
+    frame = pd.concat([b for b in frames if b.shape[1]] or frames[:1], axis=1, ignore_index=True)
     frame.columns = every
     return frame
 
@@ -332,31 +304,3 @@ def _column_indexes(features: FeatureSpec) -> tuple[pd.Index, pd.Index, pd.Index
             for names in (features.numeric, features.categorical, features.columns)
         )
     return found
-
-
-def _finite_number(value: object) -> bool:
-    """A JSON number of at most NUMBER_LIMIT in size: not a bool, not NaN or an infinity
-    (Python's parser reads 1e400 as one), not an integer beyond float range (a 400-digit one)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    if isinstance(value, int):
-        return abs(value) <= _INT_LIMIT  # exact: no float conversion that overflows
-    return abs(value) <= NUMBER_LIMIT  # False for NaN and the infinities
-
-
-def storable_text(text: str) -> bool:
-    """Text that SQLite and PostgreSQL both store: no NUL, no lone surrogate (JSON's \\ud800)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _shown(value: object) -> str:
-    """A bad value as an error message shows it: its type, and a short repr (a 400-digit
-    integer is not repeated whole)."""
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "a huge integer"
-    return f"{type(value).__name__} {text[:60]}"
