@@ -276,6 +276,44 @@ def test_a_turn_that_cannot_be_taken_fails_its_batch_and_the_next_one_runs(
         engine.dispose()
 
 
+def test_the_committer_keeps_its_connection_while_work_comes(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One checkout (one ping of the pool) for a run of batches, not one per batch; given back
+    after IDLE_SECONDS without work, and after an error, when the next batch takes a new one."""
+    from app import commits
+
+    monkeypatch.setattr(commits, "IDLE_SECONDS", 0.3)
+    taken: list[int] = []
+    sa.event.listen(engine, "checkout", lambda *args: taken.append(1))
+    committer = Committer(engine)
+    pid = "SELECT pg_backend_pid()" if engine.dialect.name == "postgresql" else "SELECT 1"
+    backends = {committer.run(lambda conn: conn.exec_driver_sql(pid).scalar()) for _ in range(5)}
+    assert len(taken) == 1 and len(backends) == 1 and committer.transactions == 5
+    deadline = time.monotonic() + 10
+    while committer._conn is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert committer._conn is None  # idle: back in the pool
+    assert committer.run(lambda conn: 1) == 1 and len(taken) == 2
+
+    def fails(conn: sa.Connection) -> int:
+        raise ValueError("a piece's own error")
+
+    with pytest.raises(ValueError, match="own error"):
+        committer.run(fails)
+    assert committer.run(lambda conn: 2) == 2 and len(taken) == 3  # a fresh one after it
+    if engine.dialect.name != "postgresql":
+        return
+    # The server ends the kept connection (a restart): that batch gets the error, nothing is
+    # stored, and the next is served on a new connection.
+    backend = committer.run(lambda conn: conn.exec_driver_sql(pid).scalar())
+    with engine.connect() as admin:
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+    with pytest.raises(sa.exc.OperationalError):
+        committer.run(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
+    assert committer.run(lambda conn: conn.exec_driver_sql(pid).scalar()) != backend
+
+
 # --- the rows, as the driver gets them ------------------------------------------------------
 
 
