@@ -22,7 +22,9 @@ is pinged first, a round trip per transaction to PostgreSQL. So a server that en
 connection (a restart) fails the one batch that finds it gone, which stores nothing; the next
 is served on a new connection.
 
-On a SQLite file, the committers of all the workers on it take turns through a lock file beside
+On a SQLite file, the log is checkpointed by a thread of the worker after its commits
+(app.wal_checkpoints), not in the commit that fills it: none of the requests waits for it.
+And the committers of all the workers on it take turns through a lock file beside
 it (`<database>-commit-lock`, flock): a worker waiting for another's transaction sleeps until
 that one commits, instead of polling SQLite's write lock in its busy handler, whose sleeps
 (up to 100 ms each) were the requests' p99 under 16 clients (bench/README.md).
@@ -43,6 +45,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+
+from app.wal_checkpoints import Checkpointer
 
 try:
     import fcntl
@@ -91,6 +95,8 @@ class Committer:
         self._lock_path = lock_path(engine)
         self._lock_fd: int | None = None
         self._conn: sa.Connection | None = None  # kept between batches (IDLE_SECONDS)
+        # A SQLite file's log is checkpointed by a thread of its own, not in a commit.
+        self._checkpoints = Checkpointer(engine) if self._lock_path is not None else None
         self._using = threading.Lock()  # held while the kept connection is in use
         _COMMITTERS.add(self)
         self.transactions = 0  # committed, for the tests and the benchmark
@@ -155,7 +161,11 @@ class Committer:
     def _connection(self) -> sa.Connection:
         """The committer's connection: the one it kept, or one from the pool (pinged)."""
         if self._conn is None:
-            self._conn = self.engine.connect()
+            conn = self.engine.connect()
+            if self._checkpoints is not None:
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # app.wal_checkpoints
+                conn.commit()
+            self._conn = conn
         return self._conn
 
     def _release(self) -> None:
@@ -197,6 +207,8 @@ class Committer:
                 done.set_exception(exc)  # pieces queued behind it and no one to run them)
             return
         self.transactions += 1
+        if self._checkpoints is not None:
+            self._checkpoints.nudge()
         for (_, done), result in zip(batch, results, strict=True):
             done.set_result(result)
 
