@@ -57,9 +57,9 @@ log = logging.getLogger("riskwatch")
 
 T = TypeVar("T")
 MAX_BATCH = 64  # pieces of work in one transaction, at most
-# The committer keeps its connection between batches while work comes, and gives it back to
-# the pool after this long without any: the pool pings a connection as it hands it out (a
-# round trip to PostgreSQL, a tenth of a 100-record request's time when paid per batch).
+# The committer keeps its connection between batches while work comes, and closes it after
+# this long without any: the pool pings a connection as it hands it out (a round trip to
+# PostgreSQL, a tenth of a 100-record request's time when paid per batch).
 IDLE_SECONDS = 0.5
 
 

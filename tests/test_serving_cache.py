@@ -279,7 +279,7 @@ def test_a_turn_that_cannot_be_taken_fails_its_batch_and_the_next_one_runs(
 def test_the_committer_keeps_its_connection_while_work_comes(
     engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One checkout (one ping of the pool) for a run of batches, not one per batch; given back
+    """One checkout (one ping of the pool) for a run of batches, not one per batch; closed
     after IDLE_SECONDS without work, and after an error, when the next batch takes a new one."""
     from app import commits
 
@@ -298,7 +298,7 @@ def test_the_committer_keeps_its_connection_while_work_comes(
     deadline = time.monotonic() + 10
     while committer._conn is not None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert committer._conn is None  # idle: back in the pool
+    assert committer._conn is None  # idle: closed, the next one from the pool
     assert committer.run(lambda conn: 1) == 1 and len(taken) == 2
 
     def fails(conn: sa.Connection) -> int:
