@@ -280,3 +280,63 @@ def test_api_predictions_at_the_ends_of_time_are_estimated_without_overflow(
     )  # fmt: skip
     starts = [p["period_start"][:10] for p in summary["estimate"]["periods"]]
     assert starts == ["0001-01-01", "9999-12-31"]
+
+
+def test_a_prediction_committed_while_a_period_was_estimated_is_estimated_next(
+    project: Path, sample: Path, database_url: str
+) -> None:
+    """A request's prediction carries the time it was asked, but its writer commits it later:
+    one stamped after an estimating run started and committed after that run read the period
+    is in no estimate yet, and the next run that estimates finds it. A run that finds nothing
+    stored since the period's newest estimate does not estimate it again."""
+    import sqlalchemy as sa
+
+    from pipeline.storage.estimates import performance_estimates as e
+    from pipeline.storage.tables import predictions as p
+    from pipeline.storage.tables import runs
+
+    _first(project, sample, database_url)
+    columns = {"corporation": ["API0", "API1", "API2"]}
+    first = _requests_then_labels(project, sample, database_url, columns, "corporation,exited\n")
+    assert [period["n_rows"] for period in first["estimate"]["periods"]] == [3]
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            started, recorded = conn.execute(
+                sa.select(runs.c.started_at, sa.func.max(e.c.created_at))
+                .join(e, e.c.run_id == runs.c.id)
+                .where(e.c.period == "day")
+                .group_by(runs.c.started_at)
+            ).one()
+            assert started < recorded
+            _request(project, sample, database_url, "LATE")
+            conn.execute(  # as if its writer had waited through the estimate's reads
+                p.update()
+                .where(p.c.source == "api", p.c.created_at > recorded)
+                .values(created_at=started + (recorded - started) / 2)
+            )
+    finally:
+        engine.dispose()
+    labels = project / "labels"
+    (labels / "later.csv").write_text("corporation,exited\nNOBODY,1\n")
+    later = json.loads(invoke(project, "labels", "--json", database_url=database_url).stdout)
+    assert [period["n_rows"] for period in later["estimate"]["periods"]] == [4]
+    (labels / "latest.csv").write_text("corporation,exited\nNOBODY_ELSE,1\n")
+    again = json.loads(invoke(project, "labels", "--json", database_url=database_url).stdout)
+    assert again["labels"]["received"] == 1  # the run took a file: it had work to do
+    assert "estimate" not in again  # the period's four rows are its newest estimate's
+
+
+def _request(project: Path, sample: Path, url: str, corporation: str) -> None:
+    """One record of the second batch asked of the API, its id `corporation`."""
+    import pandas as pd
+
+    from pipeline.settings import load_settings
+    from tests.test_api import make_app
+
+    settings = load_settings(project / "riskwatch.toml", environ={"DATABASE_URL": url})
+    frame = pd.read_csv(sample / "sourcedata" / "clients_batch_02.csv").head(1)
+    record = frame.drop(columns=["exited"]).assign(corporation=corporation).to_dict("records")
+    with make_app(settings) as app:
+        answer = app.test_client().post("/prediction", json=record)
+        assert answer.status_code == 200, answer.get_json()

@@ -157,6 +157,8 @@ def test_a_period_holds_the_rows_the_coalesce_of_their_times_puts_there(
             want = _reference(conn, version, start, end, by_event_time)
             assert sorted(got.probability) == want, (start, end)
             assert got.labels == ["1"] * len(want)
+            count = estimates.period_count(conn, version, start, end, by_event_time=by_event_time)
+            assert count == len(want), (start, end)  # what tells a period is estimated already
             seen_any = seen_any or bool(want)
     assert seen_any
 
@@ -199,7 +201,7 @@ def test_a_regressors_period_has_the_same_rows_in_chunks(seeded: sa.Engine) -> N
     assert len(everything) == sum(len(t) for _, v, whole, _, t in FILES if v == 1 and not whole)
 
 
-@pytest.mark.parametrize("reader", ["period_rows", "period_loss_rows"])
+@pytest.mark.parametrize("reader", ["period_rows", "period_loss_rows", "period_count"])
 @pytest.mark.parametrize("by_event_time", [True, False])
 def test_a_period_reads_no_prediction_it_does_not_need(
     seeded: sa.Engine, by_event_time: bool, reader: str
@@ -212,6 +214,8 @@ def test_a_period_reads_no_prediction_it_does_not_need(
     def read(c: sa.Connection) -> object:
         if reader == "period_rows":
             return estimates.period_rows(c, 1, DAY, end, by_event_time=by_event_time)
+        if reader == "period_count":
+            return estimates.period_count(c, 1, DAY, end, by_event_time=by_event_time)
         return _loss_rows(c, DAY, end, by_event_time)
 
     plans = query_plans(seeded, read)

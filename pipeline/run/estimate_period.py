@@ -182,17 +182,26 @@ def new_period_starts(
 ) -> list[datetime]:
     """The starts of the periods (`monitoring.period`) that got a prediction of `version`
     waiting for labels since the version's periods were last estimated, other than `done`,
-    oldest first: at most MAX_NEW_PERIODS, the newest (the others are logged)."""
-    from pipeline.monitor import period_start
+    oldest first: at most MAX_NEW_PERIODS, the newest (the others are logged).
+
+    "Since" is `estimates.covered_until`, a while before the last estimating run started, as a
+    request's prediction may be committed after its time: a period with predictions stamped in
+    that while is left out only when it holds as many as its newest estimate covered."""
+    from pipeline.monitor import period_end, period_start
 
     s = run.settings
-    period = s["monitoring.period"]
-    since = estimates.newest_period_estimate(conn, version, period)
-    days = estimates.days_with_new_rows(
-        conn, version, since, by_event_time=bool(s["data.timestamp_column"])
-    )
+    period, by_event_time = s["monitoring.period"], bool(s["data.timestamp_column"])
+    since = estimates.covered_until(conn, version, period)
+    days = estimates.days_with_new_rows(conn, version, since, by_event_time=by_event_time)
     starts = {period_start(datetime(d.year, d.month, d.day, tzinfo=UTC), period) for d in days}
-    found = sorted(starts - done, reverse=True)
+    found: list[datetime] = []
+    for start in sorted(starts - done, reverse=True):
+        covered = estimates.newest_period_rows(conn, version, period, start)
+        end = period_end(start, period)
+        if covered is None or covered != estimates.period_count(
+            conn, version, start, end, by_event_time=by_event_time
+        ):
+            found.append(start)
     if len(found) > MAX_NEW_PERIODS:
         log.warning(
             "estimate: %d periods got predictions since the last estimate; the newest %d are "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -307,24 +307,62 @@ def _day_of(when: datetime) -> datetime:
     return aware.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def newest_period_estimate(conn: sa.Connection, model_version: int, period: str) -> datetime | None:
-    """When the newest estimate of one of `model_version`'s periods was made: the predictions
-    stored after it are the ones no period's estimate has covered yet."""
+# How long after its request stamps a prediction (`created_at`) its writer may still commit it:
+# the committer's turn and the gunicorn worker's timeout (30 s) bound it, with room to spare.
+# An estimate sees what was committed when its run read the period, so the predictions stamped
+# up to this long before that run started are looked at again by the next one.
+COMMIT_GRACE = timedelta(minutes=10)
+
+
+def covered_until(conn: sa.Connection, model_version: int, period: str) -> datetime | None:
+    """Up to when the estimates of `model_version`'s periods have seen every stored prediction:
+    the start of the newest run that recorded one, less COMMIT_GRACE (a prediction stamped
+    earlier was committed before that run read it); None when no period was estimated."""
+    from pipeline.storage.tables import runs
+
     t = performance_estimates
-    query = sa.select(sa.func.max(t.c.created_at)).where(
-        t.c.model_version == model_version, t.c.period == period
+    query = (
+        sa.select(sa.func.max(runs.c.started_at))
+        .select_from(t.join(runs, runs.c.id == t.c.run_id))
+        .where(t.c.model_version == model_version, t.c.period == period)
+    )
+    started = conn.execute(query).scalar()
+    return None if started is None else started - COMMIT_GRACE
+
+
+def newest_period_rows(
+    conn: sa.Connection, model_version: int, period: str, start: datetime
+) -> int | None:
+    """The rows the newest estimate of one period covered, None when it has none."""
+    t = performance_estimates
+    query = (
+        sa.select(t.c.n_rows)
+        .where(t.c.model_version == model_version, t.c.period == period)
+        .where(t.c.period_start == start)
+        .order_by(t.c.id.desc())
+        .limit(1)
     )
     return conn.execute(query).scalar()
+
+
+def period_count(
+    conn: sa.Connection, model_version: int, start: datetime, end: datetime, *, by_event_time: bool
+) -> int:
+    """How many predictions `period_rows` would read of the period (with or without their
+    probabilities): as many as its newest estimate covered means none came since (the rows
+    waiting in a period are never taken away), down the same indexes as the reads."""
+    queries = _period_queries((sa.literal(1),), (), model_version, start, end, by_event_time)
+    counts = (sa.select(sa.func.count()).select_from(q.subquery()) for q in queries)
+    return sum(conn.execute(count).scalar_one() for count in counts)
 
 
 def days_with_new_rows(
     conn: sa.Connection, model_version: int, since: datetime | None, *, by_event_time: bool
 ) -> set[date]:
-    """The UTC days of the production predictions of `model_version` stored after `since`
-    (all of them without it) that wait for labels: the days whose periods an estimate covers
-    (`period_rows`: a row's event time when `by_event_time`, else when its file was ingested
-    or the request made). Each read goes down an index: the requests' by the time they were
-    made; a file's through its segments (made after `since`), their cells and their file."""
+    """The UTC days of the production predictions of `model_version` stamped after `since`
+    (`covered_until`; all without it) that wait for labels, by the time `period_rows` puts
+    them in a period. Each read goes down an index: the requests' by the time they were made;
+    a file's through its segments (made after `since`), their cells and their file."""
     from pipeline.storage.tables import ingested_files as f
     from pipeline.storage.tables import prediction_cells as c
     from pipeline.storage.tables import prediction_segments as g
