@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -254,3 +255,68 @@ def test_the_days_with_new_rows_are_the_days_of_the_periods_rows(
     )
     for plan in plans:
         assert "SCAN predictions" not in plan and "Seq Scan on predictions" not in plan, plan
+
+
+def _estimate(engine: sa.Engine, run_id: str, started: datetime, counts: dict) -> None:
+    """A run started at `started` that estimated each period start of `counts` over that
+    many rows."""
+    with engine.begin() as conn:
+        conn.execute(
+            tables.runs.insert().values(id=run_id, kind="labels", started_at=started, status="ok")
+        )
+    rows = [
+        {"period": "day", "period_start": start, "model_version": 1, "metric": "accuracy",
+         "value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n_rows": n, "reliable": True,
+         "reason": None}
+        for start, n in counts.items()
+    ]  # fmt: skip
+    estimates.record_estimates(engine, run_id, rows)
+
+
+@pytest.mark.parametrize("by_event_time", [True, False])
+def test_the_periods_to_estimate_are_those_with_rows_their_newest_estimate_lacks(
+    seeded: sa.Engine, by_event_time: bool, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """Without an estimate, every period with a waiting row (the newest MAX_NEW_PERIODS, the
+    rest logged); after one, the periods with rows stamped from COMMIT_GRACE before the
+    estimating run started, less those holding as many rows as their newest estimate says."""
+    from types import SimpleNamespace
+
+    from pipeline.monitor import period_end
+    from pipeline.run import estimate_period
+
+    stamp = "event_time" if by_event_time else None
+    run: Any = SimpleNamespace(
+        settings={"monitoring.period": "day", "data.timestamp_column": stamp}
+    )
+
+    def count(c: sa.Connection, start: datetime) -> int:
+        end = period_end(start, "day")
+        return estimates.period_count(c, 1, start, end, by_event_time=by_event_time)
+
+    with seeded.connect() as conn:
+        days = estimates.days_with_new_rows(conn, 1, None, by_event_time=by_event_time)
+        every = sorted(datetime(d.year, d.month, d.day, tzinfo=UTC) for d in days)
+        assert estimate_period.new_period_starts(run, conn, 1, set()) == every
+        assert estimate_period.new_period_starts(run, conn, 1, {every[0]}) == every[1:]
+        monkeypatch.setattr(estimate_period, "MAX_NEW_PERIODS", 2)
+        assert estimate_period.new_period_starts(run, conn, 1, set()) == every[-2:]
+        assert f"the first left out starts {every[-3].isoformat()}" in caplog.text
+        monkeypatch.undo()
+        # The newest requests were stamped at INGESTED + 1 day: a run that started 5 minutes
+        # later may have read the period before their writer committed them.
+        started = INGESTED + timedelta(days=1, minutes=5)
+        since = started - estimates.COMMIT_GRACE
+        recent = estimates.days_with_new_rows(conn, 1, since, by_event_time=by_event_time)
+        near = sorted(datetime(d.year, d.month, d.day, tzinfo=UTC) for d in recent)
+        assert len(near) >= (2 if by_event_time else 1) and (by_event_time or near != every)
+        exact = {start: count(conn, start) for start in every}
+    older = {start: exact[start] - 1 for start in near}  # only the newest estimate counts
+    _estimate(seeded, "cd" * 16, started - timedelta(hours=1), older)
+    short = {**exact, near[0]: exact[near[0]] - 1}  # one row came after its estimate's read
+    # A period with no row stamped since is not looked at again, whatever its count.
+    short.update({start: 0 for start in every if start not in near})
+    _estimate(seeded, "ef" * 16, started, short)
+    with seeded.connect() as conn:
+        assert estimates.covered_until(conn, 1, "day") == since
+        assert estimate_period.new_period_starts(run, conn, 1, set()) == [near[0]]

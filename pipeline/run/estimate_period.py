@@ -196,6 +196,8 @@ def new_period_starts(
     starts = {period_start(datetime(d.year, d.month, d.day, tzinfo=UTC), period) for d in days}
     found: list[datetime] = []
     for start in sorted(starts - done, reverse=True):
+        if len(found) > MAX_NEW_PERIODS:  # enough to know some are left out
+            break
         covered = estimates.newest_period_rows(conn, version, period, start)
         end = period_end(start, period)
         if covered is None or covered != estimates.period_count(
@@ -204,8 +206,8 @@ def new_period_starts(
             found.append(start)
     if len(found) > MAX_NEW_PERIODS:
         log.warning(
-            "estimate: %d periods got predictions since the last estimate; the newest %d are "
-            "estimated, the first left out starts %s",
-            len(found), MAX_NEW_PERIODS, found[MAX_NEW_PERIODS].isoformat(),
+            "estimate: more than %d periods got predictions since the last estimate; the "
+            "newest %d are estimated, the first left out starts %s",
+            MAX_NEW_PERIODS, MAX_NEW_PERIODS, found[MAX_NEW_PERIODS].isoformat(),
         )  # fmt: skip
     return sorted(found[:MAX_NEW_PERIODS])
