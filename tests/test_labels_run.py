@@ -142,3 +142,22 @@ def pytest_approx(value: float):
     import pytest
 
     return pytest.approx(value, abs=1e-12)
+
+
+def test_a_failed_labels_step_is_a_line_of_the_tick_not_a_traceback(
+    project: Path, monkeypatch
+) -> None:
+    """The labels step fails on something of the data (the tick goes on): `riskwatch run`
+    prints why and exits 0."""
+    from pipeline.run import tick
+
+    write_sample_data(project, batches=1, rows=300, test_rows=100)
+    (project / "riskwatch.toml").write_text(CONFIG)
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise ValueError("a join that cannot be made")
+
+    monkeypatch.setattr(tick, "labels_step", fails)
+    done = invoke(project, "run")
+    assert done.returncode == 0, done.stderr
+    assert "labels: failed, the labels wait for the next tick: ValueError: a join" in done.stdout

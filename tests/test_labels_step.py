@@ -302,6 +302,27 @@ def test_hostile_label_files_are_quarantined_and_never_stop_the_tick(world):
     assert again["status"] == "noop" and again["labels"]["files"] == []
 
 
+@pytest.mark.parametrize(
+    "rows",
+    ["C0,maybe\n", ",1\n,0\n", "C0,1,1767225600\nC1,0,2026-02-30\n"],
+    ids=["invalid_label", "no_id", "bad_time"],
+)
+def test_a_labels_file_whose_every_row_is_bad_is_taken_beside_good_ones(world, rows):
+    """Every row of a file in quarantine with its reason (none is a label to record), and the
+    other files of the inbox joined in the same tick; the next tick has nothing to do."""
+    settings, engine, file_id = world
+    _predict(engine, file_id)
+    header = "corporation,exited" + (",observed_at" if rows.count(",") > rows.count("\n") else "")
+    _labels_file(settings, "all-bad.csv", header + "\n" + rows)
+    _labels_file(settings, "good.csv", "corporation,exited\nC1,1\n")
+    done = labels_only(settings)["labels"]
+    files = {f["name"]: f for f in done["files"]}
+    bad = files["all-bad.csv"]
+    assert bad["status"] == "taken" and bad["rows_valid"] == 0
+    assert bad["rows_invalid"] == rows.count("\n") and done["joined"] == 1
+    assert labels_only(settings)["status"] == "noop"
+
+
 def test_a_huge_labels_file_is_taken_in_one_tick(world):
     settings, engine, file_id = world
     _predict(engine, file_id)

@@ -86,7 +86,10 @@ def ingest(ctx: click.Context, as_json: bool) -> None:
 
 
 def labels_lines(d: dict[str, Any]) -> list[str]:
-    """What the labels step did, in lines (`riskwatch labels`, `riskwatch run`)."""
+    """What the labels step did, in lines (`riskwatch labels`, `riskwatch run`); a step that
+    failed (the tick went on) says why."""
+    if "error" in d:
+        return [f"labels: failed, the labels wait for the next tick: {d['error']}"]
     lines = [
         f"labels files: {d['new_files']} ({d['files_quarantined']} quarantined), labels: "
         f"{d['received']} received, {d['rows_invalid']} bad rows, {d['joined']} joined, "

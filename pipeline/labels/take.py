@@ -195,7 +195,14 @@ def _label_rows(engine: sa.Engine, good: pd.DataFrame, now: datetime) -> dict[st
     texts = storable_texts(good["label"].tolist())
     # As the database keeps them: UTC to the microsecond.
     at = pd.to_datetime(good["observed_at"], utc=True).dt.floor("us").astype(TIME)
-    mine = pd.DataFrame({"row_key": keys, "label": texts, "at": at.reset_index(drop=True)})
+    # Text columns as objects whatever they hold: a file of no good row has empty ones.
+    mine = pd.DataFrame(
+        {
+            "row_key": pd.Series(keys, dtype=object),
+            "label": pd.Series(texts, dtype=object),
+            "at": at.reset_index(drop=True),
+        }
+    )
     with engine.connect() as conn:
         seen = label_writes.label_keys(conn, [k for k in set(keys) if k is not None])
     known = pd.DataFrame(list(seen), columns=["row_key", "label", "at"], dtype=object)
