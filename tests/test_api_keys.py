@@ -53,6 +53,26 @@ def test_ids_of_every_kind_a_label_can_name_are_kept(served: Any) -> None:
     assert keys == ['["acme ß 😀"]', '["42"]', '["42.5"]', None]
 
 
+def test_ids_longer_than_a_key_may_be_are_a_400_and_the_longest_allowed_is_stored(
+    served: Any,
+) -> None:
+    """A key is at most MAX_KEY_BYTES of UTF-8 (PostgreSQL's index holds no longer one: it
+    was a 503 there); counted in bytes, so 1,001 é's are too many."""
+    from pipeline.predictions import MAX_KEY_BYTES
+
+    built, client = served
+    before = len(_api_predictions(built))
+    room = MAX_KEY_BYTES - len('[""]')
+    for value in ("x" * (room + 1), "é" * (room // 2 + 1), "é" * 200_000):
+        answer = client.post("/prediction", json=[{**RECORD, "corporation": value}])
+        body = assert_error(answer, 400)
+        assert body["column"] == "corporation" and "the ids are too long" in body["error"]
+    assert len(_api_predictions(built)) == before
+    answer = client.post("/prediction", json=[{**RECORD, "corporation": "x" * room}])
+    assert answer.status_code == 200, answer.get_json()
+    assert _api_predictions(built)[-1].row_key == '["' + "x" * room + '"]'
+
+
 @pytest.fixture
 def timed(served: Any) -> Any:
     settings = served[0].with_values(data__timestamp_column="seen_at")

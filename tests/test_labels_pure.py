@@ -21,6 +21,7 @@ from pipeline.labels.validate import (
     check_labels,
     label_text,
 )
+from pipeline.predictions import MAX_KEY_BYTES
 from pipeline.settings import load_settings
 
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -29,8 +30,25 @@ DAY = timedelta(days=1)
 
 def _check(frame: pd.DataFrame, values=(0, 1), numeric=True, ids=("corporation",)):
     return check_labels(
-        frame, list(ids), "exited", "observed_at", values, numeric=numeric, keys=row_keys_of
+        frame, list(ids), "exited", "observed_at", values, numeric=numeric, keys=row_keys_of,
+        max_key_bytes=MAX_KEY_BYTES,
+    )  # fmt: skip
+
+
+def test_ids_whose_key_is_longer_than_a_store_indexes_have_no_usable_id():
+    """The key's UTF-8 bytes are what a store indexes: 2,000 of them pass, one more does not
+    (counted in bytes: an id of é takes two a character), whatever the other rows hold."""
+    room = MAX_KEY_BYTES - len('[""]')
+    frame = pd.DataFrame(
+        {
+            "corporation": ["a" * room, "a" * (room + 1), "é" * (room // 2 + 1), "ok"],
+            "exited": [1, 0, 1, 0],
+        }
     )
+    checked = _check(frame)
+    assert checked.good["row_number"].tolist() == [0, 3]
+    assert checked.invalid_by_type == {"no_id": 2}
+    assert all("a key over 2,000 bytes" in e for e in checked.bad["_riskwatch_errors"])
 
 
 def test_good_rows_get_their_key_label_and_time():

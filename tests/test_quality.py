@@ -188,6 +188,29 @@ def test_duplicates_row_and_id(contract):
     assert by_type == {"duplicate_row": [4], "duplicate_id": [5]}
 
 
+def test_ids_whose_key_is_too_long_for_an_index_are_out_of_range(contract):
+    """The key of a row's ids in UTF-8 bytes, quotes and escapes counted (a quote is escaped
+    as two): at MAX_KEY_BYTES a row passes, one more and it is quarantined; numbers and
+    missing ids never are."""
+    from pipeline.model.keys import MAX_KEY_BYTES
+
+    room = MAX_KEY_BYTES - len('[""]')
+    frame = pd.concat([_training()] * 2, ignore_index=True)
+    frame["corporation"] = frame["corporation"].astype(object)
+    frame.loc[4:, "corporation"] = [
+        "a" * room,
+        "a" * (room + 1),
+        '"' * (room // 2) + "a",  # 1,997 characters, each quote two bytes as stored
+        None,
+    ]
+    result = check_frame(frame, contract)
+    [long] = [v for v in result.violations if v.error_type == "out_of_range"]
+    assert long.column == "corporation" and long.rows.tolist() == [5, 6]
+    assert result.bad.tolist() == [False] * 5 + [True, True] + [result.bad[7]]
+    numbers = check_frame(_training().assign(corporation=[10**30, 2, 3, 4]), contract)
+    assert not [v for v in numbers.violations if v.error_type == "out_of_range"]
+
+
 @pytest.mark.parametrize(
     ("columns", "expected"),
     [

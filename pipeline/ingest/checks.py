@@ -178,7 +178,34 @@ def check_frame(
         if reused:
             violations.append(reused)
             bad |= dup_id
+    long = _long_ids(frame, ids, overrides)
+    if long is not None:
+        violations.append(long)
+        bad[long.rows] = True
     return QualityResult(n, violations, bad)
+
+
+def _long_ids(
+    frame: pd.DataFrame, ids: list[str], overrides: Mapping[str, str] | None
+) -> Violation | None:
+    """The rows whose ids make a key (`model.keys`) longer than any store indexes: the key is
+    what a label finds its prediction by, and no index of PostgreSQL holds one that long. Keys
+    are made only when a column's text could be that long (a number's never is)."""
+    from pipeline.model.keys import MAX_KEY_BYTES, row_keys, too_long
+
+    if not ids or any(c not in frame.columns for c in ids):
+        return None
+    chars = 0
+    for c in ids:
+        column = frame[c]
+        text = column.dtype == object or isinstance(column.dtype, pd.StringDtype)
+        longest = column.astype("string").str.len().max() if text else 32
+        chars += 0 if pd.isna(longest) else int(longest)
+    if (chars + 3 * len(ids)) * 6 <= MAX_KEY_BYTES:  # JSON escapes a character as 6 at most
+        return None
+    mask = np.array(too_long(row_keys(frame, ids)), dtype=bool)
+    message = f"the ids make a key longer than {MAX_KEY_BYTES:,} bytes, which no index holds"
+    return _row_violation("out_of_range", ids[0], mask, frame[ids[0]], message, overrides)
 
 
 def _duplicates(frame: pd.DataFrame, key: list[str], ids: list[str]) -> tuple[np.ndarray, ...]:

@@ -1,6 +1,6 @@
 """Predictions (issue 12): recording them (`write`: a few from the API, or a whole ingested file in
 bounded batches with its watermark, exactly once per model version), predicting an ingested file
-a batch at a time (`scheduled`, with the rows' keys from `keys` and the files to do from
+a batch at a time (`scheduled`, with the rows' keys from `model.keys` and the files to do from
 `files`), and reading them back: keyset pages newest first (`pages`, parameters checked by
 `params`; all of them as CSV: `export`) with every prediction's features (`features`: JSON, or
 the ingested Parquet rows; as numeric matrices for a regressor's period estimate:
@@ -10,11 +10,11 @@ It may import storage, the model, settings and the base; the run, the CLI and th
 pandas, pyarrow and scikit-learn are imported inside the functions that need them.
 """
 
+from pipeline.model.keys import MAX_KEY_BYTES, row_key, row_keys, too_long, value_text
 from pipeline.predictions.export import csv_lines, write_csv
 from pipeline.predictions.features import attach_features, feature_columns, read_rows
 from pipeline.predictions.files import unpredicted
 from pipeline.predictions.health import health_summary, period_health
-from pipeline.predictions.keys import row_key, row_keys, value_text
 from pipeline.predictions.pages import Page, every, page
 from pipeline.predictions.params import (
     CURSOR_PATTERN,
@@ -47,6 +47,7 @@ __all__ = [
     "CURSOR_PATTERN",
     "DEFAULT_LIMIT",
     "MAX_INT",
+    "MAX_KEY_BYTES",
     "SOURCES",
     "SOURCE_FILTERS",
     "BadParameter",
@@ -80,6 +81,7 @@ __all__ = [
     "resume_row",
     "row_key",
     "row_keys",
+    "too_long",
     "unpredicted",
     "value_text",
     "write_csv",

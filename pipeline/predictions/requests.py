@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import DataError
-from pipeline.predictions.keys import row_key, value_text
+from pipeline.model.keys import row_key, value_text
 from pipeline.predictions.params import BadParameter, parse_time
 from pipeline.settings import Settings
 
@@ -61,6 +61,7 @@ def check_keys(i: int, record: Mapping[str, Any], ids: Sequence[str], stamp: str
             f"got {type(value).__name__}",
             column=column,
         )
+    _check_length(i, record, ids)
     value = record.get(stamp) if stamp else None
     if stamp and value is not None:
         try:
@@ -71,6 +72,23 @@ def check_keys(i: int, record: Mapping[str, Any], ids: Sequence[str], stamp: str
                 f"time such as '2026-12-01T09:30:00Z' or null, got {str(value)[:40]!r}",
                 column=stamp,
             ) from None
+
+
+def _check_length(i: int, record: Mapping[str, Any], ids: Sequence[str]) -> None:
+    """Refuse ids whose key is longer than a key may be (`model.keys.MAX_KEY_BYTES`), naming the
+    longest of them."""
+    from pipeline.model.keys import MAX_KEY_BYTES, row_key, value_text
+
+    key = row_key([record.get(c) for c in ids]) if ids else None
+    size = 0 if key is None else len(key.encode("utf-8", "surrogatepass"))
+    if size <= MAX_KEY_BYTES:
+        return
+    column = max(ids, key=lambda c: len(value_text(record.get(c)) or ""))
+    raise DataError(
+        f"record {i}: the ids are too long: {size:,} bytes as stored, at most "
+        f"{MAX_KEY_BYTES:,} (id column {column!r})",
+        column=column,
+    )
 
 
 def _finite(value: object) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import DataError
-from pipeline.predictions.keys import row_keys, value_text
+from pipeline.model.keys import row_keys, value_text
 from pipeline.predictions.write import Batch
 
 if TYPE_CHECKING:

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 # Text of an integer with a zero fraction: its key is the integer's ("42.0" -> "42").
 WHOLE_FRACTION = r"^-?[0-9]+\.0+$"
+# The longest key (UTF-8 bytes) stored: every store indexes it, and PostgreSQL's index entry
+# holds at most 2,704 bytes (about a third of a page). A row whose ids make a longer key is
+# refused where it comes in (the gate, the labels inbox, the API), not stored unfindable.
+MAX_KEY_BYTES = 2000
 
 
 def value_text(value: Any) -> str | None:
@@ -133,3 +137,14 @@ def _whole_fractions(texts: pa.Array) -> pa.Array:
     for i in pc.indices_nonzero(whole).to_pylist():
         exact[i] = _whole(exact[i])
     return pa.array(exact, pa.string())
+
+
+def too_long(keys: pa.Array | Sequence[str | None] | None) -> list[bool]:
+    """Which of these keys are longer than MAX_KEY_BYTES (a missing key is not)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if keys is None:
+        return []
+    array = keys if isinstance(keys, pa.Array) else pa.array(list(keys), pa.string())
+    return pc.fill_null(pc.greater(pc.binary_length(array), MAX_KEY_BYTES), False).to_pylist()
