@@ -120,7 +120,7 @@ def check_files(settings: Settings, paths: list[Path]) -> dict[str, Any]:
     files = []
     for path in paths:
         try:
-            frame = read_file(path, text)
+            frame = read_file(path, text, contract.id_columns)
         except DataError as exc:
             result = file_problem(exc.error_type or "unreadable", str(exc), overrides, exc.column)
         else:

@@ -181,12 +181,12 @@ def _ingest_copy(
     from pipeline.ingest.checks import check_frame, file_problem, flag_invalid_share
 
     stem = source.sha256[:16]
-    text = contract.text_columns
+    text, ids = contract.text_columns, contract.id_columns
     repeats: tuple[Hashes, Seen] | None = None  # with history: the file's hashes, what is known
     try:
         if frame is None:
             # An unsupported suffix is refused by name, before anything is read.
-            frame = read_table(copy if source.format else source.path, source.format, text)
+            frame = read_table(copy if source.format else source.path, source.format, text, ids)
     except DataError as exc:
         why = as_source(str(exc), source)
         result = file_problem(exc.error_type or "unreadable", why, overrides, exc.column)

@@ -11,6 +11,7 @@ import codecs
 import csv
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -19,13 +20,24 @@ from pipeline.errors import DataError
 from pipeline.ingest.discovery import FORMATS
 
 
-def read_file(path: Path, text_columns: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
-    """Read a data file, its format taken from its suffix; text columns are kept as strings."""
-    return read_table(path, FORMATS.get(path.suffix.lower()), tuple(text_columns))
+def read_file(
+    path: Path, text_columns: Sequence[str] = (), exact_columns: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Read a data file, its format taken from its suffix; text columns are kept as strings
+    (`read_table`: exact ones as written)."""
+    fmt = FORMATS.get(path.suffix.lower())
+    return read_table(path, fmt, tuple(text_columns), tuple(exact_columns))
 
 
-def read_table(path: Path, fmt: str | None, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV, Parquet or JSON-lines file; raise DataError with a reason a person can act on."""
+def read_table(
+    path: Path,
+    fmt: str | None,
+    text_columns: tuple[str, ...] = (),
+    exact_columns: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Read a CSV, Parquet or JSON-lines file; raise DataError with a reason a person can act on.
+    `exact_columns` (ids) hold a CSV's text as written: only an empty cell is missing there, not
+    the words pandas reads as missing elsewhere (`NA`, `null`, `None`, `n/a`, ...)."""
     if fmt is None:
         raise DataError(
             f"unsupported file type {path.suffix or '(no extension)'!r}; "
@@ -35,7 +47,7 @@ def read_table(path: Path, fmt: str | None, text_columns: tuple[str, ...] = ()) 
         raise DataError("the file is empty (0 bytes)", error_type="empty")
     try:
         if fmt == "csv":
-            frame = _read_csv(path, text_columns)
+            frame = _read_csv(path, text_columns, exact_columns)
         elif fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
@@ -83,8 +95,11 @@ def _check_columns(frame: pd.DataFrame) -> None:
         )
 
 
-def _read_csv(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV file as a frame, after the checks of its first bytes and of its header."""
+def _read_csv(
+    path: Path, text_columns: tuple[str, ...], exact_columns: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """A CSV file as a frame, after the checks of its first bytes and of its header; the
+    `exact_columns` that pandas found missing values in are read again as written."""
     with path.open("rb") as fh:
         head = fh.read(4096)
     _check_encoding(head)
@@ -101,7 +116,16 @@ def _read_csv(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:
         # Without index_col=False a first row longer than the header silently becomes
         # an index, shifting every value; pandas warns instead of failing. Fail.
         warnings.simplefilter("error", pd.errors.ParserWarning)
-        return pd.read_csv(path, dtype=dtype or None, encoding="utf-8", index_col=False)
+        frame = pd.read_csv(path, dtype=dtype or None, encoding="utf-8", index_col=False)
+        again = [c for c in exact_columns if c in frame.columns and frame[c].isna().any()]
+        if again:  # an id "NA" (Namibia's code) or "null" is an id: only an empty cell is none
+            raw = pd.read_csv(
+                path, usecols=again, dtype=str, keep_default_na=False, na_values=[""],
+                encoding="utf-8", index_col=False,
+            )  # fmt: skip
+            for c in again:
+                frame[c] = raw[c].to_numpy()
+        return frame
 
 
 # riskwatch's own columns in quarantined rows (`_riskwatch_errors`, `_riskwatch_row`): a file

@@ -111,7 +111,7 @@ def _read_and_check(copy: Path, source: SourceFile, settings: Settings) -> Check
     ids, target = settings["data.id_columns"], settings["data.target"]
     observed = settings["labels.observed_at_column"]
     text = (*ids, observed) if numeric else (*ids, observed, target)
-    frame = read_table(copy if source.format else source.path, source.format, text)
+    frame = read_table(copy if source.format else source.path, source.format, text, tuple(ids))
     return check_labels(
         frame, ids, target, observed, values, numeric=numeric, keys=row_keys_of,
         max_key_bytes=MAX_KEY_BYTES,
