@@ -132,6 +132,25 @@ def test_each_error_exits_with_its_class_code_and_says_why_on_stderr(
         assert result.stderr == f"riskwatch: error: {exc}\n"
 
 
+@pytest.mark.parametrize(("exc", "code"), RAISED, ids=[type(exc).__name__ for exc, _ in RAISED])
+def test_with_json_each_error_is_a_json_document_on_stdout_too(
+    monkeypatch: pytest.MonkeyPatch, exc: RiskwatchError, code: int
+) -> None:
+    """A script that reads `--json` reads why it failed and the exit code (the reason stays on
+    stderr); a bad argument stays click's usage error."""
+
+    def failing(_settings: object) -> dict[str, object]:
+        raise exc
+
+    monkeypatch.setattr(pipeline.run, "run_once", failing)
+    result = invoke("run", "--json")
+    assert result.exit_code == code
+    if isinstance(exc, InvalidArgument):
+        assert result.stdout == ""
+        return
+    assert json.loads(result.stdout) == {"ok": code == 0, "error": str(exc), "exit_code": code}
+
+
 def test_an_error_in_a_subgroup_command_is_mapped_too(monkeypatch: pytest.MonkeyPatch) -> None:
     result = invoke("--config", "absent.toml", "db", "upgrade")
     assert result.exit_code == 2
@@ -382,3 +401,30 @@ def test_a_database_error_that_is_not_a_lost_connection_is_not_swallowed(
     monkeypatch.setattr(pipeline.run, "run_once", failing)
     result = invoke("run")  # a bug of riskwatch's: a traceback, for its report
     assert result.exit_code == 1 and isinstance(result.exception, sa.exc.IntegrityError)
+
+
+def test_a_predict_run_with_a_file_it_could_not_take_says_which_in_its_json(
+    project: Path,
+) -> None:
+    """`riskwatch predict --json` exits 1 when a file could not be predicted, and its JSON
+    names the file and why (the summary of the failed run), for a script to act on."""
+    from pipeline.tools.sampledata import write_sample_data
+    from tests.e2e import invoke as invoke_cli
+    from tests.e2e import rows, run_json
+
+    write_sample_data(project, batches=2, rows=300, test_rows=100)
+    later = project / "sourcedata" / "clients_batch_02.csv"
+    later.rename(project / "held.csv")
+    run_json(project)
+    (project / "held.csv").rename(later)
+    assert invoke_cli(project, "ingest").returncode == 0
+    url = f"sqlite:///{project / 'riskwatch.db'}"
+    [held] = rows(url, "SELECT data_path FROM ingested_files WHERE name = 'clients_batch_02.csv'")
+    (project / "ingesteddata" / held["data_path"]).write_bytes(b"not parquet")
+    done = invoke_cli(project, "predict", "--json")
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["ok"] is False and doc["exit_code"] == 1
+    [failed] = doc["summary"]["failed"]
+    assert failed["name"] == "clients_batch_02.csv" and failed["reason"]
+    assert doc["summary"]["status"] == "failed"

@@ -641,7 +641,12 @@ def test_an_unreachable_database_is_one_line_and_exit_5(project: Path, command: 
     url = f"postgresql+psycopg://riskwatch@127.0.0.1:{_free_port()}/riskwatch"
     proc = invoke(project, *command, database_url=url)
     assert proc.returncode == 5
-    assert proc.stdout == ""
+    if "--json" in command:  # what failed, for a script reading the JSON
+        doc = json.loads(proc.stdout)
+        assert doc["ok"] is False and doc["exit_code"] == 5
+        assert doc["error"].startswith("cannot reach the database")
+    else:
+        assert proc.stdout == ""
     assert proc.stderr.startswith(
         "riskwatch: error: cannot reach the database postgresql+psycopg://riskwatch@127.0.0.1:"
     )

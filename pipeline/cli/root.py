@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import wraps
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
@@ -158,11 +158,13 @@ def engine_command(
             try:
                 return fn(*args, **kwargs)
             except RiskwatchError as exc:
+                _json_failure(exc, exc, kwargs)
                 fail(exc)
             except Exception as exc:
                 mapped_error = _database_error(exc)
                 if mapped_error is None:
                     raise
+                _json_failure(mapped_error, exc, kwargs)
                 fail(mapped_error)
 
         command = parent.command(name, **attrs)(click.pass_context(mapped))
@@ -172,6 +174,29 @@ def engine_command(
         return command
 
     return decorate
+
+
+EMITTED = "riskwatch.json_emitted"  # click context meta: the command printed its document
+
+
+def _json_failure(error: RiskwatchError, raised: Exception, kwargs: Mapping[str, object]) -> None:
+    """With `--json`, a failure is a JSON document on stdout too (the reason stays on stderr):
+    ok false, the error and the exit code, and the run's summary when a run failed (a script
+    reads the files a predict run could not take there)."""
+    ctx = click.get_current_context(silent=True)
+    if not kwargs.get("as_json") or isinstance(error, InvalidArgument):
+        return
+    if ctx is not None and ctx.meta.get(EMITTED):
+        return
+    doc: dict[str, object] = {
+        "ok": error.exit_code == 0,
+        "error": str(error),
+        "exit_code": error.exit_code,
+    }
+    summary = getattr(raised, "run_summary", None)
+    if summary is not None:
+        doc["summary"] = summary
+    click.echo(json.dumps(doc, indent=2, default=str))
 
 
 def _database_error(exc: Exception) -> RiskwatchError | None:
@@ -195,6 +220,9 @@ def emit(data: T, as_json: bool, human: Callable[[T], str]) -> None:
     """Print `data` as JSON (`--json`) or as the text `human` makes of it."""
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:  # a failure after it (status: exit 4) prints no second document
+            ctx.meta[EMITTED] = True
     else:
         click.echo(human(data))
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from pipeline.model.registry import LoadedModel
 
@@ -41,9 +42,13 @@ def file_batches(
 ) -> Iterator[Batch]:
     """The predictions of the Parquet file at `path`, `batch_rows` rows at a time, in order,
     from row `first_row` (where an unfinished file stopped: `write.resume_row`)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:  # removed, truncated, overwritten on disk
+        raise _unreadable(path, exc) from exc
     present = set(parquet.schema_arrow.names)
     missing = [c for c in loaded.features.columns if c not in present]
     if missing:
@@ -58,7 +63,7 @@ def file_batches(
     ]
     read = [c for c in dict.fromkeys(wanted) if c and c in present]
     start = 0
-    for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
+    for record_batch in _read(parquet, path, batch_size=batch_rows, columns=read):
         n = record_batch.num_rows
         if start + n <= first_row:  # stored already
             start += n
@@ -68,6 +73,21 @@ def file_batches(
         del record_batch
         yield predict_frame(loaded, frame, start + skip, columns)
         start += n
+
+
+def _read(parquet: pq.ParquetFile, path: Path, **kwargs: Any) -> Iterator[pa.RecordBatch]:
+    """The file's record batches; a page that cannot be read is the file's DataError."""
+    import pyarrow as pa
+
+    try:
+        yield from parquet.iter_batches(**kwargs)
+    except (OSError, pa.ArrowException) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path: Path, exc: Exception) -> DataError:
+    why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    return DataError(f"{path.name}: the ingested file cannot be read ({why})")
 
 
 def predict_frame(loaded: LoadedModel, frame: pd.DataFrame, start: int, columns: Columns) -> Batch:

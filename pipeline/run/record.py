@@ -19,6 +19,7 @@ Standard library and SQLAlchemy only: the no-op tick goes through here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -243,6 +244,8 @@ def _record_failed(run: Run, exc: BaseException) -> None:
     lost it may have marked it already: that mark stays)."""
     log.error("run %s failed: %s", run.run_id, exc)
     run.summary.update(run_id=run.run_id, status="failed", error=str(exc))
+    with contextlib.suppress(AttributeError):  # what `--json` prints of a failed run
+        exc.run_summary = run.summary  # type: ignore[attr-defined]
     try:
         writes.finish_run(
             run.engine,
