@@ -131,6 +131,23 @@ def test_a_stored_lone_surrogate_is_escaped_in_the_csv(served: Any) -> None:
     assert text.count("\n") >= 2 and "ud800" in text
 
 
+def test_the_predictions_text_shows_an_id_with_a_line_break_or_an_override_escaped(
+    served: Any,
+) -> None:
+    """An id is any text: in `riskwatch predictions`' lines it cannot start a line of its own
+    or turn the text around it (the JSON keeps it as it is)."""
+    built, client = served
+    tricky = "C\r\nline \u202eevil"
+    answer = client.post("/prediction", json=[{**RECORD, "corporation": tricky}])
+    assert answer.status_code == 200, answer.get_json()
+    args = ("predictions", "--source", "api", "--limit", "1")
+    text = invoke(built.base_dir, *args, database_url=built.database_url).stdout
+    assert "ids=C\\r\\nline \\u202eevil" in text and "\u202e" not in text
+    assert text.splitlines()[1].startswith("more: --cursor")  # the row is one line
+    doc = invoke(built.base_dir, *args, "--json", database_url=built.database_url).stdout
+    assert json.loads(doc)["predictions"][0]["ids"] == [tricky]
+
+
 def test_the_csv_export_never_writes_over_the_projects_own_files(
     sqlite_project: Settings, tmp_path: Path
 ) -> None:
@@ -159,6 +176,10 @@ def test_the_csv_export_never_writes_over_the_projects_own_files(
     out = tmp_path / "out.csv"
     assert invoke(base, "predictions", "--csv", str(out)).returncode == 0
     assert out.read_text().startswith("id,created_at,source")
+    streamed = invoke(base, "predictions", "--csv", "-")  # to stdout, no file named -
+    assert streamed.returncode == 0 and streamed.stdout == out.read_text()
+    assert not (base / "-").exists()
+    assert invoke(base, "predictions", "--csv", "-", "--json").returncode == 2
     with sa.create_engine(f"sqlite:///{database}").connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar()
 

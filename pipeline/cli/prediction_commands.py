@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from pipeline.cli.root import database, emit, engine_command, main, read, settings_of
+from pipeline.infra.names import shown
 
 if TYPE_CHECKING:
     from pipeline.predictions import PageQuery
@@ -49,7 +51,8 @@ def _page_text(doc: dict[str, Any]) -> str:
     for p in rows:
         made = p["label"] if p["label"] is not None else p["prediction"]
         proba = "" if p["probability"] is None else f" p={p['probability']:.3f}"
-        ids = "" if p["ids"] is None else " ids=" + ",".join(p["ids"])
+        # An id is any text a producer wrote: a newline or an override in it is escaped.
+        ids = "" if p["ids"] is None else " ids=" + ",".join(shown(str(i)) for i in p["ids"])
         out.append(
             f"{p['id']}  {p['created_at'][:19]}  {p['source']:<11} v{p['model_version']}  "
             f"{made}{proba}{ids}  features={len(p['features'] or {})}"
@@ -75,7 +78,8 @@ def _page_text(doc: dict[str, Any]) -> str:
     "--csv",
     "csv_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write every matching prediction (not one page) to this CSV file, features as columns.",
+    help="Write every matching prediction (not one page) to this CSV file, features as "
+    "columns; - writes it to stdout.",
 )
 def predictions(
     ctx: click.Context,
@@ -102,6 +106,13 @@ def predictions(
         max_limit=settings["predict.page_limit"],
     )
     base = settings.path("paths.ingested")
+    if csv_path is not None and str(csv_path) == "-":  # the CSV is the output
+        if as_json:
+            why = "--csv - writes the CSV to stdout: leave out --json"
+            raise click.BadParameter(why, param_hint="--csv")
+        with database(settings) as engine, engine.connect() as conn:
+            lib.write_csv(conn, settings.path("paths.ingested"), query, sys.stdout)
+        return
     if csv_path is not None:
         count = _csv(settings, query, csv_path)
         emit(
