@@ -209,7 +209,7 @@ def test_regression_target_must_be_numeric(tmp_path: Path):
     )
     item = _ingest(tmp_path, "r.csv", "x,y\n1,2.5\n2,high\n", contract)
     assert (item.status, item.rows, item.rows_quarantined) == ("ingested", 1, 1)
-    assert item.quality.errors_by_type == {"wrong_type": 1, "invalid_share": 1}  # 1 of 2 rows
+    assert item.quality.errors_by_type == {"invalid_label": 1, "invalid_share": 1}  # 1 of 2
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])

@@ -68,7 +68,7 @@ def test_rows_without_a_label_are_kept_and_a_wrong_label_is_still_quarantined():
     frame = _frame(exited=[0, None, 7, "yes", 1, np.nan])
     result = check_frame(frame, CONTRACT)
     assert result.bad.tolist() == [False, False, True, True, False, False]
-    assert result.errors_by_type == {"invalid_label": 1, "wrong_type": 1}
+    assert result.errors_by_type == {"invalid_label": 2}  # 7 is not a class, "yes" no number
 
 
 @pytest.mark.parametrize(
@@ -232,7 +232,7 @@ def test_a_label_of_spaces_alone_is_no_label_and_other_text_is_checked(tmp_path:
     )
     item = ingest_file(_source(path), tmp_path / "out", CONTRACT, gate=Gate())
     assert (item.rows, item.labelled_rows, item.rows_quarantined) == (3, 1, 1)
-    assert item.quality is not None and item.quality.errors_by_type["wrong_type"] == 1  # "-"
+    assert item.quality is not None and item.quality.errors_by_type["invalid_label"] == 1  # "-"
     stored = pd.read_parquet(tmp_path / "out" / item.data_path)
     assert stored["corporation"].tolist() == ["C1", "C2", "C3"]
     assert stored["exited"].isna().tolist() == [False, True, True]

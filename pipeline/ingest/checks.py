@@ -19,6 +19,7 @@ set, and its rows are not bad.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from collections import Counter
@@ -328,6 +329,16 @@ def _check_missing(
     )
 
 
+def _merged_labels(first: Violation | None, second: Violation | None) -> Violation | None:
+    """The invalid labels of a numeric target as one violation: not numbers, or not in the
+    contract's label values (the row numbers and counts of both)."""
+    if first is None or second is None:
+        return first or second
+    rows = np.union1d(first.rows, second.rows)
+    message = f"{len(rows)} row(s): label not a number or not in the contract's label values"
+    return dataclasses.replace(first, count=len(rows), rows=rows, message=message)
+
+
 def _check_numbers(
     series: pd.Series,
     missing: np.ndarray,
@@ -341,13 +352,17 @@ def _check_numbers(
     if rule.kind == "integer":
         finite = np.isfinite(values)
         wrong |= finite & (values != np.round(values))
-    whole = "whole " if rule.kind == "integer" else ""
-    message = f"{rule.name!r} must hold {whole}numbers"
-    out = [_row_violation("wrong_type", rule.name, wrong, series, message, overrides)]
-    message = f"infinite value in {rule.name!r}"
     inf = np.isinf(values)
-    out.append(_row_violation("infinite_value", rule.name, inf, series, message, overrides))
     ok = np.isfinite(values) & ~wrong
+    if rule.kind == "label":  # a label that is not a number is not a label (not a type error)
+        message = f"label {rule.name!r} must be a finite number"
+        out = [_row_violation("invalid_label", rule.name, wrong | inf, series, message, overrides)]
+    else:
+        whole = "whole " if rule.kind == "integer" else ""
+        message = f"{rule.name!r} must hold {whole}numbers"
+        out = [_row_violation("wrong_type", rule.name, wrong, series, message, overrides)]
+        message = f"infinite value in {rule.name!r}"
+        out.append(_row_violation("infinite_value", rule.name, inf, series, message, overrides))
     labels = contract.label_values
     if rule.kind == "label" and labels is None:
         return out  # a regression target: any finite number
@@ -355,8 +370,8 @@ def _check_numbers(
         allowed = np.asarray(labels, dtype="float64")
         message = f"label not in {list(labels)}"
         bad = ok & ~np.isin(values, allowed)
-        out.append(_row_violation("invalid_label", rule.name, bad, series, message, overrides))
-        return out
+        label = _row_violation("invalid_label", rule.name, bad, series, message, overrides)
+        return [_merged_labels(out[0], label)]
     if rule.sign is not None:
         crossed = ok & ((values < 0) if rule.sign == "non-negative" else (values > 0))
         word = "negative" if rule.sign == "non-negative" else "positive"
