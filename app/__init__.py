@@ -36,6 +36,9 @@ class AppState:
     schema_ok: bool = False
     model: registry.LoadedModel | None = None
     model_key: tuple[int, str] | None = None  # (version, sha256) of `model`
+    # The features a record may leave out (app.prediction_writes.optional_for), of the model
+    # of this (version, sha256): read from its contract once, not on every request.
+    optional: tuple[tuple[int, str], frozenset[str]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     # What this worker last saw of each client's usage counters (app.limits): (client, kind)
     # -> (window, used).

@@ -21,7 +21,12 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 from app import get_connection, production_model, run_pages, state
 from app.limits import anonymous_role
 from app.negotiate import vary_on_accept, wants_html
-from app.prediction_writes import predict_and_store, session_source, signed_in_by_session
+from app.prediction_writes import (
+    optional_for,
+    predict_and_store,
+    session_source,
+    signed_in_by_session,
+)
 from app.redact import stored_paths
 from app.request_body import parse_json, read_body
 from pipeline import predictions
@@ -223,6 +228,7 @@ def prediction() -> dict[str, Any]:
     from pipeline.model.features import records_frame
 
     settings = state().settings
+    records = optional_for(loaded, records)  # a column the contract does not require: null
     frame = records_frame(records, loaded.features, settings["api.max_records"])
     ids, stamp = settings["data.id_columns"], settings["data.timestamp_column"]
     if ids or stamp:  # a label finds its prediction by them: refused when none could

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.model.features import FeatureSpec
+from pipeline.model.features import FeatureSpec, imputes
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,16 @@ def contract_columns(text: str | None) -> dict[str, Mapping[str, Any]]:
     except tomllib.TOMLDecodeError:
         return {}
     return {k: v for k, v in columns.items() if isinstance(v, dict)}
+
+
+def optional_features(features: FeatureSpec, text: str | None) -> frozenset[str]:
+    """The features a record may leave out, as a file may: those the contract (TOML `text`)
+    says are not required (required = false), of a model that imputes (one that takes its
+    features as they are needs every value, so a record must hold each)."""
+    if not imputes(features):
+        return frozenset()
+    rules = contract_columns(text)
+    return frozenset(c for c in features.columns if rules.get(c, {}).get("required") is False)
 
 
 def _number(value: object) -> float | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from flask import g
 
-from app import state
+from app import get_connection, state
 from app.commits import Batched
 from app.limits import Charges, apply_all, current_client, plan_charges, settle
 from app.metrics import count_predictions
@@ -71,6 +71,24 @@ def session_source() -> str:
     """The source a prediction request records: "webapp" when it was signed in by its session
     cookie, else "api" (app.api refuses a request that asks for "webapp" without one)."""
     return "webapp" if signed_in_by_session() else "api"
+
+
+def optional_for(loaded: LoadedModel, records: Any) -> Any:  # records_frame checks them
+    """`records` with the features `loaded` lets a record leave out given as null where one
+    does (`record_checks.absent_as_null`): the columns the contract it was trained under does
+    not require, which a file may lack too, of a model that imputes. A required feature left
+    out is still refused (400), naming it."""
+    from app.predict_form import optional_features
+    from pipeline.model.record_checks import absent_as_null
+    from pipeline.storage import page_reads
+
+    st = state()
+    key = (loaded.version, loaded.sha256)
+    known = st.optional
+    if known is None or known[0] != key:
+        text = page_reads.contract_text(get_connection(), loaded.version)
+        known = st.optional = (key, optional_features(loaded.features, text))
+    return absent_as_null(records, known[1])
 
 
 def predict_and_store(

@@ -63,9 +63,11 @@ class _Columns(MutableMapping[str, "np.ndarray"]):
             return self._stored[name]
         if name not in self._lazy:
             raise KeyError(name)
-        from pipeline.model.features import feature_column
+        from pipeline.model.features import model_column
 
-        return feature_column(self._frame[name], name in self._categorical).to_numpy()
+        # A feature the rows lack (a column their contract does not require) is missing in
+        # each, as the model took it: all missing, not a column left out of the comparison.
+        return model_column(self._frame, name, name in self._categorical).to_numpy()
 
     def __setitem__(self, name: str, value: np.ndarray) -> None:
         self._stored[name] = value

@@ -7,7 +7,7 @@ records, a past prediction's row) into the model's columns the same way everywhe
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,17 +103,45 @@ _BUILT: weakref.WeakValueDictionary[int, pd.DataFrame] = weakref.WeakValueDictio
 
 
 def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
-    """Select the model's columns with the dtypes the pipeline expects."""
+    """Select the model's columns with the dtypes the pipeline expects.
+
+    A feature `frame` lacks is missing in every row (NaN), as training saw it in the rows of
+    a file without it: the gate lets a file in without a column its contract does not require
+    (required = false), and a model that imputes predicts those rows as it was trained to
+    (`absent_features` says which columns a caller lets be absent; one imputing nothing
+    refuses the NaN, a DataError from `estimator.predict`).
+    """
     if _built(frame) and list(frame.columns) == features.columns:
         return frame  # records_frame's, for these features
     if _is_feature_frame(frame, features):
         return frame  # converting it would change nothing
     out = pd.DataFrame(index=frame.index)
     for c in features.numeric:
-        out[c] = feature_column(frame[c], categorical=False)
+        out[c] = model_column(frame, c, categorical=False)
     for c in features.categorical:
-        out[c] = feature_column(frame[c], categorical=True)
+        out[c] = model_column(frame, c, categorical=True)
     return out
+
+
+def model_column(frame: pd.DataFrame, name: str, categorical: bool) -> pd.Series:
+    """Column `name` of `frame` as feature_column types it; one `frame` lacks is missing in
+    every row (NaN in float64, or NaN in objects)."""
+    if name in frame.columns:
+        return feature_column(frame[name], categorical)
+    return pd.Series(np.nan, index=frame.index, dtype=object if categorical else np.float64)
+
+
+def absent_features(columns: Collection[str], features: FeatureSpec) -> list[str]:
+    """The model's features missing from `columns`, in the model's order."""
+    present = set(columns)
+    return [c for c in features.columns if c not in present]
+
+
+def imputes(features: FeatureSpec) -> bool:
+    """Whether a missing feature value reaches a model that fills it in: every model but one
+    that takes its features as they are (model.preprocessing = "none"; a user's pipeline is
+    given the NaN, as it was given the training rows' own)."""
+    return features.preprocessing != "none"
 
 
 def _built(frame: pd.DataFrame) -> bool:

@@ -12,7 +12,7 @@ good request costs a few calls per column, a bad one what it always cost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,6 +85,19 @@ def plain_columns(
     except (KeyError, OverflowError):
         return None
     return numbers, objects
+
+
+def absent_as_null(records: Any, optional: Collection[str]) -> Any:
+    """`records` with each of the `optional` features a record leaves out given as null: a
+    column its contract does not require (required = false) may be absent from a record as
+    from a file, and a model that imputes predicts it missing, as it predicts such a file's
+    rows. A record holding them all is itself; anything but a list of objects is as it came
+    (the checks refuse it). Any other feature left out is still refused, naming it."""
+    if not optional or type(records) is not list:
+        return records
+    if all(type(rec) is not dict or all(c in rec for c in optional) for rec in records):
+        return records  # the common case: no copy
+    return [{**dict.fromkeys(optional), **rec} if type(rec) is dict else rec for rec in records]
 
 
 def row_values(

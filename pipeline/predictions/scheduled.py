@@ -41,19 +41,27 @@ def file_batches(
     loaded: LoadedModel, path: Path, columns: Columns, batch_rows: int, first_row: int = 0
 ) -> Iterator[Batch]:
     """The predictions of the Parquet file at `path`, `batch_rows` rows at a time, in order,
-    from row `first_row` (where an unfinished file stopped: `write.resume_row`)."""
+    from row `first_row` (where an unfinished file stopped: `write.resume_row`).
+
+    A feature the file lacks passed the gate as a column its contract does not require: a
+    model that imputes predicts the rows with it missing in each, as it was trained on such
+    rows (`features.feature_frame`); one imputing nothing cannot, a DataError.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from pipeline.model.features import absent_features, imputes
 
     try:
         parquet = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:  # removed, truncated, overwritten on disk
         raise _unreadable(path, exc) from exc
     present = set(parquet.schema_arrow.names)
-    missing = [c for c in loaded.features.columns if c not in present]
-    if missing:
+    missing = absent_features(present, loaded.features)
+    if missing and not imputes(loaded.features):
         raise DataError(
-            f"{path.name}: model v{loaded.version} needs column(s) {missing} the file lacks"
+            f"{path.name}: model v{loaded.version} needs column(s) {missing} the file lacks "
+            '(it takes its features as they are, model.preprocessing = "none")'
         )
     wanted = [
         *loaded.features.columns,

@@ -20,10 +20,14 @@ __all__ = ["OutdatedPackages", "library_versions", "missing_values", "summary_st
 
 
 def summary_stats(frame: pd.DataFrame, numeric: Sequence[str], dataset: str) -> list[dict]:
-    """Mean, median, std, min, max and count of each numeric column (missing values skipped)."""
+    """Mean, median, std, min, max and count of each numeric column (missing values skipped;
+    a column `frame` lacks, one its contract does not require, has none: a count of 0)."""
     rows = []
     for col in numeric:
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        if col not in frame.columns:
+            values = np.empty(0)
+        else:
+            values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         values = values[np.isfinite(values)]
         has = len(values) > 0
         rows.append(
@@ -42,8 +46,11 @@ def summary_stats(frame: pd.DataFrame, numeric: Sequence[str], dataset: str) -> 
 
 
 def missing_values(frame: pd.DataFrame, columns: Sequence[str], dataset: str) -> list[dict]:
+    """Each column's missing values in `frame`: a column it lacks (one its contract does not
+    require) is missing in every row."""
     n = len(frame)
-    counts = frame[list(columns)].isna().sum()
+    present = [c for c in columns if c in frame.columns]
+    counts = frame[present].isna().sum().reindex(list(columns), fill_value=n)
     return [
         {
             "dataset": dataset,

@@ -40,6 +40,7 @@ def outdated_check(settings: Settings) -> OutdatedPackages | None:
 
 def diagnose(run: Run, new_frame: pd.DataFrame | None, outdated: OutdatedPackages | None) -> None:
     """Record the diagnostics of the production model, and the outdated packages if asked."""
+    from pipeline.model.features import absent_features
     from pipeline.report import diagnostics
 
     s = run.settings
@@ -47,6 +48,7 @@ def diagnose(run: Run, new_frame: pd.DataFrame | None, outdated: OutdatedPackage
     features = loaded.features
     if new_frame is not None and len(new_frame):
         cols = [c for c in new_frame.columns if not str(c).startswith("_")]
+        cols += absent_features(cols, features)  # missing in every row: the model sees so
         writes.record_rows(
             run.engine,
             tables.feature_stats,
