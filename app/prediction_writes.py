@@ -79,7 +79,7 @@ def optional_for(loaded: LoadedModel, records: Any) -> Any:  # records_frame che
     not require, which a file may lack too, of a model that imputes. A required feature left
     out is still refused (400), naming it."""
     from app.predict_form import optional_features
-    from pipeline.model.record_checks import absent_as_null
+    from pipeline.model.features import absent_as_null
     from pipeline.storage import page_reads
 
     st = state()

@@ -12,8 +12,7 @@ import pytest
 
 from app.predict_form import optional_features
 from pipeline.errors import DataError
-from pipeline.model.features import FeatureSpec, absent_features, feature_frame
-from pipeline.model.record_checks import absent_as_null
+from pipeline.model.features import FeatureSpec, absent_as_null, absent_features, feature_frame
 from pipeline.model.registry import LoadedModel
 from pipeline.predictions import Columns, file_batches
 from pipeline.report.diagnostics import missing_values, summary_stats

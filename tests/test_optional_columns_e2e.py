@@ -88,6 +88,7 @@ def test_files_without_an_optional_column_are_predicted_every_tick(
     second = run_json(project, url)  # was a KeyError from the score step, exit 1, every tick
     assert second["status"] == "succeeded" and second["predictions"]["failed"] == []
     assert second["score"]["n_rows"] == 300
+    assert second["estimate"] is not None  # estimated from the same predictions
     assert len(_scheduled(url, 3)) >= 300
     _as_trained(project, url, 3, _scheduled(url, 3))
     [missing] = rows(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import ConfigError, DataError
+from pipeline.model.record_checks import absent_as_null as absent_as_null  # the app's
 from pipeline.model.record_checks import checked_row, plain_columns, row_values
 from pipeline.model.record_checks import storable_text as storable_text  # the predictions'
 from pipeline.settings import Settings
@@ -106,10 +107,11 @@ def feature_frame(frame: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
     """Select the model's columns with the dtypes the pipeline expects.
 
     A feature `frame` lacks is missing in every row (NaN), as training saw it in the rows of
-    a file without it: the gate lets a file in without a column its contract does not require
-    (required = false), and a model that imputes predicts those rows as it was trained to
-    (`absent_features` says which columns a caller lets be absent; one imputing nothing
-    refuses the NaN, a DataError from `estimator.predict`).
+    a file without it (their concatenation with the others'): the gate lets a file in without
+    a column its contract does not require (required = false), and a model that imputes
+    predicts its rows as it was trained to. A required column never gets here missing (the
+    gate quarantines the file, the API's checks refuse the record); a model imputing nothing
+    refuses the NaN, a DataError from `estimator.predict`.
     """
     if _built(frame) and list(frame.columns) == features.columns:
         return frame  # records_frame's, for these features
