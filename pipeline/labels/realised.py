@@ -11,9 +11,10 @@ metrics' intervals take at most OTHER_SAMPLES bootstrap samples.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.model.metrics import Score, settings_score
 from pipeline.settings import Settings
@@ -61,10 +62,18 @@ def predicted(rows: pd.DataFrame, numeric: bool, classification: bool) -> np.nda
     return values
 
 
-def realised(rows: pd.DataFrame, settings: Settings, *, numeric: bool) -> list[Realised]:
+def realised(
+    rows: pd.DataFrame,
+    settings: Settings,
+    *,
+    numeric: bool,
+    classes: Sequence[Any] | None = None,
+) -> list[Realised]:
     """The metrics of each (period_start, model_version) of `rows`: label (text), prediction,
     predicted_label, probability, period_start, model_version. `settings`: the run's settings
-    (model.metric, model.task and the bootstrap's keys)."""
+    (model.metric, model.task and the bootstrap's keys). `classes`: the task's classes (the
+    contract's label values; None: not known), so a multiclass model's precision, recall and F1
+    are macro as the run scores them, even on a period whose labels show one class or two."""
     from pipeline.settings import table
 
     classification = settings["model.task"] == "classification"
@@ -76,7 +85,7 @@ def realised(rows: pd.DataFrame, settings: Settings, *, numeric: bool) -> list[R
         pred = predicted(group, numeric, classification)
         proba = group["probability"].astype("float64").to_numpy()
         use_proba = None if group["probability"].isna().any() else proba
-        scores = [_score(m, y, pred, use_proba, settings, m == main) for m in metrics]
+        scores = [_score(m, y, pred, use_proba, settings, m == main, classes) for m in metrics]
         out.append(Realised(start.to_pydatetime(), int(version), scores[0], tuple(scores[1:])))
     return out
 
@@ -93,8 +102,9 @@ def _score(
     proba: np.ndarray | None,
     settings: Settings,
     main: bool,
+    classes: Sequence[Any] | None,
 ) -> Score:
     if metric == "roc_auc" and proba is None:
         return Score("roc_auc", None, None, None, len(y))  # no probabilities recorded
     most = None if main else OTHER_SAMPLES
-    return settings_score(settings, metric, y, pred, proba, most_samples=most)
+    return settings_score(settings, metric, y, pred, proba, most_samples=most, classes=classes)

@@ -272,9 +272,9 @@ def _realised(
     )
     if not before.empty:
         before["period_start"] = _utc(before["period_start"])
-    _, numeric = label_rules(settings)
+    values, numeric = label_rules(settings)
     every = pd.concat([before, new], ignore_index=True) if not before.empty else new
-    return realised(every, settings, numeric=numeric)
+    return realised(every, settings, numeric=numeric, classes=values)
 
 
 def _realised_rows(settings: Settings, r: Realised) -> list[dict[str, Any]]:

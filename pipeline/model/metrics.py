@@ -6,12 +6,17 @@ matrix's cells: the bootstrap is exact and costs the same for 30 rows or 30 mill
 need every row (ROC-AUC, MAE, RMSE, R2) resample rows; above `max_rows` they resample m of the n
 rows and shrink the interval around the full-sample value by sqrt(m/n) (the m-out-of-n
 bootstrap), which keeps the cost bounded while the width stays right for large n.
+
+Binary or multiclass is the model's (`classes`, its `classes_`): a multiclass model's precision,
+recall and F1 are the macro mean over the classes present among the labels or predictions
+(scikit-learn's `average="macro"`), even when a batch shows one class or two.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,9 +42,22 @@ class Score:
     n_rows: int
 
 
-def class_labels(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Sorted labels seen in either array; a lone 0 or 1 is completed to the binary pair."""
+def multiclass(classes: Sequence[Any] | np.ndarray | None) -> bool:
+    """Whether a model of these classes (its `classes_`; None when not known) is scored as a
+    multiclass one, macro over the classes: three or more. Decided by the model, never by the
+    labels of the rows scored: a batch of a 3-class model may show one class or two."""
+    return classes is not None and len(classes) > 2
+
+
+def class_labels(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[Any] | np.ndarray | None = None
+) -> np.ndarray:
+    """Sorted labels seen in either array. A binary model's (or one whose `classes` are not
+    known): a lone 0 or 1 is completed to the binary pair, whose positive class is 1. A
+    multiclass model's: only the labels seen, the classes its macro average is over."""
     labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+    if multiclass(classes):
+        return labels
     if len(labels) == 1 and labels.dtype.kind in "iuf" and labels[0] in (0, 1):
         labels = np.array([0, 1], dtype=labels.dtype)
     return labels
@@ -58,8 +76,13 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, labels: np.ndarray)
     return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)
 
 
-def _from_confusion(metric: str, cm: np.ndarray) -> np.ndarray:
-    """Metric for a stack of confusion matrices, shape (..., k, k); 0 where a ratio is 0/0."""
+def _from_confusion(metric: str, cm: np.ndarray, macro: bool = False) -> np.ndarray:
+    """Metric for a stack of confusion matrices, shape (..., k, k); 0 where a ratio is 0/0.
+
+    Precision, recall and F1 are the positive class's for two labels, unless `macro` (a
+    multiclass model's); else the mean over the classes present in each matrix (among its
+    labels or predictions), as scikit-learn's macro average over the labels of the rows: a
+    bootstrap draw that lost a rare class averages over the others, as its rows would."""
     cm = cm.astype(float)
     total = cm.sum(axis=(-2, -1))
     diag = np.diagonal(cm, axis1=-2, axis2=-1)
@@ -78,9 +101,13 @@ def _from_confusion(metric: str, cm: np.ndarray) -> np.ndarray:
         per_class = np.divide(
             2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0
         )
-    k = cm.shape[-1]
-    # Binary: the positive class is the larger label (1 of 0/1), as scikit-learn does.
-    return per_class[..., -1] if k == 2 else per_class.mean(axis=-1)
+    if cm.shape[-1] == 2 and not macro:
+        # Binary: the positive class is the larger label (1 of 0/1), as scikit-learn does.
+        return per_class[..., -1]
+    present = (predicted + actual > 0).astype(float)
+    count = present.sum(axis=-1)
+    total = (per_class * present).sum(axis=-1)
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
 def _roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
@@ -112,15 +139,22 @@ def _row_metric(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float | 
 
 
 def compute(
-    metric: str, y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray | None = None
+    metric: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None = None,
+    *,
+    classes: Sequence[Any] | np.ndarray | None = None,
 ) -> float | None:
-    """Return the metric's value, or None when it is undefined on this data."""
+    """Return the metric's value, or None when it is undefined on this data. `classes`: the
+    model's (`multiclass`); None: binary or multiclass as the labels seen say."""
     y_true = np.asarray(y_true)
     if len(y_true) == 0:
         return None
     if metric in COUNT_METRICS:
-        labels = class_labels(y_true, y_pred)
-        return float(_from_confusion(metric, confusion_counts(y_true, np.asarray(y_pred), labels)))
+        labels = class_labels(y_true, y_pred, classes)
+        cm = confusion_counts(y_true, np.asarray(y_pred), labels)
+        return float(_from_confusion(metric, cm, multiclass(classes)))
     if metric == "roc_auc":
         if y_score is None:
             raise ValueError("roc_auc needs predicted probabilities")
@@ -138,21 +172,23 @@ def score_with_interval(
     confidence: float = default("policy.confidence"),
     seed: int = 0,
     max_rows: int = default("policy.bootstrap_max_rows"),
+    classes: Sequence[Any] | np.ndarray | None = None,
 ) -> Score:
-    """Return the metric with a percentile bootstrap interval at `confidence`."""
+    """Return the metric with a percentile bootstrap interval at `confidence`; `classes` as
+    `compute` takes them."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     y_score = None if y_score is None else np.asarray(y_score, dtype=float)
     n = len(y_true)
-    value = compute(metric, y_true, y_pred, y_score)
+    value = compute(metric, y_true, y_pred, y_score, classes=classes)
     if value is None or n < 2:
         return Score(metric, value, None, None, n)
     rng = np.random.default_rng(seed)
     alpha = (1 - confidence) / 2
     if metric in COUNT_METRICS:
-        cm = confusion_counts(y_true, y_pred, class_labels(y_true, y_pred))
+        cm = confusion_counts(y_true, y_pred, class_labels(y_true, y_pred, classes))
         draws = rng.multinomial(n, cm.ravel() / cm.sum(), size=samples)
-        stats = _from_confusion(metric, draws.reshape(samples, *cm.shape))
+        stats = _from_confusion(metric, draws.reshape(samples, *cm.shape), multiclass(classes))
         low, high = np.quantile(stats, [alpha, 1 - alpha])
         return Score(metric, value, float(low), float(high), n)
 
@@ -160,7 +196,8 @@ def score_with_interval(
     stats_list = []
     for _ in range(samples):
         idx = rng.integers(0, n, size=m)
-        s = compute(metric, y_true[idx], y_pred[idx], None if y_score is None else y_score[idx])
+        part = None if y_score is None else y_score[idx]
+        s = compute(metric, y_true[idx], y_pred[idx], part, classes=classes)
         if s is not None:
             stats_list.append(s)
     if len(stats_list) < samples // 2:
@@ -201,11 +238,12 @@ def settings_score(
     y_score: np.ndarray | None = None,
     *,
     most_samples: int | None = None,
+    classes: Sequence[Any] | np.ndarray | None = None,
 ) -> Score:
     """`metric` with the interval the policy's bootstrap settings give (policy.bootstrap_samples,
     at most `most_samples`; policy.confidence, policy.bootstrap_max_rows, seeded by
     model.random_seed): how a run scores and how labels that arrive later are scored, the same
-    number for the same rows."""
+    number for the same rows. `classes`: the model's, as `compute` takes them."""
     samples = settings["policy.bootstrap_samples"]
     return score_with_interval(
         metric,
@@ -216,4 +254,5 @@ def settings_score(
         confidence=settings["policy.confidence"],
         seed=settings["model.random_seed"],
         max_rows=settings["policy.bootstrap_max_rows"],
+        classes=classes,
     )

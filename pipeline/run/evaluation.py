@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.errors import DataError
-from pipeline.run.score_step import scorable, score_predictions
+from pipeline.run.score_step import model_classes, scorable, score_predictions
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def recorded_score(
 
             pred, proba = predict(model, features, test)
             y = test[settings["data.target"]].to_numpy()
-            on_test = score_predictions(settings, y, pred, proba)
+            on_test = score_predictions(settings, y, pred, proba, classes=model_classes(model))
             if on_test.value is not None:
                 return Recorded(on_test, "test", test)
             log.warning(
@@ -124,4 +124,7 @@ def cross_validated(
     order = np.concatenate(rows)
     proba_all = np.concatenate(probas) if len(probas) == k else None
     log.info("recorded metric: %d-fold cross-validation on %d rows", k, len(window))
-    return score_predictions(settings, y[order], np.concatenate(preds), proba_all), f"cv:{k}"
+    # The classes of the model the folds stand for, fitted on the whole window.
+    classes = np.unique(y).tolist() if classify else None
+    pred = np.concatenate(preds)
+    return score_predictions(settings, y[order], pred, proba_all, classes=classes), f"cv:{k}"

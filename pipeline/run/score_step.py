@@ -68,13 +68,26 @@ def scorable(frame: pd.DataFrame, features: FeatureSpec, path: Path) -> pd.DataF
     return frame
 
 
+def model_classes(model: Any) -> Sequence[Any] | None:
+    """A fitted model's classes (`classes_`; None for a regressor): whether its precision,
+    recall and F1 are binary or macro, whatever classes a batch's rows show."""
+    return getattr(model, "classes_", None)
+
+
 def score_predictions(
-    settings: Settings, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None
+    settings: Settings,
+    y: np.ndarray,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+    *,
+    classes: Sequence[Any] | None,
 ) -> Score:
-    """The metric of predictions against labels `y`, with its bootstrap interval: a Score."""
+    """The metric of predictions against labels `y`, with its bootstrap interval: a Score.
+    `classes`: the model's (`model_classes`), so a multiclass model's score is macro even on
+    rows of one or two classes."""
     from pipeline.model.metrics import settings_score
 
-    return settings_score(settings, settings["model.metric"], y, pred, proba)
+    return settings_score(settings, settings["model.metric"], y, pred, proba, classes=classes)
 
 
 def score(
@@ -85,7 +98,8 @@ def score(
 
     pred, proba = predict(loaded.model, loaded.features, frame)
     y = frame[run.settings["data.target"]].to_numpy()
-    return score_predictions(run.settings, y, pred, proba), pred, proba
+    classes = model_classes(loaded.model)
+    return score_predictions(run.settings, y, pred, proba, classes=classes), pred, proba
 
 
 def score_labelled(
@@ -105,7 +119,10 @@ def score_labelled(
         return None, labelled, pred, proba
     y = labelled[target].to_numpy()
     part = None if proba is None else proba[mask]
-    return score_predictions(run.settings, y, pred[mask], part), labelled, pred, proba
+    result = score_predictions(
+        run.settings, y, pred[mask], part, classes=model_classes(loaded.model)
+    )
+    return result, labelled, pred, proba
 
 
 def score_doc(score: Score) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pipeline.model import registry
 from pipeline.run.calibrate_step import calibration_row
 from pipeline.run.evaluation import Recorded, recorded_score
 from pipeline.run.record import Run
-from pipeline.run.score_step import record_scored, score, score_predictions
+from pipeline.run.score_step import model_classes, record_scored, score, score_predictions
 from pipeline.run.training_data import TrainingData, training_data
 from pipeline.settings import Settings
 from pipeline.settings.provenance import provenance
@@ -131,7 +131,8 @@ def fit_challenger(
     held = None
     if len(holdout):
         pred, proba = predict(model, features, holdout)
-        held = score_predictions(s, holdout[s["data.target"]].to_numpy(), pred, proba)
+        y = holdout[s["data.target"]].to_numpy()
+        held = score_predictions(s, y, pred, proba, classes=model_classes(model))
     recorded = recorded_score(s, model, features, data.frame, held)
     # Rows the model did not learn from check its file and give drift its reference
     # predictions: the holdout, else the test file, else (no holdout, no test file) the
