@@ -29,6 +29,7 @@ from pipeline.ingest.discovery import SourceFile
 from pipeline.ingest.intake import as_source, keep, private_copy
 from pipeline.ingest.readers import blank_labels_missing, count_rows, read_table
 from pipeline.ingest.timestamps import event_times_typed
+from pipeline.model.features import whole_int64
 from pipeline.settings.table import default
 from pipeline.storage import row_index
 from pipeline.vocabulary import DERIVED
@@ -363,7 +364,8 @@ def write_parquet(
 
 def _column_types(frame: pd.DataFrame, keep: np.ndarray, contract: Contract) -> dict[str, str]:
     """The dtype of each numeric column of the good rows: int64 when every value is a whole
-    number (labels 0/1, not 0.0/1.0), float64 otherwise. Decided on the whole file."""
+    number int64 holds (labels 0/1, not 0.0/1.0; `whole_int64`), float64 otherwise (a label of
+    1e19 too). Decided on the whole file."""
     types = {}
     for rule in contract.columns.values():
         if rule.name not in frame.columns:
@@ -373,12 +375,7 @@ def _column_types(frame: pd.DataFrame, keep: np.ndarray, contract: Contract) -> 
         )
         if not numeric:
             continue
-        values = pd.to_numeric(frame[rule.name][keep])
-        whole = (
-            rule.kind != "numeric"
-            and values.notna().all()
-            and bool((values == values.round()).all())
-        )
+        whole = rule.kind != "numeric" and whole_int64(pd.to_numeric(frame[rule.name][keep]))
         types[rule.name] = "int64" if whole else "float64"
     return types
 

@@ -38,26 +38,28 @@ class Realised:
 
 
 def typed_labels(labels: pd.Series, numeric: bool) -> np.ndarray:
-    """Stored label texts as the values a model predicts: whole numbers as integers (0/1),
-    other numbers as floats, text as it is."""
-    import numpy as np
+    """Stored label texts as the values a model predicts, as ingestion types a file's target:
+    whole numbers int64 holds as integers (0/1), other numbers as floats (1e19 too: it would
+    wrap around as int64), text as it is."""
     import pandas as pd
+
+    from pipeline.model.features import whole_int64
 
     if not numeric:
         return labels.astype(str).to_numpy()
     values = pd.to_numeric(labels).astype("float64").to_numpy()
-    return values.astype("int64") if np.all(values == np.round(values)) else values
+    return values.astype("int64") if whole_int64(values) else values
 
 
 def predicted(rows: pd.DataFrame, numeric: bool, classification: bool) -> np.ndarray:
     """The predicted values of joined rows as `typed_labels` types them: a text class
     (`predicted_label`) for text labels, the number (`prediction`) otherwise."""
-    import numpy as np
+    from pipeline.model.features import whole_int64
 
     if classification and not numeric:
         return rows["predicted_label"].astype(str).to_numpy()
     values = rows["prediction"].astype("float64").to_numpy()
-    if classification and np.all(values == np.round(values)):
+    if classification and whole_int64(values):
         return values.astype("int64")
     return values
 

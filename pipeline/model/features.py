@@ -160,13 +160,24 @@ def labelled_mask(frame: pd.DataFrame, target: str) -> np.ndarray:
     return frame[target].notna().to_numpy(dtype=bool)
 
 
+# The range of int64, as floats: [-2**63, 2**63). A float past it cast to int64 wraps around (a
+# label of 1e19 became -9223372036854775808).
+_INT64_LOW, _INT64_HIGH = -(2.0**63), 2.0**63
+
+
+def whole_int64(values: np.ndarray | pd.Series) -> bool:
+    """Whether every value is a whole number that int64 holds, so the values may be stored as
+    int64 (class 1 is 1, never 1.0); a missing or infinite value, a fraction or a number of
+    2**63 or more in size is none, and such values stay float64 as they are."""
+    v = np.asarray(values, dtype="float64")
+    return bool(np.all((v == np.round(v)) & (v >= _INT64_LOW) & (v < _INT64_HIGH)))
+
+
 def labels(column: pd.Series) -> pd.Series:
     """Labels as training saw them: a numeric column that held gaps (float) holding whole
-    numbers only is int64 again, so that class 1 is 1, never 1.0."""
-    if pd.api.types.is_float_dtype(column) and len(column):
-        values = column.to_numpy(dtype="float64")
-        if np.isfinite(values).all() and bool((values == np.round(values)).all()):
-            return column.astype("int64")
+    numbers only (`whole_int64`) is int64 again, so that class 1 is 1, never 1.0."""
+    if pd.api.types.is_float_dtype(column) and len(column) and whole_int64(column):
+        return column.astype("int64")
     return column
 
 

@@ -126,12 +126,26 @@ def _roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+# Past this size a regression metric's sums or squares could overflow (a label of 1e308: a
+# bootstrap draw holding it twice summed to inf), so the values are scaled first.
+_SCALE_ABOVE = 2.0**400
+
+
 def _row_metric(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
-    err = y_pred.astype(float) - y_true.astype(float)
+    """MAE, RMSE or R2 of at least one row. Values past _SCALE_ABOVE are divided by a power of
+    two first, an exact division (a value too small beside them to count may underflow to 0);
+    below it nothing is scaled, the very numbers as before."""
+    y_true, y_pred = y_true.astype(float), y_pred.astype(float)
+    size = max(float(np.abs(y_true).max()), float(np.abs(y_pred).max()))
+    scale = 1.0
+    if _SCALE_ABOVE < size < np.inf:
+        scale = float(np.ldexp(1.0, int(np.frexp(size)[1]) - 1))  # values within +-2
+        y_true, y_pred = y_true / scale, y_pred / scale
+    err = y_pred - y_true
     if metric == "mae":
-        return float(np.abs(err).mean())
+        return float(np.abs(err).mean()) * scale
     if metric == "rmse":
-        return float(np.sqrt((err**2).mean()))
+        return float(np.sqrt((err**2).mean())) * scale
     if metric == "r2":
         ss_tot = float(((y_true - y_true.mean()) ** 2).sum())
         return None if ss_tot == 0 else 1.0 - float((err**2).sum()) / ss_tot
