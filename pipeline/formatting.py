@@ -47,8 +47,11 @@ def fmt_num(value: object, decimals: int = 3) -> str:
 
 
 def fmt_metric(value: float | None) -> str:
-    """A metric or threshold in a sentence: four decimals, n/a when there is none."""
-    return MISSING if value is None else f"{value:.4f}"
+    """A metric or threshold in a sentence: four decimals, n/a when there is none; from
+    10**15 on (a regressor's error on a hostile label), five significant digits."""
+    if value is None:
+        return MISSING
+    return f"{value:.5g}" if abs(value) >= 1e15 else f"{value:.4f}"
 
 
 def fmt_version(version: int | None) -> str:

@@ -25,7 +25,7 @@ from pipeline.report.charts import (
     short,
     sort_key,
 )
-from pipeline.report.ticks import nice_ticks, tick_text
+from pipeline.report.ticks import LIMIT, nice_ticks, tick_text
 from pipeline.report.timeline import HOLDOUT, axis_title, time_span, time_ticks
 from pipeline.vocabulary import criticality_rank
 
@@ -37,7 +37,9 @@ _FORMATS = {"day": "%d %b", "week": "%d %b", "month": "%b %Y"}
 
 
 def _value_axis(values: list[float]) -> dict[str, Any]:
-    """A metric's axis: its values with 8% room either side, ticked at round numbers."""
+    """A metric's axis: its values with 8% room either side, ticked at round numbers (values
+    beyond +-1e300, `ticks.LIMIT`, at its edge: the room would overflow)."""
+    values = [max(-LIMIT, min(v, LIMIT)) for v in values]
     low, high = min(values, default=0.0), max(values, default=1.0)
     if high - low < 1e-9:  # one value: a band around it
         low, high = low - 0.05, high + 0.05

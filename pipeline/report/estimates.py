@@ -37,8 +37,8 @@ def estimate_chart(series: dict[str, Any], font: str = "Helvetica") -> Drawing:
     n = len(series["labels"])
     step = plot_w / max(1, n)
 
-    def y_of(v: float) -> float:
-        return bottom + plot_h * (v - y0) / (y1 - y0)
+    def y_of(v: float) -> float:  # a value past the axis (ticks.LIMIT) at its edge
+        return bottom + plot_h * (min(max(v, y0), y1) - y0) / (y1 - y0)
 
     for v in y_ticks:
         d.add(plot.line(left, y_of(v), left + plot_w, y_of(v), GRID))

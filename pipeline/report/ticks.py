@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import math
 
+LIMIT = 1e300  # the largest magnitude an axis reaches
+
 
 def nice_ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list[float]:
     """Ticks at round steps (1, 2, 2.5 or 5 times a power of ten), the first <= `low`, the
     last >= `high`."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return []
+    # Far from zero the arithmetic below overflows: such bounds are drawn at +-1e300.
+    low, high = max(-LIMIT, min(low, LIMIT)), max(-LIMIT, min(high, LIMIT))
     if high <= low:
         high = low + (abs(low) or 1.0)
     raw = (high - low) / max(1, count)
@@ -26,7 +30,10 @@ def nice_ticks(low: float, high: float, count: int = 5, whole: bool = False) -> 
 
 
 def tick_text(value: float) -> str:
-    """A tick's label: a whole number with thousands separators, else up to three decimals."""
-    if value == int(value) and abs(value) < 1e15:
+    """A tick's label: a whole number with thousands separators, else up to three decimals;
+    from 10**15 on (a loss of a hostile label, say), in powers of ten (`1.5e+20`)."""
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return f"{value:.3g}"
+    if value == int(value):
         return f"{int(value):,}"
     return f"{value:,.3f}".rstrip("0").rstrip(".")

@@ -111,8 +111,8 @@ def history_chart(series: dict[str, Any], font: str = "Helvetica") -> Drawing:
     def x_of(t: float) -> float:
         return left + plot_w * (t - t0) / (t1 - t0)
 
-    def y_of(v: float) -> float:
-        return bottom + plot_h * (v - y0) / (y1 - y0)
+    def y_of(v: float) -> float:  # a value past the axis (ticks.LIMIT) at its edge
+        return bottom + plot_h * (min(max(v, y0), y1) - y0) / (y1 - y0)
 
     for v in y_ticks:
         d.add(plot.line(left, y_of(v), left + plot_w, y_of(v), GRID))
