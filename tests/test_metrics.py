@@ -27,9 +27,10 @@ from pipeline.model.metrics import (
 
 SKLEARN_BINARY = {
     "accuracy": accuracy_score,
-    "precision": lambda t, p: precision_score(t, p, zero_division=0),
-    "recall": lambda t, p: recall_score(t, p, zero_division=0),
-    "f1": lambda t, p: f1_score(t, p, zero_division=0),
+    # NaN where scikit-learn finds the metric ill-defined (0/0): riskwatch's None.
+    "precision": lambda t, p: precision_score(t, p, zero_division=np.nan),
+    "recall": lambda t, p: recall_score(t, p, zero_division=np.nan),
+    "f1": lambda t, p: f1_score(t, p, zero_division=np.nan),
 }
 SKLEARN_MACRO = {
     "accuracy": accuracy_score,
@@ -104,7 +105,9 @@ def test_string_labels_match_sklearn_macro() -> None:
 @pytest.mark.parametrize("metric", sorted(SKLEARN_BINARY))
 def test_binary_edge_cases_match_sklearn(metric: str, y: list, pred: list) -> None:
     y_arr, p_arr = np.array(y), np.array(pred)
-    assert compute(metric, y_arr, p_arr) == pytest.approx(SKLEARN_BINARY[metric](y_arr, p_arr))
+    want = SKLEARN_BINARY[metric](y_arr, p_arr)
+    got = compute(metric, y_arr, p_arr)
+    assert got is None if np.isnan(want) else got == pytest.approx(want)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -346,3 +349,34 @@ def test_interval_coverage(metric: str) -> None:
         s = score_with_interval(metric, y, pred, samples=1000, confidence=0.95, seed=i)
         covered += s.ci_low <= truth <= s.ci_high
     assert 0.90 <= covered / sims <= 0.99
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "expected"),
+    [
+        # Negatives only, all predicted right: nothing positive to measure.
+        ([0] * 6, [0] * 6, {"precision": None, "recall": None, "f1": None, "accuracy": 1.0}),
+        # Positives all missed: no row predicted positive, and an F1 of 0 (they were missed).
+        ([1, 1, 0, 0], [0, 0, 0, 0], {"precision": None, "recall": 0.0, "f1": 0.0}),
+        # No positive row, one predicted positive: wrong, an F1 of 0.
+        ([0, 0, 0, 0], [1, 0, 0, 0], {"precision": 0.0, "recall": None, "f1": 0.0}),
+    ],
+)
+def test_a_binary_metric_that_is_zero_over_zero_is_undefined(y_true, y_pred, expected) -> None:
+    """Not 0: a batch the model got all right would read as a collapse (and trigger a
+    retrain). Where scikit-learn's value is defined, it is the same."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+    sk = {"precision": precision_score, "recall": recall_score, "f1": f1_score}
+    sk["accuracy"] = accuracy_score
+    for metric, want in expected.items():
+        got = compute(metric, np.array(y_true), np.array(y_pred), classes=[0, 1])
+        assert got == want, metric
+        if want is not None:
+            assert got == pytest.approx(
+                sk[metric](y_true, y_pred, zero_division=0.0)
+                if metric != "accuracy"
+                else sk[metric](y_true, y_pred)
+            )
+        score = score_with_interval(metric, np.array(y_true), np.array(y_pred), samples=50)
+        assert score.value == want and (want is not None or score.ci_low is None)

@@ -93,10 +93,11 @@ def test_multiclass_is_the_models_three_or_more_classes(classes, expected) -> No
 
 @pytest.mark.parametrize("classes", [(0, 1), None])
 def test_a_binary_models_score_is_its_positive_class_as_before(classes) -> None:
-    """A lone 0 is still completed to the pair 0/1 (F1 of class 1: 0), two labels are binary."""
+    """A lone 0 is still completed to the pair 0/1 (F1 of class 1: undefined, no positive
+    row and none predicted), two labels are binary."""
     lone = np.zeros(10, dtype=int)
     assert class_labels(lone, lone, classes).tolist() == [0, 1]
-    assert compute("f1", lone, lone, classes=classes) == 0.0
+    assert compute("f1", lone, lone, classes=classes) is None
     y, pred = np.array([0, 1, 1, 0, 1, 1]), np.array([0, 1, 0, 0, 1, 0])
     for metric, sk in SKLEARN.items():
         expected = sk(y, pred, zero_division=0)

@@ -77,7 +77,8 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, labels: np.ndarray)
 
 
 def _from_confusion(metric: str, cm: np.ndarray, macro: bool = False) -> np.ndarray:
-    """Metric for a stack of confusion matrices, shape (..., k, k); 0 where a ratio is 0/0.
+    """Metric for a stack of confusion matrices, shape (..., k, k); 0 where a ratio is 0/0
+    (in a bootstrap draw: `compute` says None of a binary metric that is 0/0 on the rows).
 
     Precision, recall and F1 are the positive class's for two labels, unless `macro` (a
     multiclass model's); else the mean over the classes present in each matrix (among its
@@ -108,6 +109,20 @@ def _from_confusion(metric: str, cm: np.ndarray, macro: bool = False) -> np.ndar
     count = present.sum(axis=-1)
     total = (per_class * present).sum(axis=-1)
     return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def _undefined(metric: str, cm: np.ndarray, macro: bool) -> bool:
+    """Whether a binary model's precision, recall or F1 is 0/0 on these rows: precision with
+    no row predicted positive, recall with no positive row, F1 with neither (a batch of
+    negatives all predicted right is not an F1 of 0, which would read as a collapse)."""
+    if metric not in ("precision", "recall", "f1") or cm.shape != (2, 2) or macro:
+        return False
+    predicted, actual = cm[:, 1].sum(), cm[1, :].sum()
+    if metric == "precision":
+        return bool(predicted == 0)
+    if metric == "recall":
+        return bool(actual == 0)
+    return bool(predicted == 0 and actual == 0)
 
 
 def _roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
@@ -168,6 +183,8 @@ def compute(
     if metric in COUNT_METRICS:
         labels = class_labels(y_true, y_pred, classes)
         cm = confusion_counts(y_true, np.asarray(y_pred), labels)
+        if _undefined(metric, cm, multiclass(classes)):
+            return None
         return float(_from_confusion(metric, cm, multiclass(classes)))
     if metric == "roc_auc":
         if y_score is None:
