@@ -232,8 +232,9 @@ def prediction() -> dict[str, Any]:
     frame = records_frame(records, loaded.features, settings["api.max_records"])
     ids, stamp = settings["data.id_columns"], settings["data.timestamp_column"]
     if ids or stamp:  # a label finds its prediction by them: refused when none could
+        latest = predictions.latest_event_time(settings)
         for i, record in enumerate(records):
-            predictions.check_keys(i, record, ids, stamp)
+            predictions.check_keys(i, record, ids, stamp, latest)
     predicted, probabilities, _ = predict_and_store(loaded, records, frame, source)
     return {
         "predictions": predicted.tolist(),

@@ -67,10 +67,11 @@ def predict_rows() -> dict[str, Any]:
     good = []
     settings = state().settings
     ids, stamp = settings["data.id_columns"], settings["data.timestamp_column"]
+    latest = predictions.latest_event_time(settings)
     for i, rec in enumerate(records):
         try:
             check_record(i, rec, loaded.features)
-            predictions.check_keys(i, rec, ids, stamp)
+            predictions.check_keys(i, rec, ids, stamp, latest)
         except DataError as exc:
             results[i].update(error=str(exc), column=exc.column)
         else:

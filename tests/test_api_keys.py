@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,9 @@ def timed(served: Any) -> Any:
         yield settings, app.test_client()
 
 
-@pytest.mark.parametrize("value", ["garbage", 1700000000, True, ["x"], "10000-01-01", ""])
+@pytest.mark.parametrize(
+    "value", ["garbage", 1700000000, True, ["x"], "10000-01-01", "", "2026-W45", "2026-335"]
+)
 def test_an_event_time_that_is_not_a_time_is_a_400_naming_it(timed: Any, value: object) -> None:
     settings, client = timed
     before = len(_api_predictions(settings))
@@ -88,6 +91,27 @@ def test_an_event_time_that_is_not_a_time_is_a_400_naming_it(timed: Any, value: 
     assert body["column"] == "seen_at"
     assert "must be an ISO 8601 time" in body["error"]
     assert len(_api_predictions(settings)) == before
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("9999-12-31T23:59:59-14:00", "is not a time in UTC"),
+        ("0001-01-01T00:00:00+14:00", "is not a time in UTC"),
+        ("2999-01-01T00:00:00Z", "later than quality.timestamp_max_future_days allows"),
+    ],
+)
+def test_an_event_time_the_gate_would_refuse_is_a_400(timed: Any, value: str, says: str) -> None:
+    """As the gate takes a file's event times: a time before the year 1 or after 9999 in UTC
+    (was stored clamped to the ends of time), or further ahead than the setting allows (was
+    stored, and made periods no file could have)."""
+    settings, client = timed
+    before = len(_api_predictions(settings))
+    body = assert_error(client.post("/prediction", json=[{**RECORD, "seen_at": value}]), 400)
+    assert body["column"] == "seen_at" and says in body["error"]
+    assert len(_api_predictions(settings)) == before
+    soon = (datetime.now(UTC) + timedelta(hours=12)).isoformat()  # within the day allowed
+    assert client.post("/prediction", json=[{**RECORD, "seen_at": soon}]).status_code == 200
 
 
 def test_an_event_time_or_none_is_stored(timed: Any) -> None:

@@ -272,7 +272,10 @@ def test_api_predictions_at_the_ends_of_time_are_estimated_without_overflow(
 
     _first(project, sample, database_url)
     toml = project / "riskwatch.toml"
-    toml.write_text(toml.read_text() + '\n[data]\ntimestamp_column = "seen_at"\n')
+    toml.write_text(  # the last day there is is far more than a day ahead: allowed so
+        toml.read_text()
+        + '\n[data]\ntimestamp_column = "seen_at"\n[quality]\ntimestamp_max_future_days = 1e7\n'
+    )
     times = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"]
     summary = _requests_then_labels(
         project, sample, database_url, {"corporation": ["FIRST", "LAST"], "seen_at": times},

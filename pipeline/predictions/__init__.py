@@ -29,7 +29,7 @@ from pipeline.predictions.params import (
     parse_time,
 )
 from pipeline.predictions.period_features import Unread, numeric_chunks
-from pipeline.predictions.requests import check_keys, request_rows
+from pipeline.predictions.requests import check_keys, latest_event_time, request_rows
 from pipeline.predictions.scheduled import Columns, file_batches
 from pipeline.predictions.write import (
     SOURCES,
@@ -68,6 +68,7 @@ __all__ = [
     "file_batches",
     "health_summary",
     "is_marked",
+    "latest_event_time",
     "numeric_chunks",
     "page",
     "page_query",

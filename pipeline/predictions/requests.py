@@ -9,8 +9,9 @@ that arrives later finds it by them).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import DataError
@@ -36,10 +37,17 @@ def _event_time(record: Mapping[str, Any], column: str) -> datetime | None:
         return None
 
 
-def check_keys(i: int, record: Mapping[str, Any], ids: Sequence[str], stamp: str | None) -> None:
+def check_keys(
+    i: int,
+    record: Mapping[str, Any],
+    ids: Sequence[str],
+    stamp: str | None,
+    latest: datetime | None = None,
+) -> None:
     """Record `i`'s ids and event time, as a request gives them (its features are checked by
     `model.features`): an id is text the databases store, a finite number or a boolean (or
-    null: no key); an event time is an ISO 8601 time or null. Raises DataError naming the
+    null: no key); an event time is an ISO 8601 time (a calendar date first) or null, not
+    after `latest` when given. Raises DataError naming the
     column: a label finds its prediction by them, so a value no label could name is refused,
     not stored as a guess."""
     from pipeline.model.features import storable_text  # pandas: the app has it loaded already
@@ -64,14 +72,51 @@ def check_keys(i: int, record: Mapping[str, Any], ids: Sequence[str], stamp: str
     _check_length(i, record, ids)
     value = record.get(stamp) if stamp else None
     if stamp and value is not None:
-        try:
-            parse_time(stamp, value if isinstance(value, str) else "")
-        except BadParameter:
-            raise DataError(
-                f"record {i}: column {stamp!r} (data.timestamp_column) must be an ISO 8601 "
-                f"time such as '2026-12-01T09:30:00Z' or null, got {str(value)[:40]!r}",
-                column=stamp,
-            ) from None
+        _check_time(i, stamp, value, latest)
+
+
+def latest_event_time(settings: Settings) -> datetime:
+    """The latest event time a request may give: now plus quality.timestamp_max_future_days
+    (the gate's bound on a file's rows); the last time there is when that overflows."""
+    from datetime import timedelta
+
+    from pipeline.predictions.params import MAX_TIME
+
+    try:
+        return datetime.now(UTC) + timedelta(days=settings["quality.timestamp_max_future_days"])
+    except OverflowError:
+        return MAX_TIME
+
+
+def _check_time(i: int, stamp: str, value: object, latest: datetime | None) -> None:
+    """An event time as the gate takes one: an ISO 8601 time whose UTC is a time there is (the
+    years 1 to 9999), not after `latest` (now plus quality.timestamp_max_future_days)."""
+    text = value if isinstance(value, str) else ""
+    try:
+        if not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]|$)", text):  # not 2026-W45
+            raise ValueError(text)
+        when = datetime.fromisoformat(text)
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except ValueError:
+        raise DataError(
+            f"record {i}: column {stamp!r} (data.timestamp_column) must be an ISO 8601 "
+            f"time such as '2026-12-01T09:30:00Z' or null, got {str(value)[:40]!r}",
+            column=stamp,
+        ) from None
+    except OverflowError:
+        raise DataError(
+            f"record {i}: column {stamp!r} (data.timestamp_column): {text[:40]!r} is not a "
+            "time in UTC (before the year 1 or after 9999)",
+            column=stamp,
+        ) from None
+    if latest is not None and when > latest:
+        raise DataError(
+            f"record {i}: column {stamp!r} (data.timestamp_column): {text[:40]!r} is after "
+            f"{latest.isoformat(timespec='seconds')}, later than "
+            "quality.timestamp_max_future_days allows (an event is not recorded before it "
+            "happens)",
+            column=stamp,
+        )
 
 
 def _check_length(i: int, record: Mapping[str, Any], ids: Sequence[str]) -> None:

@@ -82,8 +82,8 @@ QUALITY: tuple[Setting, ...] = (
         1.0,
         "float",
         "An event time (data.timestamp_column) more than this many days after its file was "
-        "checked is out_of_range and its row quarantined: an event is not recorded before it "
-        "happens, beyond clock skew.",
+        "checked is out_of_range and its row quarantined (a request's: a 400): an event is "
+        "not recorded before it happens, beyond clock skew.",
         minimum=0,
     ),
     Setting(
