@@ -220,8 +220,10 @@ def _first_model(run: Run, new_frame: pd.DataFrame | None, pending: Sequence[sa.
     elif not labelled:
         why = (
             f"no production model yet, and none of the {len(new_frame)} new rows is labelled: "
-            "a first model is trained once labelled rows come (unlabelled rows are kept as "
-            "inference data)"
+            "a first model is trained once labelled rows come in the inbox (a file with its "
+            "target filled in some rows); unlabelled rows are kept as inference data, and the "
+            "labels inbox cannot label them yet: a label joins its row's prediction, and "
+            "predictions need a first model"
         )
         decision = Decision(False, why, {"rows": len(new_frame), "labelled_rows": 0})
     else:
