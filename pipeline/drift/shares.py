@@ -37,11 +37,15 @@ def distribution(
         edges = prof.psi_edges
         new = np.bincount(np.searchsorted(edges, x, side="left"), minlength=len(edges) + 1)
         ref = prof.psi_counts
-        labels = (
-            ["≤ " + f"{edges[0]:.4g}"]
-            + [f"{a:.4g} – {b:.4g}" for a, b in itertools.pairwise(edges)]
-            + ["> " + f"{edges[-1]:.4g}"]
-        )
+        if not len(edges):  # no value in the reference (a column missing in every row): one bin
+            labels = ["all values"]
+            ref = np.asarray(ref, dtype=float)[:1] if len(ref) else np.zeros(1)
+        else:
+            labels = (
+                ["≤ " + f"{edges[0]:.4g}"]
+                + [f"{a:.4g} – {b:.4g}" for a, b in itertools.pairwise(edges)]
+                + ["> " + f"{edges[-1]:.4g}"]
+            )
     else:
         from pipeline.drift.columns import category_counts
 

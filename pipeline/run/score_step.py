@@ -85,9 +85,16 @@ def score_predictions(
     """The metric of predictions against labels `y`, with its bootstrap interval: a Score.
     `classes`: the model's (`model_classes`), so a multiclass model's score is macro even on
     rows of one or two classes."""
-    from pipeline.model.metrics import settings_score
+    from pipeline.errors import ConfigError
+    from pipeline.model.metrics import multiclass, settings_score
 
-    return settings_score(settings, settings["model.metric"], y, pred, proba, classes=classes)
+    metric = settings["model.metric"]
+    if metric == "roc_auc" and classes is not None and multiclass(classes):  # P(positive)
+        raise ConfigError(
+            f"model.metric = 'roc_auc' scores a binary model; this one has {len(classes)} "
+            "classes: set model.metric to accuracy, or to precision, recall or f1 (macro)"
+        )
+    return settings_score(settings, metric, y, pred, proba, classes=classes)
 
 
 def score(

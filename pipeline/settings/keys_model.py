@@ -43,7 +43,8 @@ MODEL: tuple[Setting, ...] = (
         "model.metric",
         "f1",
         "choice",
-        "f1, accuracy, roc_auc, precision, recall (classification); mae, rmse, r2 (regression).",
+        "f1, accuracy, roc_auc (a binary model's only), precision, recall (classification; "
+        "macro for 3 classes or more); mae, rmse, r2 (regression).",
         choices=CLASSIFICATION_METRICS + REGRESSION_METRICS,
     ),
     Setting("model.random_seed", 42, "int", "Seed for the estimator, splits and bootstrap."),
