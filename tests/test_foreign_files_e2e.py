@@ -66,3 +66,27 @@ def test_a_multiclass_model_scored_by_roc_auc_is_a_settings_error(project: Path)
     assert "model.metric = 'roc_auc' scores a binary model; this one has 3 classes" in done.stderr
     assert "Traceback" not in done.stderr
     assert json.loads(done.stdout)["exit_code"] == 2
+
+
+def test_columns_of_times_in_parquet_files_are_not_features(project: Path) -> None:
+    """A time zone's objects in a fitted model's categories were refused by the artifact's
+    unpickler, so every tick trained a version it could not load. A column of times is no
+    feature (one category per time): left out of the contract, reported as an extra column."""
+    write_sample_data(project, batches=2, rows=300, test_rows=100)
+    inbox = project / "sourcedata"
+    for path in sorted(inbox.glob("*.csv")):
+        frame = pd.read_csv(path)
+        frame["seen"] = pd.date_range("2026-01-01", periods=len(frame), freq="h", tz="Europe/Paris")
+        frame["naive"] = pd.date_range("2026-01-01", periods=len(frame), freq="h")
+        frame.to_parquet(path.with_suffix(".parquet"), index=False)
+        path.unlink()
+    later = inbox / "clients_batch_02.parquet"
+    later.rename(project / "held.parquet")
+    first = run_json(project)
+    assert first["production_version"] == 1
+    contract = (project / "contract.toml").read_text()
+    assert "[columns.seen]" not in contract and "[columns.naive]" not in contract
+    (project / "held.parquet").rename(later)
+    second = run_json(project)  # loads v1 to predict and score: it must load
+    assert second["status"] == "succeeded" and second["production_version"] == 1
+    assert second["score"]["model_version"] == 1

@@ -113,6 +113,8 @@ def summarise(
     listed = set(categorical)
     columns: dict[str, ColumnSummary] = {}
     for name, s in frame.items():
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):  # times (Parquet): no feature of
+            continue  # them; an extra column to the gate (data.timestamp_column has its rule)
         try:
             columns[str(name)] = _column(s, str(name) in listed)
         except TypeError:  # lists or objects (JSON lines, Parquet): values no rule describes
