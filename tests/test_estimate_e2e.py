@@ -56,9 +56,13 @@ def test_calibrated_at_training_and_estimated_each_run(
     assert meta["calibration"]["params"] == _json(cal["params"])
 
     drop(project, sample / "sourcedata" / "clients_batch_02.csv")
-    second = run_json(project, database_url)
+    proc = invoke(project, "run", "--json", database_url=database_url)
+    assert proc.returncode == 0, proc.stderr
+    second = json.loads(proc.stdout)
     est = second["estimate"]
     assert est["estimated"] and est["model_version"] == 1 and est["n_rows"] == 1500
+    f1_line = f"estimate: f1 {est['metrics']['f1']['value']:.4f} ["
+    assert f1_line in proc.stderr and "nan" not in proc.stderr  # the log says what the JSON does
     assert set(est["metrics"]) == set(METRICS)
     f1 = est["metrics"]["f1"]
     assert f1["ci_low"] <= f1["value"] <= f1["ci_high"]

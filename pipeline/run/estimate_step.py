@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pipeline.formatting import fmt_metric
 from pipeline.run import estimate_period
 from pipeline.run.record import Run
 from pipeline.storage import estimates, performance, tables
@@ -369,13 +370,13 @@ def estimate_for_run(
         rows += stored_periods(run, conn, production, cal, done, periods)
     estimates.record_estimates(run.engine, run.run_id, rows)
     main = whole.get(s["model.metric"])
-    if main is not None:
+    if main is not None and n:  # a value of 0 is a value: n/a only where there is none
         log.info(
-            "estimate: %s %.4f [%.4f, %.4f] on %d rows without labels%s",
+            "estimate: %s %s [%s, %s] on %d rows without labels%s",
             s["model.metric"],
-            main["value"] or float("nan"),
-            main["ci_low"] or float("nan"),
-            main["ci_high"] or float("nan"),
+            fmt_metric(main["value"]),
+            fmt_metric(main["ci_low"]),
+            fmt_metric(main["ci_high"]),
             n,
             "" if main["reliable"] else f" (unreliable: {main['reason']})",
         )
