@@ -1168,3 +1168,28 @@ def test_postgresql_connections_carry_tcp_keepalives(pg_database: str):
         assert {k: params.get(k) for k in expected} == {**expected, "keepalives_idle": "45"}
     finally:
         engine.dispose()
+
+
+def test_a_run_that_fails_after_ingesting_records_what_it_ingested(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs table and `runs --json` say how many files and rows a failed run took (they
+    said 0, while `status` showed the file ingested)."""
+    from pipeline.run import tick
+
+    write_sample_data(project, batches=2, rows=300, test_rows=100)
+    later = project / "sourcedata" / "clients_batch_02.csv"
+    later.rename(project / "held.csv")
+    assert run_json(project)["production_version"] == 1
+    (project / "held.csv").rename(later)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the drift step broke")
+
+    monkeypatch.setattr(tick, "_drift", broken)
+    done = invoke(project, "run")
+    assert done.returncode != 0 and "the drift step broke" in done.stderr
+    url = f"sqlite:///{project / 'riskwatch.db'}"
+    [failed] = rows(url, "SELECT * FROM runs WHERE status = 'failed'")
+    assert (failed["new_files"], failed["rows_ingested"]) == (1, 300)
+    assert failed["production_version"] == 1

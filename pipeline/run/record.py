@@ -247,13 +247,13 @@ def _record_failed(run: Run, exc: BaseException) -> None:
     with contextlib.suppress(AttributeError):  # what `--json` prints of a failed run
         exc.run_summary = run.summary  # type: ignore[attr-defined]
     try:
-        writes.finish_run(
+        writes.finish_run(  # with what it did before it failed (the files it ingested)
             run.engine,
             run.run_id,
             status="failed",
             error=f"{type(exc).__name__}: {exc}",
-            summary=run.summary,
             log=run.capture.text(),
+            **run._counts("failed"),
         )
     except Exception as lost:
         _raise_lost(run, lost)

@@ -78,6 +78,7 @@ def run_once(settings: Settings) -> dict[str, Any]:
         production = None
         if registry.production_version(s, run.engine) is not None:
             production = registry.load_production(run.engine, s)
+            run.summary["production_version"] = production.version  # a failed run says it too
         with run.step("ingest"):
             contract = ingest_step.contract(run, found) if found.new else None
             items = ingest_step.ingest(run, found, contract)
