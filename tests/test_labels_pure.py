@@ -30,9 +30,8 @@ DAY = timedelta(days=1)
 
 def _check(frame: pd.DataFrame, values=(0, 1), numeric=True, ids=("corporation",)):
     return check_labels(
-        frame, list(ids), "exited", "observed_at", values, numeric=numeric, keys=row_keys_of,
-        max_key_bytes=MAX_KEY_BYTES,
-    )  # fmt: skip
+        frame, list(ids), "exited", "observed_at", values, numeric=numeric, keys=row_keys_of
+    )
 
 
 def test_ids_whose_key_is_longer_than_a_store_indexes_have_no_usable_id():

@@ -105,17 +105,13 @@ def take(
 def _read_and_check(copy: Path, source: SourceFile, settings: Settings) -> CheckedLabels:
     from pipeline.ingest.readers import read_table
     from pipeline.labels.validate import check_labels
-    from pipeline.predictions import MAX_KEY_BYTES
 
     values, numeric = label_rules(settings)
     ids, target = settings["data.id_columns"], settings["data.target"]
     observed = settings["labels.observed_at_column"]
     text = (*ids, observed) if numeric else (*ids, observed, target)
     frame = read_table(copy if source.format else source.path, source.format, text, tuple(ids))
-    return check_labels(
-        frame, ids, target, observed, values, numeric=numeric, keys=row_keys_of,
-        max_key_bytes=MAX_KEY_BYTES,
-    )  # fmt: skip
+    return check_labels(frame, ids, target, observed, values, numeric=numeric, keys=row_keys_of)
 
 
 def row_keys_of(ids: pd.DataFrame) -> list[str | None]:

@@ -63,15 +63,16 @@ def check_labels(
     *,
     numeric: bool,
     keys: Callable[[pd.DataFrame], Sequence[str | None]],
-    max_key_bytes: int,
 ) -> CheckedLabels:
     """Check a labels file's rows. `label_values`: the contract's labels (None: any value);
     `numeric`: labels are numbers (regression, or classes 0/1), compared as numbers; `keys`:
     the row keys of a frame of id columns, as predictions store them
-    (`pipeline.predictions.row_keys`); a row whose key is longer than `max_key_bytes` in
-    UTF-8 has no usable id (no store indexes it)."""
+    (`pipeline.predictions.row_keys`); a row whose key is longer than a key may be
+    (`model.keys.MAX_KEY_BYTES`) has no usable id (no store indexes it)."""
     import numpy as np
     import pandas as pd
+
+    from pipeline.model.keys import MAX_KEY_BYTES, too_long
 
     missing = [c for c in [*id_columns, target] if c not in frame.columns]
     if missing:
@@ -105,8 +106,8 @@ def check_labels(
     row_key = np.full(n, None, dtype=object)
     row_key[present] = list(keys(frame.iloc[present][list(id_columns)]))
     long = np.zeros(n, dtype=bool)
-    long[present] = [_too_long(k, max_key_bytes) for k in row_key[present]]
-    _note(errors, long, f"no_id:{id_columns[0]} (a key over {max_key_bytes:,} bytes)")
+    long[present] = too_long(list(row_key[present]))
+    _note(errors, long, f"no_id:{id_columns[0]} (a key over {MAX_KEY_BYTES:,} bytes)")
     no_id = no_id | long
     bad = no_id | bad_label | bad_time
     keep = ~bad
@@ -127,13 +128,6 @@ def check_labels(
     counts = {"no_id": no_id, "invalid_label": bad_label, "bad_time": bad_time}
     by_type = {name: int(mask.sum()) for name, mask in counts.items() if mask.any()}
     return CheckedLabels(good, quarantined.reset_index(drop=True), n, by_type)
-
-
-def _too_long(key: str | None, limit: int) -> bool:
-    """Whether a key takes more than `limit` bytes in UTF-8 (its characters take 1 to 4)."""
-    if key is None or len(key) * 4 <= limit:
-        return False
-    return len(key) > limit or len(key.encode("utf-8", "surrogatepass")) > limit
 
 
 def _note(errors: list[list[str]], mask: np.ndarray, text: str) -> None:

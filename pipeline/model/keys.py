@@ -140,11 +140,20 @@ def _whole_fractions(texts: pa.Array) -> pa.Array:
 
 
 def too_long(keys: pa.Array | Sequence[str | None] | None) -> list[bool]:
-    """Which of these keys are longer than MAX_KEY_BYTES (a missing key is not)."""
+    """Which of these keys take more than MAX_KEY_BYTES of UTF-8 (a missing key does not): an
+    Arrow array measured by Arrow, Python text a key at a time (a character takes 1 to 4 bytes,
+    so only keys near the bound are encoded; a lone surrogate as UTF-8 would write it)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if keys is None:
         return []
-    array = keys if isinstance(keys, pa.Array) else pa.array(list(keys), pa.string())
-    return pc.fill_null(pc.greater(pc.binary_length(array), MAX_KEY_BYTES), False).to_pylist()
+    if isinstance(keys, pa.Array):
+        return pc.fill_null(pc.greater(pc.binary_length(keys), MAX_KEY_BYTES), False).to_pylist()
+    return [_too_long(key) for key in keys]
+
+
+def _too_long(key: str | None) -> bool:
+    if key is None or len(key) * 4 <= MAX_KEY_BYTES:
+        return False
+    return len(key) > MAX_KEY_BYTES or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES

@@ -122,12 +122,12 @@ def _check_time(i: int, stamp: str, value: object, latest: datetime | None) -> N
 def _check_length(i: int, record: Mapping[str, Any], ids: Sequence[str]) -> None:
     """Refuse ids whose key is longer than a key may be (`model.keys.MAX_KEY_BYTES`), naming the
     longest of them."""
-    from pipeline.model.keys import MAX_KEY_BYTES, row_key, value_text
+    from pipeline.model.keys import MAX_KEY_BYTES, row_key, too_long, value_text
 
     key = row_key([record.get(c) for c in ids]) if ids else None
-    size = 0 if key is None else len(key.encode("utf-8", "surrogatepass"))
-    if size <= MAX_KEY_BYTES:
+    if key is None or not too_long([key])[0]:
         return
+    size = len(key.encode("utf-8", "surrogatepass"))
     column = max(ids, key=lambda c: len(value_text(record.get(c)) or ""))
     raise DataError(
         f"record {i}: the ids are too long: {size:,} bytes as stored, at most "
